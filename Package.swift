@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "baton",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "baton", targets: ["baton"]),
+        .library(name: "BatonPlanner", targets: ["BatonPlanner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
+        .target(name: "BatonPlanner", dependencies: ["BatonModel", "BatonKnowledge"]),
+        .executableTarget(
+            name: "baton",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "BatonModelTests",
+            dependencies: ["BatonModel", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "BatonPlannerTests",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(name: "BatonCLITests", dependencies: ["baton"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

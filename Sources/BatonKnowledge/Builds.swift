@@ -1,0 +1,27 @@
+import BatonModel
+
+/// The build each product shows at each level (knowledge.md, "Versions and builds"), which
+/// `verify-version` compares against (rule `verify-version`).
+public enum Builds {
+    public static func build(_ product: Product, _ level: Level) -> String? {
+        table[product]?[level]
+    }
+
+    static let table: [Product: [Level: String]] = [
+        .exchange2003: [.rtm: "6.5.6944.4", .sp1: "6.5.7226.6", .sp2: "6.5.7638.2"],
+        .exchange2000: [.rtm: "6.0.4417.5", .sp1: "6.0.4712.7", .sp2: "6.0.5762.4", .sp3: "6.0.6249.0"],
+        .exchange55: [
+            .rtm: "5.5.1960.3", .sp1: "5.5.2232.0", .sp2: "5.5.2448.4", .sp3: "5.5.2650.21", .sp4: "5.5.2653.23",
+        ],
+    ]
+
+    /// "Version 6.5 (Build 7638.2: Service Pack 2)", as Exchange System Manager shows it.
+    public static func displayVersion(_ product: Product, _ level: Level) -> String? {
+        guard let build = build(product, level) else { return nil }
+        let parts = build.split(separator: ".")
+        let version = parts.prefix(2).joined(separator: ".")
+        let number = parts.dropFirst(2).joined(separator: ".")
+        let suffix = level == .rtm ? "" : ": Service Pack \(level.rawValue.dropFirst(2))"
+        return "Version \(version) (Build \(number)\(suffix))"
+    }
+}

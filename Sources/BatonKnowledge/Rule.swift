@@ -1,0 +1,46 @@
+/// One instruction of the seed document (Microsoft KB 328839), restated with a stable id so a
+/// plan step can say which rules put it there.
+public struct Rule: Sendable, Hashable, Identifiable {
+    /// A rule's id as knowledge.md spells it, for example `e2003-node-empty`.
+    public struct ID: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible,
+        ExpressibleByStringLiteral
+    {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public var description: String { rawValue }
+        public static func < (lhs: ID, rhs: ID) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// What Baton does with a rule.
+    public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
+        /// Puts a step in the plan.
+        case step
+        /// Orders steps.
+        case order
+        /// Checked before or after an action.
+        case check
+        /// An operator must confirm.
+        case gate
+        /// Recognised in logs, with a remedy.
+        case diagnosis
+        /// Makes Baton refuse a request.
+        case refusal
+        /// Known and reported; no step of its own.
+        case fact
+    }
+
+    public var id: ID
+    public var kind: Kind
+    /// The rule for a person, in the words of knowledge.md.
+    public var text: String
+    /// The seed's section it comes from; "Baton" for what the seed leaves to judgement.
+    public var section: String
+
+    public init(_ id: ID, _ kind: Kind, section: String, _ text: String) {
+        self.id = id
+        self.kind = kind
+        self.section = section
+        self.text = text
+    }
+}

@@ -1,0 +1,27 @@
+/// How Baton reaches a machine. Without an entry, runs go to the lab twin.
+public struct HostAccess: Sendable, Hashable {
+    public enum Transport: String, Sendable, Hashable, CaseIterable, Codable {
+        case ssh, local
+    }
+
+    public var host: String
+    public var address: String?
+    public var via: Transport
+    public var user: String?
+    public var port: Int?
+    public var profile: String?
+    public var location: SourceLocation
+
+    public init(
+        host: String, address: String? = nil, via: Transport, user: String? = nil, port: Int? = nil,
+        profile: String? = nil, location: SourceLocation
+    ) {
+        self.host = host
+        self.address = address
+        self.via = via
+        self.user = user
+        self.port = port
+        self.profile = profile
+        self.location = location
+    }
+}

@@ -1,0 +1,35 @@
+/// An organization as its administrator describes it: what runs where now.
+public struct Inventory: Sendable, Hashable {
+    public var organization: String
+    public var domainControllers: [String]
+    public var servers: [Server]
+    public var clusters: [Cluster]
+    public var packages: [Package]
+    public var hosts: [HostAccess]
+    /// Per-action duration overrides for the estimate, in seconds, keyed by action name
+    /// (or `install-service-pack` / `install-hotfix`). An addition to the contract.
+    public var durations: [String: Int]
+    /// The file it was read from, for messages.
+    public var file: String
+
+    public init(
+        organization: String, domainControllers: [String] = [], servers: [Server] = [], clusters: [Cluster] = [],
+        packages: [Package] = [], hosts: [HostAccess] = [], durations: [String: Int] = [:], file: String = "inventory"
+    ) {
+        self.organization = organization
+        self.domainControllers = domainControllers
+        self.servers = servers
+        self.clusters = clusters
+        self.packages = packages
+        self.hosts = hosts
+        self.durations = durations
+        self.file = file
+    }
+
+    /// Every machine running Exchange: stand-alone servers and cluster nodes.
+    public var exchangeHostCount: Int { servers.count + clusters.reduce(0) { $0 + $1.nodes.count } }
+
+    public func isDomainController(_ name: String) -> Bool {
+        domainControllers.contains { $0.sameHostName(as: name) }
+    }
+}

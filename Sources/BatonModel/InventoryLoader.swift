@@ -1,0 +1,118 @@
+import Foundation
+import Yams
+
+/// Reads an inventory file (contract §1) and validates all of it, reporting every problem
+/// with its file, line and column. It never traps, whatever the bytes.
+public enum InventoryLoader {
+    /// Larger files are not inventories; refusing them keeps memory and time bounded.
+    public static let maximumSize = 16 << 20
+
+    /// Reads and validates the file at `path`.
+    /// - Parameter reservedPackageIDs: the built-in catalogue's ids, which custom packages
+    ///   must not reuse.
+    public static func load(path: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw InventoryErrors([InventoryError(start, "cannot read the inventory: no such file")])
+        }
+        guard !isDirectory.boolValue else {
+            throw InventoryErrors([InventoryError(start, "cannot read the inventory: it is a directory")])
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InventoryErrors([InventoryError(start, "cannot read the inventory: permission denied")])
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: maximumSize + 1) ?? Data()
+        } catch {
+            throw InventoryErrors([InventoryError(start, "cannot read the inventory: \(error)")])
+        }
+        return try parse(bytes: Array(data), file: path, reservedPackageIDs: reservedPackageIDs)
+    }
+
+    /// Validates an inventory given as bytes (a file's contents, or an upload).
+    public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        guard bytes.count <= maximumSize else {
+            throw InventoryErrors([InventoryError(start, "the inventory is larger than \(maximumSize >> 20) MiB")])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw InventoryErrors([InventoryError(firstInvalidUTF8(in: bytes, file: file), "the inventory is not UTF-8 text")])
+        }
+        return try parse(text: text, file: file, reservedPackageIDs: reservedPackageIDs)
+    }
+
+    /// Validates an inventory given as text.
+    public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw InventoryErrors([syntaxError(error, text: text, file: file)])
+        }
+        guard let root else {
+            throw InventoryErrors([InventoryError(
+                SourceLocation(file: file, line: 1, column: 1),
+                "the inventory is empty: it needs at least 'organization:'")])
+        }
+        var reader = InventoryReader(file: file, reservedPackageIDs: reservedPackageIDs)
+        let inventory = reader.read(root)
+        let errors = reader.fields.errors
+        guard errors.isEmpty, let inventory else {
+            throw InventoryErrors(errors)
+        }
+        return inventory
+    }
+
+    /// Turns a Yams error into a located message a person can act on.
+    static func syntaxError(_ error: any Error, text: String, file: String) -> InventoryError {
+        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
+        guard let error = error as? YamlError else {
+            return InventoryError(SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
+        }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            var message = "YAML syntax: \(problem)"
+            if let context {
+                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+            }
+            return InventoryError(at(mark), message)
+        case .reader(let problem, let offset, _, _):
+            let location = offset.map { locationOf(utf8Offset: $0, in: text, file: file) }
+                ?? SourceLocation(file: file, line: 1, column: 1)
+            return InventoryError(location, "cannot read the inventory: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return InventoryError(at(context.mark), "duplicate key \(names) in one mapping: which one is meant?")
+        default:
+            return InventoryError(SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
+        }
+    }
+
+    static func locationOf(utf8Offset: Int, in text: String, file: String) -> SourceLocation {
+        var line = 1, column = 1, offset = 0
+        for scalar in text.unicodeScalars {
+            if offset >= utf8Offset { break }
+            offset += UTF8.width(scalar)
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+
+    static func firstInvalidUTF8(in bytes: [UInt8], file: String) -> SourceLocation {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var line = 1, column = 1
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                if UTF8.decode(encoded) == "\n" { line += 1; column = 1 } else { column += 1 }
+            case .error, .emptyInput:
+                return SourceLocation(file: file, line: line, column: column)
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+import Yams
+
+/// Builds an `Inventory` from a YAML tree, checking each value where it stands and then the
+/// references between them (names, owners, levels). Collects every problem; returns nil
+/// when there was any.
+struct InventoryReader {
+    var fields: YAMLFields
+    let reservedPackageIDs: Set<String>
+    /// Where each name was first declared, for duplicate and reference checks.
+    private var declared: [String: (kind: NameKind, location: SourceLocation)] = [:]
+
+    enum NameKind: Equatable {
+        case domainController, server, cluster, node(cluster: String), virtualServer(cluster: String)
+
+        var noun: String {
+            switch self {
+            case .domainController: "a domain controller"
+            case .server: "a server"
+            case .cluster: "a cluster"
+            case .node(let cluster): "a node of cluster \(cluster)"
+            case .virtualServer(let cluster): "a virtual server of cluster \(cluster)"
+            }
+        }
+    }
+
+    init(file: String, reservedPackageIDs: Set<String>) {
+        fields = YAMLFields(file: file)
+        self.reservedPackageIDs = reservedPackageIDs
+    }
+
+    static let topLevelKeys = ["organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations"]
+    static let serverKeys = [
+        "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running", "installed",
+    ]
+    static let clusterKeys = ["name", "product", "level", "os", "mode", "nodes", "cluster-group", "virtual-servers"]
+    static let nodeKeys = ["name", "product", "level", "os", "components", "adc-custom-maps", "running", "installed"]
+    static let virtualServerKeys = ["name", "owner", "preferred-owner", "level", "product"]
+    static let packageKeys = ["id", "product", "kind", "requires", "level", "restart", "changes-store", "build"]
+    static let hostKeys = ["address", "via", "user", "port", "profile"]
+    /// Keys of `durations:`: every action, and the two kinds of install separately.
+    static let durationKeys = Action.allCases.map(\.rawValue) + ["install-service-pack", "install-hotfix"]
+
+    mutating func read(_ root: Node) -> Inventory? {
+        guard let top = fields.mapping(root, "the inventory", allowed: Self.topLevelKeys) else { return nil }
+        var organization: String?
+        if let node = top["organization"] {
+            organization = fields.name(node, "organization")
+        } else {
+            fields.fail(root, "missing required key 'organization'")
+        }
+        let domainControllers = top["domain-controllers"].map { readDomainControllers($0) } ?? []
+        let servers = top["servers"].map { readServers($0) } ?? []
+        let clusters = top["clusters"].map { readClusters($0) } ?? []
+        let packages = top["packages"].map { readPackages($0) } ?? []
+        let hosts = top["hosts"].map { readHosts($0) } ?? []
+        let durations = top["durations"].map { readDurations($0) } ?? [:]
+        guard let organization, fields.errors.isEmpty else { return nil }
+        return Inventory(
+            organization: organization, domainControllers: domainControllers, servers: servers, clusters: clusters,
+            packages: packages, hosts: hosts, durations: durations, file: fields.file)
+    }
+
+    // MARK: Names
+
+    /// Records a name, failing on a clash. Names are unique across the whole file,
+    /// compared case-insensitively; only a domain controller may also be listed as a server
+    /// (Small Business Server runs Exchange on its domain controller).
+    mutating func declare(_ name: String, _ kind: NameKind, at node: Node) {
+        let key = name.lowercased()
+        if let earlier = declared[key] {
+            let sbs = [earlier.kind, kind].contains(.domainController) && [earlier.kind, kind].contains(.server)
+            if sbs { return }
+            var message = "the name '\(name)' is already used by \(earlier.kind.noun) at line \(earlier.location.line)"
+            if case .node = earlier.kind, case .node = kind { message += "; a node belongs to one cluster" }
+            message += " (names are compared case-insensitively)"
+            fields.fail(node, message)
+            return
+        }
+        declared[key] = (kind, fields.location(node))
+    }
+
+    // MARK: Sections
+
+    mutating func readDomainControllers(_ node: Node) -> [String] {
+        guard let items = fields.list(node, "domain-controllers") else { return [] }
+        return items.compactMap { item in
+            guard let name = fields.name(item, "a domain controller's name") else { return nil }
+            declare(name, .domainController, at: item)
+            return name
+        }
+    }
+
+    mutating func readServers(_ node: Node) -> [Server] {
+        guard let items = fields.list(node, "servers") else { return [] }
+        return items.compactMap { readServer($0) }
+    }
+
+    mutating func readServer(_ node: Node) -> Server? {
+        guard let map = fields.mapping(node, "a server", allowed: Self.serverKeys) else { return nil }
+        guard let nameNode = required(map, "name", in: "a server"), let name = fields.name(nameNode, "name") else {
+            return nil
+        }
+        declare(name, .server, at: nameNode)
+        let what = "server \(name)"
+        let install = readInstall(map, what: what, inherited: nil)
+        let role = map["role"].flatMap { fields.choice($0, "role") as Role? } ?? .standalone
+        let edition = map["edition"].flatMap { fields.choice($0, "edition") as Edition? } ?? .standard
+        let pool = map["pool"].flatMap { fields.name($0, "pool") }
+        if let install {
+            if role != .standalone, !install.product.hasFrontEnds, let node = map.values["role"]?.key {
+                fields.fail(node, "\(what): front-end and back-end servers exist from Exchange 2000 on, not in \(install.product.rawValue)")
+            }
+            if edition == .conferencing, install.product != .exchange2000, let node = map.values["edition"]?.key {
+                fields.fail(node, "\(what): the conferencing edition exists only for exchange-2000")
+            }
+        }
+        if pool != nil, role != .frontEnd, let node = map.values["pool"]?.key {
+            fields.fail(node, "\(what): only front-end servers sit in a load-balancing pool; set 'role: front-end'")
+        }
+        guard let install else { return nil }
+        return Server(name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
+    }
+
+    /// Product, level, OS and the optional per-machine keys, inheriting from `inherited` (a
+    /// cluster's values) where a key is absent.
+    mutating func readInstall(_ map: Mapping, what: String, inherited: ExchangeInstall?) -> ExchangeInstall? {
+        let product: Product? = map["product"].map { fields.choice($0, "product") } ?? inherited?.product
+        let level: Level? = map["level"].map { fields.choice($0, "level") } ?? inherited?.level
+        let os: OperatingSystem? = map["os"].map { fields.choice($0, "os") } ?? inherited?.os
+        if inherited == nil {
+            for key in ["product", "level", "os"] where map[key] == nil {
+                fields.fail(map.node, "\(what): missing required key '\(key)'")
+            }
+        }
+        let components: [Component] = map["components"].map { readList($0, "components") } ?? []
+        let running: [InterferingService] = map["running"].map { readList($0, "running") } ?? []
+        let installed: [String] = map["installed"].flatMap { fields.list($0, "installed") }?
+            .compactMap { fields.name($0, "an installed package id") } ?? []
+        let customMaps = map["adc-custom-maps"].flatMap { fields.bool($0, "adc-custom-maps") } ?? false
+        if customMaps, !components.contains(.adc), let node = map.values["adc-custom-maps"]?.key {
+            fields.fail(node, "\(what): adc-custom-maps is set but 'adc' is not among its components")
+        }
+        guard let product, let level, let os else { return nil }
+        if !product.levels.contains(level) {
+            fields.fail(map["level"] ?? map.node, "\(what): \(product.rawValue) has no level '\(level.rawValue)'; it has \(product.levels.map(\.rawValue).joined(separator: ", "))")
+        }
+        if !product.operatingSystems.contains(os) {
+            fields.fail(map["os"] ?? map["product"] ?? map.node, "\(what): \(product.rawValue) does not run on \(os.rawValue); it runs on \(product.operatingSystems.map(\.rawValue).joined(separator: ", "))")
+        }
+        for component in components where !component.products.contains(product) {
+            fields.fail(map["components"] ?? map.node, "\(what): component '\(component.rawValue)' is upgraded with \(component.products.map(\.rawValue).joined(separator: " or ")) service packs, not \(product.rawValue)")
+        }
+        return ExchangeInstall(
+            product: product, level: level, os: os, components: components, adcCustomMaps: customMaps,
+            running: running, installed: installed)
+    }
+
+    mutating func readList<Value: RawRepresentable & CaseIterable & Hashable>(_ node: Node, _ what: String) -> [Value]
+    where Value.RawValue == String {
+        guard let items = fields.list(node, what) else { return [] }
+        var values: [Value] = []
+        for item in items {
+            guard let value: Value = fields.choice(item, "an entry of \(what)") else { continue }
+            if values.contains(value) {
+                fields.fail(item, "'\(value.rawValue)' is listed twice in \(what)")
+            } else {
+                values.append(value)
+            }
+        }
+        return values
+    }
+
+    mutating func readClusters(_ node: Node) -> [Cluster] {
+        guard let items = fields.list(node, "clusters") else { return [] }
+        return items.compactMap { readCluster($0) }
+    }
+
+    mutating func readCluster(_ node: Node) -> Cluster? {
+        guard let map = fields.mapping(node, "a cluster", allowed: Self.clusterKeys) else { return nil }
+        guard let nameNode = required(map, "name", in: "a cluster"), let name = fields.name(nameNode, "name") else {
+            return nil
+        }
+        declare(name, .cluster, at: nameNode)
+        let what = "cluster \(name)"
+        let mode = map["mode"].flatMap { fields.choice($0, "mode") as ClusterMode? } ?? .activePassive
+        let defaults = readInstall(map, what: what, inherited: nil)
+        var nodes: [ClusterNode] = []
+        if let nodesNode = required(map, "nodes", in: what), let items = fields.list(nodesNode, "nodes") {
+            for item in items {
+                if let clusterNode = readNode(item, cluster: name, defaults: defaults) { nodes.append(clusterNode) }
+            }
+            if items.count < 2 {
+                fields.fail(nodesNode, "\(what) needs at least two nodes: a node's virtual servers must move to another node while it is upgraded (rule e2003-node-empty)")
+            }
+        }
+        let groupOwnerNode = required(map, "cluster-group", in: what)
+        let groupOwner = groupOwnerNode.flatMap { fields.name($0, "cluster-group") }
+        let nodeNames = nodes.map(\.name)
+        if let groupOwner, let groupOwnerNode, !nodeNames.isEmpty {
+            checkIsNode(groupOwner, nodeNames, at: groupOwnerNode, "cluster-group", cluster: name)
+        }
+        var virtualServers: [VirtualServer] = []
+        if let list = map["virtual-servers"].flatMap({ fields.list($0, "virtual-servers") }) {
+            for item in list {
+                if let evs = readVirtualServer(item, cluster: name, defaults: defaults, nodes: nodes) {
+                    virtualServers.append(evs)
+                }
+            }
+        }
+        guard defaults != nil, let groupOwner else { return nil }
+        let canonicalOwner = nodes.first { $0.name.sameHostName(as: groupOwner) }?.name ?? groupOwner
+        return Cluster(
+            name: name, mode: mode, nodes: nodes, clusterGroupOwner: canonicalOwner, virtualServers: virtualServers,
+            location: fields.location(node))
+    }
+
+    mutating func readNode(_ node: Node, cluster: String, defaults: ExchangeInstall?) -> ClusterNode? {
+        if case .scalar = node {
+            guard let name = fields.name(node, "a node's name") else { return nil }
+            declare(name, .node(cluster: cluster), at: node)
+            guard let defaults else { return nil }
+            return ClusterNode(name: name, install: defaults, location: fields.location(node))
+        }
+        guard let map = fields.mapping(node, "a node", allowed: Self.nodeKeys) else { return nil }
+        guard let nameNode = required(map, "name", in: "a node"), let name = fields.name(nameNode, "name") else {
+            return nil
+        }
+        declare(name, .node(cluster: cluster), at: nameNode)
+        guard let defaults else { return nil }
+        let inherited = ExchangeInstall(product: defaults.product, level: defaults.level, os: defaults.os)
+        guard let install = readInstall(map, what: "node \(name)", inherited: inherited) else { return nil }
+        return ClusterNode(name: name, install: install, location: fields.location(node))
+    }
+
+    mutating func readVirtualServer(_ node: Node, cluster: String, defaults: ExchangeInstall?, nodes: [ClusterNode])
+        -> VirtualServer?
+    {
+        guard let map = fields.mapping(node, "a virtual server", allowed: Self.virtualServerKeys) else { return nil }
+        guard let nameNode = required(map, "name", in: "a virtual server"),
+            let name = fields.name(nameNode, "name")
+        else { return nil }
+        declare(name, .virtualServer(cluster: cluster), at: nameNode)
+        let what = "virtual server \(name)"
+        let nodeNames = nodes.map(\.name)
+        var owner: String?
+        if let ownerNode = required(map, "owner", in: what), let value = fields.name(ownerNode, "owner") {
+            owner = checkIsNode(value, nodeNames, at: ownerNode, "owner", cluster: cluster)
+        }
+        var preferred: String?
+        if let preferredNode = map["preferred-owner"], let value = fields.name(preferredNode, "preferred-owner") {
+            preferred = checkIsNode(value, nodeNames, at: preferredNode, "preferred-owner", cluster: cluster)
+        }
+        let product: Product? = map["product"].map { fields.choice($0, "product") } ?? defaults?.product
+        let level: Level? = map["level"].map { fields.choice($0, "level") } ?? defaults?.level
+        guard let product, let level, let owner, let defaults else { return nil }
+        if !product.levels.contains(level) {
+            fields.fail(map["level"] ?? node, "\(what): \(product.rawValue) has no level '\(level.rawValue)'")
+        }
+        if product.generation > defaults.product.generation {
+            fields.fail(map["product"] ?? node, "\(what) cannot run \(product.rawValue) on nodes of \(defaults.product.rawValue)")
+        }
+        return VirtualServer(
+            name: name, owner: owner, preferredOwner: preferred, product: product, level: level,
+            location: fields.location(node))
+    }
+
+    /// The node's name as the cluster spells it, or nil with an error when it is not a node.
+    @discardableResult
+    mutating func checkIsNode(_ name: String, _ nodes: [String], at node: Node, _ key: String, cluster: String) -> String? {
+        if let match = nodes.first(where: { $0.sameHostName(as: name) }) { return match }
+        fields.fail(node, "\(key) '\(name)' is not a node of cluster \(cluster) (its nodes: \(nodes.joined(separator: ", ")))")
+        return nil
+    }
+
+    mutating func readPackages(_ node: Node) -> [Package] {
+        guard let items = fields.list(node, "packages") else { return [] }
+        var seen: [String: Int] = [:]
+        var packages: [Package] = []
+        for item in items {
+            guard let package = readPackage(item) else { continue }
+            let key = package.id.lowercased()
+            if reservedPackageIDs.contains(key) {
+                fields.fail(item, "package id '\(package.id)' is a built-in package; choose another id")
+            } else if let line = seen[key] {
+                fields.fail(item, "package id '\(package.id)' is already declared at line \(line)")
+            } else {
+                seen[key] = fields.location(item).line
+                packages.append(package)
+            }
+        }
+        return packages
+    }
+
+    mutating func readPackage(_ node: Node) -> Package? {
+        guard let map = fields.mapping(node, "a package", allowed: Self.packageKeys) else { return nil }
+        let id = required(map, "id", in: "a package").flatMap { fields.name($0, "id") }
+        let what = "package \(id ?? "?")"
+        var target: PackageTarget?
+        if let productNode = required(map, "product", in: what), let text = fields.string(productNode, "product") {
+            if let product = Product(rawValue: text.lowercased()) {
+                target = .exchange(product)
+            } else if let os = OperatingSystem(rawValue: text.lowercased()) {
+                target = .windows(os)
+            } else {
+                let all = Product.allCases.map(\.rawValue) + OperatingSystem.allCases.map(\.rawValue)
+                fields.fail(productNode, "product '\(text)' is not one of: \(all.joined(separator: ", "))")
+            }
+        }
+        let kind = required(map, "kind", in: what).flatMap { fields.choice($0, "kind") as PackageKind? }
+        let requires = map["requires"].flatMap { fields.choice($0, "requires") as Level? }
+        let level = map["level"].flatMap { fields.choice($0, "level") as Level? }
+        let restart = map["restart"].flatMap { fields.choice($0, "restart") as RestartPolicy? } ?? .ifPrompted
+        let changesStore = map["changes-store"].flatMap { fields.bool($0, "changes-store") } ?? false
+        let build = map["build"].flatMap { fields.string($0, "build") }
+        guard let id, let target, let kind else { return nil }
+        let product: Product? = if case .exchange(let product) = target { product } else { nil }
+        if kind == .servicePack {
+            if level == nil {
+                fields.fail(map.node, "\(what): a service pack needs 'level', the level it brings servers to")
+            }
+            if let level, let product, !product.levels.contains(level) || level == .rtm {
+                fields.fail(map["level"]!, "\(what): \(product.rawValue) has no service pack '\(level.rawValue)'")
+            }
+            if map["requires"] != nil, let key = map.values["requires"]?.key {
+                fields.fail(key, "\(what): 'requires' is for hotfixes; a service pack applies to every server below its level")
+            }
+        } else {
+            if map["level"] != nil, let key = map.values["level"]?.key {
+                fields.fail(key, "\(what): 'level' is for service packs; a hotfix names the lowest level it installs on with 'requires'")
+            }
+            if let requires, let product, !product.levels.contains(requires) {
+                fields.fail(map["requires"]!, "\(what): \(product.rawValue) has no level '\(requires.rawValue)'")
+            }
+        }
+        return Package(
+            id: id, target: target, kind: kind, level: kind == .servicePack ? level : nil,
+            requires: kind == .hotfix ? (requires ?? .rtm) : nil, restart: restart, changesStore: changesStore,
+            build: build, location: fields.location(node))
+    }
+
+    mutating func readHosts(_ node: Node) -> [HostAccess] {
+        guard case .mapping(let mapping) = node else {
+            fields.fail(node, "hosts must be a mapping from a machine's name to how to reach it")
+            return []
+        }
+        var hosts: [HostAccess] = []
+        for (keyNode, value) in mapping {
+            guard let name = fields.name(keyNode, "a host name") else { continue }
+            guard let kind = declared[name.lowercased()]?.kind else {
+                fields.fail(keyNode, "host '\(name)' is not a server, cluster node or domain controller of this inventory")
+                continue
+            }
+            if case .cluster = kind {
+                fields.fail(keyNode, "'\(name)' is a cluster; list how to reach each of its nodes instead")
+                continue
+            }
+            if case .virtualServer = kind {
+                fields.fail(keyNode, "'\(name)' is a virtual server; Baton reaches its nodes, not the virtual server")
+                continue
+            }
+            guard let map = fields.mapping(value, "host \(name)", allowed: Self.hostKeys) else { continue }
+            let via = map["via"].flatMap { fields.choice($0, "via") as HostAccess.Transport? } ?? .ssh
+            let address = map["address"].flatMap { fields.string($0, "address") }
+            let user = map["user"].flatMap { fields.string($0, "user") }
+            let port = map["port"].flatMap { fields.integer($0, "port", in: 1...65535) }
+            let profile = map["profile"].flatMap { fields.name($0, "profile") }
+            hosts.append(HostAccess(
+                host: name, address: address, via: via, user: user, port: port, profile: profile,
+                location: fields.location(keyNode)))
+        }
+        return hosts
+    }
+
+    mutating func readDurations(_ node: Node) -> [String: Int] {
+        guard let map = fields.mapping(node, "durations", allowed: Self.durationKeys) else { return [:] }
+        var durations: [String: Int] = [:]
+        for (key, entry) in map.values {
+            guard let text = fields.string(entry.value, "duration of \(key)") else { continue }
+            if let seconds = DurationText.seconds(text) {
+                durations[key] = seconds
+            } else {
+                fields.fail(entry.value, "duration of \(key) '\(text)' is not a duration such as 45m, 90s, 1h30m or 20 (minutes)")
+            }
+        }
+        return durations
+    }
+
+    mutating func required(_ map: Mapping, _ key: String, in what: String) -> Node? {
+        if let value = map[key] { return value }
+        fields.fail(map.node, "\(what): missing required key '\(key)'")
+        return nil
+    }
+}
+
+/// Parses the duration strings of `durations:`: "45m", "90s", "1h30m", or a bare number of
+/// minutes, capped at a week so sums cannot overflow.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Int? {
+        if let minutes = Int(text), (0...10_080).contains(minutes) { return minutes * 60 }
+        var total = 0, number = "", sawUnit = false
+        for character in text {
+            if character.isASCII, character.isNumber {
+                number.append(character)
+                guard number.count <= 6 else { return nil }
+                continue
+            }
+            guard let value = Int(number) else { return nil }
+            switch character {
+            case "h": total += value * 3600
+            case "m": total += value * 60
+            case "s": total += value
+            default: return nil
+            }
+            number = ""
+            sawUnit = true
+        }
+        guard number.isEmpty, sawUnit, total <= 7 * 24 * 3600 else { return nil }
+        return total
+    }
+}

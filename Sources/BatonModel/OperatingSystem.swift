@@ -1,0 +1,7 @@
+/// The Windows release a server runs. It decides prerequisites such as hotfix 831464 on
+/// Windows Server 2003 cluster nodes (rule `e2003-w2k3-kb831464`).
+public enum OperatingSystem: String, Sendable, Hashable, CaseIterable, Codable {
+    case windowsNT4 = "windows-nt4"
+    case windows2000 = "windows-2000"
+    case windows2003 = "windows-2003"
+}

@@ -1,0 +1,63 @@
+public enum PackageKind: String, Sendable, Hashable, CaseIterable, Codable {
+    case hotfix
+    case servicePack = "service-pack"
+}
+
+/// When an installer's restart happens (rule `restart-if-prompted`).
+public enum RestartPolicy: String, Sendable, Hashable, CaseIterable, Codable {
+    case never
+    case ifPrompted = "if-prompted"
+    case always
+}
+
+/// What a package is installed onto: an Exchange product line, or Windows itself for the
+/// prerequisite hotfixes the seed names.
+public enum PackageTarget: Sendable, Hashable {
+    case exchange(Product)
+    case windows(OperatingSystem)
+
+    public var rawValue: String {
+        switch self {
+        case .exchange(let product): product.rawValue
+        case .windows(let os): os.rawValue
+        }
+    }
+}
+
+/// A service pack or hotfix that Baton can plan a rollout of.
+public struct Package: Sendable, Hashable {
+    public var id: String
+    public var target: PackageTarget
+    public var kind: PackageKind
+    /// The level a service pack brings servers to.
+    public var level: Level?
+    /// The lowest level a hotfix installs on.
+    public var requires: Level?
+    public var restart: RestartPolicy
+    /// The store is upgraded when databases next mount, so they cannot go back to an older
+    /// node afterwards.
+    public var changesStore: Bool
+    /// The build Exchange System Manager shows afterwards (rule `verify-version`), if known.
+    public var build: String?
+    /// Where a custom package was declared; nil for the built-in catalogue.
+    public var location: SourceLocation?
+
+    public init(
+        id: String, target: PackageTarget, kind: PackageKind, level: Level? = nil, requires: Level? = nil,
+        restart: RestartPolicy, changesStore: Bool, build: String? = nil, location: SourceLocation? = nil
+    ) {
+        self.id = id
+        self.target = target
+        self.kind = kind
+        self.level = level
+        self.requires = requires
+        self.restart = restart
+        self.changesStore = changesStore
+        self.build = build
+        self.location = location
+    }
+
+    public var product: Product? {
+        if case .exchange(let product) = target { product } else { nil }
+    }
+}

@@ -1,0 +1,86 @@
+/// A server's place in a front-end/back-end organization.
+public enum Role: String, Sendable, Hashable, CaseIterable, Codable {
+    case frontEnd = "front-end"
+    case backEnd = "back-end"
+    case standalone
+}
+
+public enum Edition: String, Sendable, Hashable, CaseIterable, Codable {
+    case standard, enterprise, conferencing
+    case smallBusinessServer = "small-business-server"
+}
+
+/// Components a service pack does not upgrade by itself (rules `e2003-adc-separate`,
+/// `e2000-adc-separate`, `e55-add-ons-separate`).
+public enum Component: String, Sendable, Hashable, CaseIterable, Codable {
+    case adc
+    case mailboxManager = "mailbox-manager"
+    case interorgReplication = "interorg-replication"
+
+    /// The product lines whose service packs ship this component's own setup: the ADC
+    /// with Exchange 2000 and 2003, the add-on tools on the Exchange 5.5 media.
+    public var products: [Product] {
+        switch self {
+        case .adc: [.exchange2000, .exchange2003]
+        case .mailboxManager, .interorgReplication: [.exchange55]
+        }
+    }
+}
+
+/// Services and programs that hold files an installer must replace (rule `quiesce`), or,
+/// for `installer`, block it outright (rule `no-concurrent-installers`).
+public enum InterferingService: String, Sendable, Hashable, CaseIterable, Codable {
+    case antivirus
+    case backupAgent = "backup-agent"
+    case snmp
+    case monitoring
+    case installer
+}
+
+/// What an Exchange machine is and runs now; shared by stand-alone servers and cluster nodes.
+public struct ExchangeInstall: Sendable, Hashable {
+    public var product: Product
+    public var level: Level
+    public var os: OperatingSystem
+    public var components: [Component]
+    public var adcCustomMaps: Bool
+    public var running: [InterferingService]
+    /// Package ids already installed (for example `windows-2003-kb831464`), so a prerequisite
+    /// is not planned twice. An addition to the contract's inventory.
+    public var installed: [String]
+
+    public init(
+        product: Product, level: Level, os: OperatingSystem, components: [Component] = [],
+        adcCustomMaps: Bool = false, running: [InterferingService] = [], installed: [String] = []
+    ) {
+        self.product = product
+        self.level = level
+        self.os = os
+        self.components = components
+        self.adcCustomMaps = adcCustomMaps
+        self.running = running
+        self.installed = installed
+    }
+}
+
+/// An Exchange server that is not a cluster node.
+public struct Server: Sendable, Hashable {
+    public var name: String
+    public var install: ExchangeInstall
+    public var role: Role
+    public var pool: String?
+    public var edition: Edition
+    public var location: SourceLocation
+
+    public init(
+        name: String, install: ExchangeInstall, role: Role = .standalone, pool: String? = nil,
+        edition: Edition = .standard, location: SourceLocation
+    ) {
+        self.name = name
+        self.install = install
+        self.role = role
+        self.pool = pool
+        self.edition = edition
+        self.location = location
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Yams
+
+/// Reads Yams nodes into typed values while collecting every problem with its location,
+/// so that one pass over an inventory reports all of them (contract §3).
+struct YAMLFields {
+    let file: String
+    private(set) var errors: [InventoryError] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    func location(_ node: Node) -> SourceLocation {
+        let mark = node.mark
+        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    mutating func fail(_ node: Node, _ message: String) {
+        errors.append(InventoryError(location(node), message))
+    }
+
+    mutating func fail(_ location: SourceLocation, _ message: String) {
+        errors.append(InventoryError(location, message))
+    }
+
+    /// The keys of a mapping, checked against what the format allows. Unknown keys are
+    /// errors, never ignored: a typo must not silently change a rollout.
+    mutating func mapping(_ node: Node, _ what: String, allowed: [String]) -> Mapping? {
+        guard case .mapping(let mapping) = node else {
+            fail(node, "\(what) must be a mapping (key: value lines), found \(describe(node))")
+            return nil
+        }
+        var values: [String: (key: Node, value: Node)] = [:]
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                fail(keyNode, "keys in \(what) must be plain words, found \(describe(keyNode))")
+                continue
+            }
+            let key = scalar.string
+            guard allowed.contains(key) else {
+                var message = "unknown key '\(key)' in \(what)"
+                if let guess = Spelling.closest(to: key, among: allowed) {
+                    message += "; did you mean '\(guess)'?"
+                } else {
+                    message += "; allowed: \(allowed.joined(separator: ", "))"
+                }
+                fail(keyNode, message)
+                continue
+            }
+            values[key] = (keyNode, value)
+        }
+        return Mapping(node: node, values: values)
+    }
+
+    /// A scalar's text; nil (with an error) for a list, a mapping or an empty value.
+    mutating func string(_ node: Node, _ what: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            fail(node, "\(what) must be a single value, found \(describe(node))")
+            return nil
+        }
+        let text = scalar.string.trimmingCharacters(in: .whitespaces)
+        guard node.null == nil, !text.isEmpty else {
+            fail(node, "\(what) needs a value")
+            return nil
+        }
+        return text
+    }
+
+    /// A host, cluster or virtual-server name: what Windows and DNS accept, so it can be
+    /// used on a command line and in a report without quoting surprises.
+    mutating func name(_ node: Node, _ what: String) -> String? {
+        guard let text = string(node, what) else { return nil }
+        let allowed = text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+        }
+        guard allowed, text.count <= 255 else {
+            fail(node, "\(what) '\(text.prefix(40))' is not a valid name: use letters, digits, '-', '_' and '.' (at most 255)")
+            return nil
+        }
+        return text
+    }
+
+    mutating func choice<Value: RawRepresentable & CaseIterable>(
+        _ node: Node, _ what: String, among values: [Value]? = nil
+    ) -> Value? where Value.RawValue == String {
+        guard let text = string(node, what) else { return nil }
+        let candidates = values ?? Array(Value.allCases)
+        if let value = candidates.first(where: { $0.rawValue == text.lowercased() }) {
+            return value
+        }
+        fail(node, "\(what) '\(text)' is not one of: \(candidates.map(\.rawValue).joined(separator: ", "))")
+        return nil
+    }
+
+    mutating func bool(_ node: Node, _ what: String) -> Bool? {
+        if case .scalar = node, let value = node.bool { return value }
+        fail(node, "\(what) must be true or false, found \(describe(node))")
+        return nil
+    }
+
+    mutating func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
+        if case .scalar = node, let value = node.int, range.contains(value) { return value }
+        fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))")
+        return nil
+    }
+
+    /// A list; a single value where a list is expected is an error rather than a guess.
+    mutating func list(_ node: Node, _ what: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            fail(node, "\(what) must be a list, found \(describe(node))")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            let text = scalar.string
+            return text.isEmpty ? "an empty value" : "'\(text.count > 40 ? text.prefix(40) + "…" : Substring(text))'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+}
+
+/// A mapping's known keys, each with its key node (for locating) and value.
+struct Mapping {
+    let node: Node
+    let values: [String: (key: Node, value: Node)]
+
+    subscript(key: String) -> Node? { values[key]?.value }
+}
+
+/// Suggests the nearest allowed word for a typo ("prodcut" → "product").
+enum Spelling {
+    static func closest(to word: String, among candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0)) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
+        return best.0
+    }
+
+    /// Levenshtein distance; inputs are short keys.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.prefix(64)), b = Array(b.prefix(64))
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,124 @@
+import BatonModel
+
+/// How long a plan should take and what users notice while it runs: the makespan with
+/// unlimited parallelism, each virtual server's downtime and each pool's time out of
+/// service. An addition to the plan format (contract §2 allows added optional fields).
+public struct Estimate: Sendable, Hashable, Codable {
+    public var makespanSeconds: Int
+    /// The sum of all steps' durations: the work, however it is spread.
+    public var workSeconds: Int
+    public var virtualServers: [Downtime]
+    public var pools: [PoolWindow]
+    public var assumptions: String
+
+    public struct Downtime: Sendable, Hashable, Codable {
+        public var name: String
+        public var downtimeSeconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case downtimeSeconds = "downtime-seconds"
+        }
+    }
+
+    public struct PoolWindow: Sendable, Hashable, Codable {
+        public var name: String
+        public var members: Int
+        public var membersOut: Int
+        /// From the first member leaving to the last rejoining.
+        public var windowSeconds: Int
+        /// How long no member at all served users.
+        public var fullyOutSeconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name, members
+            case membersOut = "members-out"
+            case windowSeconds = "window-seconds"
+            case fullyOutSeconds = "fully-out-seconds"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case makespanSeconds = "makespan-seconds"
+        case workSeconds = "work-seconds"
+        case virtualServers = "virtual-servers"
+        case pools, assumptions
+    }
+
+    /// Earliest start of every step, each as soon as its predecessors end.
+    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [String: (start: Int, end: Int)] {
+        var times: [String: (start: Int, end: Int)] = [:]
+        times.reserveCapacity(steps.count)
+        for step in steps {
+            let start = step.after.map { times[$0]?.end ?? 0 }.max() ?? 0
+            times[step.id] = (start, start + durations.seconds(for: step, package: package))
+        }
+        return times
+    }
+
+    static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations) -> Estimate {
+        let times = schedule(steps, durations: durations, package: package)
+        let makespan = times.values.map(\.end).max() ?? 0
+        let work = steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
+
+        var offline: [String: [(Int, Int)]] = [:]
+        var offlineSince: [String: Int] = [:]
+        let evsOwner = Dictionary(
+            inventory.clusters.flatMap(\.virtualServers).map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        let evs55: [String: [String]] = Dictionary(grouping: inventory.clusters.filter { $0.nodes.first?.install.product == .exchange55 }
+            .flatMap(\.virtualServers), by: { $0.owner.lowercased() }).mapValues { $0.map(\.name) }
+        for step in steps {
+            guard let time = times[step.id] else { continue }
+            switch step.action {
+            case .resourcesOffline: if let group = step.group { offlineSince[group] = time.start }
+            case .resourcesOnline:
+                if let group = step.group { offline[group, default: []].append((offlineSince.removeValue(forKey: group) ?? time.start, time.end)) }
+            case .moveGroup, .failoverTest:
+                if let group = step.group, evsOwner[group.lowercased()] != nil, offlineSince[group] == nil {
+                    offline[group, default: []].append((time.start, time.end))
+                }
+            case .install:
+                // Exchange 5.5 setup stops the services of the virtual servers its node owns.
+                if let host = step.host, let owned = evs55[host.lowercased()], step.package == package.id {
+                    for group in owned { offline[group, default: []].append((time.start, time.end)) }
+                }
+            default: break
+            }
+        }
+        let downtimes = inventory.clusters.flatMap(\.virtualServers).map { evs in
+            Downtime(name: evs.name, downtimeSeconds: unionLength(offline[evs.name] ?? []))
+        }
+
+        var pools: [PoolWindow] = []
+        let poolMembers = Dictionary(grouping: inventory.servers.filter { $0.pool != nil }, by: { $0.pool! })
+        for (name, members) in poolMembers.sorted(by: { $0.key < $1.key }) {
+            var outIntervals: [String: (Int, Int)] = [:]
+            var leftAt: [String: Int] = [:]
+            for step in steps where step.pool == name {
+                guard let host = step.host, let time = times[step.id] else { continue }
+                if step.action == .leavePool { leftAt[host] = time.start }
+                if step.action == .rejoinPool { outIntervals[host] = (leftAt[host] ?? time.start, time.end) }
+            }
+            let intervals = Array(outIntervals.values)
+            let window = intervals.isEmpty ? 0 : intervals.map(\.1).max()! - intervals.map(\.0).min()!
+            var fullyOut = 0
+            if intervals.count == members.count, let start = intervals.map(\.0).max(), let end = intervals.map(\.1).min() {
+                fullyOut = max(0, end - start)
+            }
+            pools.append(PoolWindow(name: name, members: members.count, membersOut: intervals.count, windowSeconds: window, fullyOutSeconds: fullyOut))
+        }
+        return Estimate(
+            makespanSeconds: makespan, workSeconds: work, virtualServers: downtimes, pools: pools,
+            assumptions: "Steps start as soon as their predecessors end; approvals take no time; every restart happens.")
+    }
+
+    static func unionLength(_ intervals: [(Int, Int)]) -> Int {
+        var total = 0, reach = Int.min
+        for (start, end) in intervals.sorted(by: { $0.0 < $1.0 }) {
+            let from = max(start, reach)
+            if end > from { total += end - from }
+            reach = max(reach, end)
+        }
+        return total
+    }
+}

@@ -1,0 +1,50 @@
+import BatonKnowledge
+import BatonModel
+
+/// Accumulates steps in creation order, numbering them `s1`, `s2`, … . Every `after` names
+/// earlier steps only, so the creation order is a topological order and the graph cannot
+/// have a cycle.
+struct PlanBuilder {
+    private(set) var steps: [Step] = []
+    private(set) var warnings: [Plan.Warning] = []
+    var phase = "prepare"
+
+    /// Adds `step` after `after` (ids of earlier steps) and returns its id.
+    @discardableResult
+    mutating func add(_ step: Step, after: [String]) -> String {
+        var step = step
+        step.id = "s\(steps.count + 1)"
+        step.after = Array(Set(after)).sorted { Self.number($0) < Self.number($1) }
+        step.phase = phase
+        steps.append(step)
+        return step.id
+    }
+
+    /// A milestone joining many steps, so later steps need one edge instead of one per step
+    /// (contract §2: plans grow linearly with the organization). A single predecessor
+    /// needs no milestone.
+    mutating func join(_ name: String, _ ids: [String], rules: [Rule.ID], why: String) -> [String] {
+        guard ids.count > 1 else { return ids }
+        return [add(Step(.milestone, name: name, rules: rules, why: why), after: ids)]
+    }
+
+    mutating func warn(_ rule: Rule.ID, _ message: String) {
+        warnings.append(Plan.Warning(rule: rule, message: message))
+    }
+
+    static func number(_ id: String) -> Int { Int(id.dropFirst()) ?? 0 }
+}
+
+/// A sequence of steps on one host or cluster: each new step waits for the previous one.
+struct Chain {
+    private(set) var tail: [String]
+
+    init(after: [String]) { tail = after }
+
+    @discardableResult
+    mutating func then(_ step: Step, in builder: inout PlanBuilder) -> String {
+        let id = builder.add(step, after: tail)
+        tail = [id]
+        return id
+    }
+}

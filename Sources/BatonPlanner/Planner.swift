@@ -1,0 +1,284 @@
+import BatonKnowledge
+import BatonModel
+
+/// Turns an inventory and a package into a plan. A pure function: the same inventory and
+/// package always give the same plan, byte for byte.
+///
+/// The shape of every plan:
+/// - prepare: the release-notes gate and a backup of every Exchange server, virtual server
+///   and domain controller, joined by a "ready" milestone that every install waits for;
+/// - front-ends (Exchange 2000/2003), pooled ones together, joined by a milestone that every
+///   back-end waits for;
+/// - every other server, and each cluster by its product line's procedure, side by side;
+/// - after each server and virtual server reaches the new level, a fresh backup.
+public struct Planner: Sendable {
+    public let inventory: Inventory
+    public let package: Package
+
+    public init(inventory: Inventory, package: Package) {
+        self.inventory = inventory
+        self.package = package
+    }
+
+    public func plan() throws(PlanRefusal) -> Plan {
+        try refuseMigrations()
+        let applicability = Applicability(package: package)
+        var builder = PlanBuilder()
+        let durations = ActionDurations(overrides: inventory.durations)
+
+        let servers = inventory.servers.filter { applicability.verdict($0.install, clustered: false) == .applies }
+        let clusters = inventory.clusters.filter { clusterInScope($0, applicability, &builder) }
+        warnLeftAlone(applicability, &builder)
+        guard !servers.isEmpty || !clusters.isEmpty else {
+            builder.warn(.packageApplicability, "Nothing in \(inventory.organization) needs \(package.id): the plan has no steps.")
+            return Plan(
+                organization: inventory.organization, package: .init(package), steps: [], warnings: builder.warnings,
+                estimate: Estimate.compute(plan: [], inventory: inventory, package: package, durations: durations))
+        }
+        for server in servers where server.install.running.contains(.installer) {
+            builder.warn(.noConcurrentInstallers, "An installer is running on \(server.name) now: its check-installers step fails until it ends.")
+        }
+        for node in clusters.flatMap(\.nodes) where node.install.running.contains(.installer) {
+            builder.warn(.noConcurrentInstallers, "An installer is running on \(node.name) now: its check-installers step fails until it ends.")
+        }
+
+        let ready = prepare(&builder)
+        let procedure = ServerProcedure(package: package, applicability: applicability)
+
+        // Front-ends first (rules `e2003-front-end-first`, `e2000-front-end-first`).
+        builder.phase = "front-ends"
+        let frontEnds = servers.filter { $0.role == .frontEnd }
+        var frontEndDone: [String] = []
+        var pooled: [String: [Server]] = [:]
+        for server in frontEnds {
+            if let pool = server.pool { pooled[pool, default: []].append(server) }
+        }
+        for server in frontEnds where server.pool == nil {
+            let tail = procedure.upgrade(server, after: ready, builder: &builder)
+            frontEndDone += tail
+            if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: tail, builder: &builder) }
+        }
+        for pool in pooled.keys.sorted() {
+            builder.phase = "pool \(pool)"
+            frontEndDone += upgradePool(pool, pooled[pool]!, after: ready, procedure: procedure, &builder)
+        }
+        let frontEndRule: Rule.ID = package.product == .exchange2000 ? .e2000FrontEndFirst : .e2003FrontEndFirst
+        let backEndStart = frontEndDone.isEmpty ? ready : builder.join(
+            "all front-ends upgraded", frontEndDone, rules: [frontEndRule],
+            why: "Every front-end runs the new level before any back-end starts: Outlook Web Access and mobile clients keep working.")
+
+        // Every other server. In an organization with front-ends, every mailbox server is a
+        // back-end for them, whatever its declared role.
+        builder.phase = "servers"
+        for server in servers where server.role != .frontEnd {
+            let start = frontEndDone.isEmpty ? ready : backEndStart
+            let tail = procedure.upgrade(server, after: start, builder: &builder)
+            if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: tail, builder: &builder) }
+            if server.edition == .smallBusinessServer, server.install.product == .exchange2000, package.level == .sp3 {
+                builder.warn(.sbs, "\(server.name) runs Small Business Server 2000: its SP1 is one integrated setup that also brings Windows 2000 SP3 and Exchange 2000 SP3.")
+            }
+        }
+
+        // Clusters: their nodes are back-ends.
+        for cluster in clusters {
+            builder.phase = "cluster \(cluster.name)"
+            let start = frontEndDone.isEmpty ? ready : backEndStart
+            _ = try upgradeCluster(cluster, after: start, applicability: applicability, durations: durations, &builder)
+        }
+
+        if package.kind == .servicePack {
+            builder.warn(.noUninstall, """
+                A service pack cannot be uninstalled. The way back is to uninstall Exchange, reinstall it at the \
+                original level and restore the databases and system state from the backups this plan takes first.
+                """)
+        }
+        let steps = builder.steps
+        return Plan(
+            organization: inventory.organization, package: .init(package), steps: steps, warnings: builder.warnings,
+            estimate: Estimate.compute(plan: steps, inventory: inventory, package: package, durations: durations))
+    }
+
+    /// The release-notes gate and every backup of rule `backup-before`; returns the "ready"
+    /// milestone that every install waits for.
+    func prepare(_ builder: inout PlanBuilder) -> [String] {
+        builder.phase = "prepare"
+        let level = package.level.map { " \($0.displayName)" } ?? ""
+        let gate = builder.add(Step(
+            .approve, gate: "release-notes", rules: [.releaseNotes],
+            why: "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."),
+            after: [])
+        var backups: [String] = []
+        for dc in inventory.domainControllers where !inventory.servers.contains(where: { $0.name.sameHostName(as: dc) }) {
+            backups.append(builder.add(Step(
+                .backup, host: dc, what: [.systemState], rules: [.backupBefore],
+                why: "Rolling back means restoring the domain controllers' system state as it was before the package."),
+                after: []))
+        }
+        for server in inventory.servers {
+            let dc = inventory.isDomainController(server.name) ? " (also a domain controller)" : ""
+            backups.append(builder.add(Step(
+                .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
+                why: "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."),
+                after: []))
+        }
+        for cluster in inventory.clusters {
+            for node in cluster.nodes {
+                backups.append(builder.add(Step(
+                    .backup, host: node.name, what: [.systemState], rules: [.backupBefore],
+                    why: "Cluster node \(node.name)'s system state is part of the way back."), after: []))
+            }
+            for evs in cluster.virtualServers {
+                backups.append(builder.add(Step(
+                    .backup, host: evs.owner, group: evs.name, what: [.databases], rules: [.backupBefore],
+                    why: "Virtual server \(evs.name)'s databases, taken on its owner \(evs.owner), are part of the way back."),
+                    after: []))
+            }
+        }
+        return builder.join(
+            "ready to install", [gate] + backups, rules: [.backupBefore, .releaseNotes],
+            why: "No install starts anywhere before the release notes are read and every backup is taken.")
+    }
+
+    /// Exchange 2003 front-ends behind one load balancer are upgraded together: all leave,
+    /// all upgrade, all rejoin (rule `e2003-pool-together`). Members already at the new
+    /// level keep serving, so no client sees mixed levels. Exchange 2000 front-ends need not
+    /// be upgraded together (rule `e2000-front-end-first`): one at a time leaves, upgrades
+    /// and rejoins, and the rest of the pool keeps serving.
+    func upgradePool(_ pool: String, _ members: [Server], after ready: [String], procedure: ServerProcedure, _ builder: inout PlanBuilder) -> [String] {
+        let applicability = procedure.applicability
+        guard package.product == .exchange2003 else {
+            var chain = Chain(after: ready)
+            var done: [String] = []
+            for server in members {
+                chain.then(Step(
+                    .leavePool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                    why: "Exchange 2000 front-ends need not be upgraded together: \(server.name) leaves \(pool) alone while the others serve."),
+                    in: &builder)
+                let tail = procedure.upgrade(server, after: chain.tail, builder: &builder)
+                chain = Chain(after: tail)
+                let rejoined = chain.then(Step(
+                    .rejoinPool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                    why: "\(server.name) serves \(pool) again at the new level."), in: &builder)
+                done.append(rejoined)
+                if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder) }
+            }
+            return done
+        }
+        let everyone = inventory.servers.filter { $0.pool == pool }
+        let stayIn = everyone.count - members.count
+        let why = stayIn > 0
+            ? "\(members.count) members of \(pool) leave together while \(stayIn) already at the new level keep serving, so no client meets mixed levels."
+            : "All front-ends of \(pool) leave together, so mobile clients never meet mixed levels (synchronization-key errors); the pool is out of service until they rejoin."
+        let left = members.map { server in
+            builder.add(Step(.leavePool, host: server.name, pool: pool, rules: [.e2003PoolTogether], why: why), after: ready)
+        }
+        let out = builder.join(
+            "pool \(pool) out of service", left, rules: [.e2003PoolTogether],
+            why: "Upgrade starts once every member of \(pool) being upgraded is out of the pool.")
+        let upgraded = members.flatMap { procedure.upgrade($0, after: out, builder: &builder) }
+        let allUpgraded = builder.join(
+            "pool \(pool) upgraded", upgraded, rules: [.e2003PoolTogether],
+            why: "The members rejoin only once every one of them runs the new level.")
+        var done: [String] = []
+        for server in members {
+            let rejoined = builder.add(Step(
+                .rejoinPool, host: server.name, pool: pool, rules: [.e2003PoolTogether],
+                why: "Every member of \(pool) runs the new level: \(server.name) serves again."), after: allUpgraded)
+            done.append(rejoined)
+            if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder) }
+        }
+        if stayIn == 0 {
+            builder.warn(.e2003PoolTogether, "Pool \(pool) is out of service from its first leave-pool to its last rejoin-pool; the estimate shows for how long.")
+        }
+        return done
+    }
+
+    func upgradeCluster(
+        _ cluster: Cluster, after start: [String], applicability: Applicability, durations: ActionDurations,
+        _ builder: inout PlanBuilder
+    ) throws(PlanRefusal) -> [String] {
+        let product = cluster.nodes[0].install.product
+        if package.target == .windows(.windows2003) {
+            var rolling = RollingClusterUpgrade(
+                cluster: cluster, package: package, applicability: applicability,
+                policy: WindowsHotfixClusterProcedure.policy(package: package, cluster: cluster))
+            return try rolling.plan(after: start, builder: &builder)
+        }
+        switch product {
+        case .exchange55:
+            return Exchange55ClusterProcedure(cluster: cluster, package: package, applicability: applicability)
+                .plan(after: start, builder: &builder, durations: durations)
+        case .exchange2000:
+            var rolling = RollingClusterUpgrade(
+                cluster: cluster, package: package, applicability: applicability,
+                policy: Exchange2000ClusterProcedure.policy(package: package, cluster: cluster))
+            return try rolling.plan(after: start, builder: &builder)
+        case .exchange2003:
+            var rolling = RollingClusterUpgrade(
+                cluster: cluster, package: package, applicability: applicability,
+                policy: Exchange2003ClusterProcedure.policy(package: package, cluster: cluster))
+            return try rolling.plan(after: start, builder: &builder)
+        }
+    }
+
+    /// Whether the package touches the cluster: some node takes it, or (service packs) some
+    /// virtual server still needs "Upgrade Exchange Virtual Server". A hotfix is not rolled
+    /// onto a cluster some of whose nodes are below its required level.
+    func clusterInScope(_ cluster: Cluster, _ applicability: Applicability, _ builder: inout PlanBuilder) -> Bool {
+        let verdicts = cluster.nodes.map { applicability.verdict($0.install, clustered: true) }
+        if package.kind == .hotfix, package.product != nil, verdicts.contains(where: { if case .belowRequirement = $0 { true } else { false } }),
+            verdicts.contains(.applies)
+        {
+            builder.warn(.packageApplicability, "cluster \(cluster.name) is left alone: some of its nodes are below \(package.requires?.rawValue ?? "rtm"), which \(package.id) requires; bring every node to it first.")
+            return false
+        }
+        if verdicts.contains(.applies) { return true }
+        guard applicability.isServicePack, package.product == .exchange2003, let level = package.level,
+            cluster.nodes.allSatisfy({ $0.install.product == .exchange2003 })
+        else { return false }
+        return cluster.virtualServers.contains { $0.level < level }
+    }
+
+    /// Rule `e2003-clean-install-migration`: an EVS of an older product than its nodes is a
+    /// migration in progress, which a service pack cannot finish.
+    func refuseMigrations() throws(PlanRefusal) {
+        guard let product = package.product else { return }
+        for cluster in inventory.clusters where cluster.nodes.contains(where: { $0.install.product == product }) {
+            for evs in cluster.virtualServers where evs.product.generation < product.generation {
+                throw PlanRefusal(rule: .e2003CleanInstallMigration, message: """
+                    cluster \(cluster.name): virtual server \(evs.name) still runs \(evs.product.rawValue) on \
+                    \(product.rawValue) nodes. Moving a cluster from Exchange 2000 to Exchange 2003 needs the \
+                    clean-install method (KB 842427) and the virtual server's upgrade before any service pack; \
+                    a service-pack rollout cannot do it.
+                    """)
+            }
+        }
+    }
+
+    /// Warnings for machines the package leaves alone, grouped so that a large organization
+    /// gets a few lines rather than one per server.
+    func warnLeftAlone(_ applicability: Applicability, _ builder: inout PlanBuilder) {
+        var groups: [String: [String]] = [:]
+        var order: [String] = []
+        let machines = inventory.servers.map { ($0.name, $0.install, false) }
+            + inventory.clusters.flatMap { $0.nodes.map { ($0.name, $0.install, true) } }
+        for (name, install, clustered) in machines {
+            let reason: String
+            switch applicability.verdict(install, clustered: clustered) {
+            case .applies: continue
+            case .otherProduct, .notACandidate:
+                reason = "run \(install.product.rawValue) on \(install.os.rawValue), which \(package.id) is not for"
+            case .alreadyAtLevel(let level): reason = "already run \(level.rawValue), at or above \(package.id)"
+            case .belowRequirement(let level): reason = "run \(level.rawValue), below the \(package.requires?.rawValue ?? "") that \(package.id) requires"
+            case .alreadyInstalled: reason = "already have \(package.id) installed"
+            }
+            if groups[reason] == nil { order.append(reason) }
+            groups[reason, default: []].append(name)
+        }
+        for reason in order {
+            let names = groups[reason]!
+            let shown = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
+            builder.warn(.packageApplicability, "Left alone: \(shown) \(reason).")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// The output formats of `baton plan` (contract §4).
+public enum PlanFormat: String, Sendable, CaseIterable {
+    case text, json, markdown, dot, mermaid
+
+    public func render(_ plan: Plan) -> String {
+        switch self {
+        case .text: TextRenderer(plan: plan).render()
+        case .json: JSONRenderer.render(plan)
+        case .markdown: MarkdownRenderer(plan: plan).render()
+        case .dot: GraphRenderer(plan: plan).dot()
+        case .mermaid: GraphRenderer(plan: plan).mermaid()
+        }
+    }
+}
+
+/// Contract §2: the same inventory and package always give the same bytes, so keys are
+/// sorted and nothing depends on hashing order.
+public enum JSONRenderer {
+    public static func render(_ plan: Plan) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(plan), let text = String(data: data, encoding: .utf8) else {
+            return "{}\n"
+        }
+        return text + "\n"
+    }
+
+    public static func decode(_ text: String) throws -> Plan {
+        try JSONDecoder().decode(Plan.self, from: Data(text.utf8))
+    }
+}
+
+/// Steps grouped by phase in the order phases first appear.
+struct Phases {
+    let names: [String]
+    let steps: [String: [Step]]
+
+    init(_ plan: Plan) {
+        var names: [String] = []
+        var steps: [String: [Step]] = [:]
+        for step in plan.steps {
+            if steps[step.phase] == nil { names.append(step.phase) }
+            steps[step.phase, default: []].append(step)
+        }
+        self.names = names
+        self.steps = steps
+    }
+}
+
+/// "2 h 05 min", "45 min", "30 s".
+func humanDuration(_ seconds: Int) -> String {
+    if seconds < 60 { return "\(seconds) s" }
+    let minutes = (seconds + 30) / 60
+    if minutes < 60 { return "\(minutes) min" }
+    let rest = minutes % 60
+    return "\(minutes / 60) h " + (rest < 10 ? "0\(rest)" : "\(rest)") + " min"
+}
+
+extension Plan {
+    /// What the package does, in one line.
+    var headline: String {
+        var text = "\(package.id) (\(package.kind.rawValue) for \(package.product)"
+        if let level = package.level { text += ", to \(level.displayName)" }
+        if let requires = package.requires { text += ", requires \(requires.rawValue)" }
+        if let build = package.build { text += ", build \(build)" }
+        return text + ")"
+    }
+
+    /// The way back, as rule `no-uninstall` says it must be printed.
+    var rollbackPath: [String] {
+        guard package.kind == .servicePack else {
+            return ["A hotfix is removed as its release notes say; restore from the backups this plan takes first if that fails."]
+        }
+        return [
+            "A service pack cannot be uninstalled (rule no-uninstall). To go back to the earlier level:",
+            "1. Uninstall Exchange from the server.",
+            "2. Reinstall Exchange at the original level (and its earlier service pack).",
+            "3. Restore the Exchange databases and the system state (the server's and the domain controllers') from the backups taken in the prepare phase.",
+            "Backups taken before the service pack cannot be restored onto a server at the new level.",
+        ]
+    }
+}

@@ -1,0 +1,136 @@
+import BatonKnowledge
+import BatonModel
+
+/// The procedure for an Exchange server that is not clustered (rules `standalone`,
+/// `e55-standalone`, `sbs`), wrapped in the steps every install needs: quiesce, the
+/// concurrent-installer check, a restart only when prompted, the separate component
+/// updates, version verification and restoring what was stopped.
+struct ServerProcedure {
+    let package: Package
+    let applicability: Applicability
+
+    /// The rule that says how this server is upgraded.
+    func installRule(_ server: Server) -> Rule.ID {
+        if server.edition == .smallBusinessServer { return .sbs }
+        return server.install.product == .exchange55 ? .e55Standalone : .standalone
+    }
+
+    /// Quiesce through restore-services on one server; returns the id of the last step.
+    func upgrade(_ server: Server, after: [String], builder: inout PlanBuilder) -> [String] {
+        var chain = Chain(after: after)
+        let host = server.name
+        let install = server.install
+        HostSteps.quiesceAndCheck(host, install, chain: &chain, builder: &builder)
+        let why = switch installRule(server) {
+        case .sbs: "Small Business Server carries a typical Exchange: no special ordering, just run the installer."
+        case .e55Standalone: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
+        default: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
+        }
+        chain.then(Step(.install, host: host, package: package.id, rules: [installRule(server)], why: why), in: &builder)
+        HostSteps.restart(host, install, package: package, clustered: false, chain: &chain, builder: &builder)
+        HostSteps.afterInstall(host, install, applicability: applicability, chain: &chain, builder: &builder)
+        return chain.tail
+    }
+}
+
+/// Steps shared by stand-alone servers and cluster nodes.
+enum HostSteps {
+    /// Rule `quiesce` and rule `no-concurrent-installers`, just before an install.
+    static func quiesceAndCheck(_ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder) {
+        let interfering = install.running.filter { $0 != .installer }.map(\.rawValue)
+        let listed = interfering.isEmpty ? "" : " (\(interfering.joined(separator: ", ")) running now)"
+        chain.then(Step(
+            .quiesce, host: host, rules: [.quiesce],
+            why: "Antivirus, backup agents, SNMP and monitors can hold files the installer must replace\(listed)."),
+            in: &builder)
+        checkInstallers(host, install, chain: &chain, builder: &builder)
+    }
+
+    static func checkInstallers(_ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder) {
+        chain.then(Step(
+            .checkInstallers, host: host, rules: [.noConcurrentInstallers],
+            why: "Another setup, update or xcopy running on the server can block the package."), in: &builder)
+    }
+
+    /// A restart step as the package's policy and the product require (rule
+    /// `restart-if-prompted`). Exchange 5.5 servers do not restart for their service packs.
+    static func restart(
+        _ host: String, _ install: ExchangeInstall, package: Package, clustered: Bool, chain: inout Chain,
+        builder: inout PlanBuilder
+    ) {
+        guard package.restart != .never else { return }
+        let why = package.restart == .always
+            ? "This package always needs a restart to take effect."
+            : clustered
+                ? "A cluster node needs no restart unless the installer asks for it; restart only then."
+                : "Restart only if the installer asks (for example when it ran over a Terminal Services session)."
+        chain.then(Step(.reboot, host: host, when: package.restart, rules: [.restartIfPrompted], why: why), in: &builder)
+    }
+
+    /// The ADC and 5.5 add-ons (own setups), Performance Optimizer, the version check and
+    /// the restart of what `quiesce` stopped.
+    static func afterInstall(
+        _ host: String, _ install: ExchangeInstall, applicability: Applicability, chain: inout Chain,
+        builder: inout PlanBuilder
+    ) {
+        if applicability.isServicePack {
+            for component in install.components {
+                componentUpdate(host, component, install, chain: &chain, builder: &builder)
+            }
+            if install.product == .exchange55 {
+                chain.then(Step(
+                    .performanceOptimizer, host: host, rules: [.e55PerformanceOptimizer],
+                    why: "Exchange 5.5 needs Performance Optimizer run again after a service pack (KB 271824)."),
+                    in: &builder)
+            }
+        }
+        if applicability.isExchangePackage, let expect = applicability.expectedBuild(install.product, from: install.level) {
+            chain.then(Step(
+                .verifyVersion, host: host, expect: expect, rules: [.verifyVersion],
+                why: "Confirm the server reports build \(expect) before anything depends on it."), in: &builder)
+        }
+        chain.then(Step(
+            .restoreServices, host: host, rules: [.quiesce],
+            why: "Start again the services and programs that were stopped for the install."), in: &builder)
+    }
+
+    static func componentUpdate(
+        _ host: String, _ component: Component, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+    ) {
+        switch component {
+        case .adc:
+            let rule: Rule.ID = install.product == .exchange2000 ? .e2000ADCSeparate : .e2003ADCSeparate
+            if install.adcCustomMaps {
+                chain.then(Step(
+                    .exportSchemaMap, host: host, rules: [.adcCustomMaps],
+                    why: "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files."),
+                    in: &builder)
+            }
+            chain.then(Step(
+                .updateComponent, host: host, component: .adc, rules: [rule],
+                why: "The service pack does not upgrade the Active Directory Connector; it has its own setup in ADC\\I386."),
+                in: &builder)
+        case .mailboxManager:
+            chain.then(Step(
+                .updateComponent, host: host, component: .mailboxManager, rules: [.e55AddOnsSeparate],
+                why: "The service pack does not update Mailbox Manager; run its setup from ENG\\SERVER\\SUPPORT\\Mbmngr."),
+                in: &builder)
+        case .interorgReplication:
+            chain.then(Step(
+                .updateComponent, host: host, component: .interorgReplication, rules: [.e55AddOnsSeparate],
+                why: "The service pack does not update the InterOrg Replication tool; run its setup from ENG\\SERVER\\SUPPORT\\EXCHSYNC."),
+                in: &builder)
+        }
+    }
+
+    /// Rule `backup-after`: online backups from the old level cannot be restored onto the new one.
+    static func backupAfter(
+        host: String, group: String? = nil, after: [String], builder: inout PlanBuilder
+    ) -> String {
+        let subject = group.map { "virtual server \($0)" } ?? host
+        return builder.add(Step(
+            .backup, host: host, group: group, what: [.databases], rules: [.backupAfter],
+            why: "Backups taken before the service pack cannot be restored onto \(subject) at its new level: take a full one now."),
+            after: after)
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+
+/// Baton plans and runs Exchange service-pack and hotfix rollouts in the order KB 328839
+/// prescribes.
+@main
+struct Baton: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton",
+        abstract: "Plans Exchange service-pack and hotfix rollouts across servers, front-ends and clusters, every step with its reason.",
+        discussion: """
+            Start with `baton plan examples/contoso.yaml --package exchange-2003-sp2`.
+            Exit codes: 0 done, 1 a check or step failed, 2 bad input, 3 refused as unsafe.
+            """,
+        version: "0.1.0",
+        subcommands: [PlanCommand.self, RulesCommand.self, PackagesCommand.self]
+    )
+
+    /// Contract §3: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
+    /// and nothing prints a stack trace.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            Terminal.error("error: " + message(for: error).replacingOccurrences(of: "Error: ", with: ""))
+            Terminal.error("See 'baton --help'.")
+            Foundation.exit(ExitStatus.badInput)
+        }
+    }
+}
+
+/// Contract §3.
+enum ExitStatus {
+    static let done: Int32 = 0
+    static let failed: Int32 = 1
+    static let badInput: Int32 = 2
+    static let refused: Int32 = 3
+}
+
+enum Terminal {
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+
+extension PlanFormat: ExpressibleByArgument {}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Prints the rollout plan for an inventory and a package.",
+        discussion: """
+            Every step says why it is there and which rules of KB 328839 put it there. Nothing is changed \
+            anywhere: planning only reads the inventory.
+            """)
+
+    @Argument(help: "The inventory (YAML) describing the organization.")
+    var inventory: String
+
+    @Option(name: .long, help: "The package id (see 'baton packages').")
+    var package: String
+
+    @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")
+    var format: PlanFormat = .text
+
+    func run() throws {
+        let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
+        do {
+            let plan = try Planner(inventory: inventory, package: package).plan()
+            Terminal.out(format.render(plan))
+        } catch {
+            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
+            throw ExitCode(ExitStatus.refused)
+        }
+    }
+}
+
+/// Reading what every command that works on an inventory needs, with contract §3's
+/// errors: located lines on stderr and exit 2.
+enum Loading {
+    static func inventoryAndPackage(path: String, packageID: String) throws -> (Inventory, Package) {
+        let inventory: Inventory
+        do {
+            inventory = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        } catch {
+            Terminal.error(error.description)
+            throw ExitCode(ExitStatus.badInput)
+        }
+        let catalogue = PackageCatalogue(inventory: inventory)
+        guard let package = catalogue.package(packageID) else {
+            let known = catalogue.packages.map(\.id).joined(separator: ", ")
+            Terminal.error("error: unknown package '\(packageID)'; known packages: \(known)")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        return (inventory, package)
+    }
+}

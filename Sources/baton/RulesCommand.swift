@@ -1,0 +1,45 @@
+import ArgumentParser
+import BatonKnowledge
+
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Lists the rules Baton carries from KB 328839, or explains one.")
+
+    @Argument(help: "A rule id, for example e2003-node-empty.")
+    var id: String?
+
+    func run() throws {
+        guard let id else {
+            for rule in Rule.catalogue {
+                Terminal.out("\(rule.id.rawValue.padded(32)) \(rule.kind.rawValue.padded(9)) \(rule.firstSentence)\n")
+            }
+            return
+        }
+        guard let rule = Rule.named(Rule.ID(rawValue: id.lowercased())) else {
+            let guess = Rule.catalogue.map(\.id.rawValue).first { $0.contains(id.lowercased()) }
+            Terminal.error("error: no rule '\(id)'" + (guess.map { "; did you mean '\($0)'?" } ?? "; 'baton rules' lists them"))
+            throw ExitCode(ExitStatus.badInput)
+        }
+        Terminal.out("""
+            \(rule.id) (\(rule.kind.rawValue))
+            From: \(rule.section)
+
+            \(rule.text)
+
+            """)
+    }
+}
+
+extension Rule {
+    var firstSentence: String {
+        let end = text.range(of: ". ").map { text[..<$0.lowerBound] + "." } ?? Substring(text)
+        return String(end)
+    }
+}
+
+extension String {
+    func padded(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
