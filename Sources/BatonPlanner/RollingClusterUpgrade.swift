@@ -43,11 +43,11 @@ struct RollingClusterUpgrade {
     /// group costs users nothing, while every EVS move is a short outage.
     var nodesToUpgrade: [ClusterNode] {
         let todo = cluster.nodes.enumerated().filter { !upgraded.contains($0.element.name.lowercased()) }
-        func cost(_ node: ClusterNode) -> (Int, Int) {
-            let owned = groups(on: node.name)
-            return (owned.filter { $0 != clusterGroupName }.count, owned.count)
+        func cost(_ entry: (offset: Int, element: ClusterNode)) -> (Int, Int, Int) {
+            let owned = groups(on: entry.element.name)
+            return (owned.filter { $0 != clusterGroupName }.count, owned.count, entry.offset)
         }
-        return todo.sorted { (cost($0.element), $0.offset) < (cost($1.element), $1.offset) }.map(\.element)
+        return todo.sorted { cost($0) < cost($1) }.map(\.element)
     }
 
     /// Virtual servers already on an upgraded node but still at the old level.
