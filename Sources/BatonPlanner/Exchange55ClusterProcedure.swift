@@ -35,6 +35,7 @@ struct Exchange55ClusterProcedure {
             }
         }
         var ends: [String] = []
+        var lastBackupOn: [String: String] = [:]
         for evs in cluster.virtualServers {
             var last = chain.tail
             if let expect = applicability.expectedBuild(evs.product, from: evs.level) {
@@ -43,7 +44,10 @@ struct Exchange55ClusterProcedure {
                     why: "Exchange Administrator should show \(evs.name) at build \(expect)."), after: last)]
             }
             if applicability.isServicePack {
-                last = [HostSteps.backupAfter(host: evs.owner, group: evs.name, after: last, builder: &builder)]
+                let previous = lastBackupOn[evs.owner.lowercased()].map { [$0] } ?? []
+                let id = HostSteps.backupAfter(host: evs.owner, group: evs.name, after: last + previous, builder: &builder)
+                lastBackupOn[evs.owner.lowercased()] = id
+                last = [id]
             }
             ends += last
         }

@@ -107,33 +107,40 @@ public struct Planner: Sendable {
             .approve, gate: "release-notes", rules: [.releaseNotes],
             why: "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."),
             after: [])
-        var backups: [String] = []
+        // One backup at a time per machine: a node's system state, then the databases of
+        // the virtual servers it owns.
+        var lastOnHost: [String: String] = [:]
+        func backup(_ step: Step, on host: String) {
+            let key = host.lowercased()
+            lastOnHost[key] = builder.add(step, after: lastOnHost[key].map { [$0] } ?? [])
+        }
         for dc in inventory.domainControllers where !inventory.servers.contains(where: { $0.name.sameHostName(as: dc) }) {
-            backups.append(builder.add(Step(
+            backup(Step(
                 .backup, host: dc, what: [.systemState], rules: [.backupBefore],
                 why: "Rolling back means restoring the domain controllers' system state as it was before the package."),
-                after: []))
+                on: dc)
         }
         for server in inventory.servers {
             let dc = inventory.isDomainController(server.name) ? " (also a domain controller)" : ""
-            backups.append(builder.add(Step(
+            backup(Step(
                 .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
                 why: "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."),
-                after: []))
+                on: server.name)
         }
         for cluster in inventory.clusters {
             for node in cluster.nodes {
-                backups.append(builder.add(Step(
+                backup(Step(
                     .backup, host: node.name, what: [.systemState], rules: [.backupBefore],
-                    why: "Cluster node \(node.name)'s system state is part of the way back."), after: []))
+                    why: "Cluster node \(node.name)'s system state is part of the way back."), on: node.name)
             }
             for evs in cluster.virtualServers {
-                backups.append(builder.add(Step(
+                backup(Step(
                     .backup, host: evs.owner, group: evs.name, what: [.databases], rules: [.backupBefore],
                     why: "Virtual server \(evs.name)'s databases, taken on its owner \(evs.owner), are part of the way back."),
-                    after: []))
+                    on: evs.owner)
             }
         }
+        let backups = lastOnHost.values.sorted { Int($0.dropFirst())! < Int($1.dropFirst())! }
         return builder.join(
             "ready to install", [gate] + backups, rules: [.backupBefore, .releaseNotes],
             why: "No install starts anywhere before the release notes are read and every backup is taken.")

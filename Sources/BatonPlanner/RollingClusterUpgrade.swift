@@ -223,6 +223,7 @@ struct RollingClusterUpgrade {
     /// Rule `verify-version` for every virtual server, then rule `backup-after`.
     private func finish(after tail: [String], builder: inout PlanBuilder) -> [String] {
         var ends: [String] = []
+        var lastBackupOn: [String: String] = [:]
         for evs in cluster.virtualServers {
             var last = tail
             let levelBefore = cluster.node(named: evs.owner)?.install.level ?? evs.level
@@ -232,7 +233,11 @@ struct RollingClusterUpgrade {
                     why: "Exchange System Manager should show \(evs.name) at build \(expect)."), after: last)]
             }
             if applicability.isServicePack {
-                last = [HostSteps.backupAfter(host: owner[evs.name]!, group: evs.name, after: last, builder: &builder)]
+                let host = owner[evs.name]!
+                let previous = lastBackupOn[host.lowercased()].map { [$0] } ?? []
+                let id = HostSteps.backupAfter(host: host, group: evs.name, after: last + previous, builder: &builder)
+                lastBackupOn[host.lowercased()] = id
+                last = [id]
             }
             ends += last
         }

@@ -1,2 +1,2 @@
 import Testing
-@Test func p() {}
+@Test func placeholder() {}
