@@ -59,6 +59,13 @@ enum HostSteps {
         builder: inout PlanBuilder
     ) {
         guard package.restart != .never else { return }
+        if install.product == .exchange55 {
+            // The seed: Exchange 5.5 needs no restart (rules `e55-standalone`, `sbs`), and on a
+            // cluster a restart would fail the Exchange group over, which `e55-active-first`
+            // forbids. A custom package that asks for one is told so instead.
+            builder.warn(.e55Standalone, "\(package.id) asks for a restart (\(package.restart.rawValue)), but Exchange 5.5 servers need none and Baton plans none on \(host); restart it by hand in a maintenance window if its release notes insist.")
+            return
+        }
         let why = package.restart == .always
             ? "This package always needs a restart to take effect."
             : clustered
