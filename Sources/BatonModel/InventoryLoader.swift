@@ -46,6 +46,9 @@ public enum InventoryLoader {
 
     /// Validates an inventory given as text.
     public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+        if let complex = ComplexKeyGuard.firstComplexKey(in: text, file: file) {
+            throw InventoryErrors([complex])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
