@@ -91,10 +91,11 @@ public struct Estimate: Sendable, Hashable, Codable {
 
         var pools: [PoolWindow] = []
         let poolMembers = Dictionary(grouping: inventory.servers.filter { $0.pool != nil }, by: { $0.pool! })
+        let poolSteps = Dictionary(grouping: steps.filter { $0.pool != nil }, by: { $0.pool! })
         for (name, members) in poolMembers.sorted(by: { $0.key < $1.key }) {
             var outIntervals: [String: (Int, Int)] = [:]
             var leftAt: [String: Int] = [:]
-            for step in steps where step.pool == name {
+            for step in poolSteps[name] ?? [] {
                 guard let host = step.host, let time = times[step.id] else { continue }
                 if step.action == .leavePool { leftAt[host] = time.start }
                 if step.action == .rejoinPool { outIntervals[host] = (leftAt[host] ?? time.start, time.end) }

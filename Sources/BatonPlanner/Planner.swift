@@ -15,9 +15,15 @@ public struct Planner: Sendable {
     public let inventory: Inventory
     public let package: Package
 
+    /// How many servers each pool has, applicable or not.
+    let poolSizes: [String: Int]
+
     public init(inventory: Inventory, package: Package) {
         self.inventory = inventory
         self.package = package
+        poolSizes = inventory.servers.reduce(into: [:]) { sizes, server in
+            if let pool = server.pool { sizes[pool, default: 0] += 1 }
+        }
     }
 
     public func plan() throws(PlanRefusal) -> Plan {
@@ -114,14 +120,16 @@ public struct Planner: Sendable {
             let key = host.lowercased()
             lastOnHost[key] = builder.add(step, after: lastOnHost[key].map { [$0] } ?? [])
         }
-        for dc in inventory.domainControllers where !inventory.servers.contains(where: { $0.name.sameHostName(as: dc) }) {
+        let domainControllers = Set(inventory.domainControllers.map { $0.lowercased() })
+        let serverNames = Set(inventory.servers.map { $0.name.lowercased() })
+        for dc in inventory.domainControllers where !serverNames.contains(dc.lowercased()) {
             backup(Step(
                 .backup, host: dc, what: [.systemState], rules: [.backupBefore],
                 why: "Rolling back means restoring the domain controllers' system state as it was before the package."),
                 on: dc)
         }
         for server in inventory.servers {
-            let dc = inventory.isDomainController(server.name) ? " (also a domain controller)" : ""
+            let dc = domainControllers.contains(server.name.lowercased()) ? " (also a domain controller)" : ""
             backup(Step(
                 .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
                 why: "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."),
@@ -171,8 +179,7 @@ public struct Planner: Sendable {
             }
             return done
         }
-        let everyone = inventory.servers.filter { $0.pool == pool }
-        let stayIn = everyone.count - members.count
+        let stayIn = poolSizes[pool, default: members.count] - members.count
         let why = stayIn > 0
             ? "\(members.count) members of \(pool) leave together while \(stayIn) already at the new level keep serving, so no client meets mixed levels."
             : "All front-ends of \(pool) leave together, so mobile clients never meet mixed levels (synchronization-key errors); the pool is out of service until they rejoin."
