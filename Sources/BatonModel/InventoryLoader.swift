@@ -51,7 +51,10 @@ public enum InventoryLoader {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // The basic resolver leaves every scalar a string: resolving tags costs a regular
+            // expression per scalar (also while Yams hashes keys), and `YAMLFields` reads
+            // the few booleans, numbers and nulls of the format itself.
+            root = try Yams.compose(yaml: text, .basic)
         } catch {
             throw InventoryErrors([syntaxError(error, text: text, file: file)])
         }

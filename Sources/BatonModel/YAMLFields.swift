@@ -59,8 +59,8 @@ struct YAMLFields {
             fail(node, "\(what) must be a single value, found \(describe(node))")
             return nil
         }
-        let text = scalar.string.trimmingCharacters(in: .whitespaces)
-        guard node.null == nil, !text.isEmpty else {
+        let text = Self.trimmed(scalar.string)
+        guard !Self.isNull(scalar), !text.isEmpty else {
             fail(node, "\(what) needs a value")
             return nil
         }
@@ -93,14 +93,32 @@ struct YAMLFields {
         return nil
     }
 
+    /// YAML's plain null spellings.
+    static func isNull(_ scalar: Node.Scalar) -> Bool {
+        scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.first, let last = text.last, first == " " || first == "\t" || last == " " || last == "\t" else {
+            return text
+        }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
     mutating func bool(_ node: Node, _ what: String) -> Bool? {
-        if case .scalar = node, let value = node.bool { return value }
+        if case .scalar(let scalar) = node {
+            switch scalar.string.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: break
+            }
+        }
         fail(node, "\(what) must be true or false, found \(describe(node))")
         return nil
     }
 
     mutating func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
-        if case .scalar = node, let value = node.int, range.contains(value) { return value }
+        if case .scalar(let scalar) = node, let value = Int(scalar.string), range.contains(value) { return value }
         fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))")
         return nil
     }

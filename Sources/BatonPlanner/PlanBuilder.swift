@@ -14,7 +14,11 @@ struct PlanBuilder {
     mutating func add(_ step: Step, after: [String]) -> String {
         var step = step
         step.id = "s\(steps.count + 1)"
-        step.after = Array(Set(after)).sorted { Self.number($0) < Self.number($1) }
+        if after.count <= 1 {
+            step.after = after
+        } else {
+            step.after = Set(after).map { (id: $0, number: Self.number($0)) }.sorted { $0.number < $1.number }.map(\.id)
+        }
         step.phase = phase
         steps.append(step)
         return step.id

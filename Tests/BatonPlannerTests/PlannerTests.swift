@@ -1,6 +1,7 @@
 import BatonKnowledge
 import BatonModel
 import BatonPlanner
+import Foundation
 import Testing
 
 @Suite("Planner on the seed's topologies")
@@ -182,5 +183,19 @@ struct PlannerTests {
         let decoded = try JSONRenderer.decode(first)
         #expect(decoded.format == "baton-plan/1")
         #expect(decoded == (try Examples.plan("mixed.yaml", "exchange-2003-sp2").2))
+    }
+
+    @Test("the JSON writer and Foundation's JSONEncoder give the same document", arguments: Examples.all)
+    func jsonWriterAgrees(_ name: String) throws {
+        let inventory = try Examples.load(name)
+        for package in PackageCatalogue(inventory: inventory).packages {
+            guard let plan = try? Planner(inventory: inventory, package: package).plan() else { continue }
+            let fast = PlanFormat.json.render(plan)
+            let reference = JSONRenderer.renderWithFoundation(plan)
+            let a = try JSONSerialization.jsonObject(with: Data(fast.utf8)) as? NSDictionary
+            let b = try JSONSerialization.jsonObject(with: Data(reference.utf8)) as? NSDictionary
+            #expect(a != nil && a == b, "\(name) \(package.id)")
+            #expect(try JSONRenderer.decode(fast) == plan)
+        }
     }
 }

@@ -19,6 +19,12 @@ public enum PlanFormat: String, Sendable, CaseIterable {
 /// sorted and nothing depends on hashing order.
 public enum JSONRenderer {
     public static func render(_ plan: Plan) -> String {
+        JSONWriter.render(plan)
+    }
+
+    /// The same document through Foundation's `JSONEncoder`: the reference the hand-written
+    /// writer is tested against.
+    public static func renderWithFoundation(_ plan: Plan) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(plan), let text = String(data: data, encoding: .utf8) else {
