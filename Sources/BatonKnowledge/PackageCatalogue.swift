@@ -10,10 +10,11 @@ public struct PackageCatalogue: Sendable {
         var packages: [Package] = []
         for product in [Product.exchange55, .exchange2000, .exchange2003] {
             for level in product.levels where level != .rtm {
-                packages.append(Package(
-                    id: "\(product.rawValue)-\(level.rawValue)", target: .exchange(product), kind: .servicePack,
-                    level: level, restart: product == .exchange55 ? .never : .ifPrompted, changesStore: true,
-                    build: Builds.build(product, level)))
+                packages.append(
+                    Package(
+                        id: "\(product.rawValue)-\(level.rawValue)", target: .exchange(product), kind: .servicePack,
+                        level: level, restart: product == .exchange55 ? .never : .ifPrompted, changesStore: true,
+                        build: Builds.build(product, level)))
             }
         }
         packages.append(kb831464)

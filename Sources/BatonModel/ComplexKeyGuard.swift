@@ -19,10 +19,15 @@ enum ComplexKeyGuard {
             let line = String(line)
             let range = NSRange(line.startIndex..., in: line)
             for (pattern, what) in patterns {
-                guard let match = pattern.firstMatch(in: line, range: range), let found = Range(match.range, in: line) else {
+                guard let match = pattern.firstMatch(in: line, range: range), let found = Range(match.range, in: line)
+                else {
                     continue
                 }
-                let column = line.unicodeScalars.distance(from: line.unicodeScalars.startIndex, to: found.lowerBound.samePosition(in: line.unicodeScalars) ?? line.unicodeScalars.startIndex) + 1
+                let column =
+                    line.unicodeScalars.distance(
+                        from: line.unicodeScalars.startIndex,
+                        to: found.lowerBound.samePosition(in: line.unicodeScalars) ?? line.unicodeScalars.startIndex)
+                    + 1
                 return InventoryError(
                     SourceLocation(file: file, line: lineNumber, column: column),
                     "\(what) is not part of the inventory format: keys are plain words")

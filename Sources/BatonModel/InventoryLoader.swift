@@ -33,19 +33,25 @@ public enum InventoryLoader {
     }
 
     /// Validates an inventory given as bytes (a file's contents, or an upload).
-    public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+    public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors)
+        -> Inventory
+    {
         let start = SourceLocation(file: file, line: 1, column: 1)
         guard bytes.count <= maximumSize else {
             throw InventoryErrors([InventoryError(start, "the inventory is larger than \(maximumSize >> 20) MiB")])
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw InventoryErrors([InventoryError(firstInvalidUTF8(in: bytes, file: file), "the inventory is not UTF-8 text")])
+            throw InventoryErrors([
+                InventoryError(firstInvalidUTF8(in: bytes, file: file), "the inventory is not UTF-8 text")
+            ])
         }
         return try parse(text: text, file: file, reservedPackageIDs: reservedPackageIDs)
     }
 
     /// Validates an inventory given as text.
-    public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+    public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors)
+        -> Inventory
+    {
         if let complex = ComplexKeyGuard.firstComplexKey(in: text, file: file) {
             throw InventoryErrors([complex])
         }
@@ -59,9 +65,11 @@ public enum InventoryLoader {
             throw InventoryErrors([syntaxError(error, text: text, file: file)])
         }
         guard let root else {
-            throw InventoryErrors([InventoryError(
-                SourceLocation(file: file, line: 1, column: 1),
-                "the inventory is empty: it needs at least 'organization:'")])
+            throw InventoryErrors([
+                InventoryError(
+                    SourceLocation(file: file, line: 1, column: 1),
+                    "the inventory is empty: it needs at least 'organization:'")
+            ])
         }
         var reader = InventoryReader(file: file, reservedPackageIDs: reservedPackageIDs)
         let inventory = reader.read(root)
@@ -76,7 +84,8 @@ public enum InventoryLoader {
     static func syntaxError(_ error: any Error, text: String, file: String) -> InventoryError {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         guard let error = error as? YamlError else {
-            return InventoryError(SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
+            return InventoryError(
+                SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
         }
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -87,14 +96,16 @@ public enum InventoryLoader {
             }
             return InventoryError(at(mark), message)
         case .reader(let problem, let offset, _, _):
-            let location = offset.map { locationOf(utf8Offset: $0, in: text, file: file) }
+            let location =
+                offset.map { locationOf(utf8Offset: $0, in: text, file: file) }
                 ?? SourceLocation(file: file, line: 1, column: 1)
             return InventoryError(location, "cannot read the inventory: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             return InventoryError(at(context.mark), "duplicate key \(names) in one mapping: which one is meant?")
         default:
-            return InventoryError(SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
+            return InventoryError(
+                SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
         }
     }
 

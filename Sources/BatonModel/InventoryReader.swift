@@ -28,9 +28,12 @@ struct InventoryReader {
         self.reservedPackageIDs = reservedPackageIDs
     }
 
-    static let topLevelKeys = ["organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations"]
+    static let topLevelKeys = [
+        "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations",
+    ]
     static let serverKeys = [
-        "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running", "installed",
+        "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
+        "installed",
     ]
     static let clusterKeys = ["name", "product", "level", "os", "mode", "nodes", "cluster-group", "virtual-servers"]
     static let nodeKeys = ["name", "product", "level", "os", "components", "adc-custom-maps", "running", "installed"]
@@ -108,7 +111,10 @@ struct InventoryReader {
         let pool = map["pool"].flatMap { fields.name($0, "pool") }
         if let install {
             if role != .standalone, !install.product.hasFrontEnds, let node = map.values["role"]?.key {
-                fields.fail(node, "\(what): front-end and back-end servers exist from Exchange 2000 on, not in \(install.product.rawValue)")
+                fields.fail(
+                    node,
+                    "\(what): front-end and back-end servers exist from Exchange 2000 on, not in \(install.product.rawValue)"
+                )
             }
             if edition == .conferencing, install.product != .exchange2000, let node = map.values["edition"]?.key {
                 fields.fail(node, "\(what): the conferencing edition exists only for exchange-2000")
@@ -118,7 +124,8 @@ struct InventoryReader {
             fields.fail(node, "\(what): only front-end servers sit in a load-balancing pool; set 'role: front-end'")
         }
         guard let install else { return nil }
-        return Server(name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
+        return Server(
+            name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
     }
 
     /// Product, level, OS and the optional per-machine keys, inheriting from `inherited` (a
@@ -134,7 +141,8 @@ struct InventoryReader {
         }
         let components: [Component] = map["components"].map { readList($0, "components") } ?? []
         let running: [InterferingService] = map["running"].map { readList($0, "running") } ?? []
-        let installed: [String] = map["installed"].flatMap { fields.list($0, "installed") }?
+        let installed: [String] =
+            map["installed"].flatMap { fields.list($0, "installed") }?
             .compactMap { fields.name($0, "an installed package id") } ?? []
         let customMaps = map["adc-custom-maps"].flatMap { fields.bool($0, "adc-custom-maps") } ?? false
         if customMaps, !components.contains(.adc), let node = map.values["adc-custom-maps"]?.key {
@@ -142,13 +150,22 @@ struct InventoryReader {
         }
         guard let product, let level, let os else { return nil }
         if !product.levels.contains(level) {
-            fields.fail(map["level"] ?? map.node, "\(what): \(product.rawValue) has no level '\(level.rawValue)'; it has \(product.levels.map(\.rawValue).joined(separator: ", "))")
+            fields.fail(
+                map["level"] ?? map.node,
+                "\(what): \(product.rawValue) has no level '\(level.rawValue)'; it has \(product.levels.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         if !product.operatingSystems.contains(os) {
-            fields.fail(map["os"] ?? map["product"] ?? map.node, "\(what): \(product.rawValue) does not run on \(os.rawValue); it runs on \(product.operatingSystems.map(\.rawValue).joined(separator: ", "))")
+            fields.fail(
+                map["os"] ?? map["product"] ?? map.node,
+                "\(what): \(product.rawValue) does not run on \(os.rawValue); it runs on \(product.operatingSystems.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         for component in components where !component.products.contains(product) {
-            fields.fail(map["components"] ?? map.node, "\(what): component '\(component.rawValue)' is upgraded with \(component.products.map(\.rawValue).joined(separator: " or ")) service packs, not \(product.rawValue)")
+            fields.fail(
+                map["components"] ?? map.node,
+                "\(what): component '\(component.rawValue)' is upgraded with \(component.products.map(\.rawValue).joined(separator: " or ")) service packs, not \(product.rawValue)"
+            )
         }
         return ExchangeInstall(
             product: product, level: level, os: os, components: components, adcCustomMaps: customMaps,
@@ -190,7 +207,10 @@ struct InventoryReader {
                 if let clusterNode = readNode(item, cluster: name, defaults: defaults) { nodes.append(clusterNode) }
             }
             if items.count < 2 {
-                fields.fail(nodesNode, "\(what) needs at least two nodes: a node's virtual servers must move to another node while it is upgraded (rule e2003-node-empty)")
+                fields.fail(
+                    nodesNode,
+                    "\(what) needs at least two nodes: a node's virtual servers must move to another node while it is upgraded (rule e2003-node-empty)"
+                )
             }
         }
         let groupOwnerNode = required(map, "cluster-group", in: what)
@@ -257,7 +277,9 @@ struct InventoryReader {
             fields.fail(map["level"] ?? node, "\(what): \(product.rawValue) has no level '\(level.rawValue)'")
         }
         if product.generation > defaults.product.generation {
-            fields.fail(map["product"] ?? node, "\(what) cannot run \(product.rawValue) on nodes of \(defaults.product.rawValue)")
+            fields.fail(
+                map["product"] ?? node,
+                "\(what) cannot run \(product.rawValue) on nodes of \(defaults.product.rawValue)")
         }
         return VirtualServer(
             name: name, owner: owner, preferredOwner: preferred, product: product, level: level,
@@ -266,9 +288,12 @@ struct InventoryReader {
 
     /// The node's name as the cluster spells it, or nil with an error when it is not a node.
     @discardableResult
-    mutating func checkIsNode(_ name: String, _ nodes: [String], at node: Node, _ key: String, cluster: String) -> String? {
+    mutating func checkIsNode(_ name: String, _ nodes: [String], at node: Node, _ key: String, cluster: String)
+        -> String?
+    {
         if let match = nodes.first(where: { $0.sameHostName(as: name) }) { return match }
-        fields.fail(node, "\(key) '\(name)' is not a node of cluster \(cluster) (its nodes: \(nodes.joined(separator: ", ")))")
+        fields.fail(
+            node, "\(key) '\(name)' is not a node of cluster \(cluster) (its nodes: \(nodes.joined(separator: ", ")))")
         return nil
     }
 
@@ -322,11 +347,15 @@ struct InventoryReader {
                 fields.fail(map["level"]!, "\(what): \(product.rawValue) has no service pack '\(level.rawValue)'")
             }
             if map["requires"] != nil, let key = map.values["requires"]?.key {
-                fields.fail(key, "\(what): 'requires' is for hotfixes; a service pack applies to every server below its level")
+                fields.fail(
+                    key, "\(what): 'requires' is for hotfixes; a service pack applies to every server below its level")
             }
         } else {
             if map["level"] != nil, let key = map.values["level"]?.key {
-                fields.fail(key, "\(what): 'level' is for service packs; a hotfix names the lowest level it installs on with 'requires'")
+                fields.fail(
+                    key,
+                    "\(what): 'level' is for service packs; a hotfix names the lowest level it installs on with 'requires'"
+                )
             }
             if let requires, let product, !product.levels.contains(requires) {
                 fields.fail(map["requires"]!, "\(what): \(product.rawValue) has no level '\(requires.rawValue)'")
@@ -347,7 +376,8 @@ struct InventoryReader {
         for (keyNode, value) in mapping {
             guard let name = fields.name(keyNode, "a host name") else { continue }
             guard let kind = declared[name.lowercased()]?.kind else {
-                fields.fail(keyNode, "host '\(name)' is not a server, cluster node or domain controller of this inventory")
+                fields.fail(
+                    keyNode, "host '\(name)' is not a server, cluster node or domain controller of this inventory")
                 continue
             }
             if case .cluster = kind {
@@ -364,9 +394,10 @@ struct InventoryReader {
             let user = map["user"].flatMap { fields.string($0, "user") }
             let port = map["port"].flatMap { fields.integer($0, "port", in: 1...65535) }
             let profile = map["profile"].flatMap { fields.name($0, "profile") }
-            hosts.append(HostAccess(
-                host: name, address: address, via: via, user: user, port: port, profile: profile,
-                location: fields.location(keyNode)))
+            hosts.append(
+                HostAccess(
+                    host: name, address: address, via: via, user: user, port: port, profile: profile,
+                    location: fields.location(keyNode)))
         }
         return hosts
     }
@@ -379,7 +410,9 @@ struct InventoryReader {
             if let seconds = DurationText.seconds(text) {
                 durations[key] = seconds
             } else {
-                fields.fail(entry.value, "duration of \(key) '\(text)' is not a duration such as 45m, 90s, 1h30m or 20 (minutes)")
+                fields.fail(
+                    entry.value,
+                    "duration of \(key) '\(text)' is not a duration such as 45m, 90s, 1h30m or 20 (minutes)")
             }
         }
         return durations

@@ -11,28 +11,33 @@ public enum SyntheticOrganization {
         for index in 0..<serverCount {
             let frontEnd = index % 10 == 0
             let adc = !frontEnd && index % 50 == 1
-            inventory.servers.append(Server(
-                name: "EX\(index)",
-                install: ExchangeInstall(
-                    product: .exchange2003, level: .sp1, os: .windows2003, components: adc ? [.adc] : [],
-                    adcCustomMaps: adc && index % 100 == 1, running: index % 2 == 0 ? [.antivirus] : []),
-                role: frontEnd ? .frontEnd : .backEnd, pool: frontEnd ? "pool\(index / 50)" : nil, location: here))
+            inventory.servers.append(
+                Server(
+                    name: "EX\(index)",
+                    install: ExchangeInstall(
+                        product: .exchange2003, level: .sp1, os: .windows2003, components: adc ? [.adc] : [],
+                        adcCustomMaps: adc && index % 100 == 1, running: index % 2 == 0 ? [.antivirus] : []),
+                    role: frontEnd ? .frontEnd : .backEnd, pool: frontEnd ? "pool\(index / 50)" : nil, location: here))
         }
         for index in 0..<clusterCount {
             let shape = index % 3
             let nodeCount = shape == 2 ? 4 : 2
             let nodes = (0..<nodeCount).map {
-                ClusterNode(name: "CL\(index)N\($0)", install: ExchangeInstall(product: .exchange2003, level: .sp1, os: .windows2003), location: here)
+                ClusterNode(
+                    name: "CL\(index)N\($0)",
+                    install: ExchangeInstall(product: .exchange2003, level: .sp1, os: .windows2003), location: here)
             }
             let evsCount = shape == 0 ? 1 : (shape == 1 ? 2 : 3)
             let evs = (0..<evsCount).map {
                 VirtualServer(
-                    name: "CL\(index)EVS\($0)", owner: nodes[$0].name, preferredOwner: nodes[$0].name, product: .exchange2003,
+                    name: "CL\(index)EVS\($0)", owner: nodes[$0].name, preferredOwner: nodes[$0].name,
+                    product: .exchange2003,
                     level: .sp1, location: here)
             }
-            inventory.clusters.append(Cluster(
-                name: "CL\(index)", mode: shape == 1 ? .activeActive : .activePassive, nodes: nodes,
-                clusterGroupOwner: nodes[0].name, virtualServers: evs, location: here))
+            inventory.clusters.append(
+                Cluster(
+                    name: "CL\(index)", mode: shape == 1 ? .activeActive : .activePassive, nodes: nodes,
+                    clusterGroupOwner: nodes[0].name, virtualServers: evs, location: here))
         }
         return inventory
     }
@@ -41,22 +46,31 @@ public enum SyntheticOrganization {
     /// command line.
     public static func yaml(servers: Int, clusters: Int) -> String {
         let inventory = make(servers: servers, clusters: clusters)
-        var out = "organization: \(inventory.organization)\ndomain-controllers: [\(inventory.domainControllers.joined(separator: ", "))]\nservers:\n"
+        var out =
+            "organization: \(inventory.organization)\ndomain-controllers: [\(inventory.domainControllers.joined(separator: ", "))]\nservers:\n"
         for server in inventory.servers {
             let install = server.install
-            out += "  - {name: \(server.name), product: \(install.product.rawValue), level: \(install.level.rawValue), os: \(install.os.rawValue), role: \(server.role.rawValue)"
+            out +=
+                "  - {name: \(server.name), product: \(install.product.rawValue), level: \(install.level.rawValue), os: \(install.os.rawValue), role: \(server.role.rawValue)"
             if let pool = server.pool { out += ", pool: \(pool)" }
-            if !install.components.isEmpty { out += ", components: [\(install.components.map(\.rawValue).joined(separator: ", "))]" }
+            if !install.components.isEmpty {
+                out += ", components: [\(install.components.map(\.rawValue).joined(separator: ", "))]"
+            }
             if install.adcCustomMaps { out += ", adc-custom-maps: true" }
-            if !install.running.isEmpty { out += ", running: [\(install.running.map(\.rawValue).joined(separator: ", "))]" }
+            if !install.running.isEmpty {
+                out += ", running: [\(install.running.map(\.rawValue).joined(separator: ", "))]"
+            }
             out += "}\n"
         }
         out += inventory.clusters.isEmpty ? "" : "clusters:\n"
         for cluster in inventory.clusters {
-            out += "  - name: \(cluster.name)\n    product: exchange-2003\n    level: sp1\n    os: windows-2003\n    mode: \(cluster.mode.rawValue)\n"
-            out += "    nodes: [\(cluster.nodes.map(\.name).joined(separator: ", "))]\n    cluster-group: \(cluster.clusterGroupOwner)\n    virtual-servers:\n"
+            out +=
+                "  - name: \(cluster.name)\n    product: exchange-2003\n    level: sp1\n    os: windows-2003\n    mode: \(cluster.mode.rawValue)\n"
+            out +=
+                "    nodes: [\(cluster.nodes.map(\.name).joined(separator: ", "))]\n    cluster-group: \(cluster.clusterGroupOwner)\n    virtual-servers:\n"
             for evs in cluster.virtualServers {
-                out += "      - {name: \(evs.name), owner: \(evs.owner), preferred-owner: \(evs.preferredOwner ?? evs.owner)}\n"
+                out +=
+                    "      - {name: \(evs.name), owner: \(evs.owner), preferred-owner: \(evs.preferredOwner ?? evs.owner)}\n"
             }
         }
         return out

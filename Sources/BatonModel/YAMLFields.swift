@@ -72,10 +72,13 @@ struct YAMLFields {
     mutating func name(_ node: Node, _ what: String) -> String? {
         guard let text = string(node, what) else { return nil }
         let allowed = text.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || "-_.".unicodeScalars.contains($0)
         }
         guard allowed, text.count <= 255 else {
-            fail(node, "\(what) '\(text.prefix(40))' is not a valid name: use letters, digits, '-', '_' and '.' (at most 255)")
+            fail(
+                node,
+                "\(what) '\(text.prefix(40))' is not a valid name: use letters, digits, '-', '_' and '.' (at most 255)")
             return nil
         }
         return text
@@ -99,7 +102,8 @@ struct YAMLFields {
     }
 
     static func trimmed(_ text: String) -> String {
-        guard let first = text.first, let last = text.last, first == " " || first == "\t" || last == " " || last == "\t" else {
+        guard let first = text.first, let last = text.last, first == " " || first == "\t" || last == " " || last == "\t"
+        else {
             return text
         }
         return text.trimmingCharacters(in: .whitespaces)
@@ -119,7 +123,9 @@ struct YAMLFields {
 
     mutating func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
         if case .scalar(let scalar) = node, let value = Int(scalar.string), range.contains(value) { return value }
-        fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))")
+        fail(
+            node,
+            "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))")
         return nil
     }
 

@@ -46,7 +46,9 @@ public struct Estimate: Sendable, Hashable, Codable {
     }
 
     /// Earliest start of every step, each as soon as its predecessors end.
-    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [String: (start: Int, end: Int)] {
+    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [String: (
+        start: Int, end: Int
+    )] {
         var times: [String: (start: Int, end: Int)] = [:]
         times.reserveCapacity(steps.count)
         for step in steps {
@@ -56,7 +58,9 @@ public struct Estimate: Sendable, Hashable, Codable {
         return times
     }
 
-    static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations) -> Estimate {
+    static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations)
+        -> Estimate
+    {
         let times = schedule(steps, durations: durations, package: package)
         let makespan = times.values.map(\.end).max() ?? 0
         let work = steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
@@ -64,15 +68,21 @@ public struct Estimate: Sendable, Hashable, Codable {
         var offline: [String: [(Int, Int)]] = [:]
         var offlineSince: [String: Int] = [:]
         let evsOwner = Dictionary(
-            inventory.clusters.flatMap(\.virtualServers).map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
-        let evs55: [String: [String]] = Dictionary(grouping: inventory.clusters.filter { $0.nodes.first?.install.product == .exchange55 }
-            .flatMap(\.virtualServers), by: { $0.owner.lowercased() }).mapValues { $0.map(\.name) }
+            inventory.clusters.flatMap(\.virtualServers).map { ($0.name.lowercased(), $0) },
+            uniquingKeysWith: { a, _ in a })
+        let evs55: [String: [String]] = Dictionary(
+            grouping: inventory.clusters.filter { $0.nodes.first?.install.product == .exchange55 }
+                .flatMap(\.virtualServers), by: { $0.owner.lowercased() }
+        ).mapValues { $0.map(\.name) }
         for step in steps {
             guard let time = times[step.id] else { continue }
             switch step.action {
             case .resourcesOffline: if let group = step.group { offlineSince[group] = time.start }
             case .resourcesOnline:
-                if let group = step.group { offline[group, default: []].append((offlineSince.removeValue(forKey: group) ?? time.start, time.end)) }
+                if let group = step.group {
+                    offline[group, default: []].append(
+                        (offlineSince.removeValue(forKey: group) ?? time.start, time.end))
+                }
             case .moveGroup, .failoverTest:
                 if let group = step.group, evsOwner[group.lowercased()] != nil, offlineSince[group] == nil {
                     offline[group, default: []].append((time.start, time.end))
@@ -103,14 +113,20 @@ public struct Estimate: Sendable, Hashable, Codable {
             let intervals = Array(outIntervals.values)
             let window = intervals.isEmpty ? 0 : intervals.map(\.1).max()! - intervals.map(\.0).min()!
             var fullyOut = 0
-            if intervals.count == members.count, let start = intervals.map(\.0).max(), let end = intervals.map(\.1).min() {
+            if intervals.count == members.count, let start = intervals.map(\.0).max(),
+                let end = intervals.map(\.1).min()
+            {
                 fullyOut = max(0, end - start)
             }
-            pools.append(PoolWindow(name: name, members: members.count, membersOut: intervals.count, windowSeconds: window, fullyOutSeconds: fullyOut))
+            pools.append(
+                PoolWindow(
+                    name: name, members: members.count, membersOut: intervals.count, windowSeconds: window,
+                    fullyOutSeconds: fullyOut))
         }
         return Estimate(
             makespanSeconds: makespan, workSeconds: work, virtualServers: downtimes, pools: pools,
-            assumptions: "Steps start as soon as their predecessors end; approvals take no time; every restart happens.")
+            assumptions: "Steps start as soon as their predecessors end; approvals take no time; every restart happens."
+        )
     }
 
     static func unionLength(_ intervals: [(Int, Int)]) -> Int {

@@ -12,26 +12,39 @@ struct Exchange55ClusterProcedure {
     let applicability: Applicability
 
     func plan(after start: [String], builder: inout PlanBuilder, durations: ActionDurations) -> [String] {
-        builder.warn(.e55ActiveFirst, """
+        builder.warn(
+            .e55ActiveFirst,
+            """
             cluster \(cluster.name): the seed's general cluster instructions say to move groups off a node and stop its \
             Cluster service, but the Exchange 5.5 procedure forbids moving the Exchange group; the 5.5 procedure wins, \
             so no group moves and the Cluster service keeps running.
             """)
-        let active = cluster.nodes.filter { node in cluster.virtualServers.contains { $0.owner.sameHostName(as: node.name) } }
+        let active = cluster.nodes.filter { node in
+            cluster.virtualServers.contains { $0.owner.sameHostName(as: node.name) }
+        }
         let passive = cluster.nodes.filter { node in !active.contains(node) }
         var chain = Chain(after: start)
         for node in active + passive where applicability.verdict(node.install, clustered: true) == .applies {
             let owned = cluster.virtualServers.filter { $0.owner.sameHostName(as: node.name) }.map(\.name)
             HostSteps.quiesceAndCheck(node.name, node.install, chain: &chain, builder: &builder)
-            let why = owned.isEmpty
+            let why =
+                owned.isEmpty
                 ? "The passive node is upgraded after the active one."
                 : "Active node first, without moving the Exchange group: setup stops and restarts the services of \(owned.joined(separator: ", ")), whose users cannot connect meanwhile."
-            chain.then(Step(.install, host: node.name, package: package.id, rules: [.e55ActiveFirst], why: why), in: &builder)
-            HostSteps.restart(node.name, node.install, package: package, clustered: true, chain: &chain, builder: &builder)
-            HostSteps.afterInstall(node.name, node.install, applicability: applicability, chain: &chain, builder: &builder)
+            chain.then(
+                Step(.install, host: node.name, package: package.id, rules: [.e55ActiveFirst], why: why), in: &builder)
+            HostSteps.restart(
+                node.name, node.install, package: package, clustered: true, chain: &chain, builder: &builder)
+            HostSteps.afterInstall(
+                node.name, node.install, applicability: applicability, chain: &chain, builder: &builder)
             for evs in owned {
-                let minutes = durations.seconds(for: Step(.install, package: package.id, rules: [], why: ""), package: package) / 60
-                builder.warn(.e55ActiveFirst, "\(evs) is unavailable while setup runs on its active node \(node.name) (about \(minutes) minutes): users cannot connect. Schedule it in a maintenance window.")
+                let minutes =
+                    durations.seconds(for: Step(.install, package: package.id, rules: [], why: ""), package: package)
+                    / 60
+                builder.warn(
+                    .e55ActiveFirst,
+                    "\(evs) is unavailable while setup runs on its active node \(node.name) (about \(minutes) minutes): users cannot connect. Schedule it in a maintenance window."
+                )
             }
         }
         var ends: [String] = []
@@ -39,13 +52,17 @@ struct Exchange55ClusterProcedure {
         for evs in cluster.virtualServers {
             var last = chain.tail
             if let expect = applicability.expectedBuild(evs.product, from: evs.level) {
-                last = [builder.add(Step(
-                    .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
-                    why: "Exchange Administrator should show \(evs.name) at build \(expect)."), after: last)]
+                last = [
+                    builder.add(
+                        Step(
+                            .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
+                            why: "Exchange Administrator should show \(evs.name) at build \(expect)."), after: last)
+                ]
             }
             if applicability.isServicePack {
                 let previous = lastBackupOn[evs.owner.lowercased()].map { [$0] } ?? []
-                let id = HostSteps.backupAfter(host: evs.owner, group: evs.name, after: last + previous, builder: &builder)
+                let id = HostSteps.backupAfter(
+                    host: evs.owner, group: evs.name, after: last + previous, builder: &builder)
                 lastBackupOn[evs.owner.lowercased()] = id
                 last = [id]
             }

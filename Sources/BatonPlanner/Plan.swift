@@ -14,7 +14,8 @@ public struct Plan: Sendable, Hashable, Codable {
     /// How long it should take and what users notice. An addition to the contract.
     public var estimate: Estimate?
 
-    public init(organization: String, package: PackageSummary, steps: [Step], warnings: [Warning], estimate: Estimate?) {
+    public init(organization: String, package: PackageSummary, steps: [Step], warnings: [Warning], estimate: Estimate?)
+    {
         self.organization = organization
         self.package = package
         self.steps = steps

@@ -36,16 +36,22 @@ public struct Planner: Sendable {
         let clusters = inventory.clusters.filter { clusterInScope($0, applicability, &builder) }
         warnLeftAlone(applicability, &builder)
         guard !servers.isEmpty || !clusters.isEmpty else {
-            builder.warn(.packageApplicability, "Nothing in \(inventory.organization) needs \(package.id): the plan has no steps.")
+            builder.warn(
+                .packageApplicability,
+                "Nothing in \(inventory.organization) needs \(package.id): the plan has no steps.")
             return Plan(
                 organization: inventory.organization, package: .init(package), steps: [], warnings: builder.warnings,
                 estimate: Estimate.compute(plan: [], inventory: inventory, package: package, durations: durations))
         }
         for server in servers where server.install.running.contains(.installer) {
-            builder.warn(.noConcurrentInstallers, "An installer is running on \(server.name) now: its check-installers step fails until it ends.")
+            builder.warn(
+                .noConcurrentInstallers,
+                "An installer is running on \(server.name) now: its check-installers step fails until it ends.")
         }
         for node in clusters.flatMap(\.nodes) where node.install.running.contains(.installer) {
-            builder.warn(.noConcurrentInstallers, "An installer is running on \(node.name) now: its check-installers step fails until it ends.")
+            builder.warn(
+                .noConcurrentInstallers,
+                "An installer is running on \(node.name) now: its check-installers step fails until it ends.")
         }
 
         let ready = prepare(&builder)
@@ -69,9 +75,14 @@ public struct Planner: Sendable {
             frontEndDone += upgradePool(pool, pooled[pool]!, after: ready, procedure: procedure, &builder)
         }
         let frontEndRule: Rule.ID = package.product == .exchange2000 ? .e2000FrontEndFirst : .e2003FrontEndFirst
-        let backEndStart = frontEndDone.isEmpty ? ready : builder.join(
-            "all front-ends upgraded", frontEndDone, rules: [frontEndRule],
-            why: "Every front-end runs the new level before any back-end starts: Outlook Web Access and mobile clients keep working.")
+        let backEndStart =
+            frontEndDone.isEmpty
+            ? ready
+            : builder.join(
+                "all front-ends upgraded", frontEndDone, rules: [frontEndRule],
+                why:
+                    "Every front-end runs the new level before any back-end starts: Outlook Web Access and mobile clients keep working."
+            )
 
         // Every other server. In an organization with front-ends, every mailbox server is a
         // back-end for them, whatever its declared role.
@@ -81,7 +92,10 @@ public struct Planner: Sendable {
             let tail = procedure.upgrade(server, after: start, builder: &builder)
             if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: tail, builder: &builder) }
             if server.edition == .smallBusinessServer, server.install.product == .exchange2000, package.level == .sp3 {
-                builder.warn(.sbs, "\(server.name) runs Small Business Server 2000: its SP1 is one integrated setup that also brings Windows 2000 SP3 and Exchange 2000 SP3.")
+                builder.warn(
+                    .sbs,
+                    "\(server.name) runs Small Business Server 2000: its SP1 is one integrated setup that also brings Windows 2000 SP3 and Exchange 2000 SP3."
+                )
             }
         }
 
@@ -93,7 +107,9 @@ public struct Planner: Sendable {
         }
 
         if package.kind == .servicePack {
-            builder.warn(.noUninstall, """
+            builder.warn(
+                .noUninstall,
+                """
                 A service pack cannot be uninstalled. The way back is to uninstall Exchange, reinstall it at the \
                 original level and restore the databases and system state from the backups this plan takes first.
                 """)
@@ -109,9 +125,12 @@ public struct Planner: Sendable {
     func prepare(_ builder: inout PlanBuilder) -> [String] {
         builder.phase = "prepare"
         let level = package.level.map { " \($0.displayName)" } ?? ""
-        let gate = builder.add(Step(
-            .approve, gate: "release-notes", rules: [.releaseNotes],
-            why: "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."),
+        let gate = builder.add(
+            Step(
+                .approve, gate: "release-notes", rules: [.releaseNotes],
+                why:
+                    "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."
+            ),
             after: [])
         // One backup at a time per machine: a node's system state, then the databases of
         // the virtual servers it owns.
@@ -123,28 +142,38 @@ public struct Planner: Sendable {
         let domainControllers = Set(inventory.domainControllers.map { $0.lowercased() })
         let serverNames = Set(inventory.servers.map { $0.name.lowercased() })
         for dc in inventory.domainControllers where !serverNames.contains(dc.lowercased()) {
-            backup(Step(
-                .backup, host: dc, what: [.systemState], rules: [.backupBefore],
-                why: "Rolling back means restoring the domain controllers' system state as it was before the package."),
+            backup(
+                Step(
+                    .backup, host: dc, what: [.systemState], rules: [.backupBefore],
+                    why:
+                        "Rolling back means restoring the domain controllers' system state as it was before the package."
+                ),
                 on: dc)
         }
         for server in inventory.servers {
             let dc = domainControllers.contains(server.name.lowercased()) ? " (also a domain controller)" : ""
-            backup(Step(
-                .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
-                why: "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."),
+            backup(
+                Step(
+                    .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
+                    why:
+                        "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."
+                ),
                 on: server.name)
         }
         for cluster in inventory.clusters {
             for node in cluster.nodes {
-                backup(Step(
-                    .backup, host: node.name, what: [.systemState], rules: [.backupBefore],
-                    why: "Cluster node \(node.name)'s system state is part of the way back."), on: node.name)
+                backup(
+                    Step(
+                        .backup, host: node.name, what: [.systemState], rules: [.backupBefore],
+                        why: "Cluster node \(node.name)'s system state is part of the way back."), on: node.name)
             }
             for evs in cluster.virtualServers {
-                backup(Step(
-                    .backup, host: evs.owner, group: evs.name, what: [.databases], rules: [.backupBefore],
-                    why: "Virtual server \(evs.name)'s databases, taken on its owner \(evs.owner), are part of the way back."),
+                backup(
+                    Step(
+                        .backup, host: evs.owner, group: evs.name, what: [.databases], rules: [.backupBefore],
+                        why:
+                            "Virtual server \(evs.name)'s databases, taken on its owner \(evs.owner), are part of the way back."
+                    ),
                     on: evs.owner)
             }
         }
@@ -159,32 +188,43 @@ public struct Planner: Sendable {
     /// level keep serving, so no client sees mixed levels. Exchange 2000 front-ends need not
     /// be upgraded together (rule `e2000-front-end-first`): one at a time leaves, upgrades
     /// and rejoins, and the rest of the pool keeps serving.
-    func upgradePool(_ pool: String, _ members: [Server], after ready: [String], procedure: ServerProcedure, _ builder: inout PlanBuilder) -> [String] {
+    func upgradePool(
+        _ pool: String, _ members: [Server], after ready: [String], procedure: ServerProcedure,
+        _ builder: inout PlanBuilder
+    ) -> [String] {
         let applicability = procedure.applicability
         guard package.product == .exchange2003 else {
             var chain = Chain(after: ready)
             var done: [String] = []
             for server in members {
-                chain.then(Step(
-                    .leavePool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
-                    why: "Exchange 2000 front-ends need not be upgraded together: \(server.name) leaves \(pool) alone while the others serve."),
+                chain.then(
+                    Step(
+                        .leavePool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                        why:
+                            "Exchange 2000 front-ends need not be upgraded together: \(server.name) leaves \(pool) alone while the others serve."
+                    ),
                     in: &builder)
                 let tail = procedure.upgrade(server, after: chain.tail, builder: &builder)
                 chain = Chain(after: tail)
-                let rejoined = chain.then(Step(
-                    .rejoinPool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
-                    why: "\(server.name) serves \(pool) again at the new level."), in: &builder)
+                let rejoined = chain.then(
+                    Step(
+                        .rejoinPool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                        why: "\(server.name) serves \(pool) again at the new level."), in: &builder)
                 done.append(rejoined)
-                if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder) }
+                if applicability.isServicePack {
+                    HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder)
+                }
             }
             return done
         }
         let stayIn = poolSizes[pool, default: members.count] - members.count
-        let why = stayIn > 0
+        let why =
+            stayIn > 0
             ? "\(members.count) members of \(pool) leave together while \(stayIn) already at the new level keep serving, so no client meets mixed levels."
             : "All front-ends of \(pool) leave together, so mobile clients never meet mixed levels (synchronization-key errors); the pool is out of service until they rejoin."
         let left = members.map { server in
-            builder.add(Step(.leavePool, host: server.name, pool: pool, rules: [.e2003PoolTogether], why: why), after: ready)
+            builder.add(
+                Step(.leavePool, host: server.name, pool: pool, rules: [.e2003PoolTogether], why: why), after: ready)
         }
         let out = builder.join(
             "pool \(pool) out of service", left, rules: [.e2003PoolTogether],
@@ -195,14 +235,21 @@ public struct Planner: Sendable {
             why: "The members rejoin only once every one of them runs the new level.")
         var done: [String] = []
         for server in members {
-            let rejoined = builder.add(Step(
-                .rejoinPool, host: server.name, pool: pool, rules: [.e2003PoolTogether],
-                why: "Every member of \(pool) runs the new level: \(server.name) serves again."), after: allUpgraded)
+            let rejoined = builder.add(
+                Step(
+                    .rejoinPool, host: server.name, pool: pool, rules: [.e2003PoolTogether],
+                    why: "Every member of \(pool) runs the new level: \(server.name) serves again."), after: allUpgraded
+            )
             done.append(rejoined)
-            if applicability.isServicePack { HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder) }
+            if applicability.isServicePack {
+                HostSteps.backupAfter(host: server.name, after: [rejoined], builder: &builder)
+            }
         }
         if stayIn == 0 {
-            builder.warn(.e2003PoolTogether, "Pool \(pool) is out of service from its first leave-pool to its last rejoin-pool; the estimate shows for how long.")
+            builder.warn(
+                .e2003PoolTogether,
+                "Pool \(pool) is out of service from its first leave-pool to its last rejoin-pool; the estimate shows for how long."
+            )
         }
         return done
     }
@@ -240,10 +287,14 @@ public struct Planner: Sendable {
     /// onto a cluster some of whose nodes are below its required level.
     func clusterInScope(_ cluster: Cluster, _ applicability: Applicability, _ builder: inout PlanBuilder) -> Bool {
         let verdicts = cluster.nodes.map { applicability.verdict($0.install, clustered: true) }
-        if package.kind == .hotfix, package.product != nil, verdicts.contains(where: { if case .belowRequirement = $0 { true } else { false } }),
+        if package.kind == .hotfix, package.product != nil,
+            verdicts.contains(where: { if case .belowRequirement = $0 { true } else { false } }),
             verdicts.contains(.applies)
         {
-            builder.warn(.packageApplicability, "cluster \(cluster.name) is left alone: some of its nodes are below \(package.requires?.rawValue ?? "rtm"), which \(package.id) requires; bring every node to it first.")
+            builder.warn(
+                .packageApplicability,
+                "cluster \(cluster.name) is left alone: some of its nodes are below \(package.requires?.rawValue ?? "rtm"), which \(package.id) requires; bring every node to it first."
+            )
             return false
         }
         if verdicts.contains(.applies) { return true }
@@ -259,12 +310,14 @@ public struct Planner: Sendable {
         guard let product = package.product else { return }
         for cluster in inventory.clusters where cluster.nodes.contains(where: { $0.install.product == product }) {
             for evs in cluster.virtualServers where evs.product.generation < product.generation {
-                throw PlanRefusal(rule: .e2003CleanInstallMigration, message: """
-                    cluster \(cluster.name): virtual server \(evs.name) still runs \(evs.product.rawValue) on \
-                    \(product.rawValue) nodes. Moving a cluster from Exchange 2000 to Exchange 2003 needs the \
-                    clean-install method (KB 842427) and the virtual server's upgrade before any service pack; \
-                    a service-pack rollout cannot do it.
-                    """)
+                throw PlanRefusal(
+                    rule: .e2003CleanInstallMigration,
+                    message: """
+                        cluster \(cluster.name): virtual server \(evs.name) still runs \(evs.product.rawValue) on \
+                        \(product.rawValue) nodes. Moving a cluster from Exchange 2000 to Exchange 2003 needs the \
+                        clean-install method (KB 842427) and the virtual server's upgrade before any service pack; \
+                        a service-pack rollout cannot do it.
+                        """)
             }
         }
     }
@@ -274,7 +327,8 @@ public struct Planner: Sendable {
     func warnLeftAlone(_ applicability: Applicability, _ builder: inout PlanBuilder) {
         var groups: [String: [String]] = [:]
         var order: [String] = []
-        let machines = inventory.servers.map { ($0.name, $0.install, false) }
+        let machines =
+            inventory.servers.map { ($0.name, $0.install, false) }
             + inventory.clusters.flatMap { $0.nodes.map { ($0.name, $0.install, true) } }
         for (name, install, clustered) in machines {
             let reason: String
@@ -283,7 +337,9 @@ public struct Planner: Sendable {
             case .otherProduct, .notACandidate:
                 reason = "run \(install.product.rawValue) on \(install.os.rawValue), which \(package.id) is not for"
             case .alreadyAtLevel(let level): reason = "already run \(level.rawValue), at or above \(package.id)"
-            case .belowRequirement(let level): reason = "run \(level.rawValue), below the \(package.requires?.rawValue ?? "") that \(package.id) requires"
+            case .belowRequirement(let level):
+                reason =
+                    "run \(level.rawValue), below the \(package.requires?.rawValue ?? "") that \(package.id) requires"
             case .alreadyInstalled: reason = "already have \(package.id) installed"
             }
             if groups[reason] == nil { order.append(reason) }
@@ -291,7 +347,8 @@ public struct Planner: Sendable {
         }
         for reason in order {
             let names = groups[reason]!
-            let shown = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
+            let shown =
+                names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
             builder.warn(.packageApplicability, "Left alone: \(shown) \(reason).")
         }
     }

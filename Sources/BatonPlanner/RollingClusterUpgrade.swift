@@ -74,9 +74,12 @@ struct RollingClusterUpgrade {
             upgradeNode(node, chain: &chain, builder: &builder)
         }
         for evs in cluster.virtualServers {
-            chain.then(Step(
-                .failoverTest, group: evs.name, rules: [.failoverTest],
-                why: "With every node upgraded, prove \(evs.name) still fails over to another node and comes back online."),
+            chain.then(
+                Step(
+                    .failoverTest, group: evs.name, rules: [.failoverTest],
+                    why:
+                        "With every node upgraded, prove \(evs.name) still fails over to another node and comes back online."
+                ),
                 in: &builder)
         }
         if cluster.mode == .activeActive { rebalance(chain: &chain, builder: &builder) }
@@ -85,34 +88,47 @@ struct RollingClusterUpgrade {
 
     /// Moves every group off `node` so its Cluster service can stop (rules
     /// `cluster-stop-service`, `e2003-node-empty`).
-    private mutating func vacate(_ node: ClusterNode, chain: inout Chain, builder: inout PlanBuilder) throws(PlanRefusal) {
+    private mutating func vacate(_ node: ClusterNode, chain: inout Chain, builder: inout PlanBuilder)
+        throws(PlanRefusal)
+    {
         for group in groups(on: node.name) {
             let isEVS = group != clusterGroupName
             let evsIsNew = isEVS && upgradedEVS.contains(group.lowercased())
-            let upgradedNodes = cluster.nodes.filter { upgraded.contains($0.name.lowercased()) && !$0.name.sameHostName(as: node.name) }
+            let upgradedNodes = cluster.nodes.filter {
+                upgraded.contains($0.name.lowercased()) && !$0.name.sameHostName(as: node.name)
+            }
             if isEVS && policy.noMoveBack && !upgradedNodes.isEmpty {
                 let target = pick(upgradedNodes, for: group)
                 if evsIsNew {
-                    move(group, from: node.name, to: target, rules: policy.vacateRules + [.e2003NoMoveBack],
-                         why: "\(group) already runs the new level, so it may only move to an upgraded node; \(node.name) must own nothing before its Cluster service stops.",
-                         chain: &chain, builder: &builder)
+                    move(
+                        group, from: node.name, to: target, rules: policy.vacateRules + [.e2003NoMoveBack],
+                        why:
+                            "\(group) already runs the new level, so it may only move to an upgraded node; \(node.name) must own nothing before its Cluster service stops.",
+                        chain: &chain, builder: &builder)
                 } else {
                     moveToUpgraded(group, from: node.name, to: target, chain: &chain, builder: &builder)
                 }
             } else if evsIsNew && policy.noMoveBack {
-                throw PlanRefusal(rule: .e2003NoMoveBack, message: """
-                    cluster \(cluster.name): virtual server \(group) already runs \(package.level?.rawValue ?? "the new level") \
-                    but its owner \(node.name) does not, and no other node does: it cannot move off \(node.name) to be \
-                    upgraded. Check the inventory's levels.
-                    """)
+                throw PlanRefusal(
+                    rule: .e2003NoMoveBack,
+                    message: """
+                        cluster \(cluster.name): virtual server \(group) already runs \(package.level?.rawValue ?? "the new level") \
+                        but its owner \(node.name) does not, and no other node does: it cannot move off \(node.name) to be \
+                        upgraded. Check the inventory's levels.
+                        """)
             } else {
                 let others = cluster.nodes.filter { !$0.name.sameHostName(as: node.name) }
                 let preferUpgraded = group == clusterGroupName && !upgradedNodes.isEmpty
-                let target = pick(preferUpgraded ? upgradedNodes : others.filter { isEVS && policy.noMoveBack ? !upgraded.contains($0.name.lowercased()) : true }.nonEmpty ?? others, for: group)
+                let target = pick(
+                    preferUpgraded
+                        ? upgradedNodes
+                        : others.filter { isEVS && policy.noMoveBack ? !upgraded.contains($0.name.lowercased()) : true }
+                            .nonEmpty ?? others, for: group)
                 let served = isEVS ? "; \(group) keeps serving its users from \(target) meanwhile" : ""
-                move(group, from: node.name, to: target, rules: policy.vacateRules,
-                     why: "\(node.name) must own nothing before its Cluster service stops\(served).",
-                     chain: &chain, builder: &builder)
+                move(
+                    group, from: node.name, to: target, rules: policy.vacateRules,
+                    why: "\(node.name) must own nothing before its Cluster service stops\(served).",
+                    chain: &chain, builder: &builder)
             }
         }
     }
@@ -123,28 +139,41 @@ struct RollingClusterUpgrade {
     ) {
         let keep = ResourceType.allCases
         if policy.offlineBeforeMove {
-            chain.then(Step(
-                .resourcesOffline, host: from, group: group, keep: keep, rules: [.e2003EVSUpgrade, .e2003C1037b44],
-                why: "Only IP Address, Network Name and Physical Disk may be online when \(group) moves to upgraded \(target); otherwise its upgrade fails with c1037b44."),
+            chain.then(
+                Step(
+                    .resourcesOffline, host: from, group: group, keep: keep, rules: [.e2003EVSUpgrade, .e2003C1037b44],
+                    why:
+                        "Only IP Address, Network Name and Physical Disk may be online when \(group) moves to upgraded \(target); otherwise its upgrade fails with c1037b44."
+                ),
                 in: &builder)
         }
-        move(group, from: from, to: target, rules: policy.moveToUpgradedRules + policy.vacateRules,
-             why: "\(from) must be emptied for its own upgrade: \(group) goes to upgraded \(target) \(policy.moveToUpgradedEffect).",
-             chain: &chain, builder: &builder)
+        move(
+            group, from: from, to: target, rules: policy.moveToUpgradedRules + policy.vacateRules,
+            why:
+                "\(from) must be emptied for its own upgrade: \(group) goes to upgraded \(target) \(policy.moveToUpgradedEffect).",
+            chain: &chain, builder: &builder)
         if policy.upgradeVirtualServer {
-            chain.then(Step(
-                .upgradeVirtualServer, host: target, group: group, rules: [.e2003EVSUpgrade, .e2003NodesThenEVS],
-                why: "Nodes first, then each virtual server: \"Upgrade Exchange Virtual Server\" brings \(group) to the nodes' level."),
+            chain.then(
+                Step(
+                    .upgradeVirtualServer, host: target, group: group, rules: [.e2003EVSUpgrade, .e2003NodesThenEVS],
+                    why:
+                        "Nodes first, then each virtual server: \"Upgrade Exchange Virtual Server\" brings \(group) to the nodes' level."
+                ),
                 in: &builder)
             upgradedEVS.insert(group.lowercased())
         } else if applicability.isServicePack {
             upgradedEVS.insert(group.lowercased())
         }
         if policy.offlineBeforeMove {
-            let rules: [Rule.ID] = policy.upgradeVirtualServer ? [.e2003EVSUpgrade, .e2003Event1025] : [.e2003EVSUpgrade, .e2003HotfixNoEVSUpgrade]
-            chain.then(Step(
-                .resourcesOnline, host: target, group: group, rules: rules,
-                why: "Bring \(group) back online on \(target); from now on it cannot move to a node not yet upgraded."),
+            let rules: [Rule.ID] =
+                policy.upgradeVirtualServer
+                ? [.e2003EVSUpgrade, .e2003Event1025] : [.e2003EVSUpgrade, .e2003HotfixNoEVSUpgrade]
+            chain.then(
+                Step(
+                    .resourcesOnline, host: target, group: group, rules: rules,
+                    why:
+                        "Bring \(group) back online on \(target); from now on it cannot move to a node not yet upgraded."
+                ),
                 in: &builder)
         }
     }
@@ -152,52 +181,71 @@ struct RollingClusterUpgrade {
     /// An EVS left at the old level on a node upgraded before this rollout.
     private mutating func upgradeInPlace(_ evs: VirtualServer, chain: inout Chain, builder: inout PlanBuilder) {
         let host = owner[evs.name]!
-        chain.then(Step(
-            .resourcesOffline, host: host, group: evs.name, keep: ResourceType.allCases,
-            rules: [.evsInPlaceUpgrade, .e2003C1037b44],
-            why: "\(evs.name) sits on upgraded \(host) at the old level; only IP Address, Network Name and Physical Disk may stay online for its upgrade."),
+        chain.then(
+            Step(
+                .resourcesOffline, host: host, group: evs.name, keep: ResourceType.allCases,
+                rules: [.evsInPlaceUpgrade, .e2003C1037b44],
+                why:
+                    "\(evs.name) sits on upgraded \(host) at the old level; only IP Address, Network Name and Physical Disk may stay online for its upgrade."
+            ),
             in: &builder)
-        chain.then(Step(
-            .upgradeVirtualServer, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003EVSUpgrade],
-            why: "\(evs.name) must be upgraded before it can come online on an upgraded node (event 1025 otherwise)."),
+        chain.then(
+            Step(
+                .upgradeVirtualServer, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003EVSUpgrade],
+                why:
+                    "\(evs.name) must be upgraded before it can come online on an upgraded node (event 1025 otherwise)."
+            ),
             in: &builder)
-        chain.then(Step(
-            .resourcesOnline, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003Event1025],
-            why: "Bring \(evs.name) back online at the new level."), in: &builder)
+        chain.then(
+            Step(
+                .resourcesOnline, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003Event1025],
+                why: "Bring \(evs.name) back online at the new level."), in: &builder)
         upgradedEVS.insert(evs.name.lowercased())
     }
 
     /// Steps 1, 3–6 and 8 of the seed for one empty node.
     private mutating func upgradeNode(_ node: ClusterNode, chain: inout Chain, builder: inout PlanBuilder) {
         let host = node.name
-        chain.then(Step(
-            .stopClusterService, host: host, rules: [.clusterStopService],
-            why: "The installer must replace files the Cluster service holds; \(host) owns no group now, so nothing fails over."),
+        chain.then(
+            Step(
+                .stopClusterService, host: host, rules: [.clusterStopService],
+                why:
+                    "The installer must replace files the Cluster service holds; \(host) owns no group now, so nothing fails over."
+            ),
             in: &builder)
         HostSteps.quiesceAndCheck(host, node.install, chain: &chain, builder: &builder)
         if needsKB831464(node) {
             let kb = PackageCatalogue.kb831464
-            chain.then(Step(
-                .install, host: host, package: kb.id, rules: [.e2003KB831464],
-                why: "Windows Server 2003 nodes need hotfix 831464 (IIS 6.0 compression corruption causes an access violation) before the Exchange package."),
+            chain.then(
+                Step(
+                    .install, host: host, package: kb.id, rules: [.e2003KB831464],
+                    why:
+                        "Windows Server 2003 nodes need hotfix 831464 (IIS 6.0 compression corruption causes an access violation) before the Exchange package."
+                ),
                 in: &builder)
-            chain.then(Step(
-                .reboot, host: host, when: .always, rules: [.e2003KB831464],
-                why: "Hotfix 831464 needs a restart."), in: &builder)
-            chain.then(Step(
-                .stopClusterService, host: host, rules: [.clusterStopService],
-                why: "The restart started the Cluster service again; stop it before the Exchange installer runs."),
+            chain.then(
+                Step(
+                    .reboot, host: host, when: .always, rules: [.e2003KB831464],
+                    why: "Hotfix 831464 needs a restart."), in: &builder)
+            chain.then(
+                Step(
+                    .stopClusterService, host: host, rules: [.clusterStopService],
+                    why: "The restart started the Cluster service again; stop it before the Exchange installer runs."),
                 in: &builder)
             HostSteps.checkInstallers(host, node.install, chain: &chain, builder: &builder)
         }
-        chain.then(Step(
-            .install, host: host, package: package.id, rules: policy.installRules,
-            why: "\(host) owns no group and its Cluster service is stopped: install while its virtual servers are served elsewhere."),
+        chain.then(
+            Step(
+                .install, host: host, package: package.id, rules: policy.installRules,
+                why:
+                    "\(host) owns no group and its Cluster service is stopped: install while its virtual servers are served elsewhere."
+            ),
             in: &builder)
         HostSteps.restart(host, node.install, package: package, clustered: true, chain: &chain, builder: &builder)
-        chain.then(Step(
-            .startClusterService, host: host, rules: [.e2003EVSUpgrade, .clusterStopService],
-            why: "\(host) rejoins the cluster so virtual servers can move onto it."), in: &builder)
+        chain.then(
+            Step(
+                .startClusterService, host: host, rules: [.e2003EVSUpgrade, .clusterStopService],
+                why: "\(host) rejoins the cluster so virtual servers can move onto it."), in: &builder)
         HostSteps.afterInstall(host, node.install, applicability: applicability, chain: &chain, builder: &builder)
         upgraded.insert(host.lowercased())
     }
@@ -214,9 +262,11 @@ struct RollingClusterUpgrade {
         for evs in cluster.virtualServers {
             let home = evs.preferredOwner ?? evs.owner
             guard let current = owner[evs.name], !current.sameHostName(as: home) else { continue }
-            move(evs.name, from: current, to: home, rules: rules,
-                 why: "Every node is upgraded: move \(evs.name) back to \(home) so the active/active load is spread again.",
-                 chain: &chain, builder: &builder)
+            move(
+                evs.name, from: current, to: home, rules: rules,
+                why:
+                    "Every node is upgraded: move \(evs.name) back to \(home) so the active/active load is spread again.",
+                chain: &chain, builder: &builder)
         }
     }
 
@@ -227,10 +277,15 @@ struct RollingClusterUpgrade {
         for evs in cluster.virtualServers {
             var last = tail
             let levelBefore = cluster.node(named: evs.owner)?.install.level ?? evs.level
-            if applicability.isExchangePackage, let expect = applicability.expectedBuild(evs.product, from: max(evs.level, levelBefore)) {
-                last = [builder.add(Step(
-                    .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
-                    why: "Exchange System Manager should show \(evs.name) at build \(expect)."), after: last)]
+            if applicability.isExchangePackage,
+                let expect = applicability.expectedBuild(evs.product, from: max(evs.level, levelBefore))
+            {
+                last = [
+                    builder.add(
+                        Step(
+                            .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
+                            why: "Exchange System Manager should show \(evs.name) at build \(expect)."), after: last)
+                ]
             }
             if applicability.isServicePack {
                 let host = owner[evs.name]!
@@ -259,7 +314,9 @@ struct RollingClusterUpgrade {
     private func pick(_ candidates: [ClusterNode], for group: String) -> String {
         let preferred = cluster.virtualServers.first { $0.name == group }?.preferredOwner
         if let preferred, candidates.contains(where: { $0.name.sameHostName(as: preferred) }) { return preferred }
-        let best = candidates.enumerated().min { (groups(on: $0.element.name).count, $0.offset) < (groups(on: $1.element.name).count, $1.offset) }
+        let best = candidates.enumerated().min {
+            (groups(on: $0.element.name).count, $0.offset) < (groups(on: $1.element.name).count, $1.offset)
+        }
         return best!.element.name
     }
 }

@@ -21,12 +21,15 @@ struct ServerProcedure {
         let host = server.name
         let install = server.install
         HostSteps.quiesceAndCheck(host, install, chain: &chain, builder: &builder)
-        let why = switch installRule(server) {
-        case .sbs: "Small Business Server carries a typical Exchange: no special ordering, just run the installer."
-        case .e55Standalone: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
-        default: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
-        }
-        chain.then(Step(.install, host: host, package: package.id, rules: [installRule(server)], why: why), in: &builder)
+        let why =
+            switch installRule(server) {
+            case .sbs: "Small Business Server carries a typical Exchange: no special ordering, just run the installer."
+            case .e55Standalone:
+                "A server that is not clustered just runs the installer; its Exchange services stop for a while."
+            default: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
+            }
+        chain.then(
+            Step(.install, host: host, package: package.id, rules: [installRule(server)], why: why), in: &builder)
         HostSteps.restart(host, install, package: package, clustered: false, chain: &chain, builder: &builder)
         HostSteps.afterInstall(host, install, applicability: applicability, chain: &chain, builder: &builder)
         return chain.tail
@@ -36,20 +39,26 @@ struct ServerProcedure {
 /// Steps shared by stand-alone servers and cluster nodes.
 enum HostSteps {
     /// Rule `quiesce` and rule `no-concurrent-installers`, just before an install.
-    static func quiesceAndCheck(_ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder) {
+    static func quiesceAndCheck(
+        _ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+    ) {
         let interfering = install.running.filter { $0 != .installer }.map(\.rawValue)
         let listed = interfering.isEmpty ? "" : " (\(interfering.joined(separator: ", ")) running now)"
-        chain.then(Step(
-            .quiesce, host: host, rules: [.quiesce],
-            why: "Antivirus, backup agents, SNMP and monitors can hold files the installer must replace\(listed)."),
+        chain.then(
+            Step(
+                .quiesce, host: host, rules: [.quiesce],
+                why: "Antivirus, backup agents, SNMP and monitors can hold files the installer must replace\(listed)."),
             in: &builder)
         checkInstallers(host, install, chain: &chain, builder: &builder)
     }
 
-    static func checkInstallers(_ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder) {
-        chain.then(Step(
-            .checkInstallers, host: host, rules: [.noConcurrentInstallers],
-            why: "Another setup, update or xcopy running on the server can block the package."), in: &builder)
+    static func checkInstallers(
+        _ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+    ) {
+        chain.then(
+            Step(
+                .checkInstallers, host: host, rules: [.noConcurrentInstallers],
+                why: "Another setup, update or xcopy running on the server can block the package."), in: &builder)
     }
 
     /// A restart step as the package's policy and the product require (rule
@@ -63,15 +72,20 @@ enum HostSteps {
             // The seed: Exchange 5.5 needs no restart (rules `e55-standalone`, `sbs`), and on a
             // cluster a restart would fail the Exchange group over, which `e55-active-first`
             // forbids. A custom package that asks for one is told so instead.
-            builder.warn(.e55Standalone, "\(package.id) asks for a restart (\(package.restart.rawValue)), but Exchange 5.5 servers need none and Baton plans none on \(host); restart it by hand in a maintenance window if its release notes insist.")
+            builder.warn(
+                .e55Standalone,
+                "\(package.id) asks for a restart (\(package.restart.rawValue)), but Exchange 5.5 servers need none and Baton plans none on \(host); restart it by hand in a maintenance window if its release notes insist."
+            )
             return
         }
-        let why = package.restart == .always
+        let why =
+            package.restart == .always
             ? "This package always needs a restart to take effect."
             : clustered
                 ? "A cluster node needs no restart unless the installer asks for it; restart only then."
                 : "Restart only if the installer asks (for example when it ran over a Terminal Services session)."
-        chain.then(Step(.reboot, host: host, when: package.restart, rules: [.restartIfPrompted], why: why), in: &builder)
+        chain.then(
+            Step(.reboot, host: host, when: package.restart, rules: [.restartIfPrompted], why: why), in: &builder)
     }
 
     /// The ADC and 5.5 add-ons (own setups), Performance Optimizer, the version check and
@@ -85,47 +99,65 @@ enum HostSteps {
                 componentUpdate(host, component, install, chain: &chain, builder: &builder)
             }
             if install.product == .exchange55 {
-                chain.then(Step(
-                    .performanceOptimizer, host: host, rules: [.e55PerformanceOptimizer],
-                    why: "Exchange 5.5 needs Performance Optimizer run again after a service pack (KB 271824)."),
+                chain.then(
+                    Step(
+                        .performanceOptimizer, host: host, rules: [.e55PerformanceOptimizer],
+                        why: "Exchange 5.5 needs Performance Optimizer run again after a service pack (KB 271824)."),
                     in: &builder)
             }
         }
-        if applicability.isExchangePackage, let expect = applicability.expectedBuild(install.product, from: install.level) {
-            chain.then(Step(
-                .verifyVersion, host: host, expect: expect, rules: [.verifyVersion],
-                why: "Confirm the server reports build \(expect) before anything depends on it."), in: &builder)
+        if applicability.isExchangePackage,
+            let expect = applicability.expectedBuild(install.product, from: install.level)
+        {
+            chain.then(
+                Step(
+                    .verifyVersion, host: host, expect: expect, rules: [.verifyVersion],
+                    why: "Confirm the server reports build \(expect) before anything depends on it."), in: &builder)
         }
-        chain.then(Step(
-            .restoreServices, host: host, rules: [.quiesce],
-            why: "Start again the services and programs that were stopped for the install."), in: &builder)
+        chain.then(
+            Step(
+                .restoreServices, host: host, rules: [.quiesce],
+                why: "Start again the services and programs that were stopped for the install."), in: &builder)
     }
 
     static func componentUpdate(
-        _ host: String, _ component: Component, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+        _ host: String, _ component: Component, _ install: ExchangeInstall, chain: inout Chain,
+        builder: inout PlanBuilder
     ) {
         switch component {
         case .adc:
             let rule: Rule.ID = install.product == .exchange2000 ? .e2000ADCSeparate : .e2003ADCSeparate
             if install.adcCustomMaps {
-                chain.then(Step(
-                    .exportSchemaMap, host: host, rules: [.adcCustomMaps],
-                    why: "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files."),
+                chain.then(
+                    Step(
+                        .exportSchemaMap, host: host, rules: [.adcCustomMaps],
+                        why:
+                            "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files."
+                    ),
                     in: &builder)
             }
-            chain.then(Step(
-                .updateComponent, host: host, component: .adc, rules: [rule],
-                why: "The service pack does not upgrade the Active Directory Connector; it has its own setup in ADC\\I386."),
+            chain.then(
+                Step(
+                    .updateComponent, host: host, component: .adc, rules: [rule],
+                    why:
+                        "The service pack does not upgrade the Active Directory Connector; it has its own setup in ADC\\I386."
+                ),
                 in: &builder)
         case .mailboxManager:
-            chain.then(Step(
-                .updateComponent, host: host, component: .mailboxManager, rules: [.e55AddOnsSeparate],
-                why: "The service pack does not update Mailbox Manager; run its setup from ENG\\SERVER\\SUPPORT\\Mbmngr."),
+            chain.then(
+                Step(
+                    .updateComponent, host: host, component: .mailboxManager, rules: [.e55AddOnsSeparate],
+                    why:
+                        "The service pack does not update Mailbox Manager; run its setup from ENG\\SERVER\\SUPPORT\\Mbmngr."
+                ),
                 in: &builder)
         case .interorgReplication:
-            chain.then(Step(
-                .updateComponent, host: host, component: .interorgReplication, rules: [.e55AddOnsSeparate],
-                why: "The service pack does not update the InterOrg Replication tool; run its setup from ENG\\SERVER\\SUPPORT\\EXCHSYNC."),
+            chain.then(
+                Step(
+                    .updateComponent, host: host, component: .interorgReplication, rules: [.e55AddOnsSeparate],
+                    why:
+                        "The service pack does not update the InterOrg Replication tool; run its setup from ENG\\SERVER\\SUPPORT\\EXCHSYNC."
+                ),
                 in: &builder)
         }
     }
@@ -135,9 +167,12 @@ enum HostSteps {
         host: String, group: String? = nil, after: [String], builder: inout PlanBuilder
     ) -> String {
         let subject = group.map { "virtual server \($0)" } ?? host
-        return builder.add(Step(
-            .backup, host: host, group: group, what: [.databases], rules: [.backupAfter],
-            why: "Backups taken before the service pack cannot be restored onto \(subject) at its new level: take a full one now."),
+        return builder.add(
+            Step(
+                .backup, host: host, group: group, what: [.databases], rules: [.backupAfter],
+                why:
+                    "Backups taken before the service pack cannot be restored onto \(subject) at its new level: take a full one now."
+            ),
             after: after)
     }
 }

@@ -7,7 +7,8 @@ import Foundation
 struct Baton: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baton",
-        abstract: "Plans Exchange service-pack and hotfix rollouts across servers, front-ends and clusters, every step with its reason.",
+        abstract:
+            "Plans Exchange service-pack and hotfix rollouts across servers, front-ends and clusters, every step with its reason.",
         discussion: """
             Start with `baton plan examples/contoso.yaml --package exchange-2003-sp2`.
             Exit codes: 0 done, 1 a check or step failed, 2 bad input, 3 refused as unsafe.

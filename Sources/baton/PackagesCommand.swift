@@ -15,16 +15,21 @@ struct PackagesCommand: ParsableCommand {
         if let inventory {
             do {
                 catalogue = PackageCatalogue(
-                    inventory: try InventoryLoader.load(path: inventory, reservedPackageIDs: PackageCatalogue.builtInIDs))
+                    inventory: try InventoryLoader.load(
+                        path: inventory, reservedPackageIDs: PackageCatalogue.builtInIDs))
             } catch {
                 Terminal.error(error.description)
                 throw ExitCode(ExitStatus.badInput)
             }
         }
-        Terminal.out("\("id".padded(26)) \("for".padded(14)) \("kind".padded(13)) \("level".padded(9)) \("build".padded(12)) restart\n")
+        Terminal.out(
+            "\("id".padded(26)) \("for".padded(14)) \("kind".padded(13)) \("level".padded(9)) \("build".padded(12)) restart\n"
+        )
         for package in catalogue.packages {
             let level = package.level?.rawValue ?? package.requires.map { "≥ \($0.rawValue)" } ?? "-"
-            Terminal.out("\(package.id.padded(26)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(13)) \(level.padded(9)) \((package.build ?? "-").padded(12)) \(package.restart.rawValue)\n")
+            Terminal.out(
+                "\(package.id.padded(26)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(13)) \(level.padded(9)) \((package.build ?? "-").padded(12)) \(package.restart.rawValue)\n"
+            )
         }
     }
 }

@@ -18,10 +18,12 @@ struct RulesCommand: ParsableCommand {
         }
         guard let rule = Rule.named(Rule.ID(rawValue: id.lowercased())) else {
             let guess = Rule.catalogue.map(\.id.rawValue).first { $0.contains(id.lowercased()) }
-            Terminal.error("error: no rule '\(id)'" + (guess.map { "; did you mean '\($0)'?" } ?? "; 'baton rules' lists them"))
+            Terminal.error(
+                "error: no rule '\(id)'" + (guess.map { "; did you mean '\($0)'?" } ?? "; 'baton rules' lists them"))
             throw ExitCode(ExitStatus.badInput)
         }
-        Terminal.out("""
+        Terminal.out(
+            """
             \(rule.id) (\(rule.kind.rawValue))
             From: \(rule.section)
 

@@ -3,15 +3,21 @@ import Testing
 
 @Suite("The baton command line")
 struct CommandLineTests {
-    static let examples = ((try? FileManager.default.contentsOfDirectory(
-        atPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+    static let examples =
+        ((try? FileManager.default.contentsOfDirectory(
+            atPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)) ?? []).filter {
+            $0.hasSuffix(".yaml")
+        }.sorted()
 
     @Test("the README's main job prints a plan with phases, reasons and an estimate")
     func mainJob() throws {
         let result = try BatonProcess.run(["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2"])
         #expect(result.status == 0, "\(result.stderr)")
-        for text in ["== prepare ==", "== pool owa ==", "== cluster EXCL1 ==", "why: ", "rules: ", "== estimate ==", "== rollback ==",
-                     "upgrade-virtual-server EVS1", "Virtual server EVS1 offline"] {
+        for text in [
+            "== prepare ==", "== pool owa ==", "== cluster EXCL1 ==", "why: ", "rules: ", "== estimate ==",
+            "== rollback ==",
+            "upgrade-virtual-server EVS1", "Virtual server EVS1 offline",
+        ] {
             #expect(result.stdout.contains(text), "missing \(text)")
         }
         #expect(result.stderr.isEmpty)
@@ -20,7 +26,9 @@ struct CommandLineTests {
     @Test("every example renders in every format", arguments: examples)
     func everyFormat(_ example: String) throws {
         for format in ["text", "json", "markdown", "dot", "mermaid"] {
-            let result = try BatonProcess.run(["plan", "examples/\(example)", "--package", "exchange-2003-sp2", "--format", format])
+            let result = try BatonProcess.run([
+                "plan", "examples/\(example)", "--package", "exchange-2003-sp2", "--format", format,
+            ])
             if example == "e2003-migration.yaml" {
                 #expect(result.status == 3)
                 continue
@@ -32,8 +40,12 @@ struct CommandLineTests {
 
     @Test("JSON follows contract §2 and is byte-for-byte deterministic")
     func json() throws {
-        let first = try BatonProcess.run(["plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "json"])
-        let second = try BatonProcess.run(["plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "json"])
+        let first = try BatonProcess.run([
+            "plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "json",
+        ])
+        let second = try BatonProcess.run([
+            "plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "json",
+        ])
         #expect(first.status == 0)
         #expect(first.stdout == second.stdout)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
@@ -57,7 +69,9 @@ struct CommandLineTests {
 
     @Test("Graphviz draws the DOT output", .enabled(if: BatonProcess.which("dot") != nil, "needs Graphviz's dot"))
     func dotDraws() throws {
-        let plan = try BatonProcess.run(["plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "dot"])
+        let plan = try BatonProcess.run([
+            "plan", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--format", "dot",
+        ])
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("baton-\(UUID().uuidString).dot")
         try plan.stdout.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -71,10 +85,16 @@ struct CommandLineTests {
 
     @Test("Mermaid output declares every step and every dependency")
     func mermaid() throws {
-        let json = try BatonProcess.run(["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "json"])
-        let mermaid = try BatonProcess.run(["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "mermaid"])
+        let json = try BatonProcess.run([
+            "plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "json",
+        ])
+        let mermaid = try BatonProcess.run([
+            "plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "mermaid",
+        ])
         #expect(mermaid.stdout.hasPrefix("flowchart TD\n"))
-        let steps = try #require((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]])
+        let steps = try #require(
+            (try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["steps"]
+                as? [[String: Any]])
         for step in steps {
             let id = step["id"] as! String
             #expect(mermaid.stdout.contains("    \(id)[") || mermaid.stdout.contains("    \(id){{"))
@@ -94,11 +114,14 @@ struct CommandLineTests {
         #expect(lines.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(result.stderr)")
     }
 
-    @Test("bad arguments exit 2 without a stack trace", arguments: [
-        ["plan"], ["plan", "examples/contoso.yaml"], ["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp9"],
-        ["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "xml"], ["frobnicate"],
-        ["plan", "/nonexistent.yaml", "--package", "exchange-2003-sp2"], ["rules", "no-such-rule"],
-    ])
+    @Test(
+        "bad arguments exit 2 without a stack trace",
+        arguments: [
+            ["plan"], ["plan", "examples/contoso.yaml"],
+            ["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp9"],
+            ["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "xml"], ["frobnicate"],
+            ["plan", "/nonexistent.yaml", "--package", "exchange-2003-sp2"], ["rules", "no-such-rule"],
+        ])
     func badArguments(_ arguments: [String]) throws {
         let result = try BatonProcess.run(arguments)
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
@@ -140,5 +163,18 @@ struct CommandLineTests {
             #expect(builtIn.stdout.contains(id))
         }
         #expect(try BatonProcess.run(["packages", "examples/mixed.yaml"]).stdout.contains("kb912345"))
+    }
+
+    @Test("a generated organization plans end to end")
+    func generatedInventory() throws {
+        let generated = try BatonProcess.run(["generate-inventory", "--servers", "30", "--clusters", "3"])
+        #expect(generated.status == 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("baton-generated-\(UUID().uuidString).yaml")
+        try generated.stdout.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let plan = try BatonProcess.run(["plan", file.path, "--package", "exchange-2003-sp2"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("== cluster CL2 =="))
+        #expect(try BatonProcess.run(["generate-inventory", "--servers", "-1"]).status == 2)
     }
 }

@@ -8,7 +8,8 @@ import Testing
 @Suite("Inventory fuzzing")
 struct FuzzTests {
     static let seeds: [[UInt8]] = {
-        let examples = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let examples = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("examples")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: examples.path)) ?? []
         return names.filter { $0.hasSuffix(".yaml") }.sorted().compactMap {
@@ -16,8 +17,10 @@ struct FuzzTests {
         }
     }()
 
-    static let tokens = [":", "- ", "[", "]", "{", "}", "&a ", "*a", "? ", "'", "\"", "\t", "\n", "  ", "#", "|", ">", "!!str ",
-                         "~", "null", "true", "sp9", "exchange-2003", "NODE1", "---", "%YAML 1.1\n", "\u{FEFF}", "\u{0}"]
+    static let tokens = [
+        ":", "- ", "[", "]", "{", "}", "&a ", "*a", "? ", "'", "\"", "\t", "\n", "  ", "#", "|", ">", "!!str ",
+        "~", "null", "true", "sp9", "exchange-2003", "NODE1", "---", "%YAML 1.1\n", "\u{FEFF}", "\u{0}",
+    ]
 
     struct Mutation: Sendable, CustomStringConvertible {
         var seed: Int, kind: Int, position: Int, other: Int, token: Int
@@ -46,8 +49,11 @@ struct FuzzTests {
         }
     }
 
-    static let mutation = zip(Gen.int(in: 0...100), Gen.int(in: 0...5), Gen.int(in: 0...100_000), Gen.int(in: 0...100_000), Gen.int(in: 0...255))
-        .map { Mutation(seed: $0, kind: $1, position: $2, other: $3, token: $4) }
+    static let mutation = zip(
+        Gen.int(in: 0...100), Gen.int(in: 0...5), Gen.int(in: 0...100_000), Gen.int(in: 0...100_000),
+        Gen.int(in: 0...255)
+    )
+    .map { Mutation(seed: $0, kind: $1, position: $2, other: $3, token: $4) }
 
     static let cases = Int(ProcessInfo.processInfo.environment["BATON_FUZZ_CASES"] ?? "") ?? 400
 
@@ -57,14 +63,18 @@ struct FuzzTests {
         #expect(seeds.count >= 10)
         await propertyCheck(count: Self.cases, input: Self.mutation, Self.mutation) { first, second in
             var bytes = first.apply(seeds)
-            bytes = Mutation(seed: 0, kind: second.kind, position: second.position, other: second.other, token: second.token).apply([bytes])
+            bytes = Mutation(
+                seed: 0, kind: second.kind, position: second.position, other: second.other, token: second.token
+            ).apply([bytes])
             do {
                 let inventory = try InventoryLoader.parse(bytes: bytes, file: "fuzz.yaml")
                 #expect(!inventory.organization.isEmpty)
             } catch let error as InventoryErrors {
                 #expect(!error.errors.isEmpty)
                 for problem in error.errors {
-                    #expect(problem.location.file == "fuzz.yaml" && problem.location.line >= 1 && problem.location.column >= 1)
+                    #expect(
+                        problem.location.file == "fuzz.yaml" && problem.location.line >= 1
+                            && problem.location.column >= 1)
                     #expect(!problem.message.isEmpty)
                 }
             } catch {

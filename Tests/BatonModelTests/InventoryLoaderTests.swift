@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures")
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
 
@@ -58,30 +59,49 @@ struct InventoryLoaderTests {
         ]
         for (line, column, text) in expectations {
             #expect(
-                found.contains { $0.location.line == line && $0.location.column == column && $0.message.contains(text) },
+                found.contains {
+                    $0.location.line == line && $0.location.column == column && $0.message.contains(text)
+                },
                 "expected \(line):\(column) \(text) in:\n\(found.map(\.description).joined(separator: "\n"))")
         }
         #expect(found.allSatisfy { $0.location.file == path })
         #expect(found == found.sorted { ($0.location, $0.message) < ($1.location, $1.message) })
     }
 
-    @Test("located errors for single mistakes", arguments: [
-        ("", 1, 1, "the inventory is empty"),
-        ("servers: []\n", 1, 1, "missing required key 'organization'"),
-        ("organization: [a, b]\n", 1, 15, "organization must be a single value"),
-        ("organization: x\nservers: {a: 1}\n", 2, 10, "servers must be a list"),
-        ("organization: x\nservers:\n  - name: A\n", 3, 5, "server A: missing required key 'product'"),
-        ("organization: x\nservers:\n  - {name: A, product: exchange-2003, level: sp1, os: windows-2003, role: mailbox}\n", 3, 75, "role 'mailbox' is not one of"),
-        ("organization: x\norganization: y\n", 1, 1, "duplicate key 'organization'"),
-        ("organization: x\n  bad: indent\n", 2, 6, "YAML syntax"),
-        ("organization: 'unterminated\n", 2, 1, "YAML syntax"),
-        ("organization: x\n---\norganization: y\n", 2, 1, "YAML syntax"),
-        ("organization: x\nservers:\n  - {name: 'a b', product: exchange-2003, level: sp1, os: windows-2003}\n", 3, 12, "is not a valid name"),
-        ("organization: x\npackages:\n  - {id: exchange-2003-sp2, product: exchange-2003, kind: hotfix}\n", 3, 5, "is a built-in package"),
-        ("organization: x\npackages:\n  - {id: sp9, product: exchange-2003, kind: service-pack}\n", 3, 5, "a service pack needs 'level'"),
-        ("organization: x\nclusters:\n  - {name: C, product: exchange-2003, level: sp1, os: windows-2003, nodes: [A, B], cluster-group: A, virtual-servers: [{name: E, owner: A, product: exchange-2003}]}\n  - {name: D, product: exchange-2003, level: sp1, os: windows-2003, nodes: [a, Q], cluster-group: Q}\n", 4, 77, "a node belongs to one cluster"),
-        ("organization: x\nx: &a [1]\n*a : 2\n", 3, 1, "an alias used as a key"),
-    ] as [(String, Int, Int, String)])
+    @Test(
+        "located errors for single mistakes",
+        arguments: [
+            ("", 1, 1, "the inventory is empty"),
+            ("servers: []\n", 1, 1, "missing required key 'organization'"),
+            ("organization: [a, b]\n", 1, 15, "organization must be a single value"),
+            ("organization: x\nservers: {a: 1}\n", 2, 10, "servers must be a list"),
+            ("organization: x\nservers:\n  - name: A\n", 3, 5, "server A: missing required key 'product'"),
+            (
+                "organization: x\nservers:\n  - {name: A, product: exchange-2003, level: sp1, os: windows-2003, role: mailbox}\n",
+                3, 75, "role 'mailbox' is not one of"
+            ),
+            ("organization: x\norganization: y\n", 1, 1, "duplicate key 'organization'"),
+            ("organization: x\n  bad: indent\n", 2, 6, "YAML syntax"),
+            ("organization: 'unterminated\n", 2, 1, "YAML syntax"),
+            ("organization: x\n---\norganization: y\n", 2, 1, "YAML syntax"),
+            (
+                "organization: x\nservers:\n  - {name: 'a b', product: exchange-2003, level: sp1, os: windows-2003}\n",
+                3, 12, "is not a valid name"
+            ),
+            (
+                "organization: x\npackages:\n  - {id: exchange-2003-sp2, product: exchange-2003, kind: hotfix}\n", 3, 5,
+                "is a built-in package"
+            ),
+            (
+                "organization: x\npackages:\n  - {id: sp9, product: exchange-2003, kind: service-pack}\n", 3, 5,
+                "a service pack needs 'level'"
+            ),
+            (
+                "organization: x\nclusters:\n  - {name: C, product: exchange-2003, level: sp1, os: windows-2003, nodes: [A, B], cluster-group: A, virtual-servers: [{name: E, owner: A, product: exchange-2003}]}\n  - {name: D, product: exchange-2003, level: sp1, os: windows-2003, nodes: [a, Q], cluster-group: Q}\n",
+                4, 77, "a node belongs to one cluster"
+            ),
+            ("organization: x\nx: &a [1]\n*a : 2\n", 3, 1, "an alias used as a key"),
+        ] as [(String, Int, Int, String)])
     func singleMistakes(_ text: String, _ line: Int, _ column: Int, _ message: String) {
         let found = errors(text)
         #expect(
@@ -91,7 +111,10 @@ struct InventoryLoaderTests {
 
     @Test("a domain controller may also be a server (Small Business Server)")
     func sbsDomainController() {
-        #expect(errors("organization: x\ndomain-controllers: [SBS]\nservers:\n  - {name: sbs, product: exchange-2003, level: sp1, os: windows-2003, edition: small-business-server}\n").isEmpty)
+        #expect(
+            errors(
+                "organization: x\ndomain-controllers: [SBS]\nservers:\n  - {name: sbs, product: exchange-2003, level: sp1, os: windows-2003, edition: small-business-server}\n"
+            ).isEmpty)
     }
 
     @Test("hostile bytes give located errors, not crashes or hangs", .timeLimit(.minutes(1)))
@@ -112,7 +135,10 @@ struct InventoryLoaderTests {
                 Issue.record("hostile input accepted")
             } catch {
                 #expect(!error.errors.isEmpty)
-                #expect(error.errors.allSatisfy { $0.location.line >= 1 && $0.location.column >= 1 && $0.location.file == "hostile.yaml" })
+                #expect(
+                    error.errors.allSatisfy {
+                        $0.location.line >= 1 && $0.location.column >= 1 && $0.location.file == "hostile.yaml"
+                    })
             }
         }
     }

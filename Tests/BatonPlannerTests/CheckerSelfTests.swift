@@ -7,7 +7,10 @@ import Testing
 /// one rule of the seed and must be reported.
 @Suite("The plan checker catches broken plans")
 struct CheckerSelfTests {
-    func violations(_ mutate: (inout Plan) -> Void, example: String = "e2003-two-node-cluster.yaml", package: String = "exchange-2003-sp2") throws -> [String] {
+    func violations(
+        _ mutate: (inout Plan) -> Void, example: String = "e2003-two-node-cluster.yaml",
+        package: String = "exchange-2003-sp2"
+    ) throws -> [String] {
         let (inventory, pkg, plan) = try Examples.plan(example, package)
         var broken = plan
         mutate(&broken)
@@ -61,35 +64,40 @@ struct CheckerSelfTests {
 
     @Test("back-ends not waiting for the front-ends")
     func backEndsEarly() throws {
-        let found = try violations({ plan in
-            Self.drop(&plan) { $0.name == "all front-ends upgraded" }
-            let ready = plan.steps.first { $0.name == "ready to install" }!.id
-            for index in plan.steps.indices where plan.steps[index].action == .quiesce && plan.steps[index].host!.hasPrefix("MBX") {
-                plan.steps[index].after = [ready]
-            }
-        }, example: "e2003-front-end-pool.yaml")
+        let found = try violations(
+            { plan in
+                Self.drop(&plan) { $0.name == "all front-ends upgraded" }
+                let ready = plan.steps.first { $0.name == "ready to install" }!.id
+                for index in plan.steps.indices
+                where plan.steps[index].action == .quiesce && plan.steps[index].host!.hasPrefix("MBX") {
+                    plan.steps[index].after = [ready]
+                }
+            }, example: "e2003-front-end-pool.yaml")
         #expect(found.contains { $0.contains("front-end-first") || $0.contains("may run at once") })
     }
 
     @Test("a pool member that never leaves the pool")
     func poolMemberStaysIn() throws {
-        let found = try violations({ plan in
-            Self.drop(&plan) { $0.host == "OWA1" && ($0.action == .leavePool || $0.action == .rejoinPool) }
-        }, example: "e2003-front-end-pool.yaml")
+        let found = try violations(
+            { plan in
+                Self.drop(&plan) { $0.host == "OWA1" && ($0.action == .leavePool || $0.action == .rejoinPool) }
+            }, example: "e2003-front-end-pool.yaml")
         #expect(found.contains { $0.contains("still serving its pool") })
     }
 
     @Test("a move of the Exchange group in an Exchange 5.5 cluster")
     func exchange55Move() throws {
-        let found = try violations({ plan in
-            let install = plan.steps.firstIndex { $0.action == .install }!
-            var move = Step(.moveGroup, host: "ALPHA", group: "EXCH55", to: "BETA", rules: [.clusterStopService], why: "x")
-            move.id = "s999"
-            move.after = plan.steps[install].after
-            move.phase = "x"
-            plan.steps.insert(move, at: install)
-            plan.steps[install + 1].after = ["s999"]
-        }, example: "e55-cluster.yaml", package: "exchange-5.5-sp4")
+        let found = try violations(
+            { plan in
+                let install = plan.steps.firstIndex { $0.action == .install }!
+                var move = Step(
+                    .moveGroup, host: "ALPHA", group: "EXCH55", to: "BETA", rules: [.clusterStopService], why: "x")
+                move.id = "s999"
+                move.after = plan.steps[install].after
+                move.phase = "x"
+                plan.steps.insert(move, at: install)
+                plan.steps[install + 1].after = ["s999"]
+            }, example: "e55-cluster.yaml", package: "exchange-5.5-sp4")
         #expect(found.contains { $0.contains("e55-active-first") })
     }
 

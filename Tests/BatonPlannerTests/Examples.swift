@@ -2,6 +2,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 import Foundation
+import Testing
 
 /// The repository's `examples/` folder, found from this file's path.
 enum Examples {
@@ -15,7 +16,8 @@ enum Examples {
     }
 
     static var all: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") }
+            .sorted()
     }
 
     static func plan(_ name: String, _ packageID: String) throws -> (Inventory, Package, Plan) {
@@ -24,5 +26,3 @@ enum Examples {
         return (inventory, package, try Planner(inventory: inventory, package: package).plan())
     }
 }
-
-import Testing

@@ -41,22 +41,27 @@ struct PlanChecker {
             if step.rules.isEmpty { problems.append("\(step.id): cites no rule") }
             for rule in step.rules where !known.contains(rule) { problems.append("\(step.id): unknown rule \(rule)") }
             if step.why.isEmpty { problems.append("\(step.id): no why") }
-            let required: [String: Bool] = switch step.action {
-            case .approve: ["gate": step.gate != nil]
-            case .backup: ["host": step.host != nil, "what": step.what?.isEmpty == false]
-            case .moveGroup: ["group": step.group != nil, "host": step.host != nil, "to": step.to != nil]
-            case .install: ["host": step.host != nil, "package": step.package != nil]
-            case .reboot: ["host": step.host != nil, "when": step.when != nil]
-            case .resourcesOffline: ["group": step.group != nil, "host": step.host != nil, "keep": step.keep != nil]
-            case .upgradeVirtualServer, .resourcesOnline: ["group": step.group != nil, "host": step.host != nil]
-            case .updateComponent: ["host": step.host != nil, "component": step.component != nil]
-            case .verifyVersion: ["host or group": step.host != nil || step.group != nil, "expect": step.expect != nil]
-            case .failoverTest: ["group": step.group != nil]
-            case .milestone: ["name": step.name != nil]
-            case .leavePool, .rejoinPool: ["host": step.host != nil, "pool": step.pool != nil]
-            default: ["host": step.host != nil]
+            let required: [String: Bool] =
+                switch step.action {
+                case .approve: ["gate": step.gate != nil]
+                case .backup: ["host": step.host != nil, "what": step.what?.isEmpty == false]
+                case .moveGroup: ["group": step.group != nil, "host": step.host != nil, "to": step.to != nil]
+                case .install: ["host": step.host != nil, "package": step.package != nil]
+                case .reboot: ["host": step.host != nil, "when": step.when != nil]
+                case .resourcesOffline:
+                    ["group": step.group != nil, "host": step.host != nil, "keep": step.keep != nil]
+                case .upgradeVirtualServer, .resourcesOnline: ["group": step.group != nil, "host": step.host != nil]
+                case .updateComponent: ["host": step.host != nil, "component": step.component != nil]
+                case .verifyVersion:
+                    ["host or group": step.host != nil || step.group != nil, "expect": step.expect != nil]
+                case .failoverTest: ["group": step.group != nil]
+                case .milestone: ["name": step.name != nil]
+                case .leavePool, .rejoinPool: ["host": step.host != nil, "pool": step.pool != nil]
+                default: ["host": step.host != nil]
+                }
+            for (field, present) in required where !present {
+                problems.append("\(step.id) \(step.action): missing \(field)")
             }
-            for (field, present) in required where !present { problems.append("\(step.id) \(step.action): missing \(field)") }
         }
         return problems
     }
@@ -89,7 +94,8 @@ struct PlanChecker {
         for (entity, steps) in touching.sorted(by: { $0.key < $1.key }) {
             for a in steps.indices {
                 for b in steps.indices where b > a && !ordered(steps[a], steps[b]) {
-                    problems.append("\(plan.steps[steps[a]].id) and \(plan.steps[steps[b]].id) may run at once on \(entity)")
+                    problems.append(
+                        "\(plan.steps[steps[a]].id) and \(plan.steps[steps[b]].id) may run at once on \(entity)")
                     if problems.count > 20 { return problems }
                 }
             }
@@ -155,14 +161,20 @@ struct PlanChecker {
                 return install.os == os && clustered && install.product == .exchange2003
             case .exchange(let product):
                 guard install.product == product else { return false }
-                return package.kind == .servicePack ? install.level < package.level! : install.level >= package.requires!
+                return package.kind == .servicePack
+                    ? install.level < package.level! : install.level >= package.requires!
             }
         }
-        for server in inventory.servers where applies(server.install, clustered: false) { names.insert(server.name.lowercased()) }
+        for server in inventory.servers where applies(server.install, clustered: false) {
+            names.insert(server.name.lowercased())
+        }
         for cluster in inventory.clusters {
             let nodes = cluster.nodes.filter { applies($0.install, clustered: true) }
-            let blocked = package.kind == .hotfix && package.product != nil
-                && cluster.nodes.contains { $0.install.product == package.product && $0.install.level < package.requires! }
+            let blocked =
+                package.kind == .hotfix && package.product != nil
+                && cluster.nodes.contains {
+                    $0.install.product == package.product && $0.install.level < package.requires!
+                }
             if !blocked { names.formUnion(nodes.map { $0.name.lowercased() }) }
         }
         return names
@@ -266,9 +278,15 @@ struct Simulation {
             guard let host else { return }
             if quiesced.contains(host) { fail(step, "backup while the backup agent is stopped (quiesced)") }
             if !anyInstall {
-                if let group = step.group { backedUpBefore.insert("evs " + group.lowercased()) } else { backedUpBefore.insert(host) }
+                if let group = step.group {
+                    backedUpBefore.insert("evs " + group.lowercased())
+                } else {
+                    backedUpBefore.insert(host)
+                }
             } else if let group = step.group {
-                if owner[group.lowercased()] != host { fail(step, "backup of \(group) on \(host), which does not own it") }
+                if owner[group.lowercased()] != host {
+                    fail(step, "backup of \(group) on \(host), which does not own it")
+                }
                 backedUpAfter.insert("evs " + group.lowercased())
             } else {
                 if isUpgraded(host) { backedUpAfter.insert(host) }
@@ -282,15 +300,21 @@ struct Simulation {
             outOfPool.remove(host)
         case .stopClusterService:
             guard let host else { return }
-            if !owns(host).isEmpty { fail(step, "stops the Cluster service while owning \(owns(host)) (unplanned failover)") }
-            if cluster(host)?.nodes.first?.install.product == .exchange55 { fail(step, "Exchange 5.5: the cluster procedure does not stop the Cluster service (e55-active-first)") }
+            if !owns(host).isEmpty {
+                fail(step, "stops the Cluster service while owning \(owns(host)) (unplanned failover)")
+            }
+            if cluster(host)?.nodes.first?.install.product == .exchange55 {
+                fail(step, "Exchange 5.5: the cluster procedure does not stop the Cluster service (e55-active-first)")
+            }
             clusterService[host] = false
         case .startClusterService: if let host { clusterService[host] = true }
         case .install: install(step)
         case .reboot:
             guard let host else { return }
             if !owns(host).isEmpty { fail(step, "restarts while owning \(owns(host)) (unplanned failover)") }
-            if product[host] == .exchange55, step.package == nil, package.product == .exchange55, package.restart == .never {
+            if product[host] == .exchange55, step.package == nil, package.product == .exchange55,
+                package.restart == .never
+            {
                 fail(step, "restart of an Exchange 5.5 server for a package that never restarts")
             }
             if clusterService[host] != nil { clusterService[host] = true }
@@ -301,10 +325,14 @@ struct Simulation {
             resources[key] = .kept
         case .upgradeVirtualServer:
             guard let key = groupKey(step), let host else { return }
-            if !isServicePack { fail(step, "Upgrade Exchange Virtual Server in a hotfix rollout (e2003-hotfix-no-evs-upgrade)") }
+            if !isServicePack {
+                fail(step, "Upgrade Exchange Virtual Server in a hotfix rollout (e2003-hotfix-no-evs-upgrade)")
+            }
             if owner[key] != host { fail(step, "the EVS is not on \(host)") }
             if !isUpgraded(host) { fail(step, "c1037b44: \(host) is not upgraded") }
-            if resources[key] != .kept { fail(step, "c1037b44: more than IP Address, Network Name and Physical Disk are online") }
+            if resources[key] != .kept {
+                fail(step, "c1037b44: more than IP Address, Network Name and Physical Disk are online")
+            }
             if let target = checker.targetLevel { evsLevel[key] = target }
         case .resourcesOnline:
             guard let key = groupKey(step), let host else { return }
@@ -336,7 +364,10 @@ struct Simulation {
             if let host {
                 if !isUpgraded(host) { fail(step, "version check before \(host) is upgraded") }
                 if let target = checker.targetLevel, let p = product[host], step.expect != Builds.build(p, target) {
-                    fail(step, "expects \(step.expect ?? "-"), but \(p.rawValue) \(target.rawValue) is \(Builds.build(p, target) ?? "-")")
+                    fail(
+                        step,
+                        "expects \(step.expect ?? "-"), but \(p.rawValue) \(target.rawValue) is \(Builds.build(p, target) ?? "-")"
+                    )
                 }
                 verified.insert(host)
             } else if let key = groupKey(step) {
@@ -359,7 +390,8 @@ struct Simulation {
 
     func adcCustomMaps(_ host: String) -> Bool {
         checker.inventory.servers.first { $0.name.lowercased() == host }?.install.adcCustomMaps
-            ?? checker.inventory.clusters.flatMap(\.nodes).first { $0.name.lowercased() == host }?.install.adcCustomMaps ?? false
+            ?? checker.inventory.clusters.flatMap(\.nodes).first { $0.name.lowercased() == host }?.install.adcCustomMaps
+            ?? false
     }
 
     mutating func install(_ step: Step) {
@@ -374,11 +406,18 @@ struct Simulation {
         if !missing.isEmpty { fail(step, "install before backups of \(missing.sorted().prefix(3)) (backup-before)") }
         anyInstall = true
         if !quiesced.contains(host) { fail(step, "install without quiescing \(host) (quiesce)") }
-        if previous != .checkInstallers { fail(step, "install not right after check-installers (no-concurrent-installers), after \(previous?.rawValue ?? "nothing")") }
+        if previous != .checkInstallers {
+            fail(
+                step,
+                "install not right after check-installers (no-concurrent-installers), after \(previous?.rawValue ?? "nothing")"
+            )
+        }
         if installed[host, default: []].contains(id) { fail(step, "\(id) installed twice on \(host)") }
         if let cluster = cluster(host), cluster.nodes.first?.install.product != .exchange55 {
             if !owns(host).isEmpty { fail(step, "install on \(host) while it owns \(owns(host)) (e2003-node-empty)") }
-            if clusterService[host] != false { fail(step, "install while the Cluster service runs on \(host) (cluster-stop-service)") }
+            if clusterService[host] != false {
+                fail(step, "install while the Cluster service runs on \(host) (cluster-stop-service)")
+            }
             let others = cluster.nodes.map { $0.name.lowercased() }.filter { $0 != host && clusterService[$0] == false }
             if !others.isEmpty { fail(step, "another node of \(cluster.name) is down too (e2003-one-node-at-a-time)") }
         }
@@ -386,11 +425,15 @@ struct Simulation {
             if !checker.expectedTargets.contains(host) { fail(step, "\(host) should be left alone") }
             if isExchangePackage, let p = package.product, p != .exchange55, !isFrontEnd(host) {
                 let pending = checker.inventory.servers.filter {
-                    $0.role == .frontEnd && checker.expectedTargets.contains($0.name.lowercased()) && !isUpgraded($0.name.lowercased())
+                    $0.role == .frontEnd && checker.expectedTargets.contains($0.name.lowercased())
+                        && !isUpgraded($0.name.lowercased())
                 }
-                if !pending.isEmpty { fail(step, "back-end upgraded before front-end \(pending[0].name) (front-end-first)") }
+                if !pending.isEmpty {
+                    fail(step, "back-end upgraded before front-end \(pending[0].name) (front-end-first)")
+                }
             }
-            if let server = checker.inventory.servers.first(where: { $0.name.lowercased() == host }), server.pool != nil,
+            if let server = checker.inventory.servers.first(where: { $0.name.lowercased() == host }),
+                server.pool != nil,
                 !outOfPool.contains(host)
             {
                 fail(step, "install on a front-end still serving its pool")
@@ -399,11 +442,15 @@ struct Simulation {
                 level[host] = target
                 // Exchange 5.5 virtual servers run on their node's binaries.
                 if product[host] == .exchange55 {
-                    for (group, node) in owner where node == host && !group.hasPrefix("cluster-group@") { evsLevel[group] = target }
+                    for (group, node) in owner where node == host && !group.hasPrefix("cluster-group@") {
+                        evsLevel[group] = target
+                    }
                 }
             }
         } else if id == PackageCatalogue.kb831464.id {
-            if product[host] != .exchange2003 || cluster(host) == nil { fail(step, "hotfix 831464 on a machine that is not an Exchange 2003 node") }
+            if product[host] != .exchange2003 || cluster(host) == nil {
+                fail(step, "hotfix 831464 on a machine that is not an Exchange 2003 node")
+            }
         }
         installed[host, default: []].append(id)
     }
@@ -413,7 +460,9 @@ struct Simulation {
     }
 
     mutating func move(_ step: Step) {
-        guard let key = groupKey(step), let from = step.host?.lowercased(), let to = step.to?.lowercased() else { return }
+        guard let key = groupKey(step), let from = step.host?.lowercased(), let to = step.to?.lowercased() else {
+            return
+        }
         if owner[key] != from { fail(step, "the group is on \(owner[key] ?? "?"), not \(from)") }
         if from == to { fail(step, "moves a group to where it is") }
         if clusterService[to] != true { fail(step, "\(to) does not run the Cluster service") }
@@ -429,15 +478,21 @@ struct Simulation {
             if isServicePack, let target = checker.targetLevel, (evsLevel[key] ?? .rtm) >= target, !isUpgraded(to) {
                 fail(step, "an upgraded EVS moves to a node below its level (e2003-no-move-back)")
             }
-            if isExchangePackage, product[to] == .exchange2003, isUpgraded(to), !evsOnNew.contains(key), resources[key] != .kept,
+            if isExchangePackage, product[to] == .exchange2003, isUpgraded(to), !evsOnNew.contains(key),
+                resources[key] != .kept,
                 isServicePack, (evsLevel[key] ?? .rtm) < checker.targetLevel!
             {
-                fail(step, "an EVS not upgraded moves to upgraded \(to) with more than IP Address, Network Name and Physical Disk online")
+                fail(
+                    step,
+                    "an EVS not upgraded moves to upgraded \(to) with more than IP Address, Network Name and Physical Disk online"
+                )
             }
             if resources[key] == .online, isUpgraded(to), isExchangePackage {
                 evsOnNew.insert(key)
                 // Exchange 2000: the upgraded node upgrades the databases as it mounts them.
-                if isServicePack, product[to] == .exchange2000, let target = checker.targetLevel { evsLevel[key] = target }
+                if isServicePack, product[to] == .exchange2000, let target = checker.targetLevel {
+                    evsLevel[key] = target
+                }
             }
         }
         owner[key] = to
@@ -449,7 +504,9 @@ struct Simulation {
         }
         // Rule e2003-pool-together: a member rejoining must not make its pool serve two
         // service-pack levels at once (mixing that the inventory already had is not the plan's).
-        guard step.action == .rejoinPool, isServicePack, package.product == .exchange2003, let pool = step.pool else { return }
+        guard step.action == .rejoinPool, isServicePack, package.product == .exchange2003, let pool = step.pool else {
+            return
+        }
         let serving = checker.inventory.servers.filter { $0.pool == pool && !outOfPool.contains($0.name.lowercased()) }
         if Set(serving.map { level[$0.name.lowercased()] ?? .rtm }).count > 1 {
             problems.append("after \(step.id): pool \(pool) serves mixed levels (e2003-pool-together)")
@@ -459,34 +516,48 @@ struct Simulation {
     mutating func finalChecks() {
         let targets = checker.expectedTargets
         for host in targets.sorted() {
-            if !isUpgraded(host) && installed[host]?.contains(package.id) != true { problems.append("end: \(host) never got \(package.id)") }
+            if !isUpgraded(host) && installed[host]?.contains(package.id) != true {
+                problems.append("end: \(host) never got \(package.id)")
+            }
             if isExchangePackage, !verified.contains(host) { problems.append("end: \(host)'s version never verified") }
-            if isServicePack, checker.inventory.servers.contains(where: { $0.name.lowercased() == host }), !backedUpAfter.contains(host) {
+            if isServicePack, checker.inventory.servers.contains(where: { $0.name.lowercased() == host }),
+                !backedUpAfter.contains(host)
+            {
                 problems.append("end: \(host) not backed up after the service pack (backup-after)")
             }
             if isServicePack, product[host] == .exchange55, !optimized.contains(host) {
                 problems.append("end: Performance Optimizer never ran on \(host)")
             }
-            let components = (checker.inventory.servers.first { $0.name.lowercased() == host }?.install.components)
-                ?? (checker.inventory.clusters.flatMap(\.nodes).first { $0.name.lowercased() == host }?.install.components ?? [])
+            let components =
+                (checker.inventory.servers.first { $0.name.lowercased() == host }?.install.components)
+                ?? (checker.inventory.clusters.flatMap(\.nodes).first { $0.name.lowercased() == host }?.install
+                    .components ?? [])
             if isServicePack, !Set(components).isSubset(of: componentsDone[host] ?? []) {
                 problems.append("end: components of \(host) not updated separately")
             }
         }
         if !quiesced.isEmpty { problems.append("end: services left stopped on \(quiesced.sorted())") }
         if !outOfPool.isEmpty { problems.append("end: \(outOfPool.sorted()) left out of their pool") }
-        for (node, running) in clusterService where !running { problems.append("end: Cluster service left stopped on \(node)") }
+        for (node, running) in clusterService where !running {
+            problems.append("end: Cluster service left stopped on \(node)")
+        }
         for cluster in checker.inventory.clusters {
             let inScope = cluster.nodes.contains { targets.contains($0.name.lowercased()) }
             guard inScope else { continue }
             for evs in cluster.virtualServers {
                 let key = evs.name.lowercased()
                 if resources[key] != .online { problems.append("end: \(evs.name) is not online") }
-                if isServicePack, package.product == .exchange2003, let target = checker.targetLevel, (evsLevel[key] ?? .rtm) < target {
+                if isServicePack, package.product == .exchange2003, let target = checker.targetLevel,
+                    (evsLevel[key] ?? .rtm) < target
+                {
                     problems.append("end: \(evs.name) was never upgraded (e2003-nodes-then-evs)")
                 }
-                if isExchangePackage, !verified.contains("evs " + key) { problems.append("end: \(evs.name)'s version never verified") }
-                if isServicePack, !backedUpAfter.contains("evs " + key) { problems.append("end: \(evs.name) not backed up after") }
+                if isExchangePackage, !verified.contains("evs " + key) {
+                    problems.append("end: \(evs.name)'s version never verified")
+                }
+                if isServicePack, !backedUpAfter.contains("evs " + key) {
+                    problems.append("end: \(evs.name) not backed up after")
+                }
                 if cluster.nodes.first?.install.product != .exchange55, !failoverTested.contains(key) {
                     problems.append("end: \(evs.name) never failover-tested")
                 }

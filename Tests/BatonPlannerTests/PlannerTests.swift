@@ -22,7 +22,8 @@ struct PlannerTests {
                 continue
             }
             planned += 1
-            let problems = PlanChecker(inventory: inventory, package: package, plan: plan).violations(orders: 25, seed: 7)
+            let problems = PlanChecker(inventory: inventory, package: package, plan: plan).violations(
+                orders: 25, seed: 7)
             #expect(problems.isEmpty, "\(name) with \(package.id): \(problems.prefix(5))")
         }
         #expect(planned > 0 || name == "e2003-migration.yaml")
@@ -50,7 +51,11 @@ struct PlannerTests {
     @Test("a hotfix on an Exchange 2003 cluster skips Upgrade Exchange Virtual Server")
     func hotfixSkipsEVSUpgrade() throws {
         var inventory = try Examples.load("e2003-two-node-cluster.yaml")
-        inventory.packages = [Package(id: "kb1", target: .exchange(.exchange2003), kind: .hotfix, requires: .sp1, restart: .ifPrompted, changesStore: false)]
+        inventory.packages = [
+            Package(
+                id: "kb1", target: .exchange(.exchange2003), kind: .hotfix, requires: .sp1, restart: .ifPrompted,
+                changesStore: false)
+        ]
         let package = inventory.packages[0]
         let plan = try Planner(inventory: inventory, package: package).plan()
         #expect(!plan.steps.contains { $0.action == .upgradeVirtualServer })
@@ -86,7 +91,9 @@ struct PlannerTests {
     @Test("Exchange 5.5 clusters install on the active node first and never move the group")
     func exchange55Cluster() throws {
         let (_, _, plan) = try Examples.plan("e55-cluster.yaml", "exchange-5.5-sp4")
-        #expect(!plan.steps.contains { $0.action == .moveGroup || $0.action == .stopClusterService || $0.action == .reboot })
+        #expect(
+            !plan.steps.contains { $0.action == .moveGroup || $0.action == .stopClusterService || $0.action == .reboot }
+        )
         let installs = plan.steps.filter { $0.action == .install }.compactMap(\.host)
         #expect(installs == ["ALPHA", "BETA"])
         #expect(plan.steps.filter { $0.action == .performanceOptimizer }.count == 2)
@@ -132,7 +139,9 @@ struct PlannerTests {
         #expect(!last.isEmpty)
         #expect(last.allSatisfy { $0.rules.contains(.e2000ActiveActive) })
         var owner = Dictionary(uniqueKeysWithValues: inventory.clusters[0].virtualServers.map { ($0.name, $0.owner) })
-        for move in plan.steps where move.action == .moveGroup && move.group != clusterGroupName { owner[move.group!] = move.to }
+        for move in plan.steps where move.action == .moveGroup && move.group != clusterGroupName {
+            owner[move.group!] = move.to
+        }
         #expect(owner == ["EVS1": "NODEA", "EVS2": "NODEB"])
         #expect(PlanChecker(inventory: inventory, package: package, plan: plan).violations(orders: 30, seed: 5).isEmpty)
     }
@@ -167,7 +176,9 @@ struct PlannerTests {
         let ready = try #require(plan.steps.first { $0.name == "ready to install" })
         let before = plan.steps.filter { $0.phase == "prepare" && $0.action == .backup }
         let hosts = Set(before.filter { $0.group == nil }.compactMap(\.host))
-        let expected = Set(inventory.domainControllers + inventory.servers.map(\.name) + inventory.clusters.flatMap(\.nodes).map(\.name))
+        let expected = Set(
+            inventory.domainControllers + inventory.servers.map(\.name)
+                + inventory.clusters.flatMap(\.nodes).map(\.name))
         #expect(hosts == expected)
         #expect(Set(before.compactMap(\.group)) == Set(inventory.clusters.flatMap(\.virtualServers).map(\.name)))
         #expect(ready.after.contains("s1"))

@@ -26,7 +26,8 @@ let benchmarks: @Sendable () -> Void = {
     let yaml = SyntheticOrganization.yaml(servers: 10_000, clusters: 1_000)
     Benchmark(
         "load and validate inventory YAML, 10000 servers + 1000 clusters",
-        configuration: .init(metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(20), maxIterations: 10)
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(20), maxIterations: 10)
     ) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try InventoryLoader.parse(text: yaml, file: "synthetic.yaml"))

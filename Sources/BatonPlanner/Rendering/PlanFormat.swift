@@ -77,7 +77,9 @@ extension Plan {
     /// The way back, as rule `no-uninstall` says it must be printed.
     var rollbackPath: [String] {
         guard package.kind == .servicePack else {
-            return ["A hotfix is removed as its release notes say; restore from the backups this plan takes first if that fails."]
+            return [
+                "A hotfix is removed as its release notes say; restore from the backups this plan takes first if that fails."
+            ]
         }
         return [
             "A service pack cannot be uninstalled (rule no-uninstall). To go back to the earlier level:",

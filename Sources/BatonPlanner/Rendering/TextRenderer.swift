@@ -6,7 +6,8 @@ struct TextRenderer {
     func render() -> String {
         var out = "Plan for \(plan.organization): \(plan.headline)\n"
         if let estimate = plan.estimate, !plan.steps.isEmpty {
-            out += "\(plan.steps.count) steps; about \(humanDuration(estimate.makespanSeconds)) from start to end, \(humanDuration(estimate.workSeconds)) of work.\n"
+            out +=
+                "\(plan.steps.count) steps; about \(humanDuration(estimate.makespanSeconds)) from start to end, \(humanDuration(estimate.workSeconds)) of work.\n"
         }
         let phases = Phases(plan)
         for name in phases.names {
@@ -25,7 +26,8 @@ struct TextRenderer {
                 out += "Virtual server \(evs.name) offline: \(humanDuration(evs.downtimeSeconds))\n"
             }
             for pool in estimate.pools where pool.membersOut > 0 {
-                out += "Pool \(pool.name): \(pool.membersOut) of \(pool.members) members out over \(humanDuration(pool.windowSeconds)); no member serving for \(humanDuration(pool.fullyOutSeconds))\n"
+                out +=
+                    "Pool \(pool.name): \(pool.membersOut) of \(pool.members) members out over \(humanDuration(pool.windowSeconds)); no member serving for \(humanDuration(pool.fullyOutSeconds))\n"
             }
         }
         if !plan.steps.isEmpty {
