@@ -169,7 +169,8 @@ struct CommandLineTests {
     func generatedInventory() throws {
         let generated = try BatonProcess.run(["generate-inventory", "--servers", "30", "--clusters", "3"])
         #expect(generated.status == 0)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("baton-generated-\(UUID().uuidString).yaml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "baton-generated-\(UUID().uuidString).yaml")
         try generated.stdout.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let plan = try BatonProcess.run(["plan", file.path, "--package", "exchange-2003-sp2"])

@@ -32,23 +32,11 @@ struct JSONWriter {
         field("organization", plan.organization)
         key("package")
         package(plan.package)
-        key("steps")
-        beginArray(plan.steps.isEmpty)
-        for step in plan.steps {
-            element()
-            self.step(step)
+        field("steps", objects: plan.steps) { $0.step($1) }
+        field("warnings", objects: plan.warnings) { writer, warning in
+            writer.field("message", warning.message)
+            writer.field("rule", warning.rule.rawValue)
         }
-        endArray(plan.steps.isEmpty)
-        key("warnings")
-        beginArray(plan.warnings.isEmpty)
-        for warning in plan.warnings {
-            element()
-            begin()
-            field("message", warning.message)
-            field("rule", warning.rule.rawValue)
-            end()
-        }
-        endArray(plan.warnings.isEmpty)
         end()
     }
 
@@ -64,8 +52,8 @@ struct JSONWriter {
         end()
     }
 
+    /// A step's members; the caller opens and closes the object.
     mutating func step(_ step: Step) {
-        begin()
         field("action", step.action.rawValue)
         field("after", list: step.after)
         field("component", step.component?.rawValue)
@@ -84,36 +72,23 @@ struct JSONWriter {
         if let what = step.what { field("what", list: what.map(\.rawValue)) }
         field("when", step.when?.rawValue)
         field("why", step.why)
-        end()
     }
 
     mutating func estimate(_ estimate: Estimate) {
         begin()
         field("assumptions", estimate.assumptions)
         field("makespan-seconds", estimate.makespanSeconds)
-        key("pools")
-        beginArray(estimate.pools.isEmpty)
-        for pool in estimate.pools {
-            element()
-            begin()
-            field("fully-out-seconds", pool.fullyOutSeconds)
-            field("members", pool.members)
-            field("members-out", pool.membersOut)
-            field("name", pool.name)
-            field("window-seconds", pool.windowSeconds)
-            end()
+        field("pools", objects: estimate.pools) { writer, pool in
+            writer.field("fully-out-seconds", pool.fullyOutSeconds)
+            writer.field("members", pool.members)
+            writer.field("members-out", pool.membersOut)
+            writer.field("name", pool.name)
+            writer.field("window-seconds", pool.windowSeconds)
         }
-        endArray(estimate.pools.isEmpty)
-        key("virtual-servers")
-        beginArray(estimate.virtualServers.isEmpty)
-        for evs in estimate.virtualServers {
-            element()
-            begin()
-            field("downtime-seconds", evs.downtimeSeconds)
-            field("name", evs.name)
-            end()
+        field("virtual-servers", objects: estimate.virtualServers) { writer, evs in
+            writer.field("downtime-seconds", evs.downtimeSeconds)
+            writer.field("name", evs.name)
         }
-        endArray(estimate.virtualServers.isEmpty)
         field("work-seconds", estimate.workSeconds)
         end()
     }
@@ -168,6 +143,19 @@ struct JSONWriter {
             string(value)
         }
         endArray(list.isEmpty)
+    }
+
+    /// An array of objects, `body` writing each object's members in sorted key order.
+    mutating func field<Element>(_ name: String, objects: [Element], _ body: (inout JSONWriter, Element) -> Void) {
+        key(name)
+        beginArray(objects.isEmpty)
+        for object in objects {
+            element()
+            begin()
+            body(&self, object)
+            end()
+        }
+        endArray(objects.isEmpty)
     }
 
     mutating func beginArray(_ empty: Bool) {
