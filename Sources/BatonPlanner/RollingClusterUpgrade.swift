@@ -232,7 +232,9 @@ struct RollingClusterUpgrade {
                     .stopClusterService, host: host, rules: [.clusterStopService],
                     why: "The restart started the Cluster service again; stop it before the Exchange installer runs."),
                 in: &builder)
-            HostSteps.checkInstallers(host, node.install, chain: &chain, builder: &builder)
+            // The restart also started the antivirus and other services set to start
+            // automatically: stop them again before the Exchange installer (rule `quiesce`).
+            HostSteps.quiesceAndCheck(host, node.install, chain: &chain, builder: &builder)
         }
         chain.then(
             Step(

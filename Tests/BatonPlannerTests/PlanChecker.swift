@@ -192,6 +192,8 @@ struct Simulation {
     var product: [String: Product] = [:]
     var clusterService: [String: Bool] = [:]
     var quiesced = Set<String>()
+    /// Hosts restarted since they were last quiesced: their antivirus runs again.
+    var restarted = Set<String>()
     var lastHostAction: [String: Action] = [:]
     var installed: [String: [String]] = [:]
     var outOfPool = Set<String>()
@@ -292,7 +294,11 @@ struct Simulation {
                 if isUpgraded(host) { backedUpAfter.insert(host) }
             }
         case .exportSchemaMap: if let host { exported.insert(host) }
-        case .quiesce: if let host { quiesced.insert(host) }
+        case .quiesce:
+            if let host {
+                quiesced.insert(host)
+                restarted.remove(host)
+            }
         case .checkInstallers: break
         case .leavePool: if let host { outOfPool.insert(host) }
         case .rejoinPool:
@@ -318,6 +324,8 @@ struct Simulation {
                 fail(step, "restart of an Exchange 5.5 server for a package that never restarts")
             }
             if clusterService[host] != nil { clusterService[host] = true }
+            // Services set to start automatically come back with the restart.
+            restarted.insert(host)
         case .moveGroup: move(step)
         case .resourcesOffline:
             guard let key = groupKey(step) else { return }
@@ -405,7 +413,9 @@ struct Simulation {
         let missing = needed.subtracting(backedUpBefore)
         if !missing.isEmpty { fail(step, "install before backups of \(missing.sorted().prefix(3)) (backup-before)") }
         anyInstall = true
-        if !quiesced.contains(host) { fail(step, "install without quiescing \(host) (quiesce)") }
+        if !quiesced.contains(host) || restarted.contains(host) {
+            fail(step, "install without quiescing \(host) since its last restart (quiesce)")
+        }
         if previous != .checkInstallers {
             fail(
                 step,

@@ -37,7 +37,7 @@ struct PlannerTests {
         // each EVS move onto an upgraded node is wrapped in offline / upgrade / online.
         let expected: [Action] = [
             .moveGroup, .stopClusterService, .quiesce, .checkInstallers, .install, .reboot, .stopClusterService,
-            .checkInstallers, .install, .reboot, .startClusterService, .verifyVersion, .restoreServices,
+            .quiesce, .checkInstallers, .install, .reboot, .startClusterService, .verifyVersion, .restoreServices,
             .resourcesOffline, .moveGroup, .upgradeVirtualServer, .resourcesOnline,
         ]
         #expect(Array(cluster.prefix(expected.count)) == expected)
