@@ -17,10 +17,13 @@ let package = Package(
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
         .target(name: "BatonPlanner", dependencies: ["BatonModel", "BatonKnowledge"]),
+        .target(
+            name: "BatonLab",
+            dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -32,10 +35,11 @@ let package = Package(
         .testTarget(
             name: "BatonPlannerTests",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"]),
         .testTarget(name: "BatonCLITests", dependencies: ["baton"]),
     ],
     swiftLanguageModes: [.v6]

@@ -81,7 +81,7 @@ public enum InventoryLoader {
     }
 
     /// Turns a Yams error into a located message a person can act on.
-    static func syntaxError(_ error: any Error, text: String, file: String) -> InventoryError {
+    public static func syntaxError(_ error: any Error, text: String, file: String) -> InventoryError {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         guard let error = error as? YamlError else {
             return InventoryError(

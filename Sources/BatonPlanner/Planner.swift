@@ -258,6 +258,7 @@ public struct Planner: Sendable {
         _ cluster: Cluster, after start: [String], applicability: Applicability, durations: ActionDurations,
         _ builder: inout PlanBuilder
     ) throws(PlanRefusal) -> [String] {
+        try checkLevels(cluster, applicability: applicability)
         let product = cluster.nodes[0].install.product
         if package.target == .windows(.windows2003) {
             var rolling = RollingClusterUpgrade(
@@ -279,6 +280,34 @@ public struct Planner: Sendable {
                 cluster: cluster, package: package, applicability: applicability,
                 policy: Exchange2003ClusterProcedure.policy(package: package, cluster: cluster))
             return try rolling.plan(after: start, builder: &builder)
+        }
+    }
+
+    /// Refuses a cluster whose nodes would not all end at one level: its virtual servers
+    /// could then not fail over between every node (rules `e2003-no-move-back`, `failover-test`).
+    func checkLevels(_ cluster: Cluster, applicability: Applicability) throws(PlanRefusal) {
+        // A hotfix leaves levels as they are: nodes at different levels could not take each
+        // other's virtual servers, nor pass the failover test.
+        let levels = Set(cluster.nodes.map(\.install.level))
+        if package.kind == .hotfix, levels.count > 1 {
+            throw PlanRefusal(
+                rule: .e2003NoMoveBack,
+                message: """
+                    cluster \(cluster.name): its nodes run different levels (\(levels.sorted().map(\.rawValue).joined(separator: ", "))), \
+                    so its virtual servers cannot fail over between all of them. Bring every node to one level before \(package.id).
+                    """)
+        }
+        if applicability.isServicePack, let level = package.level,
+            let above = cluster.nodes.first(where: { $0.install.product == package.product && $0.install.level > level }
+            )
+        {
+            throw PlanRefusal(
+                rule: .e2003NoMoveBack,
+                message: """
+                    cluster \(cluster.name): node \(above.name) already runs \(above.install.level.rawValue), above \(package.id). \
+                    The other nodes would end at \(level.rawValue), and a virtual server upgraded on \(above.name) could never fail \
+                    over to them. Roll out \(above.install.product.rawValue)-\(above.install.level.rawValue) instead.
+                    """)
         }
     }
 

@@ -58,6 +58,16 @@ struct RollingClusterUpgrade {
         }
     }
 
+    /// Whether `node` runs the level `evs` has now, so it can bring it online.
+    func canHost(_ evs: String, _ node: ClusterNode) -> Bool {
+        guard let server = cluster.virtualServers.first(where: { $0.name == evs }) else { return true }
+        guard server.product == node.install.product else { return !policy.noMoveBack }
+        if upgradedEVS.contains(evs.lowercased()) { return upgraded.contains(node.name.lowercased()) }
+        // Still at its old level: a node at that level which this rollout has not changed
+        // (a Windows hotfix leaves Exchange's level alone, so there any node at it will do).
+        return node.install.level == server.level && (!policy.noMoveBack || !upgraded.contains(node.name.lowercased()))
+    }
+
     func groups(on node: String) -> [String] {
         let evs = cluster.virtualServers.map(\.name).filter { owner[$0]!.sameHostName(as: node) }
         return evs + (owner[clusterGroupName]!.sameHostName(as: node) ? [clusterGroupName] : [])
@@ -118,12 +128,25 @@ struct RollingClusterUpgrade {
                         """)
             } else {
                 let others = cluster.nodes.filter { !$0.name.sameHostName(as: node.name) }
-                let preferUpgraded = group == clusterGroupName && !upgradedNodes.isEmpty
-                let target = pick(
-                    preferUpgraded
-                        ? upgradedNodes
-                        : others.filter { isEVS && policy.noMoveBack ? !upgraded.contains($0.name.lowercased()) : true }
-                            .nonEmpty ?? others, for: group)
+                let candidates: [ClusterNode]
+                if group == clusterGroupName {
+                    // The cluster group has no Exchange level: any node may own it.
+                    candidates = upgradedNodes.isEmpty ? others : upgradedNodes
+                } else {
+                    // A virtual server comes online only on a node at its own level: an older
+                    // node cannot take it (`e2003-no-move-back`), a newer one needs its upgrade
+                    // first (`e2003-event-1025`).
+                    candidates = others.filter { canHost(group, $0) }
+                    guard !candidates.isEmpty else {
+                        throw PlanRefusal(
+                            rule: .e2003NoMoveBack,
+                            message: """
+                                cluster \(cluster.name): no other node runs the level of virtual server \(group), so it \
+                                cannot stay online while \(node.name) is worked on. Bring the nodes to one level first.
+                                """)
+                    }
+                }
+                let target = pick(candidates, for: group)
                 let served = isEVS ? "; \(group) keeps serving its users from \(target) meanwhile" : ""
                 move(
                     group, from: node.name, to: target, rules: policy.vacateRules,
@@ -263,7 +286,12 @@ struct RollingClusterUpgrade {
         if cluster.nodes.first?.install.product == .exchange2000 { rules.append(.e2000ActiveActive) }
         for evs in cluster.virtualServers {
             let home = evs.preferredOwner ?? evs.owner
-            guard let current = owner[evs.name], !current.sameHostName(as: home) else { continue }
+            // By now an Exchange package has brought every node to one level; a Windows hotfix
+            // leaves their Exchange levels as they were, so the home node must match the EVS.
+            guard let current = owner[evs.name], !current.sameHostName(as: home),
+                let homeNode = cluster.node(named: home),
+                policy.noMoveBack || (homeNode.install.product == evs.product && homeNode.install.level == evs.level)
+            else { continue }
             move(
                 evs.name, from: current, to: home, rules: rules,
                 why:

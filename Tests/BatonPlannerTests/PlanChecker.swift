@@ -341,7 +341,8 @@ struct Simulation {
             if resources[key] != .kept {
                 fail(step, "c1037b44: more than IP Address, Network Name and Physical Disk are online")
             }
-            if let target = checker.targetLevel { evsLevel[key] = target }
+            // The EVS comes to its node's level.
+            evsLevel[key] = level[host]
         case .resourcesOnline:
             guard let key = groupKey(step), let host else { return }
             if owner[key] != host { fail(step, "the EVS is not on \(host)") }
@@ -495,6 +496,15 @@ struct Simulation {
                 fail(
                     step,
                     "an EVS not upgraded moves to upgraded \(to) with more than IP Address, Network Name and Physical Disk online"
+                )
+            }
+            let evsProduct = checker.clusterOfEVS(key)?.virtualServers.first { $0.name.lowercased() == key }?.product
+            if product[to] == .exchange2003, evsProduct == .exchange2003, resources[key] == .online,
+                (level[to] ?? .rtm) > (evsLevel[key] ?? .rtm)
+            {
+                fail(
+                    step,
+                    "\(key) at \(evsLevel[key]?.rawValue ?? "?") comes online on \(to) at \(level[to]?.rawValue ?? "?"): event 1025"
                 )
             }
             if resources[key] == .online, isUpgraded(to), isExchangePackage {

@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonLab
 import BatonModel
 import BatonPlanner
 import Foundation
@@ -111,6 +112,19 @@ struct RandomOrganizationTests {
                 let problems = PlanChecker(inventory: inventory, package: package, plan: plan).violations(
                     orders: 8, seed: 11)
                 #expect(problems.isEmpty, "\(shape) with \(package.id): \(problems.prefix(4))")
+                // The lab twin, a second model of the seed, must agree: the plan runs through.
+                var twin = LabTwin(inventory: inventory, seed: 5)
+                for step in plan.steps {
+                    let outcome = twin.perform(step)
+                    guard outcome.succeeded else {
+                        Issue.record(
+                            "\(shape) with \(package.id): \(step.id) \(step.summary) failed on the twin: \(outcome.message)"
+                        )
+                        break
+                    }
+                }
+                #expect(
+                    twin.accounting.violations.isEmpty, "\(shape) with \(package.id): \(twin.accounting.violations)")
             } catch let refusal as PlanRefusal {
                 #expect([Rule.ID.e2003NoMoveBack, .e2003CleanInstallMigration].contains(refusal.rule), "\(refusal)")
             } catch {

@@ -1,0 +1,43 @@
+import BatonModel
+
+/// A fault injected into the twin. Conditions (an evicted node, a running installer, a
+/// full disk) hold until fixed; events (a FileInUse install, a move that fails) happen once,
+/// at the next matching action, so that a run resumed after "fixing" them goes through.
+public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// The next install on the host meets a file held open: `FileInUse:: Added to Filelist:`.
+        case fileInUse = "file-in-use"
+        /// The host does not come back after its next restart.
+        case noReturnAfterRestart = "no-return-after-restart"
+        /// The next move of the group fails; it stays where it was.
+        case moveFails = "move-fails"
+        /// The next move of the group hangs until the step times out.
+        case moveHangs = "move-hangs"
+        /// The next "Upgrade Exchange Virtual Server" of the group fails with c1037b44.
+        case evsUpgradeFails = "evs-upgrade-fails"
+        /// The node was evicted from the cluster and added back (event 1025).
+        case evicted
+        /// Another setup, update or xcopy is running on the host.
+        case installerRunning = "installer-running"
+        /// The host's system disk is full.
+        case diskFull = "disk-full"
+
+        /// Whether the fault names a group rather than a host.
+        public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
+        /// Whether it happens once rather than holding until fixed.
+        public var isEvent: Bool {
+            [.fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails].contains(self)
+        }
+    }
+
+    public var kind: Kind
+    /// The host or group it concerns.
+    public var target: String
+
+    public init(_ kind: Kind, _ target: String) {
+        self.kind = kind
+        self.target = target
+    }
+
+    public var description: String { "\(kind.rawValue) on \(target)" }
+}

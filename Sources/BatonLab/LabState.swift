@@ -1,0 +1,106 @@
+import BatonKnowledge
+import BatonModel
+
+/// A machine of the lab twin: what the seed says matters about a real one.
+public struct LabHost: Sendable, Codable, Hashable {
+    public var name: String
+    /// Nil for a domain controller that runs no Exchange.
+    public var product: Product?
+    public var level: Level?
+    public var os: OperatingSystem
+    public var cluster: String?
+    public var role: Role?
+    public var pool: String?
+    public var inPool = true
+    public var up = true
+    public var pendingRestart = false
+    /// Services and programs running now: the interfering ones of the inventory, plus
+    /// `cluster` (the Cluster service) on nodes.
+    public var running: Set<String> = []
+    /// What `quiesce` stopped, for `restore-services`.
+    public var stoppedByQuiesce: [String] = []
+    /// Another setup, update or xcopy is running (rule `no-concurrent-installers`).
+    public var installerRunning = false
+    public var freeDiskMB = 4096
+    /// The node was evicted from the cluster and added back (rule `e2003-event-1025`).
+    public var evictedAndReadded = false
+    public var installed: [String] = []
+    /// The build a hotfix brought, when its package names one.
+    public var hotfixBuild: String?
+    public var components: [String: Level] = [:]
+    public var adcCustomMaps = false
+    public var schemaMapsExported = false
+    /// The Application event log.
+    public var eventLog: [String] = []
+    /// The installer's and hotfixes' logs.
+    public var installerLog: [String] = []
+
+    /// "6.5.7638.2", as Exchange System Manager shows it.
+    public var build: String? {
+        guard let product, let level else { return nil }
+        return hotfixBuild ?? Builds.build(product, level)
+    }
+}
+
+/// A cluster group: an Exchange Virtual Server or the cluster group itself.
+public struct LabGroup: Sendable, Codable, Hashable {
+    public var name: String
+    public var cluster: String
+    public var isVirtualServer: Bool
+    public var owner: String
+    public var product: Product?
+    public var level: Level?
+    /// Each resource and whether it is online.
+    public var resources: [String: Bool]
+
+    public static let virtualServerResources = [
+        "ip-address", "network-name", "physical-disk", "system-attendant", "information-store", "msdtc", "smtp", "http",
+    ]
+    public static let kept: Set<String> = ["ip-address", "network-name", "physical-disk"]
+
+    public var isOnline: Bool { resources.values.allSatisfy { $0 } }
+    public var onlyKeptOnline: Bool { resources.allSatisfy { Self.kept.contains($0.key) || !$0.value } }
+}
+
+/// A backup the twin took, and whether it can still be restored where it was taken.
+public struct LabBackup: Sendable, Codable, Hashable {
+    public var subject: String
+    public var what: [String]
+    public var product: Product?
+    public var level: Level?
+    public var at: Double
+    public var restorable = true
+}
+
+/// One action applied to the twin, with what came of it. `applied` is false when the action
+/// changed nothing (for example a restart nobody asked for).
+public struct LabHistoryEntry: Sendable, Codable, Hashable {
+    public var sequence: Int
+    public var step: String?
+    public var action: String
+    public var summary: String
+    public var start: Double
+    public var end: Double
+    public var succeeded: Bool
+    public var applied: Bool
+    public var message: String
+}
+
+/// A breach of one of the seed's rules, as the twin saw it happen.
+public struct LabViolation: Sendable, Codable, Hashable {
+    public var rule: String
+    public var message: String
+    public var at: Double
+}
+
+/// What users noticed: the twin's accounting (issue: availability, mixed levels, failovers).
+public struct LabAccounting: Sendable, Codable, Hashable {
+    /// Seconds each virtual server was offline.
+    public var virtualServerOffline: [String: Double] = [:]
+    /// Seconds each pool served two levels at once (mobile clients' synchronization-key errors).
+    public var poolMixedLevels: [String: Double] = [:]
+    /// Seconds an Exchange 2000 back-end ran newer than a front-end serving Outlook Web Access.
+    public var outlookWebAccessBroken: Double = 0
+    public var unplannedFailovers: [String] = []
+    public var violations: [LabViolation] = []
+}

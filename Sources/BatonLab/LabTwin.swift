@@ -1,0 +1,352 @@
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+
+/// What the twin answers for one action.
+public struct LabOutcome: Sendable, Hashable {
+    public var succeeded: Bool
+    /// What happened, in the words a real server would use where the seed gives them.
+    public var message: String
+    /// Virtual seconds the action took.
+    public var duration: Double
+    /// The rule whose failure this is, when the seed knows it.
+    public var rule: Rule.ID?
+    /// Whether the action changed anything.
+    public var applied: Bool
+}
+
+/// A package as the twin needs to know it.
+public struct LabPackage: Sendable, Codable, Hashable {
+    public var id: String
+    public var target: String
+    public var kind: PackageKind
+    public var level: Level?
+    public var requires: Level?
+    public var restart: RestartPolicy
+    public var build: String?
+
+    init(_ package: Package) {
+        build = package.kind == .hotfix ? package.build : nil
+        id = package.id
+        target = package.target.rawValue
+        kind = package.kind
+        level = package.level
+        requires = package.requires
+        restart = package.restart
+    }
+}
+
+/// A simulated copy of an organization that behaves as the seed says real Exchange servers
+/// and clusters do, failures included (rule `lab-first`). Deterministic for a given seed:
+/// the same actions in the same order give the same times, restarts and outcomes.
+public struct LabTwin: Sendable, Codable, Hashable {
+    public var organization: String
+    public var hosts: [String: LabHost] = [:]
+    public var groups: [String: LabGroup] = [:]
+    public var packages: [LabPackage] = []
+    public var backups: [LabBackup] = []
+    public var history: [LabHistoryEntry] = []
+    public var accounting = LabAccounting()
+    /// Events armed to happen once (see `LabFault`).
+    public var armedFaults: [LabFault] = []
+    /// Virtual seconds since the twin was made.
+    public var clock: Double = 0
+    public var seed: UInt64
+    var random: UInt64
+
+    /// A twin of `inventory`, every machine up and running what the inventory says.
+    public init(inventory: Inventory, seed: UInt64 = 1) {
+        organization = inventory.organization
+        self.seed = seed
+        random = seed
+        for dc in inventory.domainControllers {
+            hosts[dc.lowercased()] = LabHost(name: dc, product: nil, level: nil, os: .windows2003)
+        }
+        for server in inventory.servers {
+            var host = LabHost(
+                name: server.name, product: server.install.product, level: server.install.level, os: server.install.os)
+            host.role = server.role
+            host.pool = server.pool
+            apply(server.install, to: &host)
+            hosts[server.name.lowercased()] = host
+        }
+        for cluster in inventory.clusters {
+            for node in cluster.nodes {
+                var host = LabHost(
+                    name: node.name, product: node.install.product, level: node.install.level, os: node.install.os)
+                host.cluster = cluster.name
+                host.role = .backEnd
+                apply(node.install, to: &host)
+                host.running.insert("cluster")
+                hosts[node.name.lowercased()] = host
+            }
+            groups[clusterGroupKey(cluster.name)] = LabGroup(
+                name: clusterGroupName, cluster: cluster.name, isVirtualServer: false, owner: cluster.clusterGroupOwner,
+                product: nil, level: nil,
+                resources: ["ip-address": true, "network-name": true, "quorum": true, "msdtc": true])
+            for evs in cluster.virtualServers {
+                var group = LabGroup(
+                    name: evs.name, cluster: cluster.name, isVirtualServer: true, owner: evs.owner,
+                    product: evs.product,
+                    level: evs.level,
+                    resources: Dictionary(uniqueKeysWithValues: LabGroup.virtualServerResources.map { ($0, true) }))
+                settle(&group)
+                groups[evs.name.lowercased()] = group
+            }
+        }
+        packages = PackageCatalogue(inventory: inventory).packages.map(LabPackage.init)
+    }
+
+    /// Makes a virtual server's state one a real cluster could be in: an Exchange 2000 EVS
+    /// mounted on a newer node has had its databases upgraded; an Exchange 5.5 EVS runs its
+    /// node's binaries; an Exchange 2003 EVS older than its node cannot be online (event 1025).
+    private mutating func settle(_ group: inout LabGroup) {
+        guard let node = hosts[group.owner.lowercased()], node.product == group.product, let nodeLevel = node.level
+        else { return }
+        switch group.product {
+        case .exchange2000: group.level = max(group.level ?? .rtm, nodeLevel)
+        case .exchange55: group.level = nodeLevel
+        case .exchange2003 where nodeLevel > (group.level ?? .rtm):
+            for resource in group.resources.keys where !LabGroup.kept.contains(resource) {
+                group.resources[resource] = false
+            }
+            hosts[group.owner.lowercased()]!.eventLog.append(event1025(group.name, on: node.name))
+        default: break
+        }
+    }
+
+    private func apply(_ install: ExchangeInstall, to host: inout LabHost) {
+        host.running = Set(install.running.filter { $0 != .installer }.map(\.rawValue))
+        host.installerRunning = install.running.contains(.installer)
+        host.installed = install.installed
+        host.adcCustomMaps = install.adcCustomMaps
+        for component in install.components { host.components[component.rawValue] = install.level }
+    }
+
+    func clusterGroupKey(_ cluster: String) -> String { "cluster-group@" + cluster.lowercased() }
+
+    // MARK: Faults
+
+    /// Injects a fault: a condition takes hold now, an event waits for its action.
+    public mutating func inject(_ fault: LabFault) throws(LabError) {
+        let key = fault.target.lowercased()
+        if fault.kind.targetsGroup {
+            guard groups[key] != nil else { throw LabError("no virtual server '\(fault.target)' in the twin") }
+        } else {
+            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+        }
+        switch fault.kind {
+        case .evicted: hosts[key]!.evictedAndReadded = true
+        case .installerRunning: hosts[key]!.installerRunning = true
+        case .diskFull: hosts[key]!.freeDiskMB = 20
+        default: armedFaults.append(fault)
+        }
+    }
+
+    /// Takes an armed event for `target`, if there is one.
+    mutating func consume(_ kind: LabFault.Kind, _ target: String) -> Bool {
+        guard
+            let index = armedFaults.firstIndex(where: {
+                $0.kind == kind && $0.target.lowercased() == target.lowercased()
+            })
+        else {
+            return false
+        }
+        armedFaults.remove(at: index)
+        return true
+    }
+
+    // MARK: Time
+
+    /// The next pseudo-random number (SplitMix64): the twin's only source of chance.
+    mutating func nextRandom() -> UInt64 {
+        random &+= 0x9E37_79B9_7F4A_7C15
+        var z = random
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A duration around `base` seconds, ±15 %.
+    mutating func jittered(_ base: Double) -> Double {
+        guard base > 0 else { return 0 }
+        let unit = Double(nextRandom() % 10_000) / 10_000
+        return (base * (0.85 + 0.3 * unit)).rounded()
+    }
+
+    func baseDuration(_ step: Step) -> Double {
+        if step.action == .install {
+            let package = packages.first { $0.id == step.package }
+            return package?.kind == .servicePack
+                ? 40 * 60 : (package?.target.hasPrefix("windows") == true ? 5 * 60 : 10 * 60)
+        }
+        if step.action == .reboot { return 6 * 60 }
+        return Double(ActionDurations.defaults[step.action.rawValue] ?? 60)
+    }
+
+    // MARK: Performing
+
+    /// Performs one plan step: checks what a real system would check, changes the twin as the
+    /// real action would, advances the clock and accounts for what users noticed.
+    public mutating func perform(_ step: Step) -> LabOutcome {
+        let before = self
+        var outcome = act(step)
+        if outcome.duration == 0 { outcome.duration = jittered(baseDuration(step)) }
+        account(step, before: before, duration: outcome.duration)
+        history.append(
+            LabHistoryEntry(
+                sequence: history.count + 1, step: step.id.isEmpty ? nil : step.id, action: step.action.rawValue,
+                summary: step.summary, start: clock, end: clock + outcome.duration, succeeded: outcome.succeeded,
+                applied: outcome.applied, message: outcome.message))
+        clock += outcome.duration
+        return outcome
+    }
+
+    func ok(_ message: String, applied: Bool = true) -> LabOutcome {
+        LabOutcome(succeeded: true, message: message, duration: 0, rule: nil, applied: applied)
+    }
+
+    func failure(_ message: String, rule: Rule.ID? = nil, duration: Double = 0) -> LabOutcome {
+        LabOutcome(succeeded: false, message: message, duration: duration, rule: rule, applied: false)
+    }
+
+    mutating func violate(_ rule: Rule.ID, _ message: String) {
+        accounting.violations.append(LabViolation(rule: rule.rawValue, message: message, at: clock))
+    }
+
+    /// The group a step names: an EVS, or the cluster group of the host's cluster.
+    func groupKey(_ step: Step) -> String? {
+        guard let group = step.group else { return nil }
+        if group == clusterGroupName, let host = step.host, let cluster = hosts[host.lowercased()]?.cluster {
+            return clusterGroupKey(cluster)
+        }
+        return group.lowercased()
+    }
+
+    func groupsOwned(by host: String) -> [String] {
+        groups.filter { $0.value.owner.lowercased() == host.lowercased() }.map(\.key).sorted()
+    }
+
+    mutating func act(_ step: Step) -> LabOutcome {
+        switch step.action {
+        case .approve: return ok("gate \(step.gate ?? "?") approved")
+        case .milestone: return ok(step.name ?? "milestone", applied: false)
+        default: break
+        }
+        if step.action == .failoverTest || (step.action == .verifyVersion && step.host == nil) {
+            return groupAction(step)
+        }
+        guard let hostName = step.host, let key = Optional(hostName.lowercased()), hosts[key] != nil else {
+            return failure("no host '\(step.host ?? "?")' in the twin")
+        }
+        guard hosts[key]!.up else { return failure("\(hostName) does not answer: it is down") }
+        switch step.action {
+        case .backup: return backup(step, key)
+        case .exportSchemaMap:
+            guard hosts[key]!.components["adc"] != nil else {
+                return failure("\(hostName) runs no Active Directory Connector")
+            }
+            hosts[key]!.schemaMapsExported = true
+            return ok("msExchServer1SchemaMap and msExchServer2SchemaMap exported with LDP")
+        case .quiesce:
+            let stopping = hosts[key]!.running.subtracting(["cluster", "exchange"]).sorted()
+            hosts[key]!.running.subtract(stopping)
+            hosts[key]!.stoppedByQuiesce = Array(Set(hosts[key]!.stoppedByQuiesce + stopping)).sorted()
+            return ok(
+                stopping.isEmpty ? "nothing interfering was running" : "stopped \(stopping.joined(separator: ", "))",
+                applied: !stopping.isEmpty)
+        case .checkInstallers:
+            guard !hosts[key]!.installerRunning else {
+                return failure(
+                    "another setup, update or xcopy is running on \(hostName): it can block the package; wait for it or end it",
+                    rule: .noConcurrentInstallers)
+            }
+            return ok("no other installer running", applied: false)
+        case .leavePool:
+            hosts[key]!.inPool = false
+            return ok("\(hostName) left pool \(step.pool ?? "?")")
+        case .rejoinPool:
+            hosts[key]!.inPool = true
+            return ok("\(hostName) serves pool \(step.pool ?? "?") again")
+        case .stopClusterService: return stopClusterService(key)
+        case .startClusterService:
+            guard hosts[key]!.cluster != nil else { return failure("\(hostName) is not a cluster node") }
+            let was = hosts[key]!.running.contains("cluster")
+            hosts[key]!.running.insert("cluster")
+            return ok(was ? "the Cluster service was already running" : "Cluster service started", applied: !was)
+        case .install: return install(step, key)
+        case .reboot: return reboot(step, key)
+        case .moveGroup: return move(step)
+        case .resourcesOffline, .upgradeVirtualServer, .resourcesOnline: return groupAction(step)
+        case .updateComponent:
+            guard let component = step.component, hosts[key]!.components[component.rawValue] != nil else {
+                return failure("\(hostName) has no \(step.component?.rawValue ?? "component")")
+            }
+            if component == .adc, hosts[key]!.adcCustomMaps, !hosts[key]!.schemaMapsExported {
+                violate(.adcCustomMaps, "the ADC on \(hostName) was upgraded before its schema maps were exported")
+            }
+            hosts[key]!.components[component.rawValue] = hosts[key]!.level
+            return ok("\(component.rawValue) upgraded with its own setup to \(hosts[key]!.level?.rawValue ?? "?")")
+        case .performanceOptimizer:
+            guard hosts[key]!.product == .exchange55 else {
+                return failure("Performance Optimizer is an Exchange 5.5 tool")
+            }
+            return ok("Performance Optimizer tuned \(hostName)")
+        case .restoreServices:
+            let restoring = hosts[key]!.stoppedByQuiesce
+            hosts[key]!.running.formUnion(restoring)
+            hosts[key]!.stoppedByQuiesce = []
+            return ok(
+                restoring.isEmpty ? "nothing to start again" : "started \(restoring.joined(separator: ", "))",
+                applied: !restoring.isEmpty)
+        case .verifyVersion:
+            let build = hosts[key]!.build ?? "none"
+            guard build == step.expect else {
+                return failure("\(hostName) reports build \(build), not \(step.expect ?? "?")", rule: .verifyVersion)
+            }
+            return ok(
+                "\(hostName) reports \(Builds.displayVersion(hosts[key]!.product!, hosts[key]!.level!) ?? build)",
+                applied: false)
+        default:
+            return failure("\(step.action.rawValue) is not an action the twin knows")
+        }
+    }
+}
+
+/// A request the twin cannot take (an unknown host, a broken state file).
+public struct LabError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension LabTwin {
+    /// A service pack cannot be uninstalled (rule `no-uninstall`): the twin refuses, as
+    /// setup would, and says what the way back is.
+    public func uninstall(_ package: String, on host: String) throws(LabError) {
+        throw LabError(
+            """
+            \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \
+            original level and restore the databases and system state from the backups taken before.
+            """)
+    }
+
+    /// Whether the action of `step` has already taken effect, so that a resumed run does not
+    /// apply it twice: an install whose level or hotfix the host already reports.
+    public func alreadyDone(_ step: Step) -> Bool {
+        guard step.action == .install, let host = step.host.flatMap({ hosts[$0.lowercased()] }),
+            let package = packages.first(where: { $0.id == step.package })
+        else { return false }
+        if package.kind == .servicePack, let target = package.level { return (host.level ?? .rtm) >= target }
+        return host.installed.contains(package.id)
+    }
+
+    /// Every install the twin applied, per host and package: the crash tests' exactly-once proof.
+    public var appliedInstalls: [String: Int] {
+        history.filter { $0.action == "install" && $0.applied }.reduce(into: [:]) { $0[$1.summary, default: 0] += 1 }
+    }
+
+    /// Services that `quiesce` stopped and nothing started again.
+    public var servicesLeftStopped: [String: [String]] {
+        hosts.values.filter { !$0.stoppedByQuiesce.isEmpty }.reduce(into: [:]) { $0[$1.name] = $1.stoppedByQuiesce }
+    }
+}
