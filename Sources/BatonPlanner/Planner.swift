@@ -258,7 +258,6 @@ public struct Planner: Sendable {
         _ cluster: Cluster, after start: [String], applicability: Applicability, durations: ActionDurations,
         _ builder: inout PlanBuilder
     ) throws(PlanRefusal) -> [String] {
-        try checkLevels(cluster, applicability: applicability)
         let product = cluster.nodes[0].install.product
         if package.target == .windows(.windows2003) {
             var rolling = RollingClusterUpgrade(
@@ -283,32 +282,24 @@ public struct Planner: Sendable {
         }
     }
 
-    /// Refuses a cluster whose nodes would not all end at one level: its virtual servers
-    /// could then not fail over between every node (rules `e2003-no-move-back`, `failover-test`).
-    func checkLevels(_ cluster: Cluster, applicability: Applicability) throws(PlanRefusal) {
-        // A hotfix leaves levels as they are: nodes at different levels could not take each
-        // other's virtual servers, nor pass the failover test.
+    /// Why a cluster must be left alone because its nodes would not all end at one level,
+    /// so that its virtual servers could not fail over between every node (rules
+    /// `e2003-no-move-back`, `failover-test`); nil when they would.
+    func mixedLevels(_ cluster: Cluster) -> String? {
         let levels = Set(cluster.nodes.map(\.install.level))
         if package.kind == .hotfix, levels.count > 1 {
-            throw PlanRefusal(
-                rule: .e2003NoMoveBack,
-                message: """
-                    cluster \(cluster.name): its nodes run different levels (\(levels.sorted().map(\.rawValue).joined(separator: ", "))), \
-                    so its virtual servers cannot fail over between all of them. Bring every node to one level before \(package.id).
-                    """)
+            // A hotfix leaves the levels as they are.
+            return
+                "its nodes run different levels (\(levels.sorted().map(\.rawValue).joined(separator: ", "))), so its virtual servers could not fail over between all of them; bring every node to one level first"
         }
-        if applicability.isServicePack, let level = package.level,
+        if package.kind == .servicePack, let level = package.level,
             let above = cluster.nodes.first(where: { $0.install.product == package.product && $0.install.level > level }
             )
         {
-            throw PlanRefusal(
-                rule: .e2003NoMoveBack,
-                message: """
-                    cluster \(cluster.name): node \(above.name) already runs \(above.install.level.rawValue), above \(package.id). \
-                    The other nodes would end at \(level.rawValue), and a virtual server upgraded on \(above.name) could never fail \
-                    over to them. Roll out \(above.install.product.rawValue)-\(above.install.level.rawValue) instead.
-                    """)
+            return
+                "node \(above.name) already runs \(above.install.level.rawValue), above \(package.id): the other nodes would end at \(level.rawValue) and could not take a virtual server upgraded on \(above.name); roll out \(above.install.product.rawValue)-\(above.install.level.rawValue) instead"
         }
+        return nil
     }
 
     /// Whether the package touches the cluster: some node takes it, or (service packs) some
@@ -326,7 +317,17 @@ public struct Planner: Sendable {
             )
             return false
         }
-        if verdicts.contains(.applies) { return true }
+        let touched = verdicts.contains(.applies) || touchesVirtualServers(cluster, applicability)
+        if touched, let reason = mixedLevels(cluster) {
+            builder.warn(.e2003NoMoveBack, "cluster \(cluster.name) is left alone: \(reason).")
+            return false
+        }
+        return touched
+    }
+
+    /// Service packs for Exchange 2003: an EVS still below the level its upgraded nodes run
+    /// needs "Upgrade Exchange Virtual Server" even when no node needs the package.
+    func touchesVirtualServers(_ cluster: Cluster, _ applicability: Applicability) -> Bool {
         guard applicability.isServicePack, package.product == .exchange2003, let level = package.level,
             cluster.nodes.allSatisfy({ $0.install.product == .exchange2003 })
         else { return false }
