@@ -169,7 +169,9 @@ extension LabTwin {
     mutating func reboot(_ step: Step, _ key: String) -> LabOutcome {
         let name = hosts[key]!.name
         if step.when == .ifPrompted, !hosts[key]!.pendingRestart {
-            return ok("no restart was requested on \(name)", applied: false)
+            var nothing = ok("no restart was requested on \(name)", applied: false)
+            nothing.duration = 5
+            return nothing
         }
         for group in groupsOwned(by: key) {
             failOver(group, from: key, reason: "it restarted while owning the group", rule: .restartIfPrompted)

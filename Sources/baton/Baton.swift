@@ -14,7 +14,9 @@ struct Baton: AsyncParsableCommand {
             Exit codes: 0 done, 1 a check or step failed, 2 bad input, 3 refused as unsafe.
             """,
         version: "0.1.0",
-        subcommands: [PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self]
+        subcommands: [
+            PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
+        ]
     )
 
     /// Contract §3: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,

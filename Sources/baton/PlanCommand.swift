@@ -38,14 +38,17 @@ struct PlanCommand: ParsableCommand {
 /// Reading what every command that works on an inventory needs, with contract §3's
 /// errors: located lines on stderr and exit 2.
 enum Loading {
-    static func inventoryAndPackage(path: String, packageID: String) throws -> (Inventory, Package) {
-        let inventory: Inventory
+    static func inventory(path: String) throws -> Inventory {
         do {
-            inventory = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+            return try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
         } catch {
             Terminal.error(error.description)
             throw ExitCode(ExitStatus.badInput)
         }
+    }
+
+    static func inventoryAndPackage(path: String, packageID: String) throws -> (Inventory, Package) {
+        let inventory = try inventory(path: path)
         let catalogue = PackageCatalogue(inventory: inventory)
         guard let package = catalogue.package(packageID) else {
             let known = catalogue.packages.map(\.id).joined(separator: ", ")

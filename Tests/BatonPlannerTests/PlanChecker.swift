@@ -177,8 +177,11 @@ struct PlanChecker {
                 }
             // Nodes that would not all end at one level (docs/plan.md): the cluster is left alone.
             let mixed =
-                package.kind == .hotfix ? Set(cluster.nodes.map(\.install.level)).count > 1
-                : cluster.nodes.contains { $0.install.product == package.product && $0.install.level > (package.level ?? .rtm) }
+                package.kind == .hotfix
+                ? Set(cluster.nodes.map(\.install.level)).count > 1
+                : cluster.nodes.contains {
+                    $0.install.product == package.product && $0.install.level > (package.level ?? .rtm)
+                }
             if !blocked && !mixed { names.formUnion(nodes.map { $0.name.lowercased() }) }
         }
         return names

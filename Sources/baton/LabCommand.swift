@@ -1,0 +1,201 @@
+import ArgumentParser
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// `baton lab`: the lab twin, where a rollout is practised before production (rule `lab-first`).
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "The lab twin: a simulated copy of an organization that fails the way real servers do.",
+        discussion: """
+            The twin lives in a state directory (--state, default .baton in the current directory) and survives \
+            the process that uses it.
+            """,
+        subcommands: [Init.self, Show.self, Fault.self, Rehearse.self])
+
+    struct StateOption: ParsableArguments {
+        @Option(name: .long, help: "The state directory holding the twin.")
+        var state = ".baton"
+
+        var store: LabStore { LabStore(directory: state) }
+
+        func load() throws -> LabTwin {
+            do {
+                return try store.load()
+            } catch {
+                Terminal.error("error: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+        }
+
+        func save(_ twin: LabTwin) throws {
+            do {
+                try store.save(twin)
+            } catch {
+                Terminal.error("error: \(error)")
+                throw ExitCode(ExitStatus.failed)
+            }
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Creates a twin of an inventory.")
+
+        @Argument(help: "The inventory (YAML).")
+        var inventory: String
+
+        @OptionGroup var state: StateOption
+
+        @Option(help: "Seed of the twin's chance (durations, prompted restarts): the same seed, the same run.")
+        var seed: UInt64 = 1
+
+        @Flag(help: "Replace a twin that already exists.")
+        var force = false
+
+        func run() throws {
+            if state.store.exists, !force {
+                Terminal.error("error: a lab twin already exists in \(state.state); use --force to replace it")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            let inventory = try Loading.inventory(path: inventory)
+            let twin = LabTwin(inventory: inventory, seed: seed)
+            try state.save(twin)
+            Terminal.out(
+                "Lab twin of \(inventory.organization) created in \(state.state): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
+            )
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Shows the twin: machines, groups, history and accounting.")
+
+        @OptionGroup var state: StateOption
+
+        @Option(help: "text or json")
+        var format: OutputFormat = .text
+
+        enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+        func run() throws {
+            let twin = try state.load()
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                Terminal.out(String(decoding: try encoder.encode(twin), as: UTF8.self) + "\n")
+            case .text:
+                Terminal.out(LabReport(twin: twin).text())
+            }
+        }
+    }
+
+    struct Fault: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Injects a fault into the twin.",
+            discussion: "Kinds: \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+
+        @Argument(help: "The kind of fault.")
+        var kind: String?
+
+        @Argument(help: "The host (or, for move-fails, move-hangs and evs-upgrade-fails, the virtual server).")
+        var target: String?
+
+        @Option(help: "A YAML file listing faults: faults: [{kind: file-in-use, host: NODE1}].")
+        var file: String?
+
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            var faults: [LabFault] = []
+            if let file {
+                do {
+                    faults = try LabFaultFile.load(path: file)
+                } catch {
+                    Terminal.error(error.description)
+                    throw ExitCode(ExitStatus.badInput)
+                }
+            }
+            if let kind {
+                guard let parsed = LabFault.Kind(rawValue: kind), let target else {
+                    Terminal.error(
+                        "error: give a fault kind (\(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))) and its host or virtual server"
+                    )
+                    throw ExitCode(ExitStatus.badInput)
+                }
+                faults.append(LabFault(parsed, target))
+            }
+            guard !faults.isEmpty else {
+                Terminal.error("error: no fault given: name one, or --file FILE")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            var twin = try state.load()
+            for fault in faults {
+                do {
+                    try twin.inject(fault)
+                } catch {
+                    Terminal.error("error: \(error)")
+                    throw ExitCode(ExitStatus.badInput)
+                }
+                Terminal.out("injected: \(fault)\n")
+            }
+            try state.save(twin)
+        }
+    }
+
+    struct Rehearse: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Plays a plan on the twin from its first step, in order, stopping at the first failure.",
+            discussion: """
+                Uses the twin in the state directory (with any faults injected into it), or makes one from the \
+                inventory. The twin is saved after every step.
+                """)
+
+        @Argument(help: "The inventory (YAML).")
+        var inventory: String
+
+        @Option(help: "The package id.")
+        var package: String
+
+        @OptionGroup var state: StateOption
+
+        @Option(help: "Seed for a new twin.")
+        var seed: UInt64 = 1
+
+        func run() throws {
+            let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
+            let plan: Plan
+            do {
+                plan = try Planner(inventory: inventory, package: package).plan()
+            } catch {
+                Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
+                throw ExitCode(ExitStatus.refused)
+            }
+            var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory, seed: seed)
+            for step in plan.steps {
+                let outcome = twin.perform(step)
+                try state.save(twin)
+                let clock = LabReport.clock(twin.clock)
+                Terminal.out(
+                    "\(clock)  \(step.id.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"
+                )
+                guard outcome.succeeded else {
+                    if let rule = outcome.rule.flatMap(Rule.named) {
+                        Terminal.out("\nRule \(rule.id): \(rule.text)\n")
+                    }
+                    Terminal.error(
+                        """
+                        error: step \(step.id) failed on the lab twin; \(plan.steps.count - (Int(step.id.dropFirst()) ?? 0)) steps not run. \
+                        The twin keeps its state in \(state.state): inspect it with 'baton lab show', start again with \
+                        'baton lab init INVENTORY --force'.
+                        """)
+                    throw ExitCode(ExitStatus.failed)
+                }
+            }
+            Terminal.out("\n" + LabReport(twin: twin).accountingText())
+        }
+    }
+}

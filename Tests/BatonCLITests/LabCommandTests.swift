@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@Suite("baton lab")
+struct LabCommandTests {
+    func stateDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("baton-lab-cli-\(UUID().uuidString)").path
+    }
+
+    @Test("init, rehearse and show the seed's worked example")
+    func rehearseWorkedExample() throws {
+        let state = stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let created = try BatonProcess.run([
+            "lab", "init", "examples/e2003-two-node-cluster.yaml", "--state", state, "--seed", "3",
+        ])
+        #expect(created.status == 0, "\(created.stderr)")
+        let again = try BatonProcess.run(["lab", "init", "examples/e2003-two-node-cluster.yaml", "--state", state])
+        #expect(again.status == 2 && again.stderr.contains("--force"))
+        let rehearsal = try BatonProcess.run([
+            "lab", "rehearse", "examples/e2003-two-node-cluster.yaml", "--package", "exchange-2003-sp2", "--state",
+            state,
+        ])
+        #expect(rehearsal.status == 0, "\(rehearsal.stderr)")
+        #expect(
+            rehearsal.stdout.contains("upgrade-virtual-server EVS1 on NODE2: EVS1 upgraded to sp2")
+                || rehearsal.stdout.contains("EVS1 upgraded to sp2"))
+        #expect(rehearsal.stdout.contains("no rule of the seed was violated"))
+        let show = try BatonProcess.run(["lab", "show", "--state", state])
+        #expect(show.stdout.contains("NODE1") && show.stdout.contains("6.5.7638.2"))
+        #expect(show.stdout.contains("can no longer be restored"))
+        let json = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["history"] as? [Any])?.isEmpty == false)
+    }
+
+    @Test("an injected fault stops the rehearsal with the seed's message and remedy, exit 1")
+    func faultStopsRehearsal() throws {
+        let state = stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        _ = try BatonProcess.run(["lab", "init", "examples/contoso.yaml", "--state", state])
+        let faults = state + "-faults.yaml"
+        try "faults:\n  - {kind: file-in-use, host: BE1}\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: faults) }
+        #expect(try BatonProcess.run(["lab", "fault", "--file", faults, "--state", state]).status == 0)
+        let rehearsal = try BatonProcess.run([
+            "lab", "rehearse", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state,
+        ])
+        #expect(rehearsal.status == 1)
+        #expect(rehearsal.stdout.contains("FileInUse:: Added to Filelist:"))
+        #expect(rehearsal.stdout.contains("Rule file-in-use"))
+        #expect(try BatonProcess.run(["lab", "show", "--state", state]).stdout.contains("installer log: FileInUse"))
+    }
+
+    @Test(
+        "bad fault requests exit 2",
+        arguments: [["lab", "fault", "meteor", "NODE1"], ["lab", "fault", "evicted", "NOSUCH"], ["lab", "fault"]])
+    func badFaults(_ arguments: [String]) throws {
+        let state = stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        _ = try BatonProcess.run(["lab", "init", "examples/e2003-two-node-cluster.yaml", "--state", state])
+        #expect(try BatonProcess.run(arguments + ["--state", state]).status == 2)
+    }
+
+    @Test("showing a twin that does not exist says how to make one, exit 2")
+    func noTwin() throws {
+        let result = try BatonProcess.run(["lab", "show", "--state", stateDirectory()])
+        #expect(result.status == 2 && result.stderr.contains("baton lab init"))
+    }
+}
