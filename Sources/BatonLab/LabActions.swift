@@ -12,14 +12,15 @@ extension LabTwin {
             guard evs.owner.lowercased() == key else {
                 return failure("\(evs.name) is on \(evs.owner), not \(host.name)")
             }
-            backups.append(
+            backupsBySubject[evs.name.lowercased(), default: []].append(
                 LabBackup(subject: evs.name, what: ["databases"], product: evs.product, level: evs.level, at: clock))
             // Dismounted databases are copied as files: an offline backup, restorable all the same.
             let kind = evs.isOnline ? "online" : "offline (database files copied while dismounted)"
             return ok("full \(kind) backup of \(evs.name)'s databases at \(evs.level?.rawValue ?? "?")")
         }
         let what = step.what?.map(\.rawValue) ?? ["system-state"]
-        backups.append(LabBackup(subject: host.name, what: what, product: host.product, level: host.level, at: clock))
+        backupsBySubject[key, default: []].append(
+            LabBackup(subject: host.name, what: what, product: host.product, level: host.level, at: clock))
         return ok("backup of \(host.name) (\(what.joined(separator: ", ")))")
     }
 
@@ -157,9 +158,11 @@ extension LabTwin {
 
     mutating func markBackupsNotRestorable(subject: String, below level: Level?) {
         guard let level else { return }
-        for index in backups.indices where backups[index].subject.lowercased() == subject.lowercased() {
-            if let taken = backups[index].level, taken < level, backups[index].what.contains("databases") {
-                backups[index].restorable = false
+        let key = subject.lowercased()
+        for index in backupsBySubject[key, default: []].indices {
+            let backup = backupsBySubject[key]![index]
+            if let taken = backup.level, taken < level, backup.what.contains("databases") {
+                backupsBySubject[key]![index].restorable = false
             }
         }
     }
@@ -335,38 +338,70 @@ extension LabTwin {
         }
     }
 
-    /// Adds the action's duration to what users noticed during it.
-    mutating func account(_ step: Step, before: LabTwin, duration: Double) {
+    /// Adds the action's duration to what users noticed during it: virtual servers offline
+    /// before, after or because of it, pools serving mixed levels, Outlook Web Access broken.
+    mutating func account(
+        _ step: Step, duration: Double, offlineBefore: Set<String>, mixedBefore: Set<String>, brokenBefore: Bool,
+        exchange55OnHost: [String]
+    ) {
         guard duration > 0 else { return }
-        for (key, group) in groups where group.isVirtualServer {
-            let previous = before.groups[key]!
-            var down =
-                !previous.isOnline || !group.isOnline || !(before.hosts[previous.owner.lowercased()]?.up ?? false)
-            if step.action == .moveGroup || step.action == .failoverTest, groupKey(step) == key { down = true }
-            // Exchange 5.5 setup stops the services of the virtual servers its node owns.
-            if step.action == .install, group.product == .exchange55,
-                step.host?.lowercased() == previous.owner.lowercased()
-            {
-                down = true
-            }
-            if down { accounting.virtualServerOffline[group.name, default: 0] += duration }
+        var down = offlineBefore.union(offlineVirtualServers).union(exchange55OnHost)
+        if step.action == .moveGroup || step.action == .failoverTest, let key = groupKey(step),
+            groups[key]?.isVirtualServer == true
+        {
+            down.insert(key)
         }
-        // Mobile clients' synchronization-key errors are an Exchange 2003 front-end matter
-        // (rule `e2003-pool-together`); Exchange 2000 pools may run mixed levels.
-        let pools = Dictionary(
-            grouping: before.hosts.values.filter { $0.pool != nil && $0.inPool && $0.product == .exchange2003 },
-            by: { $0.pool! })
-        for (pool, members) in pools where Set(members.map { $0.level }).count > 1 {
-            accounting.poolMixedLevels[pool, default: 0] += duration
+        for key in down {
+            guard let group = groups[key] else { continue }
+            accounting.virtualServerOffline[group.name, default: 0] += duration
         }
-        let frontEnds = before.hosts.values.filter {
+        for pool in mixedBefore { accounting.poolMixedLevels[pool, default: 0] += duration }
+        if brokenBefore { accounting.outlookWebAccessBroken += duration }
+    }
+
+    /// Re-evaluates what the step may have changed: its cluster's virtual servers, its host's
+    /// pool and, for Exchange 2000 machines, Outlook Web Access.
+    mutating func refresh(after step: Step) {
+        var clusters = Set<String>()
+        for name in [step.host, step.to].compactMap({ $0 }) {
+            if let cluster = hosts[name.lowercased()]?.cluster { clusters.insert(cluster) }
+        }
+        if let key = groupKey(step), let group = groups[key] { clusters.insert(group.cluster) }
+        if !clusters.isEmpty {
+            for cluster in clusters { for key in clusterGroups[cluster] ?? [] { refreshAvailability(of: key) } }
+        }
+        if let host = step.host.flatMap({ hosts[$0.lowercased()] }) {
+            if let pool = host.pool { refreshPool(pool) }
+            let changesLevelOrService: Set<Action> = [.install, .reboot, .leavePool, .rejoinPool]
+            if host.product == .exchange2000, changesLevelOrService.contains(step.action) { refreshOutlookWebAccess() }
+        }
+    }
+
+    mutating func refreshAvailability(of key: String) {
+        guard let group = groups[key], group.isVirtualServer else { return }
+        let ownerUp = hosts[group.owner.lowercased()].map { $0.up && $0.running.contains("cluster") } ?? false
+        if group.isOnline && ownerUp { offlineVirtualServers.remove(key) } else { offlineVirtualServers.insert(key) }
+    }
+
+    /// Mobile clients' synchronization-key errors are an Exchange 2003 front-end matter
+    /// (rule `e2003-pool-together`); Exchange 2000 pools may run mixed levels.
+    mutating func refreshPool(_ pool: String) {
+        let serving = (poolMembers[pool] ?? []).compactMap { hosts[$0] }.filter {
+            $0.inPool && $0.up && $0.product == .exchange2003
+        }
+        if Set(serving.map(\.build)).count > 1 { mixedPools.insert(pool) } else { mixedPools.remove(pool) }
+    }
+
+    /// An old front-end's scripts break against an upgraded back-end (rule `e2000-front-end-first`).
+    mutating func refreshOutlookWebAccess() {
+        let frontEnds = hosts.values.filter {
             $0.product == .exchange2000 && $0.role == .frontEnd && $0.inPool && $0.up
         }
-        let backEnds = before.hosts.values.filter { $0.product == .exchange2000 && $0.role == .backEnd }
-        if let oldest = frontEnds.compactMap(\.level).min(), let newest = backEnds.compactMap(\.level).max(),
-            newest > oldest
-        {
-            accounting.outlookWebAccessBroken += duration
+        let backEnds = hosts.values.filter { $0.product == .exchange2000 && $0.role == .backEnd }
+        if let oldest = frontEnds.compactMap(\.level).min(), let newest = backEnds.compactMap(\.level).max() {
+            outlookWebAccessBroken = newest > oldest
+        } else {
+            outlookWebAccessBroken = false
         }
     }
 }

@@ -44,7 +44,17 @@ public struct LabTwin: Sendable, Codable, Hashable {
     public var hosts: [String: LabHost] = [:]
     public var groups: [String: LabGroup] = [:]
     public var packages: [LabPackage] = []
-    public var backups: [LabBackup] = []
+    /// Backups by subject (lower-cased host or virtual server name).
+    public var backupsBySubject: [String: [LabBackup]] = [:]
+    /// Virtual servers offline now, kept up to date as actions touch their clusters.
+    public var offlineVirtualServers: Set<String> = []
+    /// Exchange 2003 pools serving two levels now.
+    public var mixedPools: Set<String> = []
+    /// Whether an Exchange 2000 back-end runs newer than a front-end in service now.
+    public var outlookWebAccessBroken = false
+    /// Indexes fixed at creation: each pool's members and each cluster's groups (keys).
+    var poolMembers: [String: [String]] = [:]
+    var clusterGroups: [String: [String]] = [:]
     public var history: [LabHistoryEntry] = []
     public var accounting = LabAccounting()
     /// Events armed to happen once (see `LabFault`).
@@ -95,6 +105,18 @@ public struct LabTwin: Sendable, Codable, Hashable {
             }
         }
         packages = PackageCatalogue(inventory: inventory).packages.map(LabPackage.init)
+        for (key, host) in hosts { if let pool = host.pool { poolMembers[pool, default: []].append(key) } }
+        for (key, group) in groups { clusterGroups[group.cluster, default: []].append(key) }
+        poolMembers = poolMembers.mapValues { $0.sorted() }
+        clusterGroups = clusterGroups.mapValues { $0.sorted() }
+        for key in groups.keys { refreshAvailability(of: key) }
+        for pool in Set(hosts.values.compactMap(\.pool)) { refreshPool(pool) }
+        refreshOutlookWebAccess()
+    }
+
+    /// Every backup taken, oldest first.
+    public var backups: [LabBackup] {
+        backupsBySubject.values.flatMap { $0 }.sorted { ($0.at, $0.subject) < ($1.at, $1.subject) }
     }
 
     /// Makes a virtual server's state one a real cluster could be in: an Exchange 2000 EVS
@@ -189,10 +211,20 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// Performs one plan step: checks what a real system would check, changes the twin as the
     /// real action would, advances the clock and accounts for what users noticed.
     public mutating func perform(_ step: Step) -> LabOutcome {
-        let before = self
+        let offlineBefore = offlineVirtualServers
+        let mixedBefore = mixedPools
+        let brokenBefore = outlookWebAccessBroken
+        // Exchange 5.5 setup stops the services of the virtual servers its node owns.
+        var ownerBefore: [String] = []
+        if step.action == .install, let host = step.host, hosts[host.lowercased()]?.product == .exchange55 {
+            ownerBefore = groupsOwned(by: host).filter { groups[$0]?.isVirtualServer == true }
+        }
         var outcome = act(step)
         if outcome.duration == 0 { outcome.duration = jittered(baseDuration(step)) }
-        account(step, before: before, duration: outcome.duration)
+        refresh(after: step)
+        account(
+            step, duration: outcome.duration, offlineBefore: offlineBefore, mixedBefore: mixedBefore,
+            brokenBefore: brokenBefore, exchange55OnHost: ownerBefore)
         history.append(
             LabHistoryEntry(
                 sequence: history.count + 1, step: step.id.isEmpty ? nil : step.id, action: step.action.rawValue,
@@ -224,7 +256,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
     }
 
     func groupsOwned(by host: String) -> [String] {
-        groups.filter { $0.value.owner.lowercased() == host.lowercased() }.map(\.key).sorted()
+        guard let cluster = hosts[host.lowercased()]?.cluster else { return [] }
+        return (clusterGroups[cluster] ?? []).filter { groups[$0]!.owner.lowercased() == host.lowercased() }.sorted()
     }
 
     mutating func act(_ step: Step) -> LabOutcome {
