@@ -146,7 +146,7 @@ struct LabCommand: ParsableCommand {
         }
     }
 
-    struct Rehearse: ParsableCommand {
+    struct Rehearse: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Plays a plan on the twin from its first step, in order, stopping at the first failure.",
             discussion: """
@@ -165,7 +165,18 @@ struct LabCommand: ParsableCommand {
         @Option(help: "Seed for a new twin.")
         var seed: UInt64 = 1
 
-        func run() throws {
+        @Option(
+            help: "How fast virtual time runs: instant, real, or a factor such as 60 (one virtual minute a second).")
+        var speed = "instant"
+
+        func validate() throws {
+            guard LabSpeed(speed) != nil else {
+                throw ValidationError("--speed takes instant, real or a factor of at least 1")
+            }
+        }
+
+        func run() async throws {
+            let pace = LabSpeed(speed) ?? .instant
             let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
             let plan: Plan
             do {
@@ -177,6 +188,7 @@ struct LabCommand: ParsableCommand {
             var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory, seed: seed)
             for step in plan.steps {
                 let outcome = twin.perform(step)
+                try await pace.wait(outcome.duration)
                 try state.save(twin)
                 let clock = LabReport.clock(twin.clock)
                 Terminal.out(

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite("baton lab")
 struct LabCommandTests {
     func stateDirectory() -> String {
@@ -66,5 +70,43 @@ struct LabCommandTests {
     func noTwin() throws {
         let result = try BatonProcess.run(["lab", "show", "--state", stateDirectory()])
         #expect(result.status == 2 && result.stderr.contains("baton lab init"))
+    }
+}
+
+@Suite("The lab twin survives kill -9")
+struct LabCrashTests {
+    @Test("killed at random instants, the twin's state is always whole and readable")
+    func killNine() async throws {
+        var partial = 0
+        for attempt in 0..<5 {
+            let state = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "baton-lab-kill-\(UUID().uuidString)"
+            ).path
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            let process = Process()
+            process.executableURL = BatonProcess.executable
+            process.currentDirectoryURL = BatonProcess.packageRoot
+            process.arguments = [
+                "lab", "rehearse", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--speed",
+                "10000",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(150 + 120 * attempt))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
+            guard show.status == 0 else {
+                #expect(show.stderr.contains("no lab twin"), "attempt \(attempt): \(show.stderr)")
+                continue
+            }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+            let history = try #require(object["history"] as? [[String: Any]])
+            // Entries are numbered 1, 2, 3… with no gap: each action was saved whole.
+            #expect(history.enumerated().allSatisfy { ($0.element["sequence"] as? Int) == $0.offset + 1 })
+            if !history.isEmpty, history.count < 100 { partial += 1 }
+        }
+        #expect(partial > 0, "no kill landed in the middle of the rehearsal")
     }
 }
