@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonPlanner", targets: ["BatonPlanner"]),
+        .library(name: "BatonLab", targets: ["BatonLab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

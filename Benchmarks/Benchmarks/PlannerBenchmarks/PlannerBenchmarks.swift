@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonLab
 import BatonModel
 import BatonPlanner
 import Benchmark
@@ -40,6 +41,19 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try Planner(inventory: inventory, package: package).plan())
+        }
+    }
+
+    let labPlan = try! Planner(inventory: inventory, package: package).plan()
+    Benchmark(
+        "lab twin runs a full plan at instant speed, 10000 servers + 1000 clusters",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 5)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            var twin = LabTwin(inventory: inventory, seed: 1)
+            for step in labPlan.steps { blackHole(twin.perform(step)) }
+            blackHole(twin)
         }
     }
 }
