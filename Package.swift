@@ -40,7 +40,9 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"]),
+        .testTarget(
+            name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "BatonCLITests", dependencies: ["baton"]),
     ],
     swiftLanguageModes: [.v6]

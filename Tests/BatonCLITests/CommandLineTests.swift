@@ -179,3 +179,30 @@ struct CommandLineTests {
         #expect(try BatonProcess.run(["generate-inventory", "--servers", "-1"]).status == 2)
     }
 }
+
+@Suite("baton diagnose")
+struct DiagnoseCommandTests {
+    @Test("finds known failures in files: rule, cause and remedy, exit 1")
+    func files() throws {
+        let result = try BatonProcess.run([
+            "diagnose", "Tests/BatonLabTests/Fixtures/KB831464.log", "Tests/BatonLabTests/Fixtures/event-1025.txt",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("KB831464.log:5: file-in-use"))
+        #expect(result.stdout.contains("event-1025.txt:2: e2003-event-1025"))
+        #expect(result.stdout.contains("remedy: run Exchange 2003 setup on that node and choose Reinstall"))
+    }
+
+    @Test("nothing known: exit 0; an unreadable file: exit 2")
+    func cleanAndMissing() throws {
+        #expect(try BatonProcess.run(["diagnose", "Tests/BatonLabTests/Fixtures/clean.log"]).status == 0)
+        #expect(try BatonProcess.run(["diagnose", "/nonexistent.log"]).status == 2)
+    }
+
+    @Test("JSON output lists each finding")
+    func json() throws {
+        let result = try BatonProcess.run(["diagnose", "--json", "Tests/BatonLabTests/Fixtures/application-log.csv"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]])
+        #expect(list.map { $0["rule"] } == ["e2003-event-1025"])
+    }
+}

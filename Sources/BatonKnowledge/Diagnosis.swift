@@ -1,0 +1,159 @@
+import Foundation
+
+/// A known failure of the seed: what it looks like in an installer log, an event log or an
+/// error message, its cause and its remedy, with the rule it belongs to.
+public struct Diagnosis: Sendable {
+    public var rule: Rule.ID
+    /// What was found, in a few words.
+    public var title: String
+    public var cause: String
+    public var remedy: String
+    /// Recognises the failure on one line, given the lines around it (event log exports
+    /// spread one event over several lines).
+    let matches: @Sendable (_ line: String, _ nearby: ArraySlice<String>) -> Bool
+
+    init(
+        _ rule: Rule.ID, _ title: String, cause: String, remedy: String,
+        matches: @escaping @Sendable (_ line: String, _ nearby: ArraySlice<String>) -> Bool
+    ) {
+        self.rule = rule
+        self.title = title
+        self.cause = cause
+        self.remedy = remedy
+        self.matches = matches
+    }
+
+    /// One recognised failure in a text.
+    public struct Finding: Sendable, Hashable {
+        public var rule: Rule.ID
+        public var title: String
+        public var cause: String
+        public var remedy: String
+        /// 1-based line of the text where it was recognised.
+        public var line: Int
+        public var excerpt: String
+    }
+
+    /// Every known failure in `text`, in the order they appear; each failure once per line.
+    public static func findings(in text: String) -> [Finding] {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        var found: [Finding] = []
+        for (index, line) in lines.enumerated() {
+            let nearby = lines[max(0, index - 8)..<min(lines.count, index + 9)]
+            for diagnosis in catalogue where diagnosis.matches(line, nearby) {
+                // An event spread over several lines is reported once, at its first line.
+                if let last = found.last(where: { $0.rule == diagnosis.rule }), index + 1 - last.line <= 8,
+                    diagnosis.rule == .e2003Event1025
+                {
+                    continue
+                }
+                found.append(
+                    Finding(
+                        rule: diagnosis.rule, title: diagnosis.title, cause: diagnosis.cause, remedy: diagnosis.remedy,
+                        line: index + 1, excerpt: String(line.trimmingCharacters(in: .whitespaces).prefix(160))))
+            }
+        }
+        return found
+    }
+
+    static func contains(_ line: String, _ words: String...) -> Bool {
+        let lower = line.lowercased()
+        return words.contains { lower.contains($0.lowercased()) }
+    }
+
+    /// The failures the seed describes, with its remedies.
+    public static let catalogue: [Diagnosis] = [
+        Diagnosis(
+            .fileInUse, "a file was in use during the hotfix install",
+            cause:
+                "a running service or program (antivirus, backup agent, SNMP, a monitor) held a file the package had to replace; the package may not have installed",
+            remedy: "find and stop the program (quiesce the server), then install the package again",
+            matches: { line, _ in contains(line, "FileInUse::") }),
+        Diagnosis(
+            .e2003Event1025,
+            "event 1025 from MSExchangeCluster: the virtual server must be upgraded before going online",
+            cause:
+                "the node was evicted from the cluster and added back, or the virtual server was brought online on an upgraded node before \"Upgrade Exchange Virtual Server\"",
+            remedy:
+                "run Exchange 2003 setup on that node and choose Reinstall; then take the virtual server's resources offline except IP Address, Network Name and Physical Disk, run \"Upgrade Exchange Virtual Server\" and bring it online",
+            matches: { line, nearby in
+                if contains(line, "needs to be upgraded before going online", "необходимо обновить перед") {
+                    return true
+                }
+                guard contains(line, "MSExchangeCluster") else { return false }
+                return nearby.contains { $0.range(of: #"\b1025\b"#, options: .regularExpression) != nil }
+            }),
+        Diagnosis(
+            .e2003C1037b44, "c1037b44: the version of Exchange does not match the virtual server's",
+            cause:
+                "the virtual server's resources sit on a node not yet upgraded, or Cluster Administrator runs on such a node",
+            remedy:
+                "move the virtual server to an upgraded node; take System Attendant offline; leave only IP Address, Network Name and Physical Disk online in its group; keep the Distributed Transaction Coordinator online; run Cluster Administrator on an upgraded node",
+            matches: { line, _ in contains(line, "c1037b44", "does not match the version of Exchange on server") }),
+        Diagnosis(
+            .noConcurrentInstallers, "another installer was running",
+            cause: "another instance of setup, update or xcopy was running on the server and can block the package",
+            remedy:
+                "wait for it to finish or end it (Task Manager shows setup.exe, update.exe, xcopy.exe), then install again",
+            matches: { line, _ in
+                line.range(
+                    of:
+                        #"(?i)(another (instance of )?(setup|update|installation)[^.]*(is )?(already )?running|setup is already running|xcopy\.exe)"#,
+                    options: .regularExpression) != nil
+            }),
+        Diagnosis(
+            .restartIfPrompted, "the installer asked for a restart",
+            cause:
+                "the package replaced files in use (for example when installed over a Terminal Services session) and needs a restart to finish",
+            remedy:
+                "restart the server when it is safe (on a cluster node, once it owns no group), then verify the version",
+            matches: { line, _ in
+                line.range(
+                    of:
+                        #"(?i)(restart|reboot) (is )?required|must (be )?restart|exit code:? 3010|\b3010\b.*(restart|reboot)"#,
+                    options: .regularExpression) != nil
+            }),
+        Diagnosis(
+            .clusterStopService, "the Cluster service was running during the install",
+            cause: "on a cluster node the Cluster service and its resources hold files the installer must replace",
+            remedy: "move every group off the node, stop its Cluster service, and install again",
+            matches: { line, _ in
+                line.range(
+                    of: #"(?i)cluster service (is )?(still )?running|stop the cluster service"#,
+                    options: .regularExpression) != nil
+            }),
+        Diagnosis(
+            .backupAfter, "a backup from an earlier level cannot be restored",
+            cause:
+                "online backups taken before a service pack cannot be restored onto the server at its new level (KB 316794)",
+            remedy:
+                "restore onto a server at the backup's level, or use a full backup taken after the service pack; take one now if there is none",
+            matches: { line, _ in
+                line.range(
+                    of:
+                        #"(?i)(cannot|unable to|failed to) restore.*(earlier|previous|older) (version|service pack|level)|316794"#,
+                    options: .regularExpression) != nil
+            }),
+        Diagnosis(
+            .noUninstall, "an attempt to uninstall a service pack",
+            cause: "a service pack cannot be uninstalled",
+            remedy:
+                "to go back: uninstall Exchange, reinstall it at the original level, and restore the databases and system state from the backups taken before the service pack",
+            matches: { line, _ in
+                line.range(
+                    of: #"(?i)(uninstall|remove)[^.]*service pack|service pack[^.]*cannot be (uninstalled|removed)"#,
+                    options: .regularExpression) != nil
+            }),
+        Diagnosis(
+            .e2003ADCSeparate, "the Active Directory Connector was not upgraded",
+            cause:
+                "the service pack does not upgrade the ADC; it has its own setup in the service pack's ADC\\I386 folder (KB 306505 when files are customised)",
+            remedy:
+                "carry any Local.map/Remote.map customisations into the new map files, export msExchServer1SchemaMap and msExchServer2SchemaMap, then run the ADC setup from ADC\\I386",
+            matches: { line, _ in
+                line.range(
+                    of: #"(?i)active directory connector.*(upgrade|update|version).*(fail|not|mismatch)|306505"#,
+                    options: .regularExpression) != nil
+            }),
+    ]
+}
