@@ -16,7 +16,7 @@ struct Baton: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
-            DiagnoseCommand.self,
+            DiagnoseCommand.self, CheckCommand.self,
         ]
     )
 

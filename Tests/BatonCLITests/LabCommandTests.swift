@@ -110,3 +110,40 @@ struct LabCrashTests {
         #expect(partial > 0, "no kill landed in the middle of the rehearsal")
     }
 }
+
+@Suite("baton check")
+struct CheckCommandTests {
+    @Test("a healthy twin passes (exit 0); an installer running fails (exit 1) and JUnit says so")
+    func check() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-check-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let healthy = try BatonProcess.run([
+            "check", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state,
+        ])
+        #expect(healthy.status == 0, "\(healthy.stdout)")
+        #expect(healthy.stdout.contains("0 failed"))
+        _ = try BatonProcess.run(["lab", "init", "examples/contoso.yaml", "--state", state])
+        _ = try BatonProcess.run(["lab", "fault", "installer-running", "NODE1", "--state", state])
+        let junit = state + "/check.xml"
+        let blocked = try BatonProcess.run([
+            "check", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state, "--junit", junit,
+        ])
+        #expect(blocked.status == 1)
+        #expect(blocked.stdout.contains("FAIL    installers"))
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("failures=\"1\"") && xml.contains("<failure message=\"another setup"))
+        // Well formed, as a real XML parser reads it.
+        let python = try #require(BatonProcess.which("python3"), "python3 parses the JUnit file")
+        let parse = Process()
+        parse.executableURL = URL(fileURLWithPath: python)
+        parse.arguments = [
+            "-c",
+            "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag == 'testsuite' else 1)",
+            junit,
+        ]
+        try parse.run()
+        parse.waitUntilExit()
+        #expect(parse.terminationStatus == 0)
+    }
+}

@@ -1,0 +1,158 @@
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+
+/// One preflight finding (`baton check`).
+public struct CheckResult: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable, Comparable {
+        case pass, warn, fail
+
+        public static func < (lhs: Status, rhs: Status) -> Bool {
+            [Status.pass, .warn, .fail].firstIndex(of: lhs)! < [Status.pass, .warn, .fail].firstIndex(of: rhs)!
+        }
+    }
+
+    public var status: Status
+    /// What was checked, for example "installers".
+    public var check: String
+    /// The host or virtual server.
+    public var subject: String
+    public var detail: String
+    public var rule: Rule.ID?
+}
+
+/// Checks, before a rollout, what the seed says must hold, against the twin: machines
+/// answering, no other installer running, disk space, virtual servers online, no node that
+/// was evicted and added back, and (as warnings, since the plan takes care of them) the
+/// services quiesce will stop, hotfix 831464, schema-map exports and backup age.
+public struct Preflight: Sendable {
+    public let twin: LabTwin
+    public let plan: Plan
+    /// Backups older than this (virtual seconds) do not count as fresh.
+    public let maximumBackupAge: Double
+
+    public init(twin: LabTwin, plan: Plan, maximumBackupAge: Double = 24 * 3600) {
+        self.twin = twin
+        self.plan = plan
+        self.maximumBackupAge = maximumBackupAge
+    }
+
+    public func run() -> [CheckResult] {
+        var results: [CheckResult] = []
+        let installing = Set(plan.steps.filter { $0.action == .install }.compactMap { $0.host?.lowercased() })
+        let backedUp = Set(
+            plan.steps.filter { $0.action == .backup && $0.rules.contains(.backupBefore) }.compactMap {
+                ($0.group ?? $0.host)?.lowercased()
+            })
+        for key in (installing.union(backedUp)).sorted() {
+            if let host = twin.hosts[key] {
+                results += checks(host, installs: installing.contains(key))
+            }
+            if backedUp.contains(key) { results.append(backupAge(key)) }
+        }
+        let clusters = Set(installing.compactMap { twin.hosts[$0]?.cluster })
+        for group in twin.groups.values.sorted(by: { $0.name < $1.name })
+        where group.isVirtualServer && clusters.contains(group.cluster) {
+            let offline = group.resources.filter { !$0.value }.map(\.key).sorted()
+            results.append(
+                offline.isEmpty
+                    ? CheckResult(
+                        status: .pass, check: "online", subject: group.name, detail: "online on \(group.owner)")
+                    : CheckResult(
+                        status: .fail, check: "online", subject: group.name,
+                        detail:
+                            "offline (\(offline.joined(separator: ", "))) on \(group.owner): bring it online first; look for event 1025",
+                        rule: .e2003Event1025))
+        }
+        return results
+    }
+
+    func checks(_ host: LabHost, installs: Bool) -> [CheckResult] {
+        var results: [CheckResult] = []
+        let name = host.name
+        results.append(
+            host.up
+                ? CheckResult(status: .pass, check: "reachable", subject: name, detail: "answers")
+                : CheckResult(
+                    status: .fail, check: "reachable", subject: name,
+                    detail: "does not answer: start it or fix its network"))
+        guard installs else { return results }
+        results.append(
+            host.installerRunning
+                ? CheckResult(
+                    status: .fail, check: "installers", subject: name,
+                    detail: "another setup, update or xcopy is running: wait for it or end it",
+                    rule: .noConcurrentInstallers)
+                : CheckResult(
+                    status: .pass, check: "installers", subject: name, detail: "no other installer running",
+                    rule: .noConcurrentInstallers))
+        results.append(
+            host.freeDiskMB < 600
+                ? CheckResult(
+                    status: .fail, check: "disk", subject: name,
+                    detail: "\(host.freeDiskMB) MB free; a service pack needs about 600 MB")
+                : CheckResult(status: .pass, check: "disk", subject: name, detail: "\(host.freeDiskMB) MB free"))
+        let interfering = host.running.subtracting(["cluster", "exchange"]).sorted()
+        results.append(
+            interfering.isEmpty
+                ? CheckResult(
+                    status: .pass, check: "interfering services", subject: name, detail: "none running", rule: .quiesce)
+                : CheckResult(
+                    status: .warn, check: "interfering services", subject: name,
+                    detail: "\(interfering.joined(separator: ", ")) running: the plan stops them before installing",
+                    rule: .quiesce))
+        if host.cluster != nil {
+            results.append(
+                host.running.contains("cluster")
+                    ? CheckResult(
+                        status: .pass, check: "cluster node", subject: name, detail: "Cluster service running")
+                    : CheckResult(
+                        status: .fail, check: "cluster node", subject: name,
+                        detail: "Cluster service stopped: start it so virtual servers can move",
+                        rule: .clusterStopService))
+            if host.evictedAndReadded {
+                results.append(
+                    CheckResult(
+                        status: .fail, check: "cluster node", subject: name,
+                        detail: "evicted and added back: run Exchange setup and choose Reinstall before the rollout",
+                        rule: .e2003Event1025))
+            }
+            if host.product == .exchange2003, host.os == .windows2003,
+                !host.installed.contains(PackageCatalogue.kb831464.id)
+            {
+                results.append(
+                    CheckResult(
+                        status: .warn, check: "hotfix 831464", subject: name,
+                        detail: "not installed: the plan installs it first",
+                        rule: .e2003KB831464))
+            }
+        }
+        if host.adcCustomMaps {
+            results.append(
+                host.schemaMapsExported
+                    ? CheckResult(
+                        status: .pass, check: "ADC schema maps", subject: name, detail: "exported", rule: .adcCustomMaps
+                    )
+                    : CheckResult(
+                        status: .warn, check: "ADC schema maps", subject: name,
+                        detail: "not exported yet: the plan exports them before the ADC update", rule: .adcCustomMaps))
+        }
+        return results
+    }
+
+    func backupAge(_ subject: String) -> CheckResult {
+        let name = twin.hosts[subject]?.name ?? twin.groups[subject]?.name ?? subject
+        guard let last = twin.backupsBySubject[subject]?.max(by: { $0.at < $1.at }),
+            twin.clock - last.at <= maximumBackupAge
+        else {
+            return CheckResult(
+                status: .warn, check: "backup", subject: name,
+                detail:
+                    "no backup in the last \(Int(maximumBackupAge / 3600)) h: the plan takes one before any install",
+                rule: .backupBefore)
+        }
+        return CheckResult(
+            status: .pass, check: "backup", subject: name,
+            detail: "backed up \(Int((twin.clock - last.at) / 60)) min ago", rule: .backupBefore)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// `baton check`: preflight before a rollout, against the lab twin (real hosts come with
+/// their executor).
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Checks, before a rollout, that nothing blocks it; exit 1 when something does.",
+        discussion:
+            "Against the lab twin in the state directory, or, when there is none, a twin made from the inventory.")
+
+    @Argument(help: "The inventory (YAML).")
+    var inventory: String
+
+    @Option(help: "The package id.")
+    var package: String
+
+    @OptionGroup var state: LabCommand.StateOption
+
+    @Option(help: "Where to write the results as JUnit XML as well.")
+    var junit: String?
+
+    @Option(help: "Backups older than this many hours are not fresh.")
+    var maxBackupAge = 24
+
+    func run() throws {
+        let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
+        let plan: Plan
+        do {
+            plan = try Planner(inventory: inventory, package: package).plan()
+        } catch {
+            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
+            throw ExitCode(ExitStatus.refused)
+        }
+        let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
+        let results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()
+        let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)
+        Terminal.out("\("STATUS".padded(7)) \("CHECK".padded(widths.0)) \("SUBJECT".padded(widths.1)) DETAIL\n")
+        for result in results {
+            Terminal.out(
+                "\(result.status.rawValue.uppercased().padded(7)) \(result.check.padded(widths.0)) \(result.subject.padded(widths.1)) \(result.detail)\n"
+            )
+        }
+        let failures = results.filter { $0.status == .fail }.count
+        let warnings = results.filter { $0.status == .warn }.count
+        Terminal.out("\n\(results.count - failures - warnings) passed, \(failures) failed, \(warnings) warnings\n")
+        if let junit { try write(JUnit.document(results), to: junit) }
+        if failures > 0 { throw ExitCode(ExitStatus.failed) }
+    }
+
+    /// Writes the whole file or nothing: a temporary file renamed into place.
+    func write(_ text: String, to path: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            Terminal.error("error: cannot write \(path): \(error.localizedDescription)")
+            throw ExitCode(ExitStatus.badInput)
+        }
+    }
+}
+
+/// Preflight results as JUnit XML, for CI systems: one test case per check and subject.
+enum JUnit {
+    static func document(_ results: [CheckResult]) -> String {
+        let failures = results.filter { $0.status == .fail }.count
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml +=
+            "<testsuite name=\"baton check\" tests=\"\(results.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\">\n"
+        for result in results {
+            let name = escape("\(result.check): \(result.subject)")
+            xml += "  <testcase classname=\"baton.check.\(escape(result.check))\" name=\"\(name)\""
+            switch result.status {
+            case .pass: xml += "/>\n"
+            case .warn: xml += ">\n    <system-out>warning: \(escape(result.detail))</system-out>\n  </testcase>\n"
+            case .fail:
+                let rule = result.rule.map { " (rule \($0))" } ?? ""
+                xml +=
+                    ">\n    <failure message=\"\(escape(result.detail))\">\(escape(result.detail + rule))</failure>\n  </testcase>\n"
+            }
+        }
+        return xml + "</testsuite>\n"
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
