@@ -93,7 +93,11 @@ struct LabCrashTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .milliseconds(150 + 120 * attempt))
+            // Wait for the first save (a slow machine starts slowly), then kill soon after.
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: state + "/lab.json") {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(40 + 90 * attempt))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
