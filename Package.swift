@@ -13,18 +13,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
         .target(name: "BatonPlanner", dependencies: ["BatonModel", "BatonKnowledge"]),
+        .target(name: "BatonEngine", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner"]),
+        .target(
+            name: "BatonStore", dependencies: ["BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "BatonLab",
-            dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine", .product(name: "Yams", package: "Yams"),
+            ]),
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab",
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -16,7 +16,8 @@ struct Baton: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
-            DiagnoseCommand.self, CheckCommand.self,
+            DiagnoseCommand.self, CheckCommand.self, RunCommand.self, ResumeCommand.self, StatusCommand.self,
+            ApproveCommand.self, AbortCommand.self,
         ]
     )
 

@@ -1,0 +1,163 @@
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// What the engine reports as a run goes.
+public enum EngineEvent: Sendable {
+    case started(step: Step, attempt: Int)
+    case finished(step: Step, state: StepState, message: String, rule: Rule.ID?)
+    case recovered(step: Step, tookEffect: Bool)
+    case waitingForApproval(step: Step, gate: String)
+}
+
+/// How a run goes.
+public struct EngineOptions: Sendable {
+    /// Steps in flight at once, never more than the plan allows.
+    public var parallel: Int
+    /// Approve every gate without asking.
+    public var approveAll: Bool
+    /// Failed hosts tolerated in independent parts before the run halts (as Cluster-Aware
+    /// Updating's MaxFailedNodes): 0 halts on the first failure.
+    public var maxFailedHosts: Int
+    /// Attempts for actions that are safe to repeat.
+    public var attempts: Int
+
+    public init(parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2) {
+        self.parallel = max(1, parallel)
+        self.approveAll = approveAll
+        self.maxFailedHosts = max(0, maxFailedHosts)
+        self.attempts = max(1, attempts)
+    }
+
+    /// Actions that change nothing when repeated: a failure of one of these may be a passing
+    /// fault worth one more try. Installs, moves and restarts are never retried blindly.
+    public static let repeatable: Set<Action> = [
+        .checkInstallers, .verifyVersion, .quiesce, .restoreServices, .milestone, .exportSchemaMap,
+    ]
+}
+
+/// Runs a plan against a target: a step starts once every step in its `after` has succeeded,
+/// at most `parallel` at once; intent is journaled before a step acts and its result after.
+/// A failure blocks everything that depends on it and, by default, halts new work.
+public struct Engine: Sendable {
+    public let journal: any Journal
+    public let target: any Target
+    public let options: EngineOptions
+    public let onEvent: @Sendable (EngineEvent) -> Void
+
+    public init(
+        journal: any Journal, target: any Target, options: EngineOptions,
+        onEvent: @escaping @Sendable (EngineEvent) -> Void
+    ) {
+        self.journal = journal
+        self.target = target
+        self.options = options
+        self.onEvent = onEvent
+    }
+
+    /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
+    public func execute(run: String) async throws -> RunState {
+        guard let plan = try journal.plan(of: run) else { throw EngineError("no run '\(run)'") }
+        let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
+        var state = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
+
+        // A step in flight when the controller died: ask the target whether it took effect.
+        for (id, current) in state where current == .running {
+            let step = byID[id]!
+            let tookEffect = try await target.hasTakenEffect(step, run: run)
+            onEvent(.recovered(step: step, tookEffect: tookEffect))
+            let next: StepState = tookEffect ? .succeeded : .pending
+            try journal.finish(
+                run: run, step: id, state: next,
+                message: tookEffect
+                    ? "took effect before the controller stopped" : "redone after the controller stopped")
+            state[id] = next
+        }
+        for (id, current) in state where current == .blocked { state[id] = .pending }
+        try journal.setState(run: run, .running)
+
+        let approvals = Set(try journal.approvals(of: run))
+        var failedHosts = Set<String>()
+        var halted = false
+        var waiting = false
+
+        func ready() -> [Step] {
+            plan.steps.filter { step in
+                state[step.id] == .pending && step.after.allSatisfy { state[$0] == .succeeded }
+            }
+        }
+
+        try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
+            var inFlight = 0
+            while true {
+                // `baton abort` from another shell: stop scheduling, let running steps finish.
+                if !halted, try journal.run(run)?.state == .aborted { halted = true }
+                if !halted {
+                    for step in ready() where inFlight < options.parallel {
+                        if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate)
+                        {
+                            if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
+                            waiting = true
+                            continue
+                        }
+                        state[step.id] = .running
+                        try journal.begin(run: run, step: step.id)
+                        inFlight += 1
+                        group.addTask { try await self.attempt(step, run: run) }
+                    }
+                }
+                guard inFlight > 0, let (id, result, message, rule) = try await group.next() else { break }
+                inFlight -= 1
+                state[id] = result
+                try journal.finish(run: run, step: id, state: result, message: message)
+                onEvent(.finished(step: byID[id]!, state: result, message: message, rule: rule))
+                if result == .failed {
+                    failedHosts.insert(byID[id]!.host ?? byID[id]!.group ?? id)
+                    if failedHosts.count > options.maxFailedHosts { halted = true }
+                }
+            }
+        }
+
+        // Everything that can no longer start is blocked.
+        let final: RunState
+        if plan.steps.allSatisfy({ state[$0.id] == .succeeded }) {
+            final = .completed
+        } else {
+            for step in plan.steps where state[step.id] == .pending {
+                try journal.finish(
+                    run: run, step: step.id, state: .blocked,
+                    message: waiting && !halted ? "waiting for an approval" : "not started: the run halted")
+            }
+            final = .halted
+        }
+        let aborted = try journal.run(run)?.state == .aborted
+        try journal.setState(run: run, aborted ? .aborted : final)
+        return aborted ? .aborted : final
+    }
+
+    /// Performs a step, once more for a repeatable action that failed.
+    func attempt(_ step: Step, run: String) async throws -> (String, StepState, String, Rule.ID?) {
+        if step.action == .approve {
+            return (step.id, .succeeded, "gate \(step.gate ?? "?") approved", nil)
+        }
+        let tries = EngineOptions.repeatable.contains(step.action) ? options.attempts : 1
+        var last = StepResult(succeeded: false, message: "not attempted")
+        for index in 0..<tries {
+            if index > 0 {
+                try journal.begin(run: run, step: step.id)
+                onEvent(.started(step: step, attempt: index + 1))
+            } else {
+                onEvent(.started(step: step, attempt: 1))
+            }
+            last = try await target.perform(step, run: run)
+            if last.succeeded { return (step.id, .succeeded, last.message, nil) }
+        }
+        return (step.id, .failed, last.message, last.rule)
+    }
+}
+
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,70 @@
+import BatonPlanner
+
+/// The states a step goes through in a run.
+public enum StepState: String, Sendable, Codable, CaseIterable {
+    case pending
+    /// Intent recorded, action under way (or cut short by a crash).
+    case running
+    case succeeded
+    case failed
+    /// Never started because a step it waits for failed or the run halted.
+    case blocked
+}
+
+/// The states of a run.
+public enum RunState: String, Sendable, Codable, CaseIterable {
+    case running, completed, halted, aborted
+}
+
+/// One run as the journal keeps it.
+public struct RunRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var organization: String
+    public var package: String
+    public var inventory: String
+    public var state: RunState
+    public var created: Double
+
+    public init(id: String, organization: String, package: String, inventory: String, state: RunState, created: Double)
+    {
+        self.id = id
+        self.organization = organization
+        self.package = package
+        self.inventory = inventory
+        self.state = state
+        self.created = created
+    }
+}
+
+/// One step of a run as the journal keeps it.
+public struct StepRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var action: String
+    public var state: StepState
+    public var attempts: Int
+    public var message: String
+
+    public init(id: String, action: String, state: StepState, attempts: Int, message: String) {
+        self.id = id
+        self.action = action
+        self.state = state
+        self.attempts = attempts
+        self.message = message
+    }
+}
+
+/// Where a run is made durable: intent is written before a step acts and its result after,
+/// so that a controller that dies at any instant can resume exactly where it stopped.
+public protocol Journal: Sendable {
+    func createRun(_ run: RunRecord, plan: Plan) throws
+    func run(_ id: String) throws -> RunRecord?
+    func runs() throws -> [RunRecord]
+    func plan(of run: String) throws -> Plan?
+    func steps(of run: String) throws -> [StepRecord]
+    /// Records the intent to perform `step` (state `running`, one more attempt).
+    func begin(run: String, step: String) throws
+    func finish(run: String, step: String, state: StepState, message: String) throws
+    func setState(run: String, _ state: RunState) throws
+    func approve(run: String, gate: String, by: String) throws
+    func approvals(of run: String) throws -> [String]
+}

@@ -1,0 +1,27 @@
+import BatonKnowledge
+import BatonPlanner
+
+/// What a target says of one action.
+public struct StepResult: Sendable, Hashable {
+    public var succeeded: Bool
+    public var message: String
+    /// The seed's rule behind a failure, when known: its remedy is printed.
+    public var rule: Rule.ID?
+
+    public init(succeeded: Bool, message: String, rule: Rule.ID? = nil) {
+        self.succeeded = succeeded
+        self.message = message
+        self.rule = rule
+    }
+}
+
+/// Where a plan's actions happen: the lab twin, or real hosts. A target performs one action
+/// and says what happened; it knows nothing of plans, order or journals.
+public protocol Target: Sendable {
+    /// Performs `step` and returns what happened. `run` names the run, so a target can tell
+    /// the same step of two runs apart.
+    func perform(_ step: Step, run: String) async throws -> StepResult
+    /// Whether `step` of `run` already took effect: asked on resume for a step that was in
+    /// flight when the controller died, so that nothing is applied twice.
+    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool
+}

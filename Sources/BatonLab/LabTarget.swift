@@ -1,0 +1,33 @@
+import BatonEngine
+import BatonPlanner
+
+/// The lab twin as a run's target: each action is performed on the twin and the twin saved
+/// before the engine is told, then the wall clock waits as the chosen speed says.
+public actor LabTarget: Target {
+    var twin: LabTwin
+    let store: LabStore
+    let speed: LabSpeed
+
+    public init(twin: LabTwin, store: LabStore, speed: LabSpeed) {
+        self.twin = twin
+        self.store = store
+        self.speed = speed
+    }
+
+    public func perform(_ step: Step, run: String) async throws -> StepResult {
+        var qualified = step
+        qualified.id = "\(run)/\(step.id)"
+        let outcome = twin.perform(qualified)
+        try store.save(twin)
+        try await speed.wait(outcome.duration)
+        return StepResult(succeeded: outcome.succeeded, message: outcome.message, rule: outcome.rule)
+    }
+
+    /// The twin's history says whether the step was applied: it is saved with the action,
+    /// atomically, before the journal hears of it.
+    public func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+        twin.history.contains { $0.step == "\(run)/\(step.id)" && $0.succeeded }
+    }
+
+    public var snapshot: LabTwin { twin }
+}
