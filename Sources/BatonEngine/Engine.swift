@@ -74,7 +74,8 @@ public struct Engine: Sendable {
                     ? "took effect before the controller stopped" : "redone after the controller stopped")
             state[id] = next
         }
-        for (id, current) in state where current == .blocked { state[id] = .pending }
+        // Resuming after the operator fixed the cause: failed and blocked steps go again.
+        for (id, current) in state where current == .blocked || current == .failed { state[id] = .pending }
         try journal.setState(run: run, .running)
 
         let approvals = Set(try journal.approvals(of: run))

@@ -165,6 +165,31 @@ public struct LabTwin: Sendable, Codable, Hashable {
         }
     }
 
+    /// Fixes a fault: ends a condition (the installer finished, disk freed, setup's Reinstall
+    /// run on the evicted node) or disarms an event that has not happened yet.
+    public mutating func fix(_ fault: LabFault) throws(LabError) {
+        let key = fault.target.lowercased()
+        switch fault.kind {
+        case .evicted, .installerRunning, .diskFull:
+            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+            switch fault.kind {
+            case .evicted: hosts[key]!.evictedAndReadded = false
+            case .installerRunning: hosts[key]!.installerRunning = false
+            default: hosts[key]!.freeDiskMB = 4096
+            }
+        case .noReturnAfterRestart:
+            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+            armedFaults.removeAll { $0 == fault }
+            if !hosts[key]!.up {
+                hosts[key]!.up = true
+                if hosts[key]!.cluster != nil { hosts[key]!.running.insert("cluster") }
+                for group in clusterGroups[hosts[key]!.cluster ?? ""] ?? [] { refreshAvailability(of: group) }
+            }
+        default:
+            armedFaults.removeAll { $0 == fault }
+        }
+    }
+
     /// Takes an armed event for `target`, if there is one.
     mutating func consume(_ kind: LabFault.Kind, _ target: String) -> Bool {
         guard

@@ -14,7 +14,7 @@ struct LabCommand: ParsableCommand {
             The twin lives in a state directory (--state, default .baton in the current directory) and survives \
             the process that uses it.
             """,
-        subcommands: [Init.self, Show.self, Fault.self, Rehearse.self])
+        subcommands: [Init.self, Show.self, Fault.self, Fix.self, Rehearse.self])
 
     struct StateOption: ParsableArguments {
         @Option(name: .long, help: "The state directory holding the twin.")
@@ -143,6 +143,38 @@ struct LabCommand: ParsableCommand {
                 Terminal.out("injected: \(fault)\n")
             }
             try state.save(twin)
+        }
+    }
+
+    struct Fix: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Fixes a fault in the twin, as an operator would: the installer ends, disk is freed, Reinstall runs, the host is started."
+        )
+
+        @Argument(help: "The kind of fault.")
+        var kind: String
+
+        @Argument(help: "Its host or virtual server.")
+        var target: String
+
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            guard let parsed = LabFault.Kind(rawValue: kind) else {
+                Terminal.error(
+                    "error: fault kinds are \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            var twin = try state.load()
+            do {
+                try twin.fix(LabFault(parsed, target))
+            } catch {
+                Terminal.error("error: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            try state.save(twin)
+            Terminal.out("fixed: \(kind) on \(target)\n")
         }
     }
 

@@ -156,6 +156,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Faults to inject into the lab twin first (YAML).")
     var faults: String?
 
+    @Flag(help: "Make the lab twin anew from the inventory, even if the state directory has one.")
+    var freshLab = false
+
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
@@ -182,7 +185,7 @@ struct RunCommand: AsyncParsableCommand {
                 "error: a run named \(id) exists already; resume it with 'baton resume \(id)' or choose another --run")
             throw ExitCode(ExitStatus.badInput)
         }
-        var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
+        var twin = state.store.exists && !freshLab ? try state.load() : LabTwin(inventory: inventory)
         for fault in faultList {
             do { try twin.inject(fault) } catch {
                 Terminal.error("error: \(error)")

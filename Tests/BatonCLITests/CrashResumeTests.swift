@@ -45,7 +45,8 @@ struct CrashResumeTests {
                 // Killed before the run was recorded (one transaction): nothing started, so
                 // the operator simply runs it again.
                 resumed = try BatonProcess.run([
-                    "run", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--run", "r", "--yes",
+                    "run", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--run", "r",
+                    "--yes",
                 ])
             }
             #expect(resumed.status == 0, "attempt \(attempt): \(resumed.stdout.suffix(600)) \(resumed.stderr)")

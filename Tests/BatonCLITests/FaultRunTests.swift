@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+@Suite("Runs meeting injected faults")
+struct FaultRunTests {
+    /// Each fault of the lab twin: the run halts with a clear message (and the seed's rule
+    /// where there is one); after the operator's fix, resume completes with no rule broken.
+    @Test(
+        "the run halts with the right message; after the fix, resume completes",
+        arguments: [
+            ("file-in-use", "BE1", "FileInUse:: Added to Filelist:", false),
+            ("installer-running", "NODE2", "another setup, update or xcopy is running", true),
+            ("disk-full", "FE1", "not enough free disk space", true),
+            // B3 already runs SP2, so no install of this rollout reinstalls it: the eviction bites.
+            ("evicted", "mixed.yaml:B3", "missing from the menu", true),
+            ("move-fails", "EVS1", "the move of EVS1", false),
+            ("move-hangs", "EVS1", "did not complete", false),
+            ("evs-upgrade-fails", "EVS1", "c1037b44", false),
+            ("no-return-after-restart", "NODE1", "did not come back", true),
+        ])
+    func faultThenResume(_ kind: String, _ where: String, _ message: String, _ needsFix: Bool) throws {
+        let parts = `where`.split(separator: ":").map(String.init)
+        let (example, target) =
+            parts.count == 2 ? ("examples/" + parts[0], parts[1]) : ("examples/contoso.yaml", parts[0])
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-fault-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        _ = try BatonProcess.run(["lab", "init", example, "--state", state])
+        #expect(try BatonProcess.run(["lab", "fault", kind, target, "--state", state]).status == 0)
+        let first = try BatonProcess.run(["run", example, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        #expect(first.status == 1, "\(kind): \(first.stdout.suffix(400))")
+        #expect(first.stdout.contains(message), "\(kind): \(first.stdout.suffix(800))")
+        #expect(first.stdout.contains("baton resume run-1"))
+        if needsFix {
+            #expect(try BatonProcess.run(["lab", "fix", kind, target, "--state", state]).status == 0)
+        }
+        let resumed = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        #expect(resumed.status == 0, "\(kind): \(resumed.stdout.suffix(800))")
+        #expect(resumed.stdout.contains("no rule of the seed was violated"), "\(kind): \(resumed.stdout.suffix(800))")
+    }
+}
