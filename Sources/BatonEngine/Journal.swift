@@ -24,15 +24,20 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var inventory: String
     public var state: RunState
     public var created: Double
+    /// Each machine's build when the run started, for the report's before and after.
+    public var before: [String: String]
 
-    public init(id: String, organization: String, package: String, inventory: String, state: RunState, created: Double)
-    {
+    public init(
+        id: String, organization: String, package: String, inventory: String, state: RunState, created: Double,
+        before: [String: String] = [:]
+    ) {
         self.id = id
         self.organization = organization
         self.package = package
         self.inventory = inventory
         self.state = state
         self.created = created
+        self.before = before
     }
 }
 
@@ -67,4 +72,6 @@ public protocol Journal: Sendable {
     func setState(run: String, _ state: RunState) throws
     func approve(run: String, gate: String, by: String) throws
     func approvals(of run: String) throws -> [String]
+    /// Who approved which gate, and when: the audit trail.
+    func approvalRecords(of run: String) throws -> [(gate: String, by: String, at: Double)]
 }

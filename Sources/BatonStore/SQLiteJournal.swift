@@ -37,6 +37,9 @@ public final class SQLiteJournal: Journal {
                         PRIMARY KEY (run, gate));
                     """)
         }
+        migrator.registerMigration("v2: builds before a run") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN before TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 
@@ -47,9 +50,10 @@ public final class SQLiteJournal: Journal {
         try database.write { db in
             try db.execute(
                 sql:
-                    "INSERT INTO run (id, organization, package, inventory, state, created, plan) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO run (id, organization, package, inventory, state, created, plan, before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     run.id, run.organization, run.package, run.inventory, run.state.rawValue, run.created, json,
+                    String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self),
                 ])
             for (position, step) in plan.steps.enumerated() {
                 try db.execute(
@@ -74,7 +78,9 @@ public final class SQLiteJournal: Journal {
     static func record(_ row: Row) -> RunRecord {
         RunRecord(
             id: row["id"], organization: row["organization"], package: row["package"], inventory: row["inventory"],
-            state: RunState(rawValue: row["state"]) ?? .halted, created: row["created"])
+            state: RunState(rawValue: row["state"]) ?? .halted, created: row["created"],
+            before: (try? JSONDecoder().decode(
+                [String: String].self, from: Data((row["before"] as String? ?? "{}").utf8))) ?? [:])
     }
 
     public func plan(of run: String) throws -> Plan? {
@@ -130,6 +136,15 @@ public final class SQLiteJournal: Journal {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO approval (run, gate, by, at) VALUES (?, ?, ?, ?)",
                 arguments: [run, gate, by, now])
+        }
+    }
+
+    public func approvalRecords(of run: String) throws -> [(gate: String, by: String, at: Double)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT gate, by, at FROM approval WHERE run = ? ORDER BY at", arguments: [run])
+                .map {
+                    (gate: $0["gate"], by: $0["by"], at: $0["at"])
+                }
         }
     }
 

@@ -75,8 +75,12 @@ enum Runs {
         let twinAfter = await target.snapshot
         switch final {
         case .completed:
-            Terminal.out(
-                "\nRun \(run) completed: \(steps.count) steps.\n\n" + LabReport(twin: twinAfter).accountingText())
+            if let record = try journal.run(run), let plan = try journal.plan(of: run) {
+                let report = RunReport(
+                    record: record, plan: plan, steps: steps, approvals: try journal.approvalRecords(of: run),
+                    twin: twinAfter)
+                Terminal.out("\n" + report.text() + "\n" + LabReport(twin: twinAfter).accountingText())
+            }
         case .running, .halted, .aborted:
             var text = "\nRun \(run) \(final.rawValue)."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
@@ -196,13 +200,25 @@ struct RunCommand: AsyncParsableCommand {
         try journal.createRun(
             RunRecord(
                 id: id, organization: inventory.organization, package: package.id, inventory: inventory.file,
-                state: .running,
-                created: Date().timeIntervalSince1970),
+                state: .running, created: Date().timeIntervalSince1970, before: Self.builds(of: twin)),
             plan: plan)
         Terminal.out(
             "Run \(id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on the lab twin in \(state.state).\n"
         )
         try await Runs.execute(run: id, journal: journal, state: state, options: options)
+    }
+}
+
+extension RunCommand {
+    /// Every machine's and virtual server's build now.
+    static func builds(of twin: LabTwin) -> [String: String] {
+        var builds: [String: String] = [:]
+        for host in twin.hosts.values { builds[host.name] = host.build ?? "-" }
+        for group in twin.groups.values where group.isVirtualServer {
+            builds[group.name] =
+                group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-"
+        }
+        return builds
     }
 }
 

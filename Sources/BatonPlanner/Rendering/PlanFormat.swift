@@ -56,7 +56,7 @@ struct Phases {
 }
 
 /// "2 h 05 min", "45 min", "30 s".
-func humanDuration(_ seconds: Int) -> String {
+public func humanDuration(_ seconds: Int) -> String {
     if seconds < 60 { return "\(seconds) s" }
     let minutes = (seconds + 30) / 60
     if minutes < 60 { return "\(minutes) min" }
@@ -66,7 +66,7 @@ func humanDuration(_ seconds: Int) -> String {
 
 extension Plan {
     /// What the package does, in one line.
-    var headline: String {
+    public var headline: String {
         var text = "\(package.id) (\(package.kind.rawValue) for \(package.product)"
         if let level = package.level { text += ", to \(level.displayName)" }
         if let requires = package.requires { text += ", requires \(requires.rawValue)" }
@@ -75,7 +75,7 @@ extension Plan {
     }
 
     /// The way back, as rule `no-uninstall` says it must be printed.
-    var rollbackPath: [String] {
+    public var rollbackPath: [String] {
         guard package.kind == .servicePack else {
             return [
                 "A hotfix is removed as its release notes say; restore from the backups this plan takes first if that fails."

@@ -1,0 +1,204 @@
+import ArgumentParser
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// What happened in a run, for the change record: versions before and after, downtime,
+/// failovers, checks, backups, approvals and the way back.
+struct RunReport: Encodable {
+    struct Machine: Encodable { var name, before, after: String; var up: Bool }
+    struct VirtualServer: Encodable {
+        var name, before, after, owner: String; var online: Bool; var offlineMinutes: Int
+    }
+    struct StepLine: Encodable { var step, subject, state, message: String }
+    struct Backup: Encodable { var subject, level, contents: String; var restorable: Bool }
+    struct Approval: Encodable { var gate, by, at: String }
+
+    var run, organization, package, state: String
+    var steps: [String: Int]
+    var machines: [Machine]
+    var virtualServers: [VirtualServer]
+    var failures: [StepLine]
+    var versionChecks: [StepLine]
+    var failoverTests: [StepLine]
+    var unplannedFailovers: [String]
+    var backups: [Backup]
+    var approvals: [Approval]
+    var violations: [String]
+    var rollback: [String]
+
+    init(
+        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
+        twin: LabTwin
+    ) {
+        run = record.id
+        organization = record.organization
+        package = plan.headline
+        state = record.state.rawValue
+        self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
+        let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
+        machines = twin.hosts.values.filter { $0.product != nil }.sorted { $0.name < $1.name }.map {
+            Machine(name: $0.name, before: record.before[$0.name] ?? "-", after: $0.build ?? "-", up: $0.up)
+        }
+        virtualServers = twin.groups.values.filter(\.isVirtualServer).sorted { $0.name < $1.name }.map { group in
+            VirtualServer(
+                name: group.name, before: record.before[group.name] ?? "-",
+                after: group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-",
+                owner: group.owner, online: group.isOnline,
+                offlineMinutes: Int((twin.accounting.virtualServerOffline[group.name] ?? 0) / 60))
+        }
+        func lines(_ action: Action?, _ states: Set<StepState>) -> [StepLine] {
+            steps.filter { record in
+                states.contains(record.state) && (action == nil || byID[record.id]?.action == action)
+            }.map { record in
+                let step = byID[record.id]
+                return StepLine(
+                    step: record.id, subject: step?.host ?? step?.group ?? step?.summary ?? "",
+                    state: record.state.rawValue,
+                    message: record.message)
+            }
+        }
+        failures = lines(nil, [.failed])
+        versionChecks = lines(.verifyVersion, Set(StepState.allCases))
+        failoverTests = lines(.failoverTest, Set(StepState.allCases))
+        unplannedFailovers = twin.accounting.unplannedFailovers
+        backups = twin.backups.map {
+            Backup(
+                subject: $0.subject, level: $0.level?.rawValue ?? "-", contents: $0.what.joined(separator: ", "),
+                restorable: $0.restorable)
+        }
+        let formatter = ISO8601DateFormatter()
+        self.approvals = approvals.map {
+            Approval(gate: $0.gate, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
+        }
+        violations = twin.accounting.violations.map { "[\($0.rule)] \($0.message)" }
+        rollback = plan.rollbackPath
+    }
+
+    /// Sections as (title, header, rows), shared by the text, markdown and HTML renderings.
+    var sections: [(String, [String], [[String]])] {
+        [
+            (
+                "Machines", ["machine", "before", "after", "state"],
+                machines.map { [$0.name, $0.before, $0.after, $0.up ? "up" : "DOWN"] }
+            ),
+            (
+                "Virtual servers", ["virtual server", "before", "after", "owner", "offline"],
+                virtualServers.map {
+                    [$0.name, $0.before, $0.after, $0.owner, $0.online ? "\($0.offlineMinutes) min" : "OFFLINE now"]
+                }
+            ),
+            ("Failures", ["step", "subject", "message"], failures.map { [$0.step, $0.subject, $0.message] }),
+            (
+                "Version checks", ["step", "subject", "state", "message"],
+                versionChecks.map { [$0.step, $0.subject, $0.state, $0.message] }
+            ),
+            (
+                "Failover tests", ["step", "virtual server", "state", "message"],
+                failoverTests.map { [$0.step, $0.subject, $0.state, $0.message] }
+            ),
+            ("Unplanned failovers", ["what happened"], unplannedFailovers.map { [$0] }),
+            (
+                "Backups", ["subject", "level", "contents", "restorable at the current level"],
+                backups.map { [$0.subject, $0.level, $0.contents, $0.restorable ? "yes" : "NO"] }
+            ),
+            ("Approvals", ["gate", "by", "at"], approvals.map { [$0.gate, $0.by, $0.at] }),
+            ("Rule violations", ["violation"], violations.map { [$0] }),
+        ]
+    }
+
+    var headline: String {
+        "Run \(run) of \(package) for \(organization): \(state); "
+            + steps.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+    }
+
+    func text() -> String {
+        var out = headline + "\n"
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out += "\n== \(title.lowercased()) ==\n"
+            let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max()!
+            }
+            for row in [header] + rows {
+                out +=
+                    row.enumerated().map { $1.padded(widths[$0]) }.joined(separator: "  ").trimmingCharacters(
+                        in: .whitespaces) + "\n"
+            }
+        }
+        return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
+    }
+
+    func markdown() -> String {
+        var out = "# \(headline)\n"
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out +=
+                "\n## \(title)\n\n| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined()
+                + "\n"
+            for row in rows {
+                out +=
+                    "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+            }
+        }
+        return out + "\n## Rollback\n\n" + rollback.joined(separator: "\n") + "\n"
+    }
+
+    func html() -> String {
+        func e(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var out = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(e(headline))</title>
+            <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}
+            td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f2f2f2}</style></head><body>
+            <h1>\(e(headline))</h1>
+
+            """
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out += "<h2>\(e(title))</h2>\n<table><tr>" + header.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
+            for row in rows { out += "<tr>" + row.map { "<td>\(e($0))</td>" }.joined() + "</tr>\n" }
+            out += "</table>\n"
+        }
+        return out + "<h2>Rollback</h2>\n<p>" + rollback.map(e).joined(separator: "<br>\n") + "</p>\n</body></html>\n"
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Reports a run: versions before and after, downtime, failovers, checks, backups, approvals.")
+
+    @Argument(help: ArgumentHelp("The run.", valueName: "run"))
+    var name: String
+
+    @Option(help: "text, markdown, html or json")
+    var format: Format = .text
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, markdown, html, json }
+
+    @OptionGroup var state: LabCommand.StateOption
+
+    func run() throws {
+        let journal = try Runs.journal(state)
+        guard let record = try journal.run(name), let plan = try journal.plan(of: name) else {
+            Terminal.error("error: no run '\(name)' in \(state.state); 'baton status' lists them")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        let report = RunReport(
+            record: record, plan: plan, steps: try journal.steps(of: name),
+            approvals: try journal.approvalRecords(of: name),
+            twin: try state.load())
+        switch format {
+        case .text: Terminal.out(report.text())
+        case .markdown: Terminal.out(report.markdown())
+        case .html: Terminal.out(report.html())
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            Terminal.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+@Suite("baton run, status, approve, abort, report")
+struct RunCommandTests {
+    func stateDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("baton-run-\(UUID().uuidString)").path
+    }
+
+    @Test("every example runs to completion on its twin")
+    func everyExample() throws {
+        let examples =
+            ((try? FileManager.default.contentsOfDirectory(
+                atPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)) ?? []).filter {
+                $0.hasSuffix(".yaml")
+            }
+        for example in examples.sorted() where example != "e2003-migration.yaml" {
+            let state = stateDirectory()
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            let package =
+                example.hasPrefix("e2000")
+                ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
+            let result = try BatonProcess.run([
+                "run", "examples/\(example)", "--package", package, "--state", state, "--yes", "--parallel", "8",
+            ])
+            #expect(result.status == 0, "\(example): \(result.stdout.suffix(500))")
+            #expect(result.stdout.contains("no rule of the seed was violated"), "\(example)")
+        }
+    }
+
+    @Test("a gate waits for approval; the approval is audited in the report")
+    func approvalAudit() throws {
+        let state = stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let first = try BatonProcess.run([
+            "run", "examples/sbs-2003.yaml", "--package", "exchange-2003-sp2", "--state", state,
+        ])
+        #expect(first.status == 1 && first.stdout.contains("waiting for approval: baton approve run-1 release-notes"))
+        #expect(try BatonProcess.run(["approve", "run-1", "no-such-gate", "--state", state]).status == 2)
+        #expect(
+            try BatonProcess.run(["approve", "run-1", "release-notes", "--by", "alice", "--state", state]).status == 0)
+        #expect(try BatonProcess.run(["resume", "run-1", "--state", state]).status == 0)
+        let report = try BatonProcess.run(["report", "run-1", "--state", state, "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let approvals = try #require(object["approvals"] as? [[String: String]])
+        #expect(approvals.first?["by"] == "alice" && approvals.first?["gate"] == "release-notes")
+        let machines = try #require(object["machines"] as? [[String: Any]])
+        #expect(
+            machines.contains {
+                $0["name"] as? String == "SBS" && $0["before"] as? String == "6.5.7226.6"
+                    && $0["after"] as? String == "6.5.7638.2"
+            })
+        for format in ["text", "markdown", "html"] {
+            let rendered = try BatonProcess.run(["report", "run-1", "--state", state, "--format", format])
+            #expect(rendered.status == 0 && rendered.stdout.contains("6.5.7638.2") && rendered.stdout.contains("alice"))
+        }
+    }
+
+    @Test("status lists runs and shows steps as the issue's JSON; an aborted run starts nothing new")
+    func statusAndAbort() throws {
+        let state = stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        _ = try BatonProcess.run(["run", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state])
+        let status = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(object["run"] as? String == "run-1" && object["state"] as? String == "halted")
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(
+            steps.allSatisfy { $0["id"] != nil && $0["action"] != nil && $0["state"] != nil && $0["attempts"] != nil })
+        #expect(try BatonProcess.run(["abort", "run-1", "--state", state]).status == 0)
+        #expect(try BatonProcess.run(["status", "--state", state]).stdout.contains("aborted"))
+        #expect(try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"]).status == 0)
+        #expect(try BatonProcess.run(["resume", "no-such-run", "--state", state]).status == 2)
+    }
+}
