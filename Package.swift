@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonPlanner", targets: ["BatonPlanner"]),
         .library(name: "BatonLab", targets: ["BatonLab"]),
+        .library(name: "BatonEngine", targets: ["BatonEngine"]),
+        .library(name: "BatonStore", targets: ["BatonStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +51,8 @@ let package = Package(
         .testTarget(
             name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"],
             resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge"]),
         .testTarget(name: "BatonCLITests", dependencies: ["baton"]),
     ],
     swiftLanguageModes: [.v6]

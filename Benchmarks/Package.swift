@@ -18,6 +18,8 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BatonPlanner", package: "baton"),
                 .product(name: "BatonLab", package: "baton"),
+                .product(name: "BatonEngine", package: "baton"),
+                .product(name: "BatonStore", package: "baton"),
             ],
             path: "Benchmarks/PlannerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

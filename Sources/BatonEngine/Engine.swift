@@ -22,8 +22,25 @@ public struct EngineOptions: Sendable {
     public var maxFailedHosts: Int
     /// Attempts for actions that are safe to repeat.
     public var attempts: Int
+    /// Wall-clock limits per action; an action past its limit fails the step (it may still
+    /// finish on its own: resume asks the target before doing it again).
+    public var timeouts: [Action: Duration]
+    public var defaultTimeout: Duration
 
-    public init(parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2) {
+    public static let standardTimeouts: [Action: Duration] = [
+        .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
+        .moveGroup: .seconds(15 * 60),
+        .failoverTest: .seconds(30 * 60), .upgradeVirtualServer: .seconds(3600),
+    ]
+
+    public func timeout(for action: Action) -> Duration { timeouts[action] ?? defaultTimeout }
+
+    public init(
+        parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2,
+        timeouts: [Action: Duration] = EngineOptions.standardTimeouts, defaultTimeout: Duration = .seconds(3600)
+    ) {
+        self.timeouts = timeouts
+        self.defaultTimeout = defaultTimeout
         self.parallel = max(1, parallel)
         self.approveAll = approveAll
         self.maxFailedHosts = max(0, maxFailedHosts)
@@ -62,8 +79,9 @@ public struct Engine: Sendable {
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
         var state = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
 
-        // A step in flight when the controller died: ask the target whether it took effect.
-        for (id, current) in state where current == .running {
+        // A step in flight when the controller died, or one that failed (perhaps timed out
+        // and finished later): ask the target whether it took effect before doing it again.
+        for (id, current) in state where current == .running || current == .failed {
             let step = byID[id]!
             let tookEffect = try await target.hasTakenEffect(step, run: run)
             onEvent(.recovered(step: step, tookEffect: tookEffect))
@@ -151,10 +169,33 @@ public struct Engine: Sendable {
             } else {
                 onEvent(.started(step: step, attempt: 1))
             }
-            last = try await target.perform(step, run: run)
+            last = try await performWithinLimit(step, run: run)
             if last.succeeded { return (step.id, .succeeded, last.message, nil) }
         }
         return (step.id, .failed, last.message, last.rule)
+    }
+}
+
+extension Engine {
+    /// The target's answer, or a failure when the action's time limit passes first.
+    func performWithinLimit(_ step: Step, run: String) async throws -> StepResult {
+        let limit = options.timeout(for: step.action)
+        let target = self.target
+        return try await withThrowingTaskGroup(of: StepResult?.self) { group in
+            group.addTask { try await target.perform(step, run: run) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+                ?? StepResult(
+                    succeeded: false,
+                    message:
+                        "\(step.action.rawValue) did not finish within \(limit); it may still be under way: check \(step.host ?? step.group ?? "the host") before resuming"
+                )
+        }
     }
 }
 

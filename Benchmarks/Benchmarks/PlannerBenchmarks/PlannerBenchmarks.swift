@@ -1,5 +1,8 @@
 import BatonKnowledge
+import BatonEngine
 import BatonLab
+import BatonStore
+import Foundation
 import BatonModel
 import BatonPlanner
 import Benchmark
@@ -55,5 +58,46 @@ let benchmarks: @Sendable () -> Void = {
             for step in labPlan.steps { blackHole(twin.perform(step)) }
             blackHole(twin)
         }
+    }
+
+    // The journal: durable step transitions (intent, then result: two commits a step).
+    Benchmark(
+        "journal: 1000 steps begun and finished durably",
+        configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(30), maxIterations: 5)
+    ) { benchmark in
+        let directory = NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
+        let plan = try Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package).plan()
+        try journal.createRun(RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: plan)
+        benchmark.startMeasurement()
+        for index in 0..<1000 {
+            let step = plan.steps[index % plan.steps.count].id
+            try journal.begin(run: "r", step: step)
+            try journal.finish(run: "r", step: step, state: .succeeded, message: "ok")
+        }
+        benchmark.stopMeasurement()
+    }
+
+    // Resuming a 100,000-step run whose steps all succeeded: read the journal, decode the
+    // plan, find nothing left to do.
+    let bigPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 8_000, clusters: 700), package: package).plan()
+    Benchmark(
+        "resume a \(bigPlan.steps.count)-step run",
+        configuration: .init(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
+    ) { benchmark in
+        let directory = NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
+        try journal.createRun(RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: bigPlan)
+        try journal.markAll(run: "r", .succeeded)
+        struct Idle: Target {
+            func perform(_ step: Step, run: String) async throws -> StepResult { StepResult(succeeded: true, message: "") }
+            func hasTakenEffect(_ step: Step, run: String) async throws -> Bool { true }
+        }
+        benchmark.startMeasurement()
+        let state = try await Engine(journal: journal, target: Idle(), options: EngineOptions(), onEvent: { _ in }).execute(run: "r")
+        benchmark.stopMeasurement()
+        precondition(state == .completed)
     }
 }

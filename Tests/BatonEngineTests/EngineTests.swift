@@ -1,0 +1,113 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import BatonStore
+import Foundation
+import Synchronization
+import Testing
+
+/// A target whose actions take as long, and succeed as, the test says.
+actor ScriptedTarget: Target {
+    var performed: [String] = []
+    var effective: Set<String> = []
+    let delay: Duration
+    let failing: Set<String>
+
+    init(delay: Duration = .zero, failing: Set<String> = []) {
+        self.delay = delay
+        self.failing = failing
+    }
+
+    func perform(_ step: Step, run: String) async throws -> StepResult {
+        performed.append(step.id)
+        try await Task.sleep(for: delay)
+        if failing.contains(step.id) { return StepResult(succeeded: false, message: "scripted failure") }
+        effective.insert(step.id)
+        return StepResult(succeeded: true, message: "done")
+    }
+
+    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool { effective.contains(step.id) }
+
+    func markEffective(_ id: String) { effective.insert(id) }
+}
+
+@Suite("The engine")
+struct EngineTests {
+    func setUp() throws -> (SQLiteJournal, Plan, String) {
+        let directory = NSTemporaryDirectory() + "baton-engine-\(UUID().uuidString)"
+        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
+        let inventory = SyntheticOrganization.make(servers: 20, clusters: 2)
+        let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        try journal.createRun(
+            RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
+            plan: plan)
+        return (journal, plan, directory)
+    }
+
+    @Test("runs every step once, never before its dependencies, within the parallel limit")
+    func order() async throws {
+        let (journal, plan, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let target = ScriptedTarget()
+        let state = try await Engine(
+            journal: journal, target: target, options: EngineOptions(parallel: 3, approveAll: true), onEvent: { _ in }
+        )
+        .execute(run: "r")
+        #expect(state == .completed)
+        let performed = await target.performed
+        #expect(Set(performed).count == performed.count)
+        let position = Dictionary(uniqueKeysWithValues: performed.enumerated().map { ($1, $0) })
+        for step in plan.steps where step.action != .approve {
+            for before in step.after where plan.step(before)?.action != .approve {
+                #expect(position[before]! < position[step.id]!, "\(before) before \(step.id)")
+            }
+        }
+    }
+
+    @Test("a failure blocks its dependents and halts; resume after the fix completes")
+    func failureAndResume() async throws {
+        let (journal, plan, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let first = try await Engine(
+            journal: journal, target: ScriptedTarget(failing: [install.id]), options: EngineOptions(approveAll: true),
+            onEvent: { _ in }
+        ).execute(run: "r")
+        #expect(first == .halted)
+        let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: "r").map { ($0.id, $0) })
+        #expect(steps[install.id]?.state == .failed)
+        #expect(plan.steps.filter { $0.after.contains(install.id) }.allSatisfy { steps[$0.id]?.state == .blocked })
+        let second = try await Engine(
+            journal: journal, target: ScriptedTarget(), options: EngineOptions(approveAll: true), onEvent: { _ in }
+        )
+        .execute(run: "r")
+        #expect(second == .completed)
+    }
+
+    @Test("an action past its time limit fails; if it finished meanwhile, resume does not redo it")
+    func timeout() async throws {
+        let (journal, plan, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let slow = ScriptedTarget(delay: .seconds(5))
+        let options = EngineOptions(approveAll: true, timeouts: [:], defaultTimeout: .milliseconds(50))
+        let state = try await Engine(journal: journal, target: slow, options: options, onEvent: { _ in }).execute(
+            run: "r")
+        #expect(state == .halted)
+        let failed = try #require(try journal.steps(of: "r").first { $0.state == .failed })
+        #expect(failed.message.contains("did not finish within"))
+        // The action finished on its own after all: resume asks the target and moves on.
+        let target = ScriptedTarget()
+        await target.markEffective(failed.id)
+        let recovered = Mutex<[String]>([])
+        let resumed = try await Engine(journal: journal, target: target, options: EngineOptions(approveAll: true)) {
+            event in
+            if case .recovered(let step, true) = event { recovered.withLock { $0.append(step.id) } }
+        }.execute(run: "r")
+        #expect(resumed == .completed)
+        #expect(recovered.withLock { $0 } == [failed.id])
+        #expect(!(await target.performed).contains(failed.id))
+        #expect(plan.step(failed.id) != nil)
+    }
+}
