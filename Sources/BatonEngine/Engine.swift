@@ -99,6 +99,7 @@ public struct Engine: Sendable {
         let approvals = Set(try journal.approvals(of: run))
         var failedHosts = Set<String>()
         var halted = false
+        var aborting = false
         var waiting = false
 
         func ready() -> [Step] {
@@ -110,10 +111,17 @@ public struct Engine: Sendable {
         try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
             var inFlight = 0
             while true {
-                // `baton abort` from another shell: stop scheduling, let running steps finish.
-                if !halted, try journal.run(run)?.state == .aborted { halted = true }
-                if !halted {
-                    for step in ready() where inFlight < options.parallel {
+                // `baton abort` from another shell: stop scheduling, let running steps finish,
+                // but bring back online any virtual server caught between offline and online.
+                if !aborting, try journal.run(run)?.state == .aborted {
+                    aborting = true
+                    halted = true
+                }
+                let candidates =
+                    halted
+                    ? (aborting ? ready().filter { unfinishedRecovery(plan, state).contains($0.id) } : []) : ready()
+                do {
+                    for step in candidates where inFlight < options.parallel {
                         if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate)
                         {
                             if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
@@ -177,6 +185,26 @@ public struct Engine: Sendable {
 }
 
 extension Engine {
+    /// Steps that bring a virtual server back online: for each group whose resources went
+    /// offline in this run and are not yet online again, the steps between the two. An
+    /// aborted run still performs them, so no virtual server is left without a home.
+    func unfinishedRecovery(_ plan: Plan, _ state: [String: StepState]) -> Set<String> {
+        var needed = Set<String>()
+        var offlineSince: [String: Int] = [:]
+        for (index, step) in plan.steps.enumerated() {
+            guard let group = step.group else { continue }
+            if step.action == .resourcesOffline, state[step.id] == .succeeded { offlineSince[group] = index }
+            if step.action == .resourcesOnline, let start = offlineSince[group] {
+                offlineSince[group] = nil
+                guard state[step.id] != .succeeded else { continue }
+                for between in plan.steps[start...index] where between.group == group || between.id == step.id {
+                    needed.insert(between.id)
+                }
+            }
+        }
+        return needed
+    }
+
     /// The target's answer, or a failure when the action's time limit passes first.
     func performWithinLimit(_ step: Step, run: String) async throws -> StepResult {
         let limit = options.timeout(for: step.action)

@@ -32,6 +32,22 @@ actor ScriptedTarget: Target {
     func markEffective(_ id: String) { effective.insert(id) }
 }
 
+/// A target during whose action an operator runs `baton abort` from another shell.
+struct AbortingTarget: Target {
+    let inner = ScriptedTarget()
+    let journal: SQLiteJournal
+    let abortAt: String
+
+    func perform(_ step: Step, run: String) async throws -> StepResult {
+        if step.id == abortAt { try journal.setState(run: run, .aborted) }
+        return try await inner.perform(step, run: run)
+    }
+
+    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+        try await inner.hasTakenEffect(step, run: run)
+    }
+}
+
 @Suite("The engine")
 struct EngineTests {
     func setUp() throws -> (SQLiteJournal, Plan, String) {
@@ -109,5 +125,28 @@ struct EngineTests {
         #expect(recovered.withLock { $0 } == [failed.id])
         #expect(!(await target.performed).contains(failed.id))
         #expect(plan.step(failed.id) != nil)
+    }
+
+    @Test("abort stops new work but brings a virtual server caught offline back online")
+    func abortKeepsVirtualServersHome() async throws {
+        let (journal, plan, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let offline = try #require(plan.steps.first { $0.action == .resourcesOffline })
+        let online = try #require(plan.steps.first { $0.action == .resourcesOnline && $0.group == offline.group })
+        let target = AbortingTarget(journal: journal, abortAt: offline.id)
+        let state = try await Engine(
+            journal: journal, target: target, options: EngineOptions(parallel: 1, approveAll: true), onEvent: { _ in }
+        )
+        .execute(run: "r")
+        #expect(state == .aborted)
+        let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: "r").map { ($0.id, $0.state) })
+        #expect(steps[online.id] == .succeeded)
+        #expect(steps.values.contains(.blocked))
+        let performed = await target.inner.performed
+        #expect(
+            !performed.contains { id in
+                plan.steps.firstIndex { $0.id == id }! > plan.steps.firstIndex { $0.id == online.id }!
+                    && plan.step(id)?.group != offline.group && plan.step(id)?.phase == online.phase
+            })
     }
 }
