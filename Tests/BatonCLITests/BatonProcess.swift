@@ -21,8 +21,14 @@ struct BatonProcess {
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        // "__exec PROGRAM ARGS…" runs another program (a pseudo-terminal wrapper) instead.
+        if arguments.first == "__exec", arguments.count > 1 {
+            process.executableURL = URL(fileURLWithPath: arguments[1])
+            process.arguments = Array(arguments.dropFirst(2))
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = packageRoot
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

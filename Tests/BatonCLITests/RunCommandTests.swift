@@ -73,3 +73,25 @@ struct RunCommandTests {
         #expect(try BatonProcess.run(["resume", "no-such-run", "--state", state]).status == 2)
     }
 }
+
+@Suite("Progress on a terminal")
+struct ProgressDisplayTests {
+    @Test(
+        "on a terminal, a run shows a progress display; piped, plain lines",
+        .enabled(if: BatonProcess.which("script") != nil, "needs util-linux script for a pseudo-terminal"))
+    func terminal() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-tty-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let command =
+            "\(BatonProcess.executable.path) run examples/e2003-standalone.yaml --package exchange-2003-sp2 --yes --speed 5000 --state \(state)"
+        let onTerminal = try BatonProcess.run(["__exec", BatonProcess.which("script")!, "-qc", command, "/dev/null"])
+        #expect(onTerminal.stdout.contains("\u{1B}[2K"))
+        #expect(onTerminal.stdout.contains("/12 steps") || onTerminal.stdout.contains(" steps"))
+        #expect(onTerminal.stdout.contains("[##############################] "))
+        let piped = try BatonProcess.run([
+            "run", "examples/e2003-standalone.yaml", "--package", "exchange-2003-sp2", "--yes", "--state", state + "-2",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: state + "-2") }
+        #expect(!piped.stdout.contains("\u{1B}["))
+    }
+}
