@@ -102,10 +102,19 @@ public struct Engine: Sendable {
         var aborting = false
         var waiting = false
 
+        // Ready steps, kept by counting each step's unfinished predecessors, so scheduling
+        // stays linear in the plan's size.
+        var dependents: [String: [String]] = [:]
+        var unfinished: [String: Int] = [:]
+        for step in plan.steps {
+            unfinished[step.id] = step.after.filter { state[$0] != .succeeded }.count
+            for before in step.after { dependents[before, default: []].append(step.id) }
+        }
+        var readyIDs = plan.steps.filter { state[$0.id] == .pending && unfinished[$0.id] == 0 }.map(\.id)
         func ready() -> [Step] {
-            plan.steps.filter { step in
-                state[step.id] == .pending && step.after.allSatisfy { state[$0] == .succeeded }
-            }
+            let steps = readyIDs.compactMap { byID[$0] }
+            readyIDs = []
+            return steps
         }
 
         try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
@@ -117,11 +126,22 @@ public struct Engine: Sendable {
                     aborting = true
                     halted = true
                 }
-                let candidates =
-                    halted
-                    ? (aborting ? ready().filter { unfinishedRecovery(plan, state).contains($0.id) } : []) : ready()
+                var candidates: [Step] = []
+                if !halted {
+                    candidates = ready()
+                } else if aborting {
+                    // Only steps bringing a virtual server back online; the rest stay ready.
+                    let recovery = unfinishedRecovery(plan, state)
+                    let all = ready()
+                    candidates = all.filter { recovery.contains($0.id) }
+                    readyIDs = all.filter { !recovery.contains($0.id) }.map(\.id)
+                }
                 do {
-                    for step in candidates where inFlight < options.parallel {
+                    for (position, step) in candidates.enumerated() {
+                        guard inFlight < options.parallel else {
+                            readyIDs += candidates[position...].map(\.id)
+                            break
+                        }
                         if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate)
                         {
                             if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
@@ -137,6 +157,12 @@ public struct Engine: Sendable {
                 guard inFlight > 0, let (id, result, message, rule) = try await group.next() else { break }
                 inFlight -= 1
                 state[id] = result
+                if result == .succeeded {
+                    for next in dependents[id] ?? [] {
+                        unfinished[next]! -= 1
+                        if unfinished[next] == 0, state[next] == .pending { readyIDs.append(next) }
+                    }
+                }
                 try journal.finish(run: run, step: id, state: result, message: message)
                 onEvent(.finished(step: byID[id]!, state: result, message: message, rule: rule))
                 if result == .failed {
