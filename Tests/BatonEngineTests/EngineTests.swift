@@ -149,4 +149,35 @@ struct EngineTests {
                     && plan.step(id)?.group != offline.group && plan.step(id)?.phase == online.phase
             })
     }
+
+    @Test("--max-failed-hosts lets independent parts go on past a failure, as MaxFailedNodes does")
+    func maxFailedHosts() async throws {
+        let (strict, plan, first) = try setUp()
+        let (tolerant, _, second) = try setUp()
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let halting = try await Engine(
+            journal: strict, target: ScriptedTarget(failing: [install.id]),
+            options: EngineOptions(parallel: 1, approveAll: true),
+            onEvent: { _ in }
+        ).execute(run: "r")
+        let going = try await Engine(
+            journal: tolerant, target: ScriptedTarget(failing: [install.id]),
+            options: EngineOptions(parallel: 1, approveAll: true, maxFailedHosts: 1), onEvent: { _ in }
+        ).execute(run: "r")
+        #expect(halting == .halted && going == .halted)
+        let doneStrict = try strict.steps(of: "r").filter { $0.state == .succeeded }.count
+        let doneTolerant = try tolerant.steps(of: "r").filter { $0.state == .succeeded }.count
+        #expect(doneTolerant > doneStrict)
+        // Only what depends on the failed install is left.
+        let blocked = Set(try tolerant.steps(of: "r").filter { $0.state == .blocked }.map(\.id))
+        var dependsOnFailure = Set([install.id])
+        for step in plan.steps where step.after.contains(where: dependsOnFailure.contains) {
+            dependsOnFailure.insert(step.id)
+        }
+        #expect(blocked == dependsOnFailure.subtracting([install.id]))
+    }
 }
