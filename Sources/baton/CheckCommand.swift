@@ -29,14 +29,7 @@ struct CheckCommand: ParsableCommand {
     var maxBackupAge = 24
 
     func run() throws {
-        let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
-        let plan: Plan
-        do {
-            plan = try Planner(inventory: inventory, package: package).plan()
-        } catch {
-            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
-            throw ExitCode(ExitStatus.refused)
-        }
+        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
         let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
         let results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()
         let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)

@@ -209,14 +209,7 @@ struct LabCommand: ParsableCommand {
 
         func run() async throws {
             let pace = LabSpeed(speed) ?? .instant
-            let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
-            let plan: Plan
-            do {
-                plan = try Planner(inventory: inventory, package: package).plan()
-            } catch {
-                Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
-                throw ExitCode(ExitStatus.refused)
-            }
+            let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
             var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory, seed: seed)
             for step in plan.steps {
                 let outcome = twin.perform(step)

@@ -24,14 +24,8 @@ struct PlanCommand: ParsableCommand {
     var format: PlanFormat = .text
 
     func run() throws {
-        let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
-        do {
-            let plan = try Planner(inventory: inventory, package: package).plan()
-            Terminal.out(format.render(plan))
-        } catch {
-            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
-            throw ExitCode(ExitStatus.refused)
-        }
+        let (_, _, plan) = try Loading.plan(path: inventory, packageID: package)
+        Terminal.out(format.render(plan))
     }
 }
 
@@ -44,6 +38,18 @@ enum Loading {
         } catch {
             Terminal.error(error.description)
             throw ExitCode(ExitStatus.badInput)
+        }
+    }
+
+    /// The inventory, the package and the plan; a refusal is printed naming its rule and
+    /// exits with code 3 (contract §3).
+    static func plan(path: String, packageID: String) throws -> (Inventory, Package, Plan) {
+        let (inventory, package) = try inventoryAndPackage(path: path, packageID: packageID)
+        do {
+            return (inventory, package, try Planner(inventory: inventory, package: package).plan())
+        } catch {
+            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
+            throw ExitCode(ExitStatus.refused)
         }
     }
 

@@ -228,14 +228,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let (inventory, package) = try Loading.inventoryAndPackage(path: inventory, packageID: package)
-        let plan: Plan
-        do {
-            plan = try Planner(inventory: inventory, package: package).plan()
-        } catch {
-            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
-            throw ExitCode(ExitStatus.refused)
-        }
+        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
         var faultList: [LabFault] = []
         if let faults {
             do { faultList = try LabFaultFile.load(path: faults) } catch {
