@@ -345,7 +345,12 @@ extension LabTwin {
         exchange55OnHost: [String]
     ) {
         guard duration > 0 else { return }
-        var down = offlineBefore.union(offlineVirtualServers).union(exchange55OnHost)
+        // A cluster's steps form one chain, so a virtual server's downtime is the time its own
+        // cluster's actions take while it is offline; other machines' work runs beside it.
+        let clusters = touchedClusters(step)
+        var down = offlineBefore.union(offlineVirtualServers).union(exchange55OnHost).filter {
+            groups[$0].map { clusters.contains($0.cluster) } ?? false
+        }
         if step.action == .moveGroup || step.action == .failoverTest, let key = groupKey(step),
             groups[key]?.isVirtualServer == true
         {
@@ -355,18 +360,25 @@ extension LabTwin {
             guard let group = groups[key] else { continue }
             accounting.virtualServerOffline[group.name, default: 0] += duration
         }
-        for pool in mixedBefore { accounting.poolMixedLevels[pool, default: 0] += duration }
-        if brokenBefore { accounting.outlookWebAccessBroken += duration }
+        let host = step.host.flatMap { hosts[$0.lowercased()] }
+        for pool in mixedBefore where host?.pool == pool { accounting.poolMixedLevels[pool, default: 0] += duration }
+        if brokenBefore, host?.product == .exchange2000 { accounting.outlookWebAccessBroken += duration }
     }
 
-    /// Re-evaluates what the step may have changed: its cluster's virtual servers, its host's
-    /// pool and, for Exchange 2000 machines, Outlook Web Access.
-    mutating func refresh(after step: Step) {
+    /// The clusters a step acts on: its host's, its target node's, its group's.
+    func touchedClusters(_ step: Step) -> Set<String> {
         var clusters = Set<String>()
         for name in [step.host, step.to].compactMap({ $0 }) {
             if let cluster = hosts[name.lowercased()]?.cluster { clusters.insert(cluster) }
         }
         if let key = groupKey(step), let group = groups[key] { clusters.insert(group.cluster) }
+        return clusters
+    }
+
+    /// Re-evaluates what the step may have changed: its cluster's virtual servers, its host's
+    /// pool and, for Exchange 2000 machines, Outlook Web Access.
+    mutating func refresh(after step: Step) {
+        let clusters = touchedClusters(step)
         if !clusters.isEmpty {
             for cluster in clusters { for key in clusterGroups[cluster] ?? [] { refreshAvailability(of: key) } }
         }

@@ -93,6 +93,26 @@ struct LabTwinTests {
         }
     }
 
+    @Test(
+        "the twin's downtime per virtual server agrees with the plan's estimate",
+        arguments: [
+            "mixed.yaml", "e2003-multi-node-cluster.yaml", "e2000-active-active.yaml", "contoso.yaml",
+        ])
+    func downtimeAgreesWithEstimate(_ name: String) throws {
+        let inventory = try F.inventory(name)
+        let package = name.hasPrefix("e2000") ? "exchange-2000-sp3" : "exchange-2003-sp2"
+        let plan = try F.plan(inventory, package)
+        var twin = LabTwin(inventory: inventory, seed: 11)
+        #expect(F.rehearse(plan, on: &twin) == nil)
+        for estimate in plan.estimate?.virtualServers ?? [] where estimate.downtimeSeconds > 0 {
+            let measured = twin.accounting.virtualServerOffline[estimate.name] ?? 0
+            let ratio = measured / Double(estimate.downtimeSeconds)
+            #expect(
+                ratio > 0.6 && ratio < 1.5,
+                "\(name) \(estimate.name): twin \(Int(measured)) s, estimate \(estimate.downtimeSeconds) s")
+        }
+    }
+
     @Test("the same seed gives the same history; another seed other times")
     func deterministic() throws {
         let inventory = try F.inventory("contoso.yaml")
