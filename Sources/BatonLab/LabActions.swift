@@ -80,15 +80,15 @@ extension LabTwin {
         guard hosts[key]!.freeDiskMB >= 600 else {
             return failure("setup stopped: not enough free disk space on \(name) (\(hosts[key]!.freeDiskMB) MB free)")
         }
-        let isWindows = package.target.hasPrefix("windows")
+        let isWindows = package.product.hasPrefix("windows")
         if !isWindows {
-            guard hosts[key]!.product?.rawValue == package.target else {
+            guard hosts[key]!.product?.rawValue == package.product else {
                 return failure(
-                    "\(package.id) is for \(package.target); \(name) runs \(hosts[key]!.product?.rawValue ?? "no Exchange")"
+                    "\(package.id) is for \(package.product); \(name) runs \(hosts[key]!.product?.rawValue ?? "no Exchange")"
                 )
             }
-        } else if hosts[key]!.os.rawValue != package.target {
-            return failure("\(package.id) is for \(package.target); \(name) runs \(hosts[key]!.os.rawValue)")
+        } else if hosts[key]!.os.rawValue != package.product {
+            return failure("\(package.id) is for \(package.product); \(name) runs \(hosts[key]!.os.rawValue)")
         }
         let clustered = hosts[key]!.cluster != nil
         let exchange55 = hosts[key]!.product == .exchange55

@@ -15,27 +15,6 @@ public struct LabOutcome: Sendable, Hashable {
     public var applied: Bool
 }
 
-/// A package as the twin needs to know it.
-public struct LabPackage: Sendable, Codable, Hashable {
-    public var id: String
-    public var target: String
-    public var kind: PackageKind
-    public var level: Level?
-    public var requires: Level?
-    public var restart: RestartPolicy
-    public var build: String?
-
-    init(_ package: Package) {
-        build = package.kind == .hotfix ? package.build : nil
-        id = package.id
-        target = package.target.rawValue
-        kind = package.kind
-        level = package.level
-        requires = package.requires
-        restart = package.restart
-    }
-}
-
 /// A simulated copy of an organization that behaves as the seed says real Exchange servers
 /// and clusters do, failures included (rule `lab-first`). Deterministic for a given seed:
 /// the same actions in the same order give the same times, restarts and outcomes.
@@ -43,7 +22,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
     public var organization: String
     public var hosts: [String: LabHost] = [:]
     public var groups: [String: LabGroup] = [:]
-    public var packages: [LabPackage] = []
+    /// The packages it can install: the built-in catalogue and the inventory's own.
+    public var packages: [Plan.PackageSummary] = []
     /// Backups by subject (lower-cased host or virtual server name).
     public var backupsBySubject: [String: [LabBackup]] = [:]
     /// Virtual servers offline now, kept up to date as actions touch their clusters.
@@ -104,7 +84,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
                 groups[evs.name.lowercased()] = group
             }
         }
-        packages = PackageCatalogue(inventory: inventory).packages.map(LabPackage.init)
+        packages = PackageCatalogue(inventory: inventory).packages.map(Plan.PackageSummary.init)
         for (key, host) in hosts { if let pool = host.pool { poolMembers[pool, default: []].append(key) } }
         for (key, group) in groups { clusterGroups[group.cluster, default: []].append(key) }
         poolMembers = poolMembers.mapValues { $0.sorted() }
@@ -225,7 +205,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         if step.action == .install {
             let package = packages.first { $0.id == step.package }
             return package?.kind == .servicePack
-                ? 40 * 60 : (package?.target.hasPrefix("windows") == true ? 5 * 60 : 10 * 60)
+                ? 40 * 60 : (package?.product.hasPrefix("windows") == true ? 5 * 60 : 10 * 60)
         }
         if step.action == .reboot { return 6 * 60 }
         return Double(ActionDurations.defaults[step.action.rawValue] ?? 60)

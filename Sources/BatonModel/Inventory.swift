@@ -29,7 +29,4 @@ public struct Inventory: Sendable, Hashable {
     /// Every machine running Exchange: stand-alone servers and cluster nodes.
     public var exchangeHostCount: Int { servers.count + clusters.reduce(0) { $0 + $1.nodes.count } }
 
-    public func isDomainController(_ name: String) -> Bool {
-        domainControllers.contains { $0.sameHostName(as: name) }
-    }
 }
