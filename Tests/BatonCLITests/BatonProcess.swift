@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs the real `baton` executable, as a user would, and captures what it prints.
 struct BatonProcess {
     struct Result {
@@ -53,5 +57,31 @@ struct BatonProcess {
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         return nil
+    }
+
+    /// A fresh directory name under the temporary folder, for one test's state.
+    static func temporaryPath(_ prefix: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    }
+
+    /// Starts `baton` in the background, waits until `file` exists (its first save: a slow
+    /// machine starts slowly), lets it run `delay` more, then kills it with SIGKILL. Returns
+    /// whether the kill interrupted it (false when it had already finished).
+    static func kill(_ arguments: [String], once file: String, after delay: Duration) async throws -> Bool {
+        let process = Process()
+        process.executableURL = executable
+        process.currentDirectoryURL = packageRoot
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: file) {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        try await Task.sleep(for: delay)
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal
     }
 }

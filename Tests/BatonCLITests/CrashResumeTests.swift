@@ -17,42 +17,27 @@ struct CrashResumeTests {
         var generator = SystemRandomNumberGenerator()
         var interrupted = 0
         for attempt in 0..<Self.kills {
-            let state = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "baton-crash-\(UUID().uuidString)"
-            ).path
+            let state = BatonProcess.temporaryPath("baton-crash")
             defer { try? FileManager.default.removeItem(atPath: state) }
-            let process = Process()
-            process.executableURL = BatonProcess.executable
-            process.currentDirectoryURL = BatonProcess.packageRoot
-            process.arguments = [
+            let run = [
                 "run", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--run", "r", "--yes",
-                "--speed", "40000",
             ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: state + "/journal.sqlite") {
-                try await Task.sleep(for: .milliseconds(20))
+            let delay = Duration.milliseconds(Int64.random(in: 0...1200, using: &generator))
+            if try await BatonProcess.kill(run + ["--speed", "40000"], once: state + "/journal.sqlite", after: delay) {
+                interrupted += 1
             }
-            try await Task.sleep(for: .milliseconds(UInt64.random(in: 0...1200, using: &generator)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal { interrupted += 1 }
 
             var resumed = try BatonProcess.run(["resume", "r", "--state", state, "--yes"])
             if resumed.status == 2, resumed.stderr.contains("no run 'r'") {
                 // Killed before the run was recorded (one transaction): nothing started, so
                 // the operator simply runs it again.
-                resumed = try BatonProcess.run([
-                    "run", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--run", "r",
-                    "--yes",
-                ])
+                resumed = try BatonProcess.run(run)
             }
             #expect(resumed.status == 0, "attempt \(attempt): \(resumed.stdout.suffix(600)) \(resumed.stderr)")
             let status = try BatonProcess.run(["status", "r", "--state", state, "--format", "json"])
-            let run = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
-            #expect(run["state"] as? String == "completed")
+            let record = try #require(
+                try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            #expect(record["state"] as? String == "completed")
 
             let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
             let twin = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])

@@ -22,8 +22,7 @@ struct FaultRunTests {
         let parts = `where`.split(separator: ":").map(String.init)
         let (example, target) =
             parts.count == 2 ? ("examples/" + parts[0], parts[1]) : ("examples/contoso.yaml", parts[0])
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-fault-\(UUID().uuidString)")
-            .path
+        let state = BatonProcess.temporaryPath("baton-fault")
         defer { try? FileManager.default.removeItem(atPath: state) }
         _ = try BatonProcess.run(["lab", "init", example, "--state", state])
         #expect(try BatonProcess.run(["lab", "fault", kind, target, "--state", state]).status == 0)

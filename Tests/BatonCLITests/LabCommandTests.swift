@@ -8,7 +8,7 @@ import Testing
 @Suite("baton lab")
 struct LabCommandTests {
     func stateDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("baton-lab-cli-\(UUID().uuidString)").path
+        BatonProcess.temporaryPath("baton-lab-cli")
     }
 
     @Test("init, rehearse and show the seed's worked example")
@@ -79,27 +79,14 @@ struct LabCrashTests {
     func killNine() async throws {
         var partial = 0
         for attempt in 0..<5 {
-            let state = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "baton-lab-kill-\(UUID().uuidString)"
-            ).path
+            let state = BatonProcess.temporaryPath("baton-lab-kill")
             defer { try? FileManager.default.removeItem(atPath: state) }
-            let process = Process()
-            process.executableURL = BatonProcess.executable
-            process.currentDirectoryURL = BatonProcess.packageRoot
-            process.arguments = [
-                "lab", "rehearse", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state, "--speed",
-                "10000",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Wait for the first save (a slow machine starts slowly), then kill soon after.
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: state + "/lab.json") {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            try await Task.sleep(for: .milliseconds(40 + 90 * attempt))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = try await BatonProcess.kill(
+                [
+                    "lab", "rehearse", "examples/mixed.yaml", "--package", "exchange-2003-sp2", "--state", state,
+                    "--speed", "10000",
+                ],
+                once: state + "/lab.json", after: .milliseconds(40 + 90 * attempt))
             let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
             guard show.status == 0 else {
                 #expect(show.stderr.contains("no lab twin"), "attempt \(attempt): \(show.stderr)")
@@ -119,8 +106,7 @@ struct LabCrashTests {
 struct CheckCommandTests {
     @Test("a healthy twin passes (exit 0); an installer running fails (exit 1) and JUnit says so")
     func check() throws {
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-check-\(UUID().uuidString)")
-            .path
+        let state = BatonProcess.temporaryPath("baton-check")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let healthy = try BatonProcess.run([
             "check", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state,

@@ -4,7 +4,7 @@ import Testing
 @Suite("baton run, status, approve, abort, report")
 struct RunCommandTests {
     func stateDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("baton-run-\(UUID().uuidString)").path
+        BatonProcess.temporaryPath("baton-run")
     }
 
     @Test("every example runs to completion on its twin")
@@ -80,7 +80,7 @@ struct ProgressDisplayTests {
         "on a terminal, a run shows a progress display; piped, plain lines",
         .enabled(if: BatonProcess.which("script") != nil, "needs util-linux script for a pseudo-terminal"))
     func terminal() throws {
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("baton-tty-\(UUID().uuidString)").path
+        let state = BatonProcess.temporaryPath("baton-tty")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let command =
             "\(BatonProcess.executable.path) run examples/e2003-standalone.yaml --package exchange-2003-sp2 --yes --speed 5000 --state \(state)"
