@@ -111,11 +111,6 @@ public struct Engine: Sendable {
             for before in step.after { dependents[before, default: []].append(step.id) }
         }
         var readyIDs = plan.steps.filter { state[$0.id] == .pending && unfinished[$0.id] == 0 }.map(\.id)
-        func ready() -> [Step] {
-            let steps = readyIDs.compactMap { byID[$0] }
-            readyIDs = []
-            return steps
-        }
 
         try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
             var inFlight = 0
@@ -126,33 +121,31 @@ public struct Engine: Sendable {
                     aborting = true
                     halted = true
                 }
-                var candidates: [Step] = []
-                if !halted {
-                    candidates = ready()
-                } else if aborting {
-                    // Only steps bringing a virtual server back online; the rest stay ready.
-                    let recovery = unfinishedRecovery(plan, state)
-                    let all = ready()
-                    candidates = all.filter { recovery.contains($0.id) }
-                    readyIDs = all.filter { !recovery.contains($0.id) }.map(\.id)
+                // Halted, nothing new starts; aborting, only steps that bring a virtual server
+                // back online do. The others stay ready for a later resume.
+                var candidates = readyIDs
+                if halted {
+                    let recovery = aborting ? unfinishedRecovery(plan, state) : []
+                    readyIDs = candidates.filter { !recovery.contains($0) }
+                    candidates = candidates.filter { recovery.contains($0) }
+                } else {
+                    readyIDs = []
                 }
-                do {
-                    for (position, step) in candidates.enumerated() {
-                        guard inFlight < options.parallel else {
-                            readyIDs += candidates[position...].map(\.id)
-                            break
-                        }
-                        if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate)
-                        {
-                            if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
-                            waiting = true
-                            continue
-                        }
-                        state[step.id] = .running
-                        try journal.begin(run: run, step: step.id)
-                        inFlight += 1
-                        group.addTask { try await self.attempt(step, run: run) }
+                for (position, id) in candidates.enumerated() {
+                    guard inFlight < options.parallel else {
+                        readyIDs += candidates[position...]
+                        break
                     }
+                    let step = byID[id]!
+                    if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate) {
+                        if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
+                        waiting = true
+                        continue
+                    }
+                    state[id] = .running
+                    try journal.begin(run: run, step: id)
+                    inFlight += 1
+                    group.addTask { try await self.attempt(step, run: run) }
                 }
                 guard inFlight > 0, let (id, result, message, rule) = try await group.next() else { break }
                 inFlight -= 1
