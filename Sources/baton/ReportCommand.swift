@@ -25,6 +25,9 @@ struct RunReport: Encodable {
     var versionChecks: [StepLine]
     var failoverTests: [StepLine]
     var unplannedFailovers: [String]
+    /// What else users noticed: pools serving mixed levels, Outlook Web Access broken,
+    /// services left stopped.
+    var userImpact: [String]
     var backups: [Backup]
     var approvals: [Approval]
     var violations: [String]
@@ -65,6 +68,20 @@ struct RunReport: Encodable {
         versionChecks = lines(.verifyVersion, Set(StepState.allCases))
         failoverTests = lines(.failoverTest, Set(StepState.allCases))
         unplannedFailovers = twin.accounting.unplannedFailovers
+        var impact: [String] = []
+        for (pool, seconds) in twin.accounting.poolMixedLevels.sorted(by: { $0.key < $1.key }) where seconds > 0 {
+            impact.append(
+                "pool \(pool) served mixed levels (mobile synchronization-key errors) for \(Int(seconds / 60)) min")
+        }
+        if twin.accounting.outlookWebAccessBroken > 0 {
+            impact.append(
+                "an Exchange 2000 back-end ran newer than a front-end (Outlook Web Access broken) for \(Int(twin.accounting.outlookWebAccessBroken / 60)) min"
+            )
+        }
+        for (host, services) in twin.servicesLeftStopped.sorted(by: { $0.key < $1.key }) {
+            impact.append("services left stopped on \(host): \(services.joined(separator: ", "))")
+        }
+        userImpact = impact
         backups = twin.backups.map {
             Backup(
                 subject: $0.subject, level: $0.level?.rawValue ?? "-", contents: $0.what.joined(separator: ", "),
@@ -101,6 +118,7 @@ struct RunReport: Encodable {
                 failoverTests.map { [$0.step, $0.subject, $0.state, $0.message] }
             ),
             ("Unplanned failovers", ["what happened"], unplannedFailovers.map { [$0] }),
+            ("Also noticed", ["what"], userImpact.map { [$0] }),
             (
                 "Backups", ["subject", "level", "contents", "restorable at the current level"],
                 backups.map { [$0.subject, $0.level, $0.contents, $0.restorable ? "yes" : "NO"] }
@@ -127,6 +145,7 @@ struct RunReport: Encodable {
                         in: .whitespaces) + "\n"
             }
         }
+        if violations.isEmpty { out += "\nno rule of the seed was violated\n" }
         return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
     }
 

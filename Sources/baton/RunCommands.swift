@@ -84,7 +84,7 @@ enum Runs {
                 let report = RunReport(
                     record: record, plan: plan, steps: steps, approvals: try journal.approvalRecords(of: run),
                     twin: twinAfter)
-                Terminal.out("\n" + report.text() + "\n" + LabReport(twin: twinAfter).accountingText())
+                Terminal.out("\n" + report.text())
             }
         case .running, .halted, .aborted:
             var text = "\nRun \(run) \(final.rawValue)."
