@@ -96,7 +96,8 @@ enum HostSteps {
     ) {
         if applicability.isServicePack {
             for component in install.components {
-                componentUpdate(host, component, install, chain: &chain, builder: &builder)
+                componentUpdate(
+                    host, component, install, package: applicability.package, chain: &chain, builder: &builder)
             }
             if install.product == .exchange55 {
                 chain.then(
@@ -121,19 +122,22 @@ enum HostSteps {
     }
 
     static func componentUpdate(
-        _ host: String, _ component: Component, _ install: ExchangeInstall, chain: inout Chain,
+        _ host: String, _ component: Component, _ install: ExchangeInstall, package: Package, chain: inout Chain,
         builder: inout PlanBuilder
     ) {
         switch component {
         case .adc:
             let rule: Rule.ID = install.product == .exchange2000 ? .e2000ADCSeparate : .e2003ADCSeparate
             if install.adcCustomMaps {
+                // Exchange 2000 SP3 also wants the ADC configured per KB 316542 first.
+                let toSP3 = install.product == .exchange2000 && package.level == .sp3
                 chain.then(
                     Step(
-                        .exportSchemaMap, host: host, rules: [.adcCustomMaps],
+                        .exportSchemaMap, host: host,
+                        rules: toSP3 ? [.adcCustomMaps, .e2000ADCSeparate] : [.adcCustomMaps],
                         why:
-                            "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files."
-                    ),
+                            "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files"
+                            + (toSP3 ? "; before SP3, configure the ADC as KB 316542 describes." : ".")),
                     in: &builder)
             }
             chain.then(

@@ -119,6 +119,16 @@ struct PlannerTests {
         #expect(update.rules == [.e2003ADCSeparate])
     }
 
+    @Test("an Exchange 2000 ADC with customised maps: KB 316542 before SP3 (rule e2000-adc-separate)")
+    func exchange2000ADCMaps() throws {
+        let (_, _, plan) = try Examples.plan("e2000-front-back.yaml", "exchange-2000-sp3")
+        let export = try #require(plan.steps.first { $0.action == .exportSchemaMap && $0.host == "BE1" })
+        #expect(export.rules == [.adcCustomMaps, .e2000ADCSeparate])
+        #expect(export.why.contains("KB 316542"))
+        let update = try #require(plan.steps.first { $0.action == .updateComponent && $0.host == "BE1" })
+        #expect(update.rules == [.e2000ADCSeparate] && update.after == [export.id])
+    }
+
     @Test("Exchange 2000 active/passive: the passive node first, then every group moves to it")
     func exchange2000ActivePassive() throws {
         let (_, _, plan) = try Examples.plan("e2000-active-passive.yaml", "exchange-2000-sp3")
