@@ -106,6 +106,12 @@ public struct Planner: Sendable {
             _ = try upgradeCluster(cluster, after: start, applicability: applicability, durations: durations, &builder)
         }
 
+        builder.warn(
+            .labFirst,
+            """
+            Rehearse this rollout on the lab twin before production: baton lab rehearse \(inventory.file) --package \
+            \(package.id) (or baton run, whose target is the lab twin until real hosts are configured).
+            """)
         if package.kind == .servicePack {
             builder.warn(
                 .noUninstall,

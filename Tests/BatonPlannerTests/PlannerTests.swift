@@ -166,6 +166,14 @@ struct PlannerTests {
         }
     }
 
+    @Test("every plan with steps says how to rehearse it first (rule lab-first)")
+    func labFirst() throws {
+        let (_, _, plan) = try Examples.plan("contoso.yaml", "exchange-2003-sp2")
+        #expect(plan.warnings.contains { $0.rule == .labFirst && $0.message.contains("baton lab rehearse") })
+        let (_, _, empty) = try Examples.plan("e55-cluster.yaml", "exchange-2003-sp2")
+        #expect(!empty.warnings.contains { $0.rule == .labFirst })
+    }
+
     @Test("nothing to install gives a plan with no steps and a warning saying why")
     func nothingToDo() throws {
         let (_, _, plan) = try Examples.plan("e55-cluster.yaml", "exchange-2003-sp2")
