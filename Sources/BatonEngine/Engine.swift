@@ -26,6 +26,13 @@ public struct EngineOptions: Sendable {
     /// finish on its own: resume asks the target before doing it again).
     public var timeouts: [Action: Duration]
     public var defaultTimeout: Duration
+    /// How often to look for an approval while a gate is all that is left to do. Nil ends the
+    /// run at an unapproved gate (the command line: `baton approve`, then `baton resume`); a
+    /// server keeps the run alive and waits, so an approval from the dashboard continues it.
+    public var approvalPoll: Duration?
+    /// Asked between steps: true stops scheduling, lets running steps finish and leaves the
+    /// run halted for a later resume (a server shutting down gracefully).
+    public var stopRequested: @Sendable () -> Bool
 
     public static let standardTimeouts: [Action: Duration] = [
         .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
@@ -37,8 +44,11 @@ public struct EngineOptions: Sendable {
 
     public init(
         parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2,
-        timeouts: [Action: Duration] = EngineOptions.standardTimeouts, defaultTimeout: Duration = .seconds(3600)
+        timeouts: [Action: Duration] = EngineOptions.standardTimeouts, defaultTimeout: Duration = .seconds(3600),
+        approvalPoll: Duration? = nil, stopRequested: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.approvalPoll = approvalPoll
+        self.stopRequested = stopRequested
         self.timeouts = timeouts
         self.defaultTimeout = defaultTimeout
         self.parallel = max(1, parallel)
@@ -96,11 +106,14 @@ public struct Engine: Sendable {
         for (id, current) in state where current == .blocked || current == .failed { state[id] = .pending }
         try journal.setState(run: run, .running)
 
-        let approvals = Set(try journal.approvals(of: run))
+        var approvals = Set(try journal.approvals(of: run))
         var failedHosts = Set<String>()
         var halted = false
         var aborting = false
-        var waiting = false
+        var stopping = false
+        // Gates ready to pass but not approved yet, and those already announced.
+        var gated: [String] = []
+        var announced = Set<String>()
 
         // Ready steps, kept by counting each step's unfinished predecessors, so scheduling
         // stays linear in the plan's size.
@@ -121,6 +134,17 @@ public struct Engine: Sendable {
                     aborting = true
                     halted = true
                 }
+                if !halted, options.stopRequested() {
+                    stopping = true
+                    halted = true
+                }
+                // An approval given meanwhile (another shell, the dashboard) opens its gate.
+                if !gated.isEmpty, !halted {
+                    approvals = Set(try journal.approvals(of: run))
+                    let opened = gated.filter { byID[$0]?.gate.map(approvals.contains) ?? true }
+                    readyIDs += opened
+                    gated.removeAll { opened.contains($0) }
+                }
                 // Halted, nothing new starts; aborting, only steps that bring a virtual server
                 // back online do. The others stay ready for a later resume.
                 var candidates = readyIDs
@@ -138,8 +162,8 @@ public struct Engine: Sendable {
                     }
                     let step = byID[id]!
                     if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate) {
-                        if !waiting { onEvent(.waitingForApproval(step: step, gate: gate)) }
-                        waiting = true
+                        if announced.insert(id).inserted { onEvent(.waitingForApproval(step: step, gate: gate)) }
+                        gated.append(id)
                         continue
                     }
                     state[id] = .running
@@ -147,7 +171,12 @@ public struct Engine: Sendable {
                     inFlight += 1
                     group.addTask { try await self.attempt(step, run: run) }
                 }
-                guard inFlight > 0, let (id, result, message, rule) = try await group.next() else { break }
+                if inFlight == 0 {
+                    guard !gated.isEmpty, !halted, let poll = options.approvalPoll else { break }
+                    try await Task.sleep(for: poll)
+                    continue
+                }
+                guard let (id, result, message, rule) = try await group.next() else { break }
                 inFlight -= 1
                 state[id] = result
                 if result == .succeeded {
@@ -173,7 +202,9 @@ public struct Engine: Sendable {
             for step in plan.steps where state[step.id] == .pending {
                 try journal.finish(
                     run: run, step: step.id, state: .blocked,
-                    message: waiting && !halted ? "waiting for an approval" : "not started: the run halted")
+                    message: !gated.isEmpty && !halted
+                        ? "waiting for an approval"
+                        : stopping ? "not started: the controller stopped; resume the run" : "not started: the run halted")
             }
             final = .halted
         }

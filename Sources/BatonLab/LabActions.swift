@@ -359,6 +359,7 @@ extension LabTwin {
         for key in down {
             guard let group = groups[key] else { continue }
             accounting.virtualServerOffline[group.name, default: 0] += duration
+            accounting.recordOutage(of: group.name, from: clock, to: clock + duration)
         }
         let host = step.host.flatMap { hosts[$0.lowercased()] }
         for pool in mixedBefore where host?.pool == pool { accounting.poolMixedLevels[pool, default: 0] += duration }

@@ -103,4 +103,34 @@ public struct LabAccounting: Sendable, Codable, Hashable {
     public var outlookWebAccessBroken: Double = 0
     public var unplannedFailovers: [String] = []
     public var violations: [LabViolation] = []
+    /// When each virtual server was offline, on the twin's clock: the same time as
+    /// `virtualServerOffline`, as intervals a timeline can draw. Touching intervals are joined.
+    public var outages: [String: [LabInterval]] = [:]
+
+    public init() {}
+
+    /// Twins saved before `outages` existed still load.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        virtualServerOffline = try container.decode([String: Double].self, forKey: .virtualServerOffline)
+        poolMixedLevels = try container.decode([String: Double].self, forKey: .poolMixedLevels)
+        outlookWebAccessBroken = try container.decode(Double.self, forKey: .outlookWebAccessBroken)
+        unplannedFailovers = try container.decode([String].self, forKey: .unplannedFailovers)
+        violations = try container.decode([LabViolation].self, forKey: .violations)
+        outages = try container.decodeIfPresent([String: [LabInterval]].self, forKey: .outages) ?? [:]
+    }
+
+    mutating func recordOutage(of name: String, from start: Double, to end: Double) {
+        if let last = outages[name]?.last, last.end >= start {
+            outages[name]![outages[name]!.count - 1].end = max(last.end, end)
+        } else {
+            outages[name, default: []].append(LabInterval(start: start, end: end))
+        }
+    }
+}
+
+/// A span of the twin's virtual clock, in seconds.
+public struct LabInterval: Sendable, Codable, Hashable {
+    public var start: Double
+    public var end: Double
 }

@@ -46,6 +46,17 @@ public final class SQLiteJournal: Journal {
         migrator.registerMigration("v2: builds before a run") { db in
             try db.execute(sql: "ALTER TABLE run ADD COLUMN before TEXT NOT NULL DEFAULT '{}'")
         }
+        migrator.registerMigration("v3: access tokens and the audit trail") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE token (hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+                        created REAL NOT NULL);
+                    CREATE TABLE audit (sequence INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL,
+                        action TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL);
+                    CREATE INDEX transition_by_run_step ON transition (run, step, sequence);
+                    ALTER TABLE run ADD COLUMN release_notes TEXT;
+                    """)
+        }
         return migrator
     }
 
@@ -165,6 +176,135 @@ public final class SQLiteJournal: Journal {
     public func markAll(run: String, _ state: StepState) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE step SET state = ? WHERE run = ?", arguments: [state.rawValue, run])
+        }
+    }
+
+    /// Every run's transitions, oldest first (`after` skips those already seen): what the
+    /// server streams as events and turns into metrics.
+    public func transitions(after sequence: Int64 = 0, run: String? = nil) throws -> [Transition] {
+        try database.read { db in
+            let rows =
+                if let run {
+                    try Row.fetchAll(
+                        db, sql: "SELECT * FROM transition WHERE sequence > ? AND run = ? ORDER BY sequence",
+                        arguments: [sequence, run])
+                } else {
+                    try Row.fetchAll(
+                        db, sql: "SELECT * FROM transition WHERE sequence > ? ORDER BY sequence", arguments: [sequence])
+                }
+            return rows.map {
+                Transition(
+                    sequence: $0["sequence"], run: $0["run"], step: $0["step"], state: $0["state"], at: $0["at"],
+                    message: $0["message"])
+            }
+        }
+    }
+}
+
+/// One change of a run or a step, as the journal recorded it.
+public struct Transition: Sendable, Hashable, Codable {
+    public var sequence: Int64
+    public var run: String
+    /// Nil for a change of the run itself.
+    public var step: String?
+    /// A `StepState` for a step; `created` or a `RunState` for the run.
+    public var state: String
+    public var at: Double
+    public var message: String
+}
+
+/// Who may do what through `baton serve`.
+public enum AccessRole: String, Sendable, Codable, CaseIterable {
+    /// Reads and plans.
+    case viewer
+    /// Starts, resumes and aborts runs.
+    case `operator`
+    /// Approves gates.
+    case approver
+}
+
+/// An access token as the state store keeps it: never the token itself, only its SHA-256.
+public struct AccessTokenRecord: Sendable, Hashable, Codable {
+    public var hash: String
+    public var name: String
+    public var role: AccessRole
+    public var created: Double
+
+    public init(hash: String, name: String, role: AccessRole, created: Double) {
+        self.hash = hash
+        self.name = name
+        self.role = role
+        self.created = created
+    }
+}
+
+/// One thing a person did to a run (started, resumed, aborted), for the report's audit trail.
+public struct AuditRecord: Sendable, Hashable, Codable {
+    public var run: String
+    public var action: String
+    public var by: String
+    public var at: Double
+}
+
+extension SQLiteJournal {
+    /// Fails when the name is taken: a token's name is who the audit trail says acted.
+    public func addToken(_ token: AccessTokenRecord) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO token (hash, name, role, created) VALUES (?, ?, ?, ?)",
+                arguments: [token.hash, token.name, token.role.rawValue, token.created])
+        }
+    }
+
+    public func token(hash: String) throws -> AccessTokenRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM token WHERE hash = ?", arguments: [hash]).map(Self.token)
+        }
+    }
+
+    public func tokens() throws -> [AccessTokenRecord] {
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY created").map(Self.token) }
+    }
+
+    /// Returns whether a token of that name existed.
+    public func revokeToken(name: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM token WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    static func token(_ row: Row) -> AccessTokenRecord {
+        AccessTokenRecord(
+            hash: row["hash"], name: row["name"], role: AccessRole(rawValue: row["role"]) ?? .viewer,
+            created: row["created"])
+    }
+
+    public func audit(run: String, action: String, by: String) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit (run, action, by, at) VALUES (?, ?, ?, ?)", arguments: [run, action, by, now])
+        }
+    }
+
+    /// Where the approvers of a run read the package's release notes (rule `release-notes`).
+    public func setReleaseNotes(run: String, link: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET release_notes = ? WHERE id = ?", arguments: [link, run])
+        }
+    }
+
+    public func releaseNotes(of run: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT release_notes FROM run WHERE id = ?", arguments: [run])
+        }
+    }
+
+    public func auditRecords(of run: String) throws -> [AuditRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE run = ? ORDER BY sequence", arguments: [run]).map {
+                AuditRecord(run: $0["run"], action: $0["action"], by: $0["by"], at: $0["at"])
+            }
         }
     }
 }

@@ -39,9 +39,3 @@ extension Rule {
         return String(end)
     }
 }
-
-extension String {
-    func padded(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}

@@ -42,6 +42,9 @@ struct ExecutionOptions: ParsableArguments {
 }
 
 enum Runs {
+    /// Who acts from this shell, for the audit trail.
+    static var operatorName: String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
+
     static func journal(_ state: LabCommand.StateOption) throws -> SQLiteJournal {
         do {
             return try SQLiteJournal(path: state.state + "/journal.sqlite")
@@ -55,15 +58,14 @@ enum Runs {
     static func execute(run: String, journal: SQLiteJournal, state: LabCommand.StateOption, options: ExecutionOptions)
         async throws
     {
-        let twin = try state.load()
-        let target = LabTarget(twin: twin, store: state.store, speed: LabSpeed(options.speed) ?? .instant)
+        _ = try state.load()
         if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try journal.plan(of: run) {
             let approved = Set(try journal.approvals(of: run))
             for gate in plan.steps.compactMap(\.gate) where !approved.contains(gate) {
                 Terminal.out("Gate \(gate): \(plan.steps.first { $0.gate == gate }?.why ?? "") Approve? [y/N] ")
                 if readLine()?.lowercased().hasPrefix("y") == true {
                     try journal.approve(
-                        run: run, gate: gate, by: ProcessInfo.processInfo.environment["USER"] ?? "operator")
+                        run: run, gate: gate, by: operatorName)
                 }
             }
         }
@@ -71,13 +73,13 @@ enum Runs {
         let printer = ProgressPrinter(
             json: options.json, total: try journal.steps(of: run).count, speed: LabSpeed(options.speed) ?? .instant,
             done: alreadyDone)
-        let engine = Engine(journal: journal, target: target, options: options.engineOptions) { printer.print($0) }
-        let final = try await engine.execute(run: run)
+        let (final, twinAfter) = try await LabRollout(store: state.store, journal: journal).execute(
+            run: run, speed: LabSpeed(options.speed) ?? .instant, options: options.engineOptions
+        ) { printer.print($0) }
         printer.close()
         let steps = try journal.steps(of: run)
         let failed = steps.filter { $0.state == .failed }
         let left = steps.filter { $0.state == .blocked || $0.state == .pending }
-        let twinAfter = await target.snapshot
         switch final {
         case .completed:
             if let record = try journal.run(run), let plan = try journal.plan(of: run) {
@@ -237,43 +239,25 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let journal = try Runs.journal(state)
-        let existing = try journal.runs().map(\.id)
-        let id = runName ?? "run-\(existing.count + 1)"
-        guard !existing.contains(id) else {
+        let rollout = LabRollout(store: state.store, journal: journal)
+        let id = try runName ?? rollout.nextRunName()
+        guard try journal.run(id) == nil else {
             Terminal.error(
                 "error: a run named \(id) exists already; resume it with 'baton resume \(id)' or choose another --run")
             throw ExitCode(ExitStatus.badInput)
         }
-        var twin = state.store.exists && !freshLab ? try state.load() : LabTwin(inventory: inventory)
-        for fault in faultList {
-            do { try twin.inject(fault) } catch {
-                Terminal.error("error: \(error)")
-                throw ExitCode(ExitStatus.badInput)
-            }
+        do {
+            _ = try rollout.create(
+                id: id, inventory: inventory, package: package, plan: plan, freshLab: freshLab, faults: faultList)
+        } catch let error as LabError {
+            Terminal.error("error: \(error)")
+            throw ExitCode(ExitStatus.badInput)
         }
-        try state.save(twin)
-        try journal.createRun(
-            RunRecord(
-                id: id, organization: inventory.organization, package: package.id, inventory: inventory.file,
-                state: .running, created: Date().timeIntervalSince1970, before: Self.builds(of: twin)),
-            plan: plan)
+        try journal.audit(run: id, action: "started", by: Runs.operatorName)
         Terminal.out(
             "Run \(id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on the lab twin in \(state.state).\n"
         )
         try await Runs.execute(run: id, journal: journal, state: state, options: options)
-    }
-}
-
-extension RunCommand {
-    /// Every machine's and virtual server's build now.
-    static func builds(of twin: LabTwin) -> [String: String] {
-        var builds: [String: String] = [:]
-        for host in twin.hosts.values { builds[host.name] = host.build ?? "-" }
-        for group in twin.groups.values where group.isVirtualServer {
-            builds[group.name] =
-                group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-"
-        }
-        return builds
     }
 }
 
@@ -294,6 +278,7 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.badInput)
         }
         if try journal.run(name)?.state == .aborted { try journal.setState(run: name, .halted) }
+        try journal.audit(run: name, action: "resumed", by: Runs.operatorName)
         try await Runs.execute(run: name, journal: journal, state: state, options: options)
     }
 }
@@ -406,6 +391,7 @@ struct AbortCommand: ParsableCommand {
             throw ExitCode(ExitStatus.badInput)
         }
         try journal.setState(run: run, .aborted)
+        try journal.audit(run: run, action: "aborted", by: Runs.operatorName)
         let left = try journal.steps(of: run).filter { $0.state != .succeeded }.count
         Terminal.out(
             "Run \(run) aborted: no new step starts; \(left) steps not done. 'baton resume \(run)' continues it.\n")

@@ -13,7 +13,7 @@ struct TextRenderer {
         for name in phases.names {
             out += "\n== \(name) ==\n"
             for step in phases.steps[name]! {
-                out += "\(step.id.padding(5)) \(step.summary)\n"
+                out += "\(step.id.padded(5)) \(step.summary)\n"
                 if !step.after.isEmpty { out += "      after: \(step.after.joined(separator: ", "))\n" }
                 out += "      why: \(step.why)\n"
                 out += "      rules: \(step.rules.map(\.rawValue).joined(separator: ", "))\n"
@@ -42,7 +42,8 @@ struct TextRenderer {
 }
 
 extension String {
-    func padding(_ width: Int) -> String {
+    /// The text, padded with spaces to `width` columns for tables.
+    public func padded(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -1,0 +1,192 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// What happened in a run, for the change record: versions before and after, downtime,
+/// failovers, checks, backups, approvals and the way back.
+public struct RunReport: Sendable, Encodable {
+    public struct Machine: Sendable, Encodable { var name, before, after: String; var up: Bool }
+    public struct VirtualServer: Sendable, Encodable {
+        var name, before, after, owner: String; var online: Bool; var offlineMinutes: Int
+    }
+    public struct StepLine: Sendable, Encodable { var step, subject, state, message: String }
+    public struct Backup: Sendable, Encodable { var subject, level, contents: String; var restorable: Bool }
+    public struct Approval: Sendable, Encodable { public var gate, by, at: String }
+    /// Something a person did to the run: started, resumed or aborted it.
+    public struct AuditEntry: Sendable, Encodable { public var action, by, at: String }
+
+    public var run, organization, package, state: String
+    public var steps: [String: Int]
+    public var machines: [Machine]
+    public var virtualServers: [VirtualServer]
+    public var failures: [StepLine]
+    public var versionChecks: [StepLine]
+    public var failoverTests: [StepLine]
+    public var unplannedFailovers: [String]
+    /// What else users noticed: pools serving mixed levels, Outlook Web Access broken,
+    /// services left stopped.
+    public var userImpact: [String]
+    public var backups: [Backup]
+    public var approvals: [Approval]
+    /// Who started, resumed and aborted the run, and when.
+    public var audit: [AuditEntry]
+    public var violations: [String]
+    public var rollback: [String]
+
+    public init(
+        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
+        audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin
+    ) {
+        run = record.id
+        organization = record.organization
+        package = plan.headline
+        state = record.state.rawValue
+        self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
+        let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
+        machines = twin.hosts.values.filter { $0.product != nil }.sorted { $0.name < $1.name }.map {
+            Machine(name: $0.name, before: record.before[$0.name] ?? "-", after: $0.build ?? "-", up: $0.up)
+        }
+        virtualServers = twin.groups.values.filter(\.isVirtualServer).sorted { $0.name < $1.name }.map { group in
+            VirtualServer(
+                name: group.name, before: record.before[group.name] ?? "-",
+                after: group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-",
+                owner: group.owner, online: group.isOnline,
+                offlineMinutes: Int((twin.accounting.virtualServerOffline[group.name] ?? 0) / 60))
+        }
+        func lines(_ action: Action?, _ states: Set<StepState>) -> [StepLine] {
+            steps.filter { record in
+                states.contains(record.state) && (action == nil || byID[record.id]?.action == action)
+            }.map { record in
+                let step = byID[record.id]
+                return StepLine(
+                    step: record.id, subject: step?.host ?? step?.group ?? step?.summary ?? "",
+                    state: record.state.rawValue,
+                    message: record.message)
+            }
+        }
+        failures = lines(nil, [.failed])
+        versionChecks = lines(.verifyVersion, Set(StepState.allCases))
+        failoverTests = lines(.failoverTest, Set(StepState.allCases))
+        unplannedFailovers = twin.accounting.unplannedFailovers
+        var impact: [String] = []
+        for (pool, seconds) in twin.accounting.poolMixedLevels.sorted(by: { $0.key < $1.key }) where seconds > 0 {
+            impact.append(
+                "pool \(pool) served mixed levels (mobile synchronization-key errors) for \(Int(seconds / 60)) min")
+        }
+        if twin.accounting.outlookWebAccessBroken > 0 {
+            impact.append(
+                "an Exchange 2000 back-end ran newer than a front-end (Outlook Web Access broken) for \(Int(twin.accounting.outlookWebAccessBroken / 60)) min"
+            )
+        }
+        for (host, services) in twin.servicesLeftStopped.sorted(by: { $0.key < $1.key }) {
+            impact.append("services left stopped on \(host): \(services.joined(separator: ", "))")
+        }
+        userImpact = impact
+        backups = twin.backups.map {
+            Backup(
+                subject: $0.subject, level: $0.level?.rawValue ?? "-", contents: $0.what.joined(separator: ", "),
+                restorable: $0.restorable)
+        }
+        let formatter = ISO8601DateFormatter()
+        self.approvals = approvals.map {
+            Approval(gate: $0.gate, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
+        }
+        self.audit = audit.map {
+            AuditEntry(action: $0.action, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
+        }
+        violations = twin.accounting.violations.map { "[\($0.rule)] \($0.message)" }
+        rollback = plan.rollbackPath
+    }
+
+    /// Sections as (title, header, rows), shared by the text, markdown and HTML renderings.
+    var sections: [(String, [String], [[String]])] {
+        [
+            (
+                "Machines", ["machine", "before", "after", "state"],
+                machines.map { [$0.name, $0.before, $0.after, $0.up ? "up" : "DOWN"] }
+            ),
+            (
+                "Virtual servers", ["virtual server", "before", "after", "owner", "offline"],
+                virtualServers.map {
+                    [$0.name, $0.before, $0.after, $0.owner, $0.online ? "\($0.offlineMinutes) min" : "OFFLINE now"]
+                }
+            ),
+            ("Failures", ["step", "subject", "message"], failures.map { [$0.step, $0.subject, $0.message] }),
+            (
+                "Version checks", ["step", "subject", "state", "message"],
+                versionChecks.map { [$0.step, $0.subject, $0.state, $0.message] }
+            ),
+            (
+                "Failover tests", ["step", "virtual server", "state", "message"],
+                failoverTests.map { [$0.step, $0.subject, $0.state, $0.message] }
+            ),
+            ("Unplanned failovers", ["what happened"], unplannedFailovers.map { [$0] }),
+            ("Also noticed", ["what"], userImpact.map { [$0] }),
+            (
+                "Backups", ["subject", "level", "contents", "restorable at the current level"],
+                backups.map { [$0.subject, $0.level, $0.contents, $0.restorable ? "yes" : "NO"] }
+            ),
+            ("Approvals", ["gate", "by", "at"], approvals.map { [$0.gate, $0.by, $0.at] }),
+            ("Audit trail", ["action", "by", "at"], audit.map { [$0.action, $0.by, $0.at] }),
+            ("Rule violations", ["violation"], violations.map { [$0] }),
+        ]
+    }
+
+    public var headline: String {
+        "Run \(run) of \(package) for \(organization): \(state); "
+            + steps.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+    }
+
+    public func text() -> String {
+        var out = headline + "\n"
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out += "\n== \(title.lowercased()) ==\n"
+            let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max()!
+            }
+            for row in [header] + rows {
+                out +=
+                    row.enumerated().map { $1.padded(widths[$0]) }.joined(separator: "  ").trimmingCharacters(
+                        in: .whitespaces) + "\n"
+            }
+        }
+        if violations.isEmpty { out += "\nno rule of the seed was violated\n" }
+        return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
+    }
+
+    public func markdown() -> String {
+        var out = "# \(headline)\n"
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out +=
+                "\n## \(title)\n\n| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined()
+                + "\n"
+            for row in rows {
+                out +=
+                    "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+            }
+        }
+        return out + "\n## Rollback\n\n" + rollback.joined(separator: "\n") + "\n"
+    }
+
+    public func html() -> String {
+        func e(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var out = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(e(headline))</title>
+            <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}
+            td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f2f2f2}</style></head><body>
+            <h1>\(e(headline))</h1>
+
+            """
+        for (title, header, rows) in sections where !rows.isEmpty {
+            out += "<h2>\(e(title))</h2>\n<table><tr>" + header.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
+            for row in rows { out += "<tr>" + row.map { "<td>\(e($0))</td>" }.joined() + "</tr>\n" }
+            out += "</table>\n"
+        }
+        return out + "<h2>Rollback</h2>\n<p>" + rollback.map(e).joined(separator: "<br>\n") + "</p>\n</body></html>\n"
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+
+/// What the API answers when it cannot do what was asked: a status and a JSON body with a
+/// message for a person, every located problem of an inventory (`FILE:LINE:COLUMN: error: …`)
+/// and, for a refusal, the rule that refuses.
+public struct APIError: HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var problems: [String]
+    public var rule: String?
+
+    public init(_ status: HTTPResponse.Status, _ message: String, problems: [String] = [], rule: String? = nil) {
+        self.status = status
+        self.message = message
+        self.problems = problems
+        self.rule = rule
+    }
+
+    public var description: String { "\(status.code) \(message)" }
+
+    struct Body: Encodable {
+        var error: String
+        var problems: [String]?
+        var rule: String?
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try JSONResponse(
+            Body(error: message, problems: problems.isEmpty ? nil : problems, rule: rule), status: status
+        ).response(from: request, context: context)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"baton\"" }
+        return response
+    }
+}
+
+/// A JSON body with sorted keys, so the same state gives the same bytes.
+struct JSONResponse<Value: Encodable>: ResponseGenerator {
+    var value: Value
+    var status: HTTPResponse.Status = .ok
+
+    init(_ value: Value, status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.status = status
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

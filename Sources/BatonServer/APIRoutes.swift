@@ -1,0 +1,260 @@
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonStore
+import Foundation
+import Hummingbird
+
+/// The HTTP API of `baton serve` (documented in `openapi.yaml`): reads are open to whoever
+/// reaches the server; every call that changes something needs a bearer token of the right
+/// role, and the audit trail names the token's owner.
+struct APIRoutes: Sendable {
+    let coordinator: RunCoordinator
+    let tokens: AccessTokens
+    let metrics: MetricsExporter
+
+    var journal: SQLiteJournal { coordinator.journal }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.dashboard_html)))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try metrics.exposition())))
+        }
+        router.get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
+        router.post("/api/runs") { request, context in try await startRun(request, context) }
+        router.get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id"))) }
+        router.get("/api/runs/:id/events") { request, context in
+            try EventStream(journal: journal, coordinator: coordinator).response(
+                run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
+        }
+        router.post("/api/runs/:id/approvals") { request, context in
+            let caller = try authorize(request, .approver)
+            let id = try context.parameters.require("id")
+            let body = try await decode(ApprovalRequest.self, request, context)
+            try coordinator.approve(id, gate: body.gate, by: caller)
+            return try JSONResponse(coordinator.detail(id), status: .created)
+        }
+        router.post("/api/runs/:id/abort") { request, context in
+            let caller = try authorize(request, .operator)
+            let id = try context.parameters.require("id")
+            try coordinator.abort(id, by: caller)
+            return try JSONResponse(coordinator.detail(id), status: .accepted)
+        }
+        router.post("/api/runs/:id/resume") { request, context in
+            let caller = try authorize(request, .operator)
+            let id = try context.parameters.require("id")
+            let body = try await decodeIfPresent(ResumeRequest.self, request, context) ?? ResumeRequest()
+            try coordinator.resume(id, settings: try body.settings(), by: caller)
+            return try JSONResponse(coordinator.detail(id), status: .accepted)
+        }
+        router.get("/api/runs/:id/report") { request, context in
+            try report(try context.parameters.require("id"), format: request.uri.queryParameters.get("format"))
+        }
+        router.post("/api/plans") { request, context in
+            _ = try authorize(request, .viewer)
+            let body = try await decode(PlanRequest.self, request, context)
+            let (_, plan) = try RunCoordinator.plan(try body.loadInventory(), body.package)
+            let format = try PlanFormat(rawValue: body.format ?? "json").unwrap(
+                APIError(.badRequest, "format must be one of: \(PlanFormat.allCases.map(\.rawValue).joined(separator: ", "))"))
+            let type =
+                switch format {
+                case .json: "application/json"
+                case .markdown: "text/markdown; charset=utf-8"
+                case .dot: "text/vnd.graphviz; charset=utf-8"
+                case .text, .mermaid: "text/plain; charset=utf-8"
+                }
+            return Response(
+                status: .ok, headers: [.contentType: type],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: format.render(plan))))
+        }
+        router.get("/api/lab") { _, _ in
+            guard coordinator.rollout.store.exists else {
+                throw APIError(.notFound, "no lab twin in the state directory yet: start a run first")
+            }
+            return JSONResponse(LabView(try coordinator.rollout.store.load()))
+        }
+    }
+
+    // MARK: Requests
+
+    struct ApprovalRequest: Decodable { var gate: String }
+
+    struct ResumeRequest: Decodable {
+        var speed: String?
+        var parallel: Int?
+
+        func settings() throws -> RunSettings {
+            RunSettings(speed: try RunRequest.speed(speed), parallel: parallel ?? 4)
+        }
+    }
+
+    /// An inventory given inline (YAML text) or as a path on the server.
+    protocol InventorySource {
+        var inventory: String? { get }
+        var inventoryPath: String? { get }
+    }
+
+    struct PlanRequest: Decodable, InventorySource {
+        var package: String
+        var inventory: String?
+        var inventoryPath: String?
+        var format: String?
+    }
+
+    struct RunRequest: Decodable, InventorySource {
+        var package: String
+        var inventory: String?
+        var inventoryPath: String?
+        var name: String?
+        var speed: String?
+        var parallel: Int?
+        var approveAll: Bool?
+        var freshLab: Bool?
+        var releaseNotes: String?
+
+        static func speed(_ text: String?) throws -> LabSpeed {
+            guard let speed = LabSpeed(text ?? "instant") else {
+                throw APIError(.badRequest, "speed takes instant, real or a factor of at least 1")
+            }
+            return speed
+        }
+    }
+
+    // MARK: Handlers
+
+    func startRun(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let caller = try authorize(request, .operator)
+        let body = try await decode(RunRequest.self, request, context)
+        if let parallel = body.parallel, parallel < 1 {
+            throw APIError(.badRequest, "parallel takes a number of at least 1")
+        }
+        if let name = body.name, name.isEmpty || name.contains("/") {
+            throw APIError(.badRequest, "a run's name is a non-empty word without '/'")
+        }
+        let settings = RunSettings(
+            speed: try RunRequest.speed(body.speed), parallel: body.parallel ?? 4, approveAll: body.approveAll ?? false)
+        let id = try coordinator.start(
+            inventory: try body.loadInventory(), packageID: body.package, name: body.name,
+            freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes, settings: settings, by: caller)
+        var response = try JSONResponse(coordinator.detail(id), status: .created).response(from: request, context: context)
+        response.headers[.location] = "/api/runs/\(id)"
+        return response
+    }
+
+    func report(_ id: String, format: String?) throws -> Response {
+        guard let record = try journal.run(id), let plan = try journal.plan(of: id) else {
+            throw APIError(.notFound, "no run '\(id)'")
+        }
+        let report = RunReport(
+            record: record, plan: plan, steps: try journal.steps(of: id), approvals: try journal.approvalRecords(of: id),
+            audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
+            twin: try coordinator.rollout.store.load())
+        let (type, text): (String, String) =
+            switch format ?? "json" {
+            case "text": ("text/plain; charset=utf-8", report.text())
+            case "markdown": ("text/markdown; charset=utf-8", report.markdown())
+            case "html": ("text/html; charset=utf-8", report.html())
+            case "json":
+                ("application/json", try Self.encoded(report))
+            default: throw APIError(.badRequest, "format must be one of: json, text, markdown, html")
+            }
+        return Response(
+            status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func encoded(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    // MARK: Authorisation and bodies
+
+    /// The caller behind the request's bearer token: 401 without a token the store knows,
+    /// 403 when its role may not make this call. The token itself is never logged or kept.
+    func authorize(_ request: Request, _ needed: AccessRole) throws -> Caller {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw APIError(.unauthorized, "this call needs 'Authorization: Bearer TOKEN' (see 'baton token create')")
+        }
+        let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
+        guard let caller = try tokens.caller(token: token) else {
+            throw APIError(.unauthorized, "the token is not known to this server")
+        }
+        guard needed == .viewer || caller.role == needed else {
+            throw APIError(.forbidden, "\(caller.name) has the \(caller.role.rawValue) role; this call needs \(needed.rawValue)")
+        }
+        return caller
+    }
+
+    func decode<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext) async throws
+        -> Body
+    {
+        guard let body = try await decodeIfPresent(type, request, context) else {
+            throw APIError(.badRequest, "this call needs a JSON body")
+        }
+        return body
+    }
+
+    func decodeIfPresent<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
+        async throws -> Body?
+    {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: InventoryLoader.maximumSize + 65536)
+        } catch {
+            throw APIError(.contentTooLarge, "the body is larger than \(InventoryLoader.maximumSize >> 20) MiB")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        do {
+            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError(.badRequest, "the body needs '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError(.badRequest, "'\(path)' has the wrong type: \(context.debugDescription)")
+        } catch {
+            throw APIError(.badRequest, "the body is not the JSON this call takes")
+        }
+    }
+}
+
+extension APIRoutes.InventorySource {
+    /// The validated inventory: 400 with every located problem when it is not one.
+    func loadInventory() throws -> Inventory {
+        let reserved = PackageCatalogue.builtInIDs
+        do {
+            switch (inventory, inventoryPath) {
+            case (let text?, nil):
+                return try InventoryLoader.parse(text: text, file: "inventory.yaml", reservedPackageIDs: reserved)
+            case (nil, let path?):
+                return try InventoryLoader.load(path: path, reservedPackageIDs: reserved)
+            default:
+                throw APIError(.badRequest, "give either 'inventory' (YAML text) or 'inventoryPath', not both")
+            }
+        } catch let errors as InventoryErrors {
+            throw APIError(
+                .badRequest, "the inventory has \(errors.errors.count) problem(s)", problems: errors.errors.map(\.description))
+        }
+    }
+}
+
+extension Optional {
+    func unwrap(_ error: @autoclosure () -> some Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}

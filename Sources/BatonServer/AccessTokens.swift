@@ -1,0 +1,46 @@
+import BatonStore
+import Crypto
+import Foundation
+
+/// Who made a request: the name and role of the token it carried.
+public struct Caller: Sendable, Hashable {
+    public var name: String
+    public var role: AccessRole
+}
+
+/// Bearer tokens for the HTTP API. A token is 256 random bits, shown once when made; the state
+/// store keeps only its SHA-256, so a copy of the store lets nobody act, and no log ever holds
+/// a token. Random tokens need no salt or slow hash: there is nothing to guess from a hash.
+public struct AccessTokens: Sendable {
+    public let journal: SQLiteJournal
+
+    public init(journal: SQLiteJournal) {
+        self.journal = journal
+    }
+
+    /// Makes a token for `name` with `role`, stores its hash and returns the token itself.
+    public func create(name: String, role: AccessRole) throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let token =
+            "baton_"
+            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        try journal.addToken(
+            AccessTokenRecord(
+                hash: Self.hash(token), name: name, role: role, created: Date().timeIntervalSince1970))
+        return token
+    }
+
+    /// The caller a token stands for, or nil for a token the store does not know.
+    public func caller(token: String) throws -> Caller? {
+        try journal.token(hash: Self.hash(token)).map { Caller(name: $0.name, role: $0.role) }
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}

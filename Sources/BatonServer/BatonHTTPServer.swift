@@ -1,0 +1,95 @@
+import BatonLab
+import BatonStore
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `baton serve`: the HTTP API, the dashboard and the metrics over one state directory.
+/// SIGTERM or SIGINT shut it down gracefully: the runs it carries out stop scheduling, their
+/// running steps finish and are journaled, event streams end, then the listener closes.
+public struct BatonHTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var stateDirectory: String
+        public var host: String
+        /// 0 picks a free port; the one bound is printed.
+        public var port: Int
+        /// PEM files; both or neither.
+        public var certificate: String?
+        public var privateKey: String?
+
+        public init(
+            stateDirectory: String, host: String = "127.0.0.1", port: Int = 8080, certificate: String? = nil,
+            privateKey: String? = nil
+        ) {
+            self.stateDirectory = stateDirectory
+            self.host = host
+            self.port = port
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Serves until a signal asks it to stop. `onListening` gets the address bound, once.
+    public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        var logger = Logger(label: "baton.serve")
+        logger.logLevel = .info
+        let journal = try SQLiteJournal(path: configuration.stateDirectory + "/journal.sqlite")
+        let coordinator = RunCoordinator(
+            journal: journal, store: LabStore(directory: configuration.stateDirectory), logger: logger)
+        let router = Router(context: BasicRequestContext.self)
+        APIRoutes(
+            coordinator: coordinator, tokens: AccessTokens(journal: journal),
+            metrics: MetricsExporter(coordinator: coordinator)
+        ).register(on: router)
+
+        let scheme = configuration.certificate == nil ? "http" : "https"
+        let application = Application(
+            router: router, server: try serverBuilder(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "baton"),
+            onServerRunning: { [configuration] channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                onListening("\(scheme)://\(configuration.host):\(port)")
+            },
+            logger: logger)
+        // Shut down in reverse order: the runs drain first while the API still answers.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [application, coordinator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    func serverBuilder() throws -> HTTPServerBuilder {
+        switch (configuration.certificate, configuration.privateKey) {
+        case (nil, nil):
+            return .http1()
+        case (let certificate?, let key?):
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+                return try .tls(.http1(), tlsConfiguration: tls)
+            } catch {
+                throw ServerError("cannot use the certificate \(certificate) and key \(key): \(error)")
+            }
+        default:
+            throw ServerError("TLS needs both --tls-certificate and --tls-key")
+        }
+    }
+}
+
+/// A reason the server cannot start, for a person.
+public struct ServerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,84 @@
+import BatonEngine
+import BatonStore
+import Foundation
+import Hummingbird
+
+/// A run's events as Server-Sent Events (`GET /api/runs/{id}/events`), read from the journal:
+/// whoever carries the run out (this server, or `baton run` in another shell on the same state
+/// directory), a watcher sees every transition, in order, each with its journal sequence as
+/// the event id, so a client that reconnects with `Last-Event-ID` misses nothing.
+///
+/// First a `snapshot` event (the run with every step), then one `transition` event per
+/// journaled change, and `end` once the run is completed or aborted. Comments keep idle
+/// connections open; the stream also ends when the server shuts down.
+struct EventStream: Sendable {
+    let journal: SQLiteJournal
+    let coordinator: RunCoordinator
+    var poll: Duration = .milliseconds(200)
+    var heartbeat: Duration = .seconds(15)
+
+    struct TransitionEvent: Encodable {
+        var run: String
+        var step: String?
+        var action: String?
+        var state: String
+        var attempts: Int?
+        var message: String
+        var at: String
+    }
+
+    func response(run id: String, lastEventID: String?) throws -> Response {
+        guard try journal.run(id) != nil else { throw APIError(.notFound, "no run '\(id)'") }
+        let resumeAfter = lastEventID.flatMap { Int64($0) }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
+            body: ResponseBody { writer in
+                try await stream(id, after: resumeAfter, to: &writer)
+                try await writer.finish(nil)
+            })
+    }
+
+    func stream(_ id: String, after resumeAfter: Int64?, to writer: inout any ResponseBodyWriter) async throws {
+        var last = resumeAfter ?? 0
+        if resumeAfter == nil {
+            // The snapshot stands for everything journaled so far.
+            last = try journal.transitions(run: id).last?.sequence ?? 0
+            try await writer.write(
+                Self.event("snapshot", id: last, data: try APIRoutes.encoded(coordinator.detail(id))))
+        }
+        let clock = ContinuousClock()
+        var quietSince = clock.now
+        while !coordinator.isStopping, !Task.isCancelled {
+            let transitions = try journal.transitions(after: last, run: id)
+            if !transitions.isEmpty {
+                let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: id).map { ($0.id, $0) })
+                for transition in transitions {
+                    let step = transition.step.flatMap { steps[$0] }
+                    let event = TransitionEvent(
+                        run: id, step: transition.step, action: step?.action, state: transition.state,
+                        attempts: step?.attempts, message: transition.message,
+                        at: RunSummary.time(transition.at))
+                    try await writer.write(
+                        Self.event("transition", id: transition.sequence, data: try APIRoutes.encoded(event)))
+                    last = transition.sequence
+                }
+                quietSince = clock.now
+            } else if clock.now - quietSince > heartbeat {
+                try await writer.write(ByteBuffer(string: ": still here\n\n"))
+                quietSince = clock.now
+            }
+            if let state = try journal.run(id)?.state, state == .completed || state == .aborted,
+                coordinator.activeRun != id
+            {
+                try await writer.write(Self.event("end", id: last, data: "{\"state\":\"\(state.rawValue)\"}"))
+                return
+            }
+            try await Task.sleep(for: poll)
+        }
+    }
+
+    static func event(_ name: String, id: Int64, data: String) -> ByteBuffer {
+        ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(data)\n\n")
+    }
+}

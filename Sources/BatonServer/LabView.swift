@@ -1,0 +1,76 @@
+import BatonLab
+import BatonModel
+
+/// The lab twin as the dashboard draws it (`GET /api/lab`): machines by tier, pools, and
+/// clusters with their nodes and groups, who owns what now, and each virtual server's
+/// outages on the twin's clock.
+struct LabView: Encodable, Sendable {
+    struct Machine: Encodable, Sendable {
+        var name: String
+        var product, level, build, role, pool, cluster: String?
+        var up, inPool, pendingRestart: Bool
+        var running: [String]
+    }
+
+    struct Group: Encodable, Sendable {
+        var name, owner: String
+        var virtualServer, online: Bool
+        var level: String?
+        var resources: [String: Bool]
+        var offlineSeconds: Double
+        var outages: [LabInterval]
+    }
+
+    struct Cluster: Encodable, Sendable {
+        var name: String
+        var nodes: [String]
+        var groups: [Group]
+    }
+
+    struct Pool: Encodable, Sendable {
+        var name: String
+        var members: [String]
+        var mixedLevels: Bool
+        var mixedSeconds: Double
+    }
+
+    var organization: String
+    var clock: Double
+    var machines: [Machine]
+    var clusters: [Cluster]
+    var pools: [Pool]
+    var unplannedFailovers: [String]
+    var violations: [LabViolation]
+
+    init(_ twin: LabTwin) {
+        organization = twin.organization
+        clock = twin.clock
+        let hosts = twin.hosts.values.sorted { $0.name < $1.name }
+        machines = hosts.map {
+            Machine(
+                name: $0.name, product: $0.product?.rawValue, level: $0.level?.rawValue, build: $0.build,
+                role: $0.role?.rawValue ?? ($0.product == nil ? "domain-controller" : nil), pool: $0.pool,
+                cluster: $0.cluster, up: $0.up, inPool: $0.inPool, pendingRestart: $0.pendingRestart,
+                running: $0.running.sorted())
+        }
+        let groups = twin.groups.values.sorted { ($0.isVirtualServer ? 1 : 0, $0.name) < ($1.isVirtualServer ? 1 : 0, $1.name) }
+        clusters = Set(hosts.compactMap(\.cluster)).sorted().map { cluster in
+            Cluster(
+                name: cluster, nodes: hosts.filter { $0.cluster == cluster }.map(\.name),
+                groups: groups.filter { $0.cluster == cluster }.map {
+                    Group(
+                        name: $0.name, owner: $0.owner, virtualServer: $0.isVirtualServer, online: $0.isOnline,
+                        level: $0.level?.rawValue, resources: $0.resources,
+                        offlineSeconds: twin.accounting.virtualServerOffline[$0.name] ?? 0,
+                        outages: twin.accounting.outages[$0.name] ?? [])
+                })
+        }
+        pools = Set(hosts.compactMap(\.pool)).sorted().map { pool in
+            Pool(
+                name: pool, members: hosts.filter { $0.pool == pool }.map(\.name),
+                mixedLevels: twin.mixedPools.contains(pool), mixedSeconds: twin.accounting.poolMixedLevels[pool] ?? 0)
+        }
+        unplannedFailovers = twin.accounting.unplannedFailovers
+        violations = twin.accounting.violations
+    }
+}

@@ -1,0 +1,118 @@
+import BatonEngine
+import BatonLab
+import BatonPlanner
+import BatonStore
+import Foundation
+
+/// A run in a list: `GET /api/runs`.
+struct RunSummary: Encodable, Sendable {
+    var run: String
+    var state: String
+    var organization: String
+    var package: String
+    var created: String
+    /// Whether this server is carrying the run out now.
+    var active: Bool
+    /// Steps by state.
+    var steps: [String: Int]
+
+    init(_ record: RunRecord, steps: [StepRecord], active: Bool) {
+        run = record.id
+        state = record.state.rawValue
+        organization = record.organization
+        package = record.package
+        created = Self.time(record.created)
+        self.active = active
+        self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
+    }
+
+    static func time(_ seconds: Double) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+    }
+}
+
+/// One run with every step: `GET /api/runs/{id}`. Keeps the fields of
+/// `baton status RUN --format json` (`run`, `state`, `steps[].id/action/state/attempts`) and
+/// adds what the dashboard shows.
+struct RunDetail: Encodable, Sendable {
+    struct StepView: Encodable, Sendable {
+        var id, action, state: String
+        var attempts: Int
+        var message, phase, summary, why: String
+        var rules: [String]
+        var after: [String]
+        var host, group, gate: String?
+    }
+
+    struct GateView: Encodable, Sendable {
+        var gate, step: String
+        /// `waiting` (everything before it is done), `approved`, or `pending`.
+        var state: String
+        var why: String
+        var releaseNotes: String?
+        var by, at: String?
+    }
+
+    var run, state, organization, package, headline, created: String
+    var active: Bool
+    var phases: [String]
+    var steps: [StepView]
+    var gates: [GateView]
+    var estimate: Estimate?
+    var warnings: [Plan.Warning]
+
+    init(
+        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
+        releaseNotes: String?, active: Bool
+    ) {
+        run = record.id
+        state = record.state.rawValue
+        organization = record.organization
+        package = record.package
+        headline = plan.headline
+        created = RunSummary.time(record.created)
+        self.active = active
+        estimate = plan.estimate
+        warnings = plan.warnings
+        let records = Dictionary(uniqueKeysWithValues: steps.map { ($0.id, $0) })
+        var phases: [String] = []
+        for step in plan.steps where !phases.contains(step.phase) { phases.append(step.phase) }
+        self.phases = phases
+        self.steps = plan.steps.map { step in
+            let record = records[step.id]
+            return StepView(
+                id: step.id, action: step.action.rawValue, state: record?.state.rawValue ?? "pending",
+                attempts: record?.attempts ?? 0, message: record?.message ?? "", phase: step.phase,
+                summary: step.summary, why: step.why, rules: step.rules.map(\.rawValue), after: step.after,
+                host: step.host, group: step.group, gate: step.gate)
+        }
+        let approved = Dictionary(approvals.map { ($0.gate, $0) }, uniquingKeysWith: { first, _ in first })
+        gates = plan.steps.compactMap { step in
+            guard let gate = step.gate else { return nil }
+            let approval = approved[gate]
+            let ready = step.after.allSatisfy { records[$0]?.state == .succeeded }
+            let done = records[step.id]?.state == .succeeded
+            return GateView(
+                gate: gate, step: step.id, state: approval != nil || done ? "approved" : ready ? "waiting" : "pending",
+                why: step.why, releaseNotes: releaseNotes, by: approval?.by,
+                at: approval.map { RunSummary.time($0.at) })
+        }
+    }
+}
+
+
+extension RunCoordinator {
+    func summaries() throws -> [RunSummary] {
+        let active = activeRun
+        return try journal.runs().map { RunSummary($0, steps: try journal.steps(of: $0.id), active: $0.id == active) }
+    }
+
+    func detail(_ id: String) throws -> RunDetail {
+        guard let record = try journal.run(id), let plan = try journal.plan(of: id) else {
+            throw APIError(.notFound, "no run '\(id)'")
+        }
+        return RunDetail(
+            record: record, plan: plan, steps: try journal.steps(of: id), approvals: try journal.approvalRecords(of: id),
+            releaseNotes: try journal.releaseNotes(of: id), active: activeRun == id)
+    }
+}
