@@ -78,13 +78,17 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge"]),
-        .testTarget(name: "BatonCLITests", dependencies: ["baton"]),
         .testTarget(
-            name: "BatonServerTests",
+            name: "BatonCLITests",
             dependencies: [
-                "baton", "BatonServer", "BatonStore", "BatonEngine",
+                "baton",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
+        .testTarget(name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab"]),
     ],
     swiftLanguageModes: [.v6]
 )

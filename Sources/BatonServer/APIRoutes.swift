@@ -90,14 +90,24 @@ struct APIRoutes: Sendable {
 
     // MARK: Requests
 
-    struct ApprovalRequest: Decodable { var gate: String }
+    /// A JSON body whose keys are checked: a misspelt option must not change a rollout
+    /// (`aproveAll` silently ignored would wait at a gate the caller meant to pass).
+    protocol Body: Decodable {
+        static var keys: Set<String> { get }
+    }
 
-    struct ResumeRequest: Decodable {
+    struct ApprovalRequest: Body {
+        static let keys: Set<String> = ["gate"]
+        var gate: String
+    }
+
+    struct ResumeRequest: Body {
+        static let keys: Set<String> = ["speed", "parallel"]
         var speed: String?
         var parallel: Int?
 
         func settings() throws -> RunSettings {
-            RunSettings(speed: try RunRequest.speed(speed), parallel: parallel ?? 4)
+            RunSettings(speed: try RunRequest.speed(speed), parallel: try RunRequest.parallel(parallel))
         }
     }
 
@@ -107,14 +117,19 @@ struct APIRoutes: Sendable {
         var inventoryPath: String? { get }
     }
 
-    struct PlanRequest: Decodable, InventorySource {
+    struct PlanRequest: Body, InventorySource {
+        static let keys: Set<String> = ["package", "inventory", "inventoryPath", "format"]
         var package: String
         var inventory: String?
         var inventoryPath: String?
         var format: String?
     }
 
-    struct RunRequest: Decodable, InventorySource {
+    struct RunRequest: Body, InventorySource {
+        static let keys: Set<String> = [
+            "package", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll", "freshLab",
+            "releaseNotes",
+        ]
         var package: String
         var inventory: String?
         var inventoryPath: String?
@@ -124,6 +139,12 @@ struct APIRoutes: Sendable {
         var approveAll: Bool?
         var freshLab: Bool?
         var releaseNotes: String?
+
+        static func parallel(_ value: Int?) throws -> Int {
+            guard let value else { return 4 }
+            guard (1...1024).contains(value) else { throw APIError(.badRequest, "parallel takes 1 to 1024") }
+            return value
+        }
 
         static func speed(_ text: String?) throws -> LabSpeed {
             guard let speed = LabSpeed(text ?? "instant") else {
@@ -138,14 +159,12 @@ struct APIRoutes: Sendable {
     func startRun(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
-        if let parallel = body.parallel, parallel < 1 {
-            throw APIError(.badRequest, "parallel takes a number of at least 1")
-        }
-        if let name = body.name, name.isEmpty || name.contains("/") {
-            throw APIError(.badRequest, "a run's name is a non-empty word without '/'")
+        if let name = body.name, !Self.isRunName(name) {
+            throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
         }
         let settings = RunSettings(
-            speed: try RunRequest.speed(body.speed), parallel: body.parallel ?? 4, approveAll: body.approveAll ?? false)
+            speed: try RunRequest.speed(body.speed), parallel: try RunRequest.parallel(body.parallel),
+            approveAll: body.approveAll ?? false)
         let id = try coordinator.start(
             inventory: try body.loadInventory(), packageID: body.package, name: body.name,
             freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes, settings: settings, by: caller)
@@ -175,6 +194,13 @@ struct APIRoutes: Sendable {
             status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
+    static func isRunName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
+            }
+    }
+
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -199,7 +225,7 @@ struct APIRoutes: Sendable {
         return caller
     }
 
-    func decode<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext) async throws
+    func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext) async throws
         -> Body
     {
         guard let body = try await decodeIfPresent(type, request, context) else {
@@ -208,7 +234,7 @@ struct APIRoutes: Sendable {
         return body
     }
 
-    func decodeIfPresent<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
+    func decodeIfPresent<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
         async throws -> Body?
     {
         var request = request
@@ -219,8 +245,18 @@ struct APIRoutes: Sendable {
             throw APIError(.contentTooLarge, "the body is larger than \(InventoryLoader.maximumSize >> 20) MiB")
         }
         guard buffer.readableBytes > 0 else { return nil }
+        let data = Data(buffer.readableBytesView)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw APIError(.badRequest, "the body is not a JSON object")
+        }
+        let unknown = Set(object.keys).subtracting(Body.keys).sorted()
+        guard unknown.isEmpty else {
+            throw APIError(
+                .badRequest,
+                "unknown \(unknown.count == 1 ? "key" : "keys") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); this call takes \(Body.keys.sorted().joined(separator: ", "))")
+        }
         do {
-            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(type, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError(.badRequest, "the body needs '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

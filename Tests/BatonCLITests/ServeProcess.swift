@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real `baton serve` child process on a loopback port the system picks, and a client for it.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let state: String
+    private(set) var url = ""
+    let output: URL
+
+    /// Starts the server over `state` and waits until it says where it listens.
+    init(state: String, extraArguments: [String] = []) async throws {
+        self.state = state
+        output = URL(fileURLWithPath: state + "-serve.log")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = BatonProcess.executable
+        process.currentDirectoryURL = BatonProcess.packageRoot
+        process.arguments = ["serve", "--state", state, "--port", "0"] + extraArguments
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<600 {
+            let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("Baton serves ") }),
+                let address = line.split(separator: " ").dropFirst(2).first
+            {
+                url = String(address.dropLast())  // "http://127.0.0.1:PORT/"
+                return
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        stop()
+        throw ServeError(description: "baton serve did not start: \(log)")
+    }
+
+    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, then waits for the process to end; returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Makes a token with the real command line.
+    func token(_ role: String, name: String) throws -> String {
+        let result = try BatonProcess.run(["token", "create", "--role", role, "--name", name, "--state", state])
+        guard result.status == 0 else { throw ServeError(description: result.stderr) }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    struct Reply {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, token: String? = nil, body: Any? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: url + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let buffer = try await response.body.collect(upTo: 64 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: buffer))
+    }
+
+    /// Reads a run's event stream until `until` says stop (or the stream ends), returning the
+    /// events as (name, data).
+    func events(
+        of run: String, within limit: TimeAmount = .seconds(120),
+        until: @escaping @Sendable ([(name: String, data: String)]) async throws -> Bool
+    ) async throws -> [(name: String, data: String)] {
+        let request = HTTPClientRequest(url: url + "/api/runs/\(run)/events")
+        let response = try await HTTPClient.shared.execute(request, timeout: limit)
+        var text = "", events: [(name: String, data: String)] = []
+        for try await buffer in response.body {
+            text += String(buffer: buffer)
+            while let end = text.range(of: "\n\n") {
+                let block = text[..<end.lowerBound]
+                text = String(text[end.upperBound...])
+                var name = "message", data = ""
+                for line in block.split(separator: "\n") {
+                    if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
+                    if line.hasPrefix("data: ") { data += line.dropFirst(6) }
+                }
+                if !block.hasPrefix(":") { events.append((name, data)) }
+            }
+            if try await until(events) { break }
+        }
+        return events
+    }
+}
+
+struct ServeError: Error, CustomStringConvertible {
+    var description: String
+}
