@@ -18,52 +18,61 @@ struct APIRoutes: Sendable {
     var journal: SQLiteJournal { coordinator.journal }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in
+        var routes: [(method: HTTPRequest.Method, path: String)] = []
+        func get(_ path: String, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator) {
+            routes.append((.get, path))
+            router.get(RouterPath(path), use: handler)
+        }
+        func post(_ path: String, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator) {
+            routes.append((.post, path))
+            router.post(RouterPath(path), use: handler)
+        }
+        get("/") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.dashboard_html)))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: try dashboard())))
         }
-        router.get("/openapi.yaml") { _, _ in
+        get("/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
         }
-        router.get("/metrics") { _, _ in
+        get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: try metrics.exposition())))
         }
-        router.get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
-        router.post("/api/runs") { request, context in try await startRun(request, context) }
-        router.get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id"))) }
-        router.get("/api/runs/:id/events") { request, context in
+        get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
+        post("/api/runs") { request, context in try await startRun(request, context) }
+        get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id"))) }
+        get("/api/runs/:id/events") { request, context in
             try EventStream(journal: journal, coordinator: coordinator).response(
                 run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
         }
-        router.post("/api/runs/:id/approvals") { request, context in
+        post("/api/runs/:id/approvals") { request, context in
             let caller = try authorize(request, .approver)
             let id = try context.parameters.require("id")
             let body = try await decode(ApprovalRequest.self, request, context)
             try coordinator.approve(id, gate: body.gate, by: caller)
             return try JSONResponse(coordinator.detail(id), status: .created)
         }
-        router.post("/api/runs/:id/abort") { request, context in
+        post("/api/runs/:id/abort") { request, context in
             let caller = try authorize(request, .operator)
             let id = try context.parameters.require("id")
             try coordinator.abort(id, by: caller)
             return try JSONResponse(coordinator.detail(id), status: .accepted)
         }
-        router.post("/api/runs/:id/resume") { request, context in
+        post("/api/runs/:id/resume") { request, context in
             let caller = try authorize(request, .operator)
             let id = try context.parameters.require("id")
             let body = try await decodeIfPresent(ResumeRequest.self, request, context) ?? ResumeRequest()
             try coordinator.resume(id, settings: try body.settings(), by: caller)
             return try JSONResponse(coordinator.detail(id), status: .accepted)
         }
-        router.get("/api/runs/:id/report") { request, context in
+        get("/api/runs/:id/report") { request, context in
             try report(try context.parameters.require("id"), format: request.uri.queryParameters.get("format"))
         }
-        router.post("/api/plans") { request, context in
+        post("/api/plans") { request, context in
             _ = try authorize(request, .viewer)
             let body = try await decode(PlanRequest.self, request, context)
             let (_, plan) = try RunCoordinator.plan(try body.loadInventory(), body.package)
@@ -80,12 +89,13 @@ struct APIRoutes: Sendable {
                 status: .ok, headers: [.contentType: type],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: format.render(plan))))
         }
-        router.get("/api/lab") { _, _ in
+        get("/api/lab") { _, _ in
             guard coordinator.rollout.store.exists else {
                 throw APIError(.notFound, "no lab twin in the state directory yet: start a run first")
             }
             return JSONResponse(LabView(try coordinator.rollout.store.load()))
         }
+        router.add(middleware: MethodNotAllowed(routes: routes))
     }
 
     // MARK: Requests
@@ -171,6 +181,30 @@ struct APIRoutes: Sendable {
         var response = try JSONResponse(coordinator.detail(id), status: .created).response(from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response
+    }
+
+    /// The dashboard with the newest run and the twin in it, so the page shows them at once.
+    func dashboard() throws -> String {
+        struct Initial: Encodable {
+            var runs: [RunSummary]
+            var run: RunDetail?
+            var lab: LabView?
+            /// The newest run's last events, oldest first.
+            var events: [EventStream.TransitionEvent]
+        }
+        let runs = try coordinator.summaries()
+        let store = coordinator.rollout.store
+        let initial = Initial(
+            runs: runs, run: try runs.last.map { try coordinator.detail($0.run) },
+            lab: store.exists ? LabView(try store.load()) : nil,
+            events: try runs.last.map {
+                try EventStream.events(journal.transitions(run: $0.run).suffix(50), of: $0.run, journal: journal)
+            } ?? [])
+        // "</" inside a script element would end it early.
+        let json = try Self.encoded(initial).replacingOccurrences(of: "</", with: "<\\/")
+        return String(decoding: PackageResources.dashboard_html, as: UTF8.self).replacingOccurrences(
+            of: "<script id=\"initial\" type=\"application/json\">null</script>",
+            with: "<script id=\"initial\" type=\"application/json\">\(json)</script>")
     }
 
     func report(_ id: String, format: String?) throws -> Response {

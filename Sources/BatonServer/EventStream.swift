@@ -18,6 +18,8 @@ struct EventStream: Sendable {
     var heartbeat: Duration = .seconds(15)
 
     struct TransitionEvent: Encodable {
+        /// The journal's sequence: the event's id.
+        var sequence: Int64
         var run: String
         var step: String?
         var action: String?
@@ -52,16 +54,9 @@ struct EventStream: Sendable {
         while !coordinator.isStopping, !Task.isCancelled {
             let transitions = try journal.transitions(after: last, run: id)
             if !transitions.isEmpty {
-                let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: id).map { ($0.id, $0) })
-                for transition in transitions {
-                    let step = transition.step.flatMap { steps[$0] }
-                    let event = TransitionEvent(
-                        run: id, step: transition.step, action: step?.action, state: transition.state,
-                        attempts: step?.attempts, message: transition.message,
-                        at: RunSummary.time(transition.at))
-                    try await writer.write(
-                        Self.event("transition", id: transition.sequence, data: try APIRoutes.encoded(event)))
-                    last = transition.sequence
+                for event in try Self.events(transitions, of: id, journal: journal) {
+                    try await writer.write(Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
+                    last = event.sequence
                 }
                 quietSince = clock.now
             } else if clock.now - quietSince > heartbeat {
@@ -75,6 +70,18 @@ struct EventStream: Sendable {
                 return
             }
             try await Task.sleep(for: poll)
+        }
+    }
+
+    /// The transitions as events, each with its step's action and attempts now.
+    static func events(_ transitions: [Transition], of run: String, journal: SQLiteJournal) throws -> [TransitionEvent] {
+        let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
+        return transitions.map { transition in
+            let step = transition.step.flatMap { steps[$0] }
+            return TransitionEvent(
+                sequence: transition.sequence, run: run, step: transition.step, action: step?.action,
+                state: transition.state, attempts: step?.attempts, message: transition.message,
+                at: RunSummary.time(transition.at))
         }
     }
 
