@@ -180,4 +180,56 @@ struct EngineTests {
         }
         #expect(blocked == dependsOnFailure.subtracting([install.id]))
     }
+
+    @Test("with an approval poll, a run waits alive at its gate and goes on once someone approves")
+    func waitsForApproval() async throws {
+        let (journal, plan, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gate = try #require(plan.steps.first { $0.action == .approve }?.gate)
+        let waiting = Mutex(false)
+        let engine = Engine(
+            journal: journal, target: ScriptedTarget(), options: EngineOptions(approvalPoll: .milliseconds(10))
+        ) { event in
+            if case .waitingForApproval = event { waiting.withLock { $0 = true } }
+        }
+        let run = Task { try await engine.execute(run: "r") }
+        while !waiting.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        // Still running: nothing behind the gate has started.
+        #expect(try journal.run("r")?.state == .running)
+        let installs = Set(plan.steps.filter { $0.action == .install }.map(\.id))
+        #expect(try journal.steps(of: "r").filter { installs.contains($0.id) }.allSatisfy { $0.state == .pending })
+        try journal.approve(run: "r", gate: gate, by: "alice")
+        #expect(try await run.value == .completed)
+    }
+
+    @Test("a stop request lets running steps finish, starts nothing new, and leaves the run resumable")
+    func stopRequest() async throws {
+        let (journal, _, directory) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let stop = Mutex(false)
+        let started = Mutex(0)
+        let engine = Engine(
+            journal: journal, target: ScriptedTarget(delay: .milliseconds(30)),
+            options: EngineOptions(parallel: 2, approveAll: true, stopRequested: { stop.withLock { $0 } })
+        ) { event in
+            if case .started = event {
+                started.withLock { $0 += 1 }
+                if started.withLock({ $0 }) == 5 { stop.withLock { $0 = true } }
+            }
+        }
+        #expect(try await engine.execute(run: "r") == .halted)
+        let steps = try journal.steps(of: "r")
+        // Every step begun finished; at most one more began (it was being scheduled as the
+        // stop came, two at a time), then nothing.
+        let begun = steps.filter { $0.attempts > 0 && $0.action != "approve" }
+        #expect(begun.allSatisfy { $0.state == .succeeded })
+        #expect(begun.count == started.withLock { $0 })
+        #expect((5...6).contains(begun.count))
+        #expect(steps.contains { $0.message.contains("the controller stopped") })
+        let resumed = try await Engine(
+            journal: journal, target: ScriptedTarget(), options: EngineOptions(approveAll: true), onEvent: { _ in }
+        ).execute(run: "r")
+        #expect(resumed == .completed)
+    }
 }

@@ -1,5 +1,5 @@
 import BatonKnowledge
-import BatonLab
+@testable import BatonLab
 import BatonModel
 import BatonPlanner
 import Foundation
@@ -370,6 +370,43 @@ struct LabFailureTests {
             Issue.record("accepted")
         } catch {
             #expect(error.errors.map(\.location.line) == [2, 3])
+        }
+    }
+}
+
+@Suite("Outages on the twin's clock")
+struct OutageTests {
+    @Test("touching intervals join; apart, they stay two; their total is the accounted downtime")
+    func intervals() {
+        var accounting = LabAccounting()
+        accounting.recordOutage(of: "EVS1", from: 10, to: 20)
+        accounting.recordOutage(of: "EVS1", from: 20, to: 35)
+        accounting.recordOutage(of: "EVS1", from: 50, to: 60)
+        #expect(accounting.outages["EVS1"] == [LabInterval(start: 10, end: 35), LabInterval(start: 50, end: 60)])
+    }
+
+    @Test("a twin saved before outages were kept still loads")
+    func olderTwins() throws {
+        let json = """
+            {"virtualServerOffline":{"EVS1":60},"poolMixedLevels":{},"outlookWebAccessBroken":0,
+             "unplannedFailovers":[],"violations":[]}
+            """
+        let accounting = try JSONDecoder().decode(LabAccounting.self, from: Data(json.utf8))
+        #expect(accounting.virtualServerOffline["EVS1"] == 60)
+        #expect(accounting.outages.isEmpty)
+    }
+
+    @Test("a full plan's outages add up to each virtual server's downtime")
+    func outagesMatchDowntime() throws {
+        let inventory = SyntheticOrganization.make(servers: 10, clusters: 3)
+        let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        var twin = LabTwin(inventory: inventory)
+        for step in plan.steps { #expect(twin.perform(step).succeeded, "\(step.summary)") }
+        #expect(!twin.accounting.outages.isEmpty)
+        for (name, offline) in twin.accounting.virtualServerOffline {
+            let total = (twin.accounting.outages[name] ?? []).reduce(0) { $0 + $1.end - $1.start }
+            #expect(abs(total - offline) < 0.001, "\(name)")
         }
     }
 }
