@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "BatonPlanner", dependencies: ["BatonModel", "BatonKnowledge"]),
         .target(name: "BatonEngine", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner"]),
         .target(
-            name: "BatonStore", dependencies: ["BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift")]),
+            name: "BatonStore",
+            dependencies: ["BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "BatonLab",
             dependencies: [
@@ -77,7 +78,8 @@ let package = Package(
             name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "BatonEngineTests", dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge"]),
+            name: "BatonEngineTests",
+            dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge"]),
         .testTarget(
             name: "BatonCLITests",
             dependencies: [

@@ -204,7 +204,8 @@ public struct Engine: Sendable {
                     run: run, step: step.id, state: .blocked,
                     message: !gated.isEmpty && !halted
                         ? "waiting for an approval"
-                        : stopping ? "not started: the controller stopped; resume the run" : "not started: the run halted")
+                        : stopping
+                            ? "not started: the controller stopped; resume the run" : "not started: the run halted")
             }
             final = .halted
         }

@@ -19,11 +19,17 @@ struct APIRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         var routes: [(method: HTTPRequest.Method, path: String)] = []
-        func get(_ path: String, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator) {
+        func get(
+            _ path: String,
+            _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator
+        ) {
             routes.append((.get, path))
             router.get(RouterPath(path), use: handler)
         }
-        func post(_ path: String, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator) {
+        func post(
+            _ path: String,
+            _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator
+        ) {
             routes.append((.post, path))
             router.post(RouterPath(path), use: handler)
         }
@@ -44,7 +50,8 @@ struct APIRoutes: Sendable {
         }
         get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
         post("/api/runs") { request, context in try await startRun(request, context) }
-        get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id"))) }
+        get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id")))
+        }
         get("/api/runs/:id/events") { request, context in
             try EventStream(journal: journal, coordinator: coordinator).response(
                 run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
@@ -77,7 +84,9 @@ struct APIRoutes: Sendable {
             let body = try await decode(PlanRequest.self, request, context)
             let (_, plan) = try RunCoordinator.plan(try body.loadInventory(), body.package)
             let format = try PlanFormat(rawValue: body.format ?? "json").unwrap(
-                APIError(.badRequest, "format must be one of: \(PlanFormat.allCases.map(\.rawValue).joined(separator: ", "))"))
+                APIError(
+                    .badRequest, "format must be one of: \(PlanFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+                ))
             let type =
                 switch format {
                 case .json: "application/json"
@@ -178,7 +187,8 @@ struct APIRoutes: Sendable {
         let id = try coordinator.start(
             inventory: try body.loadInventory(), packageID: body.package, name: body.name,
             freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes, settings: settings, by: caller)
-        var response = try JSONResponse(coordinator.detail(id), status: .created).response(from: request, context: context)
+        var response = try JSONResponse(coordinator.detail(id), status: .created).response(
+            from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response
     }
@@ -212,7 +222,8 @@ struct APIRoutes: Sendable {
             throw APIError(.notFound, "no run '\(id)'")
         }
         let report = RunReport(
-            record: record, plan: plan, steps: try journal.steps(of: id), approvals: try journal.approvalRecords(of: id),
+            record: record, plan: plan, steps: try journal.steps(of: id),
+            approvals: try journal.approvalRecords(of: id),
             audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
             twin: try coordinator.rollout.store.load())
         let (type, text): (String, String) =
@@ -231,7 +242,8 @@ struct APIRoutes: Sendable {
     static func isRunName(_ name: String) -> Bool {
         (1...64).contains(name.count)
             && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                    || "._-".unicodeScalars.contains($0)
             }
     }
 
@@ -254,12 +266,14 @@ struct APIRoutes: Sendable {
             throw APIError(.unauthorized, "the token is not known to this server")
         }
         guard needed == .viewer || caller.role == needed else {
-            throw APIError(.forbidden, "\(caller.name) has the \(caller.role.rawValue) role; this call needs \(needed.rawValue)")
+            throw APIError(
+                .forbidden, "\(caller.name) has the \(caller.role.rawValue) role; this call needs \(needed.rawValue)")
         }
         return caller
     }
 
-    func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext) async throws
+    func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
+        async throws
         -> Body
     {
         guard let body = try await decodeIfPresent(type, request, context) else {
@@ -287,7 +301,8 @@ struct APIRoutes: Sendable {
         guard unknown.isEmpty else {
             throw APIError(
                 .badRequest,
-                "unknown \(unknown.count == 1 ? "key" : "keys") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); this call takes \(Body.keys.sorted().joined(separator: ", "))")
+                "unknown \(unknown.count == 1 ? "key" : "keys") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); this call takes \(Body.keys.sorted().joined(separator: ", "))"
+            )
         }
         do {
             return try JSONDecoder().decode(type, from: data)
@@ -317,7 +332,8 @@ extension APIRoutes.InventorySource {
             }
         } catch let errors as InventoryErrors {
             throw APIError(
-                .badRequest, "the inventory has \(errors.errors.count) problem(s)", problems: errors.errors.map(\.description))
+                .badRequest, "the inventory has \(errors.errors.count) problem(s)",
+                problems: errors.errors.map(\.description))
         }
     }
 }

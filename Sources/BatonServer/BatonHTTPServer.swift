@@ -4,9 +4,9 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOSSL
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// `baton serve`: the HTTP API, the dashboard and the metrics over one state directory.
@@ -75,7 +75,9 @@ public struct BatonHTTPServer: Sendable {
             return .http1()
         case (let certificate?, let key?):
             do {
-                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map {
+                    NIOSSLCertificateSource.certificate($0)
+                }
                 let tls = TLSConfiguration.makeServerConfiguration(
                     certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
                 return try .tls(.http1(), tlsConfiguration: tls)

@@ -55,7 +55,8 @@ struct EventStream: Sendable {
             let transitions = try journal.transitions(after: last, run: id)
             if !transitions.isEmpty {
                 for event in try Self.events(transitions, of: id, journal: journal) {
-                    try await writer.write(Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
+                    try await writer.write(
+                        Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
                     last = event.sequence
                 }
                 quietSince = clock.now
@@ -74,7 +75,8 @@ struct EventStream: Sendable {
     }
 
     /// The transitions as events, each with its step's action and attempts now.
-    static func events(_ transitions: [Transition], of run: String, journal: SQLiteJournal) throws -> [TransitionEvent] {
+    static func events(_ transitions: [Transition], of run: String, journal: SQLiteJournal) throws -> [TransitionEvent]
+    {
         let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
         return transitions.map { transition in
             let step = transition.step.flatMap { steps[$0] }

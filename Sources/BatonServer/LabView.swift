@@ -53,7 +53,9 @@ struct LabView: Encodable, Sendable {
                 cluster: $0.cluster, up: $0.up, inPool: $0.inPool, pendingRestart: $0.pendingRestart,
                 running: $0.running.sorted())
         }
-        let groups = twin.groups.values.sorted { ($0.isVirtualServer ? 1 : 0, $0.name) < ($1.isVirtualServer ? 1 : 0, $1.name) }
+        let groups = twin.groups.values.sorted {
+            ($0.isVirtualServer ? 1 : 0, $0.name) < ($1.isVirtualServer ? 1 : 0, $1.name)
+        }
         clusters = Set(hosts.compactMap(\.cluster)).sorted().map { cluster in
             Cluster(
                 name: cluster, nodes: hosts.filter { $0.cluster == cluster }.map(\.name),

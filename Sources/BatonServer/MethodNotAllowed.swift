@@ -16,7 +16,8 @@ struct MethodNotAllowed: RouterMiddleware {
             let allowed = routes.filter { Self.matches($0.path, request.uri.path) }.map(\.method.rawValue)
             guard !allowed.isEmpty else { throw error }
             var response = try APIError(
-                .methodNotAllowed, "\(request.method.rawValue) is not taken here; use \(allowed.joined(separator: ", "))"
+                .methodNotAllowed,
+                "\(request.method.rawValue) is not taken here; use \(allowed.joined(separator: ", "))"
             ).response(from: request, context: context)
             response.headers[.allow] = allowed.joined(separator: ", ")
             return response

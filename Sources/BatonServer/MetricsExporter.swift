@@ -20,10 +20,12 @@ struct MetricsExporter: Sendable {
         let runs = try journal.runs()
         for state in RunState.allCases {
             registry.makeGauge(
-                descriptor: Self.name("runs", help: "Runs in the journal by state."), labels: [("state", state.rawValue)]
+                descriptor: Self.name("runs", help: "Runs in the journal by state."),
+                labels: [("state", state.rawValue)]
             ).set(Double(runs.filter { $0.state == state }.count))
         }
-        registry.makeGauge(descriptor: Self.name("runs_in_progress", help: "Runs this server is carrying out now.")).set(Double(coordinator.activeRun == nil ? 0 : 1))
+        registry.makeGauge(descriptor: Self.name("runs_in_progress", help: "Runs this server is carrying out now."))
+            .set(Double(coordinator.activeRun == nil ? 0 : 1))
 
         var actions: [String: [String: String]] = [:]
         var counts: [[String]: Int] = [:]
@@ -60,7 +62,8 @@ struct MetricsExporter: Sendable {
         }
         for (action, values) in durations.sorted(by: { $0.key < $1.key }) {
             let histogram = registry.makeDurationHistogram(
-                descriptor: Self.name("step_duration", unit: "seconds", help: "Wall-clock time of step attempts by action."),
+                descriptor: Self.name(
+                    "step_duration", unit: "seconds", help: "Wall-clock time of step attempts by action."),
                 labels: [("action", action)], buckets: Self.buckets)
             for value in values { histogram.record(.milliseconds(Int64(value * 1000))) }
         }

@@ -122,7 +122,8 @@ public final class RunCoordinator: Service, Sendable {
         guard let package = catalogue.package(packageID) else {
             throw APIError(
                 .badRequest,
-                "unknown package '\(packageID)'; known packages: \(catalogue.packages.map(\.id).joined(separator: ", "))")
+                "unknown package '\(packageID)'; known packages: \(catalogue.packages.map(\.id).joined(separator: ", "))"
+            )
         }
         do {
             return (package, try Planner(inventory: inventory, package: package).plan())

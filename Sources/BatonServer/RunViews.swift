@@ -100,7 +100,6 @@ struct RunDetail: Encodable, Sendable {
     }
 }
 
-
 extension RunCoordinator {
     func summaries() throws -> [RunSummary] {
         let active = activeRun
@@ -112,7 +111,8 @@ extension RunCoordinator {
             throw APIError(.notFound, "no run '\(id)'")
         }
         return RunDetail(
-            record: record, plan: plan, steps: try journal.steps(of: id), approvals: try journal.approvalRecords(of: id),
+            record: record, plan: plan, steps: try journal.steps(of: id),
+            approvals: try journal.approvalRecords(of: id),
             releaseNotes: try journal.releaseNotes(of: id), active: activeRun == id)
     }
 }

@@ -18,7 +18,10 @@ struct DashboardTests {
         let token = try server.token("operator", name: "olga")
         let created = try await server.call(
             .POST, "/api/runs", token: token,
-            body: ["package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "speed": "300", "approveAll": true])
+            body: [
+                "package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "speed": "300",
+                "approveAll": true,
+            ])
         #expect(created.status == 201)
         let steps = try #require(created.object["steps"] as? [[String: Any]]).compactMap { $0["id"] as? String }
         // Live: some steps done, the run still going.

@@ -107,7 +107,8 @@ struct ServeTests {
         // A run to act on (it waits at its gate), then the wrong roles try to approve and abort it.
         #expect(try await server.call(.POST, "/api/runs", token: operatorToken, body: run).status == 201)
         let gate: [String: Any] = ["gate": "release-notes"]
-        #expect(try await server.call(.POST, "/api/runs/run-1/approvals", token: operatorToken, body: gate).status == 403)
+        #expect(
+            try await server.call(.POST, "/api/runs/run-1/approvals", token: operatorToken, body: gate).status == 403)
         #expect(try await server.call(.POST, "/api/runs/run-1/approvals", body: gate).status == 401)
         #expect(try await server.call(.POST, "/api/runs/run-1/abort", token: approver).status == 403)
         #expect(try await server.call(.POST, "/api/runs/run-1/abort", token: viewer).status == 403)
@@ -157,13 +158,18 @@ struct ServeTests {
             .POST, "/api/runs", token: token,
             body: ["package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "aproveAll": true])
         #expect(typo.status == 400)
-        #expect(typo.object["error"] as? String ?? "" == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, name, package, parallel, releaseNotes, speed")
+        #expect(
+            typo.object["error"] as? String ?? ""
+                == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, name, package, parallel, releaseNotes, speed"
+        )
         #expect(try await server.call(.GET, "/api/runs").body == "[]")
 
         let plan = try await server.call(
             .POST, "/api/plans", token: token,
             body: ["package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "format": "json"])
-        let local = try BatonProcess.run(["plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "json"])
+        let local = try BatonProcess.run([
+            "plan", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--format", "json",
+        ])
         #expect(plan.status == 200)
         #expect(plan.body == local.stdout.trimmingCharacters(in: .newlines) || plan.body == local.stdout)
         #expect(try await server.call(.GET, "/api/runs/nope").status == 404)
@@ -239,7 +245,10 @@ struct ServeTests {
         #expect(response.status == .ok)
         #expect(String(buffer: body) == "[]")
 
-        let missing = try BatonProcess.run(["serve", "--state", state, "--port", "0", "--tls-certificate", state + "/none.pem", "--tls-key", state + "/key.pem"])
+        let missing = try BatonProcess.run([
+            "serve", "--state", state, "--port", "0", "--tls-certificate", state + "/none.pem", "--tls-key",
+            state + "/key.pem",
+        ])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("cannot use the certificate"))
     }

@@ -1,9 +1,10 @@
 import BatonKnowledge
-@testable import BatonLab
 import BatonModel
 import BatonPlanner
 import Foundation
 import Testing
+
+@testable import BatonLab
 
 enum LabFixture {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
