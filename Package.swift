@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "BatonEngine", targets: ["BatonEngine"]),
         .library(name: "BatonStore", targets: ["BatonStore"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
+        .library(name: "BatonRemote", targets: ["BatonRemote"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
     ],
     targets: [
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -38,6 +40,12 @@ let package = Package(
             name: "BatonLab",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine", .product(name: "Yams", package: "Yams"),
+            ]),
+        .target(
+            name: "BatonRemote",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine",
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
         .target(
             name: "BatonServer",
@@ -59,6 +67,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonServer",
+                "BatonRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,7 +84,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab"],
+            name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests",
@@ -91,6 +100,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab"]),
+        .testTarget(
+            name: "BatonRemoteTests",
+            dependencies: ["BatonRemote", "BatonModel", "BatonPlanner", "BatonEngine", "BatonStore", "BatonKnowledge"],
+            resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,25 +1,7 @@
+import BatonEngine
 import BatonKnowledge
 import BatonModel
 import BatonPlanner
-
-/// One preflight finding (`baton check`).
-public struct CheckResult: Sendable, Hashable, Codable {
-    public enum Status: String, Sendable, Codable, Comparable {
-        case pass, warn, fail
-
-        public static func < (lhs: Status, rhs: Status) -> Bool {
-            [Status.pass, .warn, .fail].firstIndex(of: lhs)! < [Status.pass, .warn, .fail].firstIndex(of: rhs)!
-        }
-    }
-
-    public var status: Status
-    /// What was checked, for example "installers".
-    public var check: String
-    /// The host or virtual server.
-    public var subject: String
-    public var detail: String
-    public var rule: Rule.ID?
-}
 
 /// Checks, before a rollout, what the seed says must hold, against the twin: machines
 /// answering, no other installer running, disk space, virtual servers online, no node that

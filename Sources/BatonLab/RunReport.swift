@@ -34,11 +34,18 @@ public struct RunReport: Sendable, Encodable {
     public var audit: [AuditEntry]
     public var violations: [String]
     public var rollback: [String]
+    /// `lab` when the lab twin watched the run (and so accounts for machines, downtime and
+    /// rule violations), `hosts` when real hosts carried it out.
+    public var target: String
 
     public init(
         record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
-        audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin
+        audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin?
     ) {
+        // Real hosts: what the twin would tell (builds, owners, downtime, backups) is known
+        // only from the steps' own messages (version checks, failover tests, failures).
+        target = twin == nil ? "hosts" : "lab"
+        let twin = twin ?? LabTwin(inventory: Inventory(organization: record.organization))
         run = record.id
         organization = record.organization
         package = plan.headline
@@ -151,7 +158,11 @@ public struct RunReport: Sendable, Encodable {
                         in: .whitespaces) + "\n"
             }
         }
-        if violations.isEmpty { out += "\nno rule of the seed was violated\n" }
+        if target == "hosts" {
+            out += "\nreal hosts: their builds are in the version checks; nothing watched them for rule violations\n"
+        } else if violations.isEmpty {
+            out += "\nno rule of the seed was violated\n"
+        }
         return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
     }
 

@@ -9,6 +9,10 @@ public struct Inventory: Sendable, Hashable {
     /// Per-action duration overrides for the estimate, in seconds, keyed by action name
     /// (or `install-service-pack` / `install-hotfix`). An addition to the contract.
     public var durations: [String: Int]
+    /// Command profiles named by `hosts:` entries (an addition to the contract).
+    public var profiles: [CommandProfileSpec] = []
+    /// Options for OpenSSH connections (an addition to the contract).
+    public var ssh = SSHSettings()
     /// The file it was read from, for messages.
     public var file: String
 
@@ -24,6 +28,11 @@ public struct Inventory: Sendable, Hashable {
         self.hosts = hosts
         self.durations = durations
         self.file = file
+    }
+
+    /// How to reach `name`, when the inventory says.
+    public func access(_ name: String) -> HostAccess? {
+        hosts.first { $0.host.lowercased() == name.lowercased() }
     }
 
     /// Every machine running Exchange: stand-alone servers and cluster nodes.

@@ -29,8 +29,12 @@ struct InventoryReader {
     }
 
     static let topLevelKeys = [
-        "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations",
+        "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
+        "ssh",
     ]
+    static let profileKeys = ["kind", "commands", "checks", "restart-timeout"]
+    static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
+    static let sshKeys = ["config", "connect-timeout"]
     static let serverKeys = [
         "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
         "installed",
@@ -57,10 +61,16 @@ struct InventoryReader {
         let packages = top["packages"].map { readPackages($0) } ?? []
         let hosts = top["hosts"].map { readHosts($0) } ?? []
         let durations = top["durations"].map { readDurations($0) } ?? [:]
+        let profiles = top["profiles"].map { readProfiles($0) } ?? []
+        let ssh = top["ssh"].map { readSSH($0) } ?? SSHSettings()
+        checkProfilesNamed(hosts, profiles)
         guard let organization, fields.errors.isEmpty else { return nil }
-        return Inventory(
+        var inventory = Inventory(
             organization: organization, domainControllers: domainControllers, servers: servers, clusters: clusters,
             packages: packages, hosts: hosts, durations: durations, file: fields.file)
+        inventory.profiles = profiles
+        inventory.ssh = ssh
+        return inventory
     }
 
     // MARK: Names
@@ -400,6 +410,76 @@ struct InventoryReader {
                     location: fields.location(keyNode)))
         }
         return hosts
+    }
+
+    /// `profiles:`: name → kind, command templates, checks. Every `{{placeholder}}` must be
+    /// one Baton fills in, so a typo fails here rather than on a host mid-rollout.
+    mutating func readProfiles(_ node: Node) -> [CommandProfileSpec] {
+        guard case .mapping(let mapping) = node else {
+            fields.fail(node, "profiles must be a mapping from a profile's name to its commands")
+            return []
+        }
+        var profiles: [CommandProfileSpec] = []
+        for (keyNode, value) in mapping {
+            guard let name = fields.name(keyNode, "a profile name") else { continue }
+            if name.lowercased() == CommandProfileSpec.builtInName {
+                fields.fail(keyNode, "'\(name)' is Baton's built-in profile; give yours another name")
+                continue
+            }
+            guard let map = fields.mapping(value, "profile \(name)", allowed: Self.profileKeys) else { continue }
+            guard let kindNode = map["kind"] else {
+                fields.fail(value, "profile \(name) needs 'kind' (shell or windows-failover-cluster)")
+                continue
+            }
+            guard let kind = fields.choice(kindNode, "kind") as CommandProfileSpec.Kind? else { continue }
+            let commands = map["commands"].map { templates($0, "commands of profile \(name)") } ?? [:]
+            let checks = map["checks"].map { templates($0, "checks of profile \(name)") } ?? [:]
+            if kind == .shell, commands.isEmpty {
+                fields.fail(value, "a shell profile needs 'commands': a template for each action its hosts perform")
+            }
+            let timeout = map["restart-timeout"].flatMap { fields.integer($0, "restart-timeout", in: 1...86400) }
+            profiles.append(
+                CommandProfileSpec(
+                    name: name, kind: kind, commands: commands, checks: checks, restartTimeout: timeout ?? 900,
+                    location: fields.location(keyNode)))
+        }
+        return profiles
+    }
+
+    mutating func templates(_ node: Node, _ what: String) -> [String: String] {
+        guard let map = fields.mapping(node, what, allowed: Self.profileCommandKeys) else { return [:] }
+        var templates: [String: String] = [:]
+        for (key, entry) in map.values {
+            guard let template = fields.string(entry.value, "the \(key) command") else { continue }
+            for placeholder in CommandProfileSpec.placeholders(in: template)
+            where !CommandProfileSpec.placeholders.contains(placeholder) {
+                fields.fail(
+                    entry.value,
+                    "unknown placeholder '{{\(placeholder)}}' in the \(key) command; Baton fills in: \(CommandProfileSpec.placeholders.sorted().joined(separator: ", "))"
+                )
+            }
+            templates[key] = template
+        }
+        return templates
+    }
+
+    mutating func readSSH(_ node: Node) -> SSHSettings {
+        guard let map = fields.mapping(node, "ssh", allowed: Self.sshKeys) else { return SSHSettings() }
+        return SSHSettings(
+            config: map["config"].flatMap { fields.string($0, "config") },
+            connectTimeout: map["connect-timeout"].flatMap { fields.integer($0, "connect-timeout", in: 1...600) } ?? 10)
+    }
+
+    /// A host's profile is Baton's built-in one or one of `profiles:`.
+    mutating func checkProfilesNamed(_ hosts: [HostAccess], _ profiles: [CommandProfileSpec]) {
+        let known = Set(profiles.map { $0.name.lowercased() } + [CommandProfileSpec.builtInName])
+        for host in hosts {
+            guard let profile = host.profile, !known.contains(profile.lowercased()) else { continue }
+            fields.fail(
+                host.location,
+                "host \(host.host) names profile '\(profile)', which is neither built in (\(CommandProfileSpec.builtInName)) nor in profiles:"
+            )
+        }
     }
 
     mutating func readDurations(_ node: Node) -> [String: Int] {

@@ -225,7 +225,7 @@ struct APIRoutes: Sendable {
             record: record, plan: plan, steps: try journal.steps(of: id),
             approvals: try journal.approvalRecords(of: id),
             audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-            twin: try coordinator.rollout.store.load())
+            twin: try journal.target(of: id) == "hosts" ? nil : try coordinator.rollout.store.load())
         let (type, text): (String, String) =
             switch format ?? "json" {
             case "text": ("text/plain; charset=utf-8", report.text())

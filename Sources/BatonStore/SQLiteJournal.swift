@@ -57,6 +57,9 @@ public final class SQLiteJournal: Journal {
                     ALTER TABLE run ADD COLUMN release_notes TEXT;
                     """)
         }
+        migrator.registerMigration("v4: where a run acts") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN target TEXT NOT NULL DEFAULT 'lab'")
+        }
         return migrator
     }
 
@@ -284,6 +287,20 @@ extension SQLiteJournal {
         try database.write { db in
             try db.execute(
                 sql: "INSERT INTO audit (run, action, by, at) VALUES (?, ?, ?, ?)", arguments: [run, action, by, now])
+        }
+    }
+
+    /// Where a run acts: `lab` (the twin) or `hosts` (the inventory's real hosts). Kept so that
+    /// a resume goes where the run began.
+    public func setTarget(run: String, _ target: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET target = ? WHERE id = ?", arguments: [target, run])
+        }
+    }
+
+    public func target(of run: String) throws -> String {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run]) ?? "lab"
         }
     }
 

@@ -1,18 +1,23 @@
 import ArgumentParser
+import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRemote
 import Foundation
 
-/// `baton check`: preflight before a rollout, against the lab twin (real hosts come with
-/// their executor).
-struct CheckCommand: ParsableCommand {
+/// `baton check`: preflight before a rollout, against the inventory's real hosts when it
+/// says how to reach them, else against the lab twin.
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Checks, before a rollout, that nothing blocks it; exit 1 when something does.",
-        discussion:
-            "Against the lab twin in the state directory, or, when there is none, a twin made from the inventory.")
+        discussion: """
+            Against the real hosts of the inventory's hosts: section (each answers with the expected host key; no \
+            other installer runs there; every action has a command), or else against the lab twin in the state \
+            directory (a twin made from the inventory when there is none).
+            """)
 
     @Argument(help: "The inventory (YAML).")
     var inventory: String
@@ -28,10 +33,20 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Backups older than this many hours are not fresh.")
     var maxBackupAge = 24
 
-    func run() throws {
+    @Flag(help: "Check the lab twin even though the inventory says how to reach real hosts.")
+    var lab = false
+
+    func run() async throws {
         let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
-        let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
-        let results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()
+        let results: [CheckResult]
+        if !inventory.hosts.isEmpty, !lab {
+            let runner = OpenSSHRunner(
+                settings: inventory.ssh, controlDirectory: RemoteTarget.controlDirectory(for: state.state))
+            results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
+        } else {
+            let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
+            results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()
+        }
         let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)
         Terminal.out("\("STATUS".padded(7)) \("CHECK".padded(widths.0)) \("SUBJECT".padded(widths.1)) DETAIL\n")
         for result in results {

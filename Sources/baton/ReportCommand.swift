@@ -31,7 +31,7 @@ struct ReportCommand: ParsableCommand {
             record: record, plan: plan, steps: try journal.steps(of: name),
             approvals: try journal.approvalRecords(of: name),
             audit: try journal.auditRecords(of: name).map { ($0.action, $0.by, $0.at) },
-            twin: try state.load())
+            twin: try journal.target(of: name) == "hosts" ? nil : try state.load())
         switch format {
         case .text: Terminal.out(report.text())
         case .markdown: Terminal.out(report.markdown())

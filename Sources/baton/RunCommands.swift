@@ -4,6 +4,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRemote
 import BatonStore
 import Foundation
 import Synchronization
@@ -54,11 +55,14 @@ enum Runs {
         }
     }
 
-    /// Runs the engine against the lab twin, printing progress; exits as contract §3 says.
+    /// Runs the engine against the run's target (the lab twin, or the inventory's real hosts),
+    /// printing progress; exits as contract §3 says.
     static func execute(run: String, journal: SQLiteJournal, state: LabCommand.StateOption, options: ExecutionOptions)
         async throws
     {
-        _ = try state.load()
+        let remote = try journal.target(of: run) == "hosts"
+        let hosts = remote ? try remoteTarget(run: run, journal: journal, state: state) : nil
+        if !remote { _ = try state.load() }
         if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try journal.plan(of: run) {
             let approved = Set(try journal.approvals(of: run))
             for gate in plan.steps.compactMap(\.gate) where !approved.contains(gate) {
@@ -70,12 +74,20 @@ enum Runs {
             }
         }
         let alreadyDone = try journal.steps(of: run).filter { $0.state == .succeeded }.count
+        let speed = remote ? LabSpeed.realTime : LabSpeed(options.speed) ?? .instant
         let printer = ProgressPrinter(
-            json: options.json, total: try journal.steps(of: run).count, speed: LabSpeed(options.speed) ?? .instant,
-            done: alreadyDone)
-        let (final, twinAfter) = try await LabRollout(store: state.store, journal: journal).execute(
-            run: run, speed: LabSpeed(options.speed) ?? .instant, options: options.engineOptions
-        ) { printer.print($0) }
+            json: options.json, total: try journal.steps(of: run).count, speed: speed, done: alreadyDone)
+        let final: RunState
+        var twinAfter: LabTwin?
+        if let hosts {
+            final = try await Engine(journal: journal, target: hosts, options: options.engineOptions) {
+                printer.print($0)
+            }.execute(run: run)
+        } else {
+            (final, twinAfter) = try await LabRollout(store: state.store, journal: journal).execute(
+                run: run, speed: speed, options: options.engineOptions
+            ) { printer.print($0) }
+        }
         printer.close()
         let steps = try journal.steps(of: run)
         let failed = steps.filter { $0.state == .failed }
@@ -85,7 +97,7 @@ enum Runs {
             if let record = try journal.run(run), let plan = try journal.plan(of: run) {
                 let report = RunReport(
                     record: record, plan: plan, steps: steps, approvals: try journal.approvalRecords(of: run),
-                    twin: twinAfter)
+                    audit: try journal.auditRecords(of: run).map { ($0.action, $0.by, $0.at) }, twin: twinAfter)
                 Terminal.out("\n" + report.text())
             }
         case .running, .halted, .aborted:
@@ -99,6 +111,26 @@ enum Runs {
             text += "\n  \(left.count) steps not run. Fix the cause, then: baton resume \(run) --state \(state.state)\n"
             Terminal.out(text)
             throw ExitCode(ExitStatus.failed)
+        }
+    }
+}
+
+extension Runs {
+    /// The real hosts of a run's inventory, read again from its file; every missing way in or
+    /// command is reported before anything runs (exit 2).
+    static func remoteTarget(run: String, journal: SQLiteJournal, state: LabCommand.StateOption) throws
+        -> RemoteTarget
+    {
+        guard let record = try journal.run(run), let plan = try journal.plan(of: run) else {
+            Terminal.error("error: no run '\(run)' in \(state.state)")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        let inventory = try Loading.inventory(path: record.inventory)
+        do {
+            return try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state.state)
+        } catch let error as RemoteError {
+            for problem in error.problems { Terminal.error("\(inventory.file): error: \(problem)") }
+            throw ExitCode(ExitStatus.badInput)
         }
     }
 }
@@ -227,6 +259,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Make the lab twin anew from the inventory, even if the state directory has one.")
     var freshLab = false
 
+    @Flag(help: "Rehearse on the lab twin even though the inventory says how to reach real hosts.")
+    var lab = false
+
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
@@ -246,16 +281,34 @@ struct RunCommand: AsyncParsableCommand {
                 "error: a run named \(id) exists already; resume it with 'baton resume \(id)' or choose another --run")
             throw ExitCode(ExitStatus.badInput)
         }
-        do {
-            _ = try rollout.create(
-                id: id, inventory: inventory, package: package, plan: plan, freshLab: freshLab, faults: faultList)
-        } catch let error as LabError {
-            Terminal.error("error: \(error)")
-            throw ExitCode(ExitStatus.badInput)
+        let remote = !inventory.hosts.isEmpty && !lab
+        if remote {
+            guard faultList.isEmpty, !freshLab else {
+                Terminal.error("error: --faults and --fresh-lab are for the lab twin; add --lab to rehearse there")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            do { try RemoteTarget.validate(inventory, plan) } catch {
+                for problem in error.problems { Terminal.error("\(inventory.file): error: \(problem)") }
+                throw ExitCode(ExitStatus.badInput)
+            }
+            try journal.createRun(
+                RunRecord(
+                    id: id, organization: inventory.organization, package: package.id, inventory: inventory.file,
+                    state: .running, created: Date().timeIntervalSince1970),
+                plan: plan)
+            try journal.setTarget(run: id, "hosts")
+        } else {
+            do {
+                _ = try rollout.create(
+                    id: id, inventory: inventory, package: package, plan: plan, freshLab: freshLab, faults: faultList)
+            } catch let error as LabError {
+                Terminal.error("error: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
         }
         try journal.audit(run: id, action: "started", by: Runs.operatorName)
         Terminal.out(
-            "Run \(id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on the lab twin in \(state.state).\n"
+            "Run \(id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(remote ? "its real hosts" : "the lab twin"); state in \(state.state).\n"
         )
         try await Runs.execute(run: id, journal: journal, state: state, options: options)
     }

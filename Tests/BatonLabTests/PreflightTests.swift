@@ -1,3 +1,4 @@
+import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel

@@ -1,0 +1,72 @@
+import Foundation
+
+/// How a host's plan actions become commands: an entry of the inventory's `profiles:`
+/// section (an addition to contract §1), used by the hosts whose `profile` names it.
+public struct CommandProfileSpec: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// Commands from the inventory's templates, run by the host's shell.
+        case shell
+        /// Baton's PowerShell for Windows Server failover clusters; templates override it.
+        case windowsFailoverCluster = "windows-failover-cluster"
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// A template per action name, plus `restart` (what a `reboot` step runs) and `probe`
+    /// (succeeds when the host is up and answering).
+    public var commands: [String: String]
+    /// Per action, a template that succeeds when the action already took effect: asked on
+    /// resume for a step that was in flight, so nothing is done twice.
+    public var checks: [String: String]
+    /// How long a restarted host may take to come back, in seconds.
+    public var restartTimeout: Int
+    public var location: SourceLocation
+
+    public init(
+        name: String, kind: Kind, commands: [String: String] = [:], checks: [String: String] = [:],
+        restartTimeout: Int = 900, location: SourceLocation
+    ) {
+        self.name = name
+        self.kind = kind
+        self.commands = commands
+        self.checks = checks
+        self.restartTimeout = restartTimeout
+        self.location = location
+    }
+
+    /// The profile hosts get when they name none: Exchange runs on Windows.
+    public static let builtInName = Kind.windowsFailoverCluster.rawValue
+
+    /// Command names besides the actions.
+    public static let extraCommands = ["restart", "probe"]
+
+    /// What a template may name, as `{{name}}`: the step's fields and the host's address.
+    public static let placeholders: Set<String> = [
+        "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
+        "run",
+    ]
+
+    /// The `{{name}}` placeholders of a template, in order.
+    public static func placeholders(in template: String) -> [String] {
+        var names: [String] = []
+        var rest = template[...]
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            names.append(String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+}
+
+/// Options for every OpenSSH connection (the inventory's `ssh:` section, an addition).
+public struct SSHSettings: Sendable, Hashable {
+    /// An ssh_config file to use instead of the user's (`ssh -F`).
+    public var config: String?
+    public var connectTimeout: Int
+
+    public init(config: String? = nil, connectTimeout: Int = 10) {
+        self.config = config
+        self.connectTimeout = connectTimeout
+    }
+}

@@ -1,0 +1,84 @@
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// Turns a plan step into the command a host runs: a template per action with `{{name}}`
+/// placeholders filled from the step, and for Windows the template's PowerShell wrapped so
+/// that OpenSSH's default shell (cmd.exe) passes it unharmed.
+public struct CommandProfile: Sendable {
+    public let name: String
+    public let kind: CommandProfileSpec.Kind
+    public let commands: [String: String]
+    public let checks: [String: String]
+    public let restartTimeout: Int
+
+    /// The profile of an inventory's `profiles:` entry, or Baton's built-in Windows one
+    /// (whose commands an entry of kind windows-failover-cluster may override one by one).
+    public init(_ spec: CommandProfileSpec?) {
+        name = spec?.name ?? CommandProfileSpec.builtInName
+        kind = spec?.kind ?? .windowsFailoverCluster
+        restartTimeout = spec?.restartTimeout ?? 900
+        switch kind {
+        case .shell:
+            commands = spec?.commands ?? [:]
+            checks = spec?.checks ?? [:]
+        case .windowsFailoverCluster:
+            commands = WindowsFailoverCluster.commands.merging(spec?.commands ?? [:]) { $1 }
+            checks = WindowsFailoverCluster.checks.merging(spec?.checks ?? [:]) { $1 }
+        }
+    }
+
+    /// The values a step gives its templates. Windows calls the cluster's own group
+    /// "Cluster Group".
+    public func values(for step: Step, run: String, address: String) -> [String: String] {
+        var values = ["host": step.host ?? "", "address": address, "step": step.id, "run": run]
+        values["group"] = step.group.map { $0 == clusterGroupName && kind == .windowsFailoverCluster ? "Cluster Group" : $0 }
+        values["to"] = step.to
+        values["pool"] = step.pool
+        values["package"] = step.package
+        values["component"] = step.component?.rawValue
+        values["build"] = step.expect
+        values["what"] = step.what?.map(\.rawValue).joined(separator: ",")
+        values["keep"] = step.keep?.map(\.rawValue).joined(separator: ",")
+        values["when"] = step.when?.rawValue
+        return values
+    }
+
+    /// The command for `name` (an action, `restart` or `probe`), or nil when the profile has
+    /// none. Throws when a value would need quoting: Baton only fills in names, ids and builds.
+    public func command(_ name: String, _ values: [String: String]) throws(ProfileError) -> String? {
+        try commands[name].map { template throws(ProfileError) in try wrap(render(template, values)) }
+    }
+
+    /// The check that says whether `action` already took effect, when the profile has one.
+    public func check(_ action: String, _ values: [String: String]) throws(ProfileError) -> String? {
+        try checks[action].map { template throws(ProfileError) in try wrap(render(template, values)) }
+    }
+
+    func render(_ template: String, _ values: [String: String]) throws(ProfileError) -> String {
+        var text = template
+        for placeholder in CommandProfileSpec.placeholders(in: template) {
+            let value = values[placeholder] ?? ""
+            guard value.unicodeScalars.allSatisfy(Self.safe.contains) else {
+                throw ProfileError("the value of {{\(placeholder)}}, '\(value)', is not a plain name; not running it")
+            }
+            text = text.replacingOccurrences(of: "{{\(placeholder)}}", with: value)
+                .replacingOccurrences(of: "{{ \(placeholder) }}", with: value)
+        }
+        return text
+    }
+
+    static let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-, :"))
+
+    func wrap(_ script: String) -> String {
+        switch kind {
+        case .shell: script
+        case .windowsFailoverCluster: WindowsFailoverCluster.encoded(script)
+        }
+    }
+}
+
+public struct ProfileError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

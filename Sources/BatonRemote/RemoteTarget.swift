@@ -1,0 +1,236 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// Real hosts as a run's target: each step becomes a command of the host's profile, run over
+/// OpenSSH or locally. A command's exit code says what happened (3010 and 1641: done, and a
+/// restart is wanted); its output's end goes into the journal with the step. What this target
+/// must remember across a controller crash (which hosts asked for a restart) it keeps in the
+/// state directory, written durably before the journal hears of the step.
+public actor RemoteTarget: Target {
+    let inventory: Inventory
+    let packageBuild: String?
+    let runner: any CommandRunner
+    let statePath: String
+    /// Hosts whose installer asked for a restart that has not happened yet.
+    var pendingRestarts: Set<String>
+    /// How often a restarting host is probed.
+    let probeInterval: Duration
+
+    public init(
+        inventory: Inventory, plan: Plan, stateDirectory: String, runner: (any CommandRunner)? = nil,
+        probeInterval: Duration = .seconds(2)
+    ) throws {
+        try Self.validate(inventory, plan)
+        self.inventory = inventory
+        packageBuild = plan.package.build
+        self.runner =
+            runner
+            ?? OpenSSHRunner(
+                settings: inventory.ssh, controlDirectory: Self.controlDirectory(for: stateDirectory))
+        statePath = stateDirectory + "/remote.json"
+        let saved = FileManager.default.contents(atPath: statePath).flatMap {
+            try? JSONDecoder().decode([String].self, from: $0)
+        }
+        pendingRestarts = Set(saved ?? [])
+        self.probeInterval = probeInterval
+    }
+
+    /// Every machine the plan acts on has a `hosts:` entry, and its profile a command for each
+    /// of its actions: a missing one is found before the first step, not in the middle.
+    public static func validate(_ inventory: Inventory, _ plan: Plan) throws(RemoteError) {
+        var problems: [String] = []
+        var missingHosts = Set<String>()
+        for step in plan.steps where step.action != .approve && step.action != .milestone {
+            guard let host = hostName(for: step, in: inventory) else {
+                problems.append("\(step.id) \(step.summary): no node of its cluster is in hosts:")
+                continue
+            }
+            guard let access = inventory.access(host) else {
+                missingHosts.insert(host)
+                continue
+            }
+            let profile = profile(for: access, in: inventory)
+            let name = step.action == .reboot ? "restart" : step.action.rawValue
+            if profile.commands[name] == nil {
+                problems.append("profile \(profile.name) has no '\(name)' command, which \(step.id) on \(host) needs")
+            }
+        }
+        if !missingHosts.isEmpty {
+            problems.insert(
+                "no hosts: entry for \(missingHosts.sorted().joined(separator: ", ")), which the plan acts on", at: 0)
+        }
+        var seen = Set<String>()
+        problems = problems.filter { seen.insert($0).inserted }
+        guard problems.isEmpty else { throw RemoteError(problems) }
+    }
+
+    /// The machine a step runs on: its host, or for a step naming only a group (a failover
+    /// test, a virtual server's version) a node of the group's cluster that Baton can reach.
+    static func hostName(for step: Step, in inventory: Inventory) -> String? {
+        if let host = step.host { return host }
+        guard let group = step.group?.lowercased(),
+            let cluster = inventory.clusters.first(where: {
+                $0.virtualServers.contains { $0.name.lowercased() == group }
+            })
+        else { return nil }
+        return cluster.nodes.map(\.name).first { inventory.access($0) != nil } ?? cluster.nodes.first?.name
+    }
+
+    static func profile(for access: HostAccess, in inventory: Inventory) -> CommandProfile {
+        CommandProfile(inventory.profiles.first { $0.name.lowercased() == access.profile?.lowercased() })
+    }
+
+    /// A short folder for ssh's control sockets (a socket path is limited to about 100 bytes).
+    public static func controlDirectory(for stateDirectory: String) -> String {
+        let absolute = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in absolute.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return "/tmp/baton-ssh-" + String(hash, radix: 36)
+    }
+
+    public func perform(_ step: Step, run: String) async throws -> StepResult {
+        switch step.action {
+        case .approve, .milestone:
+            return StepResult(succeeded: true, message: "nothing to run on a host")
+        case .reboot:
+            return try await restart(step, run: run)
+        default:
+            let (host, access, profile) = try resolve(step)
+            guard let command = try render(profile.command(step.action.rawValue, values(step, run, access, profile)))
+            else {
+                return StepResult(succeeded: false, message: "profile \(profile.name) has no \(step.action.rawValue) command")
+            }
+            let outcome = try await runner.run(command, on: access)
+            if let reason = outcome.unreachable { return StepResult(succeeded: false, message: reason) }
+            if outcome.asksForRestart {
+                pendingRestarts.insert(host.lowercased())
+                try save()
+            }
+            return result(of: outcome, step)
+        }
+    }
+
+    /// On resume, for a step that was in flight: a profile's check says whether it took
+    /// effect; without one, only actions that change nothing count as done (they are simply
+    /// run again), and anything else is run again only if its profile can tell.
+    public func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+        switch step.action {
+        case .approve, .milestone: return true
+        case .reboot: return !pendingRestarts.contains((step.host ?? "").lowercased())
+        default:
+            let (_, access, profile) = try resolve(step)
+            guard let check = try render(profile.check(step.action.rawValue, values(step, run, access, profile))) else {
+                return false
+            }
+            let outcome = try await runner.run(check, on: access)
+            return outcome.exitCode == 0
+        }
+    }
+
+    // MARK: Restarts
+
+    /// Restarts only when the step says always, or an installer on the host asked (rule
+    /// `restart-if-prompted`); then waits for the host to go away and to answer again.
+    func restart(_ step: Step, run: String) async throws -> StepResult {
+        let (host, access, profile) = try resolve(step)
+        let key = host.lowercased()
+        guard step.when == .always || pendingRestarts.contains(key) else {
+            return StepResult(succeeded: true, message: "no restart asked for: \(host) was not restarted")
+        }
+        let values = values(step, run, access, profile)
+        guard let command = try render(profile.command("restart", values)),
+            let probe = try render(profile.command("probe", values))
+        else {
+            return StepResult(succeeded: false, message: "profile \(profile.name) needs 'restart' and 'probe' commands")
+        }
+        let issued = try await runner.run(command, on: access)
+        if let exit = issued.exitCode, exit != 0, issued.unreachable == nil {
+            return StepResult(succeeded: false, message: "the restart command failed (exit \(exit)): \(issued.output.tail)")
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(profile.restartTimeout)
+        // Gone first (a probe that still answers may come before the restart begins), then
+        // back; a host that answers throughout the wait for its going is taken as restarted
+        // too quickly to see, and checked once more after it.
+        var wentAway = false
+        let goneBy = min(deadline, clock.now + .seconds(max(5, profile.restartTimeout / 4)))
+        while clock.now < goneBy {
+            if try await runner.run(probe, on: access).exitCode != 0 {
+                wentAway = true
+                break
+            }
+            try await Task.sleep(for: probeInterval)
+        }
+        while clock.now < deadline {
+            let answer = try await runner.run(probe, on: access)
+            if answer.exitCode == 0 {
+                pendingRestarts.remove(key)
+                try save()
+                return StepResult(
+                    succeeded: true,
+                    message: "\(host) restarted and answers again" + (wentAway ? "" : " (it never seemed to go away)"))
+            }
+            try await Task.sleep(for: probeInterval)
+        }
+        return StepResult(
+            succeeded: false,
+            message:
+                "\(host) did not answer within \(profile.restartTimeout) s of its restart: check its console, then resume the run"
+        )
+    }
+
+    // MARK: Parts
+
+    func resolve(_ step: Step) throws -> (String, HostAccess, CommandProfile) {
+        guard let host = Self.hostName(for: step, in: inventory), let access = inventory.access(host) else {
+            throw RemoteError(["\(step.id) \(step.summary): no hosts: entry to reach it by"])
+        }
+        return (host, access, Self.profile(for: access, in: inventory))
+    }
+
+    func values(_ step: Step, _ run: String, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
+        var values = profile.values(for: step, run: run, address: access.address ?? access.host)
+        if values["host"]?.isEmpty ?? true { values["host"] = access.host }
+        if step.action == .install, values["build"] == nil { values["build"] = packageBuild }
+        return values
+    }
+
+    func render(_ command: @autoclosure () throws -> String?) throws -> String? {
+        do { return try command() } catch { throw RemoteError(["\(error)"]) }
+    }
+
+    func result(of outcome: CommandOutcome, _ step: Step) -> StepResult {
+        let said = outcome.output.tail
+        if outcome.asksForRestart {
+            return StepResult(
+                succeeded: true, message: "done; the installer asks for a restart (exit \(outcome.exitCode ?? 0)). \(said)")
+        }
+        if outcome.succeeded { return StepResult(succeeded: true, message: said.isEmpty ? "done" : said) }
+        let rule = Diagnosis.findings(in: outcome.output).first?.rule
+        return StepResult(
+            succeeded: false, message: "exit \(outcome.exitCode ?? -1): \(said.isEmpty ? "no output" : said)", rule: rule)
+    }
+
+    func save() throws {
+        let data = try JSONEncoder().encode(pendingRestarts.sorted())
+        do { try DurableFile.replace(statePath, with: data) } catch { throw RemoteError([error.description]) }
+    }
+}
+
+/// Why a run cannot go to real hosts, every problem at once.
+public struct RemoteError: Error, Sendable, CustomStringConvertible {
+    public var problems: [String]
+    public init(_ problems: [String]) { self.problems = problems }
+    public var description: String { problems.joined(separator: "\n") }
+}
+
+extension String {
+    /// The last lines of command output, for a one-line message in the journal.
+    var tail: String {
+        let lines = split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return lines.suffix(3).joined(separator: " / ")
+    }
+}

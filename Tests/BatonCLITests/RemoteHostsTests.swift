@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+
+/// Test hosts: one real OpenSSH server per host on a loopback port (scripts/test-hosts.sh).
+struct TestHosts {
+    let directory: String
+    var ports: [String: Int] = [:]
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
+
+    init(_ names: [String]) throws {
+        directory = BatonProcess.temporaryPath("hosts")
+        let started = try script(["start", directory] + names)
+        guard started.status == 0 else { throw ServeError(description: "test hosts did not start: \(started.stderr)") }
+        for line in started.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let port = Int(parts[1]) { ports[String(parts[0])] = port }
+        }
+    }
+
+    func script(_ arguments: [String]) throws -> BatonProcess.Result {
+        try BatonProcess.run(
+            ["__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path] + arguments)
+    }
+
+    func stop(_ name: String? = nil) { _ = try? script(["stop", directory] + (name.map { [$0] } ?? [])) }
+    func restart(_ name: String) throws { _ = try script(["restart", directory, name]) }
+
+    func root(_ name: String) -> String { "\(directory)/\(name)/root" }
+
+    func file(_ name: String, _ file: String) -> String {
+        (try? String(contentsOfFile: root(name) + "/" + file, encoding: .utf8)) ?? ""
+    }
+
+    func touch(_ name: String, _ file: String) {
+        FileManager.default.createFile(atPath: root(name) + "/" + file, contents: Data())
+    }
+
+    func sshdPID(_ name: String) -> String {
+        (try? String(contentsOfFile: "\(directory)/\(name)/sshd.pid", encoding: .utf8)) ?? ""
+    }
+
+    /// The example inventory with a `hosts:` entry per test host, a shell profile whose
+    /// commands change files in each host's folder, and the test hosts' ssh configuration.
+    func inventory(from example: String) throws -> String {
+        let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
+        var text = try String(
+            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/\(example)"), encoding: .utf8)
+        func log(_ line: String) -> String { "'echo \"\(line)\" >> \"$HOST_ROOT/actions.log\"'" }
+        text += """
+
+            ssh:
+              config: \(directory)/ssh_config
+              connect-timeout: 5
+            profiles:
+              files:
+                kind: shell
+                restart-timeout: 60
+                commands:
+                  probe: 'test -d "$HOST_ROOT"'
+                  restart: "setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &"
+                  backup: \(log("backup {{what}} {{group}}"))
+                  export-schema-map: \(log("export-schema-map"))
+                  quiesce: \(log("quiesce"))
+                  check-installers: 'if [ -e "$HOST_ROOT/installer-running" ]; then echo "setup.exe is running"; exit 1; fi'
+                  leave-pool: \(log("leave-pool {{pool}}"))
+                  rejoin-pool: \(log("rejoin-pool {{pool}}"))
+                  move-group: \(log("move-group {{group}} {{to}}"))
+                  stop-cluster-service: \(log("stop-cluster-service"))
+                  start-cluster-service: \(log("start-cluster-service"))
+                  install: 'echo "install {{package}}" >> "$HOST_ROOT/actions.log"; if [ -n "{{build}}" ]; then echo "{{build}}" > "$HOST_ROOT/version"; fi; if [ -e "$HOST_ROOT/ask-restart" ]; then rm "$HOST_ROOT/ask-restart"; exit 194; fi'
+                  resources-offline: \(log("resources-offline {{group}} {{keep}}"))
+                  upgrade-virtual-server: \(log("upgrade-virtual-server {{group}}"))
+                  resources-online: \(log("resources-online {{group}}"))
+                  update-component: \(log("update-component {{component}}"))
+                  restore-services: \(log("restore-services"))
+                  verify-version: 'v=$(cat "$HOST_ROOT/version" 2>/dev/null); if [ "$v" != "{{build}}" ]; then echo "reports $v, not {{build}}"; exit 1; fi; echo "reports $v"'
+                  failover-test: \(log("failover-test {{group}}"))
+                checks:
+                  install: 'grep -qx "{{build}}" "$HOST_ROOT/version"'
+            hosts:
+
+            """
+        for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
+            text += "  \(name): {address: 127.0.0.1, port: \(port), via: ssh, profile: files}\n"
+        }
+        let path = directory + "/inventory.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+@Suite("Real hosts over OpenSSH", .serialized, .enabled(if: TestHosts.available, "needs Debian's openssh-server"))
+struct RemoteHostsTests {
+    @Test("check, then a whole plan through the shell profile: files change on every host, restarts are real")
+    func wholePlan() async throws {
+        let hosts = try TestHosts(["DC1", "DC2", "FE1", "FE2", "BE1", "NODE1", "NODE2"])
+        defer { hosts.stop() }
+        let inventory = try hosts.inventory(from: "contoso.yaml")
+        let state = BatonProcess.temporaryPath("remote-state")
+        hosts.touch("FE1", "ask-restart")
+        let fe2PID = hosts.sshdPID("FE2"), fe1PID = hosts.sshdPID("FE1"), node1PID = hosts.sshdPID("NODE1")
+
+        let check = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("PASS    reachable"))
+
+        let run = try BatonProcess.run(["run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        #expect(run.status == 0, "\(run.stdout.suffix(3000))\(run.stderr)")
+        #expect(run.stdout.contains("on its real hosts"))
+        #expect(run.stdout.contains("completed"))
+
+        for name in ["FE1", "FE2", "BE1", "NODE1", "NODE2"] {
+            #expect(hosts.file(name, "version") == "6.5.7638.2\n", "\(name)")
+            let log = hosts.file(name, "actions.log").split(separator: "\n")
+            #expect(log.filter { $0 == "install exchange-2003-sp2" }.count == 1, "\(name): \(log)")
+            #expect(log.first?.hasPrefix("backup") == true, "\(name) is backed up first")
+        }
+        #expect(hosts.file("DC1", "actions.log").contains("backup system-state"))
+        #expect(hosts.file("NODE1", "actions.log").contains("install windows-2003-kb831464"))
+        #expect(hosts.file("NODE1", "actions.log").contains("move-group EVS1 NODE1") == false)
+        #expect(hosts.file("NODE2", "actions.log").contains("move-group EVS1 NODE1"))
+        // FE1's installer asked for a restart and hotfix 831464 always restarts: real sshd
+        // restarts. FE2 asked for none and was left alone.
+        #expect(hosts.sshdPID("FE1") != fe1PID)
+        #expect(hosts.sshdPID("NODE1") != node1PID)
+        #expect(hosts.sshdPID("FE2") == fe2PID)
+
+        let report = try BatonProcess.run(["report", "run-1", "--state", state])
+        #expect(report.stdout.contains("FE1 reports 6.5.7638.2") || report.stdout.contains("reports 6.5.7638.2"))
+        #expect(report.stdout.contains("real hosts"))
+    }
+
+    @Test("an unreachable host, a wrong host key and a failing command each halt the run cleanly; resume goes on")
+    func failures() async throws {
+        let hosts = try TestHosts(["DC1", "MAIL"])
+        defer { hosts.stop() }
+        let inventory = try hosts.inventory(from: "e2003-standalone.yaml")
+        let state = BatonProcess.temporaryPath("remote-failures")
+        let arguments = ["--package", "exchange-2003-sp2", "--state", state, "--yes"]
+
+        // Unreachable: MAIL's sshd is down.
+        hosts.stop("MAIL")
+        let down = try BatonProcess.run(["run", inventory] + arguments)
+        #expect(down.status == 1)
+        #expect(down.stdout.contains("cannot reach MAIL (127.0.0.1:\(hosts.ports["MAIL"]!))"), "\(down.stdout)")
+        #expect(down.stdout.contains("baton resume run-1"))
+        let checked = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        #expect(checked.status == 1)
+        #expect(checked.stdout.contains("FAIL    reachable"))
+
+        // A failing command: another installer runs on MAIL.
+        try hosts.restart("MAIL")
+        hosts.touch("MAIL", "installer-running")
+        let busy = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        #expect(busy.status == 1)
+        #expect(busy.stdout.contains("setup.exe is running"), "\(busy.stdout)")
+        #expect(!hosts.file("MAIL", "actions.log").contains("install "))
+
+        // A wrong host key: MAIL was "rebuilt" with a new key.
+        try FileManager.default.removeItem(atPath: hosts.root("MAIL") + "/installer-running")
+        let key = "\(hosts.directory)/MAIL/host_key"
+        try FileManager.default.removeItem(atPath: key)
+        try FileManager.default.removeItem(atPath: key + ".pub")
+        _ = try BatonProcess.run(["__exec", "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+        try hosts.restart("MAIL")
+        let spoofed = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        #expect(spoofed.status == 1)
+        #expect(spoofed.stdout.contains("host key of MAIL"), "\(spoofed.stdout)")
+        #expect(spoofed.stdout.contains("known_hosts"))
+
+        // The operator checks the new key and trusts it; the run completes, MAIL installed once.
+        let known = "\(hosts.directory)/known_hosts"
+        let lines = try String(contentsOfFile: known, encoding: .utf8).split(separator: "\n").filter {
+            !$0.hasPrefix("[127.0.0.1]:\(hosts.ports["MAIL"]!) ")
+        }
+        let newKey = try String(contentsOfFile: key + ".pub", encoding: .utf8).split(separator: " ").prefix(2)
+            .joined(separator: " ")
+        try (lines.joined(separator: "\n") + "\n[127.0.0.1]:\(hosts.ports["MAIL"]!) \(newKey)\n").write(
+            toFile: known, atomically: true, encoding: .utf8)
+        let done = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        #expect(done.status == 0, "\(done.stdout.suffix(2000))")
+        let log = hosts.file("MAIL", "actions.log").split(separator: "\n")
+        #expect(log.filter { $0 == "install exchange-2003-sp2" }.count == 1)
+        #expect(hosts.file("MAIL", "version") == "6.5.7638.2\n")
+    }
+
+    @Test("a plan the hosts cannot carry out is refused before anything runs, every problem listed")
+    func incompleteConfiguration() async throws {
+        let hosts = try TestHosts(["MAIL"])
+        defer { hosts.stop() }
+        let inventory = try hosts.inventory(from: "e2003-standalone.yaml")
+        let text = try String(contentsOfFile: inventory, encoding: .utf8).replacingOccurrences(
+            of: "      quiesce: ", with: "      # quiesce: ")
+        try text.write(toFile: inventory, atomically: true, encoding: .utf8)
+        let state = BatonProcess.temporaryPath("remote-incomplete")
+        let result = try BatonProcess.run(["run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no hosts: entry for DC1"), "\(result.stderr)")
+        #expect(result.stderr.contains("profile files has no 'quiesce' command"))
+        #expect(!FileManager.default.fileExists(atPath: hosts.root("MAIL") + "/actions.log"))
+    }
+}
