@@ -229,6 +229,9 @@ public struct Engine: Sendable {
                 onEvent(.started(step: step, attempt: 1))
             }
             last = try await performWithinLimit(step, run: run)
+            if let output = last.output, !output.isEmpty {
+                try journal.recordOutput(run: run, step: step.id, output: output)
+            }
             if last.succeeded { return (step.id, .succeeded, last.message, nil) }
         }
         return (step.id, .failed, last.message, last.rule)

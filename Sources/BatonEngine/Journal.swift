@@ -74,4 +74,10 @@ public protocol Journal: Sendable {
     func approvals(of run: String) throws -> [String]
     /// Who approved which gate, and when: the audit trail.
     func approvalRecords(of run: String) throws -> [(gate: String, by: String, at: Double)]
+    /// Keeps what a step's action printed (its end), for the operator to read later.
+    func recordOutput(run: String, step: String, output: String) throws
+}
+
+extension Journal {
+    public func recordOutput(run: String, step: String, output: String) throws {}
 }

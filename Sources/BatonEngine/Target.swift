@@ -7,11 +7,14 @@ public struct StepResult: Sendable, Hashable {
     public var message: String
     /// The seed's rule behind a failure, when known: its remedy is printed.
     public var rule: Rule.ID?
+    /// What the action printed (its end, bounded), kept in the journal with the step.
+    public var output: String?
 
-    public init(succeeded: Bool, message: String, rule: Rule.ID? = nil) {
+    public init(succeeded: Bool, message: String, rule: Rule.ID? = nil, output: String? = nil) {
         self.succeeded = succeeded
         self.message = message
         self.rule = rule
+        self.output = output
     }
 }
 

@@ -206,12 +206,16 @@ public actor RemoteTarget: Target {
         let said = outcome.output.tail
         if outcome.asksForRestart {
             return StepResult(
-                succeeded: true, message: "done; the installer asks for a restart (exit \(outcome.exitCode ?? 0)). \(said)")
+                succeeded: true, message: "done; the installer asks for a restart (exit \(outcome.exitCode ?? 0)). \(said)",
+                output: outcome.output)
         }
-        if outcome.succeeded { return StepResult(succeeded: true, message: said.isEmpty ? "done" : said) }
+        if outcome.succeeded {
+            return StepResult(succeeded: true, message: said.isEmpty ? "done" : said, output: outcome.output)
+        }
         let rule = Diagnosis.findings(in: outcome.output).first?.rule
         return StepResult(
-            succeeded: false, message: "exit \(outcome.exitCode ?? -1): \(said.isEmpty ? "no output" : said)", rule: rule)
+            succeeded: false, message: "exit \(outcome.exitCode ?? -1): \(said.isEmpty ? "no output" : said)", rule: rule,
+            output: outcome.output)
     }
 
     func save() throws {

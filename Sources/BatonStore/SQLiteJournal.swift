@@ -59,6 +59,7 @@ public final class SQLiteJournal: Journal {
         }
         migrator.registerMigration("v4: where a run acts") { db in
             try db.execute(sql: "ALTER TABLE run ADD COLUMN target TEXT NOT NULL DEFAULT 'lab'")
+            try db.execute(sql: "ALTER TABLE step ADD COLUMN output TEXT")
         }
         return migrator
     }
@@ -287,6 +288,26 @@ extension SQLiteJournal {
         try database.write { db in
             try db.execute(
                 sql: "INSERT INTO audit (run, action, by, at) VALUES (?, ?, ?, ?)", arguments: [run, action, by, now])
+        }
+    }
+
+    public func recordOutput(run: String, step: String, output: String) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE step SET output = ? WHERE run = ? AND id = ?", arguments: [output, run, step])
+        }
+    }
+
+    /// What each step's action printed last (its end), by step id.
+    public func outputs(of run: String) throws -> [String: String] {
+        try database.read { db in
+            var outputs: [String: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, output FROM step WHERE run = ? AND output IS NOT NULL", arguments: [run])
+            {
+                outputs[row["id"]] = row["output"]
+            }
+            return outputs
         }
     }
 

@@ -374,16 +374,23 @@ struct StatusCommand: ParsableCommand {
         let steps = try journal.steps(of: run)
         if format == .json {
             struct Document: Encodable {
-                struct Entry: Encodable { var id, action, state: String; var attempts: Int; var message: String }
+                struct Entry: Encodable {
+                    var id, action, state: String
+                    var attempts: Int
+                    var message: String
+                    /// What the step's command printed last, on real hosts.
+                    var output: String?
+                }
                 var run, state: String
                 var steps: [Entry]
             }
+            let outputs = try journal.outputs(of: run)
             let document = Document(
                 run: run, state: record.state.rawValue,
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
-                        message: $0.message)
+                        message: $0.message, output: outputs[$0.id])
                 })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

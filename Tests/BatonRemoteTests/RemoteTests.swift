@@ -1,1 +1,280 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Foundation
+import Synchronization
 import Testing
+
+@testable import BatonRemote
+
+/// A host that answers as the test scripts: commands are matched by a part of their text.
+final class ScriptedHosts: CommandRunner, @unchecked Sendable {
+    let log = Mutex<[(host: String, command: String)]>([])
+    let answer: @Sendable (String, String) -> CommandOutcome
+
+    init(answer: @escaping @Sendable (_ host: String, _ command: String) -> CommandOutcome) {
+        self.answer = answer
+    }
+
+    func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
+        log.withLock { $0.append((access.host, command)) }
+        return answer(access.host, command)
+    }
+
+    var commands: [String] { log.withLock { $0.map(\.command) } }
+}
+
+enum RemoteFixture {
+    static let inventoryText = """
+        organization: litware
+        domain-controllers: [DC1]
+        servers:
+          - name: MAIL
+            product: exchange-2003
+            level: sp1
+            os: windows-2003
+        profiles:
+          lab:
+            kind: shell
+            commands:
+              probe: "probe"
+              restart: "restart {{host}}"
+              backup: "backup {{what}}"
+              quiesce: "quiesce"
+              check-installers: "check-installers"
+              install: "install {{package}} {{build}}"
+              verify-version: "verify {{build}}"
+              restore-services: "restore"
+            checks:
+              install: "installed? {{build}}"
+        hosts:
+          DC1: {address: 127.0.0.1, via: local, profile: lab}
+          MAIL: {address: 192.0.2.7, port: 2222, user: admin, profile: lab}
+        """
+
+    static func load(_ text: String = inventoryText) throws -> (Inventory, Plan) {
+        let inventory = try InventoryLoader.parse(text: text, file: "remote.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
+        return (inventory, try Planner(inventory: inventory, package: package).plan())
+    }
+
+    static func state() -> String { NSTemporaryDirectory() + "baton-remote-\(UUID().uuidString)" }
+}
+
+@Suite("Command profiles")
+struct CommandProfileTests {
+    @Test("the Windows profile renders PowerShell as -EncodedCommand, with the step's values in it")
+    func windowsRendering() throws {
+        let profile = CommandProfile(nil)
+        var step = Step(.moveGroup, host: "NODE2", group: "EVS1", to: "NODE1", rules: [.e2003EVSUpgrade], why: "")
+        step.id = "s7"
+        let command = try #require(try profile.command("move-group", profile.values(for: step, run: "run-1", address: "n2")))
+        #expect(command.hasPrefix("powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "))
+        let script = try Self.decode(command)
+        #expect(script.contains("cluster group 'EVS1' /moveto:NODE1"))
+        #expect(!script.contains("{{"))
+
+        var clusterGroup = step
+        clusterGroup.group = clusterGroupName
+        let moved = try Self.decode(
+            try #require(try profile.command("move-group", profile.values(for: clusterGroup, run: "r", address: "n2"))))
+        #expect(moved.contains("cluster group 'Cluster Group' /moveto:NODE1"))
+
+        let verify = Step(.verifyVersion, host: "MAIL", expect: "6.5.7638.2", rules: [.verifyVersion], why: "")
+        let verifyScript = try Self.decode(
+            try #require(try profile.command("verify-version", profile.values(for: verify, run: "r", address: "m"))))
+        #expect(verifyScript.contains("-ne '6.5.7638.2'"))
+        #expect(verifyScript.contains("store.exe"))
+        for action in Action.allCases where ![.approve, .milestone, .reboot].contains(action) {
+            #expect(profile.commands[action.rawValue] != nil, "no Windows command for \(action.rawValue)")
+        }
+        #expect(profile.commands["restart"] != nil && profile.commands["probe"] != nil)
+    }
+
+    @Test("a value that is not a plain name is never put into a command")
+    func injection() throws {
+        let profile = CommandProfile(
+            CommandProfileSpec(
+                name: "x", kind: .shell, commands: ["install": "install {{package}}"],
+                location: SourceLocation(file: "f", line: 1, column: 1)))
+        #expect(throws: ProfileError.self) { try profile.command("install", ["package": "kb1; rm -rf /"]) }
+        let rendered = try profile.command("install", ["package": "kb123456"])
+        #expect(rendered == "install kb123456")
+    }
+
+    @Test("ssh gets BatchMode, strict host keys, a shared connection and the inventory's port and user")
+    func sshArguments() {
+        let runner = OpenSSHRunner(settings: SSHSettings(config: "/etc/baton/ssh_config"), controlDirectory: "/tmp/cm")
+        let access = HostAccess(
+            host: "MAIL", address: "192.0.2.7", via: .ssh, user: "admin", port: 2222,
+            location: SourceLocation(file: "f", line: 1, column: 1))
+        let arguments = runner.arguments("hostname", on: access)
+        #expect(arguments.prefix(7) == ["ssh", "-F", "/etc/baton/ssh_config", "-p", "2222", "-l", "admin"])
+        #expect(arguments.contains("BatchMode=yes") && arguments.contains("StrictHostKeyChecking=yes"))
+        #expect(arguments.contains("ControlPath=/tmp/cm/%C"))
+        #expect(arguments.suffix(3) == ["--", "192.0.2.7", "hostname"])
+        let local = HostAccess(host: "DC1", via: .local, location: access.location)
+        #expect(runner.arguments("hostname", on: local) == ["/bin/sh", "-c", "hostname"])
+    }
+
+    @Test("ssh's own failures become advice; a remote command's failure stays the command's")
+    func connectionFailures() {
+        let access = HostAccess(
+            host: "MAIL", address: "192.0.2.7", via: .ssh, port: 2222, location: SourceLocation(file: "f", line: 1, column: 1))
+        let refused = OpenSSHRunner.connectionFailure("ssh: connect to host 192.0.2.7 port 2222: Connection refused", access)
+        #expect(refused?.hasPrefix("cannot reach MAIL (192.0.2.7:2222): connection refused") == true)
+        let spoofed = OpenSSHRunner.connectionFailure(
+            "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.", access)
+        #expect(spoofed?.contains("does not match known_hosts") == true)
+        #expect(OpenSSHRunner.connectionFailure("Permission denied (publickey).", access)?.contains("refused the login") == true)
+        #expect(OpenSSHRunner.connectionFailure("setup.exe is running", access) == nil)
+    }
+}
+
+@Suite("The remote target")
+struct RemoteTargetTests {
+    @Test("a restart only when asked for (exit 3010 reaches Linux as 194), then gone and back")
+    func restartOnlyWhenAsked() async throws {
+        let (inventory, plan) = try RemoteFixture.load()
+        let probes = Mutex(0)
+        let hosts = ScriptedHosts { _, command in
+            if command.hasPrefix("install") { return CommandOutcome(exitCode: 194, output: "") }
+            if command == "probe" {
+                // Answers, goes away twice, answers again.
+                let count = probes.withLock { value -> Int in value += 1; return value }
+                return CommandOutcome(exitCode: [2, 3].contains(count) ? nil : 0, output: "", unreachable: [2, 3].contains(count) ? "down" : nil)
+            }
+            return CommandOutcome(exitCode: 0, output: "ok")
+        }
+        let target = try RemoteTarget(
+            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts, probeInterval: .milliseconds(1))
+        let reboot = try #require(plan.steps.first { $0.action == .reboot && $0.host == "MAIL" })
+        // Before the install asked, the restart is skipped.
+        let skipped = try await target.perform(reboot, run: "r")
+        #expect(skipped.succeeded && skipped.message.contains("no restart asked for"))
+        #expect(!hosts.commands.contains("restart MAIL"))
+
+        let install = try #require(plan.steps.first { $0.action == .install && $0.host == "MAIL" })
+        let installed = try await target.perform(install, run: "r")
+        #expect(installed.succeeded && installed.message.contains("asks for a restart"))
+        #expect(hosts.commands.last == "install exchange-2003-sp2 6.5.7638.2")
+        #expect(try await target.hasTakenEffect(reboot, run: "r") == false)
+
+        let restarted = try await target.perform(reboot, run: "r")
+        #expect(restarted.succeeded, "\(restarted.message)")
+        #expect(restarted.message == "MAIL restarted and answers again")
+        #expect(hosts.commands.contains("restart MAIL"))
+        #expect(try await target.hasTakenEffect(reboot, run: "r"))
+    }
+
+    @Test("the pending restart survives the controller: a new target over the same state still knows")
+    func pendingRestartIsDurable() async throws {
+        let (inventory, plan) = try RemoteFixture.load()
+        let state = RemoteFixture.state()
+        let hosts = ScriptedHosts { _, command in CommandOutcome(exitCode: command.hasPrefix("install") ? 194 : 0, output: "") }
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let reboot = try #require(plan.steps.first { $0.action == .reboot })
+        _ = try await RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state, runner: hosts).perform(install, run: "r")
+        let again = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state, runner: hosts)
+        #expect(try await again.hasTakenEffect(reboot, run: "r") == false)
+    }
+
+    @Test("on resume, an install is checked on the host and not repeated when the host reports the build")
+    func resumeAsksTheHost() async throws {
+        let (inventory, plan) = try RemoteFixture.load()
+        let installed = Mutex(false)
+        let hosts = ScriptedHosts { _, command in
+            if command.hasPrefix("installed?") { return CommandOutcome(exitCode: installed.withLock { $0 } ? 0 : 1, output: "") }
+            return CommandOutcome(exitCode: 0, output: "")
+        }
+        let target = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
+        let install = try #require(plan.steps.first { $0.action == .install })
+        #expect(try await target.hasTakenEffect(install, run: "r") == false)
+        installed.withLock { $0 = true }
+        #expect(try await target.hasTakenEffect(install, run: "r"))
+        #expect(hosts.commands.last == "installed? 6.5.7638.2")
+        // Without a check, a step that was in flight is done again.
+        let quiesce = try #require(plan.steps.first { $0.action == .quiesce })
+        #expect(try await target.hasTakenEffect(quiesce, run: "r") == false)
+    }
+
+    @Test("a failing command fails its step with its exit code and output's end; a known failure names its rule")
+    func failures() async throws {
+        let (inventory, plan) = try RemoteFixture.load()
+        let hosts = ScriptedHosts { _, command in
+            command.hasPrefix("install")
+                ? CommandOutcome(exitCode: 1, output: "copying files\nFileInUse:: Added to Filelist: store.exe\n")
+                : CommandOutcome(exitCode: 0, output: "")
+        }
+        let target = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let result = try await target.perform(install, run: "r")
+        #expect(!result.succeeded)
+        #expect(result.message.hasPrefix("exit 1: copying files / FileInUse:: Added to Filelist: store.exe"))
+        #expect(result.rule == .fileInUse)
+        #expect(result.output?.contains("FileInUse") == true)
+    }
+
+    @Test("every host and command a plan needs is there before anything runs, or every gap is named")
+    func validation() throws {
+        let text = RemoteFixture.inventoryText.replacingOccurrences(of: "      quiesce: \"quiesce\"\n", with: "")
+            .replacingOccurrences(of: "  DC1: {address: 127.0.0.1, via: local, profile: lab}\n", with: "")
+        let (inventory, plan) = try RemoteFixture.load(text)
+        let quiesce = try #require(plan.steps.first { $0.action == .quiesce }).id
+        #expect {
+            try RemoteTarget.validate(inventory, plan)
+        } throws: { error in
+            let problems = (error as? RemoteError)?.problems ?? []
+            return problems.first == "no hosts: entry for DC1, which the plan acts on"
+                && problems.contains("profile lab has no 'quiesce' command, which \(quiesce) on MAIL needs")
+        }
+    }
+}
+
+@Suite("profiles: and ssh: in the inventory")
+struct ProfileInventoryTests {
+    @Test("unknown placeholders, kinds, commands and profiles are located errors, all at once")
+    func errors() {
+        let text = """
+            organization: o
+            servers:
+              - {name: MAIL, product: exchange-2003, level: sp1, os: windows-2003}
+            profiles:
+              p:
+                kind: shel
+              q:
+                kind: shell
+                commands:
+                  install: "install {{pakage}}"
+                  instal: "x"
+            ssh:
+              connect-timeout: 0
+            hosts:
+              MAIL: {profile: nope}
+            """
+        do {
+            _ = try InventoryLoader.parse(text: text, file: "bad.yaml")
+            Issue.record("loaded")
+        } catch {
+            let lines = error.errors.map(\.description)
+            #expect(lines.contains { $0.hasPrefix("bad.yaml:6:") && $0.contains("kind 'shel'") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("bad.yaml:10:") && $0.contains("unknown placeholder '{{pakage}}'") })
+            #expect(lines.contains { $0.hasPrefix("bad.yaml:11:") && $0.contains("did you mean 'install'") })
+            #expect(lines.contains { $0.hasPrefix("bad.yaml:13:") && $0.contains("connect-timeout") })
+            #expect(lines.contains { $0.hasPrefix("bad.yaml:15:") && $0.contains("profile 'nope'") })
+        }
+    }
+}
+
+extension CommandProfileTests {
+    static func decode(_ command: String) throws -> String {
+        let encoded = try #require(command.split(separator: " ").last)
+        let bytes = try #require(Data(base64Encoded: String(encoded)))
+        var units: [UInt16] = []
+        for index in stride(from: 0, to: bytes.count, by: 2) {
+            units.append(UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8)
+        }
+        return String(decoding: units, as: UTF16.self)
+    }
+}
