@@ -27,12 +27,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
-        .target(name: "BatonPlanner", dependencies: ["BatonModel", "BatonKnowledge"]),
-        .target(name: "BatonEngine", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner"]),
+        .target(
+            name: "BatonPlanner",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", .product(name: "Collections", package: "swift-collections"),
+            ]),
+        .target(
+            name: "BatonEngine",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner", .product(name: "Collections", package: "swift-collections"),
+            ]),
         .target(
             name: "BatonStore",
             dependencies: ["BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -2,6 +2,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 import Foundation
+import HeapModule
 
 /// What the engine reports as a run goes.
 public enum EngineEvent: Sendable {
@@ -123,7 +124,14 @@ public struct Engine: Sendable {
             unfinished[step.id] = step.after.filter { state[$0] != .succeeded }.count
             for before in step.after { dependents[before, default: []].append(step.id) }
         }
-        var readyIDs = plan.steps.filter { state[$0.id] == .pending && unfinished[$0.id] == 0 }.map(\.id)
+        // Of the ready steps, the one with the most estimated work behind it starts first:
+        // with limited slots, that keeps the rollout close to its shortest possible length.
+        let remaining = plan.remainingWork()
+        var position: [String: Int] = [:]
+        for (index, step) in plan.steps.enumerated() { position[step.id] = index }
+        func ready(_ id: String) -> ReadyStep { ReadyStep(priority: remaining[position[id]!], position: position[id]!) }
+        var readyIDs = Heap(
+            plan.steps.filter { state[$0.id] == .pending && unfinished[$0.id] == 0 }.map { ready($0.id) })
 
         try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
             var inFlight = 0
@@ -142,23 +150,34 @@ public struct Engine: Sendable {
                 if !gated.isEmpty, !halted {
                     approvals = Set(try journal.approvals(of: run))
                     let opened = gated.filter { byID[$0]?.gate.map(approvals.contains) ?? true }
-                    readyIDs += opened
+                    for id in opened { readyIDs.insert(ready(id)) }
                     gated.removeAll { opened.contains($0) }
                 }
                 // Halted, nothing new starts; aborting, only steps that bring a virtual server
                 // back online do. The others stay ready for a later resume.
-                var candidates = readyIDs
+                var candidates: [String] = []
                 if halted {
                     let recovery = aborting ? unfinishedRecovery(plan, state) : []
-                    readyIDs = candidates.filter { !recovery.contains($0) }
-                    candidates = candidates.filter { recovery.contains($0) }
-                } else {
-                    readyIDs = []
+                    var kept: [ReadyStep] = []
+                    while let next = readyIDs.popMax() {
+                        if recovery.contains(plan.steps[next.position].id) {
+                            candidates.append(plan.steps[next.position].id)
+                        } else {
+                            kept.append(next)
+                        }
+                    }
+                    readyIDs = Heap(kept)
                 }
-                for (position, id) in candidates.enumerated() {
-                    guard inFlight < options.parallel else {
-                        readyIDs += candidates[position...]
-                        break
+                var index = 0
+                while inFlight < options.parallel {
+                    let id: String
+                    if halted {
+                        guard index < candidates.count else { break }
+                        id = candidates[index]
+                        index += 1
+                    } else {
+                        guard let next = readyIDs.popMax() else { break }
+                        id = plan.steps[next.position].id
                     }
                     let step = byID[id]!
                     if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate) {
@@ -171,6 +190,7 @@ public struct Engine: Sendable {
                     inFlight += 1
                     group.addTask { try await self.attempt(step, run: run) }
                 }
+                for id in candidates.dropFirst(index) { readyIDs.insert(ready(id)) }
                 if inFlight == 0 {
                     guard !gated.isEmpty, !halted, let poll = options.approvalPoll else { break }
                     try await Task.sleep(for: poll)
@@ -182,7 +202,7 @@ public struct Engine: Sendable {
                 if result == .succeeded {
                     for next in dependents[id] ?? [] {
                         unfinished[next]! -= 1
-                        if unfinished[next] == 0, state[next] == .pending { readyIDs.append(next) }
+                        if unfinished[next] == 0, state[next] == .pending { readyIDs.insert(ready(next)) }
                     }
                 }
                 try journal.finish(run: run, step: id, state: result, message: message)

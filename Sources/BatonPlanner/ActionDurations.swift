@@ -22,11 +22,35 @@ public struct ActionDurations: Sendable, Hashable {
     /// Seconds for `step`. An install's kind decides between the service-pack and hotfix
     /// figures; `install` in the overrides sets both.
     public func seconds(for step: Step, package: Package) -> Int {
+        seconds(for: step, packageID: package.id, kind: package.kind)
+    }
+
+    /// Seconds for `step` of a plan for the package `packageID` of `kind`.
+    public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
         if step.action == .install {
-            let kind = step.package == package.id ? package.kind : .hotfix
+            let kind = step.package == packageID ? packageKind : .hotfix
             let key = kind == .servicePack ? "install-service-pack" : "install-hotfix"
             return overrides[key] ?? overrides["install"] ?? Self.defaults[key]!
         }
         return overrides[step.action.rawValue] ?? Self.defaults[step.action.rawValue] ?? 0
+    }
+}
+
+extension Plan {
+    /// For each step (by position), the longest chain of estimated work from its start to the
+    /// plan's end. Starting the ready step with the longest chain first is what keeps a
+    /// rollout with limited slots close to its shortest possible length.
+    public func remainingWork(durations: ActionDurations = ActionDurations()) -> [Int] {
+        var position: [String: Int] = [:]
+        for (index, step) in steps.enumerated() { position[step.id] = index }
+        var remaining = [Int](repeating: 0, count: steps.count)
+        // Creation order is a topological order: walking it backwards sees every dependent first.
+        for index in steps.indices.reversed() {
+            remaining[index] += durations.seconds(for: steps[index], packageID: package.id, kind: package.kind)
+            for before in steps[index].after {
+                if let from = position[before] { remaining[from] = max(remaining[from], remaining[index]) }
+            }
+        }
+        return remaining
     }
 }

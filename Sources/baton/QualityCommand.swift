@@ -1,0 +1,65 @@
+import ArgumentParser
+import BatonModel
+import BatonPlanner
+import Foundation
+
+/// `baton quality`: how close a plan comes to the fastest rollout the seed allows, against
+/// doing one machine at a time or fixed batches (Ansible's `serial`).
+struct QualityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality",
+        abstract: "Compares a plan's estimated duration with a lower bound, one machine at a time, and fixed batches.",
+        discussion: """
+            On the plan's estimated durations (docs/plan.md): the plan run as Baton's engine runs it with at most \
+            --parallel steps at once; a lower bound no rollout obeying the seed can beat; every machine (a cluster \
+            as one) after the other; and batches of machines, each batch waiting for its slowest, front-ends first.
+            """)
+
+    @Argument(help: "The inventory (YAML).")
+    var inventory: String
+
+    @Option(help: "The package id.")
+    var package: String
+
+    @Option(help: "Steps in flight at once.")
+    var parallel = 4
+
+    @Option(help: "Batch sizes to compare with (comma-separated).")
+    var batches = "1,5,10"
+
+    @Flag(help: "Print one line of JSON.")
+    var json = false
+
+    func validate() throws {
+        guard parallel >= 1 else { throw ValidationError("--parallel takes a number of at least 1") }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--batches takes whole numbers of at least 1, separated by commas")
+        }
+    }
+
+    var sizes: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func run() throws {
+        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
+        let quality = PlanQuality(
+            plan: plan, inventory: inventory, package: package, parallel: parallel, batchSizes: sizes)
+        if json {
+            let batches = quality.batches.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+            Terminal.out(
+                "{\"parallel\":\(quality.parallel),\"makespan\":\(quality.makespan),\"lower-bound\":\(quality.lowerBound),"
+                    + "\"ratio\":\((quality.ratio * 1000).rounded() / 1000),\"one-at-a-time\":\(quality.oneAtATime),"
+                    + "\"batches\":{\(batches.joined(separator: ","))}}\n")
+            return
+        }
+        func time(_ seconds: Int) -> String { humanDuration(seconds).padded(12) }
+        var out = "\(plan.steps.count) steps of \(package.id) for \(inventory.organization), \(parallel) at a time:\n"
+        out += "  this plan           \(time(quality.makespan))\n"
+        out += "  lower bound         \(time(quality.lowerBound)) (\(quality.lowerBoundReason))\n"
+        out += "  ratio               \(String(format: "%.3f", quality.ratio))\n"
+        out += "  one at a time       \(time(quality.oneAtATime))\n"
+        for (size, seconds) in quality.batches.sorted(by: { $0.key < $1.key }) {
+            out += "  batches of \(String(size).padded(8)) \(time(seconds))\n"
+        }
+        Terminal.out(out)
+    }
+}
