@@ -97,7 +97,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests",
-            dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge"]),
+            dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab"]),
         .testTarget(
             name: "BatonCLITests",
             dependencies: [

@@ -72,7 +72,7 @@ inventory = $work/ansible-hosts
 forks = $parallel
 host_key_checking = True
 gathering = explicit
-interpreter_python = auto_silent
+interpreter_python = /usr/bin/python3
 stdout_callback = default
 [ssh_connection]
 pipelining = True

@@ -220,9 +220,13 @@ extension LabTwin {
             return failure("the move of \(group.name) to \(to) failed; it stays on \(from)")
         }
         if consume(.moveHangs, group.name) {
+            // Only resources that were online are left pending; a group taken down to its
+            // kept resources for an upgrade stays down.
+            let online = group.resources.filter { !LabGroup.kept.contains($0.key) }.contains { $0.value }
             for resource in group.resources.keys where !LabGroup.kept.contains(resource) {
                 group.resources[resource] = false
             }
+            group.pendingOnline = online ? true : nil
             groups[key] = group
             return failure(
                 "the move of \(group.name) to \(to) did not complete (resources stuck in online pending); it stays on \(from)",
@@ -240,7 +244,8 @@ extension LabTwin {
         }
         group.owner = target.name
         if group.isVirtualServer {
-            let wasOnline = group.resources.filter { !LabGroup.kept.contains($0.key) }.contains { $0.value }
+            let wasOnline =
+                group.pendingOnline == true || group.resources.filter { !LabGroup.kept.contains($0.key) }.contains { $0.value }
             if wasOnline, mustUpgradeBeforeOnline(group, on: target) {
                 for resource in group.resources.keys where !LabGroup.kept.contains(resource) {
                     group.resources[resource] = false
@@ -250,6 +255,10 @@ extension LabTwin {
                 return failure(
                     "\(group.name) moved to \(to) but its resources do not come online: event 1025 (it must be upgraded first)",
                     rule: .e2003Event1025)
+            }
+            if group.pendingOnline == true {
+                for resource in group.resources.keys { group.resources[resource] = true }
+                group.pendingOnline = nil
             }
             if wasOnline, group.product == .exchange2000, let level = target.level, level > (group.level ?? .rtm) {
                 group.level = level

@@ -52,6 +52,9 @@ public struct LabGroup: Sendable, Codable, Hashable {
     public var level: Level?
     /// Each resource and whether it is online.
     public var resources: [String: Bool]
+    /// A move hung with the resources in online pending: the next move takes them online
+    /// on its target, as retrying the move in Cluster Administrator does.
+    public var pendingOnline: Bool?
 
     public static let virtualServerResources = [
         "ip-address", "network-name", "physical-disk", "system-attendant", "information-store", "msdtc", "smtp", "http",

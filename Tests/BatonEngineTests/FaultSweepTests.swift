@@ -1,0 +1,77 @@
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonStore
+import Foundation
+import Testing
+
+/// Every fault of the lab twin on every machine or virtual server it can hit, in whole runs:
+/// the run completes (the fault never met an action) or halts with the failure named; after
+/// the operator's fix, resume completes; never a rule of the seed broken, a virtual server left
+/// offline or an install applied twice. Two example organizations in CI;
+/// `BATON_FAULT_SWEEP=all` sweeps every example.
+@Suite("Fault sweep")
+struct FaultSweepTests {
+    static let examples =
+        ProcessInfo.processInfo.environment["BATON_FAULT_SWEEP"] == "all"
+        ? ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
+            $0.hasSuffix(".yaml") && $0 != "e2003-migration.yaml"
+        }.sorted()
+        : ["contoso.yaml", "e2000-active-active.yaml"]
+
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples")
+
+    @Test("every fault on every target halts safely or passes; after the fix, resume completes", arguments: examples)
+    func sweep(_ example: String) async throws {
+        let inventory = try InventoryLoader.load(
+            path: Self.directory.appendingPathComponent(example).path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let packageID =
+            example.hasPrefix("e2000") ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
+        let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        let pristine = LabTwin(inventory: inventory)
+        let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()
+        let groups = pristine.groups.values.filter(\.isVirtualServer).map(\.name).sorted()
+        var runs = 0, halted = 0
+        for kind in LabFault.Kind.allCases {
+            for target in kind.targetsGroup ? groups : hosts {
+                runs += 1
+                let directory = NSTemporaryDirectory() + "baton-sweep-\(UUID().uuidString)"
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
+                let store = LabStore(directory: directory)
+                let rollout = LabRollout(store: store, journal: journal)
+                let fault = LabFault(kind, target)
+                _ = try rollout.create(id: "r", inventory: inventory, package: package, plan: plan, freshLab: true, faults: [fault])
+                let options = EngineOptions(approveAll: true, timeouts: [.moveGroup: .seconds(5)])
+                let (first, _) = try await rollout.execute(run: "r", speed: .instant, options: options)
+                let context = "\(example): \(fault)"
+                if first == .halted {
+                    halted += 1
+                    let failed = try journal.steps(of: "r").filter { $0.state == .failed }
+                    #expect(!failed.isEmpty, "\(context): halted with nothing failed")
+                    #expect(failed.allSatisfy { !$0.message.isEmpty }, "\(context)")
+                    var twin = try store.load()
+                    // Conditions hold until fixed, and a host that did not come back must be
+                    // brought back; events have passed.
+                    if !kind.isEvent || kind == .noReturnAfterRestart { try twin.fix(fault) }
+                    try store.save(twin)
+                } else {
+                    #expect(first == .completed, "\(context)")
+                }
+                let (final, twin) = try await rollout.execute(run: "r", speed: .instant, options: options)
+                let failures = try journal.steps(of: "r").filter { $0.state == .failed }.map(\.message)
+                #expect(final == .completed, "\(context): \(failures)")
+                #expect(twin.accounting.violations.isEmpty, "\(context): \(twin.accounting.violations)")
+                let offline = twin.groups.values.filter { $0.isVirtualServer && !$0.isOnline }.map(\.name)
+                #expect(offline.isEmpty, "\(context): \(offline) offline")
+                let installs = twin.history.filter { $0.action == "install" && $0.applied }.compactMap(\.step)
+                #expect(installs.count == Set(installs).count, "\(context): an install applied twice")
+            }
+        }
+        #expect(runs > 0 && halted > 0, "\(example): \(runs) runs, \(halted) halted")
+    }
+}
