@@ -26,10 +26,7 @@ public actor RemoteTarget: Target {
         try Self.validate(inventory, plan)
         self.inventory = inventory
         packageBuild = plan.package.build
-        self.runner =
-            runner
-            ?? OpenSSHRunner(
-                settings: inventory.ssh, controlDirectory: Self.controlDirectory(for: stateDirectory))
+        self.runner = runner ?? Self.runner(for: inventory, stateDirectory: stateDirectory)
         statePath = stateDirectory + "/remote.json"
         let saved = FileManager.default.contents(atPath: statePath).flatMap {
             try? JSONDecoder().decode([String].self, from: $0)
@@ -77,6 +74,16 @@ public actor RemoteTarget: Target {
             })
         else { return nil }
         return cluster.nodes.map(\.name).first { inventory.access($0) != nil } ?? cluster.nodes.first?.name
+    }
+
+    /// Hosts with a shell profile get a long-lived shell session each; the others (PowerShell
+    /// through cmd.exe) an ssh per command, over a shared connection.
+    public static func runner(for inventory: Inventory, stateDirectory: String) -> any CommandRunner {
+        let ssh = OpenSSHRunner(settings: inventory.ssh, controlDirectory: controlDirectory(for: stateDirectory))
+        let shellHosts = inventory.hosts.filter { profile(for: $0, in: inventory).kind == .shell }.map {
+            $0.host.lowercased()
+        }
+        return ShellSessions(fallback: ssh, shellHosts: Set(shellHosts))
     }
 
     static func profile(for access: HostAccess, in inventory: Inventory) -> CommandProfile {

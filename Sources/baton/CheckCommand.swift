@@ -40,8 +40,7 @@ struct CheckCommand: AsyncParsableCommand {
         let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
         let results: [CheckResult]
         if !inventory.hosts.isEmpty, !lab {
-            let runner = OpenSSHRunner(
-                settings: inventory.ssh, controlDirectory: RemoteTarget.controlDirectory(for: state.state))
+            let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {
             let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)

@@ -1,0 +1,187 @@
+import BatonModel
+import Foundation
+import Subprocess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs commands for hosts with a POSIX shell through one long-lived `ssh HOST sh` each,
+/// writing every command to that shell's input and reading its output up to a marker that
+/// carries the exit status. An ssh client costs a few milliseconds of controller CPU to start
+/// even over a shared connection; a command sent down an open session costs a write and a
+/// read. A session that ends (a restart, a network drop) answers its command as unreachable,
+/// with ssh's own words, and the next command opens a new one. Hosts of other profiles and
+/// `via: local` go to `fallback`.
+public actor ShellSessions: CommandRunner {
+    let fallback: OpenSSHRunner
+    /// The hosts (lower-cased names) whose commands go through a session.
+    let shellHosts: Set<String>
+    var sessions: [String: ShellSession] = [:]
+
+    public init(fallback: OpenSSHRunner, shellHosts: Set<String>) {
+        self.fallback = fallback
+        self.shellHosts = shellHosts
+        // A session's ssh may be gone when its next command is written: that must be an
+        // error on the write, not a signal that ends Baton.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
+        let key = access.host.lowercased()
+        guard access.via == .ssh, shellHosts.contains(key) else { return try await fallback.run(command, on: access) }
+        var session = sessions[key]
+        if await session?.isClosed ?? true {
+            try? FileManager.default.createDirectory(
+                atPath: fallback.controlDirectory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+            let opened = ShellSession(access: access)
+            await opened.start(arguments: fallback.arguments("exec /bin/sh", on: access))
+            sessions[key] = opened
+            session = opened
+        }
+        let outcome = await session!.run(command)
+        guard let reason = outcome.unreachable else { return outcome }
+        let target = "\(access.host) (\(access.address ?? access.host)\(access.port.map { ":\($0)" } ?? ""))"
+        return CommandOutcome(
+            exitCode: nil, output: outcome.output,
+            unreachable: OpenSSHRunner.connectionFailure(reason, access)
+                ?? "the connection to \(target) ended (\(reason.split(separator: "\n").last ?? "")). Check the host, then resume the run")
+    }
+
+    /// Ends every session (their shells exit when their input closes).
+    public func close() async {
+        for session in sessions.values { await session.close() }
+        sessions = [:]
+    }
+}
+
+/// One `ssh HOST sh` and the commands waiting for it, one at a time.
+actor ShellSession {
+    typealias Request = (command: String, marker: String, reply: CheckedContinuation<CommandOutcome, Never>)
+
+    let access: HostAccess
+    let requests: AsyncStream<Request>
+    let queue: AsyncStream<Request>.Continuation
+    private(set) var isClosed = false
+    var process: Int32?
+    var owner: Task<Void, Never>?
+    /// Commands one at a time: a plan runs one step per machine at a time anyway.
+    var busy = false
+    var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(access: HostAccess) {
+        self.access = access
+        (requests, queue) = AsyncStream.makeStream()
+    }
+
+    /// Starts the ssh client; the session's task owns it until the session ends.
+    func start(arguments: [String]) {
+        let requests = requests
+        owner = Task {
+            let ended = await Self.serve(arguments: arguments, requests: requests) { pid in await self.started(pid) }
+            self.ended(ended)
+        }
+    }
+
+    func started(_ pid: Int32) { process = pid }
+
+    /// The session ended: every command still waiting hears why.
+    func ended(_ reason: String) {
+        isClosed = true
+        queue.finish()
+        process = nil
+        _ = reason
+    }
+
+    func run(_ command: String) async -> CommandOutcome {
+        while busy { await withCheckedContinuation { waiting.append($0) } }
+        busy = true
+        defer {
+            busy = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        guard !isClosed else { return CommandOutcome(exitCode: nil, output: "", unreachable: "the session ended") }
+        let marker = "__baton_done_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let pid = process
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { reply in
+                if case .terminated = queue.yield((command, marker, reply)) {
+                    reply.resume(returning: CommandOutcome(exitCode: nil, output: "", unreachable: "the session ended"))
+                }
+            }
+        } onCancel: {
+            // A step past its time limit: end the session, and with it the command.
+            if let pid { kill(pid, SIGTERM) }
+        }
+    }
+
+    func close() {
+        queue.finish()
+        if let process { kill(process, SIGTERM) }
+    }
+
+    /// Runs the ssh client for the session's life, answering requests in order; returns when
+    /// the session ends. A request that was being served, and every one after it, is
+    /// answered as unreachable with what ssh said.
+    static func serve(
+        arguments: [String], requests: AsyncStream<Request>, started: @escaping @Sendable (Int32) async -> Void
+    ) async -> String {
+        let pending = PendingReply()
+        var reason = "the session ended"
+        do {
+            let result = try await Subprocess.run(
+                .name(arguments[0]), arguments: Arguments(Array(arguments.dropFirst())), input: .inputWriter,
+                output: .sequence, error: .string(limit: 16 * 1024)
+            ) { execution in
+                await started(execution.processIdentifier.value)
+                var lines = execution.standardOutput.strings().makeAsyncIterator()
+                for await request in requests {
+                    pending.set(request.reply)
+                    let script =
+                        "( \(request.command)\n) </dev/null 2>&1; status=$?; printf '\\n%s %d\\n' '\(request.marker)' \"$status\"\n"
+                    // A session whose ssh has already gone: stop here, and let its words on
+                    // standard error say why.
+                    do { _ = try await execution.standardInputWriter.write(script) } catch { return }
+                    var output: [String] = []
+                    var status: Int32?
+                    while let line = try await lines.next() {
+                        if line.hasPrefix(request.marker) {
+                            status = Int32(line.dropFirst(request.marker.count + 1).trimmingCharacters(in: .whitespaces))
+                            break
+                        }
+                        output.append(line)
+                        if output.count > 400 { output.removeFirst(output.count - 200) }
+                    }
+                    guard let status else { return }  // the session ended mid-command
+                    // The empty line before the marker is the marker's own.
+                    if output.last == "" { output.removeLast() }
+                    let text = output.joined(separator: "\n") + (output.isEmpty ? "" : "\n")
+                    pending.take()?.resume(
+                        returning: CommandOutcome(exitCode: status, output: String(text.suffix(OpenSSHRunner.outputLimit))))
+                }
+                try? await execution.standardInputWriter.finish()
+            }
+            reason = result.standardError ?? reason
+        } catch {
+            reason = "\(error)"
+        }
+        pending.take()?.resume(returning: CommandOutcome(exitCode: nil, output: reason, unreachable: reason))
+        return reason
+    }
+}
+
+/// The reply owed to the request being served, handed between the serving loop and its end.
+final class PendingReply: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reply: CheckedContinuation<CommandOutcome, Never>?
+
+    func set(_ reply: CheckedContinuation<CommandOutcome, Never>) { lock.withLock { self.reply = reply } }
+
+    func take() -> CheckedContinuation<CommandOutcome, Never>? {
+        lock.withLock {
+            defer { reply = nil }
+            return reply
+        }
+    }
+}
