@@ -40,7 +40,8 @@ let package = Package(
         .target(
             name: "BatonEngine",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", .product(name: "Collections", package: "swift-collections"),
+                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                .product(name: "Collections", package: "swift-collections"),
             ]),
         .target(
             name: "BatonStore",
@@ -93,7 +94,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "BatonLabTests", dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine"],
+            name: "BatonLabTests",
+            dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests",

@@ -245,7 +245,8 @@ extension LabTwin {
         group.owner = target.name
         if group.isVirtualServer {
             let wasOnline =
-                group.pendingOnline == true || group.resources.filter { !LabGroup.kept.contains($0.key) }.contains { $0.value }
+                group.pendingOnline == true
+                || group.resources.filter { !LabGroup.kept.contains($0.key) }.contains { $0.value }
             if wasOnline, mustUpgradeBeforeOnline(group, on: target) {
                 for resource in group.resources.keys where !LabGroup.kept.contains(resource) {
                     group.resources[resource] = false

@@ -97,7 +97,8 @@ public struct PlanQuality: Sendable, Hashable {
     static func lowerBound(_ steps: [Step], seconds: [Int], inventory: Inventory, parallel: Int) -> (Int, String) {
         let work = seconds.reduce(0, +)
         var best = ((work + parallel - 1) / parallel, "the work over \(parallel) slots")
-        let prepare = steps.indices.filter { steps[$0].phase == "prepare" && steps[$0].action == .backup }
+        let prepare =
+            steps.indices.filter { steps[$0].phase == "prepare" && steps[$0].action == .backup }
             .map { seconds[$0] }.max() ?? 0
         var machine: [String: Int] = [:]
         var cluster: [String: Int] = [:]
@@ -105,7 +106,8 @@ public struct PlanQuality: Sendable, Hashable {
             inventory.clusters.flatMap { cluster in cluster.nodes.map { ($0.name.lowercased(), cluster.name) } },
             uniquingKeysWith: { first, _ in first })
         let clusterOfGroup = Dictionary(
-            inventory.clusters.flatMap { cluster in cluster.virtualServers.map { ($0.name.lowercased(), cluster.name) } },
+            inventory.clusters.flatMap { cluster in cluster.virtualServers.map { ($0.name.lowercased(), cluster.name) }
+            },
             uniquingKeysWith: { first, _ in first })
         for (position, step) in steps.enumerated() where step.phase != "prepare" {
             if let host = step.host { machine[host.lowercased(), default: 0] += seconds[position] }

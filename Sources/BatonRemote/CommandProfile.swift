@@ -32,7 +32,9 @@ public struct CommandProfile: Sendable {
     /// "Cluster Group".
     public func values(for step: Step, run: String, address: String) -> [String: String] {
         var values = ["host": step.host ?? "", "address": address, "step": step.id, "run": run]
-        values["group"] = step.group.map { $0 == clusterGroupName && kind == .windowsFailoverCluster ? "Cluster Group" : $0 }
+        values["group"] = step.group.map {
+            $0 == clusterGroupName && kind == .windowsFailoverCluster ? "Cluster Group" : $0
+        }
         values["to"] = step.to
         values["pool"] = step.pool
         values["package"] = step.package

@@ -119,7 +119,8 @@ public struct OpenSSHRunner: CommandRunner {
             "Timeout, server", "kex_exchange_identification",
         ]
         if let phrase = unreachable.first(where: output.contains) {
-            return "cannot reach \(target): \(phrase.lowercased()). Check that it is up and its sshd runs, then resume the run"
+            return
+                "cannot reach \(target): \(phrase.lowercased()). Check that it is up and its sshd runs, then resume the run"
         }
         return nil
     }

@@ -53,7 +53,11 @@ public struct RemotePreflight: Sendable {
         let values = ["host": host, "address": access.address ?? host, "step": "check", "run": "check"]
         do {
             guard let probe = try profile.command("probe", values) else {
-                return [CheckResult(status: .fail, check: "reachable", subject: host, detail: "profile \(profile.name) has no probe command")]
+                return [
+                    CheckResult(
+                        status: .fail, check: "reachable", subject: host,
+                        detail: "profile \(profile.name) has no probe command")
+                ]
             }
             let answer = try await runner.run(probe, on: access)
             if let reason = answer.unreachable {
@@ -71,7 +75,8 @@ public struct RemotePreflight: Sendable {
                 let outcome = try await runner.run(installers, on: access)
                 results.append(
                     outcome.exitCode == 0
-                        ? CheckResult(status: .pass, check: "installers", subject: host, detail: "no other installer runs")
+                        ? CheckResult(
+                            status: .pass, check: "installers", subject: host, detail: "no other installer runs")
                         : CheckResult(
                             status: .fail, check: "installers", subject: host,
                             detail: outcome.unreachable ?? outcome.output.tail, rule: .noConcurrentInstallers))

@@ -108,7 +108,8 @@ public actor RemoteTarget: Target {
             let (host, access, profile) = try resolve(step)
             guard let command = try render(profile.command(step.action.rawValue, values(step, run, access, profile)))
             else {
-                return StepResult(succeeded: false, message: "profile \(profile.name) has no \(step.action.rawValue) command")
+                return StepResult(
+                    succeeded: false, message: "profile \(profile.name) has no \(step.action.rawValue) command")
             }
             let outcome = try await runner.run(command, on: access)
             if let reason = outcome.unreachable { return StepResult(succeeded: false, message: reason) }
@@ -155,7 +156,8 @@ public actor RemoteTarget: Target {
         }
         let issued = try await runner.run(command, on: access)
         if let exit = issued.exitCode, exit != 0, issued.unreachable == nil {
-            return StepResult(succeeded: false, message: "the restart command failed (exit \(exit)): \(issued.output.tail)")
+            return StepResult(
+                succeeded: false, message: "the restart command failed (exit \(exit)): \(issued.output.tail)")
         }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(profile.restartTimeout)
@@ -213,7 +215,8 @@ public actor RemoteTarget: Target {
         let said = outcome.output.tail
         if outcome.asksForRestart {
             return StepResult(
-                succeeded: true, message: "done; the installer asks for a restart (exit \(outcome.exitCode ?? 0)). \(said)",
+                succeeded: true,
+                message: "done; the installer asks for a restart (exit \(outcome.exitCode ?? 0)). \(said)",
                 output: outcome.output)
         }
         if outcome.succeeded {
@@ -221,7 +224,8 @@ public actor RemoteTarget: Target {
         }
         let rule = Diagnosis.findings(in: outcome.output).first?.rule
         return StepResult(
-            succeeded: false, message: "exit \(outcome.exitCode ?? -1): \(said.isEmpty ? "no output" : said)", rule: rule,
+            succeeded: false, message: "exit \(outcome.exitCode ?? -1): \(said.isEmpty ? "no output" : said)",
+            rule: rule,
             output: outcome.output)
     }
 

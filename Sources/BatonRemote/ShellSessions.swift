@@ -46,7 +46,8 @@ public actor ShellSessions: CommandRunner {
         return CommandOutcome(
             exitCode: nil, output: outcome.output,
             unreachable: OpenSSHRunner.connectionFailure(reason, access)
-                ?? "the connection to \(target) ended (\(reason.split(separator: "\n").last ?? "")). Check the host, then resume the run")
+                ?? "the connection to \(target) ended (\(reason.split(separator: "\n").last ?? "")). Check the host, then resume the run"
+        )
     }
 
     /// Ends every session (their shells exit when their input closes).
@@ -147,7 +148,8 @@ actor ShellSession {
                     var status: Int32?
                     while let line = try await lines.next() {
                         if line.hasPrefix(request.marker) {
-                            status = Int32(line.dropFirst(request.marker.count + 1).trimmingCharacters(in: .whitespaces))
+                            status = Int32(
+                                line.dropFirst(request.marker.count + 1).trimmingCharacters(in: .whitespaces))
                             break
                         }
                         output.append(line)
@@ -158,11 +160,12 @@ actor ShellSession {
                     if output.last == "" { output.removeLast() }
                     let text = output.joined(separator: "\n") + (output.isEmpty ? "" : "\n")
                     pending.take()?.resume(
-                        returning: CommandOutcome(exitCode: status, output: String(text.suffix(OpenSSHRunner.outputLimit))))
+                        returning: CommandOutcome(
+                            exitCode: status, output: String(text.suffix(OpenSSHRunner.outputLimit))))
                 }
                 try? await execution.standardInputWriter.finish()
             }
-            reason = result.standardError ?? reason
+            if !result.standardError.isEmpty { reason = result.standardError }
         } catch {
             reason = "\(error)"
         }

@@ -18,113 +18,113 @@ enum WindowsFailoverCluster {
 
     static let commands: [String: String] = [
         "backup": #"""
-            $what = '{{what}}'.Split(',')
-            New-Item -ItemType Directory -Force C:\Baton\backups | Out-Null
-            if ($what -contains 'system-state') { ntbackup backup systemstate /J 'Baton {{step}}' /F "C:\Baton\backups\{{host}}-{{step}}-systemstate.bkf"; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
-            if ($what -contains 'databases') { ntbackup backup '@C:\Baton\exchange-databases.bks' /J 'Baton {{step}}' /F "C:\Baton\backups\{{host}}-{{step}}-databases.bkf"; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
-            """#,
+        $what = '{{what}}'.Split(',')
+        New-Item -ItemType Directory -Force C:\Baton\backups | Out-Null
+        if ($what -contains 'system-state') { ntbackup backup systemstate /J 'Baton {{step}}' /F "C:\Baton\backups\{{host}}-{{step}}-systemstate.bkf"; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
+        if ($what -contains 'databases') { ntbackup backup '@C:\Baton\exchange-databases.bks' /J 'Baton {{step}}' /F "C:\Baton\backups\{{host}}-{{step}}-databases.bkf"; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
+        """#,
         "export-schema-map": #"""
-            $configuration = ([ADSI]'LDAP://RootDSE').configurationNamingContext
-            ldifde -f 'C:\Baton\{{host}}-schema-maps.ldf' -d "$configuration" -r '(|(msExchServer1SchemaMap=*)(msExchServer2SchemaMap=*))' -l 'msExchServer1SchemaMap,msExchServer2SchemaMap'
-            exit $LASTEXITCODE
-            """#,
+        $configuration = ([ADSI]'LDAP://RootDSE').configurationNamingContext
+        ldifde -f 'C:\Baton\{{host}}-schema-maps.ldf' -d "$configuration" -r '(|(msExchServer1SchemaMap=*)(msExchServer2SchemaMap=*))' -l 'msExchServer1SchemaMap,msExchServer2SchemaMap'
+        exit $LASTEXITCODE
+        """#,
         "quiesce": #"""
-            New-Item -ItemType Directory -Force C:\Baton | Out-Null
-            $stopped = Get-Service | Where-Object { $_.Status -eq 'Running' -and $_.Name -match '\#(interfering)' }
-            $stopped | ForEach-Object { Stop-Service -Name $_.Name -Force -ErrorAction Stop }
-            $stopped | ForEach-Object { $_.Name } | Set-Content C:\Baton\stopped-services.txt
-            "stopped: " + (($stopped | ForEach-Object { $_.Name }) -join ', ')
-            """#,
+        New-Item -ItemType Directory -Force C:\Baton | Out-Null
+        $stopped = Get-Service | Where-Object { $_.Status -eq 'Running' -and $_.Name -match '\#(interfering)' }
+        $stopped | ForEach-Object { Stop-Service -Name $_.Name -Force -ErrorAction Stop }
+        $stopped | ForEach-Object { $_.Name } | Set-Content C:\Baton\stopped-services.txt
+        "stopped: " + (($stopped | ForEach-Object { $_.Name }) -join ', ')
+        """#,
         "check-installers": #"""
-            $running = Get-Process -Name setup,update,xcopy,msiexec -ErrorAction SilentlyContinue
-            if ($running) { "another installer is running: " + (($running | ForEach-Object { $_.Name }) -join ', '); exit 1 }
-            "no other installer runs"
-            """#,
+        $running = Get-Process -Name setup,update,xcopy,msiexec -ErrorAction SilentlyContinue
+        if ($running) { "another installer is running: " + (($running | ForEach-Object { $_.Name }) -join ', '); exit 1 }
+        "no other installer runs"
+        """#,
         "leave-pool": #"""
-            wlbs drainstop
-            exit $LASTEXITCODE
-            """#,
+        wlbs drainstop
+        exit $LASTEXITCODE
+        """#,
         "rejoin-pool": #"""
-            wlbs start
-            exit $LASTEXITCODE
-            """#,
+        wlbs start
+        exit $LASTEXITCODE
+        """#,
         "move-group": #"""
-            cluster group '{{group}}' /moveto:{{to}}
-            exit $LASTEXITCODE
-            """#,
+        cluster group '{{group}}' /moveto:{{to}}
+        exit $LASTEXITCODE
+        """#,
         "stop-cluster-service": #"""
-            net stop clussvc
-            if ($LASTEXITCODE -and (Get-Service clussvc).Status -ne 'Stopped') { exit $LASTEXITCODE }
-            """#,
+        net stop clussvc
+        if ($LASTEXITCODE -and (Get-Service clussvc).Status -ne 'Stopped') { exit $LASTEXITCODE }
+        """#,
         "start-cluster-service": #"""
-            net start clussvc
-            if ($LASTEXITCODE -and (Get-Service clussvc).Status -ne 'Running') { exit $LASTEXITCODE }
-            """#,
+        net start clussvc
+        if ($LASTEXITCODE -and (Get-Service clussvc).Status -ne 'Running') { exit $LASTEXITCODE }
+        """#,
         "install": #"""
-            $setup = Get-ChildItem 'C:\Baton\packages\{{package}}' -Recurse -Include update.exe,*.msi,*.exe | Select-Object -First 1
-            if (-not $setup) { "no installer under C:\Baton\packages\{{package}}"; exit 2 }
-            $process = Start-Process -FilePath $setup.FullName -ArgumentList '/quiet','/norestart' -Wait -PassThru
-            exit $process.ExitCode
-            """#,
+        $setup = Get-ChildItem 'C:\Baton\packages\{{package}}' -Recurse -Include update.exe,*.msi,*.exe | Select-Object -First 1
+        if (-not $setup) { "no installer under C:\Baton\packages\{{package}}"; exit 2 }
+        $process = Start-Process -FilePath $setup.FullName -ArgumentList '/quiet','/norestart' -Wait -PassThru
+        exit $process.ExitCode
+        """#,
         "restart": "shutdown /r /t 5 /c 'Baton: restart for {{step}}'",
         "probe": "hostname",
         "resources-offline": #"""
-            $keep = 'IP Address','Network Name','Physical Disk'
-            $resources = Get-WmiObject -Namespace root\MSCluster -Query "ASSOCIATORS OF {MSCluster_ResourceGroup.Name='{{group}}'} WHERE AssocClass = MSCluster_ResourceGroupToResource"
-            foreach ($resource in $resources) {
-                if ($keep -notcontains $resource.Type) { $resource.TakeOffline(300) | Out-Null; "offline: " + $resource.Name }
-            }
-            """#,
+        $keep = 'IP Address','Network Name','Physical Disk'
+        $resources = Get-WmiObject -Namespace root\MSCluster -Query "ASSOCIATORS OF {MSCluster_ResourceGroup.Name='{{group}}'} WHERE AssocClass = MSCluster_ResourceGroupToResource"
+        foreach ($resource in $resources) {
+            if ($keep -notcontains $resource.Type) { $resource.TakeOffline(300) | Out-Null; "offline: " + $resource.Name }
+        }
+        """#,
         "upgrade-virtual-server": #"""
-            "Run 'Upgrade Exchange Virtual Server' on {{group}} in Cluster Administrator on {{host}} (the seed gives no command for it), then resume the run; Baton checks the virtual server's version before going on."
-            exit 4
-            """#,
+        "Run 'Upgrade Exchange Virtual Server' on {{group}} in Cluster Administrator on {{host}} (the seed gives no command for it), then resume the run; Baton checks the virtual server's version before going on."
+        exit 4
+        """#,
         "resources-online": #"""
-            cluster group '{{group}}' /online
-            exit $LASTEXITCODE
-            """#,
+        cluster group '{{group}}' /online
+        exit $LASTEXITCODE
+        """#,
         "update-component": #"""
-            $setup = Get-ChildItem 'C:\Baton\packages\{{package}}\{{component}}' -Recurse -Include setup.exe | Select-Object -First 1
-            if (-not $setup) { "no setup for {{component}} under C:\Baton\packages\{{package}}"; exit 2 }
-            exit (Start-Process -FilePath $setup.FullName -ArgumentList '/q' -Wait -PassThru).ExitCode
-            """#,
+        $setup = Get-ChildItem 'C:\Baton\packages\{{package}}\{{component}}' -Recurse -Include setup.exe | Select-Object -First 1
+        if (-not $setup) { "no setup for {{component}} under C:\Baton\packages\{{package}}"; exit 2 }
+        exit (Start-Process -FilePath $setup.FullName -ArgumentList '/q' -Wait -PassThru).ExitCode
+        """#,
         "performance-optimizer": #"""
-            $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
-            exit (Start-Process -FilePath "$exchange\bin\perfwiz.exe" -ArgumentList '-s' -Wait -PassThru).ExitCode
-            """#,
+        $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
+        exit (Start-Process -FilePath "$exchange\bin\perfwiz.exe" -ArgumentList '-s' -Wait -PassThru).ExitCode
+        """#,
         "restore-services": #"""
-            if (Test-Path C:\Baton\stopped-services.txt) {
-                Get-Content C:\Baton\stopped-services.txt | Where-Object { $_ } | ForEach-Object { Start-Service -Name $_ -ErrorAction Stop }
-                Remove-Item C:\Baton\stopped-services.txt
-            }
-            """#,
+        if (Test-Path C:\Baton\stopped-services.txt) {
+            Get-Content C:\Baton\stopped-services.txt | Where-Object { $_ } | ForEach-Object { Start-Service -Name $_ -ErrorAction Stop }
+            Remove-Item C:\Baton\stopped-services.txt
+        }
+        """#,
         "verify-version": #"""
-            $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
-            $build = (Get-Item "$exchange\bin\store.exe").VersionInfo.FileVersion.Split(' ')[0]
-            if ($build -ne '{{build}}') { "{{host}}{{group}} reports build $build, not {{build}}"; exit 1 }
-            "reports build $build"
-            """#,
+        $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
+        $build = (Get-Item "$exchange\bin\store.exe").VersionInfo.FileVersion.Split(' ')[0]
+        if ($build -ne '{{build}}') { "{{host}}{{group}} reports build $build, not {{build}}"; exit 1 }
+        "reports build $build"
+        """#,
         "failover-test": #"""
-            $owner = ((cluster group '{{group}}' | Select-String '{{group}}').ToString() -split '\s{2,}')[1]
-            cluster group '{{group}}' /move
-            if ($LASTEXITCODE) { exit $LASTEXITCODE }
-            cluster group '{{group}}' /moveto:$owner
-            if ($LASTEXITCODE) { exit $LASTEXITCODE }
-            if ((cluster group '{{group}}' | Select-String 'Online') -eq $null) { "{{group}} is not online after failing over and back"; exit 1 }
-            """#,
+        $owner = ((cluster group '{{group}}' | Select-String '{{group}}').ToString() -split '\s{2,}')[1]
+        cluster group '{{group}}' /move
+        if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        cluster group '{{group}}' /moveto:$owner
+        if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        if ((cluster group '{{group}}' | Select-String 'Online') -eq $null) { "{{group}} is not online after failing over and back"; exit 1 }
+        """#,
     ]
 
     /// Checks asked on resume: an install is never repeated on a host that reports the
     /// package's build; a group already on its target node is not moved again.
     static let checks: [String: String] = [
         "install": #"""
-            $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
-            if ('{{build}}' -eq '') { exit 1 }
-            if ((Get-Item "$exchange\bin\store.exe").VersionInfo.FileVersion.Split(' ')[0] -ne '{{build}}') { exit 1 }
-            """#,
+        $exchange = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup').Services
+        if ('{{build}}' -eq '') { exit 1 }
+        if ((Get-Item "$exchange\bin\store.exe").VersionInfo.FileVersion.Split(' ')[0] -ne '{{build}}') { exit 1 }
+        """#,
         "move-group": #"""
-            if ((cluster group '{{group}}' | Select-String '{{to}}') -eq $null) { exit 1 }
-            """#,
+        if ((cluster group '{{group}}' | Select-String '{{to}}') -eq $null) { exit 1 }
+        """#,
     ]
 
     /// `powershell -EncodedCommand`: the script as UTF-16LE in Base64.

@@ -17,7 +17,8 @@ struct Baton: AsyncParsableCommand {
         subcommands: [
             PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
             DiagnoseCommand.self, CheckCommand.self, RunCommand.self, ResumeCommand.self, StatusCommand.self,
-            ApproveCommand.self, AbortCommand.self, ReportCommand.self, ServeCommand.self, TokenCommand.self, QualityCommand.self,
+            ApproveCommand.self, AbortCommand.self, ReportCommand.self, ServeCommand.self, TokenCommand.self,
+            QualityCommand.self,
         ]
     )
 

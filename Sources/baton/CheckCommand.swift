@@ -37,7 +37,7 @@ struct CheckCommand: AsyncParsableCommand {
     var lab = false
 
     func run() async throws {
-        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
+        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
         let results: [CheckResult]
         if !inventory.hosts.isEmpty, !lab {
             let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)

@@ -209,7 +209,7 @@ struct LabCommand: ParsableCommand {
 
         func run() async throws {
             let pace = LabSpeed(speed) ?? .instant
-            let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
+            let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
             var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory, seed: seed)
             for step in plan.steps {
                 let outcome = twin.perform(step)

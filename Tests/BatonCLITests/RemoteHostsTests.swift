@@ -194,7 +194,9 @@ struct RemoteHostsTests {
             of: "      quiesce: ", with: "      # quiesce: ")
         try text.write(toFile: inventory, atomically: true, encoding: .utf8)
         let state = BatonProcess.temporaryPath("remote-incomplete")
-        let result = try BatonProcess.run(["run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        let result = try BatonProcess.run([
+            "run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes",
+        ])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no hosts: entry for DC1"), "\(result.stderr)")
         #expect(result.stderr.contains("profile files has no 'quiesce' command"))

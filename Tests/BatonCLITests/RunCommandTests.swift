@@ -21,7 +21,8 @@ struct RunCommandTests {
                 example.hasPrefix("e2000")
                 ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
             let result = try BatonProcess.run([
-                "run", "examples/\(example)", "--package", package, "--state", state, "--yes", "--parallel", "8", "--lab",
+                "run", "examples/\(example)", "--package", package, "--state", state, "--yes", "--parallel", "8",
+                "--lab",
             ])
             #expect(result.status == 0, "\(example): \(result.stdout.suffix(500))")
             #expect(result.stdout.contains("no rule of the seed was violated"), "\(example)")

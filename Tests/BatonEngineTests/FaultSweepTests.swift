@@ -29,7 +29,8 @@ struct FaultSweepTests {
         let inventory = try InventoryLoader.load(
             path: Self.directory.appendingPathComponent(example).path, reservedPackageIDs: PackageCatalogue.builtInIDs)
         let packageID =
-            example.hasPrefix("e2000") ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
+            example.hasPrefix("e2000")
+            ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
         let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
         let plan = try Planner(inventory: inventory, package: package).plan()
         let pristine = LabTwin(inventory: inventory)
@@ -45,7 +46,8 @@ struct FaultSweepTests {
                 let store = LabStore(directory: directory)
                 let rollout = LabRollout(store: store, journal: journal)
                 let fault = LabFault(kind, target)
-                _ = try rollout.create(id: "r", inventory: inventory, package: package, plan: plan, freshLab: true, faults: [fault])
+                _ = try rollout.create(
+                    id: "r", inventory: inventory, package: package, plan: plan, freshLab: true, faults: [fault])
                 let options = EngineOptions(approveAll: true, timeouts: [.moveGroup: .seconds(5)])
                 let (first, _) = try await rollout.execute(run: "r", speed: .instant, options: options)
                 let context = "\(example): \(fault)"

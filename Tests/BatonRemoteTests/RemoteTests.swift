@@ -54,7 +54,8 @@ enum RemoteFixture {
         """
 
     static func load(_ text: String = inventoryText) throws -> (Inventory, Plan) {
-        let inventory = try InventoryLoader.parse(text: text, file: "remote.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let inventory = try InventoryLoader.parse(
+            text: text, file: "remote.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
         let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
         return (inventory, try Planner(inventory: inventory, package: package).plan())
     }
@@ -69,7 +70,8 @@ struct CommandProfileTests {
         let profile = CommandProfile(nil)
         var step = Step(.moveGroup, host: "NODE2", group: "EVS1", to: "NODE1", rules: [.e2003EVSUpgrade], why: "")
         step.id = "s7"
-        let command = try #require(try profile.command("move-group", profile.values(for: step, run: "run-1", address: "n2")))
+        let command = try #require(
+            try profile.command("move-group", profile.values(for: step, run: "run-1", address: "n2")))
         #expect(command.hasPrefix("powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "))
         let script = try Self.decode(command)
         #expect(script.contains("cluster group 'EVS1' /moveto:NODE1"))
@@ -121,13 +123,17 @@ struct CommandProfileTests {
     @Test("ssh's own failures become advice; a remote command's failure stays the command's")
     func connectionFailures() {
         let access = HostAccess(
-            host: "MAIL", address: "192.0.2.7", via: .ssh, port: 2222, location: SourceLocation(file: "f", line: 1, column: 1))
-        let refused = OpenSSHRunner.connectionFailure("ssh: connect to host 192.0.2.7 port 2222: Connection refused", access)
+            host: "MAIL", address: "192.0.2.7", via: .ssh, port: 2222,
+            location: SourceLocation(file: "f", line: 1, column: 1))
+        let refused = OpenSSHRunner.connectionFailure(
+            "ssh: connect to host 192.0.2.7 port 2222: Connection refused", access)
         #expect(refused?.hasPrefix("cannot reach MAIL (192.0.2.7:2222): connection refused") == true)
         let spoofed = OpenSSHRunner.connectionFailure(
             "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.", access)
         #expect(spoofed?.contains("does not match known_hosts") == true)
-        #expect(OpenSSHRunner.connectionFailure("Permission denied (publickey).", access)?.contains("refused the login") == true)
+        #expect(
+            OpenSSHRunner.connectionFailure("Permission denied (publickey).", access)?.contains("refused the login")
+                == true)
         #expect(OpenSSHRunner.connectionFailure("setup.exe is running", access) == nil)
     }
 }
@@ -142,13 +148,18 @@ struct RemoteTargetTests {
             if command.hasPrefix("install") { return CommandOutcome(exitCode: 194, output: "") }
             if command == "probe" {
                 // Answers, goes away twice, answers again.
-                let count = probes.withLock { value -> Int in value += 1; return value }
-                return CommandOutcome(exitCode: [2, 3].contains(count) ? nil : 0, output: "", unreachable: [2, 3].contains(count) ? "down" : nil)
+                let count = probes.withLock { value -> Int in
+                    value += 1; return value
+                }
+                return CommandOutcome(
+                    exitCode: [2, 3].contains(count) ? nil : 0, output: "",
+                    unreachable: [2, 3].contains(count) ? "down" : nil)
             }
             return CommandOutcome(exitCode: 0, output: "ok")
         }
         let target = try RemoteTarget(
-            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts, probeInterval: .milliseconds(1))
+            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts,
+            probeInterval: .milliseconds(1))
         let reboot = try #require(plan.steps.first { $0.action == .reboot && $0.host == "MAIL" })
         // Before the install asked, the restart is skipped.
         let skipped = try await target.perform(reboot, run: "r")
@@ -172,10 +183,13 @@ struct RemoteTargetTests {
     func pendingRestartIsDurable() async throws {
         let (inventory, plan) = try RemoteFixture.load()
         let state = RemoteFixture.state()
-        let hosts = ScriptedHosts { _, command in CommandOutcome(exitCode: command.hasPrefix("install") ? 194 : 0, output: "") }
+        let hosts = ScriptedHosts { _, command in
+            CommandOutcome(exitCode: command.hasPrefix("install") ? 194 : 0, output: "")
+        }
         let install = try #require(plan.steps.first { $0.action == .install })
         let reboot = try #require(plan.steps.first { $0.action == .reboot })
-        _ = try await RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state, runner: hosts).perform(install, run: "r")
+        _ = try await RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state, runner: hosts).perform(
+            install, run: "r")
         let again = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state, runner: hosts)
         #expect(try await again.hasTakenEffect(reboot, run: "r") == false)
     }
@@ -185,10 +199,13 @@ struct RemoteTargetTests {
         let (inventory, plan) = try RemoteFixture.load()
         let installed = Mutex(false)
         let hosts = ScriptedHosts { _, command in
-            if command.hasPrefix("installed?") { return CommandOutcome(exitCode: installed.withLock { $0 } ? 0 : 1, output: "") }
+            if command.hasPrefix("installed?") {
+                return CommandOutcome(exitCode: installed.withLock { $0 } ? 0 : 1, output: "")
+            }
             return CommandOutcome(exitCode: 0, output: "")
         }
-        let target = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
+        let target = try RemoteTarget(
+            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
         let install = try #require(plan.steps.first { $0.action == .install })
         #expect(try await target.hasTakenEffect(install, run: "r") == false)
         installed.withLock { $0 = true }
@@ -207,7 +224,8 @@ struct RemoteTargetTests {
                 ? CommandOutcome(exitCode: 1, output: "copying files\nFileInUse:: Added to Filelist: store.exe\n")
                 : CommandOutcome(exitCode: 0, output: "")
         }
-        let target = try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
+        let target = try RemoteTarget(
+            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts)
         let install = try #require(plan.steps.first { $0.action == .install })
         let result = try await target.perform(install, run: "r")
         #expect(!result.succeeded)
