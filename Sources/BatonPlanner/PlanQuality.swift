@@ -11,7 +11,8 @@ public struct PlanQuality: Sendable, Hashable {
     /// before it is done and one of the `parallel` slots is free (gates and milestones take
     /// no time and no slot).
     public var makespan: Int
-    /// No rollout obeying the seed can be faster (see `lowerBound(…)`).
+    /// No rollout obeying the seed can be faster: the larger of the work over the slots and
+    /// the plan's longest chain.
     public var lowerBound: Int
     public var lowerBoundReason: String
     /// Every machine (a cluster as one) after the other, each doing its steps in turn.
@@ -28,11 +29,17 @@ public struct PlanQuality: Sendable, Hashable {
         self.parallel = max(1, parallel)
         let remaining = plan.remainingWork(durations: durations)
         makespan = Self.listSchedule(plan.steps, seconds: seconds, priority: remaining, parallel: self.parallel)
-        (lowerBound, lowerBoundReason) = Self.lowerBound(
-            plan.steps, seconds: seconds, inventory: inventory, parallel: self.parallel)
-        if let critical = remaining.max(), critical > lowerBound {
-            (lowerBound, lowerBoundReason) = (critical, "the longest chain of steps the seed orders one after another")
-        }
+        // No schedule beats the work spread over every slot, nor the longest chain of steps
+        // that must follow one another: the plan's edges are the seed's orders (backups before
+        // any install, a cluster's nodes one at a time, front-ends before back-ends), each step
+        // citing its rules. Per-cluster and per-machine chains are parts of that chain.
+        let work = seconds.reduce(0, +)
+        let spread = (work + self.parallel - 1) / self.parallel
+        let chain = remaining.max() ?? 0
+        (lowerBound, lowerBoundReason) =
+            chain > spread
+            ? (chain, "the longest chain of steps the seed orders one after another")
+            : (spread, "the work over \(self.parallel) slots")
         let units = Self.units(plan.steps, seconds: seconds, inventory: inventory)
         oneAtATime = units.reduce(0) { $0 + $1.seconds }
         var batches: [Int: Int] = [:]
@@ -87,45 +94,6 @@ public struct PlanQuality: Sendable, Hashable {
             }
         }
         return end
-    }
-
-    /// The largest of: the work spread over `parallel` slots; and the backups every install
-    /// waits for (rule `backup-before`: at least the longest of them) followed by the longest
-    /// chain the seed makes mandatory, a cluster's installs and restarts one node at a time
-    /// with its virtual servers' moves and upgrades (rules `e2003-one-node-at-a-time`,
-    /// `e2000-active-passive`, `e55-active-first`), or one machine's own steps.
-    static func lowerBound(_ steps: [Step], seconds: [Int], inventory: Inventory, parallel: Int) -> (Int, String) {
-        let work = seconds.reduce(0, +)
-        var best = ((work + parallel - 1) / parallel, "the work over \(parallel) slots")
-        let prepare =
-            steps.indices.filter { steps[$0].phase == "prepare" && steps[$0].action == .backup }
-            .map { seconds[$0] }.max() ?? 0
-        var machine: [String: Int] = [:]
-        var cluster: [String: Int] = [:]
-        let clusterOfNode = Dictionary(
-            inventory.clusters.flatMap { cluster in cluster.nodes.map { ($0.name.lowercased(), cluster.name) } },
-            uniquingKeysWith: { first, _ in first })
-        let clusterOfGroup = Dictionary(
-            inventory.clusters.flatMap { cluster in cluster.virtualServers.map { ($0.name.lowercased(), cluster.name) }
-            },
-            uniquingKeysWith: { first, _ in first })
-        for (position, step) in steps.enumerated() where step.phase != "prepare" {
-            if let host = step.host { machine[host.lowercased(), default: 0] += seconds[position] }
-            let chained: Set<Action> = [.install, .reboot, .moveGroup, .upgradeVirtualServer]
-            guard chained.contains(step.action) else { continue }
-            let name =
-                step.action == .install || step.action == .reboot
-                ? step.host.flatMap { clusterOfNode[$0.lowercased()] }
-                : step.group.flatMap { clusterOfGroup[$0.lowercased()] }
-            if let name { cluster[name, default: 0] += seconds[position] }
-        }
-        if let (name, chain) = cluster.max(by: { $0.value < $1.value }), prepare + chain > best.0 {
-            best = (prepare + chain, "the backups before, then cluster \(name)'s nodes one at a time")
-        }
-        if let (name, chain) = machine.max(by: { $0.value < $1.value }), prepare + chain > best.0 {
-            best = (prepare + chain, "the backups before, then \(name)'s own steps")
-        }
-        return best
     }
 
     /// Each machine's (and each cluster's, as one) steps in turn: what a batch tool runs per

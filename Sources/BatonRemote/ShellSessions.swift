@@ -80,19 +80,19 @@ actor ShellSession {
     func start(arguments: [String]) {
         let requests = requests
         owner = Task {
-            let ended = await Self.serve(arguments: arguments, requests: requests) { pid in await self.started(pid) }
-            self.ended(ended)
+            await Self.serve(arguments: arguments, requests: requests) { pid in await self.started(pid) }
+            self.ended()
         }
     }
 
     func started(_ pid: Int32) { process = pid }
 
-    /// The session ended: every command still waiting hears why.
-    func ended(_ reason: String) {
+    /// The session ended (the command being served was answered with why): later commands
+    /// open a new one.
+    func ended() {
         isClosed = true
         queue.finish()
         process = nil
-        _ = reason
     }
 
     func run(_ command: String) async -> CommandOutcome {
@@ -123,11 +123,11 @@ actor ShellSession {
     }
 
     /// Runs the ssh client for the session's life, answering requests in order; returns when
-    /// the session ends. A request that was being served, and every one after it, is
-    /// answered as unreachable with what ssh said.
+    /// the session ends. The request being served then is answered as unreachable with what
+    /// ssh said (a session serves one request at a time, so there is no other).
     static func serve(
         arguments: [String], requests: AsyncStream<Request>, started: @escaping @Sendable (Int32) async -> Void
-    ) async -> String {
+    ) async {
         let pending = PendingReply()
         var reason = "the session ended"
         do {
@@ -170,7 +170,6 @@ actor ShellSession {
             reason = "\(error)"
         }
         pending.take()?.resume(returning: CommandOutcome(exitCode: nil, output: reason, unreachable: reason))
-        return reason
     }
 }
 

@@ -25,12 +25,7 @@ struct DashboardTests {
         #expect(created.status == 201)
         let steps = try #require(created.object["steps"] as? [[String: Any]]).compactMap { $0["id"] as? String }
         // Live: some steps done, the run still going.
-        for _ in 0..<600 {
-            let run = try await server.call(.GET, "/api/runs/run-1").object
-            let done = (run["steps"] as? [[String: Any]] ?? []).filter { $0["state"] as? String == "succeeded" }
-            if done.count >= 12 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await server.waitForSucceeded(12)
 
         let shot = BatonProcess.temporaryPath("dashboard") + ".png"
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--timeout=5000"]

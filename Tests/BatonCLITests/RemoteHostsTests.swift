@@ -127,7 +127,11 @@ struct RemoteHostsTests {
         #expect(hosts.sshdPID("FE2") == fe2PID)
 
         let report = try BatonProcess.run(["report", "run-1", "--state", state])
-        #expect(report.stdout.contains("FE1 reports 6.5.7638.2") || report.stdout.contains("reports 6.5.7638.2"))
+        // Each machine's version check, in the host's own words.
+        let checks = report.stdout.split(separator: "\n").filter { $0.contains("reports 6.5.7638.2") }
+        for name in ["FE1", "FE2", "BE1", "NODE1", "NODE2"] {
+            #expect(checks.contains { $0.split(separator: " ").contains(Substring(name)) }, "\(name): \(checks)")
+        }
         #expect(report.stdout.contains("real hosts"))
     }
 

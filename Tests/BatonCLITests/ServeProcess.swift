@@ -82,6 +82,16 @@ final class ServeProcess: @unchecked Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: buffer))
     }
 
+    /// Waits until `count` steps of the run succeeded (a live run part-way), up to 30 s.
+    func waitForSucceeded(_ count: Int, of run: String = "run-1") async throws {
+        for _ in 0..<600 {
+            let steps = try await call(.GET, "/api/runs/\(run)").object["steps"] as? [[String: Any]] ?? []
+            if steps.filter({ $0["state"] as? String == "succeeded" }).count >= count { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ServeError(description: "\(count) steps of \(run) never succeeded")
+    }
+
     /// Reads a run's event stream until `until` says stop (or the stream ends), returning the
     /// events as (name, data).
     func events(
