@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "BatonStore", targets: ["BatonStore"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonRemote", targets: ["BatonRemote"]),
+        .library(name: "BatonRuns", targets: ["BatonRuns"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,9 +59,14 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
         .target(
+            name: "BatonRuns",
+            dependencies: [
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
+            ]),
+        .target(
             name: "BatonServer",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore",
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonRuns",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -77,7 +83,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonServer",
-                "BatonRemote",
+                "BatonRemote", "BatonRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,7 +105,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests",
-            dependencies: ["BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab"]),
+            dependencies: [
+                "BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab", "BatonRuns",
+            ]),
         .testTarget(
             name: "BatonCLITests",
             dependencies: [

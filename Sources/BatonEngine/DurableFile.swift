@@ -16,8 +16,9 @@ public enum DurableFile {
         } catch {
             throw DurableFileError("cannot create \(directory): \(error)")
         }
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // A name of this process's own: two processes saving at once never share a half-written file.
+        let temporary = path + ".\(getpid()).tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw DurableFileError("cannot write \(temporary): \(String(cString: strerror(errno)))")
         }
@@ -43,4 +44,26 @@ public enum DurableFile {
 public struct DurableFileError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// An advisory lock on a file beside the state it guards (`flock`), held for a closure:
+/// processes that share a state directory take turns, and the lock goes with a process that
+/// dies holding it.
+public enum FileLock {
+    public static func withLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let directory = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw DurableFileError("cannot lock \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw DurableFileError("cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
 }

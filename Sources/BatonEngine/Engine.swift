@@ -31,9 +31,13 @@ public struct EngineOptions: Sendable {
     /// run at an unapproved gate (the command line: `baton approve`, then `baton resume`); a
     /// server keeps the run alive and waits, so an approval from the dashboard continues it.
     public var approvalPoll: Duration?
-    /// Asked between steps: true stops scheduling, lets running steps finish and leaves the
-    /// run halted for a later resume (a server shutting down gracefully).
-    public var stopRequested: @Sendable () -> Bool
+    /// Asked between steps: a reason stops scheduling, lets running steps finish and leaves the
+    /// run halted, with that reason, for a later resume (a server shutting down gracefully,
+    /// Ctrl-C at the terminal, a lease lost).
+    public var stopRequested: @Sendable () -> String?
+    /// Asked right before each step acts: throws when this controller no longer owns the run,
+    /// which ends the run here at once, the step not done.
+    public var confirmOwnership: @Sendable () throws -> Void
 
     public static let standardTimeouts: [Action: Duration] = [
         .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
@@ -46,10 +50,12 @@ public struct EngineOptions: Sendable {
     public init(
         parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2,
         timeouts: [Action: Duration] = EngineOptions.standardTimeouts, defaultTimeout: Duration = .seconds(3600),
-        approvalPoll: Duration? = nil, stopRequested: @escaping @Sendable () -> Bool = { false }
+        approvalPoll: Duration? = nil, stopRequested: @escaping @Sendable () -> String? = { nil },
+        confirmOwnership: @escaping @Sendable () throws -> Void = {}
     ) {
         self.approvalPoll = approvalPoll
         self.stopRequested = stopRequested
+        self.confirmOwnership = confirmOwnership
         self.timeouts = timeouts
         self.defaultTimeout = defaultTimeout
         self.parallel = max(1, parallel)
@@ -86,7 +92,9 @@ public struct Engine: Sendable {
 
     /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
     public func execute(run: String) async throws -> RunState {
-        guard let plan = try journal.plan(of: run) else { throw EngineError("no run '\(run)'") }
+        guard let plan = try journal.plan(of: run), let record = try journal.run(run) else {
+            throw EngineError("no run '\(run)'")
+        }
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
         var state = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
 
@@ -105,13 +113,14 @@ public struct Engine: Sendable {
         }
         // Resuming after the operator fixed the cause: failed and blocked steps go again.
         for (id, current) in state where current == .blocked || current == .failed { state[id] = .pending }
-        try journal.setState(run: run, .running)
+        // An aborted run driven again only brings its virtual servers back online.
+        var aborting = record.state == .aborted
+        var halted = aborting
+        if !aborting { try journal.setState(run: run, .running) }
 
         var approvals = Set(try journal.approvals(of: run))
         var failedHosts = Set<String>()
-        var halted = false
-        var aborting = false
-        var stopping = false
+        var stopping: String?
         // Gates ready to pass but not approved yet, and those already announced.
         var gated: [String] = []
         var announced = Set<String>()
@@ -142,8 +151,8 @@ public struct Engine: Sendable {
                     aborting = true
                     halted = true
                 }
-                if !halted, options.stopRequested() {
-                    stopping = true
+                if !halted, let reason = options.stopRequested() {
+                    stopping = reason
                     halted = true
                 }
                 // An approval given meanwhile (another shell, the dashboard) opens its gate.
@@ -224,13 +233,12 @@ public struct Engine: Sendable {
                     run: run, step: step.id, state: .blocked,
                     message: !gated.isEmpty && !halted
                         ? "waiting for an approval"
-                        : stopping
-                            ? "not started: the controller stopped; resume the run" : "not started: the run halted")
+                        : stopping.map { "not started: \($0); resume the run" } ?? "not started: the run halted")
             }
             final = .halted
         }
         let aborted = try journal.run(run)?.state == .aborted
-        try journal.setState(run: run, aborted ? .aborted : final)
+        try journal.setState(run: run, aborted ? .aborted : final, reason: final == .halted ? stopping ?? "" : "")
         return aborted ? .aborted : final
     }
 
@@ -248,6 +256,7 @@ public struct Engine: Sendable {
             } else {
                 onEvent(.started(step: step, attempt: 1))
             }
+            try options.confirmOwnership()
             last = try await performWithinLimit(step, run: run)
             if let output = last.output, !output.isEmpty {
                 try journal.recordOutput(run: run, step: step.id, output: output)

@@ -1,4 +1,5 @@
 import BatonPlanner
+import Foundation
 
 /// The states a step goes through in a run.
 public enum StepState: String, Sendable, Codable, CaseIterable {
@@ -14,6 +15,12 @@ public enum StepState: String, Sendable, Codable, CaseIterable {
 /// The states of a run.
 public enum RunState: String, Sendable, Codable, CaseIterable {
     case running, completed, halted, aborted
+    /// Never stored: a run the journal says is `running` whose owner is gone (its lease
+    /// expired, or its process ended). `baton resume` continues it.
+    case interrupted
+
+    /// Completed or aborted: nothing more may be approved, aborted or resumed.
+    public var isFinished: Bool { self == .completed || self == .aborted }
 }
 
 /// One run as the journal keeps it.
@@ -69,15 +76,37 @@ public protocol Journal: Sendable {
     /// Records the intent to perform `step` (state `running`, one more attempt).
     func begin(run: String, step: String) throws
     func finish(run: String, step: String, state: StepState, message: String) throws
-    func setState(run: String, _ state: RunState) throws
-    func approve(run: String, gate: String, by: String) throws
+    /// Sets the run's state; `reason` is kept with the transition (why it halted).
+    func setState(run: String, _ state: RunState, reason: String) throws
+    /// Records an approval. Approvals are append-only: a gate approved already throws
+    /// `JournalError.alreadyApproved` with the first approval, which stays.
+    func approve(run: String, _ approval: ApprovalRecord) throws
     func approvals(of run: String) throws -> [String]
-    /// Who approved which gate, and when: the audit trail.
-    func approvalRecords(of run: String) throws -> [(gate: String, by: String, at: Double)]
+    /// Who approved which gate, how and when: the audit trail.
+    func approvalRecords(of run: String) throws -> [ApprovalRecord]
     /// Keeps what a step's action printed (its end), for the operator to read later.
     func recordOutput(run: String, step: String, output: String) throws
 }
 
 extension Journal {
     public func recordOutput(run: String, step: String, output: String) throws {}
+
+    public func setState(run: String, _ state: RunState) throws { try setState(run: run, state, reason: "") }
+}
+
+/// What the journal refuses.
+public enum JournalError: Error, Sendable, CustomStringConvertible {
+    case alreadyApproved(run: String, ApprovalRecord)
+    /// The file is not a journal Baton can use (damaged, foreign, or newer than this Baton).
+    case unusable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .alreadyApproved(let run, let first):
+            let at = Date(timeIntervalSince1970: first.at).formatted(date: .abbreviated, time: .standard)
+            return "gate \(first.gate) of \(run) was approved already, by \(first.by) (\(first.how.rawValue)) at \(at)"
+        case .unusable(let path, let reason):
+            return "\(path) is not a journal Baton can use: \(reason)"
+        }
+    }
 }

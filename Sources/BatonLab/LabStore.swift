@@ -16,8 +16,20 @@ public struct LabStore: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: path) }
 
+    /// Held while the twin is read or written, so that one process's save and another's read
+    /// never interleave.
+    var lockPath: String { directory + "/lab.lock" }
+
+    /// The twin as saved last. Read under the twin's lock: a run that takes over another sees
+    /// everything the other saved before it lost the run.
     public func load() throws(LabError) -> LabTwin {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Data?
+        do {
+            data = try FileLock.withLock(lockPath) { FileManager.default.contents(atPath: path) }
+        } catch {
+            throw LabError("cannot read the lab twin in \(directory): \(error)")
+        }
+        guard let data else {
             throw LabError(
                 "no lab twin in \(directory): create one with 'baton lab init INVENTORY --state \(directory)'")
         }
@@ -28,13 +40,21 @@ public struct LabStore: Sendable {
         }
     }
 
-    public func save(_ twin: LabTwin) throws(LabError) {
+    /// Saves the twin. `fence` is asked under the twin's lock, right before the write: a run
+    /// that lost its lease throws there and changes nothing.
+    public func save(_ twin: LabTwin, fence: () throws -> Void = {}) throws {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            try DurableFile.replace(path, with: try encoder.encode(twin))
+            let data = try encoder.encode(twin)
+            try FileLock.withLock(lockPath) {
+                try fence()
+                try DurableFile.replace(path, with: data)
+            }
         } catch let error as DurableFileError {
             throw LabError(error.description)
+        } catch let error as OwnershipError {
+            throw error
         } catch {
             throw LabError("cannot write the lab twin to \(directory): \(error)")
         }

@@ -7,18 +7,23 @@ public actor LabTarget: Target {
     var twin: LabTwin
     let store: LabStore
     let speed: LabSpeed
+    /// Asked under the twin's lock before each save: throws when the run's owner lost its lease.
+    let fence: @Sendable () throws -> Void
 
-    public init(twin: LabTwin, store: LabStore, speed: LabSpeed) {
+    public init(twin: LabTwin, store: LabStore, speed: LabSpeed, fence: @escaping @Sendable () throws -> Void = {}) {
         self.twin = twin
         self.store = store
         self.speed = speed
+        self.fence = fence
     }
 
     public func perform(_ step: Step, run: String) async throws -> StepResult {
         var qualified = step
         qualified.id = "\(run)/\(step.id)"
-        let outcome = twin.perform(qualified)
-        try store.save(twin)
+        var changed = twin
+        let outcome = changed.perform(qualified)
+        try store.save(changed, fence: fence)
+        twin = changed
         try await speed.wait(outcome.duration)
         return StepResult(succeeded: outcome.succeeded, message: outcome.message, rule: outcome.rule)
     }

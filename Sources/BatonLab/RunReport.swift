@@ -13,7 +13,9 @@ public struct RunReport: Sendable, Encodable {
     }
     public struct StepLine: Sendable, Encodable { var step, subject, state, message: String }
     public struct Backup: Sendable, Encodable { var subject, level, contents: String; var restorable: Bool }
-    public struct Approval: Sendable, Encodable { public var gate, by, at: String }
+    /// Who approved a gate (the `--by` or token name, and the operating-system user), how
+    /// (`--yes`, `terminal`, `baton approve`, `api`) and when.
+    public struct Approval: Sendable, Encodable { public var gate, by, how, user, at: String }
     /// Something a person did to the run: started, resumed or aborted it.
     public struct AuditEntry: Sendable, Encodable { public var action, by, at: String }
 
@@ -39,7 +41,7 @@ public struct RunReport: Sendable, Encodable {
     public var target: String
 
     public init(
-        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
+        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord],
         audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin?
     ) {
         // Real hosts: what the twin would tell (builds, owners, downtime, backups) is known
@@ -98,7 +100,9 @@ public struct RunReport: Sendable, Encodable {
         }
         let formatter = ISO8601DateFormatter()
         self.approvals = approvals.map {
-            Approval(gate: $0.gate, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
+            Approval(
+                gate: $0.gate, by: $0.by, how: $0.how.rawValue, user: $0.user,
+                at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
         }
         self.audit = audit.map {
             AuditEntry(action: $0.action, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
@@ -135,7 +139,10 @@ public struct RunReport: Sendable, Encodable {
                 "Backups", ["subject", "level", "contents", "restorable at the current level"],
                 backups.map { [$0.subject, $0.level, $0.contents, $0.restorable ? "yes" : "NO"] }
             ),
-            ("Approvals", ["gate", "by", "at"], approvals.map { [$0.gate, $0.by, $0.at] }),
+            (
+                "Approvals", ["gate", "by", "how", "user", "at"],
+                approvals.map { [$0.gate, $0.by, $0.how, $0.user, $0.at] }
+            ),
             ("Audit trail", ["action", "by", "at"], audit.map { [$0.action, $0.by, $0.at] }),
             ("Rule violations", ["violation"], violations.map { [$0] }),
         ]

@@ -3,6 +3,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRuns
 import BatonStore
 import Foundation
 import Hummingbird
@@ -66,7 +67,7 @@ struct APIRoutes: Sendable {
         post("/api/runs/:id/abort") { request, context in
             let caller = try authorize(request, .operator)
             let id = try context.parameters.require("id")
-            try coordinator.abort(id, by: caller)
+            try await coordinator.abort(id, by: caller)
             return try JSONResponse(coordinator.detail(id), status: .accepted)
         }
         post("/api/runs/:id/resume") { request, context in
@@ -99,10 +100,10 @@ struct APIRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: format.render(plan))))
         }
         get("/api/lab") { _, _ in
-            guard coordinator.rollout.store.exists else {
+            guard coordinator.store.exists else {
                 throw APIError(.notFound, "no lab twin in the state directory yet: start a run first")
             }
-            return JSONResponse(LabView(try coordinator.rollout.store.load()))
+            return JSONResponse(LabView(try coordinator.store.load()))
         }
         router.add(middleware: MethodNotAllowed(routes: routes))
     }
@@ -147,7 +148,7 @@ struct APIRoutes: Sendable {
     struct RunRequest: Body, InventorySource {
         static let keys: Set<String> = [
             "package", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll", "freshLab",
-            "releaseNotes",
+            "releaseNotes", "lab",
         ]
         var package: String
         var inventory: String?
@@ -158,6 +159,8 @@ struct APIRoutes: Sendable {
         var approveAll: Bool?
         var freshLab: Bool?
         var releaseNotes: String?
+        /// Rehearse on the lab twin even though the inventory has `hosts:`.
+        var lab: Bool?
 
         static func parallel(_ value: Int?) throws -> Int {
             guard let value else { return 4 }
@@ -184,9 +187,10 @@ struct APIRoutes: Sendable {
         let settings = RunSettings(
             speed: try RunRequest.speed(body.speed), parallel: try RunRequest.parallel(body.parallel),
             approveAll: body.approveAll ?? false)
-        let id = try coordinator.start(
-            inventory: try body.loadInventory(), packageID: body.package, name: body.name,
-            freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes, settings: settings, by: caller)
+        let id = try await coordinator.start(
+            inventory: try body.loadInventory(), inlineText: body.inventory, packageID: body.package, name: body.name,
+            lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
+            settings: settings, by: caller)
         var response = try JSONResponse(coordinator.detail(id), status: .created).response(
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
@@ -203,7 +207,7 @@ struct APIRoutes: Sendable {
             var events: [EventStream.TransitionEvent]
         }
         let runs = try coordinator.summaries()
-        let store = coordinator.rollout.store
+        let store = coordinator.store
         let initial = Initial(
             runs: runs, run: try runs.last.map { try coordinator.detail($0.run) },
             lab: store.exists ? LabView(try store.load()) : nil,
@@ -218,14 +222,8 @@ struct APIRoutes: Sendable {
     }
 
     func report(_ id: String, format: String?) throws -> Response {
-        guard let record = try journal.run(id), let plan = try journal.plan(of: id) else {
-            throw APIError(.notFound, "no run '\(id)'")
-        }
-        let report = RunReport(
-            record: record, plan: plan, steps: try journal.steps(of: id),
-            approvals: try journal.approvalRecords(of: id),
-            audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-            twin: try journal.target(of: id) == "hosts" ? nil : try coordinator.rollout.store.load())
+        let report: RunReport
+        do { report = try coordinator.service.report(id) } catch { throw APIError(error) }
         let (type, text): (String, String) =
             switch format ?? "json" {
             case "text": ("text/plain; charset=utf-8", report.text())

@@ -1,4 +1,5 @@
 import BatonLab
+import BatonRuns
 import BatonStore
 import Foundation
 import Hummingbird
@@ -21,11 +22,14 @@ public struct BatonHTTPServer: Sendable {
         /// PEM files; both or neither.
         public var certificate: String?
         public var privateKey: String?
+        /// Seconds without a heartbeat after which another controller may take a run over.
+        public var leaseExpiry: Double
 
         public init(
             stateDirectory: String, host: String = "127.0.0.1", port: Int = 8080, certificate: String? = nil,
-            privateKey: String? = nil
+            privateKey: String? = nil, leaseExpiry: Double = RunService.defaultLeaseExpiry
         ) {
+            self.leaseExpiry = leaseExpiry
             self.stateDirectory = stateDirectory
             self.host = host
             self.port = port
@@ -46,7 +50,9 @@ public struct BatonHTTPServer: Sendable {
         logger.logLevel = .info
         let journal = try SQLiteJournal(path: configuration.stateDirectory + "/journal.sqlite")
         let coordinator = RunCoordinator(
-            journal: journal, store: LabStore(directory: configuration.stateDirectory), logger: logger)
+            service: RunService(
+                journal: journal, stateDirectory: configuration.stateDirectory, leaseExpiry: configuration.leaseExpiry),
+            logger: logger)
         let router = Router(context: BasicRequestContext.self)
         APIRoutes(
             coordinator: coordinator, tokens: AccessTokens(journal: journal),

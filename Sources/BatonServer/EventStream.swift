@@ -65,7 +65,7 @@ struct EventStream: Sendable {
                 quietSince = clock.now
             }
             if let state = try journal.run(id)?.state, state == .completed || state == .aborted,
-                coordinator.activeRun != id
+                !coordinator.isActive(id)
             {
                 try await writer.write(Self.event("end", id: last, data: "{\"state\":\"\(state.rawValue)\"}"))
                 return

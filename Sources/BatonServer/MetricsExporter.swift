@@ -1,5 +1,6 @@
 import BatonEngine
 import BatonLab
+import BatonRuns
 import BatonStore
 import Foundation
 import Prometheus
@@ -17,7 +18,7 @@ struct MetricsExporter: Sendable {
     func exposition() throws -> [UInt8] {
         let journal = coordinator.journal
         let registry = PrometheusCollectorRegistry()
-        let runs = try journal.runs()
+        let runs = try coordinator.service.statuses().map(\.record)
         for state in RunState.allCases {
             registry.makeGauge(
                 descriptor: Self.name("runs", help: "Runs in the journal by state."),
@@ -25,7 +26,7 @@ struct MetricsExporter: Sendable {
             ).set(Double(runs.filter { $0.state == state }.count))
         }
         registry.makeGauge(descriptor: Self.name("runs_in_progress", help: "Runs this server is carrying out now."))
-            .set(Double(coordinator.activeRun == nil ? 0 : 1))
+            .set(Double(coordinator.activeCount))
 
         var actions: [String: [String: String]] = [:]
         var counts: [[String]: Int] = [:]
@@ -74,7 +75,7 @@ struct MetricsExporter: Sendable {
             ).increment(by: Int64(count))
         }
 
-        if coordinator.rollout.store.exists, let twin = try? coordinator.rollout.store.load() {
+        if coordinator.store.exists, let twin = try? coordinator.store.load() {
             for group in twin.groups.values.filter(\.isVirtualServer).sorted(by: { $0.name < $1.name }) {
                 registry.makeGauge(
                     descriptor: Self.name(

@@ -3,6 +3,8 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRemote
+import BatonRuns
 import BatonStore
 import Foundation
 import Logging
@@ -23,36 +25,40 @@ public struct RunSettings: Sendable, Hashable {
     }
 }
 
-/// Carries out the runs the API starts, against the lab twin of the state directory, and
-/// owns them: each run is a child task of this service, so a graceful shutdown stops
-/// scheduling new steps, lets the running ones finish and leaves every run journaled and
-/// resumable. One run at a time acts on the twin, as one rollout at a time acts on an
-/// organization.
+/// Carries out the runs the API starts or resumes, through the same run service as the
+/// command line: this server holds each run's lease while it drives it, on the lab twin or on
+/// the inventory's real hosts. Each run is a child task of this service, so a graceful
+/// shutdown stops scheduling new steps, lets the running ones finish and leaves every run
+/// journaled and resumable.
 public final class RunCoordinator: Service, Sendable {
-    public let journal: SQLiteJournal
-    public let rollout: LabRollout
+    public let service: RunService
     let logger: Logger
-    let jobs: AsyncStream<(run: String, settings: RunSettings)>
-    let queue: AsyncStream<(run: String, settings: RunSettings)>.Continuation
-    /// The run acting on the twin now, if any, and whether the service is shutting down.
-    let state = Mutex<(active: String?, stopping: Bool)>((nil, false))
+    let jobs: AsyncStream<(run: RunService.OwnedRun, settings: RunSettings, by: String)>
+    let queue: AsyncStream<(run: RunService.OwnedRun, settings: RunSettings, by: String)>.Continuation
+    /// The runs this server drives now, and whether it is shutting down.
+    let state = Mutex<(active: Set<String>, stopping: Bool)>(([], false))
 
-    public init(journal: SQLiteJournal, store: LabStore, logger: Logger) {
-        self.journal = journal
-        self.rollout = LabRollout(store: store, journal: journal)
+    public init(service: RunService, logger: Logger) {
+        self.service = service
         self.logger = logger
         (jobs, queue) = AsyncStream.makeStream()
     }
 
+    public var journal: SQLiteJournal { service.journal }
+    public var store: LabStore { service.store }
+
     public var isStopping: Bool { state.withLock { $0.stopping } }
 
-    public var activeRun: String? { state.withLock { $0.active } }
+    /// Whether this server drives `run` now.
+    public func isActive(_ run: String) -> Bool { state.withLock { $0.active.contains(run) } }
+
+    public var activeCount: Int { state.withLock { $0.active.count } }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for await job in jobs {
-                    group.addTask { await self.execute(job.run, job.settings) }
+                    group.addTask { await self.execute(job.run, job.settings, by: job.by) }
                 }
             }
         } onGracefulShutdown: {
@@ -61,58 +67,72 @@ public final class RunCoordinator: Service, Sendable {
         }
     }
 
-    /// Plans `inventory` for `packageID` and starts the run. Throws `APIError` for bad input
-    /// (400, every problem located), a refusal (422, naming the rule) or a busy twin (409).
+    /// Plans `inventory` for `packageID` and starts the run: on its real hosts when it has
+    /// `hosts:` and `lab` is false (after the same preflight as `baton check`), else on the
+    /// lab twin. Throws `APIError` for bad input (400, every problem located), a refusal or a
+    /// failed preflight (422), machines another run holds (409).
     public func start(
-        inventory: Inventory, packageID: String, name: String?, freshLab: Bool, releaseNotes: String?,
-        settings: RunSettings, by caller: Caller
-    ) throws -> String {
+        inventory: Inventory, inlineText: String?, packageID: String, name: String?, lab: Bool, freshLab: Bool,
+        releaseNotes: String?, settings: RunSettings, by caller: Caller
+    ) async throws -> String {
         let (package, plan) = try Self.plan(inventory, packageID)
-        let id = try name ?? rollout.nextRunName()
-        guard try journal.run(id) == nil else {
-            throw APIError(.conflict, "a run named \(id) exists already; resume it or choose another name")
+        let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+        if target == .hosts {
+            do { try RemoteTarget.validate(inventory, plan) } catch {
+                throw APIError(
+                    .badRequest, "the hosts cannot carry out this plan",
+                    problems: error.problems.map { "\(inventory.file): error: \($0)" })
+            }
+            let runner = RemoteTarget.runner(for: inventory, stateDirectory: service.stateDirectory)
+            let results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
+            let failed = results.filter { $0.status == .fail }
+            guard failed.isEmpty else {
+                throw APIError(
+                    .unprocessableContent, "the preflight found \(failed.count) problem(s); nothing was started",
+                    problems: failed.map { "\($0.check) \($0.subject): \($0.detail)" })
+            }
         }
-        try claim(id)
+        try refuseWhileStopping()
+        let owned: RunService.OwnedRun
         do {
-            _ = try rollout.create(id: id, inventory: inventory, package: package, plan: plan, freshLab: freshLab)
-            if let releaseNotes { try journal.setReleaseNotes(run: id, link: releaseNotes) }
-            try journal.audit(run: id, action: "started", by: caller.name)
+            owned = try service.start(
+                .init(
+                    inventory: inventory, package: package, plan: plan, id: name, target: target, freshLab: freshLab,
+                    releaseNotes: releaseNotes, inlineInventory: inlineText, by: caller.name))
         } catch {
-            release(id)
-            throw error
+            throw APIError(error)
         }
-        queue.yield((id, settings))
-        return id
+        enqueue(owned, settings, by: caller.name)
+        return owned.id
     }
 
-    /// Continues a halted or aborted run, as `baton resume` does.
+    /// Continues a halted or interrupted run, as `baton resume` does.
     public func resume(_ id: String, settings: RunSettings, by caller: Caller) throws {
-        guard let record = try journal.run(id) else { throw APIError(.notFound, "no run '\(id)'") }
-        guard record.state != .completed else { throw APIError(.conflict, "run \(id) is completed already") }
-        try claim(id)
-        if record.state == .aborted { try journal.setState(run: id, .halted) }
-        try journal.audit(run: id, action: "resumed", by: caller.name)
-        queue.yield((id, settings))
+        try refuseWhileStopping()
+        do {
+            enqueue(try service.resume(id, by: caller.name), settings, by: caller.name)
+        } catch {
+            throw APIError(error)
+        }
     }
 
     /// Stops scheduling the run's steps; running steps finish, and a virtual server caught
-    /// offline is brought back online (the engine sees the journal's state).
-    public func abort(_ id: String, by caller: Caller) throws {
-        guard let record = try journal.run(id) else { throw APIError(.notFound, "no run '\(id)'") }
-        guard record.state != .completed else { throw APIError(.conflict, "run \(id) is completed already") }
-        try journal.setState(run: id, .aborted)
-        try journal.audit(run: id, action: "aborted", by: caller.name)
+    /// offline is brought back online.
+    public func abort(_ id: String, by caller: Caller) async throws {
+        do {
+            _ = try await service.abort(id, by: caller.name)
+        } catch {
+            throw APIError(error)
+        }
     }
 
     /// Records the approval; a run waiting at that gate in this server continues by itself.
     public func approve(_ id: String, gate: String, by caller: Caller) throws {
-        guard let plan = try journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }
-        let gates = plan.steps.compactMap(\.gate)
-        guard gates.contains(gate) else {
-            throw APIError(
-                .badRequest, "run \(id) has no gate '\(gate)'; its gates: \(gates.joined(separator: ", "))")
+        do {
+            try service.approve(id, gate: gate, by: caller.name, how: .api)
+        } catch {
+            throw APIError(error)
         }
-        try journal.approve(run: id, gate: gate, by: caller.name)
     }
 
     /// The plan of `inventory` for a package, or the API's error for an unknown package or a
@@ -133,32 +153,42 @@ public final class RunCoordinator: Service, Sendable {
         }
     }
 
-    func claim(_ id: String) throws {
-        try state.withLock { state in
-            if state.stopping { throw APIError(.serviceUnavailable, "the server is shutting down") }
-            if let active = state.active {
-                throw APIError(
-                    .conflict, "run \(active) is acting on the lab twin; wait for it, or abort it, before \(id)")
-            }
-            state.active = id
+    func refuseWhileStopping() throws {
+        if isStopping { throw APIError(.serviceUnavailable, "the server is shutting down") }
+    }
+
+    func enqueue(_ run: RunService.OwnedRun, _ settings: RunSettings, by: String) {
+        state.withLock { _ = $0.active.insert(run.id) }
+        if case .dropped = queue.yield((run, settings, by)) {
+            state.withLock { _ = $0.active.remove(run.id) }
+            service.release(run)
         }
     }
 
-    func release(_ id: String) {
-        state.withLock { if $0.active == id { $0.active = nil } }
-    }
-
-    func execute(_ id: String, _ settings: RunSettings) async {
-        defer { release(id) }
+    func execute(_ run: RunService.OwnedRun, _ settings: RunSettings, by: String) async {
+        defer { state.withLock { _ = $0.active.remove(run.id) } }
         let options = EngineOptions(
             parallel: settings.parallel, approveAll: settings.approveAll, approvalPoll: .milliseconds(200),
-            stopRequested: { self.isStopping })
+            stopRequested: { self.isStopping ? "the server shut down" : nil })
         do {
-            let (final, _) = try await rollout.execute(run: id, speed: settings.speed, options: options)
-            logger.info("run \(id) \(final.rawValue)")
+            let outcome = try await service.drive(run, speed: settings.speed, options: options, approvedBy: by)
+            logger.info("run \(run.id) \(outcome.state.rawValue)")
         } catch {
-            logger.error("run \(id) stopped: \(error)")
-            try? journal.setState(run: id, .halted)
+            logger.error("run \(run.id) stopped: \(error)")
+        }
+    }
+}
+
+extension APIError {
+    /// The run service's refusal as the API answers it.
+    init(_ error: RunServiceError) {
+        switch error {
+        case .notFound: self.init(.notFound, error.description)
+        case .noGate, .lab: self.init(.badRequest, error.description)
+        case .badInventory(_, let problems):
+            self.init(.badRequest, "the inventory cannot be carried out as it stands", problems: problems)
+        case .exists, .finished, .owned, .alreadyApproved: self.init(.conflict, error.description)
+        case .storage: self.init(.internalServerError, error.description)
         }
     }
 }

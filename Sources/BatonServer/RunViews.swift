@@ -1,6 +1,7 @@
 import BatonEngine
 import BatonLab
 import BatonPlanner
+import BatonRuns
 import BatonStore
 import Foundation
 
@@ -13,12 +14,19 @@ struct RunSummary: Encodable, Sendable {
     var created: String
     /// Whether this server is carrying the run out now.
     var active: Bool
+    /// `lab` (the lab twin) or `hosts` (the inventory's real hosts).
+    var target: String
+    /// The process driving the run, or last driving it.
+    var owner: OwnerView?
     /// Steps by state.
     var steps: [String: Int]
 
-    init(_ record: RunRecord, steps: [StepRecord], active: Bool) {
+    init(_ status: RunService.Status, steps: [StepRecord], active: Bool) {
+        let record = status.record
         run = record.id
         state = record.state.rawValue
+        target = status.target.rawValue
+        owner = status.lease.map(OwnerView.init)
         organization = record.organization
         package = record.package
         created = Self.time(record.created)
@@ -28,6 +36,24 @@ struct RunSummary: Encodable, Sendable {
 
     static func time(_ seconds: Double) -> String {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+    }
+}
+
+/// Who drives a run: the process holding its lease.
+struct OwnerView: Encodable, Sendable {
+    var host: String
+    var pid: Int32
+    var epoch: Int64
+    var since, heartbeat: String
+    var live: Bool
+
+    init(_ lease: Lease) {
+        host = lease.owner.host
+        pid = lease.owner.pid
+        epoch = lease.epoch
+        since = RunSummary.time(lease.acquired)
+        heartbeat = RunSummary.time(lease.heartbeat)
+        live = lease.isLive(at: Date().timeIntervalSince1970)
     }
 }
 
@@ -50,10 +76,11 @@ struct RunDetail: Encodable, Sendable {
         var state: String
         var why: String
         var releaseNotes: String?
-        var by, at: String?
+        var by, how, at: String?
     }
 
-    var run, state, organization, package, headline, created: String
+    var run, state, organization, package, headline, created, target: String
+    var owner: OwnerView?
     var active: Bool
     var phases: [String]
     var steps: [StepView]
@@ -62,9 +89,12 @@ struct RunDetail: Encodable, Sendable {
     var warnings: [Plan.Warning]
 
     init(
-        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [(gate: String, by: String, at: Double)],
+        status: RunService.Status, plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord],
         releaseNotes: String?, active: Bool
     ) {
+        let record = status.record
+        target = status.target.rawValue
+        owner = status.lease.map(OwnerView.init)
         run = record.id
         state = record.state.rawValue
         organization = record.organization
@@ -94,7 +124,7 @@ struct RunDetail: Encodable, Sendable {
             let done = records[step.id]?.state == .succeeded
             return GateView(
                 gate: gate, step: step.id, state: approval != nil || done ? "approved" : ready ? "waiting" : "pending",
-                why: step.why, releaseNotes: releaseNotes, by: approval?.by,
+                why: step.why, releaseNotes: releaseNotes, by: approval?.by, how: approval?.how.rawValue,
                 at: approval.map { RunSummary.time($0.at) })
         }
     }
@@ -102,17 +132,22 @@ struct RunDetail: Encodable, Sendable {
 
 extension RunCoordinator {
     func summaries() throws -> [RunSummary] {
-        let active = activeRun
-        return try journal.runs().map { RunSummary($0, steps: try journal.steps(of: $0.id), active: $0.id == active) }
+        do {
+            return try service.statuses().map {
+                RunSummary($0, steps: try journal.steps(of: $0.record.id), active: isActive($0.record.id))
+            }
+        } catch let error as RunServiceError {
+            throw APIError(error)
+        }
     }
 
     func detail(_ id: String) throws -> RunDetail {
-        guard let record = try journal.run(id), let plan = try journal.plan(of: id) else {
-            throw APIError(.notFound, "no run '\(id)'")
-        }
+        let status: RunService.Status
+        do { status = try service.status(id) } catch { throw APIError(error) }
+        guard let plan = try journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }
         return RunDetail(
-            record: record, plan: plan, steps: try journal.steps(of: id),
+            status: status, plan: plan, steps: try journal.steps(of: id),
             approvals: try journal.approvalRecords(of: id),
-            releaseNotes: try journal.releaseNotes(of: id), active: activeRun == id)
+            releaseNotes: try journal.releaseNotes(of: id), active: isActive(id))
     }
 }

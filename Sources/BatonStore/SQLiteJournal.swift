@@ -6,10 +6,25 @@ import GRDB
 /// The journal in SQLite (GRDB), in the state directory: runs, their plans, every step's
 /// state and every transition with its time. Each write is a transaction SQLite makes
 /// durable before it returns, so intent and results survive a `kill -9` or a power loss.
+///
+/// A journal can be fenced by a lease (`fenced(by:)`): every write of that run's steps and
+/// state then checks, in the same transaction, that the lease is still this one, so a
+/// controller that lost its run (paused, then taken over) changes nothing.
 public final class SQLiteJournal: Journal {
     let database: DatabaseQueue
+    /// The lease every write for its run must still hold; nil for a journal that drives no run.
+    public let fence: Lease?
+
+    init(database: DatabaseQueue, fence: Lease?) {
+        self.database = database
+        self.fence = fence
+    }
+
+    /// This journal, with every write for `lease.run` checked against the lease.
+    public func fenced(by lease: Lease) -> SQLiteJournal { SQLiteJournal(database: database, fence: lease) }
 
     public init(path: String) throws {
+        fence = nil
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -20,8 +35,13 @@ public final class SQLiteJournal: Journal {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         database = try DatabaseQueue(path: path, configuration: configuration)
-        try database.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
-        try Self.migrator.migrate(database)
+        // Two processes opening a new state directory at once take turns to create the tables.
+        try FileLock.withLock(path + ".lock") {
+            try database.writeWithoutTransaction { db in
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            }
+            try Self.migrator.migrate(database)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -61,6 +81,18 @@ public final class SQLiteJournal: Journal {
             try db.execute(sql: "ALTER TABLE run ADD COLUMN target TEXT NOT NULL DEFAULT 'lab'")
             try db.execute(sql: "ALTER TABLE step ADD COLUMN output TEXT")
         }
+        migrator.registerMigration("v5: leases, claims and how approvals were given") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE lease (run TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
+                        process_start INTEGER NOT NULL, instance TEXT NOT NULL, epoch INTEGER NOT NULL,
+                        heartbeat REAL NOT NULL, acquired REAL NOT NULL, expiry REAL NOT NULL);
+                    CREATE TABLE claim (resource TEXT PRIMARY KEY, run TEXT NOT NULL, label TEXT NOT NULL);
+                    ALTER TABLE approval ADD COLUMN how TEXT NOT NULL DEFAULT 'baton approve';
+                    ALTER TABLE approval ADD COLUMN user TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE run ADD COLUMN inventory_text TEXT;
+                    """)
+        }
         return migrator
     }
 
@@ -68,7 +100,11 @@ public final class SQLiteJournal: Journal {
 
     public func createRun(_ run: RunRecord, plan: Plan) throws {
         let json = PlanFormat.json.render(plan)
-        try database.write { db in
+        try database.write { db in try Self.insert(run, plan: plan, json: json, db) }
+    }
+
+    static func insert(_ run: RunRecord, plan: Plan, json: String, _ db: Database) throws {
+        do {
             try db.execute(
                 sql:
                     "INSERT INTO run (id, organization, package, inventory, state, created, plan, before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -82,7 +118,10 @@ public final class SQLiteJournal: Journal {
                     arguments: [run.id, step.id, step.action.rawValue, position])
             }
             try db.execute(
-                sql: "INSERT INTO transition (run, state, at) VALUES (?, 'created', ?)", arguments: [run.id, now])
+                sql: "INSERT INTO transition (run, state, at) VALUES (?, 'created', ?)",
+                arguments: [run.id, Date().timeIntervalSince1970])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw RunExists(run: run.id)
         }
     }
 
@@ -122,8 +161,38 @@ public final class SQLiteJournal: Journal {
         }
     }
 
+    /// A write transaction for `run`'s progress: immediate (the write lock taken at once), and
+    /// refused when this journal is fenced by a lease that another owner has taken since.
+    func write<T>(run: String, _ body: (Database) throws -> T) throws -> T {
+        try immediate { db in
+            if let fence, fence.run == run { try Self.check(fence, db) }
+            return try body(db)
+        }
+    }
+
+    /// A write transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`), so
+    /// what it reads cannot change under it in another process before it writes.
+    func immediate<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            guard let result else { throw JournalError.unusable(path: db.description, reason: "a write did not end") }
+            return result
+        }
+    }
+
+    static func check(_ fence: Lease, _ db: Database) throws {
+        let current = try lease(fence.run, db)
+        guard let current, current.epoch == fence.epoch, current.owner.instance == fence.owner.instance else {
+            throw OwnershipError.leaseLost(run: fence.run, by: current)
+        }
+    }
+
     public func begin(run: String, step: String) throws {
-        try database.write { db in
+        try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET state = 'running', attempts = attempts + 1 WHERE run = ? AND id = ?",
                 arguments: [run, step])
@@ -134,7 +203,7 @@ public final class SQLiteJournal: Journal {
     }
 
     public func finish(run: String, step: String, state: StepState, message: String) throws {
-        try database.write { db in
+        try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET state = ?, message = ? WHERE run = ? AND id = ?",
                 arguments: [state.rawValue, message, run, step])
@@ -144,29 +213,54 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func setState(run: String, _ state: RunState) throws {
-        try database.write { db in
+    public func setState(run: String, _ state: RunState, reason: String) throws {
+        try write(run: run) { db in
+            try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, run])
+            try db.execute(
+                sql: "INSERT INTO transition (run, state, at, message) VALUES (?, ?, ?, ?)",
+                arguments: [run, state.rawValue, now, reason])
+        }
+    }
+
+    /// Sets the state of a run unless it is finished (completed or aborted) already; returns
+    /// the state it had. What `baton abort` does, in one transaction with its check.
+    public func setState(run: String, _ state: RunState, unlessFinished: Void) throws -> RunState? {
+        try write(run: run) { db in
+            guard let stored = try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [run]),
+                let current = RunState(rawValue: stored)
+            else { return nil }
+            guard !current.isFinished else { return current }
             try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, run])
             try db.execute(
                 sql: "INSERT INTO transition (run, state, at) VALUES (?, ?, ?)", arguments: [run, state.rawValue, now])
+            return current
         }
     }
 
-    public func approve(run: String, gate: String, by: String) throws {
-        try database.write { db in
+    public func approve(run: String, _ approval: ApprovalRecord) throws {
+        try write(run: run) { db in
+            if let first = try Row.fetchOne(
+                db, sql: "SELECT * FROM approval WHERE run = ? AND gate = ?", arguments: [run, approval.gate])
+            {
+                throw JournalError.alreadyApproved(run: run, Self.approval(first))
+            }
             try db.execute(
-                sql: "INSERT OR REPLACE INTO approval (run, gate, by, at) VALUES (?, ?, ?, ?)",
-                arguments: [run, gate, by, now])
+                sql: "INSERT INTO approval (run, gate, by, at, how, user) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [run, approval.gate, approval.by, approval.at, approval.how.rawValue, approval.user])
         }
     }
 
-    public func approvalRecords(of run: String) throws -> [(gate: String, by: String, at: Double)] {
+    public func approvalRecords(of run: String) throws -> [ApprovalRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT gate, by, at FROM approval WHERE run = ? ORDER BY at", arguments: [run])
-                .map {
-                    (gate: $0["gate"], by: $0["by"], at: $0["at"])
-                }
+            try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE run = ? ORDER BY at", arguments: [run]).map(
+                Self.approval)
         }
+    }
+
+    static func approval(_ row: Row) -> ApprovalRecord {
+        ApprovalRecord(
+            gate: row["gate"], by: row["by"], how: ApprovalMethod(rawValue: row["how"]) ?? .command, user: row["user"],
+            at: row["at"])
     }
 
     public func approvals(of run: String) throws -> [String] {
@@ -292,7 +386,7 @@ extension SQLiteJournal {
     }
 
     public func recordOutput(run: String, step: String, output: String) throws {
-        try database.write { db in
+        try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET output = ? WHERE run = ? AND id = ?", arguments: [output, run, step])
         }
@@ -325,6 +419,27 @@ extension SQLiteJournal {
         }
     }
 
+    /// The inventory's text, for a run whose inventory was given inline rather than as a file.
+    public func setInventoryText(run: String, _ text: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET inventory_text = ? WHERE id = ?", arguments: [text, run])
+        }
+    }
+
+    public func inventoryText(of run: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT inventory_text FROM run WHERE id = ?", arguments: [run])
+        }
+    }
+
+    /// Each machine's build when the run started, for the report's before and after.
+    public func setBefore(run: String, _ builds: [String: String]) throws {
+        let json = String(decoding: try JSONEncoder().encode(builds), as: UTF8.self)
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET before = ? WHERE id = ?", arguments: [json, run])
+        }
+    }
+
     /// Where the approvers of a run read the package's release notes (rule `release-notes`).
     public func setReleaseNotes(run: String, link: String) throws {
         try database.write { db in
@@ -344,5 +459,150 @@ extension SQLiteJournal {
                 AuditRecord(run: $0["run"], action: $0["action"], by: $0["by"], at: $0["at"])
             }
         }
+    }
+}
+
+/// A run of that name is in the journal already.
+public struct RunExists: Error, Sendable {
+    public var run: String
+}
+
+/// A machine or the lab twin a run acts on, claimed in the journal so that two live runs never
+/// act on the same one.
+public struct Claim: Sendable, Hashable {
+    /// `lab` for the state directory's twin, `host:NAME` (lower case) for a real host.
+    public var resource: String
+    /// For a person: "the lab twin of .baton", "host MAIL".
+    public var label: String
+
+    public init(resource: String, label: String) {
+        self.resource = resource
+        self.label = label
+    }
+}
+
+extension SQLiteJournal {
+    static func lease(_ run: String, _ db: Database) throws -> Lease? {
+        try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run]).map { row in
+            Lease(
+                run: row["run"],
+                owner: LeaseOwner(
+                    host: row["host"], pid: row["pid"], processStart: UInt64(row["process_start"] as Int64),
+                    instance: row["instance"]),
+                epoch: row["epoch"], heartbeat: row["heartbeat"], acquired: row["acquired"], expiry: row["expiry"])
+        }
+    }
+
+    /// The run's lease as last written, live or not; nil for a run never driven under one.
+    public func lease(of run: String) throws -> Lease? {
+        try database.read { db in try Self.lease(run, db) }
+    }
+
+    /// Takes the lease of `run` for `owner` (epoch one more than before) and claims `claims`,
+    /// in one transaction. Throws `OwnershipError` when another live owner holds the run or
+    /// another live run holds a claim; nothing changes then.
+    public func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim]) throws -> Lease {
+        try immediate { db in try Self.acquire(run: run, owner: owner, expiry: expiry, claims: claims, db) }
+    }
+
+    /// Records a new run, its lease and its claims in one transaction: two processes starting
+    /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
+    public func createOwnedRun(
+        _ record: RunRecord, id: String?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim]
+    ) throws -> Lease {
+        let json = PlanFormat.json.render(plan)
+        return try immediate { db in
+            var record = record
+            record.id = try id ?? Self.nextRunName(db)
+            try Self.insert(record, plan: plan, json: json, db)
+            return try Self.acquire(run: record.id, owner: owner, expiry: expiry, claims: claims, db)
+        }
+    }
+
+    static func nextRunName(_ db: Database) throws -> String {
+        let existing = Set(try String.fetchAll(db, sql: "SELECT id FROM run"))
+        var number = existing.count + 1
+        while existing.contains("run-\(number)") { number += 1 }
+        return "run-\(number)"
+    }
+
+    static func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim], _ db: Database) throws
+        -> Lease
+    {
+        let now = Date().timeIntervalSince1970
+        let previous = try lease(run, db)
+        if let previous, previous.isLive(at: now), previous.owner.instance != owner.instance {
+            throw OwnershipError.runOwned(previous)
+        }
+        for claim in claims {
+            guard
+                let holder = try String.fetchOne(
+                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [claim.resource]),
+                holder != run, let lease = try lease(holder, db), lease.isLive(at: now)
+            else { continue }
+            throw OwnershipError.targetBusy(what: claim.label, run: holder, lease: lease)
+        }
+        let lease = Lease(
+            run: run, owner: owner, epoch: (previous?.epoch ?? 0) + 1, heartbeat: now, acquired: now, expiry: expiry)
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO lease (run, host, pid, process_start, instance, epoch, heartbeat, acquired, expiry)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                run, owner.host, owner.pid, Int64(owner.processStart), owner.instance, lease.epoch, now, now, expiry,
+            ])
+        for claim in claims {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO claim (resource, run, label) VALUES (?, ?, ?)",
+                arguments: [claim.resource, run, claim.label])
+        }
+        return lease
+    }
+
+    /// The lease of the live run holding `resource`, if one does.
+    public func liveClaim(_ resource: String) throws -> Lease? {
+        try database.read { db in
+            guard
+                let holder = try String.fetchOne(
+                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [resource]),
+                let lease = try Self.lease(holder, db), lease.isLive(at: Date().timeIntervalSince1970)
+            else { return nil }
+            return lease
+        }
+    }
+
+    /// Renews the heartbeat; throws `OwnershipError.leaseLost` when the lease was taken over.
+    public func renew(_ lease: Lease) throws -> Lease {
+        try database.write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND instance = ?",
+                arguments: [now, lease.run, lease.epoch, lease.owner.instance])
+            guard db.changesCount > 0 else {
+                throw OwnershipError.leaseLost(run: lease.run, by: try Self.lease(lease.run, db))
+            }
+            var renewed = lease
+            renewed.heartbeat = now
+            return renewed
+        }
+    }
+
+    /// Gives the run up: its lease and claims are free at once for whoever comes next.
+    public func release(_ lease: Lease) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE lease SET heartbeat = 0 WHERE run = ? AND epoch = ? AND instance = ?",
+                arguments: [lease.run, lease.epoch, lease.owner.instance])
+        }
+    }
+}
+
+extension SQLiteJournal {
+    /// Throws `OwnershipError.leaseLost` unless this journal's lease is still the run's: what
+    /// an owner asks right before it acts.
+    public func confirmLease() throws {
+        guard let fence else { return }
+        try database.read { db in try Self.check(fence, db) }
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
+import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonStore
 import Foundation
 
 /// `baton lab`: the lab twin, where a rollout is practised before production (rule `lab-first`).
@@ -31,7 +33,17 @@ struct LabCommand: ParsableCommand {
             }
         }
 
+        /// Saves the twin, unless a live run acts on it: a rollout in flight owns its twin.
         func save(_ twin: LabTwin) throws {
+            let journalPath = state + "/journal.sqlite"
+            if FileManager.default.fileExists(atPath: journalPath),
+                let holder = try? SQLiteJournal(path: journalPath).liveClaim("lab")
+            {
+                Terminal.error(
+                    "error: \(OwnershipError.targetBusy(what: "the lab twin in \(state)", run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
+                )
+                throw ExitCode(ExitStatus.failed)
+            }
             do {
                 try store.save(twin)
             } catch {

@@ -4,6 +4,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRuns
 import Foundation
 
 struct ReportCommand: ParsableCommand {
@@ -22,16 +23,13 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var state: LabCommand.StateOption
 
     func run() throws {
-        let journal = try Runs.journal(state)
-        guard let record = try journal.run(name), let plan = try journal.plan(of: name) else {
-            Terminal.error("error: no run '\(name)' in \(state.state); 'baton status' lists them")
-            throw ExitCode(ExitStatus.badInput)
+        let service = try Runs.service(state)
+        let report: RunReport
+        do {
+            report = try service.report(name)
+        } catch {
+            throw Runs.exit(error, state: state)
         }
-        let report = RunReport(
-            record: record, plan: plan, steps: try journal.steps(of: name),
-            approvals: try journal.approvalRecords(of: name),
-            audit: try journal.auditRecords(of: name).map { ($0.action, $0.by, $0.at) },
-            twin: try journal.target(of: name) == "hosts" ? nil : try state.load())
         switch format {
         case .text: Terminal.out(report.text())
         case .markdown: Terminal.out(report.markdown())

@@ -5,6 +5,7 @@ import BatonLab
 import BatonModel
 import BatonPlanner
 import BatonRemote
+import BatonRuns
 import BatonStore
 import Foundation
 import Synchronization
@@ -30,11 +31,21 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "Print events as JSON lines.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds without a heartbeat after which another controller may take the run over.",
+            valueName: "seconds"))
+    var leaseExpiry = RunService.defaultLeaseExpiry
+
+    @Flag(help: "When another run holds the same machines, wait for it instead of refusing.")
+    var wait = false
+
     func validate() throws {
         guard LabSpeed(speed) != nil else {
             throw ValidationError("--speed takes instant, real or a factor of at least 1")
         }
         guard parallel >= 1 else { throw ValidationError("--parallel takes a number of at least 1") }
+        guard (1...3600).contains(leaseExpiry) else { throw ValidationError("--lease-expiry takes 1 to 3600 seconds") }
     }
 
     var engineOptions: EngineOptions {
@@ -44,7 +55,7 @@ struct ExecutionOptions: ParsableArguments {
 
 enum Runs {
     /// Who acts from this shell, for the audit trail.
-    static var operatorName: String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
+    static var operatorName: String { RunService.systemUser }
 
     static func journal(_ state: LabCommand.StateOption) throws -> SQLiteJournal {
         do {
@@ -55,83 +66,144 @@ enum Runs {
         }
     }
 
-    /// Runs the engine against the run's target (the lab twin, or the inventory's real hosts),
-    /// printing progress; exits as contract §3 says.
-    static func execute(run: String, journal: SQLiteJournal, state: LabCommand.StateOption, options: ExecutionOptions)
-        async throws
+    static func service(_ state: LabCommand.StateOption, leaseExpiry: Double = RunService.defaultLeaseExpiry) throws
+        -> RunService
     {
-        let remote = try journal.target(of: run) == "hosts"
-        let hosts = remote ? try remoteTarget(run: run, journal: journal, state: state) : nil
-        if !remote { _ = try state.load() }
-        if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try journal.plan(of: run) {
-            let approved = Set(try journal.approvals(of: run))
-            for gate in plan.steps.compactMap(\.gate) where !approved.contains(gate) {
+        RunService(journal: try journal(state), stateDirectory: state.state, leaseExpiry: leaseExpiry)
+    }
+
+    /// Prints why the run service refused and gives the exit code: 2 for bad input (an unknown
+    /// run or gate, an inventory the hosts cannot carry out), 1 for everything else.
+    static func exit(_ error: RunServiceError, state: LabCommand.StateOption) -> ExitCode {
+        switch error {
+        case .badInventory:
+            Terminal.error(error.description)
+            return ExitCode(ExitStatus.badInput)
+        case .notFound(let run):
+            Terminal.error("error: no run '\(run)' in \(state.state); 'baton status' lists them")
+            return ExitCode(ExitStatus.badInput)
+        case .noGate, .exists, .lab:
+            Terminal.error("error: \(error)")
+            return ExitCode(ExitStatus.badInput)
+        case .owned(let reason):
+            var text = "error: \(reason)"
+            switch reason {
+            case .runOwned(let lease):
+                text += "\n  Nothing was done. Wait for it, or stop that process; 'baton status \(lease.run)' shows it."
+            case .targetBusy:
+                text += "\n  Nothing was done. Wait for that run (--wait), or abort it."
+            case .leaseLost: break
+            }
+            Terminal.error(text)
+            return ExitCode(ExitStatus.failed)
+        case .finished, .alreadyApproved, .storage:
+            Terminal.error("error: \(error)")
+            return ExitCode(ExitStatus.failed)
+        }
+    }
+
+    /// Drives an owned run against its target, printing progress; Ctrl-C (or SIGTERM) stops
+    /// it gracefully, a second Ctrl-C at once. Exits as `baton --help` says.
+    static func drive(
+        _ run: RunService.OwnedRun, service: RunService, state: LabCommand.StateOption, options: ExecutionOptions
+    ) async throws {
+        let journal = service.journal
+        if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try journal.plan(of: run.id) {
+            let approved = Set(try journal.approvals(of: run.id))
+            for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
                 Terminal.out("Gate \(gate): \(plan.steps.first { $0.gate == gate }?.why ?? "") Approve? [y/N] ")
                 if readLine()?.lowercased().hasPrefix("y") == true {
-                    try journal.approve(
-                        run: run, gate: gate, by: operatorName)
+                    _ = try? service.approve(run.id, gate: gate, by: operatorName, how: .terminal)
                 }
             }
         }
-        let alreadyDone = try journal.steps(of: run).filter { $0.state == .succeeded }.count
-        let speed = remote ? LabSpeed.realTime : LabSpeed(options.speed) ?? .instant
+        let steps = try journal.steps(of: run.id)
+        let speed = run.target == .hosts ? LabSpeed.realTime : LabSpeed(options.speed) ?? .instant
         let printer = ProgressPrinter(
-            json: options.json, total: try journal.steps(of: run).count, speed: speed, done: alreadyDone)
-        let final: RunState
-        var twinAfter: LabTwin?
-        if let hosts {
-            final = try await Engine(journal: journal, target: hosts, options: options.engineOptions) {
+            json: options.json, total: steps.count, speed: speed, done: steps.filter { $0.state == .succeeded }.count,
+            run: run.id, stateDirectory: state.state)
+        let signals = SignalTrap()
+        var engineOptions = options.engineOptions
+        engineOptions.stopRequested = { signals.reason }
+        let outcome: RunService.Outcome
+        do {
+            outcome = try await service.drive(run, speed: speed, options: engineOptions, approvedBy: operatorName) {
                 printer.print($0)
-            }.execute(run: run)
-        } else {
-            (final, twinAfter) = try await LabRollout(store: state.store, journal: journal).execute(
-                run: run, speed: speed, options: options.engineOptions
-            ) { printer.print($0) }
+            }
+        } catch {
+            printer.close()
+            throw exit(error, state: state)
         }
         printer.close()
+        try printEnd(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
+    }
+
+    static func printEnd(
+        _ run: String, outcome: RunService.Outcome, service: RunService, state: LabCommand.StateOption, stopped: String?
+    ) throws {
+        let journal = service.journal
         let steps = try journal.steps(of: run)
         let failed = steps.filter { $0.state == .failed }
         let left = steps.filter { $0.state == .blocked || $0.state == .pending }
-        switch final {
+        switch outcome.state {
         case .completed:
             if let record = try journal.run(run), let plan = try journal.plan(of: run) {
                 let report = RunReport(
                     record: record, plan: plan, steps: steps, approvals: try journal.approvalRecords(of: run),
-                    audit: try journal.auditRecords(of: run).map { ($0.action, $0.by, $0.at) }, twin: twinAfter)
+                    audit: try journal.auditRecords(of: run).map { ($0.action, $0.by, $0.at) }, twin: outcome.twin)
                 Terminal.out("\n" + report.text())
             }
-        case .running, .halted, .aborted:
-            var text = "\nRun \(run) \(final.rawValue)."
+        case .running, .halted, .aborted, .interrupted:
+            var text = "\nRun \(run) \(outcome.state.rawValue)"
+            text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
-            if failed.isEmpty, left.contains(where: { $0.message == "waiting for an approval" }) {
+            if failed.isEmpty, stopped == nil, left.contains(where: { $0.message == "waiting for an approval" }) {
                 let gates = (try journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
                 text +=
                     "\n  waiting for approval: baton approve \(run) \(gates.first ?? "release-notes") --state \(state.state)"
             }
-            text += "\n  \(left.count) steps not run. Fix the cause, then: baton resume \(run) --state \(state.state)\n"
+            if outcome.state != .aborted {
+                let fix = stopped == nil ? "Fix the cause, then" : "Continue with"
+                text += "\n  \(left.count) steps not run. \(fix): baton resume \(run) --state \(state.state)\n"
+            } else {
+                text += "\n  \(left.count) steps not run.\n"
+            }
             Terminal.out(text)
             throw ExitCode(ExitStatus.failed)
         }
     }
 }
 
-extension Runs {
-    /// The real hosts of a run's inventory, read again from its file; every missing way in or
-    /// command is reported before anything runs (exit 2).
-    static func remoteTarget(run: String, journal: SQLiteJournal, state: LabCommand.StateOption) throws
-        -> RemoteTarget
-    {
-        guard let record = try journal.run(run), let plan = try journal.plan(of: run) else {
-            Terminal.error("error: no run '\(run)' in \(state.state)")
-            throw ExitCode(ExitStatus.badInput)
+/// SIGINT and SIGTERM while a run is driven: the first asks the engine to start no new step
+/// and let running ones finish (an install is never abandoned half way); a second SIGINT ends
+/// the process at once, which the journal's intent and result records keep safe.
+final class SignalTrap: Sendable {
+    let state = Mutex<(reason: String?, sources: [any DispatchSourceSignal])>((nil, []))
+
+    init() {
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.received(name) }
+            source.resume()
+            state.withLock { $0.sources.append(source) }
         }
-        let inventory = try Loading.inventory(path: record.inventory)
-        do {
-            return try RemoteTarget(inventory: inventory, plan: plan, stateDirectory: state.state)
-        } catch let error as RemoteError {
-            for problem in error.problems { Terminal.error("\(inventory.file): error: \(problem)") }
-            throw ExitCode(ExitStatus.badInput)
+    }
+
+    var reason: String? { state.withLock { $0.reason } }
+
+    func received(_ name: String) {
+        let first = state.withLock { state in
+            guard state.reason == nil else { return false }
+            state.reason = "stopped by \(name)"
+            return true
         }
+        guard first else {
+            Terminal.error("\nStopped at once; the journal knows what was under way. 'baton resume' continues.\n")
+            _exit(130)
+        }
+        Terminal.error(
+            "\n\(name): no new step starts; running steps finish first. Press Ctrl-C again to stop at once.\n")
     }
 }
 
@@ -142,10 +214,14 @@ final class ProgressPrinter: Sendable {
     let live: Bool
     let total: Int
     let speed: LabSpeed
+    let run: String
+    let stateDirectory: String
     /// Steps done, steps running, and how many lines the display took when last drawn.
     let progress = Mutex<(done: Int, running: [String: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
 
-    init(json: Bool, total: Int, speed: LabSpeed, done: Int) {
+    init(json: Bool, total: Int, speed: LabSpeed, done: Int, run: String, stateDirectory: String) {
+        self.run = run
+        self.stateDirectory = stateDirectory
         self.json = json
         self.total = total
         self.speed = speed
@@ -188,7 +264,7 @@ final class ProgressPrinter: Sendable {
         if let message = fields["message"], !message.isEmpty { line += ": \(message)" }
         if let gate = fields["gate"] {
             line =
-                "\(time)  \(fields["step"]!.padded(6)) waiting   gate \(gate): approve it with 'baton approve RUN \(gate)'"
+                "\(time)  \(fields["step"]!.padded(6)) waiting   gate \(gate): approve it with 'baton approve \(run) \(gate) --state \(stateDirectory)'"
         }
         if case .finished(_, .failed, _, let rule?) = event, let known = Rule.named(rule) {
             line += "\n        rule \(known.id): \(known.text)"
@@ -238,9 +314,13 @@ final class ProgressPrinter: Sendable {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Plans and runs a rollout against the lab twin, durably: a crash resumes where it stopped.",
-        discussion:
-            "The journal and the twin live in the state directory. Exit 0 completed, 1 halted, 2 bad input, 3 refused.")
+        abstract: "Plans and runs a rollout, durably: a crash resumes where it stopped.",
+        discussion: """
+            The journal and the twin live in the state directory. One process drives a run at a time, and one run \
+            acts on the same machines (the lab twin, a real host) at a time: another is refused, naming the owner, \
+            or waits with --wait. Ctrl-C stops gracefully: running steps finish, the run halts, and 'baton resume' \
+            continues it. Exit 0 completed, 1 halted or refused, 2 bad input, 3 refused as unsafe.
+            """)
 
     @Argument(help: "The inventory (YAML).")
     var inventory: String
@@ -273,50 +353,38 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.badInput)
             }
         }
-        let journal = try Runs.journal(state)
-        let rollout = LabRollout(store: state.store, journal: journal)
-        let id = try runName ?? rollout.nextRunName()
-        guard try journal.run(id) == nil else {
-            Terminal.error(
-                "error: a run named \(id) exists already; resume it with 'baton resume \(id)' or choose another --run")
+        let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+        if target == .hosts, !faultList.isEmpty || freshLab {
+            Terminal.error("error: --faults and --fresh-lab are for the lab twin; add --lab to rehearse there")
             throw ExitCode(ExitStatus.badInput)
         }
-        let remote = !inventory.hosts.isEmpty && !lab
-        if remote {
-            guard faultList.isEmpty, !freshLab else {
-                Terminal.error("error: --faults and --fresh-lab are for the lab twin; add --lab to rehearse there")
-                throw ExitCode(ExitStatus.badInput)
-            }
-            do { try RemoteTarget.validate(inventory, plan) } catch {
-                for problem in error.problems { Terminal.error("\(inventory.file): error: \(problem)") }
-                throw ExitCode(ExitStatus.badInput)
-            }
-            try journal.createRun(
-                RunRecord(
-                    id: id, organization: inventory.organization, package: package.id, inventory: inventory.file,
-                    state: .running, created: Date().timeIntervalSince1970),
-                plan: plan)
-            try journal.setTarget(run: id, "hosts")
-        } else {
-            do {
-                _ = try rollout.create(
-                    id: id, inventory: inventory, package: package, plan: plan, freshLab: freshLab, faults: faultList)
-            } catch let error as LabError {
-                Terminal.error("error: \(error)")
-                throw ExitCode(ExitStatus.badInput)
-            }
+        let service = try Runs.service(state, leaseExpiry: options.leaseExpiry)
+        let new = RunService.NewRun(
+            inventory: inventory, package: package, plan: plan, id: runName, target: target, freshLab: freshLab,
+            faults: faultList, by: Runs.operatorName)
+        let owned: RunService.OwnedRun
+        do {
+            owned =
+                options.wait
+                ? try await service.waiting({ () throws(RunServiceError) in try service.start(new) }) {
+                    Terminal.error("Waiting: \($0)\n")
+                }
+                : try service.start(new)
+        } catch {
+            throw Runs.exit(error, state: state)
         }
-        try journal.audit(run: id, action: "started", by: Runs.operatorName)
         Terminal.out(
-            "Run \(id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(remote ? "its real hosts" : "the lab twin"); state in \(state.state).\n"
+            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : "the lab twin"); state in \(state.state).\n"
         )
-        try await Runs.execute(run: id, journal: journal, state: state, options: options)
+        try await Runs.drive(owned, service: service, state: state, options: options)
     }
 }
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "resume", abstract: "Continues a run where it stopped; nothing done is done again.")
+        commandName: "resume",
+        abstract: "Continues a halted or interrupted run where it stopped; nothing done is done again.",
+        discussion: "Refused while another process drives the run, and for a completed or aborted run.")
 
     @Argument(help: ArgumentHelp("The run.", valueName: "run"))
     var name: String
@@ -325,20 +393,30 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let journal = try Runs.journal(state)
-        guard try journal.run(name) != nil else {
-            Terminal.error("error: no run '\(name)' in \(state.state); 'baton status' lists them")
-            throw ExitCode(ExitStatus.badInput)
+        let service = try Runs.service(state, leaseExpiry: options.leaseExpiry)
+        let owned: RunService.OwnedRun
+        do {
+            owned =
+                options.wait
+                ? try await service.waiting({ () throws(RunServiceError) in
+                    try service.resume(name, by: Runs.operatorName)
+                }) { Terminal.error("Waiting: \($0)\n") }
+                : try service.resume(name, by: Runs.operatorName)
+        } catch {
+            throw Runs.exit(error, state: state)
         }
-        if try journal.run(name)?.state == .aborted { try journal.setState(run: name, .halted) }
-        try journal.audit(run: name, action: "resumed", by: Runs.operatorName)
-        try await Runs.execute(run: name, journal: journal, state: state, options: options)
+        try await Runs.drive(owned, service: service, state: state, options: options)
     }
 }
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Lists runs, or shows one with every step's state.")
+        commandName: "status",
+        abstract: "Lists runs, or shows one with every step's state.",
+        discussion: """
+            A run is 'running' only while the process driving it is alive; one whose process is gone is \
+            'interrupted', and 'baton resume' continues it.
+            """)
 
     @Argument(help: ArgumentHelp("A run.", valueName: "run"))
     var name: String?
@@ -349,28 +427,51 @@ struct StatusCommand: ParsableCommand {
     var format: LabCommand.Show.OutputFormat = .text
 
     func run() throws {
-        let journal = try Runs.journal(state)
-        guard let run = name else {
-            let runs = try journal.runs()
-            if format == .json {
-                let list = runs.map {
-                    ["run": $0.id, "state": $0.state.rawValue, "package": $0.package, "organization": $0.organization]
-                }
-                Terminal.out(String(decoding: try JSONEncoder().encode(list), as: UTF8.self) + "\n")
-            } else {
-                if runs.isEmpty { Terminal.out("No runs in \(state.state).\n") }
-                for record in runs {
-                    Terminal.out(
-                        "\(record.id.padded(12)) \(record.state.rawValue.padded(10)) \(record.package) for \(record.organization)\n"
-                    )
-                }
+        let service = try Runs.service(state)
+        do {
+            guard let name else { return try list(service) }
+            try show(name, service)
+        } catch let error as RunServiceError {
+            throw Runs.exit(error, state: state)
+        }
+    }
+
+    func list(_ service: RunService) throws {
+        let runs = try service.statuses()
+        if format == .json {
+            let list = runs.map {
+                [
+                    "run": $0.record.id, "state": $0.state.rawValue, "package": $0.record.package,
+                    "organization": $0.record.organization,
+                ]
             }
+            Terminal.out(String(decoding: try JSONEncoder().encode(list), as: UTF8.self) + "\n")
             return
         }
-        guard let record = try journal.run(run) else {
-            Terminal.error("error: no run '\(run)' in \(state.state)")
-            throw ExitCode(ExitStatus.badInput)
+        if runs.isEmpty { Terminal.out("No runs in \(state.state).\n") }
+        for status in runs {
+            Terminal.out(
+                "\(status.record.id.padded(12)) \(status.state.rawValue.padded(12)) \(status.record.package) for \(status.record.organization)\(owner(status).map { "; \($0)" } ?? "")\n"
+            )
         }
+    }
+
+    /// Who drives the run, or when its owner was last heard of.
+    func owner(_ status: RunService.Status) -> String? {
+        guard let lease = status.lease else { return nil }
+        let now = Date().timeIntervalSince1970
+        switch status.state {
+        case .running: return "driven by \(lease.describe(at: now))"
+        case .interrupted:
+            return
+                "its controller (\(lease.describe(at: now))) is gone; continue with: baton resume \(status.record.id) --state \(state.state)"
+        default: return nil
+        }
+    }
+
+    func show(_ run: String, _ service: RunService) throws {
+        let status = try service.status(run)
+        let journal = service.journal
         let steps = try journal.steps(of: run)
         if format == .json {
             struct Document: Encodable {
@@ -381,12 +482,27 @@ struct StatusCommand: ParsableCommand {
                     /// What the step's command printed last, on real hosts.
                     var output: String?
                 }
-                var run, state: String
+                struct Owner: Encodable {
+                    var host: String
+                    var pid: Int32
+                    var epoch: Int64
+                    var heartbeat: String
+                    var live: Bool
+                }
+                var run, state, target: String
+                var owner: Owner?
                 var steps: [Entry]
             }
             let outputs = try journal.outputs(of: run)
+            let now = Date().timeIntervalSince1970
             let document = Document(
-                run: run, state: record.state.rawValue,
+                run: run, state: status.state.rawValue, target: status.target.rawValue,
+                owner: status.lease.map {
+                    .init(
+                        host: $0.owner.host, pid: $0.owner.pid, epoch: $0.epoch,
+                        heartbeat: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0.heartbeat)),
+                        live: $0.isLive(at: now))
+                },
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
@@ -398,7 +514,9 @@ struct StatusCommand: ParsableCommand {
             return
         }
         let counts = Dictionary(grouping: steps, by: \.state).mapValues(\.count)
-        Terminal.out("Run \(run): \(record.state.rawValue); \(record.package) for \(record.organization)\n")
+        Terminal.out(
+            "Run \(run): \(status.state.rawValue); \(status.record.package) for \(status.record.organization)\n")
+        if let owner = owner(status) { Terminal.out(owner.prefix(1).uppercased() + owner.dropFirst() + "\n") }
         let tally = StepState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
         Terminal.out(tally.joined(separator: ", ") + "\n\n")
         for step in steps {
@@ -411,49 +529,51 @@ struct StatusCommand: ParsableCommand {
 
 struct ApproveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "approve", abstract: "Approves a run's gate (for example release-notes).")
+        commandName: "approve",
+        abstract: "Approves a run's gate (for example release-notes).",
+        discussion: "A gate is approved once; the first approval stays. A completed or aborted run is refused.")
 
     @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
     @Argument(help: "The gate.") var gate: String
-    @Option(help: "Who approves.") var by = ProcessInfo.processInfo.environment["USER"] ?? "operator"
+    @Option(help: "Who approves.") var by = RunService.systemUser
     @OptionGroup var state: LabCommand.StateOption
 
     func run() throws {
-        let run = name
-        let journal = try Runs.journal(state)
-        guard let plan = try journal.plan(of: run) else {
-            Terminal.error("error: no run '\(run)' in \(state.state)")
-            throw ExitCode(ExitStatus.badInput)
+        let service = try Runs.service(state)
+        do {
+            try service.approve(name, gate: gate, by: by, how: .command)
+        } catch {
+            throw Runs.exit(error, state: state)
         }
-        guard plan.steps.contains(where: { $0.gate == gate }) else {
-            Terminal.error(
-                "error: run \(run) has no gate '\(gate)'; its gates: \(plan.steps.compactMap(\.gate).joined(separator: ", "))"
-            )
-            throw ExitCode(ExitStatus.badInput)
-        }
-        try journal.approve(run: run, gate: gate, by: by)
-        Terminal.out("Gate \(gate) of \(run) approved by \(by). Continue with: baton resume \(run)\n")
+        Terminal.out("Gate \(gate) of \(name) approved by \(by). Continue with: baton resume \(name)\n")
     }
 }
 
-struct AbortCommand: ParsableCommand {
+struct AbortCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "abort", abstract: "Stops scheduling a run's steps; running steps finish.")
+        commandName: "abort",
+        abstract: "Aborts a run: no new step starts; running steps finish, virtual servers are brought back online.",
+        discussion: "A completed or aborted run is refused.")
 
     @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
     @OptionGroup var state: LabCommand.StateOption
 
-    func run() throws {
-        let run = name
-        let journal = try Runs.journal(state)
-        guard try journal.run(run) != nil else {
-            Terminal.error("error: no run '\(run)' in \(state.state)")
-            throw ExitCode(ExitStatus.badInput)
+    func run() async throws {
+        let service = try Runs.service(state)
+        let outcome: RunService.AbortOutcome
+        do {
+            outcome = try await service.abort(name, by: Runs.operatorName)
+        } catch {
+            throw Runs.exit(error, state: state)
         }
-        try journal.setState(run: run, .aborted)
-        try journal.audit(run: run, action: "aborted", by: Runs.operatorName)
-        let left = try journal.steps(of: run).filter { $0.state != .succeeded }.count
-        Terminal.out(
-            "Run \(run) aborted: no new step starts; \(left) steps not done. 'baton resume \(run)' continues it.\n")
+        let left = try service.journal.steps(of: name).filter { $0.state != .succeeded }.count
+        switch outcome {
+        case .requested(let owner):
+            Terminal.out(
+                "Run \(name) aborted: the process driving it (\(owner.owner.pid) on \(owner.owner.host)) starts no new step and lets running ones finish; \(left) steps not done.\n"
+            )
+        case .aborted:
+            Terminal.out("Run \(name) aborted: \(left) steps not done; every virtual server has a home.\n")
+        }
     }
 }

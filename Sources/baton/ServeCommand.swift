@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonRuns
 import BatonServer
 import Foundation
 
@@ -28,8 +29,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The PEM private key of --tls-certificate.")
     var tlsKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds without a heartbeat after which another controller may take a run over.",
+            valueName: "seconds"))
+    var leaseExpiry = RunService.defaultLeaseExpiry
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port takes 0 to 65535") }
+        guard (1...3600).contains(leaseExpiry) else { throw ValidationError("--lease-expiry takes 1 to 3600 seconds") }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-certificate and --tls-key go together")
         }
@@ -38,7 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let server = BatonHTTPServer(
             configuration: .init(
-                stateDirectory: state.state, host: host, port: port, certificate: tlsCertificate, privateKey: tlsKey))
+                stateDirectory: state.state, host: host, port: port, certificate: tlsCertificate, privateKey: tlsKey,
+                leaseExpiry: leaseExpiry))
         let directory = state.state
         do {
             try await server.run { address in

@@ -207,3 +207,62 @@ struct RemoteHostsTests {
         #expect(!FileManager.default.fileExists(atPath: hosts.root("MAIL") + "/actions.log"))
     }
 }
+
+@Suite("Real hosts through the API", .serialized, .enabled(if: TestHosts.available, "needs Debian's openssh-server"))
+struct RemoteHostsAPITests {
+    /// Test hosts named `names`, the standalone example's inventory reaching them, a server
+    /// over a fresh state directory and an operator's token.
+    static func serve(_ names: [String]) async throws -> (TestHosts, String, ServeProcess, String) {
+        let hosts = try TestHosts(names)
+        let inventory = try String(
+            contentsOfFile: try hosts.inventory(from: "e2003-standalone.yaml"), encoding: .utf8)
+        let server = try await ServeProcess(state: BatonProcess.temporaryPath("remote-api"))
+        return (hosts, inventory, server, try server.token("operator", name: "olga"))
+    }
+
+    @Test("a run started through the API goes to the inventory's real hosts; its gate is approved through the API")
+    func runThroughTheAPI() async throws {
+        let (hosts, inventory, server, operatorToken) = try await Self.serve(["DC1", "MAIL"])
+        defer {
+            server.stop()
+            hosts.stop()
+        }
+        let approver = try server.token("approver", name: "anna")
+
+        let started = try await server.call(
+            .POST, "/api/runs", token: operatorToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
+        #expect(started.status == 201, "\(started.body)")
+        #expect(started.object["target"] as? String == "hosts", "\(started.body)")
+        try await server.waitForGate("release-notes", of: "run-1")
+        #expect(!hosts.file("MAIL", "actions.log").contains("install "), "nothing installs before the gate")
+        let approved = try await server.call(
+            .POST, "/api/runs/run-1/approvals", token: approver, body: ["gate": "release-notes"])
+        #expect(approved.status == 201, "\(approved.body)")
+        let end = try await server.events(of: "run-1", within: .seconds(300)) { $0.last?.name == "end" }
+        #expect(end.last?.data.contains("completed") == true, "\(end.suffix(3)) \(server.log.suffix(2000))")
+        let log = hosts.file("MAIL", "actions.log").split(separator: "\n")
+        #expect(log.filter { $0 == "install exchange-2003-sp2" }.count == 1, "\(log)")
+        #expect(hosts.file("MAIL", "version") == "6.5.7638.2\n")
+        let report = try await server.call(.GET, "/api/runs/run-1/report")
+        let approvals = report.object["approvals"] as? [[String: String]] ?? []
+        #expect(approvals.first?["by"] == "anna" && approvals.first?["how"] == "api", "\(approvals)")
+    }
+
+    @Test("a run through the API on hosts that cannot carry it out is refused before anything runs")
+    func refusedBeforeAnythingRuns() async throws {
+        let (hosts, inventory, server, operatorToken) = try await Self.serve(["MAIL"])
+        defer {
+            server.stop()
+            hosts.stop()
+        }
+        let refused = try await server.call(
+            .POST, "/api/runs", token: operatorToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
+        #expect(refused.status == 400, "\(refused.body)")
+        #expect(refused.body.contains("no hosts: entry for DC1"), "\(refused.body)")
+        let rehearsal = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: ["package": "exchange-2003-sp2", "inventory": inventory, "lab": true, "approveAll": true])
+        #expect(rehearsal.status == 201, "\(rehearsal.body)")
+        #expect(rehearsal.object["target"] as? String == "lab")
+    }
+}

@@ -92,6 +92,18 @@ final class ServeProcess: @unchecked Sendable {
         throw ServeError(description: "\(count) steps of \(run) never succeeded")
     }
 
+    /// Waits until the run waits at `gate` (everything before it done), up to two minutes.
+    func waitForGate(_ gate: String, of run: String) async throws {
+        for _ in 0..<2400 {
+            let gates = try await call(.GET, "/api/runs/\(run)").object["gates"] as? [[String: Any]] ?? []
+            if gates.contains(where: { $0["gate"] as? String == gate && $0["state"] as? String == "waiting" }) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ServeError(description: "\(run) never waited at \(gate)")
+    }
+
     /// Reads a run's event stream until `until` says stop (or the stream ends), returning the
     /// events as (name, data).
     func events(

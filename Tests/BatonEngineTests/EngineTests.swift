@@ -199,7 +199,8 @@ struct EngineTests {
         #expect(try journal.run("r")?.state == .running)
         let installs = Set(plan.steps.filter { $0.action == .install }.map(\.id))
         #expect(try journal.steps(of: "r").filter { installs.contains($0.id) }.allSatisfy { $0.state == .pending })
-        try journal.approve(run: "r", gate: gate, by: "alice")
+        try journal.approve(
+            run: "r", ApprovalRecord(gate: gate, by: "alice", how: .command, user: "alice", at: 0))
         #expect(try await run.value == .completed)
     }
 
@@ -211,7 +212,8 @@ struct EngineTests {
         let started = Mutex(0)
         let engine = Engine(
             journal: journal, target: ScriptedTarget(delay: .milliseconds(30)),
-            options: EngineOptions(parallel: 2, approveAll: true, stopRequested: { stop.withLock { $0 } })
+            options: EngineOptions(
+                parallel: 2, approveAll: true, stopRequested: { stop.withLock { $0 } ? "the test stopped it" : nil })
         ) { event in
             if case .started = event {
                 started.withLock { $0 += 1 }
@@ -226,7 +228,7 @@ struct EngineTests {
         #expect(begun.allSatisfy { $0.state == .succeeded })
         #expect(begun.count == started.withLock { $0 })
         #expect((5...6).contains(begun.count))
-        #expect(steps.contains { $0.message.contains("the controller stopped") })
+        #expect(steps.contains { $0.message == "not started: the test stopped it; resume the run" })
         let resumed = try await Engine(
             journal: journal, target: ScriptedTarget(), options: EngineOptions(approveAll: true), onEvent: { _ in }
         ).execute(run: "r")

@@ -3,6 +3,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlanner
+import BatonRuns
 import BatonStore
 import Foundation
 import Testing
@@ -43,13 +44,16 @@ struct FaultSweepTests {
                 let directory = NSTemporaryDirectory() + "baton-sweep-\(UUID().uuidString)"
                 defer { try? FileManager.default.removeItem(atPath: directory) }
                 let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
-                let store = LabStore(directory: directory)
-                let rollout = LabRollout(store: store, journal: journal)
+                let service = RunService(journal: journal, stateDirectory: directory)
+                let store = service.store
                 let fault = LabFault(kind, target)
-                _ = try rollout.create(
-                    id: "r", inventory: inventory, package: package, plan: plan, freshLab: true, faults: [fault])
+                let owned = try service.start(
+                    .init(
+                        inventory: inventory, package: package, plan: plan, id: "r", target: .lab, freshLab: true,
+                        faults: [fault], by: "sweep"))
                 let options = EngineOptions(approveAll: true, timeouts: [.moveGroup: .seconds(5)])
-                let (first, _) = try await rollout.execute(run: "r", speed: .instant, options: options)
+                var outcome = try await service.drive(owned, speed: .instant, options: options, approvedBy: "sweep")
+                let first = outcome.state
                 let context = "\(example): \(fault)"
                 if first == .halted {
                     halted += 1
@@ -61,10 +65,13 @@ struct FaultSweepTests {
                     // brought back; events have passed.
                     if !kind.isEvent || kind == .noReturnAfterRestart { try twin.fix(fault) }
                     try store.save(twin)
+                    outcome = try await service.drive(
+                        try service.resume("r", by: "sweep"), speed: .instant, options: options, approvedBy: "sweep")
                 } else {
                     #expect(first == .completed, "\(context)")
                 }
-                let (final, twin) = try await rollout.execute(run: "r", speed: .instant, options: options)
+                let final = outcome.state
+                let twin = try #require(outcome.twin)
                 let failures = try journal.steps(of: "r").filter { $0.state == .failed }.map(\.message)
                 #expect(final == .completed, "\(context): \(failures)")
                 #expect(twin.accounting.violations.isEmpty, "\(context): \(twin.accounting.violations)")

@@ -1,0 +1,137 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Who drives a run: one process of one machine. The random instance tells two processes apart
+/// even when an operating system reuses a process id.
+public struct LeaseOwner: Sendable, Hashable, Codable {
+    public var host: String
+    public var pid: Int32
+    /// When the process started, in the kernel's ticks since boot (`/proc/PID/stat`): a
+    /// process id reused by a later process has another start time.
+    public var processStart: UInt64
+    public var instance: String
+
+    public init(host: String, pid: Int32, processStart: UInt64, instance: String) {
+        self.host = host
+        self.pid = pid
+        self.processStart = processStart
+        self.instance = instance
+    }
+
+    /// This process.
+    public static let current = LeaseOwner(
+        host: ProcessInfo.processInfo.hostName, pid: getpid(), processStart: processStartTime(getpid()) ?? 0,
+        instance: UUID().uuidString)
+
+    /// Whether this owner's process has certainly ended: it ran on this machine and no process
+    /// with its id and start time exists any more. An owner on another machine is never known
+    /// to be gone; its lease expires instead.
+    public var isGoneFromThisMachine: Bool {
+        guard host == LeaseOwner.current.host else { return false }
+        guard let start = Self.processStartTime(pid) else { return true }
+        return processStart != 0 && start != processStart
+    }
+
+    /// Field 22 of `/proc/PID/stat`; nil when there is no such process.
+    static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        // After the command's name in parentheses: state is field 3, start time field 22.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+}
+
+/// The right to drive one run, held in the journal: the owner, an epoch that grows with every
+/// takeover, and the owner's last heartbeat. Every write the owner makes carries the epoch; the
+/// journal refuses one from an older epoch, so a process that lost its lease applies nothing.
+public struct Lease: Sendable, Hashable {
+    public var run: String
+    public var owner: LeaseOwner
+    public var epoch: Int64
+    /// Seconds since 1970.
+    public var heartbeat: Double
+    public var acquired: Double
+    /// Seconds without a heartbeat after which the lease is free.
+    public var expiry: Double
+
+    public init(run: String, owner: LeaseOwner, epoch: Int64, heartbeat: Double, acquired: Double, expiry: Double) {
+        self.run = run
+        self.owner = owner
+        self.epoch = epoch
+        self.heartbeat = heartbeat
+        self.acquired = acquired
+        self.expiry = expiry
+    }
+
+    /// Whether its owner still drives the run at `now`: a heartbeat within the expiry, from a
+    /// process that has not ended.
+    public func isLive(at now: Double) -> Bool {
+        heartbeat > 0 && now - heartbeat < expiry && !owner.isGoneFromThisMachine
+    }
+
+    /// "process 4242 on ctl1 since 10:02; last heartbeat 2 s ago"
+    public func describe(at now: Double) -> String {
+        let since = Date(timeIntervalSince1970: acquired).formatted(date: .omitted, time: .standard)
+        return
+            "process \(owner.pid) on \(owner.host) since \(since); last heartbeat \(Int((now - heartbeat).rounded())) s ago"
+    }
+}
+
+/// Why a run or a machine could not be taken, or was lost.
+public enum OwnershipError: Error, Sendable, CustomStringConvertible {
+    /// Another live process drives the run.
+    case runOwned(Lease)
+    /// Another live run acts on the same machines (`what` names them: the lab twin, a host).
+    case targetBusy(what: String, run: String, lease: Lease)
+    /// This process's lease was taken over (or expired and was taken): it must stop at once.
+    case leaseLost(run: String, by: Lease?)
+
+    public var description: String {
+        let now = Date().timeIntervalSince1970
+        switch self {
+        case .runOwned(let lease):
+            return "\(lease.run) is being driven by \(lease.describe(at: now))"
+        case .targetBusy(let what, let run, let lease):
+            return "\(what) is in use by run \(run), driven by \(lease.describe(at: now))"
+        case .leaseLost(let run, let lease):
+            let taker = lease.map { ": \($0.run) is now driven by \($0.describe(at: now))" } ?? ""
+            return "this process no longer owns \(run)\(taker); it applied nothing more"
+        }
+    }
+}
+
+/// How a gate was approved, for the audit trail.
+public enum ApprovalMethod: String, Sendable, Codable, CaseIterable {
+    /// `baton run --yes` or `approveAll` in the API: every gate approved up front.
+    case yes = "--yes"
+    /// Answered on the terminal when the run started.
+    case terminal
+    /// `baton approve RUN GATE`.
+    case command = "baton approve"
+    /// `POST /api/runs/{id}/approvals`.
+    case api
+}
+
+/// One approval as the journal keeps it: append-only, the first approver stays.
+public struct ApprovalRecord: Sendable, Hashable, Codable {
+    public var gate: String
+    /// The `--by` name or the token's name.
+    public var by: String
+    public var how: ApprovalMethod
+    /// The operating-system user of the process that recorded it.
+    public var user: String
+    public var at: Double
+
+    public init(gate: String, by: String, how: ApprovalMethod, user: String, at: Double) {
+        self.gate = gate
+        self.by = by
+        self.how = how
+        self.user = user
+        self.at = at
+    }
+}

@@ -1,0 +1,538 @@
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonRemote
+import BatonStore
+import Foundation
+import Synchronization
+
+/// Where a run acts.
+public enum RunTarget: String, Sendable, Codable {
+    /// The lab twin of the state directory: a rehearsal.
+    case lab
+    /// The real hosts of the inventory's `hosts:` section.
+    case hosts
+}
+
+/// Starting, resuming, driving, approving, aborting and reporting runs: one place for the
+/// command line and the server alike. Whoever drives a run holds its lease in the journal
+/// (owner, epoch, heartbeat); every write it makes is fenced by that lease, and the machines
+/// it acts on (the lab twin, real hosts) are claimed for as long as it lives.
+public struct RunService: Sendable {
+    public let journal: SQLiteJournal
+    public let store: LabStore
+    public let stateDirectory: String
+    public let owner: LeaseOwner
+    /// Seconds without a heartbeat after which another controller may take a run over.
+    public let leaseExpiry: Double
+
+    public static let defaultLeaseExpiry = 15.0
+
+    public init(
+        journal: SQLiteJournal, stateDirectory: String, owner: LeaseOwner = .current,
+        leaseExpiry: Double = RunService.defaultLeaseExpiry
+    ) {
+        self.journal = journal
+        self.stateDirectory = stateDirectory
+        self.store = LabStore(directory: stateDirectory)
+        self.owner = owner
+        self.leaseExpiry = leaseExpiry
+    }
+
+    /// The operating-system user of this process, for the audit trail.
+    public static var systemUser: String {
+        ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+    }
+
+    // MARK: Starting and resuming
+
+    /// Where a new run's inventory came from: a file (read again on resume, so a fix there
+    /// counts) or text given inline (kept in the journal).
+    public enum InventorySource: Sendable {
+        case file(String)
+        case inline(String)
+    }
+
+    /// What a new run is.
+    public struct NewRun: Sendable {
+        public var inventory: Inventory
+        public var package: Package
+        public var plan: Plan
+        public var id: String?
+        public var target: RunTarget
+        public var freshLab: Bool
+        public var faults: [LabFault]
+        public var releaseNotes: String?
+        /// The inventory's text when it was given inline (the API), kept for a resume.
+        public var inlineInventory: String?
+        /// Who starts it (the audit trail).
+        public var by: String
+
+        public init(
+            inventory: Inventory, package: Package, plan: Plan, id: String? = nil, target: RunTarget,
+            freshLab: Bool = false, faults: [LabFault] = [], releaseNotes: String? = nil,
+            inlineInventory: String? = nil, by: String
+        ) {
+            self.inlineInventory = inlineInventory
+            self.inventory = inventory
+            self.package = package
+            self.plan = plan
+            self.id = id
+            self.target = target
+            self.freshLab = freshLab
+            self.faults = faults
+            self.releaseNotes = releaseNotes
+            self.by = by
+        }
+    }
+
+    /// A run this process owns now: drive it with `drive`, or let it go with `release`.
+    public struct OwnedRun: Sendable {
+        public let id: String
+        public let target: RunTarget
+        public let lease: Lease
+        /// The journal, fenced by the lease.
+        public let journal: SQLiteJournal
+    }
+
+    /// Records a new run, owned by this process, with the machines it acts on claimed. On the
+    /// lab twin, the twin is the state directory's own (or a new one from the inventory), with
+    /// `faults` armed. Refused (nothing recorded) when another live run holds those machines.
+    public func start(_ new: NewRun) throws(RunServiceError) -> OwnedRun {
+        if let id = new.id, try wrap({ try journal.run(id) }) != nil { throw .exists(id) }
+        if new.target == .hosts {
+            do { try RemoteTarget.validate(new.inventory, new.plan) } catch {
+                throw .badInventory(file: new.inventory.file, problems: error.problems)
+            }
+        }
+        // The twin as it would be, before anything is recorded, so that a bad fault refuses the run.
+        if new.target == .lab { _ = try prepareTwin(new) }
+        let record = RunRecord(
+            id: new.id ?? "", organization: new.inventory.organization, package: new.package.id,
+            inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970)
+        let lease: Lease
+        do {
+            lease = try journal.createOwnedRun(
+                record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry,
+                claims: claims(new.target, inventory: new.inventory, plan: new.plan))
+        } catch let error as RunExists {
+            throw .exists(error.run)
+        } catch {
+            throw RunServiceError(error)
+        }
+        let run = OwnedRun(id: lease.run, target: new.target, lease: lease, journal: journal.fenced(by: lease))
+        do {
+            try journal.setTarget(run: run.id, new.target.rawValue)
+            if let text = new.inlineInventory { try journal.setInventoryText(run: run.id, text) }
+            if new.target == .lab {
+                // Made again now that the twin is this run's: a run that ended meanwhile is in it.
+                let twin = try prepareTwin(new)
+                try store.save(twin, fence: run.journal.confirmLease)
+                try journal.setBefore(run: run.id, twin.builds)
+            }
+            if let releaseNotes = new.releaseNotes { try journal.setReleaseNotes(run: run.id, link: releaseNotes) }
+            try journal.audit(run: run.id, action: "started", by: new.by)
+        } catch {
+            try? journal.setState(run: run.id, .halted, reason: "could not be started: \(error)")
+            release(run)
+            throw RunServiceError(error)
+        }
+        return run
+    }
+
+    func prepareTwin(_ new: NewRun) throws(RunServiceError) -> LabTwin {
+        do {
+            var twin = store.exists && !new.freshLab ? try store.load() : LabTwin(inventory: new.inventory)
+            for fault in new.faults { try twin.inject(fault) }
+            return twin
+        } catch {
+            throw .lab(error.description)
+        }
+    }
+
+    /// Takes a halted or interrupted run to drive it on. Refused when it is finished, or when
+    /// another live process drives it or holds its machines.
+    public func resume(_ id: String, by: String) throws(RunServiceError) -> OwnedRun {
+        let record = try existing(id)
+        guard !record.state.isFinished else { throw .finished(id, record.state) }
+        let target = try self.target(of: id)
+        let inventory = target == .hosts ? try inventory(of: record) : nil
+        let plan = try wrap { try journal.plan(of: id) }
+        let lease: Lease
+        do {
+            lease = try journal.acquire(
+                run: id, owner: owner, expiry: leaseExpiry,
+                claims: claims(target, inventory: inventory, plan: plan))
+        } catch {
+            throw RunServiceError(error)
+        }
+        let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
+        do {
+            try journal.audit(run: id, action: "resumed", by: by)
+        } catch {
+            release(run)
+            throw RunServiceError(error)
+        }
+        return run
+    }
+
+    /// Waits until `attempt` is not refused for machines held by another live run, trying
+    /// every second; other refusals are thrown at once.
+    public func waiting<T>(
+        _ attempt: () throws(RunServiceError) -> T, onWait: (OwnershipError) -> Void = { _ in }
+    ) async throws(RunServiceError) -> T {
+        var told = false
+        while true {
+            do {
+                return try attempt()
+            } catch .owned(let reason) {
+                guard case .targetBusy = reason else { throw .owned(reason) }
+                if !told { onWait(reason) }
+                told = true
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Gives a run up without driving it.
+    public func release(_ run: OwnedRun) {
+        try? journal.release(run.lease)
+    }
+
+    // MARK: Driving
+
+    /// How a run ended for its driver.
+    public struct Outcome: Sendable {
+        public var state: RunState
+        /// The twin after the run, for a lab run.
+        public var twin: LabTwin?
+    }
+
+    /// Drives an owned run to its end or a halt, renewing the lease meanwhile. With
+    /// `approveAll`, every gate not yet approved is recorded approved (`--yes`) by `by`
+    /// first. Throws `.owned(.leaseLost)` when another controller took the run over: this
+    /// process then applied nothing more.
+    public func drive(
+        _ run: OwnedRun, speed: LabSpeed, options: EngineOptions, approvedBy by: String,
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+    ) async throws(RunServiceError) -> Outcome {
+        let lost = LostLease()
+        do {
+            if options.approveAll { try approveEveryGate(run, by: by, how: .yes) }
+            let fenced = run.journal
+            var engineOptions = options
+            let external = options.stopRequested
+            engineOptions.stopRequested = {
+                lost.value != nil ? "this controller lost the run" : external()
+            }
+            engineOptions.confirmOwnership = { try fenced.confirmLease() }
+            let target: any Target
+            var lab: LabTarget?
+            switch run.target {
+            case .lab:
+                let twin = LabTarget(twin: try store.load(), store: store, speed: speed, fence: fenced.confirmLease)
+                lab = twin
+                target = twin
+            case .hosts:
+                guard let record = try journal.run(run.id), let plan = try journal.plan(of: run.id) else {
+                    throw RunServiceError.notFound(run.id)
+                }
+                do {
+                    target = try RemoteTarget(
+                        inventory: try inventory(of: record), plan: plan, stateDirectory: stateDirectory)
+                } catch let error as RemoteError {
+                    throw RunServiceError.badInventory(file: record.inventory, problems: error.problems)
+                }
+            }
+            let engine = Engine(journal: fenced, target: target, options: engineOptions, onEvent: onEvent)
+            let final = try await withThrowingTaskGroup(of: RunState?.self) { group in
+                group.addTask {
+                    await heartbeat(run.lease, lost: lost)
+                    return nil
+                }
+                group.addTask { try await engine.execute(run: run.id) }
+                var final: RunState?
+                while let result = try await group.next() {
+                    if let result {
+                        final = result
+                        group.cancelAll()
+                    }
+                }
+                return final ?? .halted
+            }
+            if let reason = lost.value { throw reason }
+            try journal.release(run.lease)
+            return Outcome(state: final, twin: await lab?.snapshot)
+        } catch let error as OwnershipError {
+            if case .leaseLost = error { throw .owned(error) }
+            release(run)
+            throw .owned(error)
+        } catch {
+            if let reason = lost.value { throw .owned(reason) }
+            release(run)
+            throw RunServiceError(error)
+        }
+    }
+
+    /// Set once the heartbeat finds the lease taken over.
+    final class LostLease: Sendable {
+        let reason = Mutex<OwnershipError?>(nil)
+        var value: OwnershipError? { reason.withLock { $0 } }
+        func set(_ error: OwnershipError) { reason.withLock { $0 = error } }
+    }
+
+    /// Renews the lease every third of its expiry until cancelled or lost.
+    func heartbeat(_ lease: Lease, lost: LostLease) async {
+        var lease = lease
+        let interval = Duration.milliseconds(Int64(lease.expiry * 1000 / 3))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            do {
+                lease = try journal.renew(lease)
+            } catch let error as OwnershipError {
+                lost.set(error)
+                return
+            } catch {
+                // A busy or unreadable journal: try again next time; the lease may expire.
+            }
+        }
+    }
+
+    func approveEveryGate(_ run: OwnedRun, by: String, how: ApprovalMethod) throws {
+        guard let plan = try journal.plan(of: run.id) else { return }
+        let approved = Set(try journal.approvals(of: run.id))
+        for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
+            try journal.approve(
+                run: run.id,
+                ApprovalRecord(gate: gate, by: by, how: how, user: Self.systemUser, at: Date().timeIntervalSince1970))
+        }
+    }
+
+    // MARK: Approving and aborting
+
+    /// Records an approval of `gate`. Refused for a finished run, an unknown gate, or a gate
+    /// approved already (the first approver stays).
+    @discardableResult
+    public func approve(_ id: String, gate: String, by: String, how: ApprovalMethod) throws(RunServiceError)
+        -> ApprovalRecord
+    {
+        let record = try existing(id)
+        guard !record.state.isFinished else { throw .finished(id, record.state) }
+        let gates = try wrap { try journal.plan(of: id)?.steps.compactMap(\.gate) ?? [] }
+        guard gates.contains(gate) else { throw .noGate(run: id, gate: gate, gates: gates) }
+        let approval = ApprovalRecord(
+            gate: gate, by: by, how: how, user: Self.systemUser, at: Date().timeIntervalSince1970)
+        do {
+            try journal.approve(run: id, approval)
+        } catch {
+            throw RunServiceError(error)
+        }
+        return approval
+    }
+
+    /// What `abort` did.
+    public enum AbortOutcome: Sendable {
+        /// The run's live owner stops scheduling and brings any virtual server caught offline back.
+        case requested(owner: Lease)
+        /// Nobody drove the run: this process brought its virtual servers back online, if any
+        /// were offline, and recorded it aborted.
+        case aborted
+    }
+
+    /// Aborts a run: no new step starts. A live owner sees it and finishes; a run nobody
+    /// drives is taken by this process just long enough to bring every virtual server caught
+    /// offline back online. Refused for a finished run.
+    public func abort(_ id: String, by: String, speed: LabSpeed = .instant) async throws(RunServiceError)
+        -> AbortOutcome
+    {
+        let record = try existing(id)
+        guard !record.state.isFinished else { throw .finished(id, record.state) }
+        let now = Date().timeIntervalSince1970
+        if let lease = try wrap({ try journal.lease(of: id) }), lease.isLive(at: now) {
+            let previous = try wrap { try journal.setState(run: id, .aborted, unlessFinished: ()) }
+            if let previous, previous.isFinished { throw .finished(id, previous) }
+            try wrap { try journal.audit(run: id, action: "aborted", by: by) }
+            return .requested(owner: lease)
+        }
+        let run = try resumeForAbort(id, by: by)
+        _ = try await drive(run, speed: speed, options: EngineOptions(parallel: 4), approvedBy: by)
+        return .aborted
+    }
+
+    func resumeForAbort(_ id: String, by: String) throws(RunServiceError) -> OwnedRun {
+        let target = try self.target(of: id)
+        do {
+            let record = try existing(id)
+            let plan = try journal.plan(of: id)
+            let lease = try journal.acquire(
+                run: id, owner: owner, expiry: leaseExpiry,
+                claims: claims(target, inventory: target == .hosts ? try inventory(of: record) : nil, plan: plan))
+            let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
+            try run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
+            try journal.audit(run: id, action: "aborted", by: by)
+            return run
+        } catch let error as RunServiceError {
+            throw error
+        } catch {
+            throw RunServiceError(error)
+        }
+    }
+
+    // MARK: Reading
+
+    /// A run with the state a person should see: `interrupted` for one the journal says is
+    /// running whose owner is gone.
+    public struct Status: Sendable {
+        public var record: RunRecord
+        /// The owner's lease as last written, live or not.
+        public var lease: Lease?
+        public var target: RunTarget
+
+        public var state: RunState { record.state }
+        /// Whether a live process drives the run now.
+        public var isDriven: Bool {
+            record.state == .running && lease?.isLive(at: Date().timeIntervalSince1970) == true
+        }
+    }
+
+    public func status(_ id: String) throws(RunServiceError) -> Status {
+        var record = try existing(id)
+        let lease = try wrap { try journal.lease(of: id) }
+        record.state = Self.effectiveState(record.state, lease: lease)
+        return Status(record: record, lease: lease, target: try target(of: id))
+    }
+
+    public func statuses() throws(RunServiceError) -> [Status] {
+        try wrap {
+            try journal.runs().map { record in
+                var record = record
+                let lease = try journal.lease(of: record.id)
+                record.state = Self.effectiveState(record.state, lease: lease)
+                return Status(
+                    record: record, lease: lease, target: RunTarget(rawValue: try journal.target(of: record.id)) ?? .lab
+                )
+            }
+        }
+    }
+
+    static func effectiveState(_ stored: RunState, lease: Lease?) -> RunState {
+        guard stored == .running else { return stored }
+        return lease?.isLive(at: Date().timeIntervalSince1970) == true ? .running : .interrupted
+    }
+
+    /// The run's report, from the journal and (on the lab twin) the twin now.
+    public func report(_ id: String) throws(RunServiceError) -> RunReport {
+        let status = try status(id)
+        do {
+            guard let plan = try journal.plan(of: id) else { throw RunServiceError.notFound(id) }
+            return RunReport(
+                record: status.record, plan: plan, steps: try journal.steps(of: id),
+                approvals: try journal.approvalRecords(of: id),
+                audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
+                twin: status.target == .hosts ? nil : try store.load())
+        } catch let error as RunServiceError {
+            throw error
+        } catch {
+            throw RunServiceError(error)
+        }
+    }
+
+    // MARK: Helpers
+
+    func existing(_ id: String) throws(RunServiceError) -> RunRecord {
+        guard let record = try wrap({ try journal.run(id) }) else { throw .notFound(id) }
+        return record
+    }
+
+    func target(of id: String) throws(RunServiceError) -> RunTarget {
+        RunTarget(rawValue: try wrap { try journal.target(of: id) }) ?? .lab
+    }
+
+    /// The run's inventory: its file read again (a fix made there counts), or the text the
+    /// run was started with.
+    func inventory(of record: RunRecord) throws(RunServiceError) -> Inventory {
+        let reserved = PackageCatalogue.builtInIDs
+        do {
+            if let text = try journal.inventoryText(of: record.id) {
+                return try InventoryLoader.parse(text: text, file: record.inventory, reservedPackageIDs: reserved)
+            }
+            return try InventoryLoader.load(path: record.inventory, reservedPackageIDs: reserved)
+        } catch let errors as InventoryErrors {
+            throw .badInventory(file: record.inventory, problems: errors.errors.map(\.description))
+        } catch {
+            throw RunServiceError(error)
+        }
+    }
+
+    /// The machines a run acts on: the twin, or each real host of the plan.
+    func claims(_ target: RunTarget, inventory: Inventory?, plan: Plan?) -> [Claim] {
+        switch target {
+        case .lab:
+            return [Claim(resource: "lab", label: "the lab twin in \(stateDirectory)")]
+        case .hosts:
+            var names = Set<String>()
+            for step in plan?.steps ?? [] {
+                if let host = step.host { names.insert(host) }
+            }
+            return names.sorted().map { Claim(resource: "host:\($0.lowercased())", label: "host \($0)") }
+        }
+    }
+
+    func wrap<T>(_ body: () throws -> T) throws(RunServiceError) -> T {
+        do { return try body() } catch { throw RunServiceError(error) }
+    }
+}
+
+/// Why the run service refused or stopped, for the command line (exit codes) and the API
+/// (HTTP statuses) to tell apart.
+public enum RunServiceError: Error, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case exists(String)
+    /// Completed or aborted: nothing more is approved, aborted or resumed.
+    case finished(String, RunState)
+    /// Another owner drives the run, holds its machines, or took it over.
+    case owned(OwnershipError)
+    case noGate(run: String, gate: String, gates: [String])
+    case alreadyApproved(JournalError)
+    /// The inventory cannot be carried out as it stands: every problem.
+    case badInventory(file: String, problems: [String])
+    /// The lab twin or a fault cannot be used.
+    case lab(String)
+    /// The journal or a file failed.
+    case storage(String)
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as RunServiceError: self = error
+        case let error as OwnershipError: self = .owned(error)
+        case let error as JournalError:
+            if case .alreadyApproved = error {
+                self = .alreadyApproved(error)
+            } else {
+                self = .storage(error.description)
+            }
+        case let error as LabError: self = .lab(error.description)
+        case let error as RunExists: self = .exists(error.run)
+        default: self = .storage("\(error)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .notFound(let run): "no run '\(run)'"
+        case .exists(let run): "a run named \(run) exists already; resume it or choose another name"
+        case .finished(let run, let state): "run \(run) is \(state.rawValue) already; nothing more can change it"
+        case .owned(let reason): reason.description
+        case .noGate(let run, let gate, let gates):
+            "run \(run) has no gate '\(gate)'; its gates: \(gates.joined(separator: ", "))"
+        case .alreadyApproved(let error): error.description
+        case .badInventory(let file, let problems):
+            problems.map { "\(file): error: \($0)" }.joined(separator: "\n")
+        case .lab(let message): message
+        case .storage(let message): message
+        }
+    }
+}
