@@ -174,17 +174,33 @@ public struct RunReport: Sendable, Encodable {
     }
 
     public func markdown() -> String {
-        var out = "# \(headline)\n"
+        var out = "# \(Self.markdownEscaped(headline))\n"
         for (title, header, rows) in sections where !rows.isEmpty {
             out +=
                 "\n## \(title)\n\n| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined()
                 + "\n"
             for row in rows {
-                out +=
-                    "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+                out += "| " + row.map(Self.markdownEscaped).joined(separator: " | ") + " |\n"
             }
         }
-        return out + "\n## Rollback\n\n" + rollback.joined(separator: "\n") + "\n"
+        return out + "\n## Rollback\n\n" + rollback.map(Self.markdownEscaped).joined(separator: "\n") + "\n"
+    }
+
+    /// Text as itself in Markdown: markup characters and HTML are escaped, line breaks folded,
+    /// so a name or message cannot add a link, an image or a table cell.
+    static func markdownEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "\\", "`", "*", "_", "[", "]", "(", ")", "#", "|", "!", "~": out += "\\\(character)"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\n", "\r": out += " "
+            default: out.append(character)
+            }
+        }
+        return out
     }
 
     public func html() -> String {

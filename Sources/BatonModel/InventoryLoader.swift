@@ -52,8 +52,10 @@ public enum InventoryLoader {
     public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors)
         -> Inventory
     {
-        if let complex = ComplexKeyGuard.firstComplexKey(in: text, file: file) {
-            throw InventoryErrors([complex])
+        // A byte-order mark, as Notepad writes at the start of UTF-8 files, is not content.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        if let overBudget = YAMLBudget.check(text, file: file) {
+            throw InventoryErrors([overBudget])
         }
         let root: Node?
         do {

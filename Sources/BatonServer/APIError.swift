@@ -9,12 +9,18 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var message: String
     public var problems: [String]
     public var rule: String?
+    /// Seconds after which to try again (503).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ message: String, problems: [String] = [], rule: String? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ message: String, problems: [String] = [], rule: String? = nil,
+        retryAfter: Int? = nil
+    ) {
         self.status = status
         self.message = message
         self.problems = problems
         self.rule = rule
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status.code) \(message)" }
@@ -30,6 +36,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
             Body(error: message, problems: problems.isEmpty ? nil : problems, rule: rule), status: status
         ).response(from: request, context: context)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"baton\"" }
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
         return response
     }
 }

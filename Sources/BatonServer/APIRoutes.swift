@@ -15,21 +15,45 @@ struct APIRoutes: Sendable {
     let coordinator: RunCoordinator
     let tokens: AccessTokens
     let metrics: MetricsExporter
+    /// The folder `inventoryPath` is read from (`baton serve --inventories DIR`); nil takes
+    /// inline inventories only.
+    var inventories: String? = nil
+    var limits = ServerLimits()
+    /// Requests planning an organization (plans and new runs) now.
+    let planning: Gauge
+    /// Event streams open now, in all and per client.
+    let streams: Gauge
+    /// Reads need a token: the dashboard is served without the run in it, and asks for one.
+    let readsNeedToken: Bool
+
+    init(
+        coordinator: RunCoordinator, tokens: AccessTokens, metrics: MetricsExporter, inventories: String?,
+        limits: ServerLimits, readsNeedToken: Bool = false
+    ) {
+        self.readsNeedToken = readsNeedToken
+        self.coordinator = coordinator
+        self.tokens = tokens
+        self.metrics = metrics
+        self.inventories = inventories
+        self.limits = limits
+        planning = Gauge("plans", limit: limits.concurrentPlans)
+        streams = Gauge("event streams", limit: limits.streams, perKey: limits.streamsPerClient)
+    }
 
     var journal: SQLiteJournal { coordinator.journal }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<BatonRequestContext>) {
         var routes: [(method: HTTPRequest.Method, path: String)] = []
         func get(
             _ path: String,
-            _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator
+            _ handler: @escaping @Sendable (Request, BatonRequestContext) async throws -> some ResponseGenerator
         ) {
             routes.append((.get, path))
             router.get(RouterPath(path), use: handler)
         }
         func post(
             _ path: String,
-            _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> some ResponseGenerator
+            _ handler: @escaping @Sendable (Request, BatonRequestContext) async throws -> some ResponseGenerator
         ) {
             routes.append((.post, path))
             router.post(RouterPath(path), use: handler)
@@ -54,8 +78,9 @@ struct APIRoutes: Sendable {
         get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id")))
         }
         get("/api/runs/:id/events") { request, context in
-            try EventStream(journal: journal, coordinator: coordinator).response(
-                run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
+            try EventStream(journal: journal, coordinator: coordinator, streams: streams, client: context.client)
+                .response(
+                    run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
         }
         post("/api/runs/:id/approvals") { request, context in
             let caller = try authorize(request, .approver)
@@ -83,7 +108,9 @@ struct APIRoutes: Sendable {
         post("/api/plans") { request, context in
             _ = try authorize(request, .viewer)
             let body = try await decode(PlanRequest.self, request, context)
-            let (_, plan) = try RunCoordinator.plan(try body.loadInventory(), body.package)
+            let plan = try await planning.counted {
+                try RunCoordinator.plan(try limited(try body.loadInventory(from: inventories)), body.package).1
+            }
             let format = try PlanFormat(rawValue: body.format ?? "json").unwrap(
                 APIError(
                     .badRequest, "format must be one of: \(PlanFormat.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -178,19 +205,22 @@ struct APIRoutes: Sendable {
 
     // MARK: Handlers
 
-    func startRun(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func startRun(_ request: Request, _ context: BatonRequestContext) async throws -> Response {
         let caller = try authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
         if let name = body.name, !Self.isRunName(name) {
             throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
         }
+        if let link = body.releaseNotes { try Self.checkLink(link) }
         let settings = RunSettings(
             speed: try RunRequest.speed(body.speed), parallel: try RunRequest.parallel(body.parallel),
             approveAll: body.approveAll ?? false)
-        let id = try await coordinator.start(
-            inventory: try body.loadInventory(), inlineText: body.inventory, packageID: body.package, name: body.name,
+        let id = try await planning.counted {
+            try await coordinator.start(
+            inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory, packageID: body.package, name: body.name,
             lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
             settings: settings, by: caller)
+        }
         var response = try JSONResponse(coordinator.detail(id), status: .created).response(
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
@@ -214,6 +244,7 @@ struct APIRoutes: Sendable {
             events: try runs.last.map {
                 try EventStream.events(journal.transitions(run: $0.run).suffix(50), of: $0.run, journal: journal)
             } ?? [])
+        guard !readsNeedToken else { return String(decoding: PackageResources.dashboard_html, as: UTF8.self) }
         // "</" inside a script element would end it early.
         let json = try Self.encoded(initial).replacingOccurrences(of: "</", with: "<\\/")
         return String(decoding: PackageResources.dashboard_html, as: UTF8.self).replacingOccurrences(
@@ -237,6 +268,29 @@ struct APIRoutes: Sendable {
             status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// An organization no larger than this server plans (`--max-machines`): 413 beyond.
+    func limited(_ inventory: Inventory) throws -> Inventory {
+        let machines = inventory.servers.count + inventory.clusters.reduce(0) { $0 + $1.nodes.count }
+        guard machines <= limits.machines else {
+            throw APIError(
+                .contentTooLarge,
+                "the organization has \(machines) machines; this server plans at most \(limits.machines) (baton serve --max-machines)"
+            )
+        }
+        return inventory
+    }
+
+    /// A link people will follow: `https` or `http` with a host, nothing else (`javascript:`,
+    /// `data:`, `file:` …), at most 2,000 characters.
+    static func checkLink(_ link: String) throws {
+        guard link.count <= 2000, let url = URL(string: link), let scheme = url.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = url.host, !host.isEmpty,
+            !link.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " })
+        else {
+            throw APIError(.badRequest, "releaseNotes must be an https:// or http:// address")
+        }
+    }
+
     static func isRunName(_ name: String) -> Bool {
         (1...64).contains(name.count)
             && name.unicodeScalars.allSatisfy {
@@ -256,12 +310,16 @@ struct APIRoutes: Sendable {
     /// The caller behind the request's bearer token: 401 without a token the store knows,
     /// 403 when its role may not make this call. The token itself is never logged or kept.
     func authorize(_ request: Request, _ needed: AccessRole) throws -> Caller {
+        try Self.caller(request, needed, tokens: tokens)
+    }
+
+    static func caller(_ request: Request, _ needed: AccessRole, tokens: AccessTokens) throws -> Caller {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw APIError(.unauthorized, "this call needs 'Authorization: Bearer TOKEN' (see 'baton token create')")
         }
         let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
         guard let caller = try tokens.caller(token: token) else {
-            throw APIError(.unauthorized, "the token is not known to this server")
+            throw APIError(.unauthorized, "the token is not known to this server, or has expired")
         }
         guard needed == .viewer || caller.role == needed else {
             throw APIError(
@@ -270,7 +328,7 @@ struct APIRoutes: Sendable {
         return caller
     }
 
-    func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
+    func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BatonRequestContext)
         async throws
         -> Body
     {
@@ -280,7 +338,7 @@ struct APIRoutes: Sendable {
         return body
     }
 
-    func decodeIfPresent<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BasicRequestContext)
+    func decodeIfPresent<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BatonRequestContext)
         async throws -> Body?
     {
         var request = request
@@ -316,15 +374,24 @@ struct APIRoutes: Sendable {
 }
 
 extension APIRoutes.InventorySource {
-    /// The validated inventory: 400 with every located problem when it is not one.
-    func loadInventory() throws -> Inventory {
+    /// The validated inventory: 400 with every located problem when it is not one. A path is
+    /// read only inside `folder`, never through a link out of it; without a folder only inline
+    /// inventories are taken, and an error never quotes a file the server was not asked to read.
+    func loadInventory(from folder: String?) throws -> Inventory {
         let reserved = PackageCatalogue.builtInIDs
         do {
             switch (inventory, inventoryPath) {
             case (let text?, nil):
                 return try InventoryLoader.parse(text: text, file: "inventory.yaml", reservedPackageIDs: reserved)
             case (nil, let path?):
-                return try InventoryLoader.load(path: path, reservedPackageIDs: reserved)
+                guard let folder else {
+                    throw APIError(
+                        .badRequest,
+                        "this server takes inventories inline ('inventory'); 'inventoryPath' needs 'baton serve --inventories DIR'"
+                    )
+                }
+                return try InventoryLoader.load(
+                    path: try Self.resolve(path, inside: folder), reservedPackageIDs: reserved)
             default:
                 throw APIError(.badRequest, "give either 'inventory' (YAML text) or 'inventoryPath', not both")
             }
@@ -333,6 +400,23 @@ extension APIRoutes.InventorySource {
                 .badRequest, "the inventory has \(errors.errors.count) problem(s)",
                 problems: errors.errors.map(\.description))
         }
+    }
+
+    /// `path` inside `folder`, links resolved: a relative path without `..` that stays inside
+    /// the folder once every link is followed, naming a file that exists.
+    static func resolve(_ path: String, inside folder: String) throws -> String {
+        let refused = APIError(
+            .badRequest, "no inventory '\(path)' in the server's inventories folder (a relative path inside it)")
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.isEmpty, !path.hasPrefix("/"), !parts.contains(".."), !path.contains("\0") else { throw refused }
+        guard let root = realpath(folder, nil) else { throw refused }
+        defer { free(root) }
+        let base = String(cString: root)
+        guard let resolved = realpath(base + "/" + path, nil) else { throw refused }
+        defer { free(resolved) }
+        let target = String(cString: resolved)
+        guard target.hasPrefix(base == "/" ? "/" : base + "/") else { throw refused }
+        return target
     }
 }
 

@@ -19,7 +19,7 @@ public struct AccessTokens: Sendable {
     }
 
     /// Makes a token for `name` with `role`, stores its hash and returns the token itself.
-    public func create(name: String, role: AccessRole) throws -> String {
+    public func create(name: String, role: AccessRole, expires: Double? = nil) throws -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let token =
@@ -28,13 +28,19 @@ public struct AccessTokens: Sendable {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         try journal.addToken(
             AccessTokenRecord(
-                hash: Self.hash(token), name: name, role: role, created: Date().timeIntervalSince1970))
+                hash: Self.hash(token), name: name, role: role, created: Date().timeIntervalSince1970,
+                expires: expires))
         return token
     }
 
-    /// The caller a token stands for, or nil for a token the store does not know.
+    /// The caller a token stands for, or nil for a token the store does not know (revoked) or
+    /// one past its expiry.
     public func caller(token: String) throws -> Caller? {
-        try journal.token(hash: Self.hash(token)).map { Caller(name: $0.name, role: $0.role) }
+        let hash = Self.hash(token)
+        guard let record = try journal.token(hash: hash) else { return nil }
+        if let expires = record.expires, expires <= Date().timeIntervalSince1970 { return nil }
+        try? journal.touchToken(hash: hash)
+        return Caller(name: record.name, role: record.role)
     }
 
     static func hash(_ token: String) -> String {

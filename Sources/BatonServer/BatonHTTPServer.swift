@@ -24,11 +24,24 @@ public struct BatonHTTPServer: Sendable {
         public var privateKey: String?
         /// Seconds without a heartbeat after which another controller may take a run over.
         public var leaseExpiry: Double
+        /// Where `inventoryPath` may point (relative to it); nil takes inline inventories only.
+        public var inventories: String?
+        /// Names the server answers to besides loopback names and `host` (`Host` and `Origin`).
+        public var allowedHosts: [String] = []
+        /// Whether reads need a token; nil: only when listening beyond loopback.
+        public var requireTokenForReads: Bool?
+        public var limits = ServerLimits()
+
+        /// Reads need a token when asked to, or by default when the server listens beyond loopback.
+        public var readsNeedToken: Bool {
+            requireTokenForReads ?? !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
+        }
 
         public init(
             stateDirectory: String, host: String = "127.0.0.1", port: Int = 8080, certificate: String? = nil,
-            privateKey: String? = nil, leaseExpiry: Double = RunService.defaultLeaseExpiry
+            privateKey: String? = nil, leaseExpiry: Double = RunService.defaultLeaseExpiry, inventories: String? = nil
         ) {
+            self.inventories = inventories
             self.leaseExpiry = leaseExpiry
             self.stateDirectory = stateDirectory
             self.host = host
@@ -53,10 +66,18 @@ public struct BatonHTTPServer: Sendable {
             service: RunService(
                 journal: journal, stateDirectory: configuration.stateDirectory, leaseExpiry: configuration.leaseExpiry),
             logger: logger)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: BatonRequestContext.self)
+        let tokens = AccessTokens(journal: journal)
+        router.add(
+            middleware: Entrance(
+                allowedHosts: Entrance.allowedHosts(listening: configuration.host, extra: configuration.allowedHosts),
+                requireTokenForReads: configuration.readsNeedToken, tokens: tokens,
+                contentSecurityPolicy: Entrance.contentSecurityPolicy(
+                    dashboard: String(decoding: PackageResources.dashboard_html, as: UTF8.self))))
         APIRoutes(
-            coordinator: coordinator, tokens: AccessTokens(journal: journal),
-            metrics: MetricsExporter(coordinator: coordinator)
+            coordinator: coordinator, tokens: tokens, metrics: MetricsExporter(coordinator: coordinator),
+            inventories: configuration.inventories, limits: configuration.limits,
+            readsNeedToken: configuration.readsNeedToken
         ).register(on: router)
 
         let scheme = configuration.certificate == nil ? "http" : "https"
@@ -75,10 +96,15 @@ public struct BatonHTTPServer: Sendable {
         try await group.run()
     }
 
+    /// A connection that sends no complete request head within this time, or stays idle
+    /// between requests that long, is closed (a response being written, such as an event
+    /// stream, is not idle).
+    static let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(15))
+
     func serverBuilder() throws -> HTTPServerBuilder {
         switch (configuration.certificate, configuration.privateKey) {
         case (nil, nil):
-            return .http1()
+            return .http1(configuration: Self.http1)
         case (let certificate?, let key?):
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(certificate).map {
@@ -86,7 +112,7 @@ public struct BatonHTTPServer: Sendable {
                 }
                 let tls = TLSConfiguration.makeServerConfiguration(
                     certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                return try .tls(.http1(), tlsConfiguration: tls)
+                return try .tls(.http1(configuration: Self.http1), tlsConfiguration: tls)
             } catch {
                 throw ServerError("cannot use the certificate \(certificate) and key \(key): \(error)")
             }

@@ -14,6 +14,9 @@ import Hummingbird
 struct EventStream: Sendable {
     let journal: SQLiteJournal
     let coordinator: RunCoordinator
+    /// Streams open now; past the limit a new one gets 503.
+    let streams: Gauge
+    let client: String
     var poll: Duration = .milliseconds(200)
     var heartbeat: Duration = .seconds(15)
 
@@ -32,10 +35,13 @@ struct EventStream: Sendable {
     func response(run id: String, lastEventID: String?) throws -> Response {
         guard try journal.run(id) != nil else { throw APIError(.notFound, "no run '\(id)'") }
         let resumeAfter = lastEventID.flatMap { Int64($0) }
+        try streams.enter(client)
+        let (streams, client) = (self.streams, self.client)
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
             body: ResponseBody { writer in
+                defer { streams.leave(client) }
                 try await stream(id, after: resumeAfter, to: &writer)
                 try await writer.finish(nil)
             })

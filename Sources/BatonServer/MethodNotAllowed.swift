@@ -3,7 +3,7 @@ import Hummingbird
 /// Answers 405 with `Allow` for a path the API has but a method it does not take, where the
 /// router alone would say 404: a client that used the wrong method learns which are right.
 struct MethodNotAllowed: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = BatonRequestContext
 
     let routes: [(method: HTTPRequest.Method, path: String)]
 

@@ -93,6 +93,13 @@ public final class SQLiteJournal: Journal {
                     ALTER TABLE run ADD COLUMN inventory_text TEXT;
                     """)
         }
+        migrator.registerMigration("v6: token expiry and last use") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE token ADD COLUMN expires REAL;
+                    ALTER TABLE token ADD COLUMN last_used REAL;
+                    """)
+        }
         return migrator
     }
 
@@ -327,12 +334,20 @@ public struct AccessTokenRecord: Sendable, Hashable, Codable {
     public var name: String
     public var role: AccessRole
     public var created: Double
+    /// When it stops being accepted; nil for never.
+    public var expires: Double?
+    /// When the server last accepted it (to the minute).
+    public var lastUsed: Double?
 
-    public init(hash: String, name: String, role: AccessRole, created: Double) {
+    public init(
+        hash: String, name: String, role: AccessRole, created: Double, expires: Double? = nil, lastUsed: Double? = nil
+    ) {
         self.hash = hash
         self.name = name
         self.role = role
         self.created = created
+        self.expires = expires
+        self.lastUsed = lastUsed
     }
 }
 
@@ -349,8 +364,8 @@ extension SQLiteJournal {
     public func addToken(_ token: AccessTokenRecord) throws {
         try database.write { db in
             try db.execute(
-                sql: "INSERT INTO token (hash, name, role, created) VALUES (?, ?, ?, ?)",
-                arguments: [token.hash, token.name, token.role.rawValue, token.created])
+                sql: "INSERT INTO token (hash, name, role, created, expires) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.hash, token.name, token.role.rawValue, token.created, token.expires])
         }
     }
 
@@ -364,6 +379,17 @@ extension SQLiteJournal {
         try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY created").map(Self.token) }
     }
 
+    /// Records that a token was accepted now, at most once a minute (a read does not cost a
+    /// durable write each time).
+    public func touchToken(hash: String) throws {
+        let now = self.now
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE token SET last_used = ? WHERE hash = ? AND (last_used IS NULL OR last_used < ?)",
+                arguments: [now, hash, now - 60])
+        }
+    }
+
     /// Returns whether a token of that name existed.
     public func revokeToken(name: String) throws -> Bool {
         try database.write { db in
@@ -375,7 +401,7 @@ extension SQLiteJournal {
     static func token(_ row: Row) -> AccessTokenRecord {
         AccessTokenRecord(
             hash: row["hash"], name: row["name"], role: AccessRole(rawValue: row["role"]) ?? .viewer,
-            created: row["created"])
+            created: row["created"], expires: row["expires"], lastUsed: row["last_used"])
     }
 
     public func audit(run: String, action: String, by: String) throws {

@@ -9,8 +9,10 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serves the dashboard, the HTTP API (/api, /openapi.yaml) and Prometheus metrics (/metrics).",
         discussion: """
-            Reads are open to whoever reaches the server, so it listens on loopback unless told otherwise. Calls \
-            that change something need a bearer token: make one with 'baton token create'. SIGTERM or Ctrl-C stop \
+            It listens on loopback unless told otherwise, and answers only to loopback names, --host and \
+            --allowed-host. Reads are open on loopback and need a token (any role) beyond it, or with \
+            --require-token-for-reads. Calls that change something need a bearer token of the right role: make \
+            one with 'baton token create'. SIGTERM or Ctrl-C stop \
             it gracefully: running steps finish and are journaled; 'baton resume' or POST /api/runs/RUN/resume \
             continues.
             """)
@@ -35,8 +37,43 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var leaseExpiry = RunService.defaultLeaseExpiry
 
+    @Option(
+        help: ArgumentHelp(
+            "A folder of inventories the API may read by 'inventoryPath' (relative to it); without it the API takes inline inventories only.",
+            valueName: "folder"))
+    var inventories: String?
+
+    @Option(
+        name: .customLong("allowed-host"),
+        help: ArgumentHelp(
+            "A name the server answers to besides loopback names and --host (repeat for more).", valueName: "name"))
+    var allowedHosts: [String] = []
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Whether every read (runs, events, the twin, /metrics) needs a token; on by default beyond loopback.")
+    var requireTokenForReads: Bool?
+
+    @Option(help: "Plans and new runs the API works out at once; more get 503.")
+    var maxPlans = 2
+
+    @Option(help: "Machines (servers and cluster nodes) an organization given to the API may have; more get 413.")
+    var maxMachines = 20_000
+
+    @Option(help: "Event streams open at once; more get 503 (a client may hold an eighth of them, at least 4).")
+    var maxStreams = 512
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port takes 0 to 65535") }
+        guard maxPlans >= 1, maxMachines >= 1, maxStreams >= 1 else {
+            throw ValidationError("--max-plans, --max-machines and --max-streams take 1 or more")
+        }
+        if let inventories {
+            var folder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: inventories, isDirectory: &folder), folder.boolValue else {
+                throw ValidationError("--inventories \(inventories) is not a folder")
+            }
+        }
         guard (1...3600).contains(leaseExpiry) else { throw ValidationError("--lease-expiry takes 1 to 3600 seconds") }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-certificate and --tls-key go together")
@@ -44,10 +81,15 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server = BatonHTTPServer(
-            configuration: .init(
-                stateDirectory: state.state, host: host, port: port, certificate: tlsCertificate, privateKey: tlsKey,
-                leaseExpiry: leaseExpiry))
+        var configuration = BatonHTTPServer.Configuration(
+            stateDirectory: state.state, host: host, port: port, certificate: tlsCertificate, privateKey: tlsKey,
+            leaseExpiry: leaseExpiry, inventories: inventories)
+        configuration.allowedHosts = allowedHosts
+        configuration.requireTokenForReads = requireTokenForReads
+        configuration.limits = ServerLimits(
+            concurrentPlans: maxPlans, machines: maxMachines, streams: maxStreams,
+            streamsPerClient: max(4, maxStreams / 8))
+        let server = BatonHTTPServer(configuration: configuration)
         let directory = state.state
         do {
             try await server.run { address in

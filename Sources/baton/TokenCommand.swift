@@ -23,7 +23,28 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "Who holds it: the audit trail names them.")
         var name: String
 
+        @Option(help: ArgumentHelp("How long it is accepted: 30d, 12h, 90m (default: until revoked).", valueName: "age"))
+        var expires: String?
+
         @OptionGroup var state: LabCommand.StateOption
+
+        func validate() throws {
+            if let expires, Self.seconds(expires) == nil {
+                throw ValidationError("--expires takes a number and d, h or m, such as 30d")
+            }
+        }
+
+        /// "30d", "12h", "90m" in seconds.
+        static func seconds(_ text: String) -> Double? {
+            guard let unit = text.last, let number = Double(text.dropLast()), number > 0, number <= 3650 * 24 * 60
+            else { return nil }
+            switch unit {
+            case "d": return number * 86400
+            case "h": return number * 3600
+            case "m": return number * 60
+            default: return nil
+            }
+        }
 
         func run() throws {
             let journal = try Runs.journal(state)
@@ -31,20 +52,31 @@ struct TokenCommand: ParsableCommand {
                 Terminal.error("error: a token named \(name) exists already; revoke it first or choose another name")
                 throw ExitCode(ExitStatus.badInput)
             }
-            Terminal.out(try AccessTokens(journal: journal).create(name: name, role: role) + "\n")
+            let until = expires.flatMap(Self.seconds).map { Date().timeIntervalSince1970 + $0 }
+            Terminal.out(try AccessTokens(journal: journal).create(name: name, role: role, expires: until) + "\n")
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Lists the tokens' names and roles.")
+        static let configuration = CommandConfiguration(
+            abstract: "Lists the tokens: name, role, when made, last used and expiry (never the token itself).")
 
         @OptionGroup var state: LabCommand.StateOption
 
         func run() throws {
             let formatter = ISO8601DateFormatter()
-            for token in try Runs.journal(state).tokens() {
+            func time(_ seconds: Double?, _ none: String) -> String {
+                seconds.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? none
+            }
+            let tokens = try Runs.journal(state).tokens()
+            if tokens.isEmpty { Terminal.out("No tokens in \(state.state).\n") }
+            let now = Date().timeIntervalSince1970
+            for token in tokens {
+                let expiry =
+                    token.expires.map { $0 <= now ? "expired \(time($0, ""))" : "expires \(time($0, ""))" }
+                    ?? "never expires"
                 Terminal.out(
-                    "\(token.name.padded(16)) \(token.role.rawValue.padded(9)) made \(formatter.string(from: Date(timeIntervalSince1970: token.created)))\n"
+                    "\(token.name.padded(16)) \(token.role.rawValue.padded(9)) made \(time(token.created, "")), last used \(time(token.lastUsed, "never")), \(expiry)\n"
                 )
             }
         }
