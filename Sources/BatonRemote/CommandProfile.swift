@@ -61,8 +61,10 @@ public struct CommandProfile: Sendable {
         var text = template
         for placeholder in CommandProfileSpec.placeholders(in: template) {
             let value = values[placeholder] ?? ""
-            guard value.unicodeScalars.allSatisfy(Self.safe.contains) else {
-                throw ProfileError("the value of {{\(placeholder)}}, '\(value)', is not a plain name; not running it")
+            guard Self.isPlain(value, for: placeholder) else {
+                throw ProfileError(
+                    "the value of {{\(placeholder)}}, '\(value.prefix(80))', is not a plain name, id, address or build; not running it"
+                )
             }
             text = text.replacingOccurrences(of: "{{\(placeholder)}}", with: value)
                 .replacingOccurrences(of: "{{ \(placeholder) }}", with: value)
@@ -70,7 +72,24 @@ public struct CommandProfile: Sendable {
         return text
     }
 
-    static let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-, :"))
+    /// Whether a value can stand in a command as one word, unquoted: ASCII letters, digits,
+    /// `.`, `_` and `-`, not starting with `-` (it would read as an option); an address may
+    /// also have `:`, `[` and `]` (IPv6), a list (`what`, `keep`) `,`. The Windows profile's
+    /// own `Cluster Group` is the one value with a space.
+    static func isPlain(_ value: String, for placeholder: String) -> Bool {
+        if placeholder == "group", value == "Cluster Group" { return true }
+        guard !value.hasPrefix("-") else { return false }
+        let extra: Set<Unicode.Scalar> =
+            switch placeholder {
+            case "address": [":", "[", "]"]
+            case "what", "keep": [","]
+            default: []
+            }
+        return value.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || $0 == "." || $0 == "_" || $0 == "-" || extra.contains($0)
+        }
+    }
 
     func wrap(_ script: String) -> String {
         switch kind {

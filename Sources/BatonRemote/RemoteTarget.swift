@@ -54,6 +54,19 @@ public actor RemoteTarget: Target {
             if profile.commands[name] == nil {
                 problems.append("profile \(profile.name) has no '\(name)' command, which \(step.id) on \(host) needs")
             }
+            // Every command this step may run, rendered now: a value that cannot stand in a
+            // command is found before the first step, not when its host's turn comes.
+            var values = profile.values(for: step, run: "run-1", address: access.address ?? access.host)
+            if values["host"]?.isEmpty ?? true { values["host"] = access.host }
+            if step.action == .install, values["build"] == nil { values["build"] = plan.package.build }
+            for command in [name, "probe", "restart"] {
+                do { _ = try profile.command(command, values) } catch {
+                    problems.append("\(step.id) on \(host): \(error)")
+                }
+            }
+            do { _ = try profile.check(step.action.rawValue, values) } catch {
+                problems.append("\(step.id) on \(host): \(error)")
+            }
         }
         if !missingHosts.isEmpty {
             problems.insert(

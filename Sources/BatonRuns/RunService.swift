@@ -101,6 +101,7 @@ public struct RunService: Sendable {
     /// lab twin, the twin is the state directory's own (or a new one from the inventory), with
     /// `faults` armed. Refused (nothing recorded) when another live run holds those machines.
     public func start(_ new: NewRun) throws(RunServiceError) -> OwnedRun {
+        if let id = new.id, !Self.isRunName(id) { throw .badName(id) }
         if let id = new.id, try wrap({ try journal.run(id) }) != nil { throw .exists(id) }
         if new.target == .hosts {
             do { try RemoteTarget.validate(new.inventory, new.plan) } catch {
@@ -442,6 +443,16 @@ public struct RunService: Sendable {
 
     // MARK: Helpers
 
+    /// A run's name: 1 to 64 letters, digits, `.`, `_` or `-` (it appears in commands, paths
+    /// and addresses).
+    public static func isRunName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                    || "._-".unicodeScalars.contains($0)
+            }
+    }
+
     func existing(_ id: String) throws(RunServiceError) -> RunRecord {
         guard let record = try wrap({ try journal.run(id) }) else { throw .notFound(id) }
         return record
@@ -491,6 +502,7 @@ public struct RunService: Sendable {
 public enum RunServiceError: Error, Sendable, CustomStringConvertible {
     case notFound(String)
     case exists(String)
+    case badName(String)
     /// Completed or aborted: nothing more is approved, aborted or resumed.
     case finished(String, RunState)
     /// Another owner drives the run, holds its machines, or took it over.
@@ -524,6 +536,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let run): "no run '\(run)'"
         case .exists(let run): "a run named \(run) exists already; resume it or choose another name"
+        case .badName(let name): "'\(name.prefix(80))' cannot name a run: use 1 to 64 letters, digits, '.', '_' or '-'"
         case .finished(let run, let state): "run \(run) is \(state.rawValue) already; nothing more can change it"
         case .owned(let reason): reason.description
         case .noGate(let run, let gate, let gates):

@@ -217,9 +217,10 @@ struct APIRoutes: Sendable {
             approveAll: body.approveAll ?? false)
         let id = try await planning.counted {
             try await coordinator.start(
-            inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory, packageID: body.package, name: body.name,
-            lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
-            settings: settings, by: caller)
+                inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory,
+                packageID: body.package, name: body.name,
+                lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
+                settings: settings, by: caller)
         }
         var response = try JSONResponse(coordinator.detail(id), status: .created).response(
             from: request, context: context)
@@ -291,13 +292,7 @@ struct APIRoutes: Sendable {
         }
     }
 
-    static func isRunName(_ name: String) -> Bool {
-        (1...64).contains(name.count)
-            && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "._-".unicodeScalars.contains($0)
-            }
-    }
+    static func isRunName(_ name: String) -> Bool { RunService.isRunName(name) }
 
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
@@ -390,8 +385,14 @@ extension APIRoutes.InventorySource {
                         "this server takes inventories inline ('inventory'); 'inventoryPath' needs 'baton serve --inventories DIR'"
                     )
                 }
-                return try InventoryLoader.load(
-                    path: try Self.resolve(path, inside: folder), reservedPackageIDs: reserved)
+                // Read from where it resolved, named as the caller named it.
+                let resolved = try Self.resolve(path, inside: folder)
+                guard let handle = FileHandle(forReadingAtPath: resolved) else {
+                    throw APIError(.badRequest, "the inventory '\(path)' cannot be read by the server")
+                }
+                defer { try? handle.close() }
+                let data = (try? handle.read(upToCount: InventoryLoader.maximumSize + 1)) ?? Data()
+                return try InventoryLoader.parse(bytes: Array(data), file: path, reservedPackageIDs: reserved)
             default:
                 throw APIError(.badRequest, "give either 'inventory' (YAML text) or 'inventoryPath', not both")
             }

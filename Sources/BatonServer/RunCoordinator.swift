@@ -184,7 +184,7 @@ extension APIError {
     init(_ error: RunServiceError) {
         switch error {
         case .notFound: self.init(.notFound, error.description)
-        case .noGate, .lab: self.init(.badRequest, error.description)
+        case .noGate, .lab, .badName: self.init(.badRequest, error.description)
         case .badInventory(_, let problems):
             self.init(.badRequest, "the inventory cannot be carried out as it stands", problems: problems)
         case .exists, .finished, .owned, .alreadyApproved: self.init(.conflict, error.description)

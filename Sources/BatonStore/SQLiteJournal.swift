@@ -3,6 +3,10 @@ import BatonPlanner
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The journal in SQLite (GRDB), in the state directory: runs, their plans, every step's
 /// state and every transition with its time. Each write is a transaction SQLite makes
 /// durable before it returns, so intent and results survive a `kill -9` or a power loss.
@@ -23,24 +27,93 @@ public final class SQLiteJournal: Journal {
     /// This journal, with every write for `lease.run` checked against the lease.
     public func fenced(by lease: Lease) -> SQLiteJournal { SQLiteJournal(database: database, fence: lease) }
 
+    /// Opens the journal at `path`, or makes a new one (readable by its owner only). A file
+    /// that is empty, not a journal, damaged, or written by a newer Baton is refused
+    /// (`JournalError.unusable`) and left as it is; one Baton may not write (a read-only state
+    /// directory) is opened for reading, so its runs can still be inspected.
     public init(path: String) throws {
         fence = nil
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let directory = (path as NSString).deletingLastPathComponent
+        let folder = directory.isEmpty ? "." : directory
+        if !FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let readOnly =
+            access(folder, W_OK) != 0 || (FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0)
+        // Processes opening one state directory at once take turns, so that one never finds
+        // the file another has just made, still empty, or its tables half made.
+        let open = { () throws -> DatabaseQueue in try Self.open(path, readOnly: readOnly) }
+        database = try readOnly ? open() : FileLock.withLock(path + ".lock", open)
+    }
+
+    static func open(_ path: String, readOnly: Bool) throws -> DatabaseQueue {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if exists {
+            try checkHeader(path)
+        } else {
+            let created = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            if created >= 0 { close(created) }
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.readonly = readOnly
         // Write-ahead logging with a full sync on every commit: a committed transition
         // survives a power loss, at one fsync per commit.
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+        if !readOnly {
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
         }
-        database = try DatabaseQueue(path: path, configuration: configuration)
-        // Two processes opening a new state directory at once take turns to create the tables.
-        try FileLock.withLock(path + ".lock") {
+        do {
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.read { db in try checkIntegrity(db, path: path, expectTables: exists) }
+            if readOnly { return database }
             try database.writeWithoutTransaction { db in
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
             }
-            try Self.migrator.migrate(database)
+            try migrator.migrate(database)
+            return database
+        } catch let error as DatabaseError {
+            throw JournalError.unusable(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// An existing file must start as every SQLite database does.
+    static func checkHeader(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw JournalError.unusable(path: path, reason: "it cannot be read (permissions?)")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard !header.isEmpty else {
+            throw JournalError.unusable(
+                path: path, reason: "it is empty; move it away to start a new journal, or restore it from a backup")
+        }
+        guard header == Data("SQLite format 3\0".utf8) else {
+            throw JournalError.unusable(path: path, reason: "it is not a Baton journal (not an SQLite database)")
+        }
+    }
+
+    /// SQLite's own check of every page, then: a database of another program, or of a newer
+    /// Baton, is not used.
+    static func checkIntegrity(_ db: Database, path: String, expectTables: Bool) throws {
+        let result = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        guard result == ["ok"] else {
+            throw JournalError.unusable(
+                path: path,
+                reason:
+                    "it is damaged (\(result.joined(separator: "; ").prefix(300))); restore it from a backup, or move it away to start anew"
+            )
+        }
+        guard expectTables else { return }
+        let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        if !tables.isEmpty, !tables.contains("grdb_migrations") || !tables.contains("run") {
+            throw JournalError.unusable(path: path, reason: "it is another program's database, not a Baton journal")
+        }
+        if tables.contains("grdb_migrations"), try migrator.hasBeenSuperseded(db) {
+            throw JournalError.unusable(
+                path: path, reason: "it was written by a newer Baton; use that version (this one changes nothing)")
         }
     }
 

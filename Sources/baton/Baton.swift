@@ -25,13 +25,41 @@ struct Baton: AsyncParsableCommand {
     /// Contract §3: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
     /// and nothing prints a stack trace.
     static func main() async {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            fail(error)
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let error as CleanExit {
+            fail(error)
+        } catch let error as ValidationError {
+            fail(error)
+        } catch {
+            // Help asked for from within a command, or a parser's error: as the parser says.
+            if exitCode(for: error) != .failure { fail(error) }
+            // Not the user's input: a file or the journal failed while working. Say it in
+            // words, without the usage hint.
+            let text =
+                error is CocoaError || type(of: error) == NSError.self
+                ? error.localizedDescription : String(describing: error)
+            Terminal.error("error: \(text)")
+            Foundation.exit(ExitStatus.failed)
+        }
+    }
+
+    /// Bad arguments: the parser's message and the usage hint, exit 2; help and version, exit 0.
+    static func fail(_ error: any Error) -> Never {
+        do {
+            throw error
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {

@@ -24,6 +24,14 @@ struct LabCommand: ParsableCommand {
 
         var store: LabStore { LabStore(directory: state) }
 
+        func validate() throws {
+            var folder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: state, isDirectory: &folder), !folder.boolValue {
+                throw ValidationError(
+                    "--state \(state) is a file; name the folder that holds (or will hold) Baton's state")
+            }
+        }
+
         func load() throws -> LabTwin {
             do {
                 return try store.load()

@@ -60,9 +60,12 @@ enum Runs {
     static func journal(_ state: LabCommand.StateOption) throws -> SQLiteJournal {
         do {
             return try SQLiteJournal(path: state.state + "/journal.sqlite")
+        } catch let error as JournalError {
+            Terminal.error("error: \(error)")
+            throw ExitCode(ExitStatus.failed)
         } catch {
-            Terminal.error("error: cannot open the journal in \(state.state): \(error)")
-            throw ExitCode(ExitStatus.badInput)
+            Terminal.error("error: cannot open the journal in \(state.state): \(error.localizedDescription)")
+            throw ExitCode(ExitStatus.failed)
         }
     }
 
@@ -82,7 +85,7 @@ enum Runs {
         case .notFound(let run):
             Terminal.error("error: no run '\(run)' in \(state.state); 'baton status' lists them")
             return ExitCode(ExitStatus.badInput)
-        case .noGate, .exists, .lab:
+        case .noGate, .exists, .lab, .badName:
             Terminal.error("error: \(error)")
             return ExitCode(ExitStatus.badInput)
         case .owned(let reason):

@@ -23,25 +23,28 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "Who holds it: the audit trail names them.")
         var name: String
 
-        @Option(help: ArgumentHelp("How long it is accepted: 30d, 12h, 90m (default: until revoked).", valueName: "age"))
+        @Option(
+            help: ArgumentHelp(
+                "How long it is accepted: 30d, 12h, 90m or 45s (default: until revoked).", valueName: "age"))
         var expires: String?
 
         @OptionGroup var state: LabCommand.StateOption
 
         func validate() throws {
             if let expires, Self.seconds(expires) == nil {
-                throw ValidationError("--expires takes a number and d, h or m, such as 30d")
+                throw ValidationError("--expires takes a number and d, h, m or s, such as 30d")
             }
         }
 
         /// "30d", "12h", "90m" in seconds.
         static func seconds(_ text: String) -> Double? {
-            guard let unit = text.last, let number = Double(text.dropLast()), number > 0, number <= 3650 * 24 * 60
+            guard let unit = text.last, let number = Double(text.dropLast()), number > 0, number <= 3650 * 24 * 3600
             else { return nil }
             switch unit {
             case "d": return number * 86400
             case "h": return number * 3600
             case "m": return number * 60
+            case "s": return number
             default: return nil
             }
         }

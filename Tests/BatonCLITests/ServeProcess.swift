@@ -16,14 +16,18 @@ final class ServeProcess: @unchecked Sendable {
     let output: URL
 
     /// Starts the server over `state` and waits until it says where it listens.
-    init(state: String, extraArguments: [String] = []) async throws {
+    /// `inventories` is the server's inventories folder: the package, whose examples the tests
+    /// name by their path; nil starts it without one.
+    init(state: String, extraArguments: [String] = [], inventories: String? = ".") async throws {
         self.state = state
         output = URL(fileURLWithPath: state + "-serve.log")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = BatonProcess.executable
         process.currentDirectoryURL = BatonProcess.packageRoot
-        process.arguments = ["serve", "--state", state, "--port", "0"] + extraArguments
+        process.arguments =
+            ["serve", "--state", state, "--port", "0"] + (inventories.map { ["--inventories", $0] } ?? [])
+            + extraArguments
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
@@ -69,10 +73,14 @@ final class ServeProcess: @unchecked Sendable {
         var object: [String: Any] { json as? [String: Any] ?? [:] }
     }
 
-    func call(_ method: HTTPMethod, _ path: String, token: String? = nil, body: Any? = nil) async throws -> Reply {
+    func call(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, body: Any? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: url + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
