@@ -23,13 +23,15 @@ struct APIRoutes: Sendable {
     let planning: Gauge
     /// Event streams open now, in all and per client.
     let streams: Gauge
+    let feed: TransitionFeed
     /// Reads need a token: the dashboard is served without the run in it, and asks for one.
     let readsNeedToken: Bool
 
     init(
-        coordinator: RunCoordinator, tokens: AccessTokens, metrics: MetricsExporter, inventories: String?,
-        limits: ServerLimits, readsNeedToken: Bool = false
+        coordinator: RunCoordinator, tokens: AccessTokens, metrics: MetricsExporter, feed: TransitionFeed,
+        inventories: String?, limits: ServerLimits, readsNeedToken: Bool = false
     ) {
+        self.feed = feed
         self.readsNeedToken = readsNeedToken
         self.coordinator = coordinator
         self.tokens = tokens
@@ -78,9 +80,11 @@ struct APIRoutes: Sendable {
         get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id")))
         }
         get("/api/runs/:id/events") { request, context in
-            try EventStream(journal: journal, coordinator: coordinator, streams: streams, client: context.client)
-                .response(
-                    run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
+            try EventStream(
+                journal: journal, coordinator: coordinator, feed: feed, streams: streams, client: context.client
+            )
+            .response(
+                run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
         }
         post("/api/runs/:id/approvals") { request, context in
             let caller = try authorize(request, .approver)

@@ -74,8 +74,9 @@ public struct BatonHTTPServer: Sendable {
                 requireTokenForReads: configuration.readsNeedToken, tokens: tokens,
                 contentSecurityPolicy: Entrance.contentSecurityPolicy(
                     dashboard: String(decoding: PackageResources.dashboard_html, as: UTF8.self))))
+        let feed = TransitionFeed(service: coordinator.service) { coordinator.isActive($0) }
         APIRoutes(
-            coordinator: coordinator, tokens: tokens, metrics: MetricsExporter(coordinator: coordinator),
+            coordinator: coordinator, tokens: tokens, metrics: MetricsExporter(coordinator: coordinator), feed: feed,
             inventories: configuration.inventories, limits: configuration.limits,
             readsNeedToken: configuration.readsNeedToken
         ).register(on: router)
@@ -92,7 +93,8 @@ public struct BatonHTTPServer: Sendable {
         // Shut down in reverse order: the runs drain first while the API still answers.
         let group = ServiceGroup(
             configuration: .init(
-                services: [application, coordinator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [application, coordinator, feed], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            ))
         try await group.run()
     }
 

@@ -3,7 +3,8 @@ import BatonStore
 import Foundation
 import Hummingbird
 
-/// A run's events as Server-Sent Events (`GET /api/runs/{id}/events`), read from the journal:
+/// A run's events as Server-Sent Events (`GET /api/runs/{id}/events`), read from the journal
+/// (through the server's one `TransitionFeed`):
 /// whoever carries the run out (this server, or `baton run` in another shell on the same state
 /// directory), a watcher sees every transition, in order, each with its journal sequence as
 /// the event id, so a client that reconnects with `Last-Event-ID` misses nothing.
@@ -14,10 +15,10 @@ import Hummingbird
 struct EventStream: Sendable {
     let journal: SQLiteJournal
     let coordinator: RunCoordinator
+    let feed: TransitionFeed
     /// Streams open now; past the limit a new one gets 503.
     let streams: Gauge
     let client: String
-    var poll: Duration = .milliseconds(200)
     var heartbeat: Duration = .seconds(15)
 
     struct TransitionEvent: Encodable {
@@ -48,35 +49,50 @@ struct EventStream: Sendable {
     }
 
     func stream(_ id: String, after resumeAfter: Int64?, to writer: inout any ResponseBodyWriter) async throws {
+        // Subscribed before the first read, so that nothing journaled in between is missed.
+        let (subscription, updates) = feed.subscribe()
+        defer { feed.unsubscribe(subscription) }
         var last = resumeAfter ?? 0
         if resumeAfter == nil {
             // The snapshot stands for everything journaled so far.
             last = try journal.transitions(run: id).last?.sequence ?? 0
             try await writer.write(
                 Self.event("snapshot", id: last, data: try APIRoutes.encoded(coordinator.detail(id))))
+        } else {
+            try await send(try journal.transitions(after: last, run: id), of: id, last: &last, to: &writer)
         }
         let clock = ContinuousClock()
         var quietSince = clock.now
-        while !coordinator.isStopping, !Task.isCancelled {
-            let transitions = try journal.transitions(after: last, run: id)
-            if !transitions.isEmpty {
-                for event in try Self.events(transitions, of: id, journal: journal) {
-                    try await writer.write(
-                        Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
-                    last = event.sequence
-                }
+        for await update in updates {
+            guard !coordinator.isStopping, !Task.isCancelled else { return }
+            // What was journaled between this stream's own read and the feed's first look.
+            if update.after > last {
+                let gap = try journal.transitions(after: last, run: id).filter { $0.sequence <= update.after }
+                try await send(gap, of: id, last: &last, to: &writer)
+                last = max(last, update.after)
+            }
+            let mine = update.transitions.filter { $0.run == id && $0.sequence > last }
+            if !mine.isEmpty {
+                try await send(mine, of: id, last: &last, to: &writer)
                 quietSince = clock.now
             } else if clock.now - quietSince > heartbeat {
                 try await writer.write(ByteBuffer(string: ": still here\n\n"))
                 quietSince = clock.now
             }
-            if let state = try journal.run(id)?.state, state == .completed || state == .aborted,
-                !coordinator.isActive(id)
-            {
+            if let state = update.ended[id] {
                 try await writer.write(Self.event("end", id: last, data: "{\"state\":\"\(state.rawValue)\"}"))
                 return
             }
-            try await Task.sleep(for: poll)
+        }
+    }
+
+    func send(
+        _ transitions: [Transition], of id: String, last: inout Int64, to writer: inout any ResponseBodyWriter
+    ) async throws {
+        guard !transitions.isEmpty else { return }
+        for event in try Self.events(transitions, of: id, journal: journal) {
+            try await writer.write(Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
+            last = event.sequence
         }
     }
 

@@ -1,0 +1,85 @@
+import BatonEngine
+import BatonRuns
+import BatonStore
+import Foundation
+import ServiceLifecycle
+import Synchronization
+
+/// One reader of the journal for every event stream of the server: every `poll` it reads the
+/// transitions journaled since its last look, and which runs have ended, in two queries
+/// however many streams are open, and hands both to each stream. An idle stream costs no
+/// query at all.
+final class TransitionFeed: Service, Sendable {
+    struct Update: Sendable {
+        /// The transitions are those journaled after this sequence.
+        var after: Int64
+        var transitions: [Transition]
+        /// Runs completed or aborted whose driver has let them go: their streams end.
+        var ended: [String: RunState]
+    }
+
+    let service: RunService
+    let isActive: @Sendable (String) -> Bool
+    let poll: Duration
+    let state = Mutex<(subscribers: [Int: AsyncStream<Update>.Continuation], next: Int, last: Int64?)>(([:], 0, nil))
+
+    init(service: RunService, poll: Duration = .milliseconds(200), isActive: @escaping @Sendable (String) -> Bool) {
+        self.service = service
+        self.poll = poll
+        self.isActive = isActive
+    }
+
+    /// Updates from now on, until `unsubscribe` or the server stops.
+    func subscribe() -> (Int, AsyncStream<Update>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Update.self)
+        let id = state.withLock { state in
+            state.next += 1
+            state.subscribers[state.next] = continuation
+            return state.next
+        }
+        return (id, stream)
+    }
+
+    func unsubscribe(_ id: Int) {
+        state.withLock { $0.subscribers.removeValue(forKey: id) }?.finish()
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: poll)
+                publish()
+            }
+            finishAll()
+        } onGracefulShutdown: {
+            self.finishAll()
+        }
+    }
+
+    func finishAll() {
+        let subscribers = state.withLock { state in
+            defer { state.subscribers = [:] }
+            return state.subscribers
+        }
+        for continuation in subscribers.values { continuation.finish() }
+    }
+
+    func publish() {
+        let (subscribers, last) = state.withLock { ($0.subscribers, $0.last) }
+        guard !subscribers.isEmpty else { return }
+        do {
+            let journal = service.journal
+            let start = try last ?? journal.transitions(after: 0).last?.sequence ?? 0
+            let transitions = try journal.transitions(after: start)
+            var ended: [String: RunState] = [:]
+            for status in try service.statuses() where status.state.isFinished && !isActive(status.record.id) {
+                ended[status.record.id] = status.state
+            }
+            state.withLock { $0.last = transitions.last?.sequence ?? start }
+            let update = Update(after: start, transitions: transitions, ended: ended)
+            for continuation in subscribers.values { continuation.yield(update) }
+        } catch {
+            // A busy journal: look again next time.
+        }
+    }
+}
