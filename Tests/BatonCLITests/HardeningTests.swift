@@ -187,6 +187,35 @@ struct HardeningTests {
         #expect(refused == "503")
     }
 
+    @Test("a client that never finishes its request's headers is disconnected")
+    func slowHeaders() async throws {
+        let server = try await ServeProcess(state: BatonProcess.temporaryPath("hardening-state"))
+        defer { server.stop() }
+        let port = Int(server.url.split(separator: ":").last ?? "") ?? 0
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(connected == 0)
+        _ = "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".withCString { send(descriptor, $0, strlen($0), 0) }
+        // Within the server's 15 seconds and a margin, the connection is closed: recv sees its end.
+        var timeout = timeval(tv_sec: 25, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let received = recv(descriptor, &buffer, buffer.count, 0)
+        #expect(
+            received == 0
+                || (received > 0 && String(decoding: buffer[0..<received], as: UTF8.self).hasPrefix("HTTP/1.1 4")),
+            "\(received)")
+    }
+
     @Test("an organization larger than the server plans is refused with 413")
     func organizationSize() async throws {
         let server = try await ServeProcess(

@@ -47,6 +47,14 @@ struct OwnershipTests {
         #expect(try Self.state(of: status.stdout) == "interrupted", "\(status.stdout)")
         let text = try BatonProcess.run(["status", "--state", state])
         #expect(text.stdout.contains("interrupted"), "\(text.stdout)")
+        // The API and the metrics say the same.
+        let server = try await ServeProcess(state: state)
+        let runs = try await server.call(.GET, "/api/runs").json as? [[String: Any]] ?? []
+        #expect(runs.first?["state"] as? String == "interrupted", "\(runs)")
+        #expect((runs.first?["owner"] as? [String: Any])?["live"] as? Bool == false)
+        let metrics = try await server.call(.GET, "/metrics").body
+        #expect(metrics.contains("baton_runs{state=\"interrupted\"} 1"), "\(metrics.prefix(600))")
+        server.stop()
         let resumed = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
         #expect(resumed.status == 0, "\(resumed.stdout.suffix(800)) \(resumed.stderr)")
         try Self.expectEveryInstallOnce(state)
