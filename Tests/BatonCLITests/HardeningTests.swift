@@ -192,18 +192,9 @@ struct HardeningTests {
         let server = try await ServeProcess(state: BatonProcess.temporaryPath("hardening-state"))
         defer { server.stop() }
         let port = Int(server.url.split(separator: ":").last ?? "") ?? 0
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = RawHTTP.connect(port: port)
         defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(connected == 0)
+        #expect(descriptor >= 0)
         _ = "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".withCString { send(descriptor, $0, strlen($0), 0) }
         // Within the server's 15 seconds and a margin, the connection is closed: recv sees its end.
         var timeout = timeval(tv_sec: 25, tv_usec: 0)
@@ -363,22 +354,29 @@ struct HardeningTests {
 /// A bare HTTP/1.1 GET on a loopback port, for many connections at once: returns the socket
 /// (left open when `keepOpen`) and the status code read from the first line.
 enum RawHTTP {
-    static func get(_ path: String, port: Int, keepOpen: Bool = true) -> (Int32, String) {
+    /// A TCP connection to the loopback port, or -1.
+    static func connect(port: Int) -> Int32 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return (-1, "socket") }
+        guard descriptor >= 0 else { return -1 }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else {
             close(descriptor)
-            return (-1, "connect")
+            return -1
         }
+        return descriptor
+    }
+
+    static func get(_ path: String, port: Int, keepOpen: Bool = true) -> (Int32, String) {
+        let descriptor = connect(port: port)
+        guard descriptor >= 0 else { return (-1, "connect") }
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n"
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 512)
