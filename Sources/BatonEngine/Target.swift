@@ -5,7 +5,7 @@ import BatonPlanner
 public struct StepResult: Sendable, Hashable {
     public var succeeded: Bool
     public var message: String
-    /// The seed's rule behind a failure, when known: its remedy is printed.
+    /// KB 328839's rule behind a failure, when known: its remedy is printed.
     public var rule: Rule.ID?
     /// What the action printed (its end, bounded), kept in the journal with the step.
     public var output: String?

@@ -1,6 +1,6 @@
 import BatonModel
 
-/// The build each product shows at each level (knowledge.md, "Versions and builds"), which
+/// The build each product shows at each level (KB 328839 and the builds Exchange reports), which
 /// `verify-version` compares against (rule `verify-version`).
 public enum Builds {
     public static func build(_ product: Product, _ level: Level) -> String? {

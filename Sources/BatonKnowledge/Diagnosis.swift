@@ -1,6 +1,6 @@
 import Foundation
 
-/// A known failure of the seed: what it looks like in an installer log, an event log or an
+/// A known failure of KB 328839: what it looks like in an installer log, an event log or an
 /// error message, its cause and its remedy, with the rule it belongs to.
 public struct Diagnosis: Sendable {
     public var rule: Rule.ID
@@ -61,7 +61,7 @@ public struct Diagnosis: Sendable {
         return words.contains { lower.contains($0.lowercased()) }
     }
 
-    /// The failures the seed describes, with its remedies.
+    /// The failures KB 328839 describes, with its remedies.
     public static let catalogue: [Diagnosis] = [
         Diagnosis(
             .fileInUse, "a file was in use during the hotfix install",

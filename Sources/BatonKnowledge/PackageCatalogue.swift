@@ -1,10 +1,10 @@
 import BatonModel
 
-/// The packages Baton knows without being told (contract §1), plus an inventory's own.
+/// The packages Baton knows without being told (docs/inventory.md), plus an inventory's own.
 public struct PackageCatalogue: Sendable {
     public let packages: [Package]
 
-    /// The built-in service packs of the seed's three product lines and the Windows
+    /// The built-in service packs of KB 328839's three product lines and the Windows
     /// prerequisite hotfix 831464 (rule `e2003-w2k3-kb831464`).
     public static let builtIn: [Package] = {
         var packages: [Package] = []

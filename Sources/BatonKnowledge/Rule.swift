@@ -1,7 +1,7 @@
-/// One instruction of the seed document (Microsoft KB 328839), restated with a stable id so a
+/// One instruction of Microsoft KB 328839, restated with a stable id so a
 /// plan step can say which rules put it there.
 public struct Rule: Sendable, Hashable, Identifiable {
-    /// A rule's id as knowledge.md spells it, for example `e2003-node-empty`.
+    /// A rule's stable id, for example `e2003-node-empty`.
     public struct ID: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible,
         ExpressibleByStringLiteral
     {
@@ -32,9 +32,9 @@ public struct Rule: Sendable, Hashable, Identifiable {
 
     public var id: ID
     public var kind: Kind
-    /// The rule for a person, in the words of knowledge.md.
+    /// The rule for a person, in the words of KB 328839.
     public var text: String
-    /// The seed's section it comes from; "Baton" for what the seed leaves to judgement.
+    /// KB 328839's section it comes from; "Baton" for what KB 328839 leaves to judgement.
     public var section: String
 
     public init(_ id: ID, _ kind: Kind, section: String, _ text: String) {

@@ -1,4 +1,4 @@
-/// The rule catalogue: every instruction of the seed, each defined exactly once here. Code
+/// The rule catalogue: every instruction of KB 328839, each defined exactly once here. Code
 /// elsewhere refers to rules through these constants, so a misspelt id does not compile.
 extension Rule.ID {
     // Every product line.
@@ -42,7 +42,7 @@ extension Rule.ID {
     public static let e55AddOnsSeparate: Self = "e55-add-ons-separate"
     public static let e55Standalone: Self = "e55-standalone"
     public static let e55ActiveFirst: Self = "e55-active-first"
-    // Where the seed is silent: Baton's own judgement, said so in the text.
+    // Where KB 328839 is silent: Baton's own judgement, said so in the text.
     public static let packageApplicability: Self = "package-applicability"
     public static let rebalance: Self = "rebalance-preferred-owners"
     public static let evsInPlaceUpgrade: Self = "e2003-evs-in-place"
@@ -55,9 +55,9 @@ extension Rule {
     static let e2003Troubleshooting = "Microsoft Exchange Server 2003 › Troubleshooting"
     static let e2000 = "Exchange 2000 Server"
     static let e55 = "Microsoft Exchange Server 5.5"
-    static let baton = "Baton (the seed is silent)"
+    static let baton = "Baton (KB 328839 is silent)"
 
-    /// Every rule Baton carries, in the order of knowledge.md.
+    /// Every rule Baton carries, in the order of KB 328839.
     public static let catalogue: [Rule] = [
         Rule(
             .backupBefore, .step, section: common,
@@ -91,8 +91,8 @@ extension Rule {
             """
             Before installing on a server, stop file-level antivirus, backup agents, the SNMP service, monitoring \
             agents (server monitors, System Monitor) and any other service or program not needed: they can hold \
-            files the installer must replace. After the server is done, start again what was stopped (the seed is \
-            silent on this; operators expect it).
+            files the installer must replace. After the server is done, start again what was stopped (KB 328839 \
+            is silent on this; operators expect it).
             """),
         Rule(
             .noConcurrentInstallers, .check, section: common,
@@ -268,7 +268,7 @@ extension Rule {
             """
             Active/active cluster: move every EVS and the cluster group onto one node (B); upgrade the freed node (A); \
             move every EVS and the cluster group to A (databases are upgraded when A starts them); upgrade B, now \
-            idle. Afterwards Baton may move EVSs back to their preferred owners (the seed is silent; operators expect \
+            idle. Afterwards Baton may move EVSs back to their preferred owners (KB 328839 is silent; operators expect \
             their load spread again), as a separate step.
             """),
         Rule(
@@ -293,7 +293,7 @@ extension Rule {
             """
             Cluster: install on the active node first, and do not fail over or move the Exchange group to the other \
             node; then install on the passive node. Setup stops the Exchange services and restarts them afterwards: \
-            users cannot connect in between, and Baton plans and reports that outage. The seed's general cluster box \
+            users cannot connect in between, and Baton plans and reports that outage. KB 328839's general cluster box \
             (move groups, stop the Cluster service) is repeated in the 5.5 section, but the version's own procedure \
             wins.
             """),
@@ -302,21 +302,21 @@ extension Rule {
             """
             A package applies to every server and node of its product whose level is below the package's level \
             (service pack) or at least its required level (hotfix). Others are left alone and the plan's warnings \
-            say why. (Contract §1; the seed assumes it.)
+            say why. (The inventory says so; KB 328839 assumes it.)
             """),
         Rule(
             .rebalance, .step, section: baton,
             """
             In an active/active cluster, once every node is upgraded and failover has been tested, move each EVS back \
-            to its preferred owner (or the node that owned it before the rollout), so the load is spread again. The \
-            seed is silent; operators expect it. Each move is a short outage of that EVS.
+            to its preferred owner (or the node that owned it before the rollout), so the load is spread again. KB \
+            328839 is silent; operators expect it. Each move is a short outage of that EVS.
             """),
         Rule(
             .evsInPlaceUpgrade, .step, section: baton,
             """
             An EVS that is already on an upgraded node but still at the old level (its node was upgraded before this \
             rollout) is upgraded where it stands: its resources are taken offline except IP Address, Network Name \
-            and Physical Disk, "Upgrade Exchange Virtual Server" runs, and it comes online again. The seed's \
+            and Physical Disk, "Upgrade Exchange Virtual Server" runs, and it comes online again. KB 328839's \
             procedure assumes the EVS moves; this is the same sequence without the move.
             """),
     ]

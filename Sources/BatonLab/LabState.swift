@@ -1,7 +1,7 @@
 import BatonKnowledge
 import BatonModel
 
-/// A machine of the lab twin: what the seed says matters about a real one.
+/// A machine of the lab twin: what KB 328839 says matters about a real one.
 public struct LabHost: Sendable, Codable, Hashable {
     public var name: String
     /// Nil for a domain controller that runs no Exchange.
@@ -81,6 +81,11 @@ public struct LabHistoryEntry: Sendable, Codable, Hashable {
     public var sequence: Int
     public var step: String?
     public var action: String
+    /// The machine, virtual server and package the action concerns, as data (`summary` says
+    /// the same for a person).
+    public var host: String?
+    public var group: String?
+    public var package: String?
     public var summary: String
     public var start: Double
     public var end: Double
@@ -89,7 +94,7 @@ public struct LabHistoryEntry: Sendable, Codable, Hashable {
     public var message: String
 }
 
-/// A breach of one of the seed's rules, as the twin saw it happen.
+/// A breach of one of KB 328839's rules, as the twin saw it happen.
 public struct LabViolation: Sendable, Codable, Hashable {
     public var rule: String
     public var message: String

@@ -5,17 +5,17 @@ import BatonPlanner
 /// What the twin answers for one action.
 public struct LabOutcome: Sendable, Hashable {
     public var succeeded: Bool
-    /// What happened, in the words a real server would use where the seed gives them.
+    /// What happened, in the words a real server would use where KB 328839 gives them.
     public var message: String
     /// Virtual seconds the action took.
     public var duration: Double
-    /// The rule whose failure this is, when the seed knows it.
+    /// The rule whose failure this is, when KB 328839 knows it.
     public var rule: Rule.ID?
     /// Whether the action changed anything.
     public var applied: Bool
 }
 
-/// A simulated copy of an organization that behaves as the seed says real Exchange servers
+/// A simulated copy of an organization that behaves as KB 328839 says real Exchange servers
 /// and clusters do, failures included (rule `lab-first`). Deterministic for a given seed:
 /// the same actions in the same order give the same times, restarts and outcomes.
 public struct LabTwin: Sendable, Codable, Hashable {
@@ -233,7 +233,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
         history.append(
             LabHistoryEntry(
                 sequence: history.count + 1, step: step.id.isEmpty ? nil : step.id, action: step.action.rawValue,
-                summary: step.summary, start: clock, end: clock + outcome.duration, succeeded: outcome.succeeded,
+                host: step.host, group: step.group, package: step.package, summary: step.summary, start: clock,
+                end: clock + outcome.duration, succeeded: outcome.succeeded,
                 applied: outcome.applied, message: outcome.message))
         clock += outcome.duration
         return outcome

@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonModel
 
 extension LabTwin {
     /// Every machine's and virtual server's build now.
@@ -10,5 +11,33 @@ extension LabTwin {
                 group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-"
         }
         return builds
+    }
+}
+
+extension LabTwin {
+    /// How this twin differs from one made from `inventory`: the organization, machines and
+    /// virtual servers, each named. Empty when the twin is the inventory's (whatever levels a
+    /// rollout has brought it to since).
+    public func differences(from inventory: Inventory) -> [String] {
+        let expected = LabTwin(inventory: inventory)
+        var differences: [String] = []
+        if organization != expected.organization {
+            differences.append("it is a twin of \(organization), not \(expected.organization)")
+        }
+        func compare(_ what: String, _ have: Set<String>, _ want: Set<String>) {
+            let missing = want.subtracting(have).sorted(), extra = have.subtracting(want).sorted()
+            if !missing.isEmpty {
+                differences.append("\(what) \(missing.joined(separator: ", ")) of the inventory are not in it")
+            }
+            if !extra.isEmpty {
+                differences.append("\(what) \(extra.joined(separator: ", ")) in it are not in the inventory")
+            }
+        }
+        compare("machines", Set(hosts.values.map(\.name)), Set(expected.hosts.values.map(\.name)))
+        func virtualServers(_ twin: LabTwin) -> Set<String> {
+            Set(twin.groups.values.filter(\.isVirtualServer).map(\.name))
+        }
+        compare("virtual servers", virtualServers(self), virtualServers(expected))
+        return differences
     }
 }

@@ -3,7 +3,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 
-/// Checks, before a rollout, what the seed says must hold, against the twin: machines
+/// Checks, before a rollout, what KB 328839 says must hold, against the twin: machines
 /// answering, no other installer running, disk space, virtual servers online, no node that
 /// was evicted and added back, and (as warnings, since the plan takes care of them) the
 /// services quiesce will stop, hotfix 831464, schema-map exports and backup age.

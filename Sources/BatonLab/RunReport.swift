@@ -168,7 +168,7 @@ public struct RunReport: Sendable, Encodable {
         if target == "hosts" {
             out += "\nreal hosts: their builds are in the version checks; nothing watched them for rule violations\n"
         } else if violations.isEmpty {
-            out += "\nno rule of the seed was violated\n"
+            out += "\nno rule of KB 328839 was violated\n"
         }
         return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
     }

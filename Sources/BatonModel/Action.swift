@@ -1,4 +1,4 @@
-/// The actions a plan step performs (contract §2). Their names are a public format.
+/// The actions a plan step performs (docs/plan.md). Their names are a public format.
 public enum Action: String, Sendable, Hashable, CaseIterable, Codable {
     case approve
     case backup

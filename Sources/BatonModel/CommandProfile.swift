@@ -1,7 +1,7 @@
 import Foundation
 
 /// How a host's plan actions become commands: an entry of the inventory's `profiles:`
-/// section (an addition to contract §1), used by the hosts whose `profile` names it.
+/// section (an addition to the inventory format), used by the hosts whose `profile` names it.
 public struct CommandProfileSpec: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// Commands from the inventory's templates, run by the host's shell.

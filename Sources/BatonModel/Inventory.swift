@@ -7,11 +7,11 @@ public struct Inventory: Sendable, Hashable {
     public var packages: [Package]
     public var hosts: [HostAccess]
     /// Per-action duration overrides for the estimate, in seconds, keyed by action name
-    /// (or `install-service-pack` / `install-hotfix`). An addition to the contract.
+    /// (or `install-service-pack` / `install-hotfix`). An addition to Baton's formats.
     public var durations: [String: Int]
-    /// Command profiles named by `hosts:` entries (an addition to the contract).
+    /// Command profiles named by `hosts:` entries (an addition to the inventory format).
     public var profiles: [CommandProfileSpec] = []
-    /// Options for OpenSSH connections (an addition to the contract).
+    /// Options for OpenSSH connections (an addition to the inventory format).
     public var ssh = SSHSettings()
     /// The file it was read from, for messages.
     public var file: String

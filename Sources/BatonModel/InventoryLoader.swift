@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// Reads an inventory file (contract §1) and validates all of it, reporting every problem
+/// Reads an inventory file (docs/inventory.md) and validates all of it, reporting every problem
 /// with its file, line and column. It never traps, whatever the bytes.
 public enum InventoryLoader {
     /// Larger files are not inventories; refusing them keeps memory and time bounded.

@@ -11,7 +11,7 @@ public enum RestartPolicy: String, Sendable, Hashable, CaseIterable, Codable {
 }
 
 /// What a package is installed onto: an Exchange product line, or Windows itself for the
-/// prerequisite hotfixes the seed names.
+/// prerequisite hotfixes KB 328839 names.
 public enum PackageTarget: Sendable, Hashable {
     case exchange(Product)
     case windows(OperatingSystem)

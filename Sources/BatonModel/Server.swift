@@ -46,7 +46,7 @@ public struct ExchangeInstall: Sendable, Hashable {
     public var adcCustomMaps: Bool
     public var running: [InterferingService]
     /// Package ids already installed (for example `windows-2003-kb831464`), so a prerequisite
-    /// is not planned twice. An addition to the contract's inventory.
+    /// is not planned twice. An addition to the inventory format.
     public var installed: [String]
 
     public init(

@@ -42,7 +42,7 @@ public enum SyntheticOrganization {
         return inventory
     }
 
-    /// The same organization as inventory YAML (contract §1), for end-to-end timings of the
+    /// The same organization as inventory YAML (docs/inventory.md), for end-to-end timings of the
     /// command line.
     public static func yaml(servers: Int, clusters: Int) -> String {
         let inventory = make(servers: servers, clusters: clusters)

@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 /// Reads Yams nodes into typed values while collecting every problem with its location,
-/// so that one pass over an inventory reports all of them (contract §3).
+/// so that one pass over an inventory reports all of them (Baton's exit codes).
 struct YAMLFields {
     let file: String
     private(set) var errors: [InventoryError] = []

@@ -22,7 +22,7 @@ struct Applicability {
         }
         switch package.target {
         case .windows(let os):
-            // Hotfix 831464 is the seed's prerequisite for Exchange 2003 cluster nodes on
+            // Hotfix 831464 is KB 328839's prerequisite for Exchange 2003 cluster nodes on
             // Windows Server 2003 (rule `e2003-w2k3-kb831464`); a custom Windows package
             // applies to every Exchange machine on that Windows release.
             guard install.os == os else { return .otherProduct }

@@ -2,7 +2,7 @@ import BatonModel
 
 /// How long a plan should take and what users notice while it runs: the makespan with
 /// unlimited parallelism, each virtual server's downtime and each pool's time out of
-/// service. An addition to the plan format (contract §2 allows added optional fields).
+/// service. An addition to the plan format (which allows added optional fields).
 public struct Estimate: Sendable, Hashable, Codable {
     public var makespanSeconds: Int
     /// The sum of all steps' durations: the work, however it is spread.

@@ -1,7 +1,7 @@
 import BatonKnowledge
 import BatonModel
 
-/// Exchange Server 2003 on a server cluster, as the seed's worked example does it for two
+/// Exchange Server 2003 on a server cluster, as KB 328839's worked example does it for two
 /// nodes and repeats it for more (rules `e2003-one-node-at-a-time`, `e2003-multi-node`):
 ///
 /// 1. Windows Server 2003 nodes get hotfix 831464 first, then a restart.

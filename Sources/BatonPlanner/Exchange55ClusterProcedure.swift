@@ -4,7 +4,7 @@ import BatonModel
 /// Exchange Server 5.5 on a cluster (rule `e55-active-first`): install on the active node
 /// first and do not fail over or move the Exchange group; then install on the passive node.
 /// Setup stops the Exchange services and restarts them, so users cannot connect meanwhile:
-/// the plan warns of that outage. The seed's general cluster box (move groups, stop the
+/// the plan warns of that outage. KB 328839's general cluster box (move groups, stop the
 /// Cluster service) is repeated in the 5.5 section; the version's own procedure wins.
 struct Exchange55ClusterProcedure {
     let cluster: Cluster
@@ -15,7 +15,7 @@ struct Exchange55ClusterProcedure {
         builder.warn(
             .e55ActiveFirst,
             """
-            cluster \(cluster.name): the seed's general cluster instructions say to move groups off a node and stop its \
+            cluster \(cluster.name): KB 328839's general cluster instructions say to move groups off a node and stop its \
             Cluster service, but the Exchange 5.5 procedure forbids moving the Exchange group; the 5.5 procedure wins, \
             so no group moves and the Cluster service keeps running.
             """)

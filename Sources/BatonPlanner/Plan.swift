@@ -1,7 +1,7 @@
 import BatonKnowledge
 import BatonModel
 
-/// A rollout: a directed acyclic graph of steps (contract §2). A step may start once every
+/// A rollout: a directed acyclic graph of steps (docs/plan.md). A step may start once every
 /// step in its `after` has succeeded; steps with no path between them may run at once.
 public struct Plan: Sendable, Hashable, Codable {
     public static let formatName = "baton-plan/1"
@@ -11,7 +11,7 @@ public struct Plan: Sendable, Hashable, Codable {
     public var package: PackageSummary
     public var steps: [Step]
     public var warnings: [Warning]
-    /// How long it should take and what users notice. An addition to the contract.
+    /// How long it should take and what users notice. An addition to Baton's formats.
     public var estimate: Estimate?
 
     public init(organization: String, package: PackageSummary, steps: [Step], warnings: [Warning], estimate: Estimate?)
@@ -45,7 +45,7 @@ public struct Plan: Sendable, Hashable, Codable {
     }
 
     /// Something an operator should know that is not a step: a server left alone, an outage
-    /// the seed makes unavoidable, a tension between the seed's instructions.
+    /// KB 328839 makes unavoidable, a tension between KB 328839's instructions.
     public struct Warning: Sendable, Hashable, Codable {
         public var rule: Rule.ID
         public var message: String

@@ -25,7 +25,7 @@ struct PlanBuilder {
     }
 
     /// A milestone joining many steps, so later steps need one edge instead of one per step
-    /// (contract §2: plans grow linearly with the organization). A single predecessor
+    /// (plans grow linearly with the organization). A single predecessor
     /// needs no milestone.
     mutating func join(_ name: String, _ ids: [String], rules: [Rule.ID], why: String) -> [String] {
         guard ids.count > 1 else { return ids }

@@ -11,7 +11,7 @@ public struct PlanQuality: Sendable, Hashable {
     /// before it is done and one of the `parallel` slots is free (gates and milestones take
     /// no time and no slot).
     public var makespan: Int
-    /// No rollout obeying the seed can be faster: the larger of the work over the slots and
+    /// No rollout obeying KB 328839 can be faster: the larger of the work over the slots and
     /// the plan's longest chain.
     public var lowerBound: Int
     public var lowerBoundReason: String
@@ -30,7 +30,7 @@ public struct PlanQuality: Sendable, Hashable {
         let remaining = plan.remainingWork(durations: durations)
         makespan = Self.listSchedule(plan.steps, seconds: seconds, priority: remaining, parallel: self.parallel)
         // No schedule beats the work spread over every slot, nor the longest chain of steps
-        // that must follow one another: the plan's edges are the seed's orders (backups before
+        // that must follow one another: the plan's edges are KB 328839's orders (backups before
         // any install, a cluster's nodes one at a time, front-ends before back-ends), each step
         // citing its rules. Per-cluster and per-machine chains are parts of that chain.
         let work = seconds.reduce(0, +)
@@ -38,7 +38,7 @@ public struct PlanQuality: Sendable, Hashable {
         let chain = remaining.max() ?? 0
         (lowerBound, lowerBoundReason) =
             chain > spread
-            ? (chain, "the longest chain of steps the seed orders one after another")
+            ? (chain, "the longest chain of steps KB 328839 orders one after another")
             : (spread, "the work over \(self.parallel) slots")
         let units = Self.units(plan.steps, seconds: seconds, inventory: inventory)
         oneAtATime = units.reduce(0) { $0 + $1.seconds }
@@ -97,7 +97,7 @@ public struct PlanQuality: Sendable, Hashable {
     }
 
     /// Each machine's (and each cluster's, as one) steps in turn: what a batch tool runs per
-    /// host. Front-ends first, as the seed orders them.
+    /// host. Front-ends first, as KB 328839 orders them.
     static func units(_ steps: [Step], seconds: [Int], inventory: Inventory) -> [(name: String, seconds: Int)] {
         var clusterOf: [String: String] = [:]
         for cluster in inventory.clusters {

@@ -156,7 +156,7 @@ struct RollingClusterUpgrade {
         }
     }
 
-    /// The seed's steps 7–12 for one virtual server moving onto an upgraded node.
+    /// KB 328839's steps 7–12 for one virtual server moving onto an upgraded node.
     private mutating func moveToUpgraded(
         _ group: String, from: String, to target: String, chain: inout Chain, builder: inout PlanBuilder
     ) {
@@ -226,7 +226,7 @@ struct RollingClusterUpgrade {
         upgradedEVS.insert(evs.name.lowercased())
     }
 
-    /// Steps 1, 3–6 and 8 of the seed for one empty node.
+    /// Steps 1, 3–6 and 8 of KB 328839's worked example for one empty node.
     private mutating func upgradeNode(_ node: ClusterNode, chain: inout Chain, builder: inout PlanBuilder) {
         let host = node.name
         chain.then(

@@ -167,6 +167,7 @@ enum HostSteps {
     }
 
     /// Rule `backup-after`: online backups from the old level cannot be restored onto the new one.
+    @discardableResult
     static func backupAfter(
         host: String, group: String? = nil, after: [String], builder: inout PlanBuilder
     ) -> String {

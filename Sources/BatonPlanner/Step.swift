@@ -1,7 +1,7 @@
 import BatonKnowledge
 import BatonModel
 
-/// What a backup covers (contract §2).
+/// What a backup covers (docs/plan.md).
 public enum BackupItem: String, Sendable, Hashable, Codable {
     case databases
     case systemState = "system-state"
@@ -18,7 +18,7 @@ public enum ResourceType: String, Sendable, Hashable, Codable, CaseIterable {
 public let clusterGroupName = "cluster-group"
 
 /// One step of a plan: an action with its arguments, the steps it waits for, the rules that
-/// put it there and a sentence saying why (contract §2).
+/// put it there and a sentence saying why (docs/plan.md).
 public struct Step: Sendable, Hashable, Codable, Identifiable {
     public var id: String
     public var action: Action
@@ -26,7 +26,7 @@ public struct Step: Sendable, Hashable, Codable, Identifiable {
     public var rules: [Rule.ID]
     public var why: String
     /// Which part of the rollout it belongs to ("prepare", "front-ends", "cluster EXCL1"…),
-    /// for people reading the plan. An addition to the contract.
+    /// for people reading the plan. An addition to Baton's formats.
     public var phase: String
     public var host: String?
     public var group: String?

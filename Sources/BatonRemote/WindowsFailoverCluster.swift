@@ -76,7 +76,7 @@ enum WindowsFailoverCluster {
         }
         """#,
         "upgrade-virtual-server": #"""
-        "Run 'Upgrade Exchange Virtual Server' on {{group}} in Cluster Administrator on {{host}} (the seed gives no command for it), then resume the run; Baton checks the virtual server's version before going on."
+        "Run 'Upgrade Exchange Virtual Server' on {{group}} in Cluster Administrator on {{host}} (KB 328839 gives no command for it), then resume the run; Baton checks the virtual server's version before going on."
         exit 4
         """#,
         "resources-online": #"""

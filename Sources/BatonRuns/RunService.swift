@@ -146,10 +146,20 @@ public struct RunService: Sendable {
     func prepareTwin(_ new: NewRun) throws(RunServiceError) -> LabTwin {
         do {
             var twin = store.exists && !new.freshLab ? try store.load() : LabTwin(inventory: new.inventory)
+            let differences = twin.differences(from: new.inventory)
+            guard differences.isEmpty else {
+                throw RunServiceError.lab(
+                    "the lab twin in \(stateDirectory) was made from another inventory: "
+                        + differences.joined(separator: "; ")
+                        + ". Make it anew with --fresh-lab, or 'baton lab init \(new.inventory.file) --force --state \(stateDirectory)'"
+                )
+            }
             for fault in new.faults { try twin.inject(fault) }
             return twin
+        } catch let error as RunServiceError {
+            throw error
         } catch {
-            throw .lab(error.description)
+            throw .lab("\(error)")
         }
     }
 

@@ -136,7 +136,7 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     /// The plan of `inventory` for a package, or the API's error for an unknown package or a
-    /// refusal (contract §3).
+    /// refusal (Baton's exit codes).
     public static func plan(_ inventory: Inventory, _ packageID: String) throws -> (Package, Plan) {
         let catalogue = PackageCatalogue(inventory: inventory)
         guard let package = catalogue.package(packageID) else {

@@ -22,7 +22,7 @@ struct Baton: AsyncParsableCommand {
         ]
     )
 
-    /// Contract §3: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
+    /// Exit codes: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
     /// and nothing prints a stack trace.
     static func main() async {
         var command: ParsableCommand
@@ -75,7 +75,7 @@ struct Baton: AsyncParsableCommand {
     }
 }
 
-/// Contract §3.
+/// Baton's exit codes.
 enum ExitStatus {
     static let done: Int32 = 0
     static let failed: Int32 = 1

@@ -2,7 +2,7 @@ import ArgumentParser
 import BatonKnowledge
 import Foundation
 
-/// `baton diagnose`: recognises the seed's known failures in installer and hotfix logs,
+/// `baton diagnose`: recognises KB 328839's known failures in installer and hotfix logs,
 /// event log exports (text or CSV) or pasted error text, and says the rule, cause and remedy.
 struct DiagnoseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,7 +44,7 @@ struct DiagnoseCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             Terminal.out(String(decoding: try encoder.encode(objects), as: UTF8.self) + "\n")
-        } else if all.isEmpty {
+        } else if all.isEmpty, !inputs.isEmpty {
             Terminal.out("No known failure recognised.\n")
         } else {
             for (name, finding) in all {

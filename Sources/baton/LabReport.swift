@@ -74,7 +74,7 @@ struct LabReport {
             out += "backup of \(backup.subject) at \(backup.level?.rawValue ?? "?") can no longer be restored there\n"
         }
         for violation in accounting.violations { out += "VIOLATION [\(violation.rule)] \(violation.message)\n" }
-        if accounting.violations.isEmpty { out += "no rule of the seed was violated\n" }
+        if accounting.violations.isEmpty { out += "no rule of KB 328839 was violated\n" }
         return out
     }
 }

@@ -29,7 +29,7 @@ struct PlanCommand: ParsableCommand {
     }
 }
 
-/// Reading what every command that works on an inventory needs, with contract §3's
+/// Reading what every command that works on an inventory needs, with the exit codes'
 /// errors: located lines on stderr and exit 2.
 enum Loading {
     static func inventory(path: String) throws -> Inventory {
@@ -42,7 +42,7 @@ enum Loading {
     }
 
     /// The inventory, the package and the plan; a refusal is printed naming its rule and
-    /// exits with code 3 (contract §3).
+    /// exits with code 3 (Baton's exit codes).
     static func plan(path: String, packageID: String) throws -> (Inventory, Package, Plan) {
         let (inventory, package) = try inventoryAndPackage(path: path, packageID: packageID)
         do {

@@ -3,7 +3,7 @@ import BatonModel
 import BatonPlanner
 import Foundation
 
-/// `baton quality`: how close a plan comes to the fastest rollout the seed allows, against
+/// `baton quality`: how close a plan comes to the fastest rollout KB 328839 allows, against
 /// doing one machine at a time or fixed batches (Ansible's `serial`).
 struct QualityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +11,7 @@ struct QualityCommand: ParsableCommand {
         abstract: "Compares a plan's estimated duration with a lower bound, one machine at a time, and fixed batches.",
         discussion: """
             On the plan's estimated durations (docs/plan.md): the plan run as Baton's engine runs it with at most \
-            --parallel steps at once; a lower bound no rollout obeying the seed can beat; every machine (a cluster \
+            --parallel steps at once; a lower bound no rollout obeying KB 328839 can beat; every machine (a cluster \
             as one) after the other; and batches of machines, each batch waiting for its slowest, front-ends first.
             """)
 

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Runs meeting injected faults")
 struct FaultRunTests {
-    /// Each fault of the lab twin: the run halts with a clear message (and the seed's rule
+    /// Each fault of the lab twin: the run halts with a clear message (and KB 328839's rule
     /// where there is one); after the operator's fix, resume completes with no rule broken.
     @Test(
         "the run halts with the right message; after the fix, resume completes",
@@ -35,6 +35,6 @@ struct FaultRunTests {
         }
         let resumed = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
         #expect(resumed.status == 0, "\(kind): \(resumed.stdout.suffix(800))")
-        #expect(resumed.stdout.contains("no rule of the seed was violated"), "\(kind): \(resumed.stdout.suffix(800))")
+        #expect(resumed.stdout.contains("no rule of KB 328839 was violated"), "\(kind): \(resumed.stdout.suffix(800))")
     }
 }

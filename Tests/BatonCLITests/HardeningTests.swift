@@ -300,7 +300,7 @@ struct HardeningTests {
             let other = BatonProcess.temporaryPath("hardening-\(name)")
             try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: other) }
-            FileManager.default.createFile(atPath: other + "/journal.sqlite", contents: bytes)
+            _ = FileManager.default.createFile(atPath: other + "/journal.sqlite", contents: bytes)
             let refused = try BatonProcess.run(["status", "--state", other])
             #expect(refused.status == 1 && refused.stderr.contains("not a journal Baton can use"), "\(refused.stderr)")
             #expect(try Data(contentsOf: URL(fileURLWithPath: other + "/journal.sqlite")) == bytes, "left as it was")

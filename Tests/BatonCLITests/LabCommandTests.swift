@@ -11,7 +11,7 @@ struct LabCommandTests {
         BatonProcess.temporaryPath("baton-lab-cli")
     }
 
-    @Test("init, rehearse and show the seed's worked example")
+    @Test("init, rehearse and show KB 328839's worked example")
     func rehearseWorkedExample() throws {
         let state = stateDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
@@ -29,7 +29,7 @@ struct LabCommandTests {
         #expect(
             rehearsal.stdout.contains("upgrade-virtual-server EVS1 on NODE2: EVS1 upgraded to sp2")
                 || rehearsal.stdout.contains("EVS1 upgraded to sp2"))
-        #expect(rehearsal.stdout.contains("no rule of the seed was violated"))
+        #expect(rehearsal.stdout.contains("no rule of KB 328839 was violated"))
         let show = try BatonProcess.run(["lab", "show", "--state", state])
         #expect(show.stdout.contains("NODE1") && show.stdout.contains("6.5.7638.2"))
         #expect(show.stdout.contains("can no longer be restored"))
@@ -38,7 +38,7 @@ struct LabCommandTests {
         #expect((object["history"] as? [Any])?.isEmpty == false)
     }
 
-    @Test("an injected fault stops the rehearsal with the seed's message and remedy, exit 1")
+    @Test("an injected fault stops the rehearsal with KB 328839's message and remedy, exit 1")
     func faultStopsRehearsal() throws {
         let state = stateDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
@@ -136,4 +136,5 @@ struct CheckCommandTests {
         parse.waitUntilExit()
         #expect(parse.terminationStatus == 0)
     }
+
 }

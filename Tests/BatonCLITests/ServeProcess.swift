@@ -22,7 +22,7 @@ final class ServeProcess: @unchecked Sendable {
         self.state = state
         output = URL(fileURLWithPath: state + "-serve.log")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = BatonProcess.executable
         process.currentDirectoryURL = BatonProcess.packageRoot
         process.arguments =

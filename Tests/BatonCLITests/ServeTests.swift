@@ -71,7 +71,7 @@ struct ServeTests {
         let servers = try #require(report.object["virtualServers"] as? [[String: Any]])
         #expect(servers.map { $0["after"] as? String } == ["6.5.7638.2"])
         let text = try await server.call(.GET, "/api/runs/run-1/report?format=text")
-        #expect(text.body.contains("no rule of the seed was violated"))
+        #expect(text.body.contains("no rule of KB 328839 was violated"))
 
         let lab = try await server.call(.GET, "/api/lab")
         let clusters = try #require(lab.object["clusters"] as? [[String: Any]])

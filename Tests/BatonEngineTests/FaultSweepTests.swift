@@ -10,7 +10,7 @@ import Testing
 
 /// Every fault of the lab twin on every machine or virtual server it can hit, in whole runs:
 /// the run completes (the fault never met an action) or halts with the failure named; after
-/// the operator's fix, resume completes; never a rule of the seed broken, a virtual server left
+/// the operator's fix, resume completes; never a rule of KB 328839 broken, a virtual server left
 /// offline or an install applied twice. Two example organizations in CI;
 /// `BATON_FAULT_SWEEP=all` sweeps every example.
 @Suite("Fault sweep")

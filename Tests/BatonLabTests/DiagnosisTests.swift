@@ -13,7 +13,7 @@ struct DiagnosisTests {
         Diagnosis.findings(in: try String(contentsOf: Self.fixtures.appendingPathComponent(name), encoding: .utf8))
     }
 
-    @Test("event 1025 in the seed's event layout, found once at its first line")
+    @Test("event 1025 in KB 328839's event layout, found once at its first line")
     func event1025Text() throws {
         let found = try findings("event-1025.txt")
         #expect(found.map(\.rule) == [.e2003Event1025])

@@ -46,7 +46,7 @@ enum LabFixture {
 struct LabTwinTests {
     typealias F = LabFixture
 
-    @Test("the seed's two-node worked example succeeds step by step")
+    @Test("KB 328839's two-node worked example succeeds step by step")
     func workedExample() throws {
         let inventory = try F.inventory("e2003-two-node-cluster.yaml")
         let plan = try F.plan(inventory, "exchange-2003-sp2")
@@ -161,7 +161,7 @@ struct LabTwinTests {
     }
 }
 
-@Suite("The lab twin fails as the seed says real servers do")
+@Suite("The lab twin fails as KB 328839 says real servers do")
 struct LabFailureTests {
     typealias F = LabFixture
 
@@ -212,7 +212,7 @@ struct LabFailureTests {
         #expect(!outcome.succeeded && outcome.rule == .e2003Event1025)
         #expect(twin.hosts["node1"]!.eventLog.last?.contains("Event ID 1025, MSExchangeCluster") == true)
         #expect(twin.groups["evs1"]!.isOnline == false)
-        // The seed's sequence recovers it: upgrade, then online.
+        // KB 328839's sequence recovers it: upgrade, then online.
         #expect(twin.perform(F.step(.upgradeVirtualServer, host: "NODE1", group: "EVS1")).succeeded)
         #expect(twin.perform(F.step(.resourcesOnline, host: "NODE1", group: "EVS1")).succeeded)
         #expect(twin.groups["evs1"]!.isOnline && twin.groups["evs1"]!.level == .sp2)

@@ -4,7 +4,7 @@ import BatonPlanner
 import Testing
 
 /// The checker is only worth something if it fails broken plans: each mutation here breaks
-/// one rule of the seed and must be reported.
+/// one rule of KB 328839 and must be reported.
 @Suite("The plan checker catches broken plans")
 struct CheckerSelfTests {
     func violations(

@@ -4,7 +4,7 @@ import BatonPlanner
 
 /// An independent checker of plans: it does not share the planner's code. It keeps its own
 /// model of the organization, executes the plan's steps in random orders that the DAG
-/// allows, and reports every precondition of contract.md and rule of knowledge.md a step
+/// allows, and reports every action's precondition and every rule of KB 328839 a step
 /// breaks, plus any two steps that may run at once on the same host or group.
 struct PlanChecker {
     let inventory: Inventory
@@ -68,7 +68,7 @@ struct PlanChecker {
 
     // MARK: Concurrency
 
-    /// Steps with no path between them may run at the same time (contract §2): they must
+    /// Steps with no path between them may run at the same time (docs/plan.md): they must
     /// not touch the same host or group.
     func concurrency() -> [String] {
         let index = Dictionary(uniqueKeysWithValues: plan.steps.enumerated().map { ($1.id, $0) })
@@ -151,7 +151,7 @@ struct PlanChecker {
 
     var targetLevel: Level? { package.kind == .servicePack ? package.level : nil }
 
-    /// Machines the package must reach, worked out from the contract's wording, not the planner's.
+    /// Machines the package must reach, worked out from the rules' wording, not the planner's.
     var expectedTargets: Set<String> {
         var names = Set<String>()
         func applies(_ install: ExchangeInstall, clustered: Bool) -> Bool {

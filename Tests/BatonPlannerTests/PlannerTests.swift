@@ -4,7 +4,7 @@ import BatonPlanner
 import Foundation
 import Testing
 
-@Suite("Planner on the seed's topologies")
+@Suite("Planner on KB 328839's topologies")
 struct PlannerTests {
     /// Every example with every built-in package of its products (and its own packages),
     /// executed in many orders by the independent checker.
@@ -29,7 +29,7 @@ struct PlannerTests {
         #expect(planned > 0 || name == "e2003-migration.yaml")
     }
 
-    @Test("the seed's two-node example follows its numbered steps")
+    @Test("KB 328839's two-node example follows its numbered steps")
     func workedExample() throws {
         let (_, _, plan) = try Examples.plan("e2003-two-node-cluster.yaml", "exchange-2003-sp2")
         let cluster = plan.steps.filter { $0.phase.hasPrefix("cluster") }.map(\.action)

@@ -112,7 +112,7 @@ struct RandomOrganizationTests {
                 let problems = PlanChecker(inventory: inventory, package: package, plan: plan).violations(
                     orders: 8, seed: 11)
                 #expect(problems.isEmpty, "\(shape) with \(package.id): \(problems.prefix(4))")
-                // The lab twin, a second model of the seed, must agree: the plan runs through.
+                // The lab twin, a second model of KB 328839, must agree: the plan runs through.
                 var twin = LabTwin(inventory: inventory, seed: 5)
                 for step in plan.steps {
                     let outcome = twin.perform(step)

@@ -1,4 +1,4 @@
-/// Writes a plan as contract JSON directly into a byte buffer. Foundation's `JSONEncoder`
+/// Writes a plan as the plan's JSON directly into a byte buffer. Foundation's `JSONEncoder`
 /// produced the same document four times slower and with ten times the memory at 100,000
 /// servers (see docs/benchmarks.md), so the plan's one hot output path is written by hand;
 /// `JSONDecoder` still reads it back, and a test checks both agree.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The output formats of `baton plan` (contract §4).
+/// The output formats of `baton plan` (docs/plan.md).
 public enum PlanFormat: String, Sendable, CaseIterable {
     case text, json, markdown, dot, mermaid
 
@@ -15,7 +15,7 @@ public enum PlanFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// Contract §2: the same inventory and package always give the same bytes, so keys are
+/// The plan format: the same inventory and package always give the same bytes, so keys are
 /// sorted and nothing depends on hashing order.
 public enum JSONRenderer {
     public static func render(_ plan: Plan) -> String {
