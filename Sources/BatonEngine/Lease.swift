@@ -56,7 +56,7 @@ public struct Lease: Sendable, Hashable {
     /// Seconds since 1970.
     public var heartbeat: Double
     public var acquired: Double
-    /// Seconds without a heartbeat after which the lease is free.
+    /// Seconds without a heartbeat after which the lease is free; 0 once its owner let it go.
     public var expiry: Double
 
     public init(run: String, owner: LeaseOwner, epoch: Int64, heartbeat: Double, acquired: Double, expiry: Double) {
@@ -71,7 +71,7 @@ public struct Lease: Sendable, Hashable {
     /// Whether its owner still drives the run at `now`: a heartbeat within the expiry, from a
     /// process that has not ended.
     public func isLive(at now: Double) -> Bool {
-        heartbeat > 0 && now - heartbeat < expiry && !owner.isGoneFromThisMachine
+        expiry > 0 && now - heartbeat < expiry && !owner.isGoneFromThisMachine
     }
 
     /// "process 4242 on ctl1 since 10:02; last heartbeat 2 s ago"

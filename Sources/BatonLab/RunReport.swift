@@ -20,6 +20,8 @@ public struct RunReport: Sendable, Encodable {
     public struct AuditEntry: Sendable, Encodable { public var action, by, at: String }
 
     public var run, organization, package, state: String
+    /// The package's id (`package` describes it for a person).
+    public var packageId: String
     public var steps: [String: Int]
     public var machines: [Machine]
     public var virtualServers: [VirtualServer]
@@ -51,6 +53,7 @@ public struct RunReport: Sendable, Encodable {
         run = record.id
         organization = record.organization
         package = plan.headline
+        packageId = record.package
         state = record.state.rawValue
         self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })

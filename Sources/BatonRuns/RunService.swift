@@ -43,7 +43,11 @@ public struct RunService: Sendable {
 
     /// The operating-system user of this process, for the audit trail.
     public static var systemUser: String {
-        ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+        if let name = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] {
+            return name
+        }
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "uid \(getuid())" }
+        return String(cString: name)
     }
 
     // MARK: Starting and resuming

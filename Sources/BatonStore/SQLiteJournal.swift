@@ -691,7 +691,7 @@ extension SQLiteJournal {
     public func release(_ lease: Lease) throws {
         try database.write { db in
             try db.execute(
-                sql: "UPDATE lease SET heartbeat = 0 WHERE run = ? AND epoch = ? AND instance = ?",
+                sql: "UPDATE lease SET expiry = 0 WHERE run = ? AND epoch = ? AND instance = ?",
                 arguments: [lease.run, lease.epoch, lease.owner.instance])
         }
     }
