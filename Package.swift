@@ -117,7 +117,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]),
+            ],
+            exclude: ["Golden"]),
         .testTarget(name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab"]),
         .testTarget(
             name: "BatonRemoteTests",

@@ -14,24 +14,24 @@ public enum DurableFile {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw DurableFileError("cannot create \(directory): \(error)")
+            throw DurableFileError.cannotCreate(directory: directory, reason: "\(error)")
         }
         // A name of this process's own: two processes saving at once never share a half-written file.
         let temporary = path + ".\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw DurableFileError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+            throw DurableFileError.cannotWrite(path: temporary, reason: DurableFileError.reason)
         }
         let written = data.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
         let flushed = fsync(descriptor)
         close(descriptor)
         guard written == data.count, flushed == 0 else {
             unlink(temporary)
-            throw DurableFileError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+            throw DurableFileError.cannotWrite(path: temporary, reason: DurableFileError.reason)
         }
         guard rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw DurableFileError("cannot replace \(path): \(String(cString: strerror(errno)))")
+            throw DurableFileError.cannotReplace(path: path, reason: DurableFileError.reason)
         }
         let folder = open(directory.isEmpty ? "." : directory, O_RDONLY)
         if folder >= 0 {
@@ -41,9 +41,23 @@ public enum DurableFile {
     }
 }
 
-public struct DurableFileError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// What the file system refused, with the path and the system's reason.
+public enum DurableFileError: Error, Sendable, CustomStringConvertible {
+    case cannotCreate(directory: String, reason: String)
+    case cannotWrite(path: String, reason: String)
+    case cannotReplace(path: String, reason: String)
+    case cannotLock(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotCreate(let directory, let reason): "cannot create \(directory): \(reason)"
+        case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
+        case .cannotReplace(let path, let reason): "cannot replace \(path): \(reason)"
+        case .cannotLock(let path, let reason): "cannot lock \(path): \(reason)"
+        }
+    }
+
+    static var reason: String { String(cString: strerror(errno)) }
 }
 
 /// An advisory lock on a file beside the state it guards (`flock`), held for a closure:
@@ -55,12 +69,12 @@ public enum FileLock {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw DurableFileError("cannot lock \(path): \(String(cString: strerror(errno)))")
+            throw DurableFileError.cannotLock(path: path, reason: DurableFileError.reason)
         }
         defer { close(descriptor) }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else {
-                throw DurableFileError("cannot lock \(path): \(String(cString: strerror(errno)))")
+                throw DurableFileError.cannotLock(path: path, reason: DurableFileError.reason)
             }
         }
         defer { flock(descriptor, LOCK_UN) }

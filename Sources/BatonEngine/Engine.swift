@@ -2,7 +2,6 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 import Foundation
-import HeapModule
 
 /// What the engine reports as a run goes.
 public enum EngineEvent: Sendable {
@@ -93,7 +92,7 @@ public struct Engine: Sendable {
     /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
     public func execute(run: String) async throws -> RunState {
         guard let plan = try journal.plan(of: run), let record = try journal.run(run) else {
-            throw EngineError("no run '\(run)'")
+            throw EngineError.noRun(run)
         }
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
         var state = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
@@ -111,135 +110,62 @@ public struct Engine: Sendable {
                     ? "took effect before the controller stopped" : "redone after the controller stopped")
             state[id] = next
         }
-        // Resuming after the operator fixed the cause: failed and blocked steps go again.
-        for (id, current) in state where current == .blocked || current == .failed { state[id] = .pending }
         // An aborted run driven again only brings its virtual servers back online.
-        var aborting = record.state == .aborted
-        var halted = aborting
-        if !aborting { try journal.setState(run: run, .running) }
-
-        var approvals = Set(try journal.approvals(of: run))
-        var failedHosts = Set<String>()
-        var stopping: String?
-        // Gates ready to pass but not approved yet, and those already announced.
-        var gated: [String] = []
-        var announced = Set<String>()
-
-        // Ready steps, kept by counting each step's unfinished predecessors, so scheduling
-        // stays linear in the plan's size.
-        var dependents: [String: [String]] = [:]
-        var unfinished: [String: Int] = [:]
-        for step in plan.steps {
-            unfinished[step.id] = step.after.filter { state[$0] != .succeeded }.count
-            for before in step.after { dependents[before, default: []].append(step.id) }
-        }
-        // Of the ready steps, the one with the most estimated work behind it starts first:
-        // with limited slots, that keeps the rollout close to its shortest possible length.
-        let remaining = plan.remainingWork()
-        var position: [String: Int] = [:]
-        for (index, step) in plan.steps.enumerated() { position[step.id] = index }
-        func ready(_ id: String) -> ReadyStep { ReadyStep(priority: remaining[position[id]!], position: position[id]!) }
-        var readyIDs = Heap(
-            plan.steps.filter { state[$0.id] == .pending && unfinished[$0.id] == 0 }.map { ready($0.id) })
+        let aborted = record.state == .aborted
+        if !aborted { try journal.setState(run: run, .running) }
+        var scheduler = Scheduler(
+            plan: plan, state: state, approvals: Set(try journal.approvals(of: run)),
+            settings: .init(
+                parallel: options.parallel, approveAll: options.approveAll, maxFailedHosts: options.maxFailedHosts))
+        if aborted { scheduler.abort() }
 
         try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
-            var inFlight = 0
             while true {
                 // `baton abort` from another shell: stop scheduling, let running steps finish,
                 // but bring back online any virtual server caught between offline and online.
-                if !aborting, try journal.run(run)?.state == .aborted {
-                    aborting = true
-                    halted = true
-                }
-                if !halted, let reason = options.stopRequested() {
-                    stopping = reason
-                    halted = true
-                }
+                if !scheduler.aborting, try journal.run(run)?.state == .aborted { scheduler.abort() }
+                if !scheduler.halted, let reason = options.stopRequested() { scheduler.stop(reason) }
                 // An approval given meanwhile (another shell, the dashboard) opens its gate.
-                if !gated.isEmpty, !halted {
-                    approvals = Set(try journal.approvals(of: run))
-                    let opened = gated.filter { byID[$0]?.gate.map(approvals.contains) ?? true }
-                    for id in opened { readyIDs.insert(ready(id)) }
-                    gated.removeAll { opened.contains($0) }
+                if !scheduler.gated.isEmpty, !scheduler.halted {
+                    scheduler.approvalsChanged(Set(try journal.approvals(of: run)))
                 }
-                // Halted, nothing new starts; aborting, only steps that bring a virtual server
-                // back online do. The others stay ready for a later resume.
-                var candidates: [String] = []
-                if halted {
-                    let recovery = aborting ? unfinishedRecovery(plan, state) : []
-                    var kept: [ReadyStep] = []
-                    while let next = readyIDs.popMax() {
-                        if recovery.contains(plan.steps[next.position].id) {
-                            candidates.append(plan.steps[next.position].id)
-                        } else {
-                            kept.append(next)
-                        }
+                for decision in scheduler.next() {
+                    switch decision {
+                    case .waitForApproval(let step, let gate):
+                        onEvent(.waitingForApproval(step: step, gate: gate))
+                    case .start(let step):
+                        try journal.begin(run: run, step: step.id)
+                        group.addTask { try await self.attempt(step, run: run) }
                     }
-                    readyIDs = Heap(kept)
                 }
-                var index = 0
-                while inFlight < options.parallel {
-                    let id: String
-                    if halted {
-                        guard index < candidates.count else { break }
-                        id = candidates[index]
-                        index += 1
-                    } else {
-                        guard let next = readyIDs.popMax() else { break }
-                        id = plan.steps[next.position].id
-                    }
-                    let step = byID[id]!
-                    if step.action == .approve, let gate = step.gate, !options.approveAll, !approvals.contains(gate) {
-                        if announced.insert(id).inserted { onEvent(.waitingForApproval(step: step, gate: gate)) }
-                        gated.append(id)
-                        continue
-                    }
-                    state[id] = .running
-                    try journal.begin(run: run, step: id)
-                    inFlight += 1
-                    group.addTask { try await self.attempt(step, run: run) }
-                }
-                for id in candidates.dropFirst(index) { readyIDs.insert(ready(id)) }
-                if inFlight == 0 {
-                    guard !gated.isEmpty, !halted, let poll = options.approvalPoll else { break }
+                if scheduler.inFlight == 0 {
+                    guard scheduler.isWaitingForApproval, let poll = options.approvalPoll else { break }
                     try await Task.sleep(for: poll)
                     continue
                 }
                 guard let (id, result, message, rule) = try await group.next() else { break }
-                inFlight -= 1
-                state[id] = result
-                if result == .succeeded {
-                    for next in dependents[id] ?? [] {
-                        unfinished[next]! -= 1
-                        if unfinished[next] == 0, state[next] == .pending { readyIDs.insert(ready(next)) }
-                    }
-                }
+                scheduler.finished(id, result)
                 try journal.finish(run: run, step: id, state: result, message: message)
                 onEvent(.finished(step: byID[id]!, state: result, message: message, rule: rule))
-                if result == .failed {
-                    failedHosts.insert(byID[id]!.host ?? byID[id]!.group ?? id)
-                    if failedHosts.count > options.maxFailedHosts { halted = true }
-                }
             }
         }
 
         // Everything that can no longer start is blocked.
         let final: RunState
-        if plan.steps.allSatisfy({ state[$0.id] == .succeeded }) {
+        switch scheduler.ending {
+        case .completed:
             final = .completed
-        } else {
-            for step in plan.steps where state[step.id] == .pending {
-                try journal.finish(
-                    run: run, step: step.id, state: .blocked,
-                    message: !gated.isEmpty && !halted
-                        ? "waiting for an approval"
-                        : stopping.map { "not started: \($0); resume the run" } ?? "not started: the run halted")
+        case .halted(let blocked):
+            for step in plan.steps {
+                guard let why = blocked[step.id] else { continue }
+                try journal.finish(run: run, step: step.id, state: .blocked, message: why)
             }
             final = .halted
         }
-        let aborted = try journal.run(run)?.state == .aborted
-        try journal.setState(run: run, aborted ? .aborted : final, reason: final == .halted ? stopping ?? "" : "")
-        return aborted ? .aborted : final
+        let abortedNow = try journal.run(run)?.state == .aborted
+        try journal.setState(
+            run: run, abortedNow ? .aborted : final, reason: final == .halted ? scheduler.stopReason ?? "" : "")
+        return abortedNow ? .aborted : final
     }
 
     /// Performs a step, once more for a repeatable action that failed.
@@ -268,26 +194,6 @@ public struct Engine: Sendable {
 }
 
 extension Engine {
-    /// Steps that bring a virtual server back online: for each group whose resources went
-    /// offline in this run and are not yet online again, the steps between the two. An
-    /// aborted run still performs them, so no virtual server is left without a home.
-    func unfinishedRecovery(_ plan: Plan, _ state: [String: StepState]) -> Set<String> {
-        var needed = Set<String>()
-        var offlineSince: [String: Int] = [:]
-        for (index, step) in plan.steps.enumerated() {
-            guard let group = step.group else { continue }
-            if step.action == .resourcesOffline, state[step.id] == .succeeded { offlineSince[group] = index }
-            if step.action == .resourcesOnline, let start = offlineSince[group] {
-                offlineSince[group] = nil
-                guard state[step.id] != .succeeded else { continue }
-                for between in plan.steps[start...index] where between.group == group || between.id == step.id {
-                    needed.insert(between.id)
-                }
-            }
-        }
-        return needed
-    }
-
     /// The target's answer, or a failure when the action's time limit passes first.
     func performWithinLimit(_ step: Step, run: String) async throws -> StepResult {
         let limit = options.timeout(for: step.action)
@@ -310,7 +216,13 @@ extension Engine {
     }
 }
 
-public struct EngineError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why the engine cannot run a run.
+public enum EngineError: Error, Sendable, CustomStringConvertible {
+    case noRun(String)
+
+    public var description: String {
+        switch self {
+        case .noRun(let run): "no run '\(run)'"
+        }
+    }
 }

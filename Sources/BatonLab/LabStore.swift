@@ -27,16 +27,15 @@ public struct LabStore: Sendable {
         do {
             data = try FileLock.withLock(lockPath) { FileManager.default.contents(atPath: path) }
         } catch {
-            throw LabError("cannot read the lab twin in \(directory): \(error)")
+            throw LabError.unreadable(path: path, reason: "\(error)")
         }
         guard let data else {
-            throw LabError(
-                "no lab twin in \(directory): create one with 'baton lab init INVENTORY --state \(directory)'")
+            throw LabError.noTwin(directory: directory)
         }
         do {
             return try JSONDecoder().decode(LabTwin.self, from: data)
         } catch {
-            throw LabError("\(path) is not a lab twin Baton can read: \(error)")
+            throw LabError.unreadable(path: path, reason: "\(error)")
         }
     }
 
@@ -52,11 +51,11 @@ public struct LabStore: Sendable {
                 try DurableFile.replace(path, with: data)
             }
         } catch let error as DurableFileError {
-            throw LabError(error.description)
+            throw LabError.unwritable(directory: directory, reason: error.description)
         } catch let error as OwnershipError {
             throw error
         } catch {
-            throw LabError("cannot write the lab twin to \(directory): \(error)")
+            throw LabError.unwritable(directory: directory, reason: "\(error)")
         }
     }
 }

@@ -133,9 +133,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
     public mutating func inject(_ fault: LabFault) throws(LabError) {
         let key = fault.target.lowercased()
         if fault.kind.targetsGroup {
-            guard groups[key] != nil else { throw LabError("no virtual server '\(fault.target)' in the twin") }
+            guard groups[key] != nil else { throw LabError.unknownVirtualServer(fault.target) }
         } else {
-            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+            guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
         }
         switch fault.kind {
         case .evicted: hosts[key]!.evictedAndReadded = true
@@ -151,14 +151,14 @@ public struct LabTwin: Sendable, Codable, Hashable {
         let key = fault.target.lowercased()
         switch fault.kind {
         case .evicted, .installerRunning, .diskFull:
-            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+            guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
             switch fault.kind {
             case .evicted: hosts[key]!.evictedAndReadded = false
             case .installerRunning: hosts[key]!.installerRunning = false
             default: hosts[key]!.freeDiskMB = 4096
             }
         case .noReturnAfterRestart:
-            guard hosts[key] != nil else { throw LabError("no host '\(fault.target)' in the twin") }
+            guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
             armedFaults.removeAll { $0 == fault }
             if !hosts[key]!.up {
                 hosts[key]!.up = true
@@ -352,21 +352,41 @@ public struct LabTwin: Sendable, Codable, Hashable {
     }
 }
 
-/// A request the twin cannot take (an unknown host, a broken state file).
-public struct LabError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// A request the twin cannot take (an unknown host, a broken state file), each case with what
+/// a caller needs to tell it apart.
+public enum LabError: Error, Sendable, CustomStringConvertible {
+    /// The state directory holds no twin yet.
+    case noTwin(directory: String)
+    /// The twin's file cannot be read, or is not a twin.
+    case unreadable(path: String, reason: String)
+    case unwritable(directory: String, reason: String)
+    case unknownHost(String)
+    case unknownVirtualServer(String)
+    /// Rule `no-uninstall`: a service pack cannot be removed.
+    case cannotUninstall(package: String, host: String)
+
+    public var description: String {
+        switch self {
+        case .noTwin(let directory):
+            "no lab twin in \(directory): create one with 'baton lab init INVENTORY --state \(directory)'"
+        case .unreadable(let path, let reason): "\(path) is not a lab twin Baton can read: \(reason)"
+        case .unwritable(let directory, let reason): "cannot write the lab twin to \(directory): \(reason)"
+        case .unknownHost(let name): "no host '\(name)' in the twin"
+        case .unknownVirtualServer(let name): "no virtual server '\(name)' in the twin"
+        case .cannotUninstall(let package, let host):
+            """
+            \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \
+            original level and restore the databases and system state from the backups taken before.
+            """
+        }
+    }
 }
 
 extension LabTwin {
     /// A service pack cannot be uninstalled (rule `no-uninstall`): the twin refuses, as
     /// setup would, and says what the way back is.
     public func uninstall(_ package: String, on host: String) throws(LabError) {
-        throw LabError(
-            """
-            \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \
-            original level and restore the databases and system state from the backups taken before.
-            """)
+        throw .cannotUninstall(package: package, host: host)
     }
 
     /// Whether the action of `step` has already taken effect, so that a resumed run does not

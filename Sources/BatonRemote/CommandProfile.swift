@@ -62,9 +62,7 @@ public struct CommandProfile: Sendable {
         for placeholder in CommandProfileSpec.placeholders(in: template) {
             let value = values[placeholder] ?? ""
             guard Self.isPlain(value, for: placeholder) else {
-                throw ProfileError(
-                    "the value of {{\(placeholder)}}, '\(value.prefix(80))', is not a plain name, id, address or build; not running it"
-                )
+                throw .notPlain(placeholder: placeholder, value: value)
             }
             text = text.replacingOccurrences(of: "{{\(placeholder)}}", with: value)
                 .replacingOccurrences(of: "{{ \(placeholder) }}", with: value)
@@ -99,7 +97,15 @@ public struct CommandProfile: Sendable {
     }
 }
 
-public struct ProfileError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why a command cannot be rendered.
+public enum ProfileError: Error, Sendable, CustomStringConvertible {
+    /// A value that cannot stand in a command as one plain word.
+    case notPlain(placeholder: String, value: String)
+
+    public var description: String {
+        switch self {
+        case .notPlain(let placeholder, let value):
+            "the value of {{\(placeholder)}}, '\(value.prefix(80))', is not a plain name, id, address or build; not running it"
+        }
+    }
 }

@@ -116,16 +116,23 @@ public struct BatonHTTPServer: Sendable {
                     certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
                 return try .tls(.http1(configuration: Self.http1), tlsConfiguration: tls)
             } catch {
-                throw ServerError("cannot use the certificate \(certificate) and key \(key): \(error)")
+                throw ServerError.certificate(path: certificate, key: key, reason: "\(error)")
             }
         default:
-            throw ServerError("TLS needs both --tls-certificate and --tls-key")
+            throw ServerError.tlsNeedsBoth
         }
     }
 }
 
 /// A reason the server cannot start, for a person.
-public struct ServerError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public enum ServerError: Error, CustomStringConvertible, Sendable {
+    case certificate(path: String, key: String, reason: String)
+    case tlsNeedsBoth
+
+    public var description: String {
+        switch self {
+        case .certificate(let path, let key, let reason): "cannot use the certificate \(path) and key \(key): \(reason)"
+        case .tlsNeedsBoth: "TLS needs both --tls-certificate and --tls-key"
+        }
+    }
 }

@@ -1,0 +1,149 @@
+import BatonEngine
+import BatonPlanner
+import Foundation
+import GRDB
+
+/// A run of that name is in the journal already.
+public struct RunExists: Error, Sendable {
+    public var run: String
+}
+
+/// A machine or the lab twin a run acts on, claimed in the journal so that two live runs never
+/// act on the same one.
+public struct Claim: Sendable, Hashable {
+    /// `lab` for the state directory's twin, `host:NAME` (lower case) for a real host.
+    public var resource: String
+    /// For a person: "the lab twin of .baton", "host MAIL".
+    public var label: String
+
+    public init(resource: String, label: String) {
+        self.resource = resource
+        self.label = label
+    }
+}
+
+extension SQLiteJournal {
+    static func lease(_ run: String, _ db: Database) throws -> Lease? {
+        try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run]).map { row in
+            Lease(
+                run: row["run"],
+                owner: LeaseOwner(
+                    host: row["host"], pid: row["pid"], processStart: UInt64(row["process_start"] as Int64),
+                    instance: row["instance"]),
+                epoch: row["epoch"], heartbeat: row["heartbeat"], acquired: row["acquired"], expiry: row["expiry"])
+        }
+    }
+
+    /// The run's lease as last written, live or not; nil for a run never driven under one.
+    public func lease(of run: String) throws -> Lease? {
+        try database.read { db in try Self.lease(run, db) }
+    }
+
+    /// Takes the lease of `run` for `owner` (epoch one more than before) and claims `claims`,
+    /// in one transaction. Throws `OwnershipError` when another live owner holds the run or
+    /// another live run holds a claim; nothing changes then.
+    public func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim]) throws -> Lease {
+        try immediate { db in try Self.acquire(run: run, owner: owner, expiry: expiry, claims: claims, db) }
+    }
+
+    /// Records a new run, its lease and its claims in one transaction: two processes starting
+    /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
+    public func createOwnedRun(
+        _ record: RunRecord, id: String?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim]
+    ) throws -> Lease {
+        let json = PlanFormat.json.render(plan)
+        return try immediate { db in
+            var record = record
+            record.id = try id ?? Self.nextRunName(db)
+            try Self.insert(record, plan: plan, json: json, db)
+            return try Self.acquire(run: record.id, owner: owner, expiry: expiry, claims: claims, db)
+        }
+    }
+
+    static func nextRunName(_ db: Database) throws -> String {
+        let existing = Set(try String.fetchAll(db, sql: "SELECT id FROM run"))
+        var number = existing.count + 1
+        while existing.contains("run-\(number)") { number += 1 }
+        return "run-\(number)"
+    }
+
+    static func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim], _ db: Database) throws
+        -> Lease
+    {
+        let now = Date().timeIntervalSince1970
+        let previous = try lease(run, db)
+        if let previous, previous.isLive(at: now), previous.owner.instance != owner.instance {
+            throw OwnershipError.runOwned(previous)
+        }
+        for claim in claims {
+            guard
+                let holder = try String.fetchOne(
+                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [claim.resource]),
+                holder != run, let lease = try lease(holder, db), lease.isLive(at: now)
+            else { continue }
+            throw OwnershipError.targetBusy(what: claim.label, run: holder, lease: lease)
+        }
+        let lease = Lease(
+            run: run, owner: owner, epoch: (previous?.epoch ?? 0) + 1, heartbeat: now, acquired: now, expiry: expiry)
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO lease (run, host, pid, process_start, instance, epoch, heartbeat, acquired, expiry)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                run, owner.host, owner.pid, Int64(owner.processStart), owner.instance, lease.epoch, now, now, expiry,
+            ])
+        for claim in claims {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO claim (resource, run, label) VALUES (?, ?, ?)",
+                arguments: [claim.resource, run, claim.label])
+        }
+        return lease
+    }
+
+    /// The lease of the live run holding `resource`, if one does.
+    public func liveClaim(_ resource: String) throws -> Lease? {
+        try database.read { db in
+            guard
+                let holder = try String.fetchOne(
+                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [resource]),
+                let lease = try Self.lease(holder, db), lease.isLive(at: Date().timeIntervalSince1970)
+            else { return nil }
+            return lease
+        }
+    }
+
+    /// Renews the heartbeat; throws `OwnershipError.leaseLost` when the lease was taken over.
+    public func renew(_ lease: Lease) throws -> Lease {
+        try database.write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND instance = ?",
+                arguments: [now, lease.run, lease.epoch, lease.owner.instance])
+            guard db.changesCount > 0 else {
+                throw OwnershipError.leaseLost(run: lease.run, by: try Self.lease(lease.run, db))
+            }
+            var renewed = lease
+            renewed.heartbeat = now
+            return renewed
+        }
+    }
+
+    /// Gives the run up: its lease and claims are free at once for whoever comes next.
+    public func release(_ lease: Lease) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE lease SET expiry = 0 WHERE run = ? AND epoch = ? AND instance = ?",
+                arguments: [lease.run, lease.epoch, lease.owner.instance])
+        }
+    }
+}
+
+extension SQLiteJournal {
+    /// Throws `OwnershipError.leaseLost` unless this journal's lease is still the run's: what
+    /// an owner asks right before it acts.
+    public func confirmLease() throws {
+        guard let fence else { return }
+        try database.read { db in try Self.check(fence, db) }
+    }
+}

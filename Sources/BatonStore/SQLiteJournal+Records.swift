@@ -1,0 +1,185 @@
+import BatonEngine
+import Foundation
+import GRDB
+
+/// One change of a run or a step, as the journal recorded it.
+public struct Transition: Sendable, Hashable, Codable {
+    public var sequence: Int64
+    public var run: String
+    /// Nil for a change of the run itself.
+    public var step: String?
+    /// A `StepState` for a step; `created` or a `RunState` for the run.
+    public var state: String
+    public var at: Double
+    public var message: String
+}
+
+/// Who may do what through `baton serve`.
+public enum AccessRole: String, Sendable, Codable, CaseIterable {
+    /// Reads and plans.
+    case viewer
+    /// Starts, resumes and aborts runs.
+    case `operator`
+    /// Approves gates.
+    case approver
+}
+
+/// An access token as the state store keeps it: never the token itself, only its SHA-256.
+public struct AccessTokenRecord: Sendable, Hashable, Codable {
+    public var hash: String
+    public var name: String
+    public var role: AccessRole
+    public var created: Double
+    /// When it stops being accepted; nil for never.
+    public var expires: Double?
+    /// When the server last accepted it (to the minute).
+    public var lastUsed: Double?
+
+    public init(
+        hash: String, name: String, role: AccessRole, created: Double, expires: Double? = nil, lastUsed: Double? = nil
+    ) {
+        self.hash = hash
+        self.name = name
+        self.role = role
+        self.created = created
+        self.expires = expires
+        self.lastUsed = lastUsed
+    }
+}
+
+/// One thing a person did to a run (started, resumed, aborted), for the report's audit trail.
+public struct AuditRecord: Sendable, Hashable, Codable {
+    public var run: String
+    public var action: String
+    public var by: String
+    public var at: Double
+}
+
+extension SQLiteJournal {
+    /// Fails when the name is taken: a token's name is who the audit trail says acted.
+    public func addToken(_ token: AccessTokenRecord) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO token (hash, name, role, created, expires) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.hash, token.name, token.role.rawValue, token.created, token.expires])
+        }
+    }
+
+    public func token(hash: String) throws -> AccessTokenRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM token WHERE hash = ?", arguments: [hash]).map(Self.token)
+        }
+    }
+
+    public func tokens() throws -> [AccessTokenRecord] {
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY created").map(Self.token) }
+    }
+
+    /// Records that a token was accepted now, at most once a minute (a read does not cost a
+    /// durable write each time).
+    public func touchToken(hash: String) throws {
+        let now = self.now
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE token SET last_used = ? WHERE hash = ? AND (last_used IS NULL OR last_used < ?)",
+                arguments: [now, hash, now - 60])
+        }
+    }
+
+    /// Returns whether a token of that name existed.
+    public func revokeToken(name: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM token WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    static func token(_ row: Row) -> AccessTokenRecord {
+        AccessTokenRecord(
+            hash: row["hash"], name: row["name"], role: AccessRole(rawValue: row["role"]) ?? .viewer,
+            created: row["created"], expires: row["expires"], lastUsed: row["last_used"])
+    }
+
+    public func audit(run: String, action: String, by: String) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit (run, action, by, at) VALUES (?, ?, ?, ?)", arguments: [run, action, by, now])
+        }
+    }
+
+    public func recordOutput(run: String, step: String, output: String) throws {
+        try write(run: run) { db in
+            try db.execute(
+                sql: "UPDATE step SET output = ? WHERE run = ? AND id = ?", arguments: [output, run, step])
+        }
+    }
+
+    /// What each step's action printed last (its end), by step id.
+    public func outputs(of run: String) throws -> [String: String] {
+        try database.read { db in
+            var outputs: [String: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, output FROM step WHERE run = ? AND output IS NOT NULL", arguments: [run])
+            {
+                outputs[row["id"]] = row["output"]
+            }
+            return outputs
+        }
+    }
+
+    /// Where a run acts: `lab` (the twin) or `hosts` (the inventory's real hosts). Kept so that
+    /// a resume goes where the run began.
+    public func setTarget(run: String, _ target: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET target = ? WHERE id = ?", arguments: [target, run])
+        }
+    }
+
+    public func target(of run: String) throws -> String {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run]) ?? "lab"
+        }
+    }
+
+    /// The inventory's text, for a run whose inventory was given inline rather than as a file.
+    public func setInventoryText(run: String, _ text: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET inventory_text = ? WHERE id = ?", arguments: [text, run])
+        }
+    }
+
+    public func inventoryText(of run: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT inventory_text FROM run WHERE id = ?", arguments: [run])
+        }
+    }
+
+    /// Each machine's build when the run started, for the report's before and after.
+    public func setBefore(run: String, _ builds: [String: String]) throws {
+        let json = String(decoding: try JSONEncoder().encode(builds), as: UTF8.self)
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET before = ? WHERE id = ?", arguments: [json, run])
+        }
+    }
+
+    /// Where the approvers of a run read the package's release notes (rule `release-notes`).
+    public func setReleaseNotes(run: String, link: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET release_notes = ? WHERE id = ?", arguments: [link, run])
+        }
+    }
+
+    public func releaseNotes(of run: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT release_notes FROM run WHERE id = ?", arguments: [run])
+        }
+    }
+
+    public func auditRecords(of run: String) throws -> [AuditRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE run = ? ORDER BY sequence", arguments: [run]).map {
+                AuditRecord(run: $0["run"], action: $0["action"], by: $0["by"], at: $0["at"])
+            }
+        }
+    }
+}

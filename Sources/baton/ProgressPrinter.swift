@@ -1,0 +1,119 @@
+import ArgumentParser
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonRemote
+import BatonRuns
+import BatonStore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Prints engine events: plain timestamped lines, or JSON lines; on a terminal, a progress
+/// display under them (the whole run, and each running step against its usual duration).
+final class ProgressPrinter: Sendable {
+    let json: Bool
+    let live: Bool
+    let total: Int
+    let speed: LabSpeed
+    let run: String
+    let stateDirectory: String
+    /// Steps done, steps running, and how many lines the display took when last drawn.
+    let progress = Mutex<(done: Int, running: [String: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
+
+    init(json: Bool, total: Int, speed: LabSpeed, done: Int, run: String, stateDirectory: String) {
+        self.run = run
+        self.stateDirectory = stateDirectory
+        self.json = json
+        self.total = total
+        self.speed = speed
+        live = !json && isatty(STDOUT_FILENO) != 0
+        progress.withLock { $0.done = done }
+    }
+
+    func print(_ event: EngineEvent) {
+        let time = ISO8601DateFormatter.string(
+            from: Date(), timeZone: .current, formatOptions: [.withTime, .withColonSeparatorInTime])
+        var fields: [String: String]
+        switch event {
+        case .started(let step, let attempt):
+            progress.withLock { $0.running[step.id] = (step, Date()) }
+            fields = ["event": "started", "step": step.id, "summary": step.summary, "attempt": "\(attempt)"]
+        case .finished(let step, let state, let message, let rule):
+            progress.withLock {
+                $0.running[step.id] = nil
+                if state == .succeeded { $0.done += 1 }
+            }
+            fields = [
+                "event": state.rawValue, "step": step.id, "summary": step.summary, "message": message,
+                "rule": rule?.rawValue ?? "",
+            ]
+        case .recovered(let step, let tookEffect):
+            fields = [
+                "event": "recovered", "step": step.id, "summary": step.summary,
+                "message": tookEffect ? "had taken effect" : "will be redone",
+            ]
+        case .waitingForApproval(let step, let gate):
+            fields = ["event": "waiting", "step": step.id, "gate": gate, "summary": step.summary]
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            Terminal.out(String(decoding: (try? encoder.encode(fields)) ?? Data(), as: UTF8.self) + "\n")
+            return
+        }
+        var line = "\(time)  \(fields["step"]!.padded(6)) \(fields["event"]!.padded(9)) \(fields["summary"]!)"
+        if let message = fields["message"], !message.isEmpty { line += ": \(message)" }
+        if let gate = fields["gate"] {
+            line =
+                "\(time)  \(fields["step"]!.padded(6)) waiting   gate \(gate): approve it with 'baton approve \(run) \(gate) --state \(stateDirectory)'"
+        }
+        if case .finished(_, .failed, _, let rule?) = event, let known = Rule.named(rule) {
+            line += "\n        rule \(known.id): \(known.text)"
+        }
+        guard live else { return Terminal.out(line + "\n") }
+        // Clear the previous display, print the line, draw the display again below it.
+        let previous = progress.withLock { state in
+            let drawn = state.drawn
+            state.drawn = 1 + state.running.count
+            return drawn
+        }
+        Terminal.out(
+            String(repeating: "\u{1B}[2K\u{1B}[1A", count: max(0, previous - 1)) + "\r\u{1B}[2K" + line + "\n"
+                + display())
+    }
+
+    /// "[##########----------] 34/74" and a line per running step.
+    func display() -> String {
+        let (done, running) = progress.withLock { ($0.done, $0.running) }
+        var text = "\u{1B}[2K" + Self.bar(Double(done) / Double(max(total, 1)), width: 30) + " \(done)/\(total) steps"
+        for (_, entry) in running.sorted(by: { $0.key < $1.key }) {
+            let usual = Double(
+                ActionDurations.defaults[entry.step.action.rawValue] ?? ActionDurations.defaults[
+                    "install-service-pack"]!)
+            let expected: Double =
+                switch speed {
+                case .instant: 1
+                case .factor(let factor): max(usual / factor, 0.1)
+                }
+            let fraction = min(1, Date().timeIntervalSince(entry.since) / expected)
+            text += "\n\u{1B}[2K  " + Self.bar(fraction, width: 12) + " \(entry.step.id) \(entry.step.summary)"
+        }
+        return text + "\r"
+    }
+
+    static func bar(_ fraction: Double, width: Int) -> String {
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: max(0, width - filled)) + "]"
+    }
+
+    /// Leaves the display's last state on screen and ends its line.
+    func close() {
+        if live { Terminal.out("\n") }
+    }
+}

@@ -1,0 +1,184 @@
+import ArgumentParser
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonRemote
+import BatonRuns
+import BatonStore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Lists runs, or shows one with every step's state.",
+        discussion: """
+            A run is 'running' only while the process driving it is alive; one whose process is gone is \
+            'interrupted', and 'baton resume' continues it.
+            """)
+
+    @Argument(help: ArgumentHelp("A run.", valueName: "run"))
+    var name: String?
+
+    @OptionGroup var state: LabCommand.StateOption
+
+    @Option(help: "text or json")
+    var format: LabCommand.Show.OutputFormat = .text
+
+    func run() throws {
+        let service = try Runs.service(state)
+        do {
+            guard let name else { return try list(service) }
+            try show(name, service)
+        } catch let error as RunServiceError {
+            throw Runs.exit(error, state: state)
+        }
+    }
+
+    func list(_ service: RunService) throws {
+        let runs = try service.statuses()
+        if format == .json {
+            let list = runs.map {
+                [
+                    "run": $0.record.id, "state": $0.state.rawValue, "package": $0.record.package,
+                    "organization": $0.record.organization,
+                ]
+            }
+            Terminal.out(String(decoding: try JSONEncoder().encode(list), as: UTF8.self) + "\n")
+            return
+        }
+        if runs.isEmpty { Terminal.out("No runs in \(state.state).\n") }
+        for status in runs {
+            Terminal.out(
+                "\(status.record.id.padded(12)) \(status.state.rawValue.padded(12)) \(status.record.package) for \(status.record.organization)\(owner(status).map { "; \($0)" } ?? "")\n"
+            )
+        }
+    }
+
+    /// Who drives the run, or when its owner was last heard of.
+    func owner(_ status: RunService.Status) -> String? {
+        guard let lease = status.lease else { return nil }
+        let now = Date().timeIntervalSince1970
+        switch status.state {
+        case .running: return "driven by \(lease.describe(at: now))"
+        case .interrupted:
+            return
+                "its controller (\(lease.describe(at: now))) is gone; continue with: baton resume \(status.record.id) --state \(state.state)"
+        default: return nil
+        }
+    }
+
+    func show(_ run: String, _ service: RunService) throws {
+        let status = try service.status(run)
+        let journal = service.journal
+        let steps = try journal.steps(of: run)
+        if format == .json {
+            struct Document: Encodable {
+                struct Entry: Encodable {
+                    var id, action, state: String
+                    var attempts: Int
+                    var message: String
+                    /// What the step's command printed last, on real hosts.
+                    var output: String?
+                }
+                struct Owner: Encodable {
+                    var host: String
+                    var pid: Int32
+                    var epoch: Int64
+                    var heartbeat: String
+                    var live: Bool
+                }
+                var run, state, target: String
+                var owner: Owner?
+                var steps: [Entry]
+            }
+            let outputs = try journal.outputs(of: run)
+            let now = Date().timeIntervalSince1970
+            let document = Document(
+                run: run, state: status.state.rawValue, target: status.target.rawValue,
+                owner: status.lease.map {
+                    .init(
+                        host: $0.owner.host, pid: $0.owner.pid, epoch: $0.epoch,
+                        heartbeat: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0.heartbeat)),
+                        live: $0.isLive(at: now))
+                },
+                steps: steps.map {
+                    .init(
+                        id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
+                        message: $0.message, output: outputs[$0.id])
+                })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            Terminal.out(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
+            return
+        }
+        let counts = Dictionary(grouping: steps, by: \.state).mapValues(\.count)
+        Terminal.out(
+            "Run \(run): \(status.state.rawValue); \(status.record.package) for \(status.record.organization)\n")
+        if let owner = owner(status) { Terminal.out(owner.prefix(1).uppercased() + owner.dropFirst() + "\n") }
+        let tally = StepState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
+        Terminal.out(tally.joined(separator: ", ") + "\n\n")
+        for step in steps {
+            Terminal.out(
+                "\(step.id.padded(6)) \(step.state.rawValue.padded(10)) \(step.action.padded(22)) attempts \(step.attempts)  \(step.message)\n"
+            )
+        }
+    }
+}
+
+struct ApproveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Approves a run's gate (for example release-notes).",
+        discussion: "A gate is approved once; the first approval stays. A completed or aborted run is refused.")
+
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
+    @Argument(help: "The gate.") var gate: String
+    @Option(help: "Who approves.") var by = RunService.systemUser
+    @OptionGroup var state: LabCommand.StateOption
+
+    func run() throws {
+        let service = try Runs.service(state)
+        do {
+            try service.approve(name, gate: gate, by: by, how: .command)
+        } catch {
+            throw Runs.exit(error, state: state)
+        }
+        Terminal.out("Gate \(gate) of \(name) approved by \(by). Continue with: baton resume \(name)\n")
+    }
+}
+
+struct AbortCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abort",
+        abstract: "Aborts a run: no new step starts; running steps finish, virtual servers are brought back online.",
+        discussion: "A completed or aborted run is refused.")
+
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
+    @OptionGroup var state: LabCommand.StateOption
+
+    func run() async throws {
+        let service = try Runs.service(state)
+        let outcome: RunService.AbortOutcome
+        do {
+            outcome = try await service.abort(name, by: Runs.operatorName)
+        } catch {
+            throw Runs.exit(error, state: state)
+        }
+        let left = try service.journal.steps(of: name).filter { $0.state != .succeeded }.count
+        switch outcome {
+        case .requested(let owner):
+            Terminal.out(
+                "Run \(name) aborted: the process driving it (\(owner.owner.pid) on \(owner.owner.host)) starts no new step and lets running ones finish; \(left) steps not done.\n"
+            )
+        case .aborted:
+            Terminal.out("Run \(name) aborted: \(left) steps not done; every virtual server has a home.\n")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonRemote
+import BatonRuns
+import BatonStore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// SIGINT and SIGTERM while a run is driven: the first asks the engine to start no new step
+/// and let running ones finish (an install is never abandoned half way); a second SIGINT ends
+/// the process at once, which the journal's intent and result records keep safe.
+final class SignalTrap: Sendable {
+    let state = Mutex<(reason: String?, sources: [any DispatchSourceSignal])>((nil, []))
+
+    init() {
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.received(name) }
+            source.resume()
+            state.withLock { $0.sources.append(source) }
+        }
+    }
+
+    var reason: String? { state.withLock { $0.reason } }
+
+    func received(_ name: String) {
+        let first = state.withLock { state in
+            guard state.reason == nil else { return false }
+            state.reason = "stopped by \(name)"
+            return true
+        }
+        guard first else {
+            Terminal.error("\nStopped at once; the journal knows what was under way. 'baton resume' continues.\n")
+            _exit(130)
+        }
+        Terminal.error(
+            "\n\(name): no new step starts; running steps finish first. Press Ctrl-C again to stop at once.\n")
+    }
+}

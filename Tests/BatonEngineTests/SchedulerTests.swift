@@ -1,0 +1,155 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Testing
+
+/// The scheduler alone: state in, decisions out, no journal, no target, no clock.
+@Suite("The scheduler")
+struct SchedulerTests {
+    static func plan(servers: Int = 20, clusters: Int = 2) throws -> Plan {
+        let inventory = SyntheticOrganization.make(servers: servers, clusters: clusters)
+        let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
+        return try Planner(inventory: inventory, package: package).plan()
+    }
+
+    static func fresh(_ plan: Plan, parallel: Int = 4, approveAll: Bool = true, maxFailedHosts: Int = 0) -> Scheduler {
+        Scheduler(
+            plan: plan, state: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, .pending) }), approvals: [],
+            settings: .init(parallel: parallel, approveAll: approveAll, maxFailedHosts: maxFailedHosts))
+    }
+
+    static func started(_ decisions: [Scheduler.Decision]) -> [Step] {
+        decisions.compactMap { if case .start(let step) = $0 { step } else { nil } }
+    }
+
+    @Test("every step starts once, after its predecessors, never more than the slots at once")
+    func order() throws {
+        let plan = try Self.plan()
+        var scheduler = Self.fresh(plan, parallel: 3)
+        var done = Set<String>(), order: [String] = []
+        var running: [Step] = []
+        while true {
+            let starting = Self.started(scheduler.next())
+            for step in starting { #expect(step.after.allSatisfy(done.contains), "\(step.id) before its predecessors") }
+            running += starting
+            #expect(running.count <= 3)
+            guard !running.isEmpty else { break }
+            let step = running.removeFirst()
+            scheduler.finished(step.id, .succeeded)
+            done.insert(step.id)
+            order.append(step.id)
+        }
+        #expect(order.count == plan.steps.count && Set(order).count == plan.steps.count)
+        #expect(scheduler.ending == .completed)
+    }
+
+    @Test("a gate waits, said once, until approved; then its steps go on")
+    func gate() throws {
+        let plan = try Self.plan()
+        var scheduler = Self.fresh(plan, approveAll: false)
+        let gate = try #require(plan.steps.first { $0.gate != nil })
+        var waits = 0, progressed = true
+        while progressed {
+            progressed = false
+            for decision in scheduler.next() {
+                if case .waitForApproval(let step, _) = decision, step.id == gate.id { waits += 1 }
+                if case .start(let step) = decision {
+                    scheduler.finished(step.id, .succeeded)
+                    progressed = true
+                }
+            }
+        }
+        #expect(waits == 1)
+        #expect(scheduler.isWaitingForApproval)
+        #expect(
+            scheduler.ending
+                == .halted(
+                    blocked: Dictionary(
+                        uniqueKeysWithValues: plan.steps.filter { scheduler.state[$0.id] == .pending }.map {
+                            ($0.id, "waiting for an approval")
+                        })))
+        scheduler.approvalsChanged([gate.gate!])
+        #expect(Self.started(scheduler.next()).map(\.id) == [gate.id])
+    }
+
+    @Test("a failure halts new work and blocks what depends on it; more failed hosts may be tolerated")
+    func failure() throws {
+        let plan = try Self.plan()
+        for tolerated in [0, 1] {
+            var scheduler = Self.fresh(plan, parallel: 1, maxFailedHosts: tolerated)
+            let install = try #require(plan.steps.first { $0.action == .install })
+            var failed = false
+            loop: while true {
+                let starting = Self.started(scheduler.next())
+                guard let step = starting.first else { break }
+                let fails = step.id == install.id
+                scheduler.finished(step.id, fails ? .failed : .succeeded)
+                failed = failed || fails
+                if failed, tolerated == 0 { #expect(Self.started(scheduler.next()).isEmpty); break loop }
+            }
+            guard case .halted(let blocked) = scheduler.ending else {
+                Issue.record("a failed install cannot complete")
+                continue
+            }
+            let dependents = plan.steps.filter { $0.after.contains(install.id) }.map(\.id)
+            #expect(dependents.allSatisfy { blocked[$0] != nil })
+            #expect(scheduler.halted == (tolerated == 0))
+        }
+    }
+
+    @Test("a stop lets running steps finish and starts nothing new, saying why")
+    func stop() throws {
+        let plan = try Self.plan()
+        var scheduler = Self.fresh(plan, parallel: 2)
+        let first = Self.started(scheduler.next())
+        scheduler.stop("stopped by SIGINT")
+        #expect(Self.started(scheduler.next()).isEmpty)
+        for step in first { scheduler.finished(step.id, .succeeded) }
+        #expect(Self.started(scheduler.next()).isEmpty)
+        guard case .halted(let blocked) = scheduler.ending else {
+            Issue.record("stopped runs halt")
+            return
+        }
+        #expect(blocked.values.allSatisfy { $0 == "not started: stopped by SIGINT; resume the run" })
+    }
+
+    @Test("aborting, only the steps that bring a virtual server back online start")
+    func abort() throws {
+        let plan = try Self.plan(servers: 4, clusters: 1)
+        var scheduler = Self.fresh(plan, parallel: 1)
+        let offline = try #require(plan.steps.first { $0.action == .resourcesOffline })
+        while scheduler.state[offline.id] != .succeeded {
+            let step = try #require(Self.started(scheduler.next()).first)
+            scheduler.finished(step.id, .succeeded)
+        }
+        scheduler.abort()
+        var recovered: [Step] = []
+        while let step = Self.started(scheduler.next()).first {
+            recovered.append(step)
+            scheduler.finished(step.id, .succeeded)
+        }
+        #expect(
+            recovered.contains { $0.action == .resourcesOnline && $0.group == offline.group },
+            "\(recovered.map(\.summary))")
+        #expect(recovered.allSatisfy { $0.group == offline.group || $0.action == .resourcesOnline })
+        #expect(!recovered.contains { $0.action == .install && $0.host != nil && $0.group == nil })
+    }
+
+    @Test("of the ready steps, the one with the most work behind it starts first")
+    func priority() throws {
+        let plan = try Self.plan()
+        var scheduler = Self.fresh(plan, parallel: 1)
+        let remaining = plan.remainingWork()
+        let index = Dictionary(uniqueKeysWithValues: plan.steps.enumerated().map { ($1.id, $0) })
+        var done = Set<String>()
+        while let step = Self.started(scheduler.next()).first {
+            let ready = plan.steps.filter {
+                !done.contains($0.id) && $0.id != step.id && $0.after.allSatisfy(done.contains)
+            }
+            #expect(ready.allSatisfy { remaining[index[$0.id]!] <= remaining[index[step.id]!] })
+            scheduler.finished(step.id, .succeeded)
+            done.insert(step.id)
+        }
+    }
+}
