@@ -1,13 +1,12 @@
 /// One instruction of Microsoft KB 328839, restated with a stable id so a
 /// plan step can say which rules put it there.
 public struct Rule: Sendable, Hashable, Identifiable {
-    /// A rule's stable id, for example `e2003-node-empty`.
-    public struct ID: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible,
-        ExpressibleByStringLiteral
-    {
+    /// A rule's stable id, for example `e2003-node-empty`. Code names rules only by the
+    /// catalogue's constants (`.e2003NodeEmpty`); `init(rawValue:)` is for reading ids back
+    /// (a stored plan, `baton rules ID`), and `Rule.named` says whether one exists.
+    public struct ID: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
-        public init(stringLiteral value: String) { rawValue = value }
         public var description: String { rawValue }
         public static func < (lhs: ID, rhs: ID) -> Bool { lhs.rawValue < rhs.rawValue }
     }

@@ -2,50 +2,50 @@
 /// elsewhere refers to rules through these constants, so a misspelt id does not compile.
 extension Rule.ID {
     // Every product line.
-    public static let backupBefore: Self = "backup-before"
-    public static let releaseNotes: Self = "release-notes"
-    public static let backupAfter: Self = "backup-after"
-    public static let noUninstall: Self = "no-uninstall"
-    public static let quiesce: Self = "quiesce"
-    public static let noConcurrentInstallers: Self = "no-concurrent-installers"
-    public static let fileInUse: Self = "file-in-use"
-    public static let restartIfPrompted: Self = "restart-if-prompted"
-    public static let labFirst: Self = "lab-first"
+    public static let backupBefore = Self(rawValue: "backup-before")
+    public static let releaseNotes = Self(rawValue: "release-notes")
+    public static let backupAfter = Self(rawValue: "backup-after")
+    public static let noUninstall = Self(rawValue: "no-uninstall")
+    public static let quiesce = Self(rawValue: "quiesce")
+    public static let noConcurrentInstallers = Self(rawValue: "no-concurrent-installers")
+    public static let fileInUse = Self(rawValue: "file-in-use")
+    public static let restartIfPrompted = Self(rawValue: "restart-if-prompted")
+    public static let labFirst = Self(rawValue: "lab-first")
     // Exchange Server 2003.
-    public static let e2003ADCSeparate: Self = "e2003-adc-separate"
-    public static let adcCustomMaps: Self = "adc-custom-maps"
-    public static let standalone: Self = "standalone"
-    public static let e2003FrontEndFirst: Self = "e2003-front-end-first"
-    public static let e2003PoolTogether: Self = "e2003-pool-together"
-    public static let clusterStopService: Self = "cluster-stop-service"
-    public static let e2003NodesThenEVS: Self = "e2003-nodes-then-evs"
-    public static let e2003OneNodeAtATime: Self = "e2003-one-node-at-a-time"
-    public static let e2003NodeEmpty: Self = "e2003-node-empty"
-    public static let e2003KB831464: Self = "e2003-w2k3-kb831464"
-    public static let e2003EVSUpgrade: Self = "e2003-evs-upgrade"
-    public static let e2003HotfixNoEVSUpgrade: Self = "e2003-hotfix-no-evs-upgrade"
-    public static let e2003NoMoveBack: Self = "e2003-no-move-back"
-    public static let e2003MultiNode: Self = "e2003-multi-node"
-    public static let failoverTest: Self = "failover-test"
-    public static let verifyVersion: Self = "verify-version"
-    public static let e2003CleanInstallMigration: Self = "e2003-clean-install-migration"
-    public static let e2003Event1025: Self = "e2003-event-1025"
-    public static let e2003C1037b44: Self = "e2003-c1037b44"
-    public static let sbs: Self = "sbs"
+    public static let e2003ADCSeparate = Self(rawValue: "e2003-adc-separate")
+    public static let adcCustomMaps = Self(rawValue: "adc-custom-maps")
+    public static let standalone = Self(rawValue: "standalone")
+    public static let e2003FrontEndFirst = Self(rawValue: "e2003-front-end-first")
+    public static let e2003PoolTogether = Self(rawValue: "e2003-pool-together")
+    public static let clusterStopService = Self(rawValue: "cluster-stop-service")
+    public static let e2003NodesThenEVS = Self(rawValue: "e2003-nodes-then-evs")
+    public static let e2003OneNodeAtATime = Self(rawValue: "e2003-one-node-at-a-time")
+    public static let e2003NodeEmpty = Self(rawValue: "e2003-node-empty")
+    public static let e2003KB831464 = Self(rawValue: "e2003-w2k3-kb831464")
+    public static let e2003EVSUpgrade = Self(rawValue: "e2003-evs-upgrade")
+    public static let e2003HotfixNoEVSUpgrade = Self(rawValue: "e2003-hotfix-no-evs-upgrade")
+    public static let e2003NoMoveBack = Self(rawValue: "e2003-no-move-back")
+    public static let e2003MultiNode = Self(rawValue: "e2003-multi-node")
+    public static let failoverTest = Self(rawValue: "failover-test")
+    public static let verifyVersion = Self(rawValue: "verify-version")
+    public static let e2003CleanInstallMigration = Self(rawValue: "e2003-clean-install-migration")
+    public static let e2003Event1025 = Self(rawValue: "e2003-event-1025")
+    public static let e2003C1037b44 = Self(rawValue: "e2003-c1037b44")
+    public static let sbs = Self(rawValue: "sbs")
     // Exchange 2000 Server.
-    public static let e2000ADCSeparate: Self = "e2000-adc-separate"
-    public static let e2000FrontEndFirst: Self = "e2000-front-end-first"
-    public static let e2000ActivePassive: Self = "e2000-active-passive"
-    public static let e2000ActiveActive: Self = "e2000-active-active"
+    public static let e2000ADCSeparate = Self(rawValue: "e2000-adc-separate")
+    public static let e2000FrontEndFirst = Self(rawValue: "e2000-front-end-first")
+    public static let e2000ActivePassive = Self(rawValue: "e2000-active-passive")
+    public static let e2000ActiveActive = Self(rawValue: "e2000-active-active")
     // Exchange Server 5.5.
-    public static let e55PerformanceOptimizer: Self = "e55-performance-optimizer"
-    public static let e55AddOnsSeparate: Self = "e55-add-ons-separate"
-    public static let e55Standalone: Self = "e55-standalone"
-    public static let e55ActiveFirst: Self = "e55-active-first"
+    public static let e55PerformanceOptimizer = Self(rawValue: "e55-performance-optimizer")
+    public static let e55AddOnsSeparate = Self(rawValue: "e55-add-ons-separate")
+    public static let e55Standalone = Self(rawValue: "e55-standalone")
+    public static let e55ActiveFirst = Self(rawValue: "e55-active-first")
     // Where KB 328839 is silent: Baton's own judgement, said so in the text.
-    public static let packageApplicability: Self = "package-applicability"
-    public static let rebalance: Self = "rebalance-preferred-owners"
-    public static let evsInPlaceUpgrade: Self = "e2003-evs-in-place"
+    public static let packageApplicability = Self(rawValue: "package-applicability")
+    public static let rebalance = Self(rawValue: "rebalance-preferred-owners")
+    public static let evsInPlaceUpgrade = Self(rawValue: "e2003-evs-in-place")
 }
 
 extension Rule {

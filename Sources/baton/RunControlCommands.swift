@@ -178,7 +178,16 @@ struct AbortCommand: AsyncParsableCommand {
                 "Run \(name) aborted: the process driving it (\(owner.owner.pid) on \(owner.owner.host)) starts no new step and lets running ones finish; \(left) steps not done.\n"
             )
         case .aborted:
-            Terminal.out("Run \(name) aborted: \(left) steps not done; every virtual server has a home.\n")
+            let failed = try service.journal.steps(of: name).filter { $0.state == .failed }
+            guard failed.isEmpty else {
+                var text = "Run \(name) aborted, but bringing its virtual servers back online failed:\n"
+                for step in failed { text += "  failed: \(step.id) \(step.action): \(step.message)\n" }
+                Terminal.out(text + "  Bring them online in Cluster Administrator; the run stays aborted.\n")
+                throw ExitCode(ExitStatus.failed)
+            }
+            Terminal.out(
+                "Run \(name) aborted: \(left) steps not done; any virtual server it had taken offline is online again.\n"
+            )
         }
     }
 }

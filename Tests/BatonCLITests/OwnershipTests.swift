@@ -102,6 +102,32 @@ struct OwnershipTests {
         try Self.expectEveryInstallOnce(state)
     }
 
+    @Test("abort of a run nobody drives brings its virtual server back online; the run is then finished")
+    func abortUndrivenRun() throws {
+        let state = BatonProcess.temporaryPath("baton-own")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let example = "examples/e2003-two-node-cluster.yaml"
+        #expect(try BatonProcess.run(["lab", "init", example, "--state", state]).status == 0)
+        #expect(try BatonProcess.run(["lab", "fault", "evs-upgrade-fails", "EVS1", "--state", state]).status == 0)
+        let run = try BatonProcess.run(["run", example, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        #expect(run.status == 1 && run.stdout.contains("c1037b44"), "\(run.stdout)")
+        #expect(try Self.onlineState(of: "EVS1", in: state) == false, "the failed upgrade left EVS1 offline")
+        let abort = try BatonProcess.run(["abort", "run-1", "--state", state])
+        #expect(abort.status == 0 && abort.stdout.contains("online again"), "\(abort.stdout)\(abort.stderr)")
+        #expect(try Self.onlineState(of: "EVS1", in: state) == true)
+        let status = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        #expect(try Self.state(of: status.stdout) == "aborted")
+        #expect(try BatonProcess.run(["resume", "run-1", "--state", state]).status == 1)
+    }
+
+    static func onlineState(of group: String, in state: String) throws -> Bool? {
+        let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
+        let twin = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+        let groups = twin?["groups"] as? [String: [String: Any]] ?? [:]
+        let resources = groups[group.lowercased()]?["resources"] as? [String: Bool]
+        return resources.map { $0.values.allSatisfy { $0 } }
+    }
+
     @Test("--yes approvals are recorded; a finished run cannot be approved, aborted or resumed")
     func honestAuditTrail() throws {
         let state = BatonProcess.temporaryPath("baton-own")
