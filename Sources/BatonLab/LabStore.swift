@@ -39,6 +39,36 @@ public struct LabStore: Sendable {
         }
     }
 
+    /// What may be done with the twin while its lock is held (`exclusively`).
+    public struct Access {
+        let store: LabStore
+
+        /// The twin as saved, or nil when there is none.
+        public func load() throws(LabError) -> LabTwin? {
+            guard let data = FileManager.default.contents(atPath: store.path) else { return nil }
+            do {
+                return try JSONDecoder().decode(LabTwin.self, from: data)
+            } catch {
+                throw LabError.unreadable(path: store.path, reason: "\(error)")
+            }
+        }
+
+        public func save(_ twin: LabTwin) throws(LabError) {
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                try DurableFile.replace(store.path, with: try encoder.encode(twin))
+            } catch {
+                throw LabError.unwritable(directory: store.directory, reason: "\(error)")
+            }
+        }
+    }
+
+    /// Runs `body` holding the twin's lock: no other process reads or writes the twin meanwhile.
+    public func exclusively<T>(_ body: (Access) throws -> T) throws -> T {
+        try FileLock.withLock(lockPath) { try body(Access(store: self)) }
+    }
+
     /// Saves the twin. `fence` is asked under the twin's lock, right before the write: a run
     /// that lost its lease throws there and changes nothing.
     public func save(_ twin: LabTwin, fence: () throws -> Void = {}) throws {

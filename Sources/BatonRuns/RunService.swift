@@ -112,16 +112,35 @@ public struct RunService: Sendable {
                 throw .badInventory(file: new.inventory.file, problems: error.problems)
             }
         }
-        // The twin as it would be, before anything is recorded, so that a bad fault refuses the run.
-        if new.target == .lab { _ = try prepareTwin(new) }
-        let record = RunRecord(
+        var record = RunRecord(
             id: new.id ?? "", organization: new.inventory.organization, package: new.package.id,
             inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970)
+        let claims = claims(new.target, inventory: new.inventory, plan: new.plan)
+        let create = { (record: RunRecord) throws -> Lease in
+            try journal.createOwnedRun(
+                record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry, claims: claims,
+                target: new.target.rawValue, inventoryText: new.inlineInventory)
+        }
         let lease: Lease
         do {
-            lease = try journal.createOwnedRun(
-                record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry,
-                claims: claims(new.target, inventory: new.inventory, plan: new.plan))
+            if new.target == .lab {
+                // Under the twin's lock: no live run holds the twin; the twin this run starts
+                // from is saved; then the run is recorded with its lease and claims. A
+                // controller killed in between leaves a saved twin and no run, never a run
+                // without its twin, and no other run's twin is replaced.
+                lease = try store.exclusively { access in
+                    if let holder = try journal.liveClaim("lab") {
+                        throw OwnershipError.targetBusy(
+                            what: "the lab twin in \(stateDirectory)", run: holder.run, lease: holder)
+                    }
+                    let twin = try prepareTwin(new, current: try access.load())
+                    try access.save(twin)
+                    record.before = twin.builds
+                    return try create(record)
+                }
+            } else {
+                lease = try create(record)
+            }
         } catch let error as RunExists {
             throw .exists(error.run)
         } catch {
@@ -129,14 +148,6 @@ public struct RunService: Sendable {
         }
         let run = OwnedRun(id: lease.run, target: new.target, lease: lease, journal: journal.fenced(by: lease))
         do {
-            try journal.setTarget(run: run.id, new.target.rawValue)
-            if let text = new.inlineInventory { try journal.setInventoryText(run: run.id, text) }
-            if new.target == .lab {
-                // Made again now that the twin is this run's: a run that ended meanwhile is in it.
-                let twin = try prepareTwin(new)
-                try store.save(twin, fence: run.journal.confirmLease)
-                try journal.setBefore(run: run.id, twin.builds)
-            }
             if let releaseNotes = new.releaseNotes { try journal.setReleaseNotes(run: run.id, link: releaseNotes) }
             try journal.audit(run: run.id, action: "started", by: new.by)
         } catch {
@@ -147,9 +158,12 @@ public struct RunService: Sendable {
         return run
     }
 
-    func prepareTwin(_ new: NewRun) throws(RunServiceError) -> LabTwin {
+    /// The twin a new run starts from: `current` (the state directory's) unless there is none
+    /// or the run asks for a fresh one, with the run's faults armed. Refused when it is a twin
+    /// of another inventory.
+    func prepareTwin(_ new: NewRun, current: LabTwin?) throws(RunServiceError) -> LabTwin {
         do {
-            var twin = store.exists && !new.freshLab ? try store.load() : LabTwin(inventory: new.inventory)
+            var twin = current.flatMap { new.freshLab ? nil : $0 } ?? LabTwin(inventory: new.inventory)
             let differences = twin.differences(from: new.inventory)
             guard differences.isEmpty else {
                 throw RunServiceError.lab(

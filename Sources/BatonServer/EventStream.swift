@@ -34,9 +34,18 @@ struct EventStream: Sendable {
     }
 
     func response(run id: String, lastEventID: String?) throws -> Response {
-        guard try journal.run(id) != nil else { throw APIError(.notFound, "no run '\(id)'") }
-        let resumeAfter = lastEventID.flatMap { Int64($0) }
+        // Counted first: a client over its share is refused before any query.
         try streams.enter(client)
+        let exists: Bool
+        do { exists = try journal.run(id) != nil } catch {
+            streams.leave(client)
+            throw error
+        }
+        guard exists else {
+            streams.leave(client)
+            throw APIError(.notFound, "no run '\(id)'")
+        }
+        let resumeAfter = lastEventID.flatMap { Int64($0) }
         let (streams, client) = (self.streams, self.client)
         return Response(
             status: .ok,

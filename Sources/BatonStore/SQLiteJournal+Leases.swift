@@ -49,13 +49,19 @@ extension SQLiteJournal {
     /// Records a new run, its lease and its claims in one transaction: two processes starting
     /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
     public func createOwnedRun(
-        _ record: RunRecord, id: String?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim]
+        _ record: RunRecord, id: String?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
+        target: String, inventoryText: String?
     ) throws -> Lease {
         let json = PlanFormat.json.render(plan)
         return try immediate { db in
             var record = record
             record.id = try id ?? Self.nextRunName(db)
             try Self.insert(record, plan: plan, json: json, db)
+            // Where it acts and its inline inventory, in the same transaction: a controller
+            // killed right after never leaves a run that would resume elsewhere.
+            try db.execute(
+                sql: "UPDATE run SET target = ?, inventory_text = ? WHERE id = ?",
+                arguments: [target, inventoryText, record.id])
             return try Self.acquire(run: record.id, owner: owner, expiry: expiry, claims: claims, db)
         }
     }

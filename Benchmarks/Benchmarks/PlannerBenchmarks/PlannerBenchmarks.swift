@@ -8,7 +8,7 @@ import BatonPlanner
 import Benchmark
 
 /// The planner on generated organizations, from 100 to 100,000 servers (one cluster per ten
-/// servers), planned and rendered to contract JSON.
+/// servers), planned and rendered to the plan's JSON.
 let benchmarks: @Sendable () -> Void = {
     let package = PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" }!
     let sizes: [(servers: Int, clusters: Int)] = [(100, 10), (1_000, 100), (10_000, 1_000), (100_000, 10_000)]
