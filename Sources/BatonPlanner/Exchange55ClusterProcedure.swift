@@ -47,27 +47,10 @@ struct Exchange55ClusterProcedure {
                 )
             }
         }
-        var ends: [String] = []
-        var lastBackupOn: [String: String] = [:]
-        for evs in cluster.virtualServers {
-            var last = chain.tail
-            if let expect = applicability.expectedBuild(evs.product, from: evs.level) {
-                last = [
-                    builder.add(
-                        Step(
-                            .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
-                            why: "Exchange Administrator should show \(evs.name) at build \(expect)."), after: last)
-                ]
-            }
-            if applicability.isServicePack {
-                let previous = lastBackupOn[evs.owner.lowercased()].map { [$0] } ?? []
-                let id = HostSteps.backupAfter(
-                    host: evs.owner, group: evs.name, after: last + previous, builder: &builder)
-                lastBackupOn[evs.owner.lowercased()] = id
-                last = [id]
-            }
-            ends += last
-        }
-        return ends.isEmpty ? chain.tail : ends
+        return HostSteps.virtualServerTail(
+            cluster.virtualServers.map {
+                ($0.name, $0.owner, applicability.expectedBuild($0.product, from: $0.level))
+            }, tool: "Exchange Administrator", isServicePack: applicability.isServicePack, after: chain.tail,
+            builder: &builder)
     }
 }

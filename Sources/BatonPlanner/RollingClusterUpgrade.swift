@@ -302,31 +302,16 @@ struct RollingClusterUpgrade {
 
     /// Rule `verify-version` for every virtual server, then rule `backup-after`.
     private func finish(after tail: [String], builder: inout PlanBuilder) -> [String] {
-        var ends: [String] = []
-        var lastBackupOn: [String: String] = [:]
-        for evs in cluster.virtualServers {
-            var last = tail
+        let servers = cluster.virtualServers.map { evs in
             let levelBefore = cluster.node(named: evs.owner)?.install.level ?? evs.level
-            if applicability.isExchangePackage,
-                let expect = applicability.expectedBuild(evs.product, from: max(evs.level, levelBefore))
-            {
-                last = [
-                    builder.add(
-                        Step(
-                            .verifyVersion, group: evs.name, expect: expect, rules: [.verifyVersion],
-                            why: "Exchange System Manager should show \(evs.name) at build \(expect)."), after: last)
-                ]
-            }
-            if applicability.isServicePack {
-                let host = owner[evs.name]!
-                let previous = lastBackupOn[host.lowercased()].map { [$0] } ?? []
-                let id = HostSteps.backupAfter(host: host, group: evs.name, after: last + previous, builder: &builder)
-                lastBackupOn[host.lowercased()] = id
-                last = [id]
-            }
-            ends += last
+            let expect =
+                applicability.isExchangePackage
+                ? applicability.expectedBuild(evs.product, from: max(evs.level, levelBefore)) : nil
+            return (name: evs.name, owner: owner[evs.name] ?? evs.owner, expect: expect)
         }
-        return ends.isEmpty ? tail : ends
+        return HostSteps.virtualServerTail(
+            servers, tool: "Exchange System Manager", isServicePack: applicability.isServicePack, after: tail,
+            builder: &builder)
     }
 
     private mutating func move(

@@ -166,6 +166,38 @@ enum HostSteps {
         }
     }
 
+    /// What ends a cluster's upgrade for each virtual server: rule `verify-version` (when
+    /// `expect` gives the build it should show, and `tool` where an administrator sees it),
+    /// then, for a service pack, rule `backup-after` on the node that owns it, one backup at
+    /// a time per node. Returns the ends to wait for (`tail` when there is nothing to add).
+    static func virtualServerTail(
+        _ servers: [(name: String, owner: String, expect: String?)], tool: String, isServicePack: Bool,
+        after tail: [String], builder: inout PlanBuilder
+    ) -> [String] {
+        var ends: [String] = []
+        var lastBackupOn: [String: String] = [:]
+        for server in servers {
+            var last = tail
+            if let expect = server.expect {
+                last = [
+                    builder.add(
+                        Step(
+                            .verifyVersion, group: server.name, expect: expect, rules: [.verifyVersion],
+                            why: "\(tool) should show \(server.name) at build \(expect)."), after: last)
+                ]
+            }
+            if isServicePack {
+                let node = server.owner.lowercased()
+                let previous = lastBackupOn[node].map { [$0] } ?? []
+                let id = backupAfter(host: server.owner, group: server.name, after: last + previous, builder: &builder)
+                lastBackupOn[node] = id
+                last = [id]
+            }
+            ends += last
+        }
+        return ends.isEmpty ? tail : ends
+    }
+
     /// Rule `backup-after`: online backups from the old level cannot be restored onto the new one.
     @discardableResult
     static func backupAfter(
