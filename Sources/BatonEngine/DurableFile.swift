@@ -67,7 +67,13 @@ public enum FileLock {
     public static func withLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor < 0, errno == EACCES || errno == EROFS {
+            // A folder this process may only read: lock the file if it is there, else read
+            // without a lock (whoever can write here keeps the file whole by renaming).
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 { return try body() }
+        }
         guard descriptor >= 0 else {
             throw DurableFileError.cannotLock(path: path, reason: DurableFileError.reason)
         }

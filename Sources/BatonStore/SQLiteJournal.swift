@@ -66,7 +66,13 @@ public final class SQLiteJournal: Journal {
             }
         }
         do {
-            let database = try DatabaseQueue(path: path, configuration: configuration)
+            // Read-only: SQLite is told the file will not change (no locks, no shared-memory
+            // file to create in a folder it may not write).
+            let location =
+                readOnly
+                ? "file:\(path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path)?immutable=1"
+                : path
+            let database = try DatabaseQueue(path: location, configuration: configuration)
             try database.read { db in try checkIntegrity(db, path: path, expectTables: exists) }
             if readOnly { return database }
             try database.writeWithoutTransaction { db in

@@ -273,13 +273,9 @@ struct HardeningTests {
             (try FileManager.default.attributesOfItem(atPath: state + "/lab.json")[.posixPermissions] as? Int) ?? 0
         #expect(twinMode & 0o077 == 0)
 
-        // Read-only: status and report still work.
-        chmod(state, 0o500)
-        let readOnly = try BatonProcess.run(["status", "run-1", "--state", state])
-        chmod(state, 0o700)
-        if getuid() != 0 {  // root writes regardless of modes
-            #expect(readOnly.status == 0 && readOnly.stdout.contains("completed"), "\(readOnly.stderr)")
-        }
+        // Read-only: status and report still work for someone who may only read the folder
+        // (as root, the check runs as nobody, since root writes anywhere).
+        try expectReadOnlyInspection(state)
 
         // Random bytes in the middle of the file.
         _ = try BatonProcess.run(["status", "--state", state])
@@ -311,6 +307,47 @@ struct HardeningTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let wrong = try BatonProcess.run(["status", "--state", file])
         #expect(wrong.status == 2 && wrong.stderr.contains("is a file"), "\(wrong.stderr)")
+    }
+
+    func expectReadOnlyInspection(_ state: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var prefix: [String] = []
+        var binary = BatonProcess.executable.path
+        let copy = BatonProcess.temporaryPath("readonly-baton")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        if getuid() == 0 {
+            guard let setpriv = BatonProcess.which("setpriv") else {
+                Issue.record(
+                    "no setpriv to run as another user: apt-get install util-linux", sourceLocation: sourceLocation)
+                return
+            }
+            // nobody must reach the binary and read the state.
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: binary, toPath: copy + "/baton")
+            chmod(copy, 0o755)
+            binary = copy + "/baton"
+            prefix = ["__exec", setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", binary]
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: state)) ?? [] {
+                chmod(state + "/" + file, 0o644)
+            }
+            chmod(state, 0o755)
+        } else {
+            chmod(state, 0o500)
+            prefix = ["__exec", binary]
+        }
+        defer {
+            chmod(state, 0o700)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: state)) ?? [] {
+                chmod(state + "/" + file, 0o600)
+            }
+        }
+        let status = try BatonProcess.run(prefix + ["status", "run-1", "--state", state])
+        #expect(
+            status.status == 0 && status.stdout.contains("completed"), "\(status.stderr)",
+            sourceLocation: sourceLocation)
+        let report = try BatonProcess.run(prefix + ["report", "run-1", "--state", state])
+        #expect(
+            report.status == 0 && report.stdout.contains("completed"), "\(report.stderr)",
+            sourceLocation: sourceLocation)
     }
 
     @Test("two processes on a fresh state directory never see raw SQLite errors")
