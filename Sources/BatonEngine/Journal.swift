@@ -103,7 +103,7 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .alreadyApproved(let run, let first):
-            let at = Date(timeIntervalSince1970: first.at).formatted(date: .abbreviated, time: .standard)
+            let at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: first.at))
             return "gate \(first.gate) of \(run) was approved already, by \(first.by) (\(first.how.rawValue)) at \(at)"
         case .unusable(let path, let reason):
             return "\(path) is not a journal Baton can use: \(reason)"

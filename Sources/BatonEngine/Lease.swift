@@ -76,7 +76,10 @@ public struct Lease: Sendable, Hashable {
 
     /// "process 4242 on ctl1 since 10:02; last heartbeat 2 s ago"
     public func describe(at now: Double) -> String {
-        let since = Date(timeIntervalSince1970: acquired).formatted(date: .omitted, time: .standard)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = now - acquired < 86400 ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss"
+        let since = formatter.string(from: Date(timeIntervalSince1970: acquired))
         return
             "process \(owner.pid) on \(owner.host) since \(since); last heartbeat \(Int((now - heartbeat).rounded())) s ago"
     }

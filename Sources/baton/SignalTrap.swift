@@ -1,12 +1,3 @@
-import ArgumentParser
-import BatonEngine
-import BatonKnowledge
-import BatonLab
-import BatonModel
-import BatonPlanner
-import BatonRemote
-import BatonRuns
-import BatonStore
 import Foundation
 import Synchronization
 
