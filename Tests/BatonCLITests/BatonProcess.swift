@@ -84,4 +84,28 @@ struct BatonProcess {
         process.waitUntilExit()
         return process.terminationReason == .uncaughtSignal
     }
+
+    /// A fresh folder holding the package's examples, where a line of shell runs as a user
+    /// types it (`baton` on the PATH), as the README and docs/json.md show commands.
+    struct UserFolder {
+        let path: String
+
+        init(_ prefix: String) throws {
+            path = BatonProcess.temporaryPath(prefix)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: path + "/examples",
+                withDestinationPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)
+        }
+
+        func shell(_ line: String) throws -> Result {
+            let binaries = BatonProcess.executable.deletingLastPathComponent().path
+            return try BatonProcess.run([
+                "__exec", "/bin/bash", "-c",
+                "cd '\(path)' && PATH='\(binaries)':\"$PATH\" && set -o pipefail && \(line)",
+            ])
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: path) }
+    }
 }

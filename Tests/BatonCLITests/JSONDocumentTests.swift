@@ -46,18 +46,9 @@ struct JSONDocumentTests {
     func agree() throws {
         let examples = try Self.examples()
         #expect(examples.count == 5, "\(examples.map(\.0))")
-        let folder = BatonProcess.temporaryPath("json-docs")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.createSymbolicLink(
-            atPath: folder + "/examples",
-            withDestinationPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)
-        let binaries = BatonProcess.executable.deletingLastPathComponent().path
-        func shell(_ line: String) throws -> BatonProcess.Result {
-            try BatonProcess.run([
-                "__exec", "/bin/bash", "-c", "cd '\(folder)' && PATH='\(binaries)':\"$PATH\" && \(line)",
-            ])
-        }
+        let folder = try BatonProcess.UserFolder("json-docs")
+        defer { folder.remove() }
+        let shell = folder.shell
         let run = try shell("baton run examples/e2003-two-node-cluster.yaml --package exchange-2003-sp2 --yes")
         #expect(run.status == 0)
         for (command, example) in examples {

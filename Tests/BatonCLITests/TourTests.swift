@@ -25,22 +25,14 @@ struct TourTests {
     func tour() throws {
         let lines = try Self.lines()
         #expect(lines.count >= 20, "\(lines)")
-        let folder = BatonProcess.temporaryPath("tour")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.createSymbolicLink(
-            atPath: folder + "/examples",
-            withDestinationPath: BatonProcess.packageRoot.appendingPathComponent("examples").path)
-        let binaries = BatonProcess.executable.deletingLastPathComponent().path
+        let folder = try BatonProcess.UserFolder("tour")
+        defer { folder.remove() }
         for line in lines {
             let expected =
                 line.range(of: #"\(exit (\d)\)"#, options: .regularExpression).flatMap {
                     Int32(line[$0].dropFirst(6).prefix(1))
                 } ?? 0
-            let result = try BatonProcess.run([
-                "__exec", "/bin/bash", "-c",
-                "cd '\(folder)' && PATH='\(binaries)':\"$PATH\" && set -o pipefail && \(line)",
-            ])
+            let result = try folder.shell(line)
             #expect(
                 result.status == expected,
                 "\(line)\n→ exit \(result.status)\n\(result.stdout.suffix(600))\(result.stderr.suffix(600))")
