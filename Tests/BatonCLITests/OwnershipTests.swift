@@ -195,6 +195,28 @@ struct OwnershipTests {
         try Self.expectEveryInstallOnce(state)
     }
 
+    @Test("the API refuses to resume, or to start a run on the same twin, while baton run drives")
+    func serverDefersToTheCommandLine() async throws {
+        let state = BatonProcess.temporaryPath("baton-own")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let owner = try BackgroundBaton(
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "400", "--json"])
+        try await owner.waitFor("\"event\":\"succeeded\"")
+        let server = try await ServeProcess(state: state)
+        defer { server.stop() }
+        let operatorToken = try server.token("operator", name: "olga")
+        let resume = try await server.call(.POST, "/api/runs/run-1/resume", token: operatorToken)
+        #expect(resume.status == 409 && resume.body.contains("process \(owner.pid)"), "\(resume.body)")
+        let another = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: ["package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "approveAll": true])
+        #expect(another.status == 409 && another.body.contains("run-1"), "\(another.body)")
+        let runs = try await server.call(.GET, "/api/runs").json as? [[String: Any]] ?? []
+        #expect(runs.count == 1 && runs.first?["state"] as? String == "running", "\(runs)")
+        #expect(await owner.wait() == 0, "\(owner.output.suffix(500))")
+        try Self.expectEveryInstallOnce(state)
+    }
+
     // MARK: Helpers
 
     static func state(of json: String) throws -> String? {
