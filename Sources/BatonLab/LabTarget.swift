@@ -20,10 +20,10 @@ public actor LabTarget: Target {
     public func perform(_ step: Step, run: String) async throws -> StepResult {
         var qualified = step
         qualified.id = "\(run)/\(step.id)"
-        var changed = twin
-        let outcome = changed.perform(qualified)
-        try store.save(changed, fence: fence)
-        twin = changed
+        // Applied in place (a copy would duplicate the twin's history at every step); when the
+        // save is refused, this controller has lost the run and stops, its twin unused.
+        let outcome = twin.perform(qualified)
+        try store.save(twin, fence: fence)
         try await speed.wait(outcome.duration)
         return StepResult(succeeded: outcome.succeeded, message: outcome.message, rule: outcome.rule)
     }
