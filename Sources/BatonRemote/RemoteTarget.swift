@@ -18,11 +18,14 @@ public actor RemoteTarget: Target {
     var pendingRestarts: Set<String>
     /// How often a restarting host is probed.
     let probeInterval: Duration
+    /// How long one probe of a restarting host may take.
+    let probeTimeout: Duration
 
     public init(
         inventory: Inventory, plan: Plan, stateDirectory: String, runner: (any CommandRunner)? = nil,
-        probeInterval: Duration = .seconds(2)
+        probeInterval: Duration = .seconds(2), probeTimeout: Duration = .seconds(10)
     ) throws {
+        self.probeTimeout = probeTimeout
         try Self.validate(inventory, plan)
         self.inventory = inventory
         packageBuild = plan.package.build
@@ -180,15 +183,14 @@ public actor RemoteTarget: Target {
         var wentAway = false
         let goneBy = min(deadline, clock.now + .seconds(max(5, profile.restartTimeout / 4)))
         while clock.now < goneBy {
-            if try await runner.run(probe, on: access).exitCode != 0 {
+            if await answers(probe, on: access) != true {
                 wentAway = true
                 break
             }
             try await Task.sleep(for: probeInterval)
         }
         while clock.now < deadline {
-            let answer = try await runner.run(probe, on: access)
-            if answer.exitCode == 0 {
+            if await answers(probe, on: access) == true {
                 pendingRestarts.remove(key)
                 try save()
                 return StepResult(
@@ -202,6 +204,23 @@ public actor RemoteTarget: Target {
             message:
                 "\(host) did not answer within \(profile.restartTimeout) s of its restart: check its console, then resume the run"
         )
+    }
+
+    /// Whether the host answers `probe` within `probeTimeout`: true, false (it answered no, or
+    /// cannot be reached), or nil (no answer in time: a session to a host that went away can
+    /// hang; it is ended, and the next probe opens a new one).
+    func answers(_ probe: String, on access: HostAccess) async -> Bool? {
+        let (runner, limit) = (self.runner, probeTimeout)
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { (try? await runner.run(probe, on: access)).map { $0.exitCode == 0 } ?? false }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 
     // MARK: Parts

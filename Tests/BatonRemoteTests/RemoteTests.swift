@@ -25,6 +25,25 @@ final class ScriptedHosts: CommandRunner, @unchecked Sendable {
     var commands: [String] { log.withLock { $0.map(\.command) } }
 }
 
+/// A host whose probe answers as `answer` says for the n-th probe, nil meaning never (until
+/// the caller gives up and cancels); every other command succeeds.
+final class HangingProbe: CommandRunner, @unchecked Sendable {
+    let answer: @Sendable (Int) -> CommandOutcome?
+    let counter: @Sendable () -> Int
+
+    init(answer: @escaping @Sendable (Int) -> CommandOutcome?, counter: @escaping @Sendable () -> Int) {
+        self.answer = answer
+        self.counter = counter
+    }
+
+    func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
+        guard command == "probe" else { return CommandOutcome(exitCode: 0, output: "ok") }
+        if let outcome = answer(counter()) { return outcome }
+        try await Task.sleep(for: .seconds(3600))
+        return CommandOutcome(exitCode: 0, output: "")
+    }
+}
+
 enum RemoteFixture {
     static let inventoryText = """
         organization: litware
@@ -177,6 +196,35 @@ struct RemoteTargetTests {
         #expect(restarted.message == "MAIL restarted and answers again")
         #expect(hosts.commands.contains("restart MAIL"))
         #expect(try await target.hasTakenEffect(reboot, run: "r"))
+    }
+
+    @Test(
+        "a probe that never answers (a session to a host that went away) does not hang the restart",
+        .timeLimit(.minutes(1)))
+    func hungProbe() async throws {
+        let (inventory, plan) = try RemoteFixture.load()
+        let probes = Mutex(0)
+        let hosts = HangingProbe { count in
+            // The first probe after the restart hangs; then the host is down once, then back.
+            count == 1
+                ? nil
+                : count == 2
+                    ? CommandOutcome(exitCode: nil, output: "", unreachable: "down")
+                    : CommandOutcome(exitCode: 0, output: "")
+        } counter: {
+            probes.withLock { value -> Int in
+                value += 1
+                return value
+            }
+        }
+        let target = try RemoteTarget(
+            inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts,
+            probeInterval: .milliseconds(1), probeTimeout: .milliseconds(200))
+        var reboot = try #require(plan.steps.first { $0.action == .reboot && $0.host == "MAIL" })
+        reboot.when = .always
+        let restarted = try await target.perform(reboot, run: "r")
+        #expect(restarted.succeeded, "\(restarted.message)")
+        #expect(probes.withLock { $0 } >= 3)
     }
 
     @Test("the pending restart survives the controller: a new target over the same state still knows")
