@@ -119,7 +119,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["Golden"]),
-        .testTarget(name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab"]),
+        .testTarget(
+            name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab", "BatonRuns"]),
         .testTarget(
             name: "BatonRemoteTests",
             dependencies: ["BatonRemote", "BatonModel", "BatonPlanner", "BatonEngine", "BatonStore", "BatonKnowledge"],

@@ -65,6 +65,37 @@ public struct StepRecord: Sendable, Hashable, Codable {
     }
 }
 
+/// How a gate was approved, for the audit trail.
+public enum ApprovalMethod: String, Sendable, Codable, CaseIterable {
+    /// `baton run --yes` or `approveAll` in the API: every gate approved up front.
+    case yes = "--yes"
+    /// Answered on the terminal when the run started.
+    case terminal
+    /// `baton approve RUN GATE`.
+    case command = "baton approve"
+    /// `POST /api/runs/{id}/approvals`.
+    case api
+}
+
+/// One approval as the journal keeps it: append-only, the first approver stays.
+public struct ApprovalRecord: Sendable, Hashable, Codable {
+    public var gate: String
+    /// The `--by` name or the token's name.
+    public var by: String
+    public var how: ApprovalMethod
+    /// The operating-system user of the process that recorded it.
+    public var user: String
+    public var at: Double
+
+    public init(gate: String, by: String, how: ApprovalMethod, user: String, at: Double) {
+        self.gate = gate
+        self.by = by
+        self.how = how
+        self.user = user
+        self.at = at
+    }
+}
+
 /// Where a run is made durable: intent is written before a step acts and its result after,
 /// so that a controller that dies at any instant can resume exactly where it stopped.
 public protocol Journal: Sendable {

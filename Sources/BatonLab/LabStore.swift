@@ -22,21 +22,9 @@ public struct LabStore: Sendable {
 
     /// The twin as saved last. Read under the twin's lock: a run that takes over another sees
     /// everything the other saved before it lost the run.
-    public func load() throws(LabError) -> LabTwin {
-        let data: Data?
-        do {
-            data = try FileLock.withLock(lockPath) { FileManager.default.contents(atPath: path) }
-        } catch {
-            throw LabError.unreadable(path: path, reason: "\(error)")
-        }
-        guard let data else {
-            throw LabError.noTwin(directory: directory)
-        }
-        do {
-            return try JSONDecoder().decode(LabTwin.self, from: data)
-        } catch {
-            throw LabError.unreadable(path: path, reason: "\(error)")
-        }
+    public func load() throws -> LabTwin {
+        guard let twin = try exclusively({ try $0.load() }) else { throw LabError.noTwin(directory: directory) }
+        return twin
     }
 
     /// What may be done with the twin while its lock is held (`exclusively`).
@@ -53,13 +41,13 @@ public struct LabStore: Sendable {
             }
         }
 
-        public func save(_ twin: LabTwin) throws(LabError) {
+        public func save(_ twin: LabTwin) throws(LabError) { try write(try LabStore.encode(twin)) }
+
+        func write(_ data: Data) throws(LabError) {
             do {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                try DurableFile.replace(store.path, with: try encoder.encode(twin))
+                try DurableFile.replace(store.path, with: data)
             } catch {
-                throw LabError.unwritable(directory: store.directory, reason: "\(error)")
+                throw LabError.unwritable(directory: store.directory, reason: error.description)
             }
         }
     }
@@ -70,22 +58,21 @@ public struct LabStore: Sendable {
     }
 
     /// Saves the twin. `fence` is asked under the twin's lock, right before the write: a run
-    /// that lost its lease throws there and changes nothing.
+    /// that lost its lease throws there and changes nothing. The twin is encoded before the
+    /// lock is taken, so the lock is held only for the write.
     public func save(_ twin: LabTwin, fence: () throws -> Void = {}) throws {
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(twin)
-            try FileLock.withLock(lockPath) {
-                try fence()
-                try DurableFile.replace(path, with: data)
-            }
-        } catch let error as DurableFileError {
-            throw LabError.unwritable(directory: directory, reason: error.description)
-        } catch let error as OwnershipError {
-            throw error
-        } catch {
-            throw LabError.unwritable(directory: directory, reason: "\(error)")
+        let data = try Self.encode(twin)
+        try exclusively { access in
+            try fence()
+            try access.write(data)
+        }
+    }
+
+    static func encode(_ twin: LabTwin) throws(LabError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do { return try encoder.encode(twin) } catch {
+            throw LabError.unreadable(path: "the lab twin", reason: "\(error)")
         }
     }
 }

@@ -69,7 +69,7 @@ enum HostSteps {
     ) {
         guard package.restart != .never else { return }
         if install.product == .exchange55 {
-            // The seed: Exchange 5.5 needs no restart (rules `e55-standalone`, `sbs`), and on a
+            // KB 328839: Exchange 5.5 needs no restart (rules `e55-standalone`, `sbs`), and on a
             // cluster a restart would fail the Exchange group over, which `e55-active-first`
             // forbids. A custom package that asks for one is told so instead.
             builder.warn(

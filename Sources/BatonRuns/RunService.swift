@@ -164,14 +164,7 @@ public struct RunService: Sendable {
     func prepareTwin(_ new: NewRun, current: LabTwin?) throws(RunServiceError) -> LabTwin {
         do {
             var twin = current.flatMap { new.freshLab ? nil : $0 } ?? LabTwin(inventory: new.inventory)
-            let differences = twin.differences(from: new.inventory)
-            guard differences.isEmpty else {
-                throw RunServiceError.lab(
-                    "the lab twin in \(stateDirectory) was made from another inventory: "
-                        + differences.joined(separator: "; ")
-                        + ". Make it anew with --fresh-lab, or 'baton lab init \(new.inventory.file) --force --state \(stateDirectory)'"
-                )
-            }
+            if let refusal = twin.refusal(for: new.inventory, in: stateDirectory) { throw RunServiceError.lab(refusal) }
             for fault in new.faults { try twin.inject(fault) }
             return twin
         } catch let error as RunServiceError {
@@ -181,25 +174,48 @@ public struct RunService: Sendable {
         }
     }
 
+    /// Before a run on real hosts: every gap in the configuration (`.badInventory`), then the
+    /// same checks as `baton check` against the hosts (`.preflightFailed`, every failure).
+    public func preflight(_ inventory: Inventory, _ plan: Plan) async throws(RunServiceError) {
+        do { try RemoteTarget.validate(inventory, plan) } catch {
+            throw .badInventory(file: inventory.file, problems: error.problems)
+        }
+        let runner = RemoteTarget.runner(for: inventory, stateDirectory: stateDirectory)
+        let failed = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run().filter {
+            $0.status == .fail
+        }
+        guard failed.isEmpty else {
+            throw .preflightFailed(problems: failed.map { "\($0.check) \($0.subject): \($0.detail)" })
+        }
+    }
+
     /// Takes a halted or interrupted run to drive it on. Refused when it is finished, or when
     /// another live process drives it or holds its machines.
     public func resume(_ id: String, by: String) throws(RunServiceError) -> OwnedRun {
+        try take(id, by: by, action: "resumed")
+    }
+
+    /// Takes the lease of an unfinished run and claims its machines, recording `action` by
+    /// `by` in the audit trail; `prepare`, run holding the lease, may change the run first.
+    func take(
+        _ id: String, by: String, action: String, prepare: (OwnedRun) throws -> Void = { _ in }
+    ) throws(RunServiceError) -> OwnedRun {
         let record = try existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
         let target = try self.target(of: id)
         let inventory = target == .hosts ? try inventory(of: record) : nil
-        let plan = try wrap { try journal.plan(of: id) }
         let lease: Lease
         do {
             lease = try journal.acquire(
                 run: id, owner: owner, expiry: leaseExpiry,
-                claims: claims(target, inventory: inventory, plan: plan))
+                claims: claims(target, inventory: inventory, plan: try journal.plan(of: id)))
         } catch {
             throw RunServiceError(error)
         }
         let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
         do {
-            try journal.audit(run: id, action: "resumed", by: by)
+            try prepare(run)
+            try journal.audit(run: id, action: action, by: by)
         } catch {
             release(run)
             throw RunServiceError(error)
@@ -294,14 +310,12 @@ public struct RunService: Sendable {
             if let reason = lost.value { throw reason }
             try journal.release(run.lease)
             return Outcome(state: final, twin: await lab?.snapshot)
-        } catch let error as OwnershipError {
-            if case .leaseLost = error { throw .owned(error) }
-            release(run)
-            throw .owned(error)
         } catch {
-            if let reason = lost.value { throw .owned(reason) }
+            // A lost lease is not this process's to give up; anything else gives the run up.
+            let failure = lost.value.map(RunServiceError.owned) ?? RunServiceError(error)
+            if case .owned(.leaseLost) = failure { throw failure }
             release(run)
-            throw RunServiceError(error)
+            throw failure
         }
     }
 
@@ -381,33 +395,16 @@ public struct RunService: Sendable {
         guard !record.state.isFinished else { throw .finished(id, record.state) }
         let now = Date().timeIntervalSince1970
         if let lease = try wrap({ try journal.lease(of: id) }), lease.isLive(at: now) {
-            let previous = try wrap { try journal.setState(run: id, .aborted, unlessFinished: ()) }
+            let previous = try wrap { try journal.requestAbort(run: id) }
             if let previous, previous.isFinished { throw .finished(id, previous) }
             try wrap { try journal.audit(run: id, action: "aborted", by: by) }
             return .requested(owner: lease)
         }
-        let run = try resumeForAbort(id, by: by)
+        let run = try take(id, by: by, action: "aborted") { run in
+            try run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
+        }
         _ = try await drive(run, speed: speed, options: EngineOptions(parallel: 4), approvedBy: by)
         return .aborted
-    }
-
-    func resumeForAbort(_ id: String, by: String) throws(RunServiceError) -> OwnedRun {
-        let target = try self.target(of: id)
-        do {
-            let record = try existing(id)
-            let plan = try journal.plan(of: id)
-            let lease = try journal.acquire(
-                run: id, owner: owner, expiry: leaseExpiry,
-                claims: claims(target, inventory: target == .hosts ? try inventory(of: record) : nil, plan: plan))
-            let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
-            try run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
-            try journal.audit(run: id, action: "aborted", by: by)
-            return run
-        } catch let error as RunServiceError {
-            throw error
-        } catch {
-            throw RunServiceError(error)
-        }
     }
 
     // MARK: Reading
@@ -421,10 +418,6 @@ public struct RunService: Sendable {
         public var target: RunTarget
 
         public var state: RunState { record.state }
-        /// Whether a live process drives the run now.
-        public var isDriven: Bool {
-            record.state == .running && lease?.isLive(at: Date().timeIntervalSince1970) == true
-        }
     }
 
     public func status(_ id: String) throws(RunServiceError) -> Status {
@@ -539,6 +532,8 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
     case alreadyApproved(JournalError)
     /// The inventory cannot be carried out as it stands: every problem.
     case badInventory(file: String, problems: [String])
+    /// The real hosts' preflight failed: every failure, nothing started.
+    case preflightFailed(problems: [String])
     /// The lab twin or a fault cannot be used.
     case lab(String)
     /// The journal or a file failed.
@@ -572,6 +567,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
         case .alreadyApproved(let error): error.description
         case .badInventory(let file, let problems):
             problems.map { "\(file): error: \($0)" }.joined(separator: "\n")
+        case .preflightFailed(let problems): "the preflight failed: " + problems.joined(separator: "; ")
         case .lab(let message): message
         case .storage(let message): message
         }

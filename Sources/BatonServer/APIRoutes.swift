@@ -144,7 +144,7 @@ struct APIRoutes: Sendable {
     func startRun(_ request: Request, _ context: BatonRequestContext) async throws -> Response {
         let caller = try authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
-        if let name = body.name, !Self.isRunName(name) {
+        if let name = body.name, !RunService.isRunName(name) {
             throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
         }
         if let link = body.releaseNotes { try Self.checkLink(link) }
@@ -227,8 +227,6 @@ struct APIRoutes: Sendable {
             throw APIError(.badRequest, "releaseNotes must be an https:// or http:// address")
         }
     }
-
-    static func isRunName(_ name: String) -> Bool { RunService.isRunName(name) }
 
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()

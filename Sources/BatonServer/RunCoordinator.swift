@@ -77,24 +77,10 @@ public final class RunCoordinator: Service, Sendable {
     ) async throws -> String {
         let (package, plan) = try Self.plan(inventory, packageID)
         let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
-        if target == .hosts {
-            do { try RemoteTarget.validate(inventory, plan) } catch {
-                throw APIError(
-                    .badRequest, "the hosts cannot carry out this plan",
-                    problems: error.problems.map { "\(inventory.file): error: \($0)" })
-            }
-            let runner = RemoteTarget.runner(for: inventory, stateDirectory: service.stateDirectory)
-            let results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
-            let failed = results.filter { $0.status == .fail }
-            guard failed.isEmpty else {
-                throw APIError(
-                    .unprocessableContent, "the preflight found \(failed.count) problem(s); nothing was started",
-                    problems: failed.map { "\($0.check) \($0.subject): \($0.detail)" })
-            }
-        }
         try refuseWhileStopping()
         let owned: RunService.OwnedRun
         do {
+            if target == .hosts { try await service.preflight(inventory, plan) }
             owned = try service.start(
                 .init(
                     inventory: inventory, package: package, plan: plan, id: name, target: target, freshLab: freshLab,
@@ -185,9 +171,15 @@ extension APIError {
         switch error {
         case .notFound: self.init(.notFound, error.description)
         case .noGate, .lab, .badName: self.init(.badRequest, error.description)
-        case .badInventory(_, let problems):
-            self.init(.badRequest, "the inventory cannot be carried out as it stands", problems: problems)
+        case .badInventory(let file, let problems):
+            self.init(
+                .badRequest, "the inventory cannot be carried out as it stands",
+                problems: problems.map { "\(file): error: \($0)" })
         case .exists, .finished, .owned, .alreadyApproved: self.init(.conflict, error.description)
+        case .preflightFailed(let problems):
+            self.init(
+                .unprocessableContent, "the preflight found \(problems.count) problem(s); nothing was started",
+                problems: problems)
         case .storage: self.init(.internalServerError, error.description)
         }
     }

@@ -82,12 +82,9 @@ extension SQLiteJournal {
             throw OwnershipError.runOwned(previous)
         }
         for claim in claims {
-            guard
-                let holder = try String.fetchOne(
-                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [claim.resource]),
-                holder != run, let lease = try lease(holder, db), lease.isLive(at: now)
-            else { continue }
-            throw OwnershipError.targetBusy(what: claim.label, run: holder, lease: lease)
+            if let holder = try liveClaim(claim.resource, db), holder.run != run {
+                throw OwnershipError.targetBusy(what: claim.label, run: holder.run, lease: holder)
+            }
         }
         let lease = Lease(
             run: run, owner: owner, epoch: (previous?.epoch ?? 0) + 1, heartbeat: now, acquired: now, expiry: expiry)
@@ -109,14 +106,16 @@ extension SQLiteJournal {
 
     /// The lease of the live run holding `resource`, if one does.
     public func liveClaim(_ resource: String) throws -> Lease? {
-        try database.read { db in
-            guard
-                let holder = try String.fetchOne(
-                    db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [resource]),
-                let lease = try Self.lease(holder, db), lease.isLive(at: Date().timeIntervalSince1970)
-            else { return nil }
-            return lease
-        }
+        try database.read { db in try Self.liveClaim(resource, db) }
+    }
+
+    static func liveClaim(_ resource: String, _ db: Database) throws -> Lease? {
+        guard
+            let holder = try String.fetchOne(
+                db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [resource]),
+            let lease = try lease(holder, db), lease.isLive(at: Date().timeIntervalSince1970)
+        else { return nil }
+        return lease
     }
 
     /// Renews the heartbeat; throws `OwnershipError.leaseLost` when the lease was taken over.

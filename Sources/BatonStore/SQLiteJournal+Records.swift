@@ -127,38 +127,15 @@ extension SQLiteJournal {
         }
     }
 
-    /// Where a run acts: `lab` (the twin) or `hosts` (the inventory's real hosts). Kept so that
-    /// a resume goes where the run began.
-    public func setTarget(run: String, _ target: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE run SET target = ? WHERE id = ?", arguments: [target, run])
-        }
-    }
-
     public func target(of run: String) throws -> String {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run]) ?? "lab"
         }
     }
 
-    /// The inventory's text, for a run whose inventory was given inline rather than as a file.
-    public func setInventoryText(run: String, _ text: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE run SET inventory_text = ? WHERE id = ?", arguments: [text, run])
-        }
-    }
-
     public func inventoryText(of run: String) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT inventory_text FROM run WHERE id = ?", arguments: [run])
-        }
-    }
-
-    /// Each machine's build when the run started, for the report's before and after.
-    public func setBefore(run: String, _ builds: [String: String]) throws {
-        let json = String(decoding: try JSONEncoder().encode(builds), as: UTF8.self)
-        try database.write { db in
-            try db.execute(sql: "UPDATE run SET before = ? WHERE id = ?", arguments: [json, run])
         }
     }
 

@@ -308,17 +308,17 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    /// Sets the state of a run unless it is finished (completed or aborted) already; returns
-    /// the state it had. What `baton abort` does, in one transaction with its check.
-    public func setState(run: String, _ state: RunState, unlessFinished: Void) throws -> RunState? {
+    /// Marks a run aborted unless it is finished (completed or aborted) already, in one
+    /// transaction with the check; returns the state it had (nil: no such run).
+    public func requestAbort(run: String) throws -> RunState? {
         try write(run: run) { db in
             guard let stored = try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [run]),
                 let current = RunState(rawValue: stored)
             else { return nil }
             guard !current.isFinished else { return current }
-            try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, run])
+            try db.execute(sql: "UPDATE run SET state = 'aborted' WHERE id = ?", arguments: [run])
             try db.execute(
-                sql: "INSERT INTO transition (run, state, at) VALUES (?, ?, ?)", arguments: [run, state.rawValue, now])
+                sql: "INSERT INTO transition (run, state, at) VALUES (?, 'aborted', ?)", arguments: [run, now])
             return current
         }
     }

@@ -44,11 +44,8 @@ struct CheckCommand: AsyncParsableCommand {
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {
             let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
-            let differences = twin.differences(from: inventory)
-            guard differences.isEmpty else {
-                Terminal.error(
-                    "error: the lab twin in \(state.state) was made from another inventory: \(differences.joined(separator: "; ")); nothing was checked. Make it anew with 'baton lab init \(inventory.file) --force --state \(state.state)'\n"
-                )
+            if let refusal = twin.refusal(for: inventory, in: state.state) {
+                Terminal.error("error: \(refusal). Nothing was checked.\n")
                 throw ExitCode(ExitStatus.badInput)
             }
             results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()

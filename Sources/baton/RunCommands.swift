@@ -98,7 +98,7 @@ enum Runs {
             }
             Terminal.error(text)
             return ExitCode(ExitStatus.failed)
-        case .finished, .alreadyApproved, .storage:
+        case .finished, .alreadyApproved, .storage, .preflightFailed:
             Terminal.error("error: \(error)")
             return ExitCode(ExitStatus.failed)
         }

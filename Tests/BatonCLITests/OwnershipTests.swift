@@ -38,8 +38,8 @@ struct OwnershipTests {
         #expect(resume.status == 1, "\(resume.stdout) \(resume.stderr)")
         #expect(resume.stderr.contains("run-1 is being driven by process \(owner.pid)"), "\(resume.stderr)")
         #expect(resume.stderr.contains("last heartbeat"))
-        let approve = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
-        #expect(try Self.state(of: approve.stdout) == "running")
+        let live = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        #expect(try Self.state(of: live.stdout) == "running")
 
         kill(owner.pid, SIGKILL)
         _ = await owner.wait()

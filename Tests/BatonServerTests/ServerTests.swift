@@ -1,4 +1,5 @@
 import BatonLab
+import BatonRuns
 import BatonStore
 import Foundation
 import Testing
@@ -39,10 +40,10 @@ struct ServerPartsTests {
 
     @Test("run names are short words")
     func runNames() {
-        #expect(APIRoutes.isRunName("run-1"))
-        #expect(APIRoutes.isRunName("2026.11_night"))
-        #expect(!APIRoutes.isRunName(""))
-        #expect(!APIRoutes.isRunName("../x"))
-        #expect(!APIRoutes.isRunName(String(repeating: "a", count: 65)))
+        #expect(RunService.isRunName("run-1"))
+        #expect(RunService.isRunName("2026.11_night"))
+        #expect(!RunService.isRunName(""))
+        #expect(!RunService.isRunName("../x"))
+        #expect(!RunService.isRunName(String(repeating: "a", count: 65)))
     }
 }
