@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonModel
 
 /// One preflight finding (`baton check`).
 public struct CheckResult: Sendable, Hashable, Codable {
@@ -24,5 +25,9 @@ public struct CheckResult: Sendable, Hashable, Codable {
         self.subject = subject
         self.detail = detail
         self.rule = rule
+    }
+
+    public init(status: Status, check: String, subject: HostName, detail: String, rule: Rule.ID? = nil) {
+        self.init(status: status, check: check, subject: subject.spelling, detail: detail, rule: rule)
     }
 }

@@ -90,7 +90,7 @@ public struct Engine: Sendable {
     }
 
     /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
-    public func execute(run: String) async throws -> RunState {
+    public func execute(run: RunID) async throws -> RunState {
         guard let plan = try journal.plan(of: run), let record = try journal.run(run) else {
             throw EngineError.noRun(run)
         }
@@ -100,7 +100,7 @@ public struct Engine: Sendable {
         // A step in flight when the controller died, or one that failed (perhaps timed out
         // and finished later): ask the target whether it took effect before doing it again.
         for (id, current) in state where current == .running || current == .failed {
-            let step = byID[id]!
+            guard let step = byID[id] else { continue }
             let tookEffect = try await target.hasTakenEffect(step, run: run)
             onEvent(.recovered(step: step, tookEffect: tookEffect))
             let next: StepState = tookEffect ? .succeeded : .pending
@@ -119,7 +119,7 @@ public struct Engine: Sendable {
                 parallel: options.parallel, approveAll: options.approveAll, maxFailedHosts: options.maxFailedHosts))
         if aborted { scheduler.abort() }
 
-        try await withThrowingTaskGroup(of: (String, StepState, String, Rule.ID?).self) { group in
+        try await withThrowingTaskGroup(of: (StepID, StepState, String, Rule.ID?).self) { group in
             while true {
                 // `baton abort` from another shell: stop scheduling, let running steps finish,
                 // but bring back online any virtual server caught between offline and online.
@@ -169,7 +169,7 @@ public struct Engine: Sendable {
     }
 
     /// Performs a step, once more for a repeatable action that failed.
-    func attempt(_ step: Step, run: String) async throws -> (String, StepState, String, Rule.ID?) {
+    func attempt(_ step: Step, run: RunID) async throws -> (StepID, StepState, String, Rule.ID?) {
         if step.action == .approve {
             return (step.id, .succeeded, "gate \(step.gate ?? "?") approved", nil)
         }
@@ -195,7 +195,7 @@ public struct Engine: Sendable {
 
 extension Engine {
     /// The target's answer, or a failure when the action's time limit passes first.
-    func performWithinLimit(_ step: Step, run: String) async throws -> StepResult {
+    func performWithinLimit(_ step: Step, run: RunID) async throws -> StepResult {
         let limit = options.timeout(for: step.action)
         let target = self.target
         return try await withThrowingTaskGroup(of: StepResult?.self) { group in
@@ -218,7 +218,7 @@ extension Engine {
 
 /// Why the engine cannot run a run.
 public enum EngineError: Error, Sendable, CustomStringConvertible {
-    case noRun(String)
+    case noRun(RunID)
 
     public var description: String {
         switch self {

@@ -1,3 +1,4 @@
+import BatonModel
 import BatonPlanner
 import Foundation
 
@@ -25,7 +26,7 @@ public enum RunState: String, Sendable, Codable, CaseIterable {
 
 /// One run as the journal keeps it.
 public struct RunRecord: Sendable, Hashable, Codable {
-    public var id: String
+    public var id: RunID
     public var organization: String
     public var package: String
     public var inventory: String
@@ -35,7 +36,7 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var before: [String: String]
 
     public init(
-        id: String, organization: String, package: String, inventory: String, state: RunState, created: Double,
+        id: RunID, organization: String, package: String, inventory: String, state: RunState, created: Double,
         before: [String: String] = [:]
     ) {
         self.id = id
@@ -50,13 +51,13 @@ public struct RunRecord: Sendable, Hashable, Codable {
 
 /// One step of a run as the journal keeps it.
 public struct StepRecord: Sendable, Hashable, Codable {
-    public var id: String
+    public var id: StepID
     public var action: String
     public var state: StepState
     public var attempts: Int
     public var message: String
 
-    public init(id: String, action: String, state: StepState, attempts: Int, message: String) {
+    public init(id: StepID, action: String, state: StepState, attempts: Int, message: String) {
         self.id = id
         self.action = action
         self.state = state
@@ -100,34 +101,34 @@ public struct ApprovalRecord: Sendable, Hashable, Codable {
 /// so that a controller that dies at any instant can resume exactly where it stopped.
 public protocol Journal: Sendable {
     func createRun(_ run: RunRecord, plan: Plan) throws
-    func run(_ id: String) throws -> RunRecord?
+    func run(_ id: RunID) throws -> RunRecord?
     func runs() throws -> [RunRecord]
-    func plan(of run: String) throws -> Plan?
-    func steps(of run: String) throws -> [StepRecord]
+    func plan(of run: RunID) throws -> Plan?
+    func steps(of run: RunID) throws -> [StepRecord]
     /// Records the intent to perform `step` (state `running`, one more attempt).
-    func begin(run: String, step: String) throws
-    func finish(run: String, step: String, state: StepState, message: String) throws
+    func begin(run: RunID, step: StepID) throws
+    func finish(run: RunID, step: StepID, state: StepState, message: String) throws
     /// Sets the run's state; `reason` is kept with the transition (why it halted).
-    func setState(run: String, _ state: RunState, reason: String) throws
+    func setState(run: RunID, _ state: RunState, reason: String) throws
     /// Records an approval. Approvals are append-only: a gate approved already throws
     /// `JournalError.alreadyApproved` with the first approval, which stays.
-    func approve(run: String, _ approval: ApprovalRecord) throws
-    func approvals(of run: String) throws -> [String]
+    func approve(run: RunID, _ approval: ApprovalRecord) throws
+    func approvals(of run: RunID) throws -> [String]
     /// Who approved which gate, how and when: the audit trail.
-    func approvalRecords(of run: String) throws -> [ApprovalRecord]
+    func approvalRecords(of run: RunID) throws -> [ApprovalRecord]
     /// Keeps what a step's action printed (its end), for the operator to read later.
-    func recordOutput(run: String, step: String, output: String) throws
+    func recordOutput(run: RunID, step: StepID, output: String) throws
 }
 
 extension Journal {
-    public func recordOutput(run: String, step: String, output: String) throws {}
+    public func recordOutput(run: RunID, step: StepID, output: String) throws {}
 
-    public func setState(run: String, _ state: RunState) throws { try setState(run: run, state, reason: "") }
+    public func setState(run: RunID, _ state: RunState) throws { try setState(run: run, state, reason: "") }
 }
 
 /// What the journal refuses.
 public enum JournalError: Error, Sendable, CustomStringConvertible {
-    case alreadyApproved(run: String, ApprovalRecord)
+    case alreadyApproved(run: RunID, ApprovalRecord)
     /// The file is not a journal Baton can use (damaged, foreign, or newer than this Baton).
     case unusable(path: String, reason: String)
 

@@ -1,3 +1,4 @@
+import BatonModel
 import Foundation
 
 #if canImport(Glibc)
@@ -50,7 +51,7 @@ public struct LeaseOwner: Sendable, Hashable, Codable {
 /// takeover, and the owner's last heartbeat. Every write the owner makes carries the epoch; the
 /// journal refuses one from an older epoch, so a process that lost its lease applies nothing.
 public struct Lease: Sendable, Hashable {
-    public var run: String
+    public var run: RunID
     public var owner: LeaseOwner
     public var epoch: Int64
     /// Seconds since 1970.
@@ -59,7 +60,7 @@ public struct Lease: Sendable, Hashable {
     /// Seconds without a heartbeat after which the lease is free; 0 once its owner let it go.
     public var expiry: Double
 
-    public init(run: String, owner: LeaseOwner, epoch: Int64, heartbeat: Double, acquired: Double, expiry: Double) {
+    public init(run: RunID, owner: LeaseOwner, epoch: Int64, heartbeat: Double, acquired: Double, expiry: Double) {
         self.run = run
         self.owner = owner
         self.epoch = epoch
@@ -90,9 +91,9 @@ public enum OwnershipError: Error, Sendable, CustomStringConvertible {
     /// Another live process drives the run.
     case runOwned(Lease)
     /// Another live run acts on the same machines (`what` names them: the lab twin, a host).
-    case targetBusy(what: String, run: String, lease: Lease)
+    case targetBusy(what: String, run: RunID, lease: Lease)
     /// This process's lease was taken over (or expired and was taken): it must stop at once.
-    case leaseLost(run: String, by: Lease?)
+    case leaseLost(run: RunID, by: Lease?)
 
     public var description: String {
         let now = Date().timeIntervalSince1970

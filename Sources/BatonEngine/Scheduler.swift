@@ -1,3 +1,4 @@
+import BatonModel
 import BatonPlanner
 import HeapModule
 
@@ -35,44 +36,44 @@ public struct Scheduler: Sendable {
     public enum Ending: Sendable, Equatable {
         case completed
         /// Not every step succeeded; `blocked` are the steps that never started, each with why.
-        case halted(blocked: [String: String])
+        case halted(blocked: [StepID: String])
     }
 
     public let plan: Plan
     public let settings: Settings
-    public private(set) var state: [String: StepState]
+    public private(set) var state: [StepID: StepState]
     public private(set) var inFlight = 0
     public private(set) var approvals: Set<String>
     public private(set) var halted = false
     public private(set) var aborting = false
     /// Why scheduling stopped on request (a signal, a server shutting down, a lost lease).
     public private(set) var stopReason: String?
-    /// Hosts (or groups) with a failed step.
+    /// Hosts (or groups) with a failed step, by the name they are compared by.
     public private(set) var failedHosts = Set<String>()
     /// Gates ready to pass but not approved yet.
-    public private(set) var gated: [String] = []
-    var announced = Set<String>()
-    var dependents: [String: [String]] = [:]
-    var unfinished: [String: Int] = [:]
-    let position: [String: Int]
+    public private(set) var gated: [StepID] = []
+    var announced = Set<StepID>()
+    var dependents: [StepID: [StepID]] = [:]
+    var unfinished: [StepID: Int] = [:]
+    let position: [StepID: Int]
     let remaining: [Int]
     var ready: Heap<ReadyStep>
 
     /// `state` is each step's state now: running and failed steps must have been settled
     /// (succeeded or pending) first; blocked ones count as pending.
-    public init(plan: Plan, state: [String: StepState], approvals: Set<String>, settings: Settings) {
+    public init(plan: Plan, state: [StepID: StepState], approvals: Set<String>, settings: Settings) {
         self.plan = plan
         self.settings = settings
         self.approvals = approvals
         var state = state
         for (id, current) in state where current == .blocked || current == .failed { state[id] = .pending }
         self.state = state
-        var position: [String: Int] = [:]
+        var position: [StepID: Int] = [:]
         for (index, step) in plan.steps.enumerated() { position[step.id] = index }
         self.position = position
         let remaining = plan.remainingWork()
         self.remaining = remaining
-        var unfinished: [String: Int] = [:], dependents: [String: [String]] = [:]
+        var unfinished: [StepID: Int] = [:], dependents: [StepID: [StepID]] = [:]
         var ready: [ReadyStep] = []
         for (index, step) in plan.steps.enumerated() {
             unfinished[step.id] = step.after.filter { state[$0] != .succeeded }.count
@@ -86,7 +87,7 @@ public struct Scheduler: Sendable {
         self.ready = Heap(ready)
     }
 
-    func readyStep(_ id: String) -> ReadyStep {
+    func readyStep(_ id: StepID) -> ReadyStep {
         ReadyStep(priority: remaining[position[id]!], position: position[id]!)
     }
 
@@ -116,7 +117,7 @@ public struct Scheduler: Sendable {
     }
 
     /// A started step ended.
-    public mutating func finished(_ id: String, _ result: StepState) {
+    public mutating func finished(_ id: StepID, _ result: StepState) {
         inFlight -= 1
         state[id] = result
         if result == .succeeded {
@@ -127,7 +128,7 @@ public struct Scheduler: Sendable {
         }
         if result == .failed {
             let step = plan.steps[position[id]!]
-            failedHosts.insert(step.host ?? step.group ?? id)
+            failedHosts.insert((step.host ?? step.group)?.key ?? id.rawValue)
             if failedHosts.count > settings.maxFailedHosts { halted = true }
         }
     }
@@ -137,7 +138,7 @@ public struct Scheduler: Sendable {
     /// The steps to start now (as many as free slots allow) and the gates newly waiting.
     public mutating func next() -> [Decision] {
         var decisions: [Decision] = []
-        var candidates: [String] = []
+        var candidates: [StepID] = []
         if halted {
             // Halted, nothing new starts; aborting, only steps that bring a virtual server
             // back online do. The others stay ready for a later resume.
@@ -154,7 +155,7 @@ public struct Scheduler: Sendable {
         }
         var index = 0
         while inFlight < settings.parallel {
-            let id: String
+            let id: StepID
             if halted {
                 guard index < candidates.count else { break }
                 id = candidates[index]
@@ -188,7 +189,7 @@ public struct Scheduler: Sendable {
             !gated.isEmpty && !halted
             ? "waiting for an approval"
             : stopReason.map { "not started: \($0); resume the run" } ?? "not started: the run halted"
-        var blocked: [String: String] = [:]
+        var blocked: [StepID: String] = [:]
         for step in plan.steps where state[step.id] == .pending { blocked[step.id] = why }
         return .halted(blocked: blocked)
     }
@@ -196,9 +197,9 @@ public struct Scheduler: Sendable {
     /// Steps that bring a virtual server back online: for each group whose resources went
     /// offline in this run and are not yet online again, the steps between the two. An
     /// aborted run still performs them, so no virtual server is left without a home.
-    static func unfinishedRecovery(_ plan: Plan, _ state: [String: StepState]) -> Set<String> {
-        var needed = Set<String>()
-        var offlineSince: [String: Int] = [:]
+    static func unfinishedRecovery(_ plan: Plan, _ state: [StepID: StepState]) -> Set<StepID> {
+        var needed = Set<StepID>()
+        var offlineSince: [HostName: Int] = [:]
         for (index, step) in plan.steps.enumerated() {
             guard let group = step.group else { continue }
             if step.action == .resourcesOffline, state[step.id] == .succeeded { offlineSince[group] = index }

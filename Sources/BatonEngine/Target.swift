@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonModel
 import BatonPlanner
 
 /// What a target says of one action.
@@ -23,8 +24,8 @@ public struct StepResult: Sendable, Hashable {
 public protocol Target: Sendable {
     /// Performs `step` and returns what happened. `run` names the run, so a target can tell
     /// the same step of two runs apart.
-    func perform(_ step: Step, run: String) async throws -> StepResult
+    func perform(_ step: Step, run: RunID) async throws -> StepResult
     /// Whether `step` of `run` already took effect: asked on resume for a step that was in
     /// flight when the controller died, so that nothing is applied twice.
-    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool
+    func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool
 }

@@ -32,9 +32,9 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
 
     public var kind: Kind
     /// The host or group it concerns.
-    public var target: String
+    public var target: HostName
 
-    public init(_ kind: Kind, _ target: String) {
+    public init(_ kind: Kind, _ target: HostName) {
         self.kind = kind
         self.target = target
     }

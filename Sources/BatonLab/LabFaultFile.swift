@@ -62,7 +62,7 @@ public enum LabFaultFile {
                 errors.append(InventoryError(at(item), "fault \(kind.rawValue) needs '\(key)'"))
                 continue
             }
-            faults.append(LabFault(kind, target))
+            faults.append(LabFault(kind, HostName(target)))
         }
         guard errors.isEmpty else { throw InventoryErrors(errors) }
         return faults

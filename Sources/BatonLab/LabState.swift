@@ -3,12 +3,12 @@ import BatonModel
 
 /// A machine of the lab twin: what KB 328839 says matters about a real one.
 public struct LabHost: Sendable, Codable, Hashable {
-    public var name: String
+    public var name: HostName
     /// Nil for a domain controller that runs no Exchange.
     public var product: Product?
     public var level: Level?
     public var os: OperatingSystem
-    public var cluster: String?
+    public var cluster: HostName?
     public var role: Role?
     public var pool: String?
     public var inPool = true
@@ -44,10 +44,10 @@ public struct LabHost: Sendable, Codable, Hashable {
 
 /// A cluster group: an Exchange Virtual Server or the cluster group itself.
 public struct LabGroup: Sendable, Codable, Hashable {
-    public var name: String
-    public var cluster: String
+    public var name: HostName
+    public var cluster: HostName
     public var isVirtualServer: Bool
-    public var owner: String
+    public var owner: HostName
     public var product: Product?
     public var level: Level?
     /// Each resource and whether it is online.
@@ -67,7 +67,7 @@ public struct LabGroup: Sendable, Codable, Hashable {
 
 /// A backup the twin took, and whether it can still be restored where it was taken.
 public struct LabBackup: Sendable, Codable, Hashable {
-    public var subject: String
+    public var subject: HostName
     public var what: [String]
     public var product: Product?
     public var level: Level?
@@ -79,12 +79,12 @@ public struct LabBackup: Sendable, Codable, Hashable {
 /// changed nothing (for example a restart nobody asked for).
 public struct LabHistoryEntry: Sendable, Codable, Hashable {
     public var sequence: Int
-    public var step: String?
+    public var step: StepID?
     public var action: String
     /// The machine, virtual server and package the action concerns, as data (`summary` says
     /// the same for a person).
-    public var host: String?
-    public var group: String?
+    public var host: HostName?
+    public var group: HostName?
     public var package: String?
     public var summary: String
     public var start: Double
@@ -129,8 +129,9 @@ public struct LabAccounting: Sendable, Codable, Hashable {
     }
 
     mutating func recordOutage(of name: String, from start: Double, to end: Double) {
-        if let last = outages[name]?.last, last.end >= start {
-            outages[name]![outages[name]!.count - 1].end = max(last.end, end)
+        if var intervals = outages[name], let last = intervals.last, last.end >= start {
+            intervals[intervals.count - 1].end = max(last.end, end)
+            outages[name] = intervals
         } else {
             outages[name, default: []].append(LabInterval(start: start, end: end))
         }

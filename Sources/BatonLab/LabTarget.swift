@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonModel
 import BatonPlanner
 
 /// The lab twin as a run's target: each action is performed on the twin and the twin saved
@@ -17,7 +18,7 @@ public actor LabTarget: Target {
         self.fence = fence
     }
 
-    public func perform(_ step: Step, run: String) async throws -> StepResult {
+    public func perform(_ step: Step, run: RunID) async throws -> StepResult {
         var qualified = step
         qualified.id = "\(run)/\(step.id)"
         // Applied in place (a copy would duplicate the twin's history at every step); when the
@@ -30,7 +31,7 @@ public actor LabTarget: Target {
 
     /// The twin's history says whether the step was applied: it is saved with the action,
     /// atomically, before the journal hears of it.
-    public func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+    public func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool {
         twin.history.contains { $0.step == "\(run)/\(step.id)" && $0.succeeded }
     }
 

@@ -13,6 +13,14 @@ public struct LabOutcome: Sendable, Hashable {
     public var rule: Rule.ID?
     /// Whether the action changed anything.
     public var applied: Bool
+
+    static func ok(_ message: String, applied: Bool = true) -> LabOutcome {
+        LabOutcome(succeeded: true, message: message, duration: 0, rule: nil, applied: applied)
+    }
+
+    static func failure(_ message: String, rule: Rule.ID? = nil, duration: Double = 0) -> LabOutcome {
+        LabOutcome(succeeded: false, message: message, duration: duration, rule: rule, applied: false)
+    }
 }
 
 /// A simulated copy of an organization that behaves as KB 328839 says real Exchange servers
@@ -20,21 +28,23 @@ public struct LabOutcome: Sendable, Hashable {
 /// the same actions in the same order give the same times, restarts and outcomes.
 public struct LabTwin: Sendable, Codable, Hashable {
     public var organization: String
-    public var hosts: [String: LabHost] = [:]
-    public var groups: [String: LabGroup] = [:]
+    public var hosts: [HostName: LabHost] = [:]
+    /// Virtual servers by name, cluster groups by `clusterGroupKey`.
+    public var groups: [HostName: LabGroup] = [:]
     /// The packages it can install: the built-in catalogue and the inventory's own.
     public var packages: [Plan.PackageSummary] = []
-    /// Backups by subject (lower-cased host or virtual server name).
-    public var backupsBySubject: [String: [LabBackup]] = [:]
+    /// Backups by subject (host or virtual server).
+    public var backupsBySubject: [HostName: [LabBackup]] = [:]
     /// Virtual servers offline now, kept up to date as actions touch their clusters.
-    public var offlineVirtualServers: Set<String> = []
+    public var offlineVirtualServers: Set<HostName> = []
     /// Exchange 2003 pools serving two levels now.
     public var mixedPools: Set<String> = []
     /// Whether an Exchange 2000 back-end runs newer than a front-end in service now.
     public var outlookWebAccessBroken = false
     /// Indexes fixed at creation: each pool's members and each cluster's groups (keys).
-    var poolMembers: [String: [String]] = [:]
-    var clusterGroups: [String: [String]] = [:]
+    var poolMembers: [String: [HostName]] = [:]
+    /// Each cluster's groups, keyed by the cluster's name as the inventory spells it.
+    var clusterGroups: [String: [HostName]] = [:]
     public var history: [LabHistoryEntry] = []
     public var accounting = LabAccounting()
     /// Events armed to happen once (see `LabFault`).
@@ -50,7 +60,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         self.seed = seed
         random = seed
         for dc in inventory.domainControllers {
-            hosts[dc.lowercased()] = LabHost(name: dc, product: nil, level: nil, os: .windows2003)
+            hosts[dc] = LabHost(name: dc, product: nil, level: nil, os: .windows2003)
         }
         for server in inventory.servers {
             var host = LabHost(
@@ -58,7 +68,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
             host.role = server.role
             host.pool = server.pool
             apply(server.install, to: &host)
-            hosts[server.name.lowercased()] = host
+            hosts[server.name] = host
         }
         for cluster in inventory.clusters {
             for node in cluster.nodes {
@@ -68,7 +78,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
                 host.role = .backEnd
                 apply(node.install, to: &host)
                 host.running.insert("cluster")
-                hosts[node.name.lowercased()] = host
+                hosts[node.name] = host
             }
             groups[clusterGroupKey(cluster.name)] = LabGroup(
                 name: clusterGroupName, cluster: cluster.name, isVirtualServer: false, owner: cluster.clusterGroupOwner,
@@ -81,12 +91,12 @@ public struct LabTwin: Sendable, Codable, Hashable {
                     level: evs.level,
                     resources: Dictionary(uniqueKeysWithValues: LabGroup.virtualServerResources.map { ($0, true) }))
                 settle(&group)
-                groups[evs.name.lowercased()] = group
+                groups[evs.name] = group
             }
         }
         packages = PackageCatalogue(inventory: inventory).packages.map(Plan.PackageSummary.init)
         for (key, host) in hosts { if let pool = host.pool { poolMembers[pool, default: []].append(key) } }
-        for (key, group) in groups { clusterGroups[group.cluster, default: []].append(key) }
+        for (key, group) in groups { clusterGroups[group.cluster.spelling, default: []].append(key) }
         poolMembers = poolMembers.mapValues { $0.sorted() }
         clusterGroups = clusterGroups.mapValues { $0.sorted() }
         for key in groups.keys { refreshAvailability(of: key) }
@@ -103,7 +113,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// mounted on a newer node has had its databases upgraded; an Exchange 5.5 EVS runs its
     /// node's binaries; an Exchange 2003 EVS older than its node cannot be online (event 1025).
     private mutating func settle(_ group: inout LabGroup) {
-        guard let node = hosts[group.owner.lowercased()], node.product == group.product, let nodeLevel = node.level
+        guard let node = hosts[group.owner], node.product == group.product, let nodeLevel = node.level
         else { return }
         switch group.product {
         case .exchange2000: group.level = max(group.level ?? .rtm, nodeLevel)
@@ -112,7 +122,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
             for resource in group.resources.keys where !LabGroup.kept.contains(resource) {
                 group.resources[resource] = false
             }
-            hosts[group.owner.lowercased()]!.eventLog.append(event1025(group.name, on: node.name))
+            hosts[group.owner]?.eventLog.append(Self.event1025(group.name, on: node.name))
         default: break
         }
     }
@@ -125,22 +135,22 @@ public struct LabTwin: Sendable, Codable, Hashable {
         for component in install.components { host.components[component.rawValue] = install.level }
     }
 
-    func clusterGroupKey(_ cluster: String) -> String { "cluster-group@" + cluster.lowercased() }
+    func clusterGroupKey(_ cluster: HostName) -> HostName { "cluster-group@\(cluster.key)" }
 
     // MARK: Faults
 
     /// Injects a fault: a condition takes hold now, an event waits for its action.
     public mutating func inject(_ fault: LabFault) throws(LabError) {
-        let key = fault.target.lowercased()
+        let key = fault.target
         if fault.kind.targetsGroup {
             guard groups[key] != nil else { throw LabError.unknownVirtualServer(fault.target) }
         } else {
             guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
         }
         switch fault.kind {
-        case .evicted: hosts[key]!.evictedAndReadded = true
-        case .installerRunning: hosts[key]!.installerRunning = true
-        case .diskFull: hosts[key]!.freeDiskMB = 20
+        case .evicted: hosts[key]?.evictedAndReadded = true
+        case .installerRunning: hosts[key]?.installerRunning = true
+        case .diskFull: hosts[key]?.freeDiskMB = 20
         default: armedFaults.append(fault)
         }
     }
@@ -148,22 +158,24 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// Fixes a fault: ends a condition (the installer finished, disk freed, setup's Reinstall
     /// run on the evicted node) or disarms an event that has not happened yet.
     public mutating func fix(_ fault: LabFault) throws(LabError) {
-        let key = fault.target.lowercased()
+        let key = fault.target
         switch fault.kind {
         case .evicted, .installerRunning, .diskFull:
-            guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
+            guard var host = hosts[key] else { throw LabError.unknownHost(fault.target) }
             switch fault.kind {
-            case .evicted: hosts[key]!.evictedAndReadded = false
-            case .installerRunning: hosts[key]!.installerRunning = false
-            default: hosts[key]!.freeDiskMB = 4096
+            case .evicted: host.evictedAndReadded = false
+            case .installerRunning: host.installerRunning = false
+            default: host.freeDiskMB = 4096
             }
+            hosts[key] = host
         case .noReturnAfterRestart:
-            guard hosts[key] != nil else { throw LabError.unknownHost(fault.target) }
+            guard var host = hosts[key] else { throw LabError.unknownHost(fault.target) }
             armedFaults.removeAll { $0 == fault }
-            if !hosts[key]!.up {
-                hosts[key]!.up = true
-                if hosts[key]!.cluster != nil { hosts[key]!.running.insert("cluster") }
-                for group in clusterGroups[hosts[key]!.cluster ?? ""] ?? [] { refreshAvailability(of: group) }
+            if !host.up {
+                host.up = true
+                if host.cluster != nil { host.running.insert("cluster") }
+                hosts[key] = host
+                for group in groups(ofCluster: host.cluster) { refreshAvailability(of: group) }
             }
         default:
             armedFaults.removeAll { $0 == fault }
@@ -171,12 +183,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
     }
 
     /// Takes an armed event for `target`, if there is one.
-    mutating func consume(_ kind: LabFault.Kind, _ target: String) -> Bool {
-        guard
-            let index = armedFaults.firstIndex(where: {
-                $0.kind == kind && $0.target.lowercased() == target.lowercased()
-            })
-        else {
+    mutating func consume(_ kind: LabFault.Kind, _ target: HostName) -> Bool {
+        guard let index = armedFaults.firstIndex(where: { $0.kind == kind && $0.target == target }) else {
             return false
         }
         armedFaults.remove(at: index)
@@ -220,8 +228,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
         let mixedBefore = mixedPools
         let brokenBefore = outlookWebAccessBroken
         // Exchange 5.5 setup stops the services of the virtual servers its node owns.
-        var ownerBefore: [String] = []
-        if step.action == .install, let host = step.host, hosts[host.lowercased()]?.product == .exchange55 {
+        var ownerBefore: [HostName] = []
+        if case .install(let host, _) = step.detail, hosts[host]?.product == .exchange55 {
             ownerBefore = groupsOwned(by: host).filter { groups[$0]?.isVirtualServer == true }
         }
         var outcome = act(step)
@@ -232,7 +240,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
             brokenBefore: brokenBefore, exchange55OnHost: ownerBefore)
         history.append(
             LabHistoryEntry(
-                sequence: history.count + 1, step: step.id.isEmpty ? nil : step.id, action: step.action.rawValue,
+                sequence: history.count + 1, step: step.id.rawValue.isEmpty ? nil : step.id,
+                action: step.action.rawValue,
                 host: step.host, group: step.group, package: step.package, summary: step.summary, start: clock,
                 end: clock + outcome.duration, succeeded: outcome.succeeded,
                 applied: outcome.applied, message: outcome.message))
@@ -240,114 +249,119 @@ public struct LabTwin: Sendable, Codable, Hashable {
         return outcome
     }
 
-    func ok(_ message: String, applied: Bool = true) -> LabOutcome {
-        LabOutcome(succeeded: true, message: message, duration: 0, rule: nil, applied: applied)
-    }
-
-    func failure(_ message: String, rule: Rule.ID? = nil, duration: Double = 0) -> LabOutcome {
-        LabOutcome(succeeded: false, message: message, duration: duration, rule: rule, applied: false)
-    }
-
     mutating func violate(_ rule: Rule.ID, _ message: String) {
         accounting.violations.append(LabViolation(rule: rule.rawValue, message: message, at: clock))
     }
 
     /// The group a step names: an EVS, or the cluster group of the host's cluster.
-    func groupKey(_ step: Step) -> String? {
+    func groupKey(_ step: Step) -> HostName? {
         guard let group = step.group else { return nil }
-        if group == clusterGroupName, let host = step.host, let cluster = hosts[host.lowercased()]?.cluster {
+        if group == clusterGroupName, let host = step.host, let cluster = hosts[host]?.cluster {
             return clusterGroupKey(cluster)
         }
-        return group.lowercased()
+        return group
     }
 
-    func groupsOwned(by host: String) -> [String] {
-        guard let cluster = hosts[host.lowercased()]?.cluster else { return [] }
-        return (clusterGroups[cluster] ?? []).filter { groups[$0]!.owner.lowercased() == host.lowercased() }.sorted()
+    func groupsOwned(by host: HostName) -> [HostName] {
+        guard let cluster = hosts[host]?.cluster else { return [] }
+        return groups(ofCluster: cluster).filter { groups[$0]?.owner == host }.sorted()
+    }
+
+    func groups(ofCluster cluster: HostName?) -> [HostName] {
+        cluster.flatMap { clusterGroups[$0.spelling] } ?? []
     }
 
     mutating func act(_ step: Step) -> LabOutcome {
-        switch step.action {
-        case .approve: return ok("gate \(step.gate ?? "?") approved")
-        case .milestone: return ok(step.name ?? "milestone", applied: false)
+        switch step.detail {
+        case .approve(let gate): return .ok("gate \(gate) approved")
+        case .milestone(let name): return .ok(name, applied: false)
+        case .failoverTest, .verifyVersion(.virtualServer, _): return groupAction(step)
         default: break
         }
-        if step.action == .failoverTest || (step.action == .verifyVersion && step.host == nil) {
-            return groupAction(step)
+        guard let name = step.host, let host = hosts[name] else {
+            return .failure("no host '\(step.host?.spelling ?? "?")' in the twin")
         }
-        guard let hostName = step.host, let key = Optional(hostName.lowercased()), hosts[key] != nil else {
-            return failure("no host '\(step.host ?? "?")' in the twin")
+        guard host.up else { return .failure("\(name) does not answer: it is down") }
+        switch step.detail {
+        case .backup: return backup(step, name)
+        case .stopClusterService: return stopClusterService(name)
+        case .install(_, let package): return install(package, on: name)
+        case .reboot(_, let when): return reboot(name, when: when)
+        case .moveGroup: return move(step)
+        case .resourcesOffline, .upgradeVirtualServer, .resourcesOnline: return groupAction(step)
+        default:
+            var changed = host
+            let outcome = act(step.detail, on: &changed)
+            hosts[name] = changed
+            return outcome
         }
-        guard hosts[key]!.up else { return failure("\(hostName) does not answer: it is down") }
-        switch step.action {
-        case .backup: return backup(step, key)
+    }
+
+    /// The actions that change only the machine they run on.
+    mutating func act(_ detail: StepDetail, on host: inout LabHost) -> LabOutcome {
+        let hostName = host.name
+        switch detail {
         case .exportSchemaMap:
-            guard hosts[key]!.components["adc"] != nil else {
-                return failure("\(hostName) runs no Active Directory Connector")
+            guard host.components["adc"] != nil else {
+                return .failure("\(hostName) runs no Active Directory Connector")
             }
-            hosts[key]!.schemaMapsExported = true
-            return ok("msExchServer1SchemaMap and msExchServer2SchemaMap exported with LDP")
+            host.schemaMapsExported = true
+            return .ok("msExchServer1SchemaMap and msExchServer2SchemaMap exported with LDP")
         case .quiesce:
-            let stopping = hosts[key]!.running.subtracting(["cluster", "exchange"]).sorted()
-            hosts[key]!.running.subtract(stopping)
-            hosts[key]!.stoppedByQuiesce = Array(Set(hosts[key]!.stoppedByQuiesce + stopping)).sorted()
-            return ok(
+            let stopping = host.running.subtracting(["cluster", "exchange"]).sorted()
+            host.running.subtract(stopping)
+            host.stoppedByQuiesce = Array(Set(host.stoppedByQuiesce + stopping)).sorted()
+            return .ok(
                 stopping.isEmpty ? "nothing interfering was running" : "stopped \(stopping.joined(separator: ", "))",
                 applied: !stopping.isEmpty)
         case .checkInstallers:
-            guard !hosts[key]!.installerRunning else {
-                return failure(
+            guard !host.installerRunning else {
+                return .failure(
                     "another setup, update or xcopy is running on \(hostName): it can block the package; wait for it or end it",
                     rule: .noConcurrentInstallers)
             }
-            return ok("no other installer running", applied: false)
-        case .leavePool:
-            hosts[key]!.inPool = false
-            return ok("\(hostName) left pool \(step.pool ?? "?")")
-        case .rejoinPool:
-            hosts[key]!.inPool = true
-            return ok("\(hostName) serves pool \(step.pool ?? "?") again")
-        case .stopClusterService: return stopClusterService(key)
+            return .ok("no other installer running", applied: false)
+        case .leavePool(_, let pool):
+            host.inPool = false
+            return .ok("\(hostName) left pool \(pool)")
+        case .rejoinPool(_, let pool):
+            host.inPool = true
+            return .ok("\(hostName) serves pool \(pool) again")
         case .startClusterService:
-            guard hosts[key]!.cluster != nil else { return failure("\(hostName) is not a cluster node") }
-            let was = hosts[key]!.running.contains("cluster")
-            hosts[key]!.running.insert("cluster")
-            return ok(was ? "the Cluster service was already running" : "Cluster service started", applied: !was)
-        case .install: return install(step, key)
-        case .reboot: return reboot(step, key)
-        case .moveGroup: return move(step)
-        case .resourcesOffline, .upgradeVirtualServer, .resourcesOnline: return groupAction(step)
-        case .updateComponent:
-            guard let component = step.component, hosts[key]!.components[component.rawValue] != nil else {
-                return failure("\(hostName) has no \(step.component?.rawValue ?? "component")")
+            guard host.cluster != nil else { return .failure("\(hostName) is not a cluster node") }
+            let was = host.running.contains("cluster")
+            host.running.insert("cluster")
+            return .ok(was ? "the Cluster service was already running" : "Cluster service started", applied: !was)
+        case .updateComponent(_, let component):
+            guard host.components[component.rawValue] != nil else {
+                return .failure("\(hostName) has no \(component.rawValue)")
             }
-            if component == .adc, hosts[key]!.adcCustomMaps, !hosts[key]!.schemaMapsExported {
+            if component == .adc, host.adcCustomMaps, !host.schemaMapsExported {
                 violate(.adcCustomMaps, "the ADC on \(hostName) was upgraded before its schema maps were exported")
             }
-            hosts[key]!.components[component.rawValue] = hosts[key]!.level
-            return ok("\(component.rawValue) upgraded with its own setup to \(hosts[key]!.level?.rawValue ?? "?")")
+            host.components[component.rawValue] = host.level
+            return .ok("\(component.rawValue) upgraded with its own setup to \(host.level?.rawValue ?? "?")")
         case .performanceOptimizer:
-            guard hosts[key]!.product == .exchange55 else {
-                return failure("Performance Optimizer is an Exchange 5.5 tool")
+            guard host.product == .exchange55 else {
+                return .failure("Performance Optimizer is an Exchange 5.5 tool")
             }
-            return ok("Performance Optimizer tuned \(hostName)")
+            return .ok("Performance Optimizer tuned \(hostName)")
         case .restoreServices:
-            let restoring = hosts[key]!.stoppedByQuiesce
-            hosts[key]!.running.formUnion(restoring)
-            hosts[key]!.stoppedByQuiesce = []
-            return ok(
+            let restoring = host.stoppedByQuiesce
+            host.running.formUnion(restoring)
+            host.stoppedByQuiesce = []
+            return .ok(
                 restoring.isEmpty ? "nothing to start again" : "started \(restoring.joined(separator: ", "))",
                 applied: !restoring.isEmpty)
-        case .verifyVersion:
-            let build = hosts[key]!.build ?? "none"
-            guard build == step.expect else {
-                return failure("\(hostName) reports build \(build), not \(step.expect ?? "?")", rule: .verifyVersion)
+        case .verifyVersion(_, let expect):
+            let build = host.build ?? "none"
+            guard build == expect else {
+                return .failure("\(hostName) reports build \(build), not \(expect)", rule: .verifyVersion)
             }
-            return ok(
-                "\(hostName) reports \(Builds.displayVersion(hosts[key]!.product!, hosts[key]!.level!) ?? build)",
-                applied: false)
+            let shown = host.product.flatMap { product in host.level.flatMap { Builds.displayVersion(product, $0) } }
+            return .ok("\(hostName) reports \(shown ?? build)", applied: false)
         default:
-            return failure("\(step.action.rawValue) is not an action the twin knows")
+            return .failure("\(detail.action.rawValue) is not an action the twin knows")
         }
     }
 }
@@ -360,10 +374,10 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     /// The twin's file cannot be read, or is not a twin.
     case unreadable(path: String, reason: String)
     case unwritable(directory: String, reason: String)
-    case unknownHost(String)
-    case unknownVirtualServer(String)
+    case unknownHost(HostName)
+    case unknownVirtualServer(HostName)
     /// Rule `no-uninstall`: a service pack cannot be removed.
-    case cannotUninstall(package: String, host: String)
+    case cannotUninstall(package: String, host: HostName)
 
     public var description: String {
         switch self {
@@ -385,15 +399,15 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
 extension LabTwin {
     /// A service pack cannot be uninstalled (rule `no-uninstall`): the twin refuses, as
     /// setup would, and says what the way back is.
-    public func uninstall(_ package: String, on host: String) throws(LabError) {
+    public func uninstall(_ package: String, on host: HostName) throws(LabError) {
         throw .cannotUninstall(package: package, host: host)
     }
 
     /// Whether the action of `step` has already taken effect, so that a resumed run does not
     /// apply it twice: an install whose level or hotfix the host already reports.
     public func alreadyDone(_ step: Step) -> Bool {
-        guard step.action == .install, let host = step.host.flatMap({ hosts[$0.lowercased()] }),
-            let package = packages.first(where: { $0.id == step.package })
+        guard case .install(let name, let id) = step.detail, let host = hosts[name],
+            let package = packages.first(where: { $0.id == id })
         else { return false }
         if package.kind == .servicePack, let target = package.level { return (host.level ?? .rtm) >= target }
         return host.installed.contains(package.id)
@@ -406,6 +420,8 @@ extension LabTwin {
 
     /// Services that `quiesce` stopped and nothing started again.
     public var servicesLeftStopped: [String: [String]] {
-        hosts.values.filter { !$0.stoppedByQuiesce.isEmpty }.reduce(into: [:]) { $0[$1.name] = $1.stoppedByQuiesce }
+        hosts.values.filter { !$0.stoppedByQuiesce.isEmpty }.reduce(into: [:]) {
+            $0[$1.name.spelling] = $1.stoppedByQuiesce
+        }
     }
 }

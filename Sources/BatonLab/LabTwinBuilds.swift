@@ -5,9 +5,9 @@ extension LabTwin {
     /// Every machine's and virtual server's build now.
     public var builds: [String: String] {
         var builds: [String: String] = [:]
-        for host in hosts.values { builds[host.name] = host.build ?? "-" }
+        for host in hosts.values { builds[host.name.spelling] = host.build ?? "-" }
         for group in groups.values where group.isVirtualServer {
-            builds[group.name] =
+            builds[group.name.spelling] =
                 group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-"
         }
         return builds
@@ -24,7 +24,7 @@ extension LabTwin {
         if organization != expected.organization {
             differences.append("it is a twin of \(organization), not \(expected.organization)")
         }
-        func compare(_ what: String, _ have: Set<String>, _ want: Set<String>) {
+        func compare(_ what: String, _ have: Set<HostName>, _ want: Set<HostName>) {
             let missing = want.subtracting(have).sorted(), extra = have.subtracting(want).sorted()
             if !missing.isEmpty {
                 differences.append("\(what) \(missing.joined(separator: ", ")) of the inventory are not in it")
@@ -34,7 +34,7 @@ extension LabTwin {
             }
         }
         compare("machines", Set(hosts.values.map(\.name)), Set(expected.hosts.values.map(\.name)))
-        func virtualServers(_ twin: LabTwin) -> Set<String> {
+        func virtualServers(_ twin: LabTwin) -> Set<HostName> {
             Set(twin.groups.values.filter(\.isVirtualServer).map(\.name))
         }
         compare("virtual servers", virtualServers(self), virtualServers(expected))

@@ -21,10 +21,10 @@ public struct Preflight: Sendable {
 
     public func run() -> [CheckResult] {
         var results: [CheckResult] = []
-        let installing = Set(plan.steps.filter { $0.action == .install }.compactMap { $0.host?.lowercased() })
+        let installing = Set(plan.steps.filter { $0.action == .install }.compactMap(\.host))
         let backedUp = Set(
             plan.steps.filter { $0.action == .backup && $0.rules.contains(.backupBefore) }.compactMap {
-                ($0.group ?? $0.host)?.lowercased()
+                $0.group ?? $0.host
             })
         for key in (installing.union(backedUp)).sorted() {
             if let host = twin.hosts[key] {
@@ -33,7 +33,7 @@ public struct Preflight: Sendable {
             if backedUp.contains(key) { results.append(backupAge(key)) }
         }
         let clusters = Set(installing.compactMap { twin.hosts[$0]?.cluster })
-        for group in twin.groups.values.sorted(by: { $0.name < $1.name })
+        for group in twin.groups.values.sorted(by: { $0.name.spelling < $1.name.spelling })
         where group.isVirtualServer && clusters.contains(group.cluster) {
             let offline = group.resources.filter { !$0.value }.map(\.key).sorted()
             results.append(
@@ -122,7 +122,7 @@ public struct Preflight: Sendable {
         return results
     }
 
-    func backupAge(_ subject: String) -> CheckResult {
+    func backupAge(_ subject: HostName) -> CheckResult {
         let name = twin.hosts[subject]?.name ?? twin.groups[subject]?.name ?? subject
         guard let last = twin.backupsBySubject[subject]?.max(by: { $0.at < $1.at }),
             twin.clock - last.at <= maximumBackupAge

@@ -50,22 +50,25 @@ public struct RunReport: Sendable, Encodable {
         // only from the steps' own messages (version checks, failover tests, failures).
         target = twin == nil ? "hosts" : "lab"
         let twin = twin ?? LabTwin(inventory: Inventory(organization: record.organization))
-        run = record.id
+        run = record.id.rawValue
         organization = record.organization
         package = plan.headline
         packageId = record.package
         state = record.state.rawValue
         self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
-        machines = twin.hosts.values.filter { $0.product != nil }.sorted { $0.name < $1.name }.map {
-            Machine(name: $0.name, before: record.before[$0.name] ?? "-", after: $0.build ?? "-", up: $0.up)
+        machines = twin.hosts.values.filter { $0.product != nil }.sorted { $0.name.spelling < $1.name.spelling }.map {
+            Machine(
+                name: $0.name.spelling, before: record.before[$0.name.spelling] ?? "-", after: $0.build ?? "-",
+                up: $0.up)
         }
-        virtualServers = twin.groups.values.filter(\.isVirtualServer).sorted { $0.name < $1.name }.map { group in
+        virtualServers = twin.groups.values.filter(\.isVirtualServer).sorted { $0.name.spelling < $1.name.spelling }.map
+        { group in
             VirtualServer(
-                name: group.name, before: record.before[group.name] ?? "-",
+                name: group.name.spelling, before: record.before[group.name.spelling] ?? "-",
                 after: group.product.flatMap { product in group.level.flatMap { Builds.build(product, $0) } } ?? "-",
-                owner: group.owner, online: group.isOnline,
-                offlineMinutes: Int((twin.accounting.virtualServerOffline[group.name] ?? 0) / 60))
+                owner: group.owner.spelling, online: group.isOnline,
+                offlineMinutes: Int((twin.accounting.virtualServerOffline[group.name.spelling] ?? 0) / 60))
         }
         func lines(_ action: Action?, _ states: Set<StepState>) -> [StepLine] {
             steps.filter { record in
@@ -73,7 +76,7 @@ public struct RunReport: Sendable, Encodable {
             }.map { record in
                 let step = byID[record.id]
                 return StepLine(
-                    step: record.id, subject: step?.host ?? step?.group ?? step?.summary ?? "",
+                    step: record.id.rawValue, subject: (step?.host ?? step?.group)?.spelling ?? step?.summary ?? "",
                     state: record.state.rawValue,
                     message: record.message)
             }
@@ -98,7 +101,8 @@ public struct RunReport: Sendable, Encodable {
         userImpact = impact
         backups = twin.backups.map {
             Backup(
-                subject: $0.subject, level: $0.level?.rawValue ?? "-", contents: $0.what.joined(separator: ", "),
+                subject: $0.subject.spelling, level: $0.level?.rawValue ?? "-",
+                contents: $0.what.joined(separator: ", "),
                 restorable: $0.restorable)
         }
         let formatter = ISO8601DateFormatter()

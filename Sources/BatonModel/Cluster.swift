@@ -4,11 +4,11 @@ public enum ClusterMode: String, Sendable, Hashable, CaseIterable, Codable {
 }
 
 public struct ClusterNode: Sendable, Hashable {
-    public var name: String
+    public var name: HostName
     public var install: ExchangeInstall
     public var location: SourceLocation
 
-    public init(name: String, install: ExchangeInstall, location: SourceLocation) {
+    public init(name: HostName, install: ExchangeInstall, location: SourceLocation) {
         self.name = name
         self.install = install
         self.location = location
@@ -18,15 +18,15 @@ public struct ClusterNode: Sendable, Hashable {
 /// An Exchange Virtual Server: a cluster group that users reach by its network name, owned
 /// by one node at a time.
 public struct VirtualServer: Sendable, Hashable {
-    public var name: String
-    public var owner: String
-    public var preferredOwner: String?
+    public var name: HostName
+    public var owner: HostName
+    public var preferredOwner: HostName?
     public var product: Product
     public var level: Level
     public var location: SourceLocation
 
     public init(
-        name: String, owner: String, preferredOwner: String? = nil, product: Product, level: Level,
+        name: HostName, owner: HostName, preferredOwner: HostName? = nil, product: Product, level: Level,
         location: SourceLocation
     ) {
         self.name = name
@@ -39,16 +39,16 @@ public struct VirtualServer: Sendable, Hashable {
 }
 
 public struct Cluster: Sendable, Hashable {
-    public var name: String
+    public var name: HostName
     public var mode: ClusterMode
     public var nodes: [ClusterNode]
     /// The node that owns the cluster group (quorum, cluster name and address) now.
-    public var clusterGroupOwner: String
+    public var clusterGroupOwner: HostName
     public var virtualServers: [VirtualServer]
     public var location: SourceLocation
 
     public init(
-        name: String, mode: ClusterMode, nodes: [ClusterNode], clusterGroupOwner: String,
+        name: HostName, mode: ClusterMode, nodes: [ClusterNode], clusterGroupOwner: HostName,
         virtualServers: [VirtualServer], location: SourceLocation
     ) {
         self.name = name
@@ -59,7 +59,7 @@ public struct Cluster: Sendable, Hashable {
         self.location = location
     }
 
-    public func node(named name: String) -> ClusterNode? {
-        nodes.first { $0.name.sameHostName(as: name) }
+    public func node(named name: HostName) -> ClusterNode? {
+        nodes.first { $0.name == name }
     }
 }

@@ -4,7 +4,7 @@ public struct HostAccess: Sendable, Hashable {
         case ssh, local
     }
 
-    public var host: String
+    public var host: HostName
     public var address: String?
     public var via: Transport
     public var user: String?
@@ -13,7 +13,7 @@ public struct HostAccess: Sendable, Hashable {
     public var location: SourceLocation
 
     public init(
-        host: String, address: String? = nil, via: Transport, user: String? = nil, port: Int? = nil,
+        host: HostName, address: String? = nil, via: Transport, user: String? = nil, port: Int? = nil,
         profile: String? = nil, location: SourceLocation
     ) {
         self.host = host
@@ -24,4 +24,7 @@ public struct HostAccess: Sendable, Hashable {
         self.profile = profile
         self.location = location
     }
+
+    /// What ssh connects to: the address when one is given, else the name.
+    public var destination: String { address ?? host.spelling }
 }

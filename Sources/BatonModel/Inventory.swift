@@ -1,7 +1,7 @@
 /// An organization as its administrator describes it: what runs where now.
 public struct Inventory: Sendable, Hashable {
     public var organization: String
-    public var domainControllers: [String]
+    public var domainControllers: [HostName]
     public var servers: [Server]
     public var clusters: [Cluster]
     public var packages: [Package]
@@ -17,7 +17,7 @@ public struct Inventory: Sendable, Hashable {
     public var file: String
 
     public init(
-        organization: String, domainControllers: [String] = [], servers: [Server] = [], clusters: [Cluster] = [],
+        organization: String, domainControllers: [HostName] = [], servers: [Server] = [], clusters: [Cluster] = [],
         packages: [Package] = [], hosts: [HostAccess] = [], durations: [String: Int] = [:], file: String = "inventory"
     ) {
         self.organization = organization
@@ -31,8 +31,8 @@ public struct Inventory: Sendable, Hashable {
     }
 
     /// How to reach `name`, when the inventory says.
-    public func access(_ name: String) -> HostAccess? {
-        hosts.first { $0.host.lowercased() == name.lowercased() }
+    public func access(_ name: HostName) -> HostAccess? {
+        hosts.first { $0.host == name }
     }
 
     /// Every machine running Exchange: stand-alone servers and cluster nodes.

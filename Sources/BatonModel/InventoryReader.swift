@@ -7,10 +7,10 @@ struct InventoryReader {
     var fields: YAMLFields
     let reservedPackageIDs: Set<String>
     /// Where each name was first declared, for duplicate and reference checks.
-    private var declared: [String: (kind: NameKind, location: SourceLocation)] = [:]
+    private var declared: [HostName: (kind: NameKind, location: SourceLocation)] = [:]
 
     enum NameKind: Equatable {
-        case domainController, server, cluster, node(cluster: String), virtualServer(cluster: String)
+        case domainController, server, cluster, node(cluster: HostName), virtualServer(cluster: HostName)
 
         var noun: String {
             switch self {
@@ -78,8 +78,8 @@ struct InventoryReader {
     /// Records a name, failing on a clash. Names are unique across the whole file,
     /// compared case-insensitively; only a domain controller may also be listed as a server
     /// (Small Business Server runs Exchange on its domain controller).
-    mutating func declare(_ name: String, _ kind: NameKind, at node: Node) {
-        let key = name.lowercased()
+    mutating func declare(_ name: HostName, _ kind: NameKind, at node: Node) {
+        let key = name
         if let earlier = declared[key] {
             let sbs = [earlier.kind, kind].contains(.domainController) && [earlier.kind, kind].contains(.server)
             if sbs { return }
@@ -94,10 +94,10 @@ struct InventoryReader {
 
     // MARK: Sections
 
-    mutating func readDomainControllers(_ node: Node) -> [String] {
+    mutating func readDomainControllers(_ node: Node) -> [HostName] {
         guard let items = fields.list(node, "domain-controllers") else { return [] }
         return items.compactMap { item in
-            guard let name = fields.name(item, "a domain controller's name") else { return nil }
+            guard let name = fields.hostName(item, "a domain controller's name") else { return nil }
             declare(name, .domainController, at: item)
             return name
         }
@@ -110,7 +110,7 @@ struct InventoryReader {
 
     mutating func readServer(_ node: Node) -> Server? {
         guard let map = fields.mapping(node, "a server", allowed: Self.serverKeys) else { return nil }
-        guard let nameNode = required(map, "name", in: "a server"), let name = fields.name(nameNode, "name") else {
+        guard let nameNode = required(map, "name", in: "a server"), let name = fields.hostName(nameNode, "name") else {
             return nil
         }
         declare(name, .server, at: nameNode)
@@ -204,7 +204,7 @@ struct InventoryReader {
 
     mutating func readCluster(_ node: Node) -> Cluster? {
         guard let map = fields.mapping(node, "a cluster", allowed: Self.clusterKeys) else { return nil }
-        guard let nameNode = required(map, "name", in: "a cluster"), let name = fields.name(nameNode, "name") else {
+        guard let nameNode = required(map, "name", in: "a cluster"), let name = fields.hostName(nameNode, "name") else {
             return nil
         }
         declare(name, .cluster, at: nameNode)
@@ -224,7 +224,7 @@ struct InventoryReader {
             }
         }
         let groupOwnerNode = required(map, "cluster-group", in: what)
-        let groupOwner = groupOwnerNode.flatMap { fields.name($0, "cluster-group") }
+        let groupOwner = groupOwnerNode.flatMap { fields.hostName($0, "cluster-group") }
         let nodeNames = nodes.map(\.name)
         if let groupOwner, let groupOwnerNode, !nodeNames.isEmpty {
             checkIsNode(groupOwner, nodeNames, at: groupOwnerNode, "cluster-group", cluster: name)
@@ -238,21 +238,21 @@ struct InventoryReader {
             }
         }
         guard defaults != nil, let groupOwner else { return nil }
-        let canonicalOwner = nodes.first { $0.name.sameHostName(as: groupOwner) }?.name ?? groupOwner
+        let canonicalOwner = nodes.first { $0.name == groupOwner }?.name ?? groupOwner
         return Cluster(
             name: name, mode: mode, nodes: nodes, clusterGroupOwner: canonicalOwner, virtualServers: virtualServers,
             location: fields.location(node))
     }
 
-    mutating func readNode(_ node: Node, cluster: String, defaults: ExchangeInstall?) -> ClusterNode? {
+    mutating func readNode(_ node: Node, cluster: HostName, defaults: ExchangeInstall?) -> ClusterNode? {
         if case .scalar = node {
-            guard let name = fields.name(node, "a node's name") else { return nil }
+            guard let name = fields.hostName(node, "a node's name") else { return nil }
             declare(name, .node(cluster: cluster), at: node)
             guard let defaults else { return nil }
             return ClusterNode(name: name, install: defaults, location: fields.location(node))
         }
         guard let map = fields.mapping(node, "a node", allowed: Self.nodeKeys) else { return nil }
-        guard let nameNode = required(map, "name", in: "a node"), let name = fields.name(nameNode, "name") else {
+        guard let nameNode = required(map, "name", in: "a node"), let name = fields.hostName(nameNode, "name") else {
             return nil
         }
         declare(name, .node(cluster: cluster), at: nameNode)
@@ -262,22 +262,22 @@ struct InventoryReader {
         return ClusterNode(name: name, install: install, location: fields.location(node))
     }
 
-    mutating func readVirtualServer(_ node: Node, cluster: String, defaults: ExchangeInstall?, nodes: [ClusterNode])
+    mutating func readVirtualServer(_ node: Node, cluster: HostName, defaults: ExchangeInstall?, nodes: [ClusterNode])
         -> VirtualServer?
     {
         guard let map = fields.mapping(node, "a virtual server", allowed: Self.virtualServerKeys) else { return nil }
         guard let nameNode = required(map, "name", in: "a virtual server"),
-            let name = fields.name(nameNode, "name")
+            let name = fields.hostName(nameNode, "name")
         else { return nil }
         declare(name, .virtualServer(cluster: cluster), at: nameNode)
         let what = "virtual server \(name)"
         let nodeNames = nodes.map(\.name)
-        var owner: String?
-        if let ownerNode = required(map, "owner", in: what), let value = fields.name(ownerNode, "owner") {
+        var owner: HostName?
+        if let ownerNode = required(map, "owner", in: what), let value = fields.hostName(ownerNode, "owner") {
             owner = checkIsNode(value, nodeNames, at: ownerNode, "owner", cluster: cluster)
         }
-        var preferred: String?
-        if let preferredNode = map["preferred-owner"], let value = fields.name(preferredNode, "preferred-owner") {
+        var preferred: HostName?
+        if let preferredNode = map["preferred-owner"], let value = fields.hostName(preferredNode, "preferred-owner") {
             preferred = checkIsNode(value, nodeNames, at: preferredNode, "preferred-owner", cluster: cluster)
         }
         let product: Product? = map["product"].map { fields.choice($0, "product") } ?? defaults?.product
@@ -298,12 +298,14 @@ struct InventoryReader {
 
     /// The node's name as the cluster spells it, or nil with an error when it is not a node.
     @discardableResult
-    mutating func checkIsNode(_ name: String, _ nodes: [String], at node: Node, _ key: String, cluster: String)
-        -> String?
+    mutating func checkIsNode(_ name: HostName, _ nodes: [HostName], at node: Node, _ key: String, cluster: HostName)
+        -> HostName?
     {
-        if let match = nodes.first(where: { $0.sameHostName(as: name) }) { return match }
+        if let match = nodes.first(where: { $0 == name }) { return match }
         fields.fail(
-            node, "\(key) '\(name)' is not a node of cluster \(cluster) (its nodes: \(nodes.joined(separator: ", ")))")
+            node,
+            "\(key) '\(name)' is not a node of cluster \(cluster) (its nodes: \(nodes.joined(separator: ", ")))"
+        )
         return nil
     }
 
@@ -384,8 +386,8 @@ struct InventoryReader {
         }
         var hosts: [HostAccess] = []
         for (keyNode, value) in mapping {
-            guard let name = fields.name(keyNode, "a host name") else { continue }
-            guard let kind = declared[name.lowercased()]?.kind else {
+            guard let name = fields.hostName(keyNode, "a host name") else { continue }
+            guard let kind = declared[name]?.kind else {
                 fields.fail(
                     keyNode, "host '\(name)' is not a server, cluster node or domain controller of this inventory")
                 continue

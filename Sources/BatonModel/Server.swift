@@ -65,7 +65,7 @@ public struct ExchangeInstall: Sendable, Hashable {
 
 /// An Exchange server that is not a cluster node.
 public struct Server: Sendable, Hashable {
-    public var name: String
+    public var name: HostName
     public var install: ExchangeInstall
     public var role: Role
     public var pool: String?
@@ -73,7 +73,7 @@ public struct Server: Sendable, Hashable {
     public var location: SourceLocation
 
     public init(
-        name: String, install: ExchangeInstall, role: Role = .standalone, pool: String? = nil,
+        name: HostName, install: ExchangeInstall, role: Role = .standalone, pool: String? = nil,
         edition: Edition = .standard, location: SourceLocation
     ) {
         self.name = name

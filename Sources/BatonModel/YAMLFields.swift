@@ -67,6 +67,11 @@ struct YAMLFields {
         return text
     }
 
+    /// A machine's, node's, virtual server's or cluster's name (`name`'s rules).
+    mutating func hostName(_ node: Node, _ what: String) -> HostName? {
+        name(node, what).map { HostName($0) }
+    }
+
     /// A host, cluster or virtual-server name: what Windows and DNS accept, so it can be
     /// used on a command line and in a report without quoting surprises.
     mutating func name(_ node: Node, _ what: String) -> String? {

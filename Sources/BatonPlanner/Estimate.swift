@@ -46,10 +46,10 @@ public struct Estimate: Sendable, Hashable, Codable {
     }
 
     /// Earliest start of every step, each as soon as its predecessors end.
-    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [String: (
+    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [StepID: (
         start: Int, end: Int
     )] {
-        var times: [String: (start: Int, end: Int)] = [:]
+        var times: [StepID: (start: Int, end: Int)] = [:]
         times.reserveCapacity(steps.count)
         for step in steps {
             let start = step.after.map { times[$0]?.end ?? 0 }.max() ?? 0
@@ -65,14 +65,12 @@ public struct Estimate: Sendable, Hashable, Codable {
         let makespan = times.values.map(\.end).max() ?? 0
         let work = steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
 
-        var offline: [String: [(Int, Int)]] = [:]
-        var offlineSince: [String: Int] = [:]
-        let evsOwner = Dictionary(
-            inventory.clusters.flatMap(\.virtualServers).map { ($0.name.lowercased(), $0) },
-            uniquingKeysWith: { a, _ in a })
-        let evs55: [String: [String]] = Dictionary(
+        var offline: [HostName: [(Int, Int)]] = [:]
+        var offlineSince: [HostName: Int] = [:]
+        let virtualServers = Set(inventory.clusters.flatMap(\.virtualServers).map(\.name))
+        let evs55: [HostName: [HostName]] = Dictionary(
             grouping: inventory.clusters.filter { $0.nodes.first?.install.product == .exchange55 }
-                .flatMap(\.virtualServers), by: { $0.owner.lowercased() }
+                .flatMap(\.virtualServers), by: \.owner
         ).mapValues { $0.map(\.name) }
         for step in steps {
             guard let time = times[step.id] else { continue }
@@ -84,27 +82,27 @@ public struct Estimate: Sendable, Hashable, Codable {
                         (offlineSince.removeValue(forKey: group) ?? time.start, time.end))
                 }
             case .moveGroup, .failoverTest:
-                if let group = step.group, evsOwner[group.lowercased()] != nil, offlineSince[group] == nil {
+                if let group = step.group, virtualServers.contains(group), offlineSince[group] == nil {
                     offline[group, default: []].append((time.start, time.end))
                 }
             case .install:
                 // Exchange 5.5 setup stops the services of the virtual servers its node owns.
-                if let host = step.host, let owned = evs55[host.lowercased()], step.package == package.id {
+                if let host = step.host, let owned = evs55[host], step.package == package.id {
                     for group in owned { offline[group, default: []].append((time.start, time.end)) }
                 }
             default: break
             }
         }
         let downtimes = inventory.clusters.flatMap(\.virtualServers).map { evs in
-            Downtime(name: evs.name, downtimeSeconds: unionLength(offline[evs.name] ?? []))
+            Downtime(name: evs.name.spelling, downtimeSeconds: unionLength(offline[evs.name] ?? []))
         }
 
         var pools: [PoolWindow] = []
         let poolMembers = Dictionary(grouping: inventory.servers.filter { $0.pool != nil }, by: { $0.pool! })
         let poolSteps = Dictionary(grouping: steps.filter { $0.pool != nil }, by: { $0.pool! })
         for (name, members) in poolMembers.sorted(by: { $0.key < $1.key }) {
-            var outIntervals: [String: (Int, Int)] = [:]
-            var leftAt: [String: Int] = [:]
+            var outIntervals: [HostName: (Int, Int)] = [:]
+            var leftAt: [HostName: Int] = [:]
             for step in poolSteps[name] ?? [] {
                 guard let host = step.host, let time = times[step.id] else { continue }
                 if step.action == .leavePool { leftAt[host] = time.start }

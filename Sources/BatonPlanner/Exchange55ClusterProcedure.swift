@@ -11,7 +11,7 @@ struct Exchange55ClusterProcedure {
     let package: Package
     let applicability: Applicability
 
-    func plan(after start: [String], builder: inout PlanBuilder, durations: ActionDurations) -> [String] {
+    func plan(after start: [StepID], builder: inout PlanBuilder, durations: ActionDurations) -> [StepID] {
         builder.warn(
             .e55ActiveFirst,
             """
@@ -20,26 +20,27 @@ struct Exchange55ClusterProcedure {
             so no group moves and the Cluster service keeps running.
             """)
         let active = cluster.nodes.filter { node in
-            cluster.virtualServers.contains { $0.owner.sameHostName(as: node.name) }
+            cluster.virtualServers.contains { $0.owner == node.name }
         }
         let passive = cluster.nodes.filter { node in !active.contains(node) }
         var chain = Chain(after: start)
         for node in active + passive where applicability.verdict(node.install, clustered: true) == .applies {
-            let owned = cluster.virtualServers.filter { $0.owner.sameHostName(as: node.name) }.map(\.name)
+            let owned = cluster.virtualServers.filter { $0.owner == node.name }.map(\.name)
             HostSteps.quiesceAndCheck(node.name, node.install, chain: &chain, builder: &builder)
             let why =
                 owned.isEmpty
                 ? "The passive node is upgraded after the active one."
                 : "Active node first, without moving the Exchange group: setup stops and restarts the services of \(owned.joined(separator: ", ")), whose users cannot connect meanwhile."
             chain.then(
-                Step(.install, host: node.name, package: package.id, rules: [.e55ActiveFirst], why: why), in: &builder)
+                Step(.install(host: node.name, package: package.id), rules: [.e55ActiveFirst], why: why), in: &builder)
             HostSteps.restart(
                 node.name, node.install, package: package, clustered: true, chain: &chain, builder: &builder)
             HostSteps.afterInstall(
                 node.name, node.install, applicability: applicability, chain: &chain, builder: &builder)
             for evs in owned {
                 let minutes =
-                    durations.seconds(for: Step(.install, package: package.id, rules: [], why: ""), package: package)
+                    durations.seconds(
+                        for: Step(.install(host: node.name, package: package.id), rules: [], why: ""), package: package)
                     / 60
                 builder.warn(
                     .e55ActiveFirst,

@@ -56,7 +56,7 @@ public struct Plan: Sendable, Hashable, Codable {
         }
     }
 
-    public func step(_ id: String) -> Step? { steps.first { $0.id == id } }
+    public func step(_ id: StepID) -> Step? { steps.first { $0.id == id } }
 }
 
 /// A rollout refused because a service pack cannot do what is asked safely (exit code 3).

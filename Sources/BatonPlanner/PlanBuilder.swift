@@ -11,7 +11,7 @@ struct PlanBuilder {
 
     /// Adds `step` after `after` (ids of earlier steps) and returns its id.
     @discardableResult
-    mutating func add(_ step: Step, after: [String]) -> String {
+    mutating func add(_ step: Step, after: [StepID]) -> StepID {
         var step = step
         step.id = "s\(steps.count + 1)"
         if after.count <= 1 {
@@ -27,26 +27,26 @@ struct PlanBuilder {
     /// A milestone joining many steps, so later steps need one edge instead of one per step
     /// (plans grow linearly with the organization). A single predecessor
     /// needs no milestone.
-    mutating func join(_ name: String, _ ids: [String], rules: [Rule.ID], why: String) -> [String] {
+    mutating func join(_ name: String, _ ids: [StepID], rules: [Rule.ID], why: String) -> [StepID] {
         guard ids.count > 1 else { return ids }
-        return [add(Step(.milestone, name: name, rules: rules, why: why), after: ids)]
+        return [add(Step(.milestone(name: name), rules: rules, why: why), after: ids)]
     }
 
     mutating func warn(_ rule: Rule.ID, _ message: String) {
         warnings.append(Plan.Warning(rule: rule, message: message))
     }
 
-    static func number(_ id: String) -> Int { Int(id.dropFirst()) ?? 0 }
+    static func number(_ id: StepID) -> Int { Int(id.rawValue.dropFirst()) ?? 0 }
 }
 
 /// A sequence of steps on one host or cluster: each new step waits for the previous one.
 struct Chain {
-    private(set) var tail: [String]
+    private(set) var tail: [StepID]
 
-    init(after: [String]) { tail = after }
+    init(after: [StepID]) { tail = after }
 
     @discardableResult
-    mutating func then(_ step: Step, in builder: inout PlanBuilder) -> String {
+    mutating func then(_ step: Step, in builder: inout PlanBuilder) -> StepID {
         let id = builder.add(step, after: tail)
         tail = [id]
         return id

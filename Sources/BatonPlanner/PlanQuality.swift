@@ -54,7 +54,7 @@ public struct PlanQuality: Sendable, Hashable {
     /// Event-driven simulation of the engine: of the ready steps, the one with the most work
     /// still behind it starts first; at most `parallel` running.
     static func listSchedule(_ steps: [Step], seconds: [Int], priority: [Int], parallel: Int) -> Int {
-        var index: [String: Int] = [:]
+        var index: [StepID: Int] = [:]
         for (position, step) in steps.enumerated() { index[step.id] = position }
         var waiting = steps.map(\.after.count)
         var dependents = [[Int]](repeating: [], count: steps.count)
@@ -99,22 +99,22 @@ public struct PlanQuality: Sendable, Hashable {
     /// Each machine's (and each cluster's, as one) steps in turn: what a batch tool runs per
     /// host. Front-ends first, as KB 328839 orders them.
     static func units(_ steps: [Step], seconds: [Int], inventory: Inventory) -> [(name: String, seconds: Int)] {
-        var clusterOf: [String: String] = [:]
+        var clusterOf: [HostName: HostName] = [:]
         for cluster in inventory.clusters {
-            for node in cluster.nodes { clusterOf[node.name.lowercased()] = cluster.name }
-            for evs in cluster.virtualServers { clusterOf[evs.name.lowercased()] = cluster.name }
+            for node in cluster.nodes { clusterOf[node.name] = cluster.name }
+            for evs in cluster.virtualServers { clusterOf[evs.name] = cluster.name }
         }
-        var totals: [String: Int] = [:]
-        var order: [String] = []
+        var totals: [HostName: Int] = [:]
+        var order: [HostName] = []
         for (position, step) in steps.enumerated() {
             guard let subject = step.host ?? step.group else { continue }
-            let unit = clusterOf[subject.lowercased()] ?? subject
+            let unit = clusterOf[subject] ?? subject
             if totals[unit] == nil { order.append(unit) }
             totals[unit, default: 0] += seconds[position]
         }
         let frontEnds = Set(inventory.servers.filter { $0.role == .frontEnd }.map(\.name))
         return order.sorted { (frontEnds.contains($0) ? 0 : 1) < (frontEnds.contains($1) ? 0 : 1) }
-            .map { ($0, totals[$0]!) }
+            .map { ($0.spelling, totals[$0, default: 0]) }
     }
 }
 

@@ -60,7 +60,7 @@ public struct Planner: Sendable {
         // Front-ends first (rules `e2003-front-end-first`, `e2000-front-end-first`).
         builder.phase = "front-ends"
         let frontEnds = servers.filter { $0.role == .frontEnd }
-        var frontEndDone: [String] = []
+        var frontEndDone: [StepID] = []
         var pooled: [String: [Server]] = [:]
         for server in frontEnds {
             if let pool = server.pool { pooled[pool, default: []].append(server) }
@@ -128,39 +128,38 @@ public struct Planner: Sendable {
 
     /// The release-notes gate and every backup of rule `backup-before`; returns the "ready"
     /// milestone that every install waits for.
-    func prepare(_ builder: inout PlanBuilder) -> [String] {
+    func prepare(_ builder: inout PlanBuilder) -> [StepID] {
         builder.phase = "prepare"
         let level = package.level.map { " \($0.displayName)" } ?? ""
         let gate = builder.add(
             Step(
-                .approve, gate: "release-notes", rules: [.releaseNotes],
+                .approve(gate: "release-notes"), rules: [.releaseNotes],
                 why:
                     "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."
             ),
             after: [])
         // One backup at a time per machine: a node's system state, then the databases of
         // the virtual servers it owns.
-        var lastOnHost: [String: String] = [:]
-        func backup(_ step: Step, on host: String) {
-            let key = host.lowercased()
-            lastOnHost[key] = builder.add(step, after: lastOnHost[key].map { [$0] } ?? [])
+        var lastOnHost: [HostName: StepID] = [:]
+        func backup(_ step: Step, on host: HostName) {
+            lastOnHost[host] = builder.add(step, after: lastOnHost[host].map { [$0] } ?? [])
         }
-        let domainControllers = Set(inventory.domainControllers.map { $0.lowercased() })
-        let serverNames = Set(inventory.servers.map { $0.name.lowercased() })
-        for dc in inventory.domainControllers where !serverNames.contains(dc.lowercased()) {
+        let domainControllers = Set(inventory.domainControllers)
+        let serverNames = Set(inventory.servers.map(\.name))
+        for dc in inventory.domainControllers where !serverNames.contains(dc) {
             backup(
                 Step(
-                    .backup, host: dc, what: [.systemState], rules: [.backupBefore],
+                    .backup(host: dc, what: [.systemState]), rules: [.backupBefore],
                     why:
                         "Rolling back means restoring the domain controllers' system state as it was before the package."
                 ),
                 on: dc)
         }
         for server in inventory.servers {
-            let dc = domainControllers.contains(server.name.lowercased()) ? " (also a domain controller)" : ""
+            let dc = domainControllers.contains(server.name) ? " (also a domain controller)" : ""
             backup(
                 Step(
-                    .backup, host: server.name, what: [.databases, .systemState], rules: [.backupBefore],
+                    .backup(host: server.name, what: [.databases, .systemState]), rules: [.backupBefore],
                     why:
                         "Rolling back means reinstalling Exchange and restoring \(server.name)'s databases and system state\(dc) from before the package."
                 ),
@@ -170,20 +169,20 @@ public struct Planner: Sendable {
             for node in cluster.nodes {
                 backup(
                     Step(
-                        .backup, host: node.name, what: [.systemState], rules: [.backupBefore],
+                        .backup(host: node.name, what: [.systemState]), rules: [.backupBefore],
                         why: "Cluster node \(node.name)'s system state is part of the way back."), on: node.name)
             }
             for evs in cluster.virtualServers {
                 backup(
                     Step(
-                        .backup, host: evs.owner, group: evs.name, what: [.databases], rules: [.backupBefore],
+                        .backup(host: evs.owner, group: evs.name, what: [.databases]), rules: [.backupBefore],
                         why:
                             "Virtual server \(evs.name)'s databases, taken on its owner \(evs.owner), are part of the way back."
                     ),
                     on: evs.owner)
             }
         }
-        let backups = lastOnHost.values.sorted { Int($0.dropFirst())! < Int($1.dropFirst())! }
+        let backups = lastOnHost.values.sorted { PlanBuilder.number($0) < PlanBuilder.number($1) }
         return builder.join(
             "ready to install", [gate] + backups, rules: [.backupBefore, .releaseNotes],
             why: "No install starts anywhere before the release notes are read and every backup is taken.")
@@ -195,17 +194,17 @@ public struct Planner: Sendable {
     /// be upgraded together (rule `e2000-front-end-first`): one at a time leaves, upgrades
     /// and rejoins, and the rest of the pool keeps serving.
     func upgradePool(
-        _ pool: String, _ members: [Server], after ready: [String], procedure: ServerProcedure,
+        _ pool: String, _ members: [Server], after ready: [StepID], procedure: ServerProcedure,
         _ builder: inout PlanBuilder
-    ) -> [String] {
+    ) -> [StepID] {
         let applicability = procedure.applicability
         guard package.product == .exchange2003 else {
             var chain = Chain(after: ready)
-            var done: [String] = []
+            var done: [StepID] = []
             for server in members {
                 chain.then(
                     Step(
-                        .leavePool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                        .leavePool(host: server.name, pool: pool), rules: [.e2000FrontEndFirst],
                         why:
                             "Exchange 2000 front-ends need not be upgraded together: \(server.name) leaves \(pool) alone while the others serve."
                     ),
@@ -214,7 +213,7 @@ public struct Planner: Sendable {
                 chain = Chain(after: tail)
                 let rejoined = chain.then(
                     Step(
-                        .rejoinPool, host: server.name, pool: pool, rules: [.e2000FrontEndFirst],
+                        .rejoinPool(host: server.name, pool: pool), rules: [.e2000FrontEndFirst],
                         why: "\(server.name) serves \(pool) again at the new level."), in: &builder)
                 done.append(rejoined)
                 if applicability.isServicePack {
@@ -230,7 +229,7 @@ public struct Planner: Sendable {
             : "All front-ends of \(pool) leave together, so mobile clients never meet mixed levels (synchronization-key errors); the pool is out of service until they rejoin."
         let left = members.map { server in
             builder.add(
-                Step(.leavePool, host: server.name, pool: pool, rules: [.e2003PoolTogether], why: why), after: ready)
+                Step(.leavePool(host: server.name, pool: pool), rules: [.e2003PoolTogether], why: why), after: ready)
         }
         let out = builder.join(
             "pool \(pool) out of service", left, rules: [.e2003PoolTogether],
@@ -239,11 +238,11 @@ public struct Planner: Sendable {
         let allUpgraded = builder.join(
             "pool \(pool) upgraded", upgraded, rules: [.e2003PoolTogether],
             why: "The members rejoin only once every one of them runs the new level.")
-        var done: [String] = []
+        var done: [StepID] = []
         for server in members {
             let rejoined = builder.add(
                 Step(
-                    .rejoinPool, host: server.name, pool: pool, rules: [.e2003PoolTogether],
+                    .rejoinPool(host: server.name, pool: pool), rules: [.e2003PoolTogether],
                     why: "Every member of \(pool) runs the new level: \(server.name) serves again."), after: allUpgraded
             )
             done.append(rejoined)
@@ -261,9 +260,9 @@ public struct Planner: Sendable {
     }
 
     func upgradeCluster(
-        _ cluster: Cluster, after start: [String], applicability: Applicability, durations: ActionDurations,
+        _ cluster: Cluster, after start: [StepID], applicability: Applicability, durations: ActionDurations,
         _ builder: inout PlanBuilder
-    ) throws(PlanRefusal) -> [String] {
+    ) throws(PlanRefusal) -> [StepID] {
         let product = cluster.nodes[0].install.product
         if package.target == .windows(.windows2003) {
             var rolling = RollingClusterUpgrade(
@@ -361,7 +360,7 @@ public struct Planner: Sendable {
     /// Warnings for machines the package leaves alone, grouped so that a large organization
     /// gets a few lines rather than one per server.
     func warnLeftAlone(_ applicability: Applicability, _ builder: inout PlanBuilder) {
-        var groups: [String: [String]] = [:]
+        var groups: [String: [HostName]] = [:]
         var order: [String] = []
         let machines =
             inventory.servers.map { ($0.name, $0.install, false) }

@@ -16,11 +16,11 @@ struct RollingClusterUpgrade {
 
     /// Who owns each group now, updated as moves are planned. Keys are group names; the
     /// cluster group is `clusterGroupName`.
-    private var owner: [String: String] = [:]
-    /// Nodes running the new level (lower-cased names).
-    private var upgraded: Set<String> = []
-    /// Virtual servers at the new level (lower-cased names).
-    private var upgradedEVS: Set<String> = []
+    private var owner: [HostName: HostName] = [:]
+    /// Nodes running the new level.
+    private var upgraded: Set<HostName> = []
+    /// Virtual servers at the new level.
+    private var upgradedEVS: Set<HostName> = []
 
     init(cluster: Cluster, package: Package, applicability: Applicability, policy: ClusterPolicy) {
         self.cluster = cluster
@@ -30,11 +30,11 @@ struct RollingClusterUpgrade {
         for evs in cluster.virtualServers { owner[evs.name] = evs.owner }
         owner[clusterGroupName] = cluster.clusterGroupOwner
         for node in cluster.nodes where applicability.verdict(node.install, clustered: true) != .applies {
-            upgraded.insert(node.name.lowercased())
+            upgraded.insert(node.name)
         }
         for evs in cluster.virtualServers {
             let atLevel = applicability.isServicePack && package.level.map { evs.level >= $0 } == true
-            if atLevel { upgradedEVS.insert(evs.name.lowercased()) }
+            if atLevel { upgradedEVS.insert(evs.name) }
         }
     }
 
@@ -42,7 +42,7 @@ struct RollingClusterUpgrade {
     /// passive node costs no move at all (rule `e2000-active-passive`), and moving the cluster
     /// group costs users nothing, while every EVS move is a short outage.
     var nodesToUpgrade: [ClusterNode] {
-        let todo = cluster.nodes.enumerated().filter { !upgraded.contains($0.element.name.lowercased()) }
+        let todo = cluster.nodes.enumerated().filter { !upgraded.contains($0.element.name) }
         func cost(_ entry: (offset: Int, element: ClusterNode)) -> (Int, Int, Int) {
             let owned = groups(on: entry.element.name)
             return (owned.filter { $0 != clusterGroupName }.count, owned.count, entry.offset)
@@ -54,27 +54,27 @@ struct RollingClusterUpgrade {
     var strandedVirtualServers: [VirtualServer] {
         guard policy.upgradeVirtualServer else { return [] }
         return cluster.virtualServers.filter {
-            !upgradedEVS.contains($0.name.lowercased()) && upgraded.contains(owner[$0.name]!.lowercased())
+            !upgradedEVS.contains($0.name) && upgraded.contains(owner[$0.name]!)
         }
     }
 
     /// Whether `node` runs the level `evs` has now, so it can bring it online.
-    func canHost(_ evs: String, _ node: ClusterNode) -> Bool {
+    func canHost(_ evs: HostName, _ node: ClusterNode) -> Bool {
         guard let server = cluster.virtualServers.first(where: { $0.name == evs }) else { return true }
         guard server.product == node.install.product else { return !policy.noMoveBack }
-        if upgradedEVS.contains(evs.lowercased()) { return upgraded.contains(node.name.lowercased()) }
+        if upgradedEVS.contains(evs) { return upgraded.contains(node.name) }
         // Still at its old level: a node at that level which this rollout has not changed
         // (a Windows hotfix leaves Exchange's level alone, so there any node at it will do).
-        return node.install.level == server.level && (!policy.noMoveBack || !upgraded.contains(node.name.lowercased()))
+        return node.install.level == server.level && (!policy.noMoveBack || !upgraded.contains(node.name))
     }
 
-    func groups(on node: String) -> [String] {
-        let evs = cluster.virtualServers.map(\.name).filter { owner[$0]!.sameHostName(as: node) }
-        return evs + (owner[clusterGroupName]!.sameHostName(as: node) ? [clusterGroupName] : [])
+    func groups(on node: HostName) -> [HostName] {
+        let evs = cluster.virtualServers.map(\.name).filter { owner[$0]! == node }
+        return evs + (owner[clusterGroupName]! == node ? [clusterGroupName] : [])
     }
 
     /// Plans the whole cluster after `start`; returns the steps the rollout's end waits for.
-    mutating func plan(after start: [String], builder: inout PlanBuilder) throws(PlanRefusal) -> [String] {
+    mutating func plan(after start: [StepID], builder: inout PlanBuilder) throws(PlanRefusal) -> [StepID] {
         var chain = Chain(after: start)
         for evs in strandedVirtualServers {
             upgradeInPlace(evs, chain: &chain, builder: &builder)
@@ -86,7 +86,7 @@ struct RollingClusterUpgrade {
         for evs in cluster.virtualServers {
             chain.then(
                 Step(
-                    .failoverTest, group: evs.name, rules: [.failoverTest],
+                    .failoverTest(group: evs.name), rules: [.failoverTest],
                     why:
                         "With every node upgraded, prove \(evs.name) still fails over to another node and comes back online."
                 ),
@@ -103,9 +103,9 @@ struct RollingClusterUpgrade {
     {
         for group in groups(on: node.name) {
             let isEVS = group != clusterGroupName
-            let evsIsNew = isEVS && upgradedEVS.contains(group.lowercased())
+            let evsIsNew = isEVS && upgradedEVS.contains(group)
             let upgradedNodes = cluster.nodes.filter {
-                upgraded.contains($0.name.lowercased()) && !$0.name.sameHostName(as: node.name)
+                upgraded.contains($0.name) && $0.name != node.name
             }
             if isEVS && policy.noMoveBack && !upgradedNodes.isEmpty {
                 let target = pick(upgradedNodes, for: group)
@@ -127,7 +127,7 @@ struct RollingClusterUpgrade {
                         upgraded. Check the inventory's levels.
                         """)
             } else {
-                let others = cluster.nodes.filter { !$0.name.sameHostName(as: node.name) }
+                let others = cluster.nodes.filter { $0.name != node.name }
                 let candidates: [ClusterNode]
                 if group == clusterGroupName {
                     // The cluster group has no Exchange level: any node may own it.
@@ -158,13 +158,13 @@ struct RollingClusterUpgrade {
 
     /// KB 328839's steps 7–12 for one virtual server moving onto an upgraded node.
     private mutating func moveToUpgraded(
-        _ group: String, from: String, to target: String, chain: inout Chain, builder: inout PlanBuilder
+        _ group: HostName, from: HostName, to target: HostName, chain: inout Chain, builder: inout PlanBuilder
     ) {
         let keep = ResourceType.allCases
         if policy.offlineBeforeMove {
             chain.then(
                 Step(
-                    .resourcesOffline, host: from, group: group, keep: keep, rules: [.e2003EVSUpgrade, .e2003C1037b44],
+                    .resourcesOffline(host: from, group: group, keep: keep), rules: [.e2003EVSUpgrade, .e2003C1037b44],
                     why:
                         "Only IP Address, Network Name and Physical Disk may be online when \(group) moves to upgraded \(target); otherwise its upgrade fails with c1037b44."
                 ),
@@ -178,14 +178,14 @@ struct RollingClusterUpgrade {
         if policy.upgradeVirtualServer {
             chain.then(
                 Step(
-                    .upgradeVirtualServer, host: target, group: group, rules: [.e2003EVSUpgrade, .e2003NodesThenEVS],
+                    .upgradeVirtualServer(host: target, group: group), rules: [.e2003EVSUpgrade, .e2003NodesThenEVS],
                     why:
                         "Nodes first, then each virtual server: \"Upgrade Exchange Virtual Server\" brings \(group) to the nodes' level."
                 ),
                 in: &builder)
-            upgradedEVS.insert(group.lowercased())
+            upgradedEVS.insert(group)
         } else if applicability.isServicePack {
-            upgradedEVS.insert(group.lowercased())
+            upgradedEVS.insert(group)
         }
         if policy.offlineBeforeMove {
             let rules: [Rule.ID] =
@@ -193,7 +193,7 @@ struct RollingClusterUpgrade {
                 ? [.e2003EVSUpgrade, .e2003Event1025] : [.e2003EVSUpgrade, .e2003HotfixNoEVSUpgrade]
             chain.then(
                 Step(
-                    .resourcesOnline, host: target, group: group, rules: rules,
+                    .resourcesOnline(host: target, group: group), rules: rules,
                     why:
                         "Bring \(group) back online on \(target); from now on it cannot move to a node not yet upgraded."
                 ),
@@ -206,7 +206,7 @@ struct RollingClusterUpgrade {
         let host = owner[evs.name]!
         chain.then(
             Step(
-                .resourcesOffline, host: host, group: evs.name, keep: ResourceType.allCases,
+                .resourcesOffline(host: host, group: evs.name, keep: ResourceType.allCases),
                 rules: [.evsInPlaceUpgrade, .e2003C1037b44],
                 why:
                     "\(evs.name) sits on upgraded \(host) at the old level; only IP Address, Network Name and Physical Disk may stay online for its upgrade."
@@ -214,16 +214,16 @@ struct RollingClusterUpgrade {
             in: &builder)
         chain.then(
             Step(
-                .upgradeVirtualServer, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003EVSUpgrade],
+                .upgradeVirtualServer(host: host, group: evs.name), rules: [.evsInPlaceUpgrade, .e2003EVSUpgrade],
                 why:
                     "\(evs.name) must be upgraded before it can come online on an upgraded node (event 1025 otherwise)."
             ),
             in: &builder)
         chain.then(
             Step(
-                .resourcesOnline, host: host, group: evs.name, rules: [.evsInPlaceUpgrade, .e2003Event1025],
+                .resourcesOnline(host: host, group: evs.name), rules: [.evsInPlaceUpgrade, .e2003Event1025],
                 why: "Bring \(evs.name) back online at the new level."), in: &builder)
-        upgradedEVS.insert(evs.name.lowercased())
+        upgradedEVS.insert(evs.name)
     }
 
     /// Steps 1, 3–6 and 8 of KB 328839's worked example for one empty node.
@@ -231,7 +231,7 @@ struct RollingClusterUpgrade {
         let host = node.name
         chain.then(
             Step(
-                .stopClusterService, host: host, rules: [.clusterStopService],
+                .stopClusterService(host: host), rules: [.clusterStopService],
                 why:
                     "The installer must replace files the Cluster service holds; \(host) owns no group now, so nothing fails over."
             ),
@@ -241,18 +241,18 @@ struct RollingClusterUpgrade {
             let kb = PackageCatalogue.kb831464
             chain.then(
                 Step(
-                    .install, host: host, package: kb.id, rules: [.e2003KB831464],
+                    .install(host: host, package: kb.id), rules: [.e2003KB831464],
                     why:
                         "Windows Server 2003 nodes need hotfix 831464 (IIS 6.0 compression corruption causes an access violation) before the Exchange package."
                 ),
                 in: &builder)
             chain.then(
                 Step(
-                    .reboot, host: host, when: .always, rules: [.e2003KB831464],
+                    .reboot(host: host, when: .always), rules: [.e2003KB831464],
                     why: "Hotfix 831464 needs a restart."), in: &builder)
             chain.then(
                 Step(
-                    .stopClusterService, host: host, rules: [.clusterStopService],
+                    .stopClusterService(host: host), rules: [.clusterStopService],
                     why: "The restart started the Cluster service again; stop it before the Exchange installer runs."),
                 in: &builder)
             // The restart also started the antivirus and other services set to start
@@ -261,7 +261,7 @@ struct RollingClusterUpgrade {
         }
         chain.then(
             Step(
-                .install, host: host, package: package.id, rules: policy.installRules,
+                .install(host: host, package: package.id), rules: policy.installRules,
                 why:
                     "\(host) owns no group and its Cluster service is stopped: install while its virtual servers are served elsewhere."
             ),
@@ -269,15 +269,15 @@ struct RollingClusterUpgrade {
         HostSteps.restart(host, node.install, package: package, clustered: true, chain: &chain, builder: &builder)
         chain.then(
             Step(
-                .startClusterService, host: host, rules: [.e2003EVSUpgrade, .clusterStopService],
+                .startClusterService(host: host), rules: [.e2003EVSUpgrade, .clusterStopService],
                 why: "\(host) rejoins the cluster so virtual servers can move onto it."), in: &builder)
         HostSteps.afterInstall(host, node.install, applicability: applicability, chain: &chain, builder: &builder)
-        upgraded.insert(host.lowercased())
+        upgraded.insert(host)
     }
 
     func needsKB831464(_ node: ClusterNode) -> Bool {
         package.product == .exchange2003 && node.install.os == .windows2003
-            && !node.install.installed.contains { $0.lowercased() == PackageCatalogue.kb831464.id }
+            && !node.install.installed.contains { $0 == PackageCatalogue.kb831464.id }
     }
 
     /// Active/active clusters spread their virtual servers again (rule `rebalance-preferred-owners`).
@@ -288,7 +288,7 @@ struct RollingClusterUpgrade {
             let home = evs.preferredOwner ?? evs.owner
             // By now an Exchange package has brought every node to one level; a Windows hotfix
             // leaves their Exchange levels as they were, so the home node must match the EVS.
-            guard let current = owner[evs.name], !current.sameHostName(as: home),
+            guard let current = owner[evs.name], current != home,
                 let homeNode = cluster.node(named: home),
                 policy.noMoveBack || (homeNode.install.product == evs.product && homeNode.install.level == evs.level)
             else { continue }
@@ -301,7 +301,7 @@ struct RollingClusterUpgrade {
     }
 
     /// Rule `verify-version` for every virtual server, then rule `backup-after`.
-    private func finish(after tail: [String], builder: inout PlanBuilder) -> [String] {
+    private func finish(after tail: [StepID], builder: inout PlanBuilder) -> [StepID] {
         let servers = cluster.virtualServers.map { evs in
             let levelBefore = cluster.node(named: evs.owner)?.install.level ?? evs.level
             let expect =
@@ -315,20 +315,20 @@ struct RollingClusterUpgrade {
     }
 
     private mutating func move(
-        _ group: String, from: String, to target: String, rules: [Rule.ID], why: String, chain: inout Chain,
+        _ group: HostName, from: HostName, to target: HostName, rules: [Rule.ID], why: String, chain: inout Chain,
         builder: inout PlanBuilder
     ) {
         var unique: [Rule.ID] = []
         for rule in rules where !unique.contains(rule) { unique.append(rule) }
-        chain.then(Step(.moveGroup, host: from, group: group, to: target, rules: unique, why: why), in: &builder)
+        chain.then(Step(.moveGroup(group: group, from: from, to: target), rules: unique, why: why), in: &builder)
         owner[group] = target
     }
 
     /// The node that should take `group`: its preferred owner if eligible, else the least
     /// loaded, ties broken by the inventory's order.
-    private func pick(_ candidates: [ClusterNode], for group: String) -> String {
+    private func pick(_ candidates: [ClusterNode], for group: HostName) -> HostName {
         let preferred = cluster.virtualServers.first { $0.name == group }?.preferredOwner
-        if let preferred, candidates.contains(where: { $0.name.sameHostName(as: preferred) }) { return preferred }
+        if let preferred, candidates.contains(where: { $0.name == preferred }) { return preferred }
         let best = candidates.enumerated().min {
             (groups(on: $0.element.name).count, $0.offset) < (groups(on: $1.element.name).count, $1.offset)
         }

@@ -16,7 +16,7 @@ struct ServerProcedure {
     }
 
     /// Quiesce through restore-services on one server; returns the id of the last step.
-    func upgrade(_ server: Server, after: [String], builder: inout PlanBuilder) -> [String] {
+    func upgrade(_ server: Server, after: [StepID], builder: inout PlanBuilder) -> [StepID] {
         var chain = Chain(after: after)
         let host = server.name
         let install = server.install
@@ -29,7 +29,7 @@ struct ServerProcedure {
             default: "A server that is not clustered just runs the installer; its Exchange services stop for a while."
             }
         chain.then(
-            Step(.install, host: host, package: package.id, rules: [installRule(server)], why: why), in: &builder)
+            Step(.install(host: host, package: package.id), rules: [installRule(server)], why: why), in: &builder)
         HostSteps.restart(host, install, package: package, clustered: false, chain: &chain, builder: &builder)
         HostSteps.afterInstall(host, install, applicability: applicability, chain: &chain, builder: &builder)
         return chain.tail
@@ -40,31 +40,31 @@ struct ServerProcedure {
 enum HostSteps {
     /// Rule `quiesce` and rule `no-concurrent-installers`, just before an install.
     static func quiesceAndCheck(
-        _ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+        _ host: HostName, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
     ) {
         let interfering = install.running.filter { $0 != .installer }.map(\.rawValue)
         let listed = interfering.isEmpty ? "" : " (\(interfering.joined(separator: ", ")) running now)"
         chain.then(
             Step(
-                .quiesce, host: host, rules: [.quiesce],
+                .quiesce(host: host), rules: [.quiesce],
                 why: "Antivirus, backup agents, SNMP and monitors can hold files the installer must replace\(listed)."),
             in: &builder)
         checkInstallers(host, install, chain: &chain, builder: &builder)
     }
 
     static func checkInstallers(
-        _ host: String, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
+        _ host: HostName, _ install: ExchangeInstall, chain: inout Chain, builder: inout PlanBuilder
     ) {
         chain.then(
             Step(
-                .checkInstallers, host: host, rules: [.noConcurrentInstallers],
+                .checkInstallers(host: host), rules: [.noConcurrentInstallers],
                 why: "Another setup, update or xcopy running on the server can block the package."), in: &builder)
     }
 
     /// A restart step as the package's policy and the product require (rule
     /// `restart-if-prompted`). Exchange 5.5 servers do not restart for their service packs.
     static func restart(
-        _ host: String, _ install: ExchangeInstall, package: Package, clustered: Bool, chain: inout Chain,
+        _ host: HostName, _ install: ExchangeInstall, package: Package, clustered: Bool, chain: inout Chain,
         builder: inout PlanBuilder
     ) {
         guard package.restart != .never else { return }
@@ -85,13 +85,13 @@ enum HostSteps {
                 ? "A cluster node needs no restart unless the installer asks for it; restart only then."
                 : "Restart only if the installer asks (for example when it ran over a Terminal Services session)."
         chain.then(
-            Step(.reboot, host: host, when: package.restart, rules: [.restartIfPrompted], why: why), in: &builder)
+            Step(.reboot(host: host, when: package.restart), rules: [.restartIfPrompted], why: why), in: &builder)
     }
 
     /// The ADC and 5.5 add-ons (own setups), Performance Optimizer, the version check and
     /// the restart of what `quiesce` stopped.
     static func afterInstall(
-        _ host: String, _ install: ExchangeInstall, applicability: Applicability, chain: inout Chain,
+        _ host: HostName, _ install: ExchangeInstall, applicability: Applicability, chain: inout Chain,
         builder: inout PlanBuilder
     ) {
         if applicability.isServicePack {
@@ -102,7 +102,7 @@ enum HostSteps {
             if install.product == .exchange55 {
                 chain.then(
                     Step(
-                        .performanceOptimizer, host: host, rules: [.e55PerformanceOptimizer],
+                        .performanceOptimizer(host: host), rules: [.e55PerformanceOptimizer],
                         why: "Exchange 5.5 needs Performance Optimizer run again after a service pack (KB 271824)."),
                     in: &builder)
             }
@@ -112,17 +112,17 @@ enum HostSteps {
         {
             chain.then(
                 Step(
-                    .verifyVersion, host: host, expect: expect, rules: [.verifyVersion],
+                    .verifyVersion(.host(host), expect: expect), rules: [.verifyVersion],
                     why: "Confirm the server reports build \(expect) before anything depends on it."), in: &builder)
         }
         chain.then(
             Step(
-                .restoreServices, host: host, rules: [.quiesce],
+                .restoreServices(host: host), rules: [.quiesce],
                 why: "Start again the services and programs that were stopped for the install."), in: &builder)
     }
 
     static func componentUpdate(
-        _ host: String, _ component: Component, _ install: ExchangeInstall, package: Package, chain: inout Chain,
+        _ host: HostName, _ component: Component, _ install: ExchangeInstall, package: Package, chain: inout Chain,
         builder: inout PlanBuilder
     ) {
         switch component {
@@ -133,7 +133,7 @@ enum HostSteps {
                 let toSP3 = install.product == .exchange2000 && package.level == .sp3
                 chain.then(
                     Step(
-                        .exportSchemaMap, host: host,
+                        .exportSchemaMap(host: host),
                         rules: toSP3 ? [.adcCustomMaps, .e2000ADCSeparate] : [.adcCustomMaps],
                         why:
                             "Customised Local.map/Remote.map: export msExchServer1SchemaMap and msExchServer2SchemaMap as a safety copy, and carry the customisations into the new map files"
@@ -142,7 +142,7 @@ enum HostSteps {
             }
             chain.then(
                 Step(
-                    .updateComponent, host: host, component: .adc, rules: [rule],
+                    .updateComponent(host: host, component: .adc), rules: [rule],
                     why:
                         "The service pack does not upgrade the Active Directory Connector; it has its own setup in ADC\\I386."
                 ),
@@ -150,7 +150,7 @@ enum HostSteps {
         case .mailboxManager:
             chain.then(
                 Step(
-                    .updateComponent, host: host, component: .mailboxManager, rules: [.e55AddOnsSeparate],
+                    .updateComponent(host: host, component: .mailboxManager), rules: [.e55AddOnsSeparate],
                     why:
                         "The service pack does not update Mailbox Manager; run its setup from ENG\\SERVER\\SUPPORT\\Mbmngr."
                 ),
@@ -158,7 +158,7 @@ enum HostSteps {
         case .interorgReplication:
             chain.then(
                 Step(
-                    .updateComponent, host: host, component: .interorgReplication, rules: [.e55AddOnsSeparate],
+                    .updateComponent(host: host, component: .interorgReplication), rules: [.e55AddOnsSeparate],
                     why:
                         "The service pack does not update the InterOrg Replication tool; run its setup from ENG\\SERVER\\SUPPORT\\EXCHSYNC."
                 ),
@@ -171,23 +171,23 @@ enum HostSteps {
     /// then, for a service pack, rule `backup-after` on the node that owns it, one backup at
     /// a time per node. Returns the ends to wait for (`tail` when there is nothing to add).
     static func virtualServerTail(
-        _ servers: [(name: String, owner: String, expect: String?)], tool: String, isServicePack: Bool,
-        after tail: [String], builder: inout PlanBuilder
-    ) -> [String] {
-        var ends: [String] = []
-        var lastBackupOn: [String: String] = [:]
+        _ servers: [(name: HostName, owner: HostName, expect: String?)], tool: String, isServicePack: Bool,
+        after tail: [StepID], builder: inout PlanBuilder
+    ) -> [StepID] {
+        var ends: [StepID] = []
+        var lastBackupOn: [HostName: StepID] = [:]
         for server in servers {
             var last = tail
             if let expect = server.expect {
                 last = [
                     builder.add(
                         Step(
-                            .verifyVersion, group: server.name, expect: expect, rules: [.verifyVersion],
+                            .verifyVersion(.virtualServer(server.name), expect: expect), rules: [.verifyVersion],
                             why: "\(tool) should show \(server.name) at build \(expect)."), after: last)
                 ]
             }
             if isServicePack {
-                let node = server.owner.lowercased()
+                let node = server.owner
                 let previous = lastBackupOn[node].map { [$0] } ?? []
                 let id = backupAfter(host: server.owner, group: server.name, after: last + previous, builder: &builder)
                 lastBackupOn[node] = id
@@ -201,12 +201,12 @@ enum HostSteps {
     /// Rule `backup-after`: online backups from the old level cannot be restored onto the new one.
     @discardableResult
     static func backupAfter(
-        host: String, group: String? = nil, after: [String], builder: inout PlanBuilder
-    ) -> String {
+        host: HostName, group: HostName? = nil, after: [StepID], builder: inout PlanBuilder
+    ) -> StepID {
         let subject = group.map { "virtual server \($0)" } ?? host
         return builder.add(
             Step(
-                .backup, host: host, group: group, what: [.databases], rules: [.backupAfter],
+                .backup(host: host, group: group, what: [.databases]), rules: [.backupAfter],
                 why:
                     "Backups taken before the service pack cannot be restored onto \(subject) at its new level: take a full one now."
             ),

@@ -15,56 +15,235 @@ public enum ResourceType: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// The cluster group's name in `move-group` steps, as opposed to an EVS's name.
-public let clusterGroupName = "cluster-group"
+public let clusterGroupName: HostName = "cluster-group"
+
+/// What a version check looks at: a machine, or a virtual server seen through its node.
+public enum VersionSubject: Sendable, Hashable {
+    case host(HostName)
+    case virtualServer(HostName)
+}
+
+/// What one action needs, and nothing else: each case carries exactly the fields its action
+/// reads, so a step cannot be built without them (docs/plan.md lists them per action).
+public enum StepDetail: Sendable, Hashable {
+    case approve(gate: String)
+    /// `group` is the virtual server whose databases are backed up on `host`, its owner.
+    case backup(host: HostName, group: HostName? = nil, what: [BackupItem])
+    case exportSchemaMap(host: HostName)
+    case quiesce(host: HostName)
+    case checkInstallers(host: HostName)
+    case leavePool(host: HostName, pool: String)
+    case rejoinPool(host: HostName, pool: String)
+    /// Moves `group` (a virtual server or the cluster group) from node `from` to node `to`.
+    case moveGroup(group: HostName, from: HostName, to: HostName)
+    case stopClusterService(host: HostName)
+    case startClusterService(host: HostName)
+    case install(host: HostName, package: String)
+    case reboot(host: HostName, when: RestartPolicy)
+    case resourcesOffline(host: HostName, group: HostName, keep: [ResourceType])
+    case upgradeVirtualServer(host: HostName, group: HostName)
+    case resourcesOnline(host: HostName, group: HostName)
+    case updateComponent(host: HostName, component: Component)
+    case performanceOptimizer(host: HostName)
+    case restoreServices(host: HostName)
+    case verifyVersion(VersionSubject, expect: String)
+    case failoverTest(group: HostName)
+    case milestone(name: String)
+
+    public var action: Action {
+        switch self {
+        case .approve: .approve
+        case .backup: .backup
+        case .exportSchemaMap: .exportSchemaMap
+        case .quiesce: .quiesce
+        case .checkInstallers: .checkInstallers
+        case .leavePool: .leavePool
+        case .rejoinPool: .rejoinPool
+        case .moveGroup: .moveGroup
+        case .stopClusterService: .stopClusterService
+        case .startClusterService: .startClusterService
+        case .install: .install
+        case .reboot: .reboot
+        case .resourcesOffline: .resourcesOffline
+        case .upgradeVirtualServer: .upgradeVirtualServer
+        case .resourcesOnline: .resourcesOnline
+        case .updateComponent: .updateComponent
+        case .performanceOptimizer: .performanceOptimizer
+        case .restoreServices: .restoreServices
+        case .verifyVersion: .verifyVersion
+        case .failoverTest: .failoverTest
+        case .milestone: .milestone
+        }
+    }
+
+    /// The machine the action runs on (for `move-group`, the node the group leaves).
+    public var host: HostName? {
+        switch self {
+        case .backup(let host, _, _), .exportSchemaMap(let host), .quiesce(let host), .checkInstallers(let host),
+            .leavePool(let host, _), .rejoinPool(let host, _), .moveGroup(_, let host, _),
+            .stopClusterService(let host), .startClusterService(let host), .install(let host, _),
+            .reboot(let host, _), .resourcesOffline(let host, _, _), .upgradeVirtualServer(let host, _),
+            .resourcesOnline(let host, _), .updateComponent(let host, _), .performanceOptimizer(let host),
+            .restoreServices(let host), .verifyVersion(.host(let host), _):
+            host
+        case .approve, .verifyVersion(.virtualServer, _), .failoverTest, .milestone: nil
+        }
+    }
+
+    /// The virtual server or cluster group the action is about.
+    public var group: HostName? {
+        switch self {
+        case .backup(_, let group, _): group
+        case .moveGroup(let group, _, _), .resourcesOffline(_, let group, _), .upgradeVirtualServer(_, let group),
+            .resourcesOnline(_, let group), .verifyVersion(.virtualServer(let group), _), .failoverTest(let group):
+            group
+        default: nil
+        }
+    }
+}
+
+extension StepDetail {
+    /// The payload of `action` from the plan format's flat fields, or nil when a field the
+    /// action needs is missing. Fields the action does not carry are ignored.
+    public init?(
+        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: String? = nil,
+        what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
+        keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil
+    ) {
+        switch action {
+        case .approve:
+            guard let gate else { return nil }
+            self = .approve(gate: gate)
+        case .milestone:
+            guard let name else { return nil }
+            self = .milestone(name: name)
+        case .failoverTest:
+            guard let group else { return nil }
+            self = .failoverTest(group: group)
+        case .verifyVersion:
+            guard let expect, let subject = host.map(VersionSubject.host) ?? group.map(VersionSubject.virtualServer)
+            else { return nil }
+            self = .verifyVersion(subject, expect: expect)
+        default:
+            guard let host else { return nil }
+            switch action {
+            case .backup:
+                guard let what else { return nil }
+                self = .backup(host: host, group: group, what: what)
+            case .exportSchemaMap: self = .exportSchemaMap(host: host)
+            case .quiesce: self = .quiesce(host: host)
+            case .checkInstallers: self = .checkInstallers(host: host)
+            case .leavePool, .rejoinPool:
+                guard let pool else { return nil }
+                self = action == .leavePool ? .leavePool(host: host, pool: pool) : .rejoinPool(host: host, pool: pool)
+            case .moveGroup:
+                guard let group, let to else { return nil }
+                self = .moveGroup(group: group, from: host, to: to)
+            case .stopClusterService: self = .stopClusterService(host: host)
+            case .startClusterService: self = .startClusterService(host: host)
+            case .install:
+                guard let package else { return nil }
+                self = .install(host: host, package: package)
+            case .reboot:
+                guard let when else { return nil }
+                self = .reboot(host: host, when: when)
+            case .resourcesOffline:
+                guard let group, let keep else { return nil }
+                self = .resourcesOffline(host: host, group: group, keep: keep)
+            case .upgradeVirtualServer:
+                guard let group else { return nil }
+                self = .upgradeVirtualServer(host: host, group: group)
+            case .resourcesOnline:
+                guard let group else { return nil }
+                self = .resourcesOnline(host: host, group: group)
+            case .updateComponent:
+                guard let component else { return nil }
+                self = .updateComponent(host: host, component: component)
+            case .performanceOptimizer: self = .performanceOptimizer(host: host)
+            case .restoreServices: self = .restoreServices(host: host)
+            case .approve, .milestone, .failoverTest, .verifyVersion: return nil
+            }
+        }
+    }
+}
 
 /// One step of a plan: an action with its arguments, the steps it waits for, the rules that
 /// put it there and a sentence saying why (docs/plan.md).
-public struct Step: Sendable, Hashable, Codable, Identifiable {
-    public var id: String
-    public var action: Action
-    public var after: [String]
+public struct Step: Sendable, Hashable, Identifiable {
+    public var id: StepID
+    public var detail: StepDetail
+    public var after: [StepID]
     public var rules: [Rule.ID]
     public var why: String
     /// Which part of the rollout it belongs to ("prepare", "front-ends", "cluster EXCL1"…),
     /// for people reading the plan. An addition to Baton's formats.
     public var phase: String
-    public var host: String?
-    public var group: String?
-    public var to: String?
-    public var package: String?
-    public var what: [BackupItem]?
-    public var gate: String?
-    public var pool: String?
-    public var component: Component?
-    public var keep: [ResourceType]?
-    public var when: RestartPolicy?
-    public var expect: String?
-    public var name: String?
 
-    public init(
-        _ action: Action, host: String? = nil, group: String? = nil, to: String? = nil, package: String? = nil,
-        what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
-        keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil,
-        rules: [Rule.ID], why: String
-    ) {
+    public init(_ detail: StepDetail, rules: [Rule.ID], why: String) {
         id = ""
-        self.action = action
+        self.detail = detail
         after = []
         self.rules = rules
         self.why = why
         phase = ""
-        self.host = host
-        self.group = group
-        self.to = to
-        self.package = package
-        self.what = what
-        self.gate = gate
-        self.pool = pool
-        self.component = component
-        self.keep = keep
-        self.when = when
-        self.expect = expect
-        self.name = name
+    }
+
+    // The plan format's fields, each present only for the actions that carry it.
+
+    public var action: Action { detail.action }
+    public var host: HostName? { detail.host }
+    public var group: HostName? { detail.group }
+
+    public var to: HostName? {
+        if case .moveGroup(_, _, let to) = detail { return to }
+        return nil
+    }
+
+    public var package: String? {
+        if case .install(_, let package) = detail { return package }
+        return nil
+    }
+
+    public var what: [BackupItem]? {
+        if case .backup(_, _, let what) = detail { return what }
+        return nil
+    }
+
+    public var gate: String? {
+        if case .approve(let gate) = detail { return gate }
+        return nil
+    }
+
+    public var pool: String? {
+        switch detail {
+        case .leavePool(_, let pool), .rejoinPool(_, let pool): pool
+        default: nil
+        }
+    }
+
+    public var component: Component? {
+        if case .updateComponent(_, let component) = detail { return component }
+        return nil
+    }
+
+    public var keep: [ResourceType]? {
+        if case .resourcesOffline(_, _, let keep) = detail { return keep }
+        return nil
+    }
+
+    public var when: RestartPolicy? {
+        if case .reboot(_, let when) = detail { return when }
+        return nil
+    }
+
+    public var expect: String? {
+        if case .verifyVersion(_, let expect) = detail { return expect }
+        return nil
+    }
+
+    public var name: String? {
+        if case .milestone(let name) = detail { return name }
+        return nil
     }
 
     /// "install exchange-2003-sp2 on NODE2", "move-group EVS1 NODE2 → NODE1": a short label for
@@ -75,12 +254,69 @@ public struct Step: Sendable, Hashable, Codable, Identifiable {
         if let name { parts.append(name) }
         if let component { parts.append(component.rawValue) }
         if let package { parts.append(package) }
-        if let group { parts.append(group) }
+        if let group { parts.append(group.spelling) }
         if let what { parts.append("(\(what.map(\.rawValue).joined(separator: ", ")))") }
-        if let host { parts.append(action == .moveGroup ? host : "on \(host)") }
+        if let host { parts.append(action == .moveGroup ? host.spelling : "on \(host)") }
         if let to { parts.append("→ \(to)") }
         if let pool { parts.append("pool \(pool)") }
         if let expect { parts.append("expect \(expect)") }
         return parts.joined(separator: " ")
+    }
+}
+
+/// The plan format's members of a step (docs/plan.md), keys as `JSONWriter` writes them.
+extension Step: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, action, after, rules, why, phase, host, group, to, package, what, gate, pool, component, keep, when,
+            expect, name
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func optional<Value: Decodable>(_ type: Value.Type, _ key: CodingKeys) throws -> Value? {
+            try container.decodeIfPresent(type, forKey: key)
+        }
+        let action = try container.decode(Action.self, forKey: .action)
+        guard
+            let detail = StepDetail(
+                action, host: try optional(HostName.self, .host), group: try optional(HostName.self, .group),
+                to: try optional(HostName.self, .to), package: try optional(String.self, .package),
+                what: try optional([BackupItem].self, .what), gate: try optional(String.self, .gate),
+                pool: try optional(String.self, .pool), component: try optional(Component.self, .component),
+                keep: try optional([ResourceType].self, .keep), when: try optional(RestartPolicy.self, .when),
+                expect: try optional(String.self, .expect), name: try optional(String.self, .name))
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .action, in: container,
+                debugDescription: "a \(action.rawValue) step lacks a field its action needs (docs/plan.md)")
+        }
+        self.init(
+            detail, rules: try container.decode([Rule.ID].self, forKey: .rules),
+            why: try container.decode(String.self, forKey: .why))
+        id = try container.decode(StepID.self, forKey: .id)
+        after = try container.decode([StepID].self, forKey: .after)
+        phase = try container.decode(String.self, forKey: .phase)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(action, forKey: .action)
+        try container.encode(after, forKey: .after)
+        try container.encode(rules, forKey: .rules)
+        try container.encode(why, forKey: .why)
+        try container.encode(phase, forKey: .phase)
+        try container.encodeIfPresent(host, forKey: .host)
+        try container.encodeIfPresent(group, forKey: .group)
+        try container.encodeIfPresent(to, forKey: .to)
+        try container.encodeIfPresent(package, forKey: .package)
+        try container.encodeIfPresent(what, forKey: .what)
+        try container.encodeIfPresent(gate, forKey: .gate)
+        try container.encodeIfPresent(pool, forKey: .pool)
+        try container.encodeIfPresent(component, forKey: .component)
+        try container.encodeIfPresent(keep, forKey: .keep)
+        try container.encodeIfPresent(when, forKey: .when)
+        try container.encodeIfPresent(expect, forKey: .expect)
+        try container.encodeIfPresent(name, forKey: .name)
     }
 }

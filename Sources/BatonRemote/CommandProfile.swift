@@ -30,12 +30,14 @@ public struct CommandProfile: Sendable {
 
     /// The values a step gives its templates. Windows calls the cluster's own group
     /// "Cluster Group".
-    public func values(for step: Step, run: String, address: String) -> [String: String] {
-        var values = ["host": step.host ?? "", "address": address, "step": step.id, "run": run]
+    public func values(for step: Step, run: RunID, address: String) -> [String: String] {
+        var values = [
+            "host": step.host?.spelling ?? "", "address": address, "step": step.id.rawValue, "run": run.rawValue,
+        ]
         values["group"] = step.group.map {
-            $0 == clusterGroupName && kind == .windowsFailoverCluster ? "Cluster Group" : $0
+            $0 == clusterGroupName && kind == .windowsFailoverCluster ? "Cluster Group" : $0.spelling
         }
-        values["to"] = step.to
+        values["to"] = step.to?.spelling
         values["pool"] = step.pool
         values["package"] = step.package
         values["component"] = step.component?.rawValue

@@ -65,7 +65,7 @@ public struct OpenSSHRunner: CommandRunner {
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=\(settings.connectTimeout)",
             "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
             "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C", "-o", "ControlPersist=120",
-            "--", access.address ?? access.host, command,
+            "--", access.destination, command,
         ]
         return arguments
     }
@@ -103,7 +103,7 @@ public struct OpenSSHRunner: CommandRunner {
     /// ssh's exit 255 means ssh itself failed; its words say why. Returns what to tell the
     /// operator, or nil when the failure was the remote command's own.
     static func connectionFailure(_ output: String, _ access: HostAccess) -> String? {
-        let target = "\(access.host) (\(access.address ?? access.host)\(access.port.map { ":\($0)" } ?? ""))"
+        let target = "\(access.host) (\(access.destination)\(access.port.map { ":\($0)" } ?? ""))"
         if output.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") || output.contains("Host key verification failed")
         {
             return

@@ -27,7 +27,7 @@ public struct RemotePreflight: Sendable {
                 CheckResult(status: .fail, check: "configuration", subject: inventory.file, detail: $0)
             }
         }
-        var hosts: [String] = []
+        var hosts: [HostName] = []
         for step in plan.steps {
             guard let host = RemoteTarget.hostName(for: step, in: inventory), inventory.access(host) != nil,
                 !hosts.contains(host)
@@ -47,10 +47,10 @@ public struct RemotePreflight: Sendable {
         return results + checked
     }
 
-    func check(_ host: String) async -> [CheckResult] {
+    func check(_ host: HostName) async -> [CheckResult] {
         guard let access = inventory.access(host) else { return [] }
         let profile = RemoteTarget.profile(for: access, in: inventory)
-        let values = ["host": host, "address": access.address ?? host, "step": "check", "run": "check"]
+        let values = ["host": host.spelling, "address": access.destination, "step": "check", "run": "check"]
         do {
             guard let probe = try profile.command("probe", values) else {
                 return [

@@ -42,7 +42,7 @@ public actor RemoteTarget: Target {
     /// of its actions: a missing one is found before the first step, not in the middle.
     public static func validate(_ inventory: Inventory, _ plan: Plan) throws(RemoteError) {
         var problems: [String] = []
-        var missingHosts = Set<String>()
+        var missingHosts = Set<HostName>()
         for step in plan.steps where step.action != .approve && step.action != .milestone {
             guard let host = hostName(for: step, in: inventory) else {
                 problems.append("\(step.id) \(step.summary): no node of its cluster is in hosts:")
@@ -59,8 +59,8 @@ public actor RemoteTarget: Target {
             }
             // Every command this step may run, rendered now: a value that cannot stand in a
             // command is found before the first step, not when its host's turn comes.
-            var values = profile.values(for: step, run: "run-1", address: access.address ?? access.host)
-            if values["host"]?.isEmpty ?? true { values["host"] = access.host }
+            var values = profile.values(for: step, run: "run-1", address: access.destination)
+            if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
             if step.action == .install, values["build"] == nil { values["build"] = plan.package.build }
             for command in [name, "probe", "restart"] {
                 do { _ = try profile.command(command, values) } catch {
@@ -82,12 +82,10 @@ public actor RemoteTarget: Target {
 
     /// The machine a step runs on: its host, or for a step naming only a group (a failover
     /// test, a virtual server's version) a node of the group's cluster that Baton can reach.
-    static func hostName(for step: Step, in inventory: Inventory) -> String? {
+    static func hostName(for step: Step, in inventory: Inventory) -> HostName? {
         if let host = step.host { return host }
-        guard let group = step.group?.lowercased(),
-            let cluster = inventory.clusters.first(where: {
-                $0.virtualServers.contains { $0.name.lowercased() == group }
-            })
+        guard let group = step.group,
+            let cluster = inventory.clusters.first(where: { $0.virtualServers.contains { $0.name == group } })
         else { return nil }
         return cluster.nodes.map(\.name).first { inventory.access($0) != nil } ?? cluster.nodes.first?.name
     }
@@ -96,9 +94,7 @@ public actor RemoteTarget: Target {
     /// through cmd.exe) an ssh per command, over a shared connection.
     public static func runner(for inventory: Inventory, stateDirectory: String) -> any CommandRunner {
         let ssh = OpenSSHRunner(settings: inventory.ssh, controlDirectory: controlDirectory(for: stateDirectory))
-        let shellHosts = inventory.hosts.filter { profile(for: $0, in: inventory).kind == .shell }.map {
-            $0.host.lowercased()
-        }
+        let shellHosts = inventory.hosts.filter { profile(for: $0, in: inventory).kind == .shell }.map(\.host)
         return ShellSessions(fallback: ssh, shellHosts: Set(shellHosts))
     }
 
@@ -114,7 +110,7 @@ public actor RemoteTarget: Target {
         return "/tmp/baton-ssh-" + String(hash, radix: 36)
     }
 
-    public func perform(_ step: Step, run: String) async throws -> StepResult {
+    public func perform(_ step: Step, run: RunID) async throws -> StepResult {
         switch step.action {
         case .approve, .milestone:
             return StepResult(succeeded: true, message: "nothing to run on a host")
@@ -130,7 +126,7 @@ public actor RemoteTarget: Target {
             let outcome = try await runner.run(command, on: access)
             if let reason = outcome.unreachable { return StepResult(succeeded: false, message: reason) }
             if outcome.asksForRestart {
-                pendingRestarts.insert(host.lowercased())
+                pendingRestarts.insert(host.key)
                 try save()
             }
             return result(of: outcome, step)
@@ -140,10 +136,10 @@ public actor RemoteTarget: Target {
     /// On resume, for a step that was in flight: a profile's check says whether it took
     /// effect; without one, only actions that change nothing count as done (they are simply
     /// run again), and anything else is run again only if its profile can tell.
-    public func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+    public func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool {
         switch step.action {
         case .approve, .milestone: return true
-        case .reboot: return !pendingRestarts.contains((step.host ?? "").lowercased())
+        case .reboot: return !pendingRestarts.contains(step.host?.key ?? "")
         default:
             let (_, access, profile) = try resolve(step)
             guard let check = try render(profile.check(step.action.rawValue, values(step, run, access, profile))) else {
@@ -158,9 +154,9 @@ public actor RemoteTarget: Target {
 
     /// Restarts only when the step says always, or an installer on the host asked (rule
     /// `restart-if-prompted`); then waits for the host to go away and to answer again.
-    func restart(_ step: Step, run: String) async throws -> StepResult {
+    func restart(_ step: Step, run: RunID) async throws -> StepResult {
         let (host, access, profile) = try resolve(step)
-        let key = host.lowercased()
+        let key = host.key
         guard step.when == .always || pendingRestarts.contains(key) else {
             return StepResult(succeeded: true, message: "no restart asked for: \(host) was not restarted")
         }
@@ -225,16 +221,16 @@ public actor RemoteTarget: Target {
 
     // MARK: Parts
 
-    func resolve(_ step: Step) throws -> (String, HostAccess, CommandProfile) {
+    func resolve(_ step: Step) throws -> (HostName, HostAccess, CommandProfile) {
         guard let host = Self.hostName(for: step, in: inventory), let access = inventory.access(host) else {
             throw RemoteError(["\(step.id) \(step.summary): no hosts: entry to reach it by"])
         }
         return (host, access, Self.profile(for: access, in: inventory))
     }
 
-    func values(_ step: Step, _ run: String, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
-        var values = profile.values(for: step, run: run, address: access.address ?? access.host)
-        if values["host"]?.isEmpty ?? true { values["host"] = access.host }
+    func values(_ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
+        var values = profile.values(for: step, run: run, address: access.destination)
+        if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
         if step.action == .install, values["build"] == nil { values["build"] = packageBuild }
         return values
     }

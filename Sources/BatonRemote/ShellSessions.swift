@@ -16,10 +16,10 @@ import Subprocess
 public actor ShellSessions: CommandRunner {
     let fallback: OpenSSHRunner
     /// The hosts (lower-cased names) whose commands go through a session.
-    let shellHosts: Set<String>
-    var sessions: [String: ShellSession] = [:]
+    let shellHosts: Set<HostName>
+    var sessions: [HostName: ShellSession] = [:]
 
-    public init(fallback: OpenSSHRunner, shellHosts: Set<String>) {
+    public init(fallback: OpenSSHRunner, shellHosts: Set<HostName>) {
         self.fallback = fallback
         self.shellHosts = shellHosts
         // A session's ssh may be gone when its next command is written: that must be an
@@ -28,7 +28,7 @@ public actor ShellSessions: CommandRunner {
     }
 
     public func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
-        let key = access.host.lowercased()
+        let key = access.host
         guard access.via == .ssh, shellHosts.contains(key) else { return try await fallback.run(command, on: access) }
         var session = sessions[key]
         if await session?.isClosed ?? true {
@@ -42,7 +42,7 @@ public actor ShellSessions: CommandRunner {
         }
         let outcome = await session!.run(command)
         guard let reason = outcome.unreachable else { return outcome }
-        let target = "\(access.host) (\(access.address ?? access.host)\(access.port.map { ":\($0)" } ?? ""))"
+        let target = "\(access.host) (\(access.destination)\(access.port.map { ":\($0)" } ?? ""))"
         return CommandOutcome(
             exitCode: nil, output: outcome.output,
             unreachable: OpenSSHRunner.connectionFailure(reason, access)

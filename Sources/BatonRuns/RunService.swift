@@ -64,7 +64,7 @@ public struct RunService: Sendable {
         public var inventory: Inventory
         public var package: Package
         public var plan: Plan
-        public var id: String?
+        public var id: RunID?
         public var target: RunTarget
         public var freshLab: Bool
         public var faults: [LabFault]
@@ -75,7 +75,7 @@ public struct RunService: Sendable {
         public var by: String
 
         public init(
-            inventory: Inventory, package: Package, plan: Plan, id: String? = nil, target: RunTarget,
+            inventory: Inventory, package: Package, plan: Plan, id: RunID? = nil, target: RunTarget,
             freshLab: Bool = false, faults: [LabFault] = [], releaseNotes: String? = nil,
             inlineInventory: String? = nil, by: String
         ) {
@@ -94,7 +94,7 @@ public struct RunService: Sendable {
 
     /// A run this process owns now: drive it with `drive`, or let it go with `release`.
     public struct OwnedRun: Sendable {
-        public let id: String
+        public let id: RunID
         public let target: RunTarget
         public let lease: Lease
         /// The journal, fenced by the lease.
@@ -105,7 +105,7 @@ public struct RunService: Sendable {
     /// lab twin, the twin is the state directory's own (or a new one from the inventory), with
     /// `faults` armed. Refused (nothing recorded) when another live run holds those machines.
     public func start(_ new: NewRun) throws(RunServiceError) -> OwnedRun {
-        if let id = new.id, !Self.isRunName(id) { throw .badName(id) }
+        if let id = new.id, !Self.isRunName(id.rawValue) { throw .badName(id.rawValue) }
         if let id = new.id, try wrap({ try journal.run(id) }) != nil { throw .exists(id) }
         if new.target == .hosts {
             do { try RemoteTarget.validate(new.inventory, new.plan) } catch {
@@ -191,14 +191,14 @@ public struct RunService: Sendable {
 
     /// Takes a halted or interrupted run to drive it on. Refused when it is finished, or when
     /// another live process drives it or holds its machines.
-    public func resume(_ id: String, by: String) throws(RunServiceError) -> OwnedRun {
+    public func resume(_ id: RunID, by: String) throws(RunServiceError) -> OwnedRun {
         try take(id, by: by, action: "resumed")
     }
 
     /// Takes the lease of an unfinished run and claims its machines, recording `action` by
     /// `by` in the audit trail; `prepare`, run holding the lease, may change the run first.
     func take(
-        _ id: String, by: String, action: String, prepare: (OwnedRun) throws -> Void = { _ in }
+        _ id: RunID, by: String, action: String, prepare: (OwnedRun) throws -> Void = { _ in }
     ) throws(RunServiceError) -> OwnedRun {
         let record = try existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
@@ -359,7 +359,7 @@ public struct RunService: Sendable {
     /// Records an approval of `gate`. Refused for a finished run, an unknown gate, or a gate
     /// approved already (the first approver stays).
     @discardableResult
-    public func approve(_ id: String, gate: String, by: String, how: ApprovalMethod) throws(RunServiceError)
+    public func approve(_ id: RunID, gate: String, by: String, how: ApprovalMethod) throws(RunServiceError)
         -> ApprovalRecord
     {
         let record = try existing(id)
@@ -388,7 +388,7 @@ public struct RunService: Sendable {
     /// Aborts a run: no new step starts. A live owner sees it and finishes; a run nobody
     /// drives is taken by this process just long enough to bring every virtual server caught
     /// offline back online. Refused for a finished run.
-    public func abort(_ id: String, by: String, speed: LabSpeed = .instant) async throws(RunServiceError)
+    public func abort(_ id: RunID, by: String, speed: LabSpeed = .instant) async throws(RunServiceError)
         -> AbortOutcome
     {
         let record = try existing(id)
@@ -420,7 +420,7 @@ public struct RunService: Sendable {
         public var state: RunState { record.state }
     }
 
-    public func status(_ id: String) throws(RunServiceError) -> Status {
+    public func status(_ id: RunID) throws(RunServiceError) -> Status {
         var record = try existing(id)
         let lease = try wrap { try journal.lease(of: id) }
         record.state = Self.effectiveState(record.state, lease: lease)
@@ -446,7 +446,7 @@ public struct RunService: Sendable {
     }
 
     /// The run's report, from the journal and (on the lab twin) the twin now.
-    public func report(_ id: String) throws(RunServiceError) -> RunReport {
+    public func report(_ id: RunID) throws(RunServiceError) -> RunReport {
         let status = try status(id)
         do {
             guard let plan = try journal.plan(of: id) else { throw RunServiceError.notFound(id) }
@@ -474,12 +474,12 @@ public struct RunService: Sendable {
             }
     }
 
-    func existing(_ id: String) throws(RunServiceError) -> RunRecord {
+    func existing(_ id: RunID) throws(RunServiceError) -> RunRecord {
         guard let record = try wrap({ try journal.run(id) }) else { throw .notFound(id) }
         return record
     }
 
-    func target(of id: String) throws(RunServiceError) -> RunTarget {
+    func target(of id: RunID) throws(RunServiceError) -> RunTarget {
         RunTarget(rawValue: try wrap { try journal.target(of: id) }) ?? .lab
     }
 
@@ -505,11 +505,13 @@ public struct RunService: Sendable {
         case .lab:
             return [Claim(resource: "lab", label: "the lab twin in \(stateDirectory)")]
         case .hosts:
-            var names = Set<String>()
+            var names = Set<HostName>()
             for step in plan?.steps ?? [] {
                 if let host = step.host { names.insert(host) }
             }
-            return names.sorted().map { Claim(resource: "host:\($0.lowercased())", label: "host \($0)") }
+            return names.sorted { $0.spelling < $1.spelling }.map {
+                Claim(resource: "host:\($0.key)", label: "host \($0)")
+            }
         }
     }
 
@@ -521,14 +523,14 @@ public struct RunService: Sendable {
 /// Why the run service refused or stopped, for the command line (exit codes) and the API
 /// (HTTP statuses) to tell apart.
 public enum RunServiceError: Error, Sendable, CustomStringConvertible {
-    case notFound(String)
-    case exists(String)
+    case notFound(RunID)
+    case exists(RunID)
     case badName(String)
     /// Completed or aborted: nothing more is approved, aborted or resumed.
-    case finished(String, RunState)
+    case finished(RunID, RunState)
     /// Another owner drives the run, holds its machines, or took it over.
     case owned(OwnershipError)
-    case noGate(run: String, gate: String, gates: [String])
+    case noGate(run: RunID, gate: String, gates: [String])
     case alreadyApproved(JournalError)
     /// The inventory cannot be carried out as it stands: every problem.
     case badInventory(file: String, problems: [String])

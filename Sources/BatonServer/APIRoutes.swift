@@ -77,37 +77,38 @@ struct APIRoutes: Sendable {
         }
         get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
         post("/api/runs") { request, context in try await startRun(request, context) }
-        get("/api/runs/:id") { _, context in try JSONResponse(coordinator.detail(try context.parameters.require("id")))
+        get("/api/runs/:id") { _, context in
+            try JSONResponse(coordinator.detail(RunID(try context.parameters.require("id"))))
         }
         get("/api/runs/:id/events") { request, context in
             try EventStream(
                 journal: journal, coordinator: coordinator, feed: feed, streams: streams, client: context.client
             )
             .response(
-                run: try context.parameters.require("id"), lastEventID: request.headers[.init("Last-Event-ID")!])
+                run: RunID(try context.parameters.require("id")), lastEventID: request.headers[.init("Last-Event-ID")!])
         }
         post("/api/runs/:id/approvals") { request, context in
             let caller = try authorize(request, .approver)
-            let id = try context.parameters.require("id")
+            let id = RunID(try context.parameters.require("id"))
             let body = try await decode(ApprovalRequest.self, request, context)
             try coordinator.approve(id, gate: body.gate, by: caller)
             return try JSONResponse(coordinator.detail(id), status: .created)
         }
         post("/api/runs/:id/abort") { request, context in
             let caller = try authorize(request, .operator)
-            let id = try context.parameters.require("id")
+            let id = RunID(try context.parameters.require("id"))
             try await coordinator.abort(id, by: caller)
             return try JSONResponse(coordinator.detail(id), status: .accepted)
         }
         post("/api/runs/:id/resume") { request, context in
             let caller = try authorize(request, .operator)
-            let id = try context.parameters.require("id")
+            let id = RunID(try context.parameters.require("id"))
             let body = try await decodeIfPresent(ResumeRequest.self, request, context) ?? ResumeRequest()
             try coordinator.resume(id, settings: try body.settings(), by: caller)
             return try JSONResponse(coordinator.detail(id), status: .accepted)
         }
         get("/api/runs/:id/report") { request, context in
-            try report(try context.parameters.require("id"), format: request.uri.queryParameters.get("format"))
+            try report(RunID(try context.parameters.require("id")), format: request.uri.queryParameters.get("format"))
         }
         post("/api/plans") { request, context in
             _ = try authorize(request, .viewer)
@@ -154,7 +155,7 @@ struct APIRoutes: Sendable {
         let id = try await planning.counted {
             try await coordinator.start(
                 inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory,
-                packageID: body.package, name: body.name,
+                packageID: body.package, name: body.name.map { RunID($0) },
                 lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
                 settings: settings, by: caller)
         }
@@ -189,7 +190,7 @@ struct APIRoutes: Sendable {
             with: "<script id=\"initial\" type=\"application/json\">\(json)</script>")
     }
 
-    func report(_ id: String, format: String?) throws -> Response {
+    func report(_ id: RunID, format: String?) throws -> Response {
         let report: RunReport
         do { report = try coordinator.service.report(id) } catch { throw APIError(error) }
         let (type, text): (String, String) =

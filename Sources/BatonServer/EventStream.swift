@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonModel
 import BatonStore
 import Foundation
 import Hummingbird
@@ -24,8 +25,8 @@ struct EventStream: Sendable {
     struct TransitionEvent: Encodable {
         /// The journal's sequence: the event's id.
         var sequence: Int64
-        var run: String
-        var step: String?
+        var run: RunID
+        var step: StepID?
         var action: String?
         var state: String
         var attempts: Int?
@@ -33,7 +34,7 @@ struct EventStream: Sendable {
         var at: String
     }
 
-    func response(run id: String, lastEventID: String?) throws -> Response {
+    func response(run id: RunID, lastEventID: String?) throws -> Response {
         // Counted first: a client over its share is refused before any query.
         try streams.enter(client)
         let exists: Bool
@@ -57,7 +58,7 @@ struct EventStream: Sendable {
             })
     }
 
-    func stream(_ id: String, after resumeAfter: Int64?, to writer: inout any ResponseBodyWriter) async throws {
+    func stream(_ id: RunID, after resumeAfter: Int64?, to writer: inout any ResponseBodyWriter) async throws {
         // Subscribed before the first read, so that nothing journaled in between is missed.
         let (subscription, updates) = feed.subscribe()
         defer { feed.unsubscribe(subscription) }
@@ -96,7 +97,7 @@ struct EventStream: Sendable {
     }
 
     func send(
-        _ transitions: [Transition], of id: String, last: inout Int64, to writer: inout any ResponseBodyWriter
+        _ transitions: [Transition], of id: RunID, last: inout Int64, to writer: inout any ResponseBodyWriter
     ) async throws {
         guard !transitions.isEmpty else { return }
         for event in try Self.events(transitions, of: id, journal: journal) {
@@ -106,8 +107,7 @@ struct EventStream: Sendable {
     }
 
     /// The transitions as events, each with its step's action and attempts now.
-    static func events(_ transitions: [Transition], of run: String, journal: SQLiteJournal) throws -> [TransitionEvent]
-    {
+    static func events(_ transitions: [Transition], of run: RunID, journal: SQLiteJournal) throws -> [TransitionEvent] {
         let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
         return transitions.map { transition in
             let step = transition.step.flatMap { steps[$0] }

@@ -6,14 +6,15 @@ import BatonModel
 /// outages on the twin's clock.
 struct LabView: Encodable, Sendable {
     struct Machine: Encodable, Sendable {
-        var name: String
-        var product, level, build, role, pool, cluster: String?
+        var name: HostName
+        var product, level, build, role, pool: String?
+        var cluster: HostName?
         var up, inPool, pendingRestart: Bool
         var running: [String]
     }
 
     struct Group: Encodable, Sendable {
-        var name, owner: String
+        var name, owner: HostName
         var virtualServer, online: Bool
         var level: String?
         var resources: [String: Bool]
@@ -22,14 +23,14 @@ struct LabView: Encodable, Sendable {
     }
 
     struct Cluster: Encodable, Sendable {
-        var name: String
-        var nodes: [String]
+        var name: HostName
+        var nodes: [HostName]
         var groups: [Group]
     }
 
     struct Pool: Encodable, Sendable {
         var name: String
-        var members: [String]
+        var members: [HostName]
         var mixedLevels: Bool
         var mixedSeconds: Double
     }
@@ -45,7 +46,7 @@ struct LabView: Encodable, Sendable {
     init(_ twin: LabTwin) {
         organization = twin.organization
         clock = twin.clock
-        let hosts = twin.hosts.values.sorted { $0.name < $1.name }
+        let hosts = twin.hosts.values.sorted { $0.name.spelling < $1.name.spelling }
         machines = hosts.map {
             Machine(
                 name: $0.name, product: $0.product?.rawValue, level: $0.level?.rawValue, build: $0.build,
@@ -54,17 +55,17 @@ struct LabView: Encodable, Sendable {
                 running: $0.running.sorted())
         }
         let groups = twin.groups.values.sorted {
-            ($0.isVirtualServer ? 1 : 0, $0.name) < ($1.isVirtualServer ? 1 : 0, $1.name)
+            ($0.isVirtualServer ? 1 : 0, $0.name.spelling) < ($1.isVirtualServer ? 1 : 0, $1.name.spelling)
         }
-        clusters = Set(hosts.compactMap(\.cluster)).sorted().map { cluster in
+        clusters = Set(hosts.compactMap(\.cluster)).sorted { $0.spelling < $1.spelling }.map { cluster in
             Cluster(
                 name: cluster, nodes: hosts.filter { $0.cluster == cluster }.map(\.name),
                 groups: groups.filter { $0.cluster == cluster }.map {
                     Group(
                         name: $0.name, owner: $0.owner, virtualServer: $0.isVirtualServer, online: $0.isOnline,
                         level: $0.level?.rawValue, resources: $0.resources,
-                        offlineSeconds: twin.accounting.virtualServerOffline[$0.name] ?? 0,
-                        outages: twin.accounting.outages[$0.name] ?? [])
+                        offlineSeconds: twin.accounting.virtualServerOffline[$0.name.spelling] ?? 0,
+                        outages: twin.accounting.outages[$0.name.spelling] ?? [])
                 })
         }
         pools = Set(hosts.compactMap(\.pool)).sorted().map { pool in

@@ -1,5 +1,6 @@
 import BatonEngine
 import BatonLab
+import BatonModel
 import BatonRuns
 import BatonStore
 import Foundation
@@ -28,7 +29,7 @@ struct MetricsExporter: Sendable {
         registry.makeGauge(descriptor: Self.name("runs_in_progress", help: "Runs this server is carrying out now."))
             .set(Double(coordinator.activeCount))
 
-        var actions: [String: [String: String]] = [:]
+        var actions: [RunID: [StepID: String]] = [:]
         var counts: [[String]: Int] = [:]
         for run in runs {
             for step in try journal.steps(of: run.id) {
@@ -49,7 +50,7 @@ struct MetricsExporter: Sendable {
         var failures: [String: Int] = [:]
         for transition in try journal.transitions() {
             guard let step = transition.step, let action = actions[transition.run]?[step] else { continue }
-            let key = transition.run + "/" + step
+            let key = "\(transition.run)/\(step)"
             switch transition.state {
             case StepState.running.rawValue:
                 started[key] = transition.at
@@ -81,11 +82,11 @@ struct MetricsExporter: Sendable {
                     descriptor: Self.name(
                         "virtual_server_offline", unit: "seconds",
                         help: "Time each virtual server of the lab twin was offline, on the twin's clock."),
-                    labels: [("virtual_server", group.name)]
-                ).set(twin.accounting.virtualServerOffline[group.name] ?? 0)
+                    labels: [("virtual_server", group.name.spelling)]
+                ).set(twin.accounting.virtualServerOffline[group.name.spelling] ?? 0)
                 registry.makeGauge(
                     descriptor: Self.name("virtual_server_online", help: "1 when the virtual server is online now."),
-                    labels: [("virtual_server", group.name)]
+                    labels: [("virtual_server", group.name.spelling)]
                 ).set(Double(group.isOnline ? 1 : 0))
             }
         }

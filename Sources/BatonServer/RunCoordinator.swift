@@ -36,7 +36,7 @@ public final class RunCoordinator: Service, Sendable {
     let jobs: AsyncStream<(run: RunService.OwnedRun, settings: RunSettings, by: String)>
     let queue: AsyncStream<(run: RunService.OwnedRun, settings: RunSettings, by: String)>.Continuation
     /// The runs this server drives now, and whether it is shutting down.
-    let state = Mutex<(active: Set<String>, stopping: Bool)>(([], false))
+    let state = Mutex<(active: Set<RunID>, stopping: Bool)>(([], false))
 
     public init(service: RunService, logger: Logger) {
         self.service = service
@@ -50,7 +50,7 @@ public final class RunCoordinator: Service, Sendable {
     public var isStopping: Bool { state.withLock { $0.stopping } }
 
     /// Whether this server drives `run` now.
-    public func isActive(_ run: String) -> Bool { state.withLock { $0.active.contains(run) } }
+    public func isActive(_ run: RunID) -> Bool { state.withLock { $0.active.contains(run) } }
 
     public var activeCount: Int { state.withLock { $0.active.count } }
 
@@ -72,9 +72,9 @@ public final class RunCoordinator: Service, Sendable {
     /// lab twin. Throws `APIError` for bad input (400, every problem located), a refusal or a
     /// failed preflight (422), machines another run holds (409).
     public func start(
-        inventory: Inventory, inlineText: String?, packageID: String, name: String?, lab: Bool, freshLab: Bool,
+        inventory: Inventory, inlineText: String?, packageID: String, name: RunID?, lab: Bool, freshLab: Bool,
         releaseNotes: String?, settings: RunSettings, by caller: Caller
-    ) async throws -> String {
+    ) async throws -> RunID {
         let (package, plan) = try Self.plan(inventory, packageID)
         let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
         try refuseWhileStopping()
@@ -93,7 +93,7 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     /// Continues a halted or interrupted run, as `baton resume` does.
-    public func resume(_ id: String, settings: RunSettings, by caller: Caller) throws {
+    public func resume(_ id: RunID, settings: RunSettings, by caller: Caller) throws {
         try refuseWhileStopping()
         do {
             enqueue(try service.resume(id, by: caller.name), settings, by: caller.name)
@@ -104,7 +104,7 @@ public final class RunCoordinator: Service, Sendable {
 
     /// Stops scheduling the run's steps; running steps finish, and a virtual server caught
     /// offline is brought back online.
-    public func abort(_ id: String, by caller: Caller) async throws {
+    public func abort(_ id: RunID, by caller: Caller) async throws {
         do {
             _ = try await service.abort(id, by: caller.name)
         } catch {
@@ -113,7 +113,7 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     /// Records the approval; a run waiting at that gate in this server continues by itself.
-    public func approve(_ id: String, gate: String, by caller: Caller) throws {
+    public func approve(_ id: RunID, gate: String, by caller: Caller) throws {
         do {
             try service.approve(id, gate: gate, by: caller.name, how: .api)
         } catch {

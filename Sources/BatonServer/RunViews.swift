@@ -1,5 +1,6 @@
 import BatonEngine
 import BatonLab
+import BatonModel
 import BatonPlanner
 import BatonRuns
 import BatonStore
@@ -7,7 +8,7 @@ import Foundation
 
 /// A run in a list: `GET /api/runs`.
 struct RunSummary: Encodable, Sendable {
-    var run: String
+    var run: RunID
     var state: String
     var organization: String
     var package: String
@@ -62,16 +63,19 @@ struct OwnerView: Encodable, Sendable {
 /// adds what the dashboard shows.
 struct RunDetail: Encodable, Sendable {
     struct StepView: Encodable, Sendable {
-        var id, action, state: String
+        var id: StepID
+        var action, state: String
         var attempts: Int
         var message, phase, summary, why: String
         var rules: [String]
-        var after: [String]
-        var host, group, gate: String?
+        var after: [StepID]
+        var host, group: HostName?
+        var gate: String?
     }
 
     struct GateView: Encodable, Sendable {
-        var gate, step: String
+        var gate: String
+        var step: StepID
         /// `waiting` (everything before it is done), `approved`, or `pending`.
         var state: String
         var why: String
@@ -79,7 +83,8 @@ struct RunDetail: Encodable, Sendable {
         var by, how, at: String?
     }
 
-    var run, state, organization, package, headline, created, target: String
+    var run: RunID
+    var state, organization, package, headline, created, target: String
     var owner: OwnerView?
     var active: Bool
     var phases: [String]
@@ -141,7 +146,7 @@ extension RunCoordinator {
         }
     }
 
-    func detail(_ id: String) throws -> RunDetail {
+    func detail(_ id: RunID) throws -> RunDetail {
         let status: RunService.Status
         do { status = try service.status(id) } catch { throw APIError(error) }
         guard let plan = try journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }

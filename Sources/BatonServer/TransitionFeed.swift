@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonModel
 import BatonRuns
 import BatonStore
 import Foundation
@@ -15,15 +16,15 @@ final class TransitionFeed: Service, Sendable {
         var after: Int64
         var transitions: [Transition]
         /// Runs completed or aborted whose driver has let them go: their streams end.
-        var ended: [String: RunState]
+        var ended: [RunID: RunState]
     }
 
     let service: RunService
-    let isActive: @Sendable (String) -> Bool
+    let isActive: @Sendable (RunID) -> Bool
     let poll: Duration
     let state = Mutex<(subscribers: [Int: AsyncStream<Update>.Continuation], next: Int, last: Int64?)>(([:], 0, nil))
 
-    init(service: RunService, poll: Duration = .milliseconds(200), isActive: @escaping @Sendable (String) -> Bool) {
+    init(service: RunService, poll: Duration = .milliseconds(200), isActive: @escaping @Sendable (RunID) -> Bool) {
         self.service = service
         self.poll = poll
         self.isActive = isActive
@@ -71,7 +72,7 @@ final class TransitionFeed: Service, Sendable {
             let journal = service.journal
             let start = try last ?? journal.transitions(after: 0).last?.sequence ?? 0
             let transitions = try journal.transitions(after: start)
-            var ended: [String: RunState] = [:]
+            var ended: [RunID: RunState] = [:]
             for status in try service.statuses() where status.state.isFinished && !isActive(status.record.id) {
                 ended[status.record.id] = status.state
             }

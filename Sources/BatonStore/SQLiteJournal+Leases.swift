@@ -1,11 +1,12 @@
 import BatonEngine
+import BatonModel
 import BatonPlanner
 import Foundation
 import GRDB
 
 /// A run of that name is in the journal already.
 public struct RunExists: Error, Sendable {
-    public var run: String
+    public var run: RunID
 }
 
 /// A machine or the lab twin a run acts on, claimed in the journal so that two live runs never
@@ -23,7 +24,7 @@ public struct Claim: Sendable, Hashable {
 }
 
 extension SQLiteJournal {
-    static func lease(_ run: String, _ db: Database) throws -> Lease? {
+    static func lease(_ run: RunID, _ db: Database) throws -> Lease? {
         try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run]).map { row in
             Lease(
                 run: row["run"],
@@ -35,21 +36,21 @@ extension SQLiteJournal {
     }
 
     /// The run's lease as last written, live or not; nil for a run never driven under one.
-    public func lease(of run: String) throws -> Lease? {
+    public func lease(of run: RunID) throws -> Lease? {
         try database.read { db in try Self.lease(run, db) }
     }
 
     /// Takes the lease of `run` for `owner` (epoch one more than before) and claims `claims`,
     /// in one transaction. Throws `OwnershipError` when another live owner holds the run or
     /// another live run holds a claim; nothing changes then.
-    public func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim]) throws -> Lease {
+    public func acquire(run: RunID, owner: LeaseOwner, expiry: Double, claims: [Claim]) throws -> Lease {
         try immediate { db in try Self.acquire(run: run, owner: owner, expiry: expiry, claims: claims, db) }
     }
 
     /// Records a new run, its lease and its claims in one transaction: two processes starting
     /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
     public func createOwnedRun(
-        _ record: RunRecord, id: String?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
+        _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
         target: String, inventoryText: String?
     ) throws -> Lease {
         let json = PlanFormat.json.render(plan)
@@ -66,14 +67,14 @@ extension SQLiteJournal {
         }
     }
 
-    static func nextRunName(_ db: Database) throws -> String {
+    static func nextRunName(_ db: Database) throws -> RunID {
         let existing = Set(try String.fetchAll(db, sql: "SELECT id FROM run"))
         var number = existing.count + 1
         while existing.contains("run-\(number)") { number += 1 }
-        return "run-\(number)"
+        return RunID("run-\(number)")
     }
 
-    static func acquire(run: String, owner: LeaseOwner, expiry: Double, claims: [Claim], _ db: Database) throws
+    static func acquire(run: RunID, owner: LeaseOwner, expiry: Double, claims: [Claim], _ db: Database) throws
         -> Lease
     {
         let now = Date().timeIntervalSince1970
@@ -111,7 +112,7 @@ extension SQLiteJournal {
 
     static func liveClaim(_ resource: String, _ db: Database) throws -> Lease? {
         guard
-            let holder = try String.fetchOne(
+            let holder = try RunID.fetchOne(
                 db, sql: "SELECT run FROM claim WHERE resource = ?", arguments: [resource]),
             let lease = try lease(holder, db), lease.isLive(at: Date().timeIntervalSince1970)
         else { return nil }

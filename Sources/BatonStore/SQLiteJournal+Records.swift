@@ -1,13 +1,14 @@
 import BatonEngine
+import BatonModel
 import Foundation
 import GRDB
 
 /// One change of a run or a step, as the journal recorded it.
 public struct Transition: Sendable, Hashable, Codable {
     public var sequence: Int64
-    public var run: String
+    public var run: RunID
     /// Nil for a change of the run itself.
-    public var step: String?
+    public var step: StepID?
     /// A `StepState` for a step; `created` or a `RunState` for the run.
     public var state: String
     public var at: Double
@@ -49,7 +50,7 @@ public struct AccessTokenRecord: Sendable, Hashable, Codable {
 
 /// One thing a person did to a run (started, resumed, aborted), for the report's audit trail.
 public struct AuditRecord: Sendable, Hashable, Codable {
-    public var run: String
+    public var run: RunID
     public var action: String
     public var by: String
     public var at: Double
@@ -100,14 +101,14 @@ extension SQLiteJournal {
             created: row["created"], expires: row["expires"], lastUsed: row["last_used"])
     }
 
-    public func audit(run: String, action: String, by: String) throws {
+    public func audit(run: RunID, action: String, by: String) throws {
         try database.write { db in
             try db.execute(
                 sql: "INSERT INTO audit (run, action, by, at) VALUES (?, ?, ?, ?)", arguments: [run, action, by, now])
         }
     }
 
-    public func recordOutput(run: String, step: String, output: String) throws {
+    public func recordOutput(run: RunID, step: StepID, output: String) throws {
         try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET output = ? WHERE run = ? AND id = ?", arguments: [output, run, step])
@@ -115,9 +116,9 @@ extension SQLiteJournal {
     }
 
     /// What each step's action printed last (its end), by step id.
-    public func outputs(of run: String) throws -> [String: String] {
+    public func outputs(of run: RunID) throws -> [StepID: String] {
         try database.read { db in
-            var outputs: [String: String] = [:]
+            var outputs: [StepID: String] = [:]
             for row in try Row.fetchAll(
                 db, sql: "SELECT id, output FROM step WHERE run = ? AND output IS NOT NULL", arguments: [run])
             {
@@ -127,32 +128,32 @@ extension SQLiteJournal {
         }
     }
 
-    public func target(of run: String) throws -> String {
+    public func target(of run: RunID) throws -> String {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run]) ?? "lab"
         }
     }
 
-    public func inventoryText(of run: String) throws -> String? {
+    public func inventoryText(of run: RunID) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT inventory_text FROM run WHERE id = ?", arguments: [run])
         }
     }
 
     /// Where the approvers of a run read the package's release notes (rule `release-notes`).
-    public func setReleaseNotes(run: String, link: String) throws {
+    public func setReleaseNotes(run: RunID, link: String) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE run SET release_notes = ? WHERE id = ?", arguments: [link, run])
         }
     }
 
-    public func releaseNotes(of run: String) throws -> String? {
+    public func releaseNotes(of run: RunID) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT release_notes FROM run WHERE id = ?", arguments: [run])
         }
     }
 
-    public func auditRecords(of run: String) throws -> [AuditRecord] {
+    public func auditRecords(of run: RunID) throws -> [AuditRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE run = ? ORDER BY sequence", arguments: [run]).map {
                 AuditRecord(run: $0["run"], action: $0["action"], by: $0["by"], at: $0["at"])

@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonModel
 import BatonPlanner
 import Foundation
 import GRDB
@@ -211,7 +212,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func run(_ id: String) throws -> RunRecord? {
+    public func run(_ id: RunID) throws -> RunRecord? {
         try database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.record)
         }
@@ -229,14 +230,14 @@ public final class SQLiteJournal: Journal {
                 [String: String].self, from: Data((row["before"] as String? ?? "{}").utf8))) ?? [:])
     }
 
-    public func plan(of run: String) throws -> Plan? {
+    public func plan(of run: RunID) throws -> Plan? {
         let json = try database.read { db in
             try String.fetchOne(db, sql: "SELECT plan FROM run WHERE id = ?", arguments: [run])
         }
         return try json.map { try JSONRenderer.decode($0) }
     }
 
-    public func steps(of run: String) throws -> [StepRecord] {
+    public func steps(of run: RunID) throws -> [StepRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM step WHERE run = ? ORDER BY position", arguments: [run]).map {
                 row in
@@ -249,7 +250,7 @@ public final class SQLiteJournal: Journal {
 
     /// A write transaction for `run`'s progress: immediate (the write lock taken at once), and
     /// refused when this journal is fenced by a lease that another owner has taken since.
-    func write<T>(run: String, _ body: (Database) throws -> T) throws -> T {
+    func write<T>(run: RunID, _ body: (Database) throws -> T) throws -> T {
         try immediate { db in
             if let fence, fence.run == run { try Self.check(fence, db) }
             return try body(db)
@@ -277,7 +278,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func begin(run: String, step: String) throws {
+    public func begin(run: RunID, step: StepID) throws {
         try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET state = 'running', attempts = attempts + 1 WHERE run = ? AND id = ?",
@@ -288,7 +289,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func finish(run: String, step: String, state: StepState, message: String) throws {
+    public func finish(run: RunID, step: StepID, state: StepState, message: String) throws {
         try write(run: run) { db in
             try db.execute(
                 sql: "UPDATE step SET state = ?, message = ? WHERE run = ? AND id = ?",
@@ -299,7 +300,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func setState(run: String, _ state: RunState, reason: String) throws {
+    public func setState(run: RunID, _ state: RunState, reason: String) throws {
         try write(run: run) { db in
             try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, run])
             try db.execute(
@@ -310,7 +311,7 @@ public final class SQLiteJournal: Journal {
 
     /// Marks a run aborted unless it is finished (completed or aborted) already, in one
     /// transaction with the check; returns the state it had (nil: no such run).
-    public func requestAbort(run: String) throws -> RunState? {
+    public func requestAbort(run: RunID) throws -> RunState? {
         try write(run: run) { db in
             guard let stored = try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [run]),
                 let current = RunState(rawValue: stored)
@@ -323,7 +324,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func approve(run: String, _ approval: ApprovalRecord) throws {
+    public func approve(run: RunID, _ approval: ApprovalRecord) throws {
         try write(run: run) { db in
             if let first = try Row.fetchOne(
                 db, sql: "SELECT * FROM approval WHERE run = ? AND gate = ?", arguments: [run, approval.gate])
@@ -336,7 +337,7 @@ public final class SQLiteJournal: Journal {
         }
     }
 
-    public func approvalRecords(of run: String) throws -> [ApprovalRecord] {
+    public func approvalRecords(of run: RunID) throws -> [ApprovalRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE run = ? ORDER BY at", arguments: [run]).map(
                 Self.approval)
@@ -349,7 +350,7 @@ public final class SQLiteJournal: Journal {
             at: row["at"])
     }
 
-    public func approvals(of run: String) throws -> [String] {
+    public func approvals(of run: RunID) throws -> [String] {
         try database.read { db in
             try String.fetchAll(db, sql: "SELECT gate FROM approval WHERE run = ?", arguments: [run])
         }
@@ -357,7 +358,7 @@ public final class SQLiteJournal: Journal {
 
     /// Sets every step of a run to `state` in one transaction (benchmarks and tests build
     /// finished runs with it).
-    public func markAll(run: String, _ state: StepState) throws {
+    public func markAll(run: RunID, _ state: StepState) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE step SET state = ? WHERE run = ?", arguments: [state.rawValue, run])
         }
@@ -365,7 +366,7 @@ public final class SQLiteJournal: Journal {
 
     /// Every run's transitions, oldest first (`after` skips those already seen): what the
     /// server streams as events and turns into metrics.
-    public func transitions(after sequence: Int64 = 0, run: String? = nil) throws -> [Transition] {
+    public func transitions(after sequence: Int64 = 0, run: RunID? = nil) throws -> [Transition] {
         try database.read { db in
             let rows =
                 if let run {

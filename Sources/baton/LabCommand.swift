@@ -146,7 +146,7 @@ struct LabCommand: ParsableCommand {
                     )
                     throw ExitCode(ExitStatus.badInput)
                 }
-                faults.append(LabFault(parsed, target))
+                faults.append(LabFault(parsed, HostName(target)))
             }
             guard !faults.isEmpty else {
                 Terminal.error("error: no fault given: name one, or --file FILE")
@@ -188,7 +188,7 @@ struct LabCommand: ParsableCommand {
             }
             var twin = try state.load()
             do {
-                try twin.fix(LabFault(parsed, target))
+                try twin.fix(LabFault(parsed, HostName(target)))
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.badInput)
@@ -237,7 +237,7 @@ struct LabCommand: ParsableCommand {
                 try state.save(twin)
                 let clock = LabReport.clock(twin.clock)
                 Terminal.out(
-                    "\(clock)  \(step.id.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"
+                    "\(clock)  \(step.id.rawValue.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"
                 )
                 guard outcome.succeeded else {
                     if let rule = outcome.rule.flatMap(Rule.named) {
@@ -245,7 +245,7 @@ struct LabCommand: ParsableCommand {
                     }
                     Terminal.error(
                         """
-                        error: step \(step.id) failed on the lab twin; \(plan.steps.count - (Int(step.id.dropFirst()) ?? 0)) steps not run. \
+                        error: step \(step.id) failed on the lab twin; \(plan.steps.count - (Int(step.id.rawValue.dropFirst()) ?? 0)) steps not run. \
                         The twin keeps its state in \(state.state): inspect it with 'baton lab show', start again with \
                         'baton lab init INVENTORY --force'.
                         """)

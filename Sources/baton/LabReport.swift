@@ -19,7 +19,7 @@ struct LabReport {
             let what =
                 host.product.map { "\($0.rawValue) \(host.level?.rawValue ?? "?") (build \(host.build ?? "?"))" }
                 ?? "domain controller"
-            var line = "\(host.name.padded(14)) \(host.up ? "up  " : "DOWN") \(what)"
+            var line = "\(host.name.spelling.padded(14)) \(host.up ? "up  " : "DOWN") \(what)"
             if let cluster = host.cluster { line += ", node of \(cluster)" }
             if let pool = host.pool { line += ", pool \(pool) \(host.inPool ? "in service" : "OUT")" }
             if !host.running.isEmpty { line += "; running: \(host.running.sorted().joined(separator: ", "))" }
@@ -47,7 +47,7 @@ struct LabReport {
         out += "\n== history ==\n"
         for entry in twin.history {
             out +=
-                "\(Self.clock(entry.start)) \(entry.step.map { $0.padded(6) } ?? "      ")\(entry.succeeded ? "ok  " : "FAIL") \(entry.summary): \(entry.message)\n"
+                "\(Self.clock(entry.start)) \(entry.step.map { $0.rawValue.padded(6) } ?? "      ")\(entry.succeeded ? "ok  " : "FAIL") \(entry.summary): \(entry.message)\n"
         }
         return out + "\n" + accountingText()
     }

@@ -1,6 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonLab
+import BatonModel
 import BatonPlanner
 import Foundation
 import Synchronization
@@ -16,12 +17,12 @@ final class ProgressPrinter: Sendable {
     let live: Bool
     let total: Int
     let speed: LabSpeed
-    let run: String
+    let run: RunID
     let stateDirectory: String
     /// Steps done, steps running, and how many lines the display took when last drawn.
-    let progress = Mutex<(done: Int, running: [String: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
+    let progress = Mutex<(done: Int, running: [StepID: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
 
-    init(json: Bool, total: Int, speed: LabSpeed, done: Int, run: String, stateDirectory: String) {
+    init(json: Bool, total: Int, speed: LabSpeed, done: Int, run: RunID, stateDirectory: String) {
         self.run = run
         self.stateDirectory = stateDirectory
         self.json = json
@@ -38,23 +39,23 @@ final class ProgressPrinter: Sendable {
         switch event {
         case .started(let step, let attempt):
             progress.withLock { $0.running[step.id] = (step, Date()) }
-            fields = ["event": "started", "step": step.id, "summary": step.summary, "attempt": "\(attempt)"]
+            fields = ["event": "started", "step": step.id.rawValue, "summary": step.summary, "attempt": "\(attempt)"]
         case .finished(let step, let state, let message, let rule):
             progress.withLock {
                 $0.running[step.id] = nil
                 if state == .succeeded { $0.done += 1 }
             }
             fields = [
-                "event": state.rawValue, "step": step.id, "summary": step.summary, "message": message,
+                "event": state.rawValue, "step": step.id.rawValue, "summary": step.summary, "message": message,
                 "rule": rule?.rawValue ?? "",
             ]
         case .recovered(let step, let tookEffect):
             fields = [
-                "event": "recovered", "step": step.id, "summary": step.summary,
+                "event": "recovered", "step": step.id.rawValue, "summary": step.summary,
                 "message": tookEffect ? "had taken effect" : "will be redone",
             ]
         case .waitingForApproval(let step, let gate):
-            fields = ["event": "waiting", "step": step.id, "gate": gate, "summary": step.summary]
+            fields = ["event": "waiting", "step": step.id.rawValue, "gate": gate, "summary": step.summary]
         }
         if json {
             let encoder = JSONEncoder()

@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
         abstract: "Reports a run: versions before and after, downtime, failovers, checks, backups, approvals.")
 
     @Argument(help: ArgumentHelp("The run.", valueName: "run"))
-    var name: String
+    var name: RunID
 
     @Option(help: "text, markdown, html or json")
     var format: Format = .text

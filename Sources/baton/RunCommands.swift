@@ -141,7 +141,7 @@ enum Runs {
     }
 
     static func printEnd(
-        _ run: String, outcome: RunService.Outcome, service: RunService, state: LabCommand.StateOption, stopped: String?
+        _ run: RunID, outcome: RunService.Outcome, service: RunService, state: LabCommand.StateOption, stopped: String?
     ) throws {
         let journal = service.journal
         let steps = try journal.steps(of: run)
@@ -194,7 +194,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var state: LabCommand.StateOption
 
     @Option(name: .customLong("run"), help: "A name for the run (default run-1, run-2, …).")
-    var runName: String?
+    var runName: RunID?
 
     @Option(help: "Faults to inject into the lab twin first (YAML).")
     var faults: String?
@@ -250,7 +250,7 @@ struct ResumeCommand: AsyncParsableCommand {
         discussion: "Refused while another process drives the run, and for a completed or aborted run.")
 
     @Argument(help: ArgumentHelp("The run.", valueName: "run"))
-    var name: String
+    var name: RunID
 
     @OptionGroup var state: LabCommand.StateOption
     @OptionGroup var options: ExecutionOptions

@@ -24,7 +24,7 @@ struct StatusCommand: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("A run.", valueName: "run"))
-    var name: String?
+    var name: RunID?
 
     @OptionGroup var state: LabCommand.StateOption
 
@@ -46,7 +46,7 @@ struct StatusCommand: ParsableCommand {
         if format == .json {
             let list = runs.map {
                 [
-                    "run": $0.record.id, "state": $0.state.rawValue, "package": $0.record.package,
+                    "run": $0.record.id.rawValue, "state": $0.state.rawValue, "package": $0.record.package,
                     "organization": $0.record.organization,
                 ]
             }
@@ -56,7 +56,7 @@ struct StatusCommand: ParsableCommand {
         if runs.isEmpty { Terminal.out("No runs in \(state.state).\n") }
         for status in runs {
             Terminal.out(
-                "\(status.record.id.padded(12)) \(status.state.rawValue.padded(12)) \(status.record.package) for \(status.record.organization)\(owner(status).map { "; \($0)" } ?? "")\n"
+                "\(status.record.id.rawValue.padded(12)) \(status.state.rawValue.padded(12)) \(status.record.package) for \(status.record.organization)\(owner(status).map { "; \($0)" } ?? "")\n"
             )
         }
     }
@@ -74,14 +74,15 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
-    func show(_ run: String, _ service: RunService) throws {
+    func show(_ run: RunID, _ service: RunService) throws {
         let status = try service.status(run)
         let journal = service.journal
         let steps = try journal.steps(of: run)
         if format == .json {
             struct Document: Encodable {
                 struct Entry: Encodable {
-                    var id, action, state: String
+                    var id: StepID
+                    var action, state: String
                     var attempts: Int
                     var message: String
                     /// What the step's command printed last, on real hosts.
@@ -94,7 +95,8 @@ struct StatusCommand: ParsableCommand {
                     var heartbeat: String
                     var live: Bool
                 }
-                var run, state, target: String
+                var run: RunID
+                var state, target: String
                 var owner: Owner?
                 var steps: [Entry]
             }
@@ -126,7 +128,7 @@ struct StatusCommand: ParsableCommand {
         Terminal.out(tally.joined(separator: ", ") + "\n\n")
         for step in steps {
             Terminal.out(
-                "\(step.id.padded(6)) \(step.state.rawValue.padded(10)) \(step.action.padded(22)) attempts \(step.attempts)  \(step.message)\n"
+                "\(step.id.rawValue.padded(6)) \(step.state.rawValue.padded(10)) \(step.action.padded(22)) attempts \(step.attempts)  \(step.message)\n"
             )
         }
     }
@@ -138,7 +140,7 @@ struct ApproveCommand: ParsableCommand {
         abstract: "Approves a run's gate (for example release-notes).",
         discussion: "A gate is approved once; the first approval stays. A completed or aborted run is refused.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: RunID
     @Argument(help: "The gate.") var gate: String
     @Option(help: "Who approves.") var by = RunService.systemUser
     @OptionGroup var state: LabCommand.StateOption
@@ -160,7 +162,7 @@ struct AbortCommand: AsyncParsableCommand {
         abstract: "Aborts a run: no new step starts; running steps finish, virtual servers are brought back online.",
         discussion: "A completed or aborted run is refused.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: String
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: RunID
     @OptionGroup var state: LabCommand.StateOption
 
     func run() async throws {
@@ -190,4 +192,9 @@ struct AbortCommand: AsyncParsableCommand {
             )
         }
     }
+}
+
+/// A run named on the command line.
+extension Identifier: ExpressibleByArgument where Kind == RunIdentity {
+    public init?(argument: String) { self.init(argument) }
 }

@@ -9,17 +9,17 @@ import Testing
 
 /// A target whose actions take as long, and succeed as, the test says.
 actor ScriptedTarget: Target {
-    var performed: [String] = []
-    var effective: Set<String> = []
+    var performed: [StepID] = []
+    var effective: Set<StepID> = []
     let delay: Duration
-    let failing: Set<String>
+    let failing: Set<StepID>
 
-    init(delay: Duration = .zero, failing: Set<String> = []) {
+    init(delay: Duration = .zero, failing: Set<StepID> = []) {
         self.delay = delay
         self.failing = failing
     }
 
-    func perform(_ step: Step, run: String) async throws -> StepResult {
+    func perform(_ step: Step, run: RunID) async throws -> StepResult {
         performed.append(step.id)
         try await Task.sleep(for: delay)
         if failing.contains(step.id) { return StepResult(succeeded: false, message: "scripted failure") }
@@ -27,23 +27,23 @@ actor ScriptedTarget: Target {
         return StepResult(succeeded: true, message: "done")
     }
 
-    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool { effective.contains(step.id) }
+    func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { effective.contains(step.id) }
 
-    func markEffective(_ id: String) { effective.insert(id) }
+    func markEffective(_ id: StepID) { effective.insert(id) }
 }
 
 /// A target during whose action an operator runs `baton abort` from another shell.
 struct AbortingTarget: Target {
     let inner = ScriptedTarget()
     let journal: SQLiteJournal
-    let abortAt: String
+    let abortAt: StepID
 
-    func perform(_ step: Step, run: String) async throws -> StepResult {
+    func perform(_ step: Step, run: RunID) async throws -> StepResult {
         if step.id == abortAt { try journal.setState(run: run, .aborted) }
         return try await inner.perform(step, run: run)
     }
 
-    func hasTakenEffect(_ step: Step, run: String) async throws -> Bool {
+    func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool {
         try await inner.hasTakenEffect(step, run: run)
     }
 }
@@ -116,7 +116,7 @@ struct EngineTests {
         // The action finished on its own after all: resume asks the target and moves on.
         let target = ScriptedTarget()
         await target.markEffective(failed.id)
-        let recovered = Mutex<[String]>([])
+        let recovered = Mutex<[StepID]>([])
         let resumed = try await Engine(journal: journal, target: target, options: EngineOptions(approveAll: true)) {
             event in
             if case .recovered(let step, true) = event { recovered.withLock { $0.append(step.id) } }

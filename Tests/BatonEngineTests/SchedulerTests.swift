@@ -27,7 +27,7 @@ struct SchedulerTests {
     func order() throws {
         let plan = try Self.plan()
         var scheduler = Self.fresh(plan, parallel: 3)
-        var done = Set<String>(), order: [String] = []
+        var done = Set<StepID>(), order: [StepID] = []
         var running: [Step] = []
         while true {
             let starting = Self.started(scheduler.next())
@@ -142,7 +142,7 @@ struct SchedulerTests {
         var scheduler = Self.fresh(plan, parallel: 1)
         let remaining = plan.remainingWork()
         let index = Dictionary(uniqueKeysWithValues: plan.steps.enumerated().map { ($1.id, $0) })
-        var done = Set<String>()
+        var done = Set<StepID>()
         while let step = Self.started(scheduler.next()).first {
             let ready = plan.steps.filter {
                 !done.contains($0.id) && $0.id != step.id && $0.after.allSatisfy(done.contains)

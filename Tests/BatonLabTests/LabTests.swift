@@ -33,12 +33,19 @@ enum LabFixture {
     }
 
     static func step(
-        _ action: Action, host: String? = nil, group: String? = nil, to: String? = nil, package: String? = nil,
+        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: String? = nil,
         keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil
     ) -> Step {
-        Step(
-            action, host: host, group: group, to: to, package: package, keep: keep, when: when, expect: expect,
-            rules: [], why: "test")
+        // A backup without `what` covers the system state, as the lab's default.
+        guard
+            let detail = StepDetail(
+                action, host: host, group: group, to: to, package: package, what: [.systemState], keep: keep,
+                when: when, expect: expect)
+        else {
+            Issue.record("a \(action.rawValue) step needs more fields")
+            return Step(.milestone(name: "incomplete"), rules: [], why: "test")
+        }
+        return Step(detail, rules: [], why: "test")
     }
 }
 
@@ -121,7 +128,7 @@ struct LabTwinTests {
         let inventory = try F.inventory("mixed.yaml")
         var twin = LabTwin(inventory: inventory, seed: 7)
         #expect(twin.mixedPools == ["owa"])
-        var mixedAfterLeaving: [String] = []
+        var mixedAfterLeaving: [StepID] = []
         var left = false
         for step in try F.plan(inventory, "exchange-2003-sp2").steps {
             #expect(twin.perform(step).succeeded)

@@ -33,8 +33,9 @@ struct PreflightTests {
             (.evicted, "NODE2", "cluster node"),
         ])
     func blockers(_ kind: LabFault.Kind, _ target: String, _ check: String) throws {
+        let target = HostName(target)
         let found = try results("contoso.yaml", "exchange-2003-sp2") { try $0.inject(LabFault(kind, target)) }
-        #expect(found.contains { $0.status == .fail && $0.check == check && $0.subject == target })
+        #expect(found.contains { $0.status == .fail && $0.check == check && $0.subject == target.spelling })
     }
 
     @Test("a host down and a virtual server offline fail")

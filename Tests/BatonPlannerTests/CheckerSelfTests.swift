@@ -20,7 +20,7 @@ struct CheckerSelfTests {
     /// Removes the steps matching `predicate`, rewiring their dependents to what they waited for.
     static func drop(_ plan: inout Plan, where predicate: (Step) -> Bool) {
         let dropped = plan.steps.filter(predicate)
-        var replacement: [String: [String]] = [:]
+        var replacement: [StepID: [StepID]] = [:]
         for step in dropped { replacement[step.id] = step.after.flatMap { replacement[$0] ?? [$0] } }
         plan.steps = plan.steps.filter { !predicate($0) }.map { step in
             var step = step
@@ -69,7 +69,8 @@ struct CheckerSelfTests {
                 Self.drop(&plan) { $0.name == "all front-ends upgraded" }
                 let ready = plan.steps.first { $0.name == "ready to install" }!.id
                 for index in plan.steps.indices
-                where plan.steps[index].action == .quiesce && plan.steps[index].host!.hasPrefix("MBX") {
+                where plan.steps[index].action == .quiesce && plan.steps[index].host?.spelling.hasPrefix("MBX") == true
+                {
                     plan.steps[index].after = [ready]
                 }
             }, example: "e2003-front-end-pool.yaml")
@@ -91,7 +92,7 @@ struct CheckerSelfTests {
             { plan in
                 let install = plan.steps.firstIndex { $0.action == .install }!
                 var move = Step(
-                    .moveGroup, host: "ALPHA", group: "EXCH55", to: "BETA", rules: [.clusterStopService], why: "x")
+                    .moveGroup(group: "EXCH55", from: "ALPHA", to: "BETA"), rules: [.clusterStopService], why: "x")
                 move.id = "s999"
                 move.after = plan.steps[install].after
                 move.phase = "x"

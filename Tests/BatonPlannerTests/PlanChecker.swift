@@ -31,7 +31,7 @@ struct PlanChecker {
 
     func structure() -> [String] {
         var problems: [String] = []
-        var seen = Set<String>()
+        var seen = Set<StepID>()
         let known = Set(Rule.catalogue.map(\.id))
         for step in plan.steps {
             if !seen.insert(step.id).inserted { problems.append("\(step.id): duplicate id") }
@@ -108,13 +108,13 @@ struct PlanChecker {
         if let host = step.host { entities.append("host " + host.lowercased()) }
         if let to = step.to { entities.append("host " + to.lowercased()) }
         if let group = step.group {
-            if group == "cluster-group", let host = step.host, let cluster = clusterOf(host) {
-                entities.append("cluster-group of " + cluster.name)
+            if group == "cluster-group", let host = step.host, let cluster = clusterOf(host.lowercased()) {
+                entities.append("cluster-group of " + cluster.name.spelling)
             } else {
                 entities.append("group " + group.lowercased())
             }
         }
-        if step.action == .failoverTest, let group = step.group, let cluster = clusterOfEVS(group) {
+        if step.action == .failoverTest, let group = step.group, let cluster = clusterOfEVS(group.lowercased()) {
             entities += cluster.nodes.map { "host " + $0.name.lowercased() }
         }
         return entities
@@ -122,7 +122,7 @@ struct PlanChecker {
 
     func randomOrder(_ rng: inout SplitMix) -> [Step] {
         var remaining = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, Set($0.after)) })
-        var dependents: [String: [String]] = [:]
+        var dependents: [StepID: [StepID]] = [:]
         for step in plan.steps { for before in step.after { dependents[before, default: []].append(step.id) } }
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
         var ready = plan.steps.filter(\.after.isEmpty).map(\.id)
@@ -604,4 +604,10 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// The checker compares names as lower-cased strings, on its own terms rather than the
+/// planner's `HostName`.
+extension HostName {
+    func lowercased() -> String { key }
 }

@@ -43,7 +43,7 @@ struct PlannerTests {
         #expect(Array(cluster.prefix(expected.count)) == expected)
         let kb = try #require(plan.steps.first { $0.package == "windows-2003-kb831464" })
         let sp = try #require(plan.steps.first { $0.package == "exchange-2003-sp2" && $0.host == kb.host })
-        #expect(Int(kb.id.dropFirst())! < Int(sp.id.dropFirst())!)
+        #expect(Int(kb.id.rawValue.dropFirst())! < Int(sp.id.rawValue.dropFirst())!)
         #expect(plan.steps.contains { $0.action == .failoverTest && $0.group == "EVS1" })
         #expect(plan.steps.contains { $0.action == .verifyVersion && $0.group == "EVS1" && $0.expect == "6.5.7638.2" })
     }
@@ -69,7 +69,7 @@ struct PlannerTests {
         let (_, _, plan) = try Examples.plan("e2003-front-end-pool.yaml", "exchange-2003-sp2")
         let milestone = try #require(plan.steps.first { $0.name == "all front-ends upgraded" })
         #expect(milestone.rules == [.e2003FrontEndFirst])
-        for step in plan.steps where step.action == .quiesce && (step.host ?? "").hasPrefix("MBX") {
+        for step in plan.steps where step.action == .quiesce && (step.host?.spelling ?? "").hasPrefix("MBX") {
             #expect(step.after == [milestone.id])
         }
         let leaves = plan.steps.filter { $0.action == .leavePool }

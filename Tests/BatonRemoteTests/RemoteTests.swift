@@ -18,8 +18,8 @@ final class ScriptedHosts: CommandRunner, @unchecked Sendable {
     }
 
     func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
-        log.withLock { $0.append((access.host, command)) }
-        return answer(access.host, command)
+        log.withLock { $0.append((access.host.spelling, command)) }
+        return answer(access.host.spelling, command)
     }
 
     var commands: [String] { log.withLock { $0.map(\.command) } }
@@ -87,7 +87,7 @@ struct CommandProfileTests {
     @Test("the Windows profile renders PowerShell as -EncodedCommand, with the step's values in it")
     func windowsRendering() throws {
         let profile = CommandProfile(nil)
-        var step = Step(.moveGroup, host: "NODE2", group: "EVS1", to: "NODE1", rules: [.e2003EVSUpgrade], why: "")
+        var step = Step(.moveGroup(group: "EVS1", from: "NODE2", to: "NODE1"), rules: [.e2003EVSUpgrade], why: "")
         step.id = "s7"
         let command = try #require(
             try profile.command("move-group", profile.values(for: step, run: "run-1", address: "n2")))
@@ -97,12 +97,12 @@ struct CommandProfileTests {
         #expect(!script.contains("{{"))
 
         var clusterGroup = step
-        clusterGroup.group = clusterGroupName
+        clusterGroup.detail = .moveGroup(group: clusterGroupName, from: "NODE2", to: "NODE1")
         let moved = try Self.decode(
             try #require(try profile.command("move-group", profile.values(for: clusterGroup, run: "r", address: "n2"))))
         #expect(moved.contains("cluster group 'Cluster Group' /moveto:NODE1"))
 
-        let verify = Step(.verifyVersion, host: "MAIL", expect: "6.5.7638.2", rules: [.verifyVersion], why: "")
+        let verify = Step(.verifyVersion(.host("MAIL"), expect: "6.5.7638.2"), rules: [.verifyVersion], why: "")
         let verifyScript = try Self.decode(
             try #require(try profile.command("verify-version", profile.values(for: verify, run: "r", address: "m"))))
         #expect(verifyScript.contains("-ne '6.5.7638.2'"))
@@ -221,7 +221,7 @@ struct RemoteTargetTests {
             inventory: inventory, plan: plan, stateDirectory: RemoteFixture.state(), runner: hosts,
             probeInterval: .milliseconds(1), probeTimeout: .milliseconds(200))
         var reboot = try #require(plan.steps.first { $0.action == .reboot && $0.host == "MAIL" })
-        reboot.when = .always
+        reboot.detail = .reboot(host: "MAIL", when: .always)
         let restarted = try await target.perform(reboot, run: "r")
         #expect(restarted.succeeded, "\(restarted.message)")
         #expect(probes.withLock { $0 } >= 3)

@@ -99,8 +99,8 @@ let benchmarks: @Sendable () -> Void = {
         try journal.createRun(RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: bigPlan)
         try journal.markAll(run: "r", .succeeded)
         struct Idle: Target {
-            func perform(_ step: Step, run: String) async throws -> StepResult { StepResult(succeeded: true, message: "") }
-            func hasTakenEffect(_ step: Step, run: String) async throws -> Bool { true }
+            func perform(_ step: Step, run: RunID) async throws -> StepResult { StepResult(succeeded: true, message: "") }
+            func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { true }
         }
         benchmark.startMeasurement()
         let state = try await Engine(journal: journal, target: Idle(), options: EngineOptions(), onEvent: { _ in }).execute(run: "r")

@@ -55,20 +55,20 @@ struct JSONWriter {
     /// A step's members; the caller opens and closes the object.
     mutating func step(_ step: Step) {
         field("action", step.action.rawValue)
-        field("after", list: step.after)
+        field("after", list: step.after.map(\.rawValue))
         field("component", step.component?.rawValue)
         field("expect", step.expect)
         field("gate", step.gate)
-        field("group", step.group)
-        field("host", step.host)
-        field("id", step.id)
+        field("group", step.group?.spelling)
+        field("host", step.host?.spelling)
+        field("id", step.id.rawValue)
         if let keep = step.keep { field("keep", list: keep.map(\.rawValue)) }
         field("name", step.name)
         field("package", step.package)
         field("phase", step.phase)
         field("pool", step.pool)
         field("rules", list: step.rules.map(\.rawValue))
-        field("to", step.to)
+        field("to", step.to?.spelling)
         if let what = step.what { field("what", list: what.map(\.rawValue)) }
         field("when", step.when?.rawValue)
         field("why", step.why)

@@ -13,7 +13,7 @@ struct TextRenderer {
         for name in phases.names {
             out += "\n== \(name) ==\n"
             for step in phases.steps[name]! {
-                out += "\(step.id.padded(5)) \(step.summary)\n"
+                out += "\(step.id.rawValue.padded(5)) \(step.summary)\n"
                 if !step.after.isEmpty { out += "      after: \(step.after.joined(separator: ", "))\n" }
                 out += "      why: \(step.why)\n"
                 out += "      rules: \(step.rules.map(\.rawValue).joined(separator: ", "))\n"
