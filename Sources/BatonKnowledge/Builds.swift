@@ -13,6 +13,11 @@ public enum Builds {
         .exchange55: [
             .rtm: "5.5.1960.3", .sp1: "5.5.2232.0", .sp2: "5.5.2448.4", .sp3: "5.5.2650.21", .sp4: "5.5.2653.23",
         ],
+        // The ExSetup.exe file version of each cumulative update (Microsoft's CSS-Exchange build list).
+        .exchange2013: [.cu22: "15.0.1473.3", .cu23: "15.0.1497.2"],
+        .exchange2016: [.cu22: "15.1.2375.7", .cu23: "15.1.2507.6"],
+        .exchange2019: [.cu13: "15.2.1258.12", .cu14: "15.2.1544.4", .cu15: "15.2.1748.10"],
+        .exchangeSE: [.rtm: "15.2.2562.17"],
     ]
 
     /// "Version 6.5 (Build 7638.2: Service Pack 2)", as Exchange System Manager shows it.
@@ -21,7 +26,9 @@ public enum Builds {
         let parts = build.split(separator: ".")
         let version = parts.prefix(2).joined(separator: ".")
         let number = parts.dropFirst(2).joined(separator: ".")
-        let suffix = level == .rtm ? "" : ": Service Pack \(level.rawValue.dropFirst(2))"
+        let suffix =
+            level == .rtm
+            ? "" : level.isCumulativeUpdate ? ": \(level.displayName)" : ": Service Pack \(level.rawValue.dropFirst(2))"
         return "Version \(version) (Build \(number)\(suffix))"
     }
 }

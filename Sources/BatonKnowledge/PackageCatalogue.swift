@@ -18,8 +18,44 @@ public struct PackageCatalogue: Sendable {
             }
         }
         packages.append(kb831464)
-        return packages
+        return packages + modern
     }()
+
+    /// The forest's Exchange versions each cumulative update needs (schema rangeUpper,
+    /// organization objectVersion, lowest domain objectVersion).
+    static let ad2013CU23 = ADVersions(schema: 15312, organization: 16133, domain: 13237)
+    static let ad2016CU23 = ADVersions(schema: 15334, organization: 16223, domain: 13243)
+    static let ad2019CU14 = ADVersions(schema: 17003, organization: 16762, domain: 13243)
+    static let ad2019CU15 = ADVersions(schema: 17003, organization: 16763, domain: 13243)
+
+    /// Cumulative and security updates of Exchange 2013 and later, with the build each brings
+    /// (rules `mx-build-latest-*` of Microsoft's build list) and the Active Directory versions
+    /// each cumulative update needs. Exchange SE RTM carries 2019 CU15's.
+    public static let modern: [Package] = [
+        cumulativeUpdate("exchange-2013-cu23", .exchange2013, .cu23, ad: ad2013CU23),
+        securityUpdate("exchange-2013-cu23-mar23-su", .exchange2013, for: .cu23, "mar23-su", build: "15.0.1497.48"),
+        cumulativeUpdate("exchange-2016-cu23", .exchange2016, .cu23, ad: ad2016CU23),
+        securityUpdate("exchange-2016-cu23-feb26-su", .exchange2016, for: .cu23, "feb26-su", build: "15.1.2507.66"),
+        cumulativeUpdate("exchange-2019-cu14", .exchange2019, .cu14, ad: ad2019CU14),
+        cumulativeUpdate("exchange-2019-cu15", .exchange2019, .cu15, ad: ad2019CU15),
+        securityUpdate("exchange-2019-cu15-feb26-su", .exchange2019, for: .cu15, "feb26-su", build: "15.2.1748.43"),
+        cumulativeUpdate("exchange-se-rtm", .exchangeSE, .rtm, ad: ad2019CU15),
+        securityUpdate("exchange-se-rtm-feb26-su", .exchangeSE, for: .rtm, "feb26-su", build: "15.2.2562.37"),
+    ]
+
+    static func cumulativeUpdate(_ id: String, _ product: Product, _ level: Level, ad: ADVersions) -> Package {
+        Package(
+            id: id, target: .exchange(product), kind: .cumulativeUpdate, level: level, restart: .always,
+            changesStore: false, build: Builds.build(product, level), adVersions: ad)
+    }
+
+    static func securityUpdate(_ id: String, _ product: Product, for level: Level, _ update: String, build: String)
+        -> Package
+    {
+        Package(
+            id: id, target: .exchange(product), kind: .securityUpdate, requires: level, restart: .always,
+            changesStore: false, build: build, update: update)
+    }
 
     /// Windows Server 2003 hotfix 831464: IIS 6.0 compression corruption causes an access
     /// violation. Installed on Exchange 2003 cluster nodes running Windows Server 2003,

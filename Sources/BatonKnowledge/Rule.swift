@@ -29,16 +29,32 @@ public struct Rule: Sendable, Hashable, Identifiable {
         case fact
     }
 
+    /// Where a rule comes from: KB 328839 itself, Microsoft's other documentation and scripts,
+    /// administrators' common practice (Baton's default, which an inventory may change), or
+    /// Baton's own judgement where the sources are silent.
+    public enum Source: String, Sendable, Hashable, CaseIterable, Codable {
+        case kb328839 = "KB 328839"
+        case microsoft = "Microsoft"
+        case community = "community practice"
+        case baton = "Baton"
+    }
+
     public var id: ID
     public var kind: Kind
+    public var source: Source
     /// The rule for a person, in the words of KB 328839.
     public var text: String
     /// KB 328839's section it comes from; "Baton" for what KB 328839 leaves to judgement.
     public var section: String
 
     public init(_ id: ID, _ kind: Kind, section: String, _ text: String) {
+        self.init(id, kind, source: section == Rule.baton ? .baton : .kb328839, section: section, text)
+    }
+
+    public init(_ id: ID, _ kind: Kind, source: Source, section: String, _ text: String) {
         self.id = id
         self.kind = kind
+        self.source = source
         self.section = section
         self.text = text
     }

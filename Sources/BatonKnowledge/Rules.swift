@@ -57,8 +57,10 @@ extension Rule {
     static let e55 = "Microsoft Exchange Server 5.5"
     static let baton = "Baton (KB 328839 is silent)"
 
-    /// Every rule Baton carries, in the order of KB 328839.
-    public static let catalogue: [Rule] = [
+    /// Every rule Baton carries: KB 328839's in its order, then those of Exchange 2013 and later.
+    public static let catalogue: [Rule] = kb328839 + modernExchange
+
+    static let kb328839: [Rule] = [
         Rule(
             .backupBefore, .step, section: common,
             """

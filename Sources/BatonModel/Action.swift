@@ -21,4 +21,41 @@ public enum Action: String, Sendable, Hashable, CaseIterable, Codable {
     case verifyVersion = "verify-version"
     case failoverTest = "failover-test"
     case milestone
+    // Exchange 2013 and later (docs/plan.md).
+    case prepareSchema = "prepare-schema"
+    case prepareAD = "prepare-ad"
+    case prepareDomains = "prepare-domains"
+    case waitReplication = "wait-replication"
+    case drainTransport = "drain-transport"
+    case startDagMaintenance = "start-dag-maintenance"
+    case redirectMessages = "redirect-messages"
+    case serverOffline = "server-offline"
+    case serverOnline = "server-online"
+    case stopDagMaintenance = "stop-dag-maintenance"
+    case resumeTransport = "resume-transport"
+    case checkCopies = "check-copies"
+    case checkWitness = "check-witness"
+    case checkPendingReboot = "check-pending-reboot"
+    case saveConfig = "save-config"
+    case restoreConfig = "restore-config"
+    case rebalanceDatabases = "rebalance-databases"
+}
+
+extension Action {
+    /// The actions of Exchange 2013 and later, which KB 328839's product lines never use.
+    public var isModernOnly: Bool {
+        switch self {
+        case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
+            .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
+            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases:
+            true
+        default: false
+        }
+    }
+}
+
+/// What `wait-replication` waits for: the change of one preparation step to reach every
+/// domain controller.
+public enum ReplicationScope: String, Sendable, Hashable, CaseIterable, Codable {
+    case schema, organization, domains
 }

@@ -9,6 +9,13 @@ public struct Inventory: Sendable, Hashable {
     /// Per-action duration overrides for the estimate, in seconds, keyed by action name
     /// (or `install-service-pack` / `install-hotfix`). An addition to Baton's formats.
     public var durations: [String: Int]
+    /// Exchange 2013 and later: Active Directory, sites and database availability groups.
+    public var activeDirectory: ActiveDirectoryInfo?
+    public var sites: [Site] = []
+    public var dags: [DatabaseAvailabilityGroup] = []
+    /// The order of sites the inventory asks for, overriding Baton's default (Internet-facing
+    /// sites first, rule `mx-order-sites`).
+    public var siteOrder: [String]?
     /// Command profiles named by `hosts:` entries (an addition to the inventory format).
     public var profiles: [CommandProfileSpec] = []
     /// Options for OpenSSH connections (an addition to the inventory format).

@@ -7,10 +7,12 @@ struct InventoryReader {
     var fields: YAMLFields
     let reservedPackageIDs: Set<String>
     /// Where each name was first declared, for duplicate and reference checks.
-    private var declared: [HostName: (kind: NameKind, location: SourceLocation)] = [:]
+    var declared: [HostName: (kind: NameKind, location: SourceLocation)] = [:]
+    /// The inventory's sites, read before the servers that name them.
+    var sites: [Site] = []
 
     enum NameKind: Equatable {
-        case domainController, server, cluster, node(cluster: HostName), virtualServer(cluster: HostName)
+        case domainController, server, cluster, node(cluster: HostName), virtualServer(cluster: HostName), dag
 
         var noun: String {
             switch self {
@@ -19,6 +21,7 @@ struct InventoryReader {
             case .cluster: "a cluster"
             case .node(let cluster): "a node of cluster \(cluster)"
             case .virtualServer(let cluster): "a virtual server of cluster \(cluster)"
+            case .dag: "a database availability group"
             }
         }
     }
@@ -30,22 +33,27 @@ struct InventoryReader {
 
     static let topLevelKeys = [
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
-        "ssh",
+        "ssh", "active-directory", "sites", "dags", "order",
     ]
     static let profileKeys = ["kind", "commands", "checks", "restart-timeout"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
     static let sshKeys = ["config", "connect-timeout"]
     static let serverKeys = [
         "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
-        "installed",
+        "installed", "site", "update", "custom-config",
     ]
     static let clusterKeys = ["name", "product", "level", "os", "mode", "nodes", "cluster-group", "virtual-servers"]
     static let nodeKeys = ["name", "product", "level", "os", "components", "adc-custom-maps", "running", "installed"]
     static let virtualServerKeys = ["name", "owner", "preferred-owner", "level", "product"]
-    static let packageKeys = ["id", "product", "kind", "requires", "level", "restart", "changes-store", "build"]
+    static let packageKeys = [
+        "id", "product", "kind", "requires", "level", "restart", "changes-store", "build", "update", "ad-versions",
+    ]
     static let hostKeys = ["address", "via", "user", "port", "profile"]
     /// Keys of `durations:`: every action, and the two kinds of install separately.
-    static let durationKeys = Action.allCases.map(\.rawValue) + ["install-service-pack", "install-hotfix"]
+    static let durationKeys =
+        Action.allCases.map(\.rawValue) + [
+            "install-service-pack", "install-hotfix", "install-cumulative-update", "install-security-update",
+        ]
 
     mutating func read(_ root: Node) -> Inventory? {
         guard let top = fields.mapping(root, "the inventory", allowed: Self.topLevelKeys) else { return nil }
@@ -56,7 +64,11 @@ struct InventoryReader {
             fields.fail(root, "missing required key 'organization'")
         }
         let domainControllers = top["domain-controllers"].map { readDomainControllers($0) } ?? []
+        sites = top["sites"].map { readSites($0) } ?? []
         let servers = top["servers"].map { readServers($0) } ?? []
+        let activeDirectory = top["active-directory"].map { readActiveDirectory($0, sites: sites) }
+        let dags = top["dags"].map { readDAGs($0, servers: servers, sites: sites) } ?? []
+        let siteOrder = top["order"].map { readOrder($0, sites: sites) }
         let clusters = top["clusters"].map { readClusters($0) } ?? []
         let packages = top["packages"].map { readPackages($0) } ?? []
         let hosts = top["hosts"].map { readHosts($0) } ?? []
@@ -70,6 +82,10 @@ struct InventoryReader {
             packages: packages, hosts: hosts, durations: durations, file: fields.file)
         inventory.profiles = profiles
         inventory.ssh = ssh
+        inventory.activeDirectory = activeDirectory ?? nil
+        inventory.sites = sites
+        inventory.dags = dags
+        inventory.siteOrder = siteOrder ?? nil
         return inventory
     }
 
@@ -116,10 +132,19 @@ struct InventoryReader {
         declare(name, .server, at: nameNode)
         let what = "server \(name)"
         let install = readInstall(map, what: what, inherited: nil)
-        let role = map["role"].flatMap { fields.choice($0, "role") as Role? } ?? .standalone
+        let modern = install?.product.isModern ?? false
+        let role = map["role"].flatMap { fields.choice($0, "role") as Role? } ?? (modern ? .mailbox : .standalone)
         let edition = map["edition"].flatMap { fields.choice($0, "edition") as Edition? } ?? .standard
         let pool = map["pool"].flatMap { fields.name($0, "pool") }
-        if let install {
+        let modernKeys = readModernServerKeys(map, what: what, product: install?.product)
+        if let install, install.product.isModern || [.mailbox, .edge, .clientAccess].contains(role) {
+            if !install.product.roles.contains(role), let node = map["role"] {
+                let roles = install.product.roles.map(\.rawValue).joined(separator: ", ")
+                fields.fail(
+                    node,
+                    "\(what): role '\(role.rawValue)' is not one of \(roles), the roles of \(install.product.rawValue)")
+            }
+        } else if let install {
             if role != .standalone, !install.product.hasFrontEnds, let node = map.values["role"]?.key {
                 fields.fail(
                     node,
@@ -130,12 +155,14 @@ struct InventoryReader {
                 fields.fail(node, "\(what): the conferencing edition exists only for exchange-2000")
             }
         }
-        if pool != nil, role != .frontEnd, let node = map.values["pool"]?.key {
+        if pool != nil, role != .frontEnd, role != .clientAccess, let node = map.values["pool"]?.key {
             fields.fail(node, "\(what): only front-end servers sit in a load-balancing pool; set 'role: front-end'")
         }
         guard let install else { return nil }
-        return Server(
+        var server = Server(
             name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
+        (server.site, server.update, server.customConfig) = modernKeys
+        return server
     }
 
     /// Product, level, OS and the optional per-machine keys, inheriting from `inherited` (a
@@ -211,6 +238,12 @@ struct InventoryReader {
         let what = "cluster \(name)"
         let mode = map["mode"].flatMap { fields.choice($0, "mode") as ClusterMode? } ?? .activePassive
         let defaults = readInstall(map, what: what, inherited: nil)
+        if let product = defaults?.product, product.isModern {
+            fields.fail(
+                map["product"] ?? map.node,
+                "\(what): \(product.rawValue) has no shared-disk clusters; describe its database availability group under dags:"
+            )
+        }
         var nodes: [ClusterNode] = []
         if let nodesNode = required(map, "nodes", in: what), let items = fields.list(nodesNode, "nodes") {
             for item in items {
@@ -349,8 +382,24 @@ struct InventoryReader {
         let restart = map["restart"].flatMap { fields.choice($0, "restart") as RestartPolicy? } ?? .ifPrompted
         let changesStore = map["changes-store"].flatMap { fields.bool($0, "changes-store") } ?? false
         let build = map["build"].flatMap { fields.string($0, "build") }
+        let update = map["update"].flatMap { fields.name($0, "update") }
+        let adVersions = map["ad-versions"].flatMap { readADVersions($0, "ad-versions") }
         guard let id, let target, let kind else { return nil }
         let product: Product? = if case .exchange(let product) = target { product } else { nil }
+        if kind == .cumulativeUpdate || kind == .securityUpdate {
+            checkModernPackage(map, what: what, kind: kind, product: product, level: level, requires: requires)
+            return Package(
+                id: id, target: target, kind: kind, level: kind == .cumulativeUpdate ? level : nil,
+                requires: kind == .securityUpdate ? requires : nil, restart: .always, changesStore: false,
+                build: build, update: kind == .securityUpdate ? (update ?? id) : nil, adVersions: adVersions,
+                location: fields.location(node))
+        }
+        for key in ["update", "ad-versions"] {
+            if let keyNode = map.values[key]?.key {
+                fields.fail(
+                    keyNode, "\(what): '\(key)' is for cumulative and security updates of Exchange 2013 and later")
+            }
+        }
         if kind == .servicePack {
             if level == nil {
                 fields.fail(map.node, "\(what): a service pack needs 'level', the level it brings servers to")

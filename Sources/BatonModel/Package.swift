@@ -1,6 +1,10 @@
 public enum PackageKind: String, Sendable, Hashable, CaseIterable, Codable {
     case hotfix
     case servicePack = "service-pack"
+    /// Exchange 2013 and later: a complete build, installed with setup /Mode:Upgrade.
+    case cumulativeUpdate = "cumulative-update"
+    /// Exchange 2013 and later: a fix for one cumulative update, installed as a .msp.
+    case securityUpdate = "security-update"
 }
 
 /// When an installer's restart happens (rule `restart-if-prompted`).
@@ -39,13 +43,21 @@ public struct Package: Sendable, Hashable {
     public var changesStore: Bool
     /// The build Exchange System Manager shows afterwards (rule `verify-version`), if known.
     public var build: String?
+    /// A security update's short name, as a server's `update:` records it ("feb26-su").
+    public var update: String?
+    /// The Active Directory versions a cumulative update (or an exceptional security update)
+    /// brings the forest to; nil when it changes nothing in Active Directory.
+    public var adVersions: ADVersions?
     /// Where a custom package was declared; nil for the built-in catalogue.
     public var location: SourceLocation?
 
     public init(
         id: String, target: PackageTarget, kind: PackageKind, level: Level? = nil, requires: Level? = nil,
-        restart: RestartPolicy, changesStore: Bool, build: String? = nil, location: SourceLocation? = nil
+        restart: RestartPolicy, changesStore: Bool, build: String? = nil, update: String? = nil,
+        adVersions: ADVersions? = nil, location: SourceLocation? = nil
     ) {
+        self.update = update
+        self.adVersions = adVersions
         self.id = id
         self.target = target
         self.kind = kind

@@ -3,6 +3,12 @@ public enum Role: String, Sendable, Hashable, CaseIterable, Codable {
     case frontEnd = "front-end"
     case backEnd = "back-end"
     case standalone
+    /// Exchange 2013 and later: a Mailbox server (with the Client Access services from 2016 on).
+    case mailbox
+    /// An Edge Transport server in the perimeter network.
+    case edge
+    /// An Exchange 2013 Client Access server.
+    case clientAccess = "client-access"
 }
 
 public enum Edition: String, Sendable, Hashable, CaseIterable, Codable {
@@ -70,6 +76,13 @@ public struct Server: Sendable, Hashable {
     public var role: Role
     public var pool: String?
     public var edition: Edition
+    /// The Active Directory site (Exchange 2013 and later).
+    public var site: String?
+    /// The security or hotfix update installed on top of the cumulative update, as its
+    /// package names it ("feb26-su").
+    public var update: String?
+    /// Customised files a cumulative update overwrites (web.config, EdgeTransport.exe.config…).
+    public var customConfig: [String] = []
     public var location: SourceLocation
 
     public init(

@@ -11,7 +11,23 @@ public struct ActionDurations: Sendable, Hashable {
         "resources-offline": 60, "upgrade-virtual-server": 10 * 60, "resources-online": 3 * 60,
         "update-component": 15 * 60, "performance-optimizer": 10 * 60, "restore-services": 2 * 60,
         "verify-version": 60, "failover-test": 6 * 60, "milestone": 0,
+        // Exchange 2013 and later.
+        "install-cumulative-update": 90 * 60, "install-security-update": 25 * 60, "prepare-schema": 15 * 60,
+        "prepare-ad": 10 * 60, "prepare-domains": 10 * 60, "wait-replication": 30 * 60, "drain-transport": 5 * 60,
+        "start-dag-maintenance": 5 * 60, "redirect-messages": 2 * 60, "server-offline": 60, "server-online": 60,
+        "stop-dag-maintenance": 3 * 60, "resume-transport": 2 * 60, "check-copies": 2 * 60, "check-witness": 60,
+        "check-pending-reboot": 60, "save-config": 2 * 60, "restore-config": 2 * 60, "rebalance-databases": 5 * 60,
     ]
+
+    /// The duration key of an install of a package of `kind`.
+    static func installKey(_ kind: PackageKind) -> String {
+        switch kind {
+        case .servicePack: "install-service-pack"
+        case .hotfix: "install-hotfix"
+        case .cumulativeUpdate: "install-cumulative-update"
+        case .securityUpdate: "install-security-update"
+        }
+    }
 
     let overrides: [String: Int]
 
@@ -29,7 +45,7 @@ public struct ActionDurations: Sendable, Hashable {
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
         if step.action == .install {
             let kind = step.package == packageID ? packageKind : .hotfix
-            let key = kind == .servicePack ? "install-service-pack" : "install-hotfix"
+            let key = Self.installKey(kind)
             return overrides[key] ?? overrides["install"] ?? Self.defaults[key]!
         }
         return overrides[step.action.rawValue] ?? Self.defaults[step.action.rawValue] ?? 0

@@ -39,6 +39,9 @@ struct Applicability {
             case .hotfix:
                 let requires = package.requires ?? .rtm
                 return install.level >= requires ? .applies : .belowRequirement(install.level)
+            case .cumulativeUpdate, .securityUpdate:
+                // Planned by `ModernPlanner`.
+                return .notACandidate
             }
         }
     }

@@ -9,7 +9,23 @@ public struct Estimate: Sendable, Hashable, Codable {
     public var workSeconds: Int
     public var virtualServers: [Downtime]
     public var pools: [PoolWindow]
+    /// Exchange 2013 and later: each database's time without a mounted copy (zero when a
+    /// healthy copy elsewhere takes over) and each DAG's maintenance window.
+    public var databases: [Downtime]?
+    public var dags: [DAGWindow]?
     public var assumptions: String
+
+    public struct DAGWindow: Sendable, Hashable, Codable {
+        public var name: String
+        public var members: Int
+        /// From the first member's maintenance to the last check of its copies.
+        public var windowSeconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name, members
+            case windowSeconds = "window-seconds"
+        }
+    }
 
     public struct Downtime: Sendable, Hashable, Codable {
         public var name: String
@@ -42,7 +58,7 @@ public struct Estimate: Sendable, Hashable, Codable {
         case makespanSeconds = "makespan-seconds"
         case workSeconds = "work-seconds"
         case virtualServers = "virtual-servers"
-        case pools, assumptions
+        case pools, assumptions, databases, dags
     }
 
     /// Earliest start of every step, each as soon as its predecessors end.

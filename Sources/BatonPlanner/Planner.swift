@@ -27,6 +27,9 @@ public struct Planner: Sendable {
     }
 
     public func plan() throws(PlanRefusal) -> Plan {
+        if let product = package.product, product.isModern {
+            return try ModernPlanner(inventory: inventory, package: package, product: product).plan()
+        }
         try refuseMigrations()
         let applicability = Applicability(package: package)
         var builder = PlanBuilder()
@@ -284,6 +287,9 @@ public struct Planner: Sendable {
                 cluster: cluster, package: package, applicability: applicability,
                 policy: Exchange2003ClusterProcedure.policy(package: package, cluster: cluster))
             return try rolling.plan(after: start, builder: &builder)
+        case .exchange2013, .exchange2016, .exchange2019, .exchangeSE:
+            // The inventory refuses such clusters: Exchange 2013 and later use DAGs.
+            return start
         }
     }
 

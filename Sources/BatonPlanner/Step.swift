@@ -49,6 +49,25 @@ public enum StepDetail: Sendable, Hashable {
     case verifyVersion(VersionSubject, expect: String)
     case failoverTest(group: HostName)
     case milestone(name: String)
+    // Exchange 2013 and later.
+    /// `host` runs setup from the schema master's site.
+    case prepareSchema(host: HostName)
+    case prepareAD(host: HostName)
+    case prepareDomains(host: HostName, domains: [String])
+    case waitReplication(ReplicationScope)
+    case drainTransport(host: HostName)
+    case startDagMaintenance(host: HostName, dag: HostName, overrideTwoCopies: Bool)
+    case redirectMessages(host: HostName, to: HostName)
+    case serverOffline(host: HostName)
+    case serverOnline(host: HostName)
+    case stopDagMaintenance(host: HostName, dag: HostName)
+    case resumeTransport(host: HostName)
+    case checkCopies(dag: HostName)
+    case checkWitness(dag: HostName)
+    case checkPendingReboot(host: HostName)
+    case saveConfig(host: HostName, files: [String])
+    case restoreConfig(host: HostName, files: [String])
+    case rebalanceDatabases(dag: HostName)
 
     public var action: Action {
         switch self {
@@ -73,6 +92,23 @@ public enum StepDetail: Sendable, Hashable {
         case .verifyVersion: .verifyVersion
         case .failoverTest: .failoverTest
         case .milestone: .milestone
+        case .prepareSchema: .prepareSchema
+        case .prepareAD: .prepareAD
+        case .prepareDomains: .prepareDomains
+        case .waitReplication: .waitReplication
+        case .drainTransport: .drainTransport
+        case .startDagMaintenance: .startDagMaintenance
+        case .redirectMessages: .redirectMessages
+        case .serverOffline: .serverOffline
+        case .serverOnline: .serverOnline
+        case .stopDagMaintenance: .stopDagMaintenance
+        case .resumeTransport: .resumeTransport
+        case .checkCopies: .checkCopies
+        case .checkWitness: .checkWitness
+        case .checkPendingReboot: .checkPendingReboot
+        case .saveConfig: .saveConfig
+        case .restoreConfig: .restoreConfig
+        case .rebalanceDatabases: .rebalanceDatabases
         }
     }
 
@@ -84,9 +120,15 @@ public enum StepDetail: Sendable, Hashable {
             .stopClusterService(let host), .startClusterService(let host), .install(let host, _),
             .reboot(let host, _), .resourcesOffline(let host, _, _), .upgradeVirtualServer(let host, _),
             .resourcesOnline(let host, _), .updateComponent(let host, _), .performanceOptimizer(let host),
-            .restoreServices(let host), .verifyVersion(.host(let host), _):
+            .restoreServices(let host), .verifyVersion(.host(let host), _), .prepareSchema(let host),
+            .prepareAD(let host), .prepareDomains(let host, _), .drainTransport(let host),
+            .startDagMaintenance(let host, _, _), .redirectMessages(let host, _), .serverOffline(let host),
+            .serverOnline(let host), .stopDagMaintenance(let host, _), .resumeTransport(let host),
+            .checkPendingReboot(let host), .saveConfig(let host, _), .restoreConfig(let host, _):
             host
-        case .approve, .verifyVersion(.virtualServer, _), .failoverTest, .milestone: nil
+        case .approve, .verifyVersion(.virtualServer, _), .failoverTest, .milestone, .waitReplication, .checkCopies,
+            .checkWitness, .rebalanceDatabases:
+            nil
         }
     }
 
@@ -108,9 +150,22 @@ extension StepDetail {
     public init?(
         _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: String? = nil,
         what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
-        keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil
+        keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil,
+        dag: HostName? = nil, domains: [String]? = nil, files: [String]? = nil, overrideTwoCopies: Bool? = nil,
+        replication: ReplicationScope? = nil
     ) {
         switch action {
+        case .waitReplication:
+            guard let replication else { return nil }
+            self = .waitReplication(replication)
+        case .checkCopies, .checkWitness, .rebalanceDatabases:
+            guard let dag else { return nil }
+            self =
+                switch action {
+                case .checkCopies: .checkCopies(dag: dag)
+                case .checkWitness: .checkWitness(dag: dag)
+                default: .rebalanceDatabases(dag: dag)
+                }
         case .approve:
             guard let gate else { return nil }
             self = .approve(gate: gate)
@@ -161,7 +216,33 @@ extension StepDetail {
                 self = .updateComponent(host: host, component: component)
             case .performanceOptimizer: self = .performanceOptimizer(host: host)
             case .restoreServices: self = .restoreServices(host: host)
-            case .approve, .milestone, .failoverTest, .verifyVersion: return nil
+            case .prepareSchema: self = .prepareSchema(host: host)
+            case .prepareAD: self = .prepareAD(host: host)
+            case .prepareDomains:
+                guard let domains else { return nil }
+                self = .prepareDomains(host: host, domains: domains)
+            case .drainTransport: self = .drainTransport(host: host)
+            case .startDagMaintenance, .stopDagMaintenance:
+                guard let dag else { return nil }
+                self =
+                    action == .stopDagMaintenance
+                    ? .stopDagMaintenance(host: host, dag: dag)
+                    : .startDagMaintenance(host: host, dag: dag, overrideTwoCopies: overrideTwoCopies ?? false)
+            case .redirectMessages:
+                guard let to else { return nil }
+                self = .redirectMessages(host: host, to: to)
+            case .serverOffline: self = .serverOffline(host: host)
+            case .serverOnline: self = .serverOnline(host: host)
+            case .resumeTransport: self = .resumeTransport(host: host)
+            case .checkPendingReboot: self = .checkPendingReboot(host: host)
+            case .saveConfig, .restoreConfig:
+                guard let files else { return nil }
+                self =
+                    action == .saveConfig
+                    ? .saveConfig(host: host, files: files) : .restoreConfig(host: host, files: files)
+            case .approve, .milestone, .failoverTest, .verifyVersion, .waitReplication, .checkCopies, .checkWitness,
+                .rebalanceDatabases:
+                return nil
             }
         }
     }
@@ -195,8 +276,10 @@ public struct Step: Sendable, Hashable, Identifiable {
     public var group: HostName? { detail.group }
 
     public var to: HostName? {
-        if case .moveGroup(_, _, let to) = detail { return to }
-        return nil
+        switch detail {
+        case .moveGroup(_, _, let to), .redirectMessages(_, let to): to
+        default: nil
+        }
     }
 
     public var package: String? {
@@ -246,6 +329,46 @@ public struct Step: Sendable, Hashable, Identifiable {
         return nil
     }
 
+    /// The DAG a maintenance, copy-health, witness or rebalancing step concerns.
+    public var dag: HostName? {
+        switch detail {
+        case .startDagMaintenance(_, let dag, _), .stopDagMaintenance(_, let dag), .checkCopies(let dag),
+            .checkWitness(let dag), .rebalanceDatabases(let dag):
+            dag
+        default: nil
+        }
+    }
+
+    public var domains: [String]? {
+        if case .prepareDomains(_, let domains) = detail { return domains }
+        return nil
+    }
+
+    public var files: [String]? {
+        switch detail {
+        case .saveConfig(_, let files), .restoreConfig(_, let files): files
+        default: nil
+        }
+    }
+
+    /// Set on `start-dag-maintenance` when a database of the member has exactly two copies.
+    public var overrideTwoCopies: Bool? {
+        if case .startDagMaintenance(_, _, true) = detail { return true }
+        return nil
+    }
+
+    /// What `wait-replication` waits for (the plan format's `what` for that action).
+    public var replication: ReplicationScope? {
+        if case .waitReplication(let scope) = detail { return scope }
+        return nil
+    }
+
+    /// Where `redirect-messages` hands the queued mail (the plan format's `to`).
+    public var redirectTo: HostName? {
+        if case .redirectMessages(_, let to) = detail { return to }
+        return nil
+    }
+
     /// "install exchange-2003-sp2 on NODE2", "move-group EVS1 NODE2 → NODE1": a short label for
     /// progress lines and pictures.
     public var summary: String {
@@ -256,10 +379,15 @@ public struct Step: Sendable, Hashable, Identifiable {
         if let package { parts.append(package) }
         if let group { parts.append(group.spelling) }
         if let what { parts.append("(\(what.map(\.rawValue).joined(separator: ", ")))") }
+        if let replication { parts.append(replication.rawValue) }
+        if let dag { parts.append("DAG \(dag)") }
+        if let domains { parts.append(domains.joined(separator: ", ")) }
+        if let files { parts.append(files.joined(separator: ", ")) }
         if let host { parts.append(action == .moveGroup ? host.spelling : "on \(host)") }
         if let to { parts.append("→ \(to)") }
         if let pool { parts.append("pool \(pool)") }
         if let expect { parts.append("expect \(expect)") }
+        if overrideTwoCopies == true { parts.append("(two-copy override)") }
         return parts.joined(separator: " ")
     }
 }
@@ -268,7 +396,8 @@ public struct Step: Sendable, Hashable, Identifiable {
 extension Step: Codable {
     enum CodingKeys: String, CodingKey {
         case id, action, after, rules, why, phase, host, group, to, package, what, gate, pool, component, keep, when,
-            expect, name
+            expect, name, dag, domains, files
+        case overrideTwoCopies = "override-two-copies"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -281,10 +410,15 @@ extension Step: Codable {
             let detail = StepDetail(
                 action, host: try optional(HostName.self, .host), group: try optional(HostName.self, .group),
                 to: try optional(HostName.self, .to), package: try optional(String.self, .package),
-                what: try optional([BackupItem].self, .what), gate: try optional(String.self, .gate),
+                what: action == .backup ? try optional([BackupItem].self, .what) : nil,
+                gate: try optional(String.self, .gate),
                 pool: try optional(String.self, .pool), component: try optional(Component.self, .component),
                 keep: try optional([ResourceType].self, .keep), when: try optional(RestartPolicy.self, .when),
-                expect: try optional(String.self, .expect), name: try optional(String.self, .name))
+                expect: try optional(String.self, .expect), name: try optional(String.self, .name),
+                dag: try optional(HostName.self, .dag), domains: try optional([String].self, .domains),
+                files: try optional([String].self, .files),
+                overrideTwoCopies: try optional(Bool.self, .overrideTwoCopies),
+                replication: action == .waitReplication ? try optional(ReplicationScope.self, .what) : nil)
         else {
             throw DecodingError.dataCorruptedError(
                 forKey: .action, in: container,
@@ -311,6 +445,11 @@ extension Step: Codable {
         try container.encodeIfPresent(to, forKey: .to)
         try container.encodeIfPresent(package, forKey: .package)
         try container.encodeIfPresent(what, forKey: .what)
+        try container.encodeIfPresent(replication, forKey: .what)
+        try container.encodeIfPresent(dag, forKey: .dag)
+        try container.encodeIfPresent(domains, forKey: .domains)
+        try container.encodeIfPresent(files, forKey: .files)
+        try container.encodeIfPresent(overrideTwoCopies, forKey: .overrideTwoCopies)
         try container.encodeIfPresent(gate, forKey: .gate)
         try container.encodeIfPresent(pool, forKey: .pool)
         try container.encodeIfPresent(component, forKey: .component)

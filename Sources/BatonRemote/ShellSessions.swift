@@ -59,7 +59,7 @@ public actor ShellSessions: CommandRunner {
 
 /// One `ssh HOST sh` and the commands waiting for it, one at a time.
 actor ShellSession {
-    typealias Request = (command: String, marker: String, reply: CheckedContinuation<CommandOutcome, Never>)
+    typealias Request = (command: String, marker: String, reply: Reply)
 
     let access: HostAccess
     let requests: AsyncStream<Request>
@@ -70,6 +70,9 @@ actor ShellSession {
     /// Commands one at a time: a plan runs one step per machine at a time anyway.
     var busy = false
     var waiting: [CheckedContinuation<Void, Never>] = []
+    /// The reply owed to the command being run, answered when the session ends if nothing
+    /// else answered it.
+    var current: Reply?
 
     init(access: HostAccess) {
         self.access = access
@@ -93,6 +96,7 @@ actor ShellSession {
         isClosed = true
         queue.finish()
         process = nil
+        current?.resume(returning: CommandOutcome(exitCode: nil, output: "", unreachable: "the session ended"))
     }
 
     func run(_ command: String) async -> CommandOutcome {
@@ -105,19 +109,30 @@ actor ShellSession {
         guard !isClosed else { return CommandOutcome(exitCode: nil, output: "", unreachable: "the session ended") }
         let marker = "__baton_done_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
         let pid = process
+        let reply = Reply()
+        current = reply
+        defer { current = nil }
+        let queue = queue
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { reply in
+            await withCheckedContinuation { continuation in
+                reply.wait(continuation)
                 if case .terminated = queue.yield((command, marker, reply)) {
                     reply.resume(returning: CommandOutcome(exitCode: nil, output: "", unreachable: "the session ended"))
                 }
             }
         } onCancel: {
-            // A step past its time limit: end the session, and with it the command.
+            // A step past its time limit, or a probe given up: the caller has its answer at
+            // once, and the session ends (a new one serves the next command).
+            reply.resume(
+                returning: CommandOutcome(
+                    exitCode: nil, output: "", unreachable: "no answer in time; the session was ended"))
             if let pid { kill(pid, SIGTERM) }
+            Task { await self.close() }
         }
     }
 
     func close() {
+        isClosed = true
         queue.finish()
         if let process { kill(process, SIGTERM) }
     }
@@ -176,14 +191,44 @@ actor ShellSession {
 /// The reply owed to the request being served, handed between the serving loop and its end.
 final class PendingReply: @unchecked Sendable {
     private let lock = NSLock()
-    private var reply: CheckedContinuation<CommandOutcome, Never>?
+    private var reply: Reply?
 
-    func set(_ reply: CheckedContinuation<CommandOutcome, Never>) { lock.withLock { self.reply = reply } }
+    func set(_ reply: Reply) { lock.withLock { self.reply = reply } }
 
-    func take() -> CheckedContinuation<CommandOutcome, Never>? {
+    func take() -> Reply? {
         lock.withLock {
             defer { reply = nil }
             return reply
         }
+    }
+}
+
+/// One command's answer, given once by whichever comes first: the command's end, the
+/// session's end, or the caller giving up. Later answers are ignored, so no caller waits on
+/// a reply nobody will give.
+final class Reply: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<CommandOutcome, Never>?
+    private var answer: CommandOutcome?
+    private var answered = false
+
+    func wait(_ continuation: CheckedContinuation<CommandOutcome, Never>) {
+        let ready: CommandOutcome? = lock.withLock {
+            if answered, let answer { return answer }
+            self.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    func resume(returning outcome: CommandOutcome) {
+        let waiting: CheckedContinuation<CommandOutcome, Never>? = lock.withLock {
+            guard !answered else { return nil }
+            answered = true
+            answer = outcome
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: outcome)
     }
 }

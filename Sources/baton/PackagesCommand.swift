@@ -23,12 +23,19 @@ struct PackagesCommand: ParsableCommand {
             }
         }
         Terminal.out(
-            "\("id".padded(26)) \("for".padded(14)) \("kind".padded(13)) \("level".padded(9)) \("build".padded(12)) restart\n"
+            "\("id".padded(28)) \("for".padded(14)) \("kind".padded(18)) \("level".padded(9)) \("build".padded(13)) \("restart".padded(11)) AD schema/org/domain\n"
         )
         for package in catalogue.packages {
-            let level = package.level?.rawValue ?? package.requires.map { "≥ \($0.rawValue)" } ?? "-"
+            let level =
+                package.level?.rawValue
+                ?? package.requires.map { package.kind == .securityUpdate ? "on \($0.rawValue)" : "≥ \($0.rawValue)" }
+                ?? "-"
+            let ad = package.adVersions.map { versions in
+                [versions.schema, versions.organization, versions.domain].map { $0.map(String.init) ?? "-" }
+                    .joined(separator: "/")
+            }
             Terminal.out(
-                "\(package.id.padded(26)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(13)) \(level.padded(9)) \((package.build ?? "-").padded(12)) \(package.restart.rawValue)\n"
+                "\(package.id.padded(28)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(18)) \(level.padded(9)) \((package.build ?? "-").padded(13)) \(package.restart.rawValue.padded(11)) \(ad ?? "-")\n"
             )
         }
     }

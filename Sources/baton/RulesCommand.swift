@@ -4,7 +4,9 @@ import BatonKnowledge
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Lists the rules Baton carries from KB 328839, or explains one.")
+        abstract:
+            "Lists the rules Baton carries (KB 328839's, and Exchange 2013 and later's), with where each comes from, or explains one."
+    )
 
     @Argument(help: "A rule id, for example e2003-node-empty.")
     var id: String?
@@ -12,7 +14,9 @@ struct RulesCommand: ParsableCommand {
     func run() throws {
         guard let id else {
             for rule in Rule.catalogue {
-                Terminal.out("\(rule.id.rawValue.padded(32)) \(rule.kind.rawValue.padded(9)) \(rule.firstSentence)\n")
+                Terminal.out(
+                    "\(rule.id.rawValue.padded(32)) \(rule.kind.rawValue.padded(9)) \(rule.source.rawValue.padded(18)) \(rule.firstSentence)\n"
+                )
             }
             return
         }
@@ -24,7 +28,7 @@ struct RulesCommand: ParsableCommand {
         }
         Terminal.out(
             """
-            \(rule.id) (\(rule.kind.rawValue))
+            \(rule.id) (\(rule.kind.rawValue), \(rule.source.rawValue))
             From: \(rule.section)
 
             \(rule.text)

@@ -10,8 +10,15 @@ struct PlanGoldenTests {
     static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
         "Golden/plans.txt")
 
+    static let modernPackages = [
+        "mx-stretched-dag.yaml": "exchange-2019-cu15", "mx-two-member-dag.yaml": "exchange-2016-cu23",
+        "mx-2013-split-roles.yaml": "exchange-2013-cu23", "mx-standalone-to-se.yaml": "exchange-se-rtm",
+        "mx-multi-dag-monthly-su.yaml": "exchange-2019-cu15-feb26-su",
+    ]
+
     static func package(for example: String) -> String {
-        example.hasPrefix("e2000")
+        if let modern = modernPackages[example] { return modern }
+        return example.hasPrefix("e2000")
             ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
     }
 

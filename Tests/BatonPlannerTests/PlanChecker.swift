@@ -18,6 +18,15 @@ struct PlanChecker {
         guard found.isEmpty else { return found }
         found += concurrency()
         var rng = SplitMix(seed: seed)
+        if package.product?.isModern == true {
+            for order in 0..<orders {
+                var sim = ModernSimulation(checker: self)
+                let problems = sim.run(order: randomOrder(&rng))
+                found += problems.map { "order \(order): \($0)" }
+                if !problems.isEmpty { break }
+            }
+            return found
+        }
         for order in 0..<orders {
             var sim = Simulation(checker: self)
             let problems = sim.run(order: randomOrder(&rng))
@@ -57,6 +66,12 @@ struct PlanChecker {
                 case .failoverTest: ["group": step.group != nil]
                 case .milestone: ["name": step.name != nil]
                 case .leavePool, .rejoinPool: ["host": step.host != nil, "pool": step.pool != nil]
+                case .waitReplication: ["what": step.replication != nil]
+                case .checkCopies, .checkWitness, .rebalanceDatabases: ["dag": step.dag != nil]
+                case .startDagMaintenance, .stopDagMaintenance: ["host": step.host != nil, "dag": step.dag != nil]
+                case .redirectMessages: ["host": step.host != nil, "to": step.to != nil]
+                case .prepareDomains: ["host": step.host != nil, "domains": step.domains != nil]
+                case .saveConfig, .restoreConfig: ["host": step.host != nil, "files": step.files != nil]
                 default: ["host": step.host != nil]
                 }
             for (field, present) in required where !present {
@@ -106,7 +121,8 @@ struct PlanChecker {
     func touches(_ step: Step) -> [String] {
         var entities: [String] = []
         if let host = step.host { entities.append("host " + host.lowercased()) }
-        if let to = step.to { entities.append("host " + to.lowercased()) }
+        if let to = step.to, step.action == .moveGroup { entities.append("host " + to.lowercased()) }
+        if let dag = step.dag { entities.append("dag " + dag.lowercased()) }
         if let group = step.group {
             if group == "cluster-group", let host = step.host, let cluster = clusterOf(host.lowercased()) {
                 entities.append("cluster-group of " + cluster.name.spelling)
@@ -400,6 +416,10 @@ struct Simulation {
             }
             if resources[key] != .online { fail(step, "failover test of an EVS that is not online") }
             failoverTested.insert(key)
+        case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
+            .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
+            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases:
+            fail(step, "an action of Exchange 2013 and later in a plan for \(package.id)")
         }
         if let host, step.action != .milestone { lastHostAction[host] = step.action }
     }

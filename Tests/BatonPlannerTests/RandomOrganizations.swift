@@ -97,7 +97,8 @@ enum Shapes {
     )
     .map { ClusterShape(nodes: $0, virtualServers: $1, owners: $2, activeActive: $3, upgradedNodes: $4) }
     static let organization = zip(
-        Gen.element(of: Product.allCases), server.array(of: 0...7), cluster.array(of: 0...3), Gen.int(in: 0...9)
+        Gen.element(of: Product.allCases.filter { !$0.isModern }), server.array(of: 0...7), cluster.array(of: 0...3),
+        Gen.int(in: 0...9)
     ).map { OrganizationShape(product: $0 ?? .exchange2003, servers: $1, clusters: $2, packageChoice: $3) }
 }
 

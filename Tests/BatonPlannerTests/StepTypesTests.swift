@@ -52,7 +52,8 @@ struct StepTypesTests {
     func requiredFields(_ action: Action) {
         let complete = StepDetail(
             action, host: "H", group: "G", to: "T", package: "p", what: [.databases], gate: "g", pool: "pool",
-            component: .adc, keep: [], when: .always, expect: "1", name: "n")
+            component: .adc, keep: [], when: .always, expect: "1", name: "n", dag: "D", domains: ["d"], files: ["f"],
+            overrideTwoCopies: true, replication: .schema)
         #expect(complete?.action == action)
         #expect(StepDetail(action) == nil, "\(action.rawValue) with no fields at all")
     }

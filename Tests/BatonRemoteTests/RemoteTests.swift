@@ -107,7 +107,7 @@ struct CommandProfileTests {
             try #require(try profile.command("verify-version", profile.values(for: verify, run: "r", address: "m"))))
         #expect(verifyScript.contains("-ne '6.5.7638.2'"))
         #expect(verifyScript.contains("store.exe"))
-        for action in Action.allCases where ![.approve, .milestone, .reboot].contains(action) {
+        for action in Action.allCases where ![.approve, .milestone, .reboot].contains(action) && !action.isModernOnly {
             #expect(profile.commands[action.rawValue] != nil, "no Windows command for \(action.rawValue)")
         }
         #expect(profile.commands["restart"] != nil && profile.commands["probe"] != nil)
@@ -342,5 +342,54 @@ extension CommandProfileTests {
             units.append(UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8)
         }
         return String(decoding: units, as: UTF16.self)
+    }
+}
+
+@Suite("Shell sessions never leave a caller waiting")
+struct ShellSessionTests {
+    static let access = HostAccess(
+        host: "H", via: .ssh, location: SourceLocation(file: "t", line: 1, column: 1))
+
+    /// `body`'s result, or nil when it takes longer than `limit` (so a hang fails the test
+    /// rather than the suite). The limits are generous: on two busy cores a task may wait
+    /// long for its turn; a hang waits for ever.
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
+        let result = Mutex<T?>(nil)
+        Task {
+            let value = await body()
+            result.withLock { $0 = value }
+        }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let value = result.withLock({ $0 }) { return value }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    @Test("a session whose program cannot start answers its command as unreachable")
+    func programMissing() async {
+        let session = ShellSession(access: Self.access)
+        await session.start(arguments: ["/nonexistent/ssh-client"])
+        let outcome = await Self.within(.seconds(90)) { await session.run("true") }
+        #expect(outcome?.unreachable != nil)
+    }
+
+    @Test(
+        "a session that never answers: the caller that gives up has its answer at once, and the next command gets a new session"
+    )
+    func callerGivesUp() async {
+        let session = ShellSession(access: Self.access)
+        // A "shell" that reads nothing and never answers.
+        await session.start(arguments: ["sleep", "30"])
+        let outcome = await Self.within(.seconds(90)) {
+            let running = Task { await session.run("true") }
+            try? await Task.sleep(for: .milliseconds(200))
+            running.cancel()
+            return await running.value
+        }
+        #expect(outcome?.unreachable?.contains("no answer in time") == true)
+        let next = await Self.within(.seconds(90)) { await session.run("true") }
+        #expect(next?.unreachable == "the session ended")
     }
 }

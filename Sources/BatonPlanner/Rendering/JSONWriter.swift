@@ -57,19 +57,24 @@ struct JSONWriter {
         field("action", step.action.rawValue)
         field("after", list: step.after.map(\.rawValue))
         field("component", step.component?.rawValue)
+        field("dag", step.dag?.spelling)
+        if let domains = step.domains { field("domains", list: domains) }
         field("expect", step.expect)
+        if let files = step.files { field("files", list: files) }
         field("gate", step.gate)
         field("group", step.group?.spelling)
         field("host", step.host?.spelling)
         field("id", step.id.rawValue)
         if let keep = step.keep { field("keep", list: keep.map(\.rawValue)) }
         field("name", step.name)
+        if step.overrideTwoCopies == true { field("override-two-copies", true) }
         field("package", step.package)
         field("phase", step.phase)
         field("pool", step.pool)
         field("rules", list: step.rules.map(\.rawValue))
         field("to", step.to?.spelling)
         if let what = step.what { field("what", list: what.map(\.rawValue)) }
+        field("what", step.replication?.rawValue)
         field("when", step.when?.rawValue)
         field("why", step.why)
     }
@@ -77,6 +82,19 @@ struct JSONWriter {
     mutating func estimate(_ estimate: Estimate) {
         begin()
         field("assumptions", estimate.assumptions)
+        if let dags = estimate.dags {
+            field("dags", objects: dags) { writer, dag in
+                writer.field("members", dag.members)
+                writer.field("name", dag.name)
+                writer.field("window-seconds", dag.windowSeconds)
+            }
+        }
+        if let databases = estimate.databases {
+            field("databases", objects: databases) { writer, database in
+                writer.field("downtime-seconds", database.downtimeSeconds)
+                writer.field("name", database.name)
+            }
+        }
         field("makespan-seconds", estimate.makespanSeconds)
         field("pools", objects: estimate.pools) { writer, pool in
             writer.field("fully-out-seconds", pool.fullyOutSeconds)
@@ -128,6 +146,11 @@ struct JSONWriter {
         guard let value else { return }
         key(name)
         string(value)
+    }
+
+    mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        raw(value ? "true" : "false")
     }
 
     mutating func field(_ name: String, _ value: Int) {

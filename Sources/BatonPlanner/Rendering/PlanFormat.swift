@@ -76,6 +76,20 @@ extension Plan {
 
     /// The way back, as rule `no-uninstall` says it must be printed.
     public var rollbackPath: [String] {
+        switch package.kind {
+        case .cumulativeUpdate:
+            return [
+                "A cumulative update cannot be uninstalled (rule mx-cu-no-uninstall): uninstalling removes Exchange. To go back:",
+                "1. Rebuild the server: reinstall Windows and run setup /Mode:RecoverServer with the earlier cumulative update's media.",
+                "2. Reseed its database copies from a healthy copy, or restore them from the backups taken in the prepare phase.",
+                "3. If Active Directory was prepared, it stays prepared: the earlier build runs against it.",
+            ]
+        case .securityUpdate:
+            return [
+                "A security update can be uninstalled (rule mx-su-uninstall): from an elevated prompt, remove it under Installed Updates on each server (in maintenance mode), restart, and check the build is the cumulative update's again."
+            ]
+        case .servicePack, .hotfix: break
+        }
         guard package.kind == .servicePack else {
             return [
                 "A hotfix is removed as its release notes say; restore from the backups this plan takes first if that fails."

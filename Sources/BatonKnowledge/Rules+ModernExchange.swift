@@ -1,0 +1,264 @@
+/// Exchange 2013, 2016, 2019 and Subscription Edition: cumulative updates (CUs) and security
+/// updates (SUs) across database availability groups (DAGs), sites and Edge servers. Each
+/// rule says where it comes from; what administrators commonly do, or what Baton infers where
+/// Microsoft is silent, is marked so and is Baton's default.
+extension Rule.ID {
+    public static let mxCUBackupFirst = Self(rawValue: "mx-cu-backup-first")
+    public static let mxADPrepWhen = Self(rawValue: "mx-ad-prep-when")
+    public static let mxADPrepReplication = Self(rawValue: "mx-ad-prep-replication")
+    public static let mxADPrepLocation = Self(rawValue: "mx-ad-prep-location")
+    public static let mxSECoexistenceBlock = Self(rawValue: "mx-se-coexistence-block")
+    public static let mxSEInPlace = Self(rawValue: "mx-se-inplace")
+    public static let mxSUCUSpecific = Self(rawValue: "mx-su-cu-specific")
+    public static let mxDAGUpdateProcedure = Self(rawValue: "mx-dag-update-procedure")
+    public static let mxDAGEnterOrder = Self(rawValue: "mx-dag-enter-order")
+    public static let mxDAGExitOrder = Self(rawValue: "mx-dag-exit-order")
+    public static let mxDAGShutdownNotLossless = Self(rawValue: "mx-dag-shutdown-not-lossless")
+    public static let mxOneMemberAtATime = Self(rawValue: "mx-one-member-at-a-time")
+    public static let mxCopiesHealthy = Self(rawValue: "mx-copies-healthy")
+    public static let mxQuorum = Self(rawValue: "mx-quorum")
+    public static let mxStartDagTwoCopies = Self(rawValue: "mx-startdag-two-copies")
+    public static let mxCUUpdateRebootBefore = Self(rawValue: "mx-cu-reboot-before")
+    public static let mxCUUpdateRebootAfter = Self(rawValue: "mx-cu-reboot-after")
+    public static let mxSUReboot = Self(rawValue: "mx-su-reboot")
+    public static let mxCUConfigOverwrite = Self(rawValue: "mx-cu-config-overwrite")
+    public static let mxCUAVDisable = Self(rawValue: "mx-cu-av-disable")
+    public static let mxReadinessRebootPending = Self(rawValue: "mx-readiness-reboot-pending")
+    public static let mxCUCommandLine = Self(rawValue: "mx-cu-cmdline")
+    public static let mxCULicenseSwitch = Self(rawValue: "mx-cu-license-switch-diag")
+    public static let mxCURunDotSetup = Self(rawValue: "mx-cu-run-dot-setup")
+    public static let mxSUElevated = Self(rawValue: "mx-su-elevated")
+    public static let mxStandaloneMailbox = Self(rawValue: "mx-standalone-mbx")
+    public static let mx2013CASMaintenance = Self(rawValue: "mx-2013-cas-maint")
+    public static let mxEdgeMaintenance = Self(rawValue: "mx-edge-maint")
+    public static let mxOrderSites = Self(rawValue: "mx-order-sites")
+    public static let mxDAGRebalance = Self(rawValue: "mx-dag-rebalance")
+    public static let mxCUNoUninstall = Self(rawValue: "mx-cu-no-uninstall")
+    public static let mxSUUninstall = Self(rawValue: "mx-su-uninstall")
+    public static let mxHealthCheckerPrePost = Self(rawValue: "mx-healthchecker-pre-post")
+}
+
+extension Rule {
+    static let installCU = "Microsoft: Install the latest Cumulative Update for Exchange Server"
+    static let manageDAGs = "Microsoft: Manage database availability groups › Performing maintenance on DAG members"
+    static let prepareAD = "Microsoft: Prepare Active Directory and domains for Exchange Server"
+    static let fixUpdates = "Microsoft: Fix failed Exchange Server updates"
+    static let upgradeToSE = "Microsoft: Upgrade to Exchange Server SE"
+    static let startDagScript = "Microsoft: StartDagServerMaintenance.ps1 as Exchange ships it"
+    static let community = "Administrators' common practice (Baton's default; the inventory may change it)"
+    static let inferred = "Baton (inferred where Microsoft is silent; the inventory may change it)"
+
+    static let modernExchange: [Rule] = [
+        Rule(
+            .mxCUBackupFirst, .step, source: .microsoft, section: installCU,
+            """
+            Before the first change (Active Directory preparation or an install): a tested backup of every domain \
+            controller's system state, of every mailbox database (one copy each) and of every Exchange server.
+            """),
+        Rule(
+            .mxADPrepWhen, .gate, source: .microsoft, section: prepareAD,
+            """
+            When the package's Active Directory versions (schema rangeUpper, organization objectVersion, domain \
+            objectVersion) are above the forest's, prepare the forest before any server: /PrepareSchema, then \
+            /PrepareAD, then /PrepareAllDomains, each from the package's media. When they are not, no preparation \
+            is needed and the plan says why; when the inventory does not give the forest's versions, an operator \
+            confirms them at a gate.
+            """),
+        Rule(
+            .mxADPrepReplication, .order, source: .microsoft, section: prepareAD,
+            """
+            After each preparation step, wait for Active Directory replication to every domain controller before the \
+            next step or the first server upgrade (check with repadmin).
+            """),
+        Rule(
+            .mxADPrepLocation, .check, source: .microsoft, section: prepareAD,
+            """
+            Run /PrepareSchema and /PrepareAD on a domain-joined 64-bit machine in the same domain and Active \
+            Directory site as the schema master; otherwise setup reports that organization-level objects have not \
+            been created.
+            """),
+        Rule(
+            .mxSECoexistenceBlock, .refusal, source: .microsoft, section: upgradeToSE,
+            """
+            Exchange Server SE setup refuses to install into an organization that still contains Exchange 2013 \
+            servers: Baton refuses the plan (exit 3) until they are decommissioned.
+            """),
+        Rule(
+            .mxSEInPlace, .fact, source: .microsoft, section: upgradeToSE,
+            """
+            Exchange Server SE RTM installs in place over Exchange 2019 CU14 or CU15 with the same procedure as a \
+            cumulative update (setup /Mode:Upgrade, maintenance mode for DAG members). Exchange 2016 moves to SE \
+            only by migration to new servers.
+            """),
+        Rule(
+            .mxSUCUSpecific, .fact, source: .microsoft, section: fixUpdates,
+            """
+            A security update installs only on the cumulative update it was built for ("The upgrade patch cannot be \
+            installed by the Windows Installer service"). Servers at another cumulative update are left alone, and \
+            the plan names the package they need first.
+            """),
+        Rule(
+            .mxDAGUpdateProcedure, .step, source: .microsoft, section: manageDAGs,
+            """
+            A DAG member is updated, and restarted, only inside maintenance mode: drain transport, \
+            StartDagServerMaintenance.ps1, Redirect-Message to another mailbox server, ServerWideOffline inactive; \
+            then the update; then ServerWideOffline active, StopDagServerMaintenance.ps1, transport active again.
+            """),
+        Rule(
+            .mxDAGEnterOrder, .order, source: .microsoft, section: manageDAGs,
+            """
+            Maintenance mode is entered in the documented order: HubTransport draining (and the transport service \
+            restarted), StartDagServerMaintenance.ps1 -PauseClusterNode, Redirect-Message, ServerWideOffline \
+            inactive with requester Maintenance.
+            """),
+        Rule(
+            .mxDAGExitOrder, .order, source: .microsoft, section: manageDAGs,
+            """
+            Maintenance mode is left in the reverse order: ServerWideOffline active, StopDagServerMaintenance.ps1, \
+            HubTransport active and the transport service restarted; then every component reads Active.
+            """),
+        Rule(
+            .mxDAGShutdownNotLossless, .fact, source: .microsoft, section: manageDAGs,
+            """
+            Shutting down or restarting a DAG member without a switchover first does not guarantee lossless \
+            activation of its databases elsewhere: restart members only in maintenance mode.
+            """),
+        Rule(
+            .mxOneMemberAtATime, .order, source: .community, section: community,
+            """
+            At most one member of a DAG is in maintenance (from draining its transport to resuming it) at any \
+            moment; different DAGs proceed side by side. Two members in maintenance can make \
+            StartDagServerMaintenance.ps1 move databases to the other one and reduce copies and quorum.
+            """),
+        Rule(
+            .mxCopiesHealthy, .check, source: .community, section: community,
+            """
+            Before a member enters maintenance, and after it leaves, every database copy of its DAG is healthy: \
+            status Healthy or Mounted, copy and replay queues near zero, content index healthy \
+            (Get-MailboxDatabaseCopyStatus). The next member waits for that.
+            """),
+        Rule(
+            .mxQuorum, .check, source: .microsoft, section: manageDAGs,
+            """
+            A member is taken out only if the rest of the DAG keeps a majority of votes: with an even number of \
+            members the file share witness votes and must be reachable throughout (check-witness); a DAG whose \
+            members could not keep quorum is refused.
+            """),
+        Rule(
+            .mxStartDagTwoCopies, .step, source: .microsoft, section: startDagScript,
+            """
+            StartDagServerMaintenance.ps1 refuses while a database would be left with fewer than two healthy copies: \
+            a member holding a copy of a database with exactly two copies enters maintenance with \
+            -overrideMinimumTwoCopies. A database with a single copy cannot move: the plan warns and counts its \
+            outage.
+            """),
+        Rule(
+            .mxCUUpdateRebootBefore, .step, source: .microsoft, section: installCU,
+            """
+            Restart the server before a cumulative update, so no restart from an earlier installation is pending.
+            """),
+        Rule(
+            .mxCUUpdateRebootAfter, .step, source: .microsoft, section: installCU,
+            """
+            Restart the server after a cumulative update finishes.
+            """),
+        Rule(
+            .mxSUReboot, .step, source: .microsoft, section: fixUpdates,
+            """
+            Restart the server after a security update: it restarts services and may leave files in use.
+            """),
+        Rule(
+            .mxCUConfigOverwrite, .step, source: .microsoft, section: installCU,
+            """
+            A cumulative update overwrites customised Exchange and IIS configuration files (web.config, \
+            EdgeTransport.exe.config, custom OWA pages): save them before and apply them again after.
+            """),
+        Rule(
+            .mxCUAVDisable, .step, source: .microsoft, section: installCU,
+            """
+            Pause antivirus and other file-scanning agents while setup runs, and start them again afterwards.
+            """),
+        Rule(
+            .mxReadinessRebootPending, .check, source: .microsoft, section: fixUpdates,
+            """
+            Setup's readiness checks stop on a pending restart (PendingFileRenameOperations, component servicing, \
+            Windows Update): check just before setup that none is pending.
+            """),
+        Rule(
+            .mxCUCommandLine, .step, source: .microsoft, section: installCU,
+            """
+            A cumulative update installs unattended with the media's setup: Setup.exe /Mode:Upgrade and the licence \
+            switch, from an elevated prompt.
+            """),
+        Rule(
+            .mxCULicenseSwitch, .fact, source: .microsoft, section: installCU,
+            """
+            From Exchange 2019 CU11 and 2016 CU22 on, unattended setup needs \
+            /IAcceptExchangeServerLicenseTerms_DiagnosticDataON or _DiagnosticDataOFF; Exchange 2013 CU23 keeps \
+            /IAcceptExchangeServerLicenseTerms.
+            """),
+        Rule(
+            .mxCURunDotSetup, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            Typing setup.exe in PowerShell can run the installed copy in V15\\Bin instead of the media's: setup \
+            "succeeds" and nothing is upgraded. Always run .\\setup.exe or the media's full path.
+            """),
+        Rule(
+            .mxSUElevated, .step, source: .microsoft, section: fixUpdates,
+            """
+            A security update (.msp) installs from an elevated prompt; installed without elevation it leaves files \
+            not updated and Outlook on the web answering HTTP 500.
+            """),
+        Rule(
+            .mxStandaloneMailbox, .step, source: .baton, section: inferred,
+            """
+            A mailbox server outside a DAG: drain its transport, redirect its queued mail to another mailbox server \
+            if there is one, ServerWideOffline inactive, update, ServerWideOffline active, transport active. Its \
+            databases cannot move, so they are down meanwhile and the estimate says for how long.
+            """),
+        Rule(
+            .mx2013CASMaintenance, .step, source: .community, section: community,
+            """
+            Exchange 2013 Client Access servers behind a load balancer are updated one at a time: out of the load \
+            balancer, ServerWideOffline inactive, update, active, back in. Clients are served fine by Client Access \
+            servers of different cumulative updates, and a pool must never be empty.
+            """),
+        Rule(
+            .mxEdgeMaintenance, .step, source: .community, section: community,
+            """
+            Edge Transport servers are drained, taken offline, updated and brought back one per site at a time, so \
+            inbound mail keeps a path, and after every mailbox server; they need no Active Directory preparation.
+            """),
+        Rule(
+            .mxOrderSites, .order, source: .community, section: community,
+            """
+            Internet-facing sites first, then the others; within a site, mailbox servers before Exchange 2013 Client \
+            Access servers; Edge servers last. An inventory's order: lists the sites in the order it wants instead.
+            """),
+        Rule(
+            .mxDAGRebalance, .step, source: .microsoft, section: manageDAGs,
+            """
+            When every member of a DAG is done, put each database back on its preferred copy \
+            (RedistributeActiveDatabases.ps1 -BalanceDbsByActivationPreference), unless the DAG rebalances on its \
+            own (auto-rebalance); then check the copies again.
+            """),
+        Rule(
+            .mxCUNoUninstall, .fact, source: .microsoft, section: installCU,
+            """
+            A cumulative update cannot be uninstalled: uninstalling removes Exchange from the server. The way back \
+            is to rebuild the server (setup /Mode:RecoverServer) and restore or reseed its databases.
+            """),
+        Rule(
+            .mxSUUninstall, .fact, source: .microsoft, section: fixUpdates,
+            """
+            A security update can be uninstalled from Installed Updates (from an elevated context), which returns the \
+            server to the cumulative update's build.
+            """),
+        Rule(
+            .mxHealthCheckerPrePost, .check, source: .microsoft, section: fixUpdates,
+            """
+            Run HealthChecker before (supportability, .NET, pending restart, maintenance state) and after (the build \
+            is the package's, no server left in maintenance).
+            """),
+    ]
+}

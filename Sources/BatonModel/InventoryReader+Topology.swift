@@ -1,0 +1,276 @@
+import Yams
+
+/// Exchange 2013 and later: sites, Active Directory, database availability groups, and what a
+/// server of theirs adds (docs/inventory.md).
+extension InventoryReader {
+    static let siteKeys = ["name", "internet-facing"]
+    static let activeDirectoryKeys = [
+        "schema-master-site", "domains", "schema-version", "organization-version", "domain-version",
+    ]
+    static let dagKeys = ["name", "members", "witness", "auto-rebalance", "databases"]
+    static let witnessKeys = ["server", "site"]
+    static let databaseKeys = ["name", "copies", "active", "lagged"]
+    static let adVersionKeys = ["schema", "organization", "domain"]
+
+    /// `site`, `update` and `custom-config` of a server; they exist from Exchange 2013 on.
+    mutating func readModernServerKeys(_ map: Mapping, what: String, product: Product?)
+        -> (site: String?, update: String?, customConfig: [String])
+    {
+        var site: String?
+        if let siteNode = map["site"], let name = fields.name(siteNode, "site") {
+            site = self.site(name, at: siteNode, in: sites, for: what)
+        }
+        let update = map["update"].flatMap { fields.name($0, "update") }
+        let customConfig =
+            map["custom-config"].flatMap { fields.list($0, "custom-config") }?
+            .compactMap { fields.string($0, "a customised file") } ?? []
+        if let product, !product.isModern {
+            for key in ["site", "update", "custom-config"] {
+                if let node = map.values[key]?.key {
+                    fields.fail(node, "\(what): '\(key)' is for Exchange 2013 and later, not \(product.rawValue)")
+                }
+            }
+        }
+        if update != nil, let product, product.isModern, map["level"] == nil, let node = map.values["update"]?.key {
+            fields.fail(node, "\(what): an update is installed on a cumulative update; give 'level' too")
+        }
+        return (site, update, customConfig)
+    }
+
+    mutating func readSites(_ node: Node) -> [Site] {
+        guard let items = fields.list(node, "sites") else { return [] }
+        var sites: [Site] = []
+        for item in items {
+            guard let map = fields.mapping(item, "a site", allowed: Self.siteKeys),
+                let nameNode = required(map, "name", in: "a site"), let name = fields.name(nameNode, "name")
+            else { continue }
+            if let earlier = sites.first(where: { $0.name.lowercased() == name.lowercased() }) {
+                fields.fail(nameNode, "site '\(name)' is already declared at line \(earlier.location.line)")
+                continue
+            }
+            let internetFacing = map["internet-facing"].flatMap { fields.bool($0, "internet-facing") } ?? false
+            sites.append(Site(name: name, internetFacing: internetFacing, location: fields.location(item)))
+        }
+        return sites
+    }
+
+    /// The site named at `node`, as declared; an error when it is not.
+    mutating func site(_ name: String, at node: Node, in sites: [Site], for what: String) -> String? {
+        if let site = sites.first(where: { $0.name.lowercased() == name.lowercased() }) { return site.name }
+        let known = sites.isEmpty ? "no sites are declared" : "sites: \(sites.map(\.name).joined(separator: ", "))"
+        fields.fail(node, "\(what): site '\(name)' is not declared under sites: (\(known))")
+        return nil
+    }
+
+    mutating func readActiveDirectory(_ node: Node, sites: [Site]) -> ActiveDirectoryInfo? {
+        guard let map = fields.mapping(node, "active-directory", allowed: Self.activeDirectoryKeys) else { return nil }
+        var schemaMasterSite: String?
+        if let siteNode = map["schema-master-site"], let name = fields.name(siteNode, "schema-master-site") {
+            schemaMasterSite = site(name, at: siteNode, in: sites, for: "active-directory")
+        }
+        let domains =
+            map["domains"].flatMap { fields.list($0, "domains") }?.compactMap { fields.name($0, "a domain") } ?? []
+        let versions = ADVersions(
+            schema: map["schema-version"].flatMap { fields.integer($0, "schema-version", in: 0...1_000_000) },
+            organization: map["organization-version"].flatMap {
+                fields.integer($0, "organization-version", in: 0...1_000_000)
+            },
+            domain: map["domain-version"].flatMap { fields.integer($0, "domain-version", in: 0...1_000_000) })
+        return ActiveDirectoryInfo(
+            schemaMasterSite: schemaMasterSite, domains: domains, versions: versions, location: fields.location(node))
+    }
+
+    mutating func readADVersions(_ node: Node, _ what: String) -> ADVersions? {
+        guard let map = fields.mapping(node, what, allowed: Self.adVersionKeys) else { return nil }
+        return ADVersions(
+            schema: map["schema"].flatMap { fields.integer($0, "schema", in: 0...1_000_000) },
+            organization: map["organization"].flatMap { fields.integer($0, "organization", in: 0...1_000_000) },
+            domain: map["domain"].flatMap { fields.integer($0, "domain", in: 0...1_000_000) })
+    }
+
+    mutating func readOrder(_ node: Node, sites: [Site]) -> [String]? {
+        guard let items = fields.list(node, "order") else { return nil }
+        var order: [String] = []
+        for item in items {
+            guard let name = fields.name(item, "a site"), let site = site(name, at: item, in: sites, for: "order")
+            else { continue }
+            if order.contains(site) {
+                fields.fail(item, "order: site '\(site)' is listed twice")
+            } else {
+                order.append(site)
+            }
+        }
+        return order
+    }
+
+    mutating func readDAGs(_ node: Node, servers: [Server], sites: [Site]) -> [DatabaseAvailabilityGroup] {
+        guard let items = fields.list(node, "dags") else { return [] }
+        var memberOf: [HostName: HostName] = [:]
+        var databaseNames: [String: Int] = [:]
+        var dags: [DatabaseAvailabilityGroup] = []
+        for item in items {
+            guard
+                let dag = readDAG(
+                    item, servers: servers, sites: sites, memberOf: &memberOf, databaseNames: &databaseNames)
+            else { continue }
+            dags.append(dag)
+        }
+        return dags
+    }
+
+    mutating func readDAG(
+        _ node: Node, servers: [Server], sites: [Site], memberOf: inout [HostName: HostName],
+        databaseNames: inout [String: Int]
+    ) -> DatabaseAvailabilityGroup? {
+        guard let map = fields.mapping(node, "a database availability group", allowed: Self.dagKeys),
+            let nameNode = required(map, "name", in: "a database availability group"),
+            let name = fields.hostName(nameNode, "name")
+        else { return nil }
+        declare(name, .dag, at: nameNode)
+        let what = "DAG \(name)"
+        var members: [HostName] = []
+        if let membersNode = required(map, "members", in: what), let items = fields.list(membersNode, "members") {
+            for item in items {
+                guard let member = fields.hostName(item, "a member") else { continue }
+                guard let server = servers.first(where: { $0.name == member }) else {
+                    fields.fail(item, "\(what): member '\(member)' is not a server of this inventory")
+                    continue
+                }
+                if !server.install.product.isModern || server.role != .mailbox {
+                    fields.fail(
+                        item,
+                        "\(what): member \(server.name) is a \(server.install.product.rawValue) \(server.role.rawValue) server; DAG members are mailbox servers of Exchange 2013 or later"
+                    )
+                    continue
+                }
+                if let other = memberOf[server.name] {
+                    fields.fail(
+                        item,
+                        "\(what): \(server.name) is already a member of DAG \(other); a server belongs to one DAG")
+                    continue
+                }
+                if members.contains(server.name) {
+                    fields.fail(item, "\(what): \(server.name) is listed twice")
+                    continue
+                }
+                memberOf[server.name] = name
+                members.append(server.name)
+            }
+            let products = Set(members.compactMap { member in servers.first { $0.name == member }?.install.product })
+            if products.count > 1 {
+                fields.fail(
+                    membersNode,
+                    "\(what): members run \(products.map(\.rawValue).sorted().joined(separator: " and ")); a DAG's members run one product"
+                )
+            }
+        }
+        var witness: Witness?
+        if let witnessNode = map["witness"],
+            let witnessMap = fields.mapping(witnessNode, "witness", allowed: Self.witnessKeys),
+            let serverNode = required(witnessMap, "server", in: "\(what)'s witness"),
+            let server = fields.hostName(serverNode, "server")
+        {
+            if members.contains(server) {
+                fields.fail(serverNode, "\(what): the witness \(server) cannot be one of its members")
+            }
+            let witnessSite = witnessMap["site"].flatMap { siteNode in
+                fields.name(siteNode, "site").flatMap { site($0, at: siteNode, in: sites, for: "\(what)'s witness") }
+            }
+            witness = Witness(server: server, site: witnessSite)
+        }
+        let autoRebalance = map["auto-rebalance"].flatMap { fields.bool($0, "auto-rebalance") } ?? false
+        var databases: [MailboxDatabase] = []
+        if let list = map["databases"].flatMap({ fields.list($0, "databases") }) {
+            for item in list {
+                guard let database = readDatabase(item, dag: what, members: members) else { continue }
+                if let line = databaseNames[database.name.lowercased()] {
+                    fields.fail(item, "database \(database.name) is already declared at line \(line)")
+                    continue
+                }
+                databaseNames[database.name.lowercased()] = database.location.line
+                databases.append(database)
+            }
+        }
+        return DatabaseAvailabilityGroup(
+            name: name, members: members, witness: witness, autoRebalance: autoRebalance, databases: databases,
+            location: fields.location(node))
+    }
+
+    mutating func readDatabase(_ node: Node, dag: String, members: [HostName]) -> MailboxDatabase? {
+        guard let map = fields.mapping(node, "a database", allowed: Self.databaseKeys),
+            let nameNode = required(map, "name", in: "a database"), let name = fields.name(nameNode, "name")
+        else { return nil }
+        let what = "database \(name) of \(dag)"
+        func copy(_ item: Node, _ role: String) -> HostName? {
+            guard let server = fields.hostName(item, role) else { return nil }
+            guard let member = members.first(where: { $0 == server }) else {
+                fields.fail(item, "\(what): \(role) \(server) is not a member of the DAG")
+                return nil
+            }
+            return member
+        }
+        var copies: [HostName] = []
+        if let copiesNode = required(map, "copies", in: what), let items = fields.list(copiesNode, "copies") {
+            for item in items {
+                guard let member = copy(item, "copy") else { continue }
+                if copies.contains(member) {
+                    fields.fail(item, "\(what): \(member) holds one copy, not two")
+                } else {
+                    copies.append(member)
+                }
+            }
+            if items.isEmpty { fields.fail(copiesNode, "\(what) needs at least one copy") }
+        }
+        var active = copies.first
+        if let activeNode = map["active"], let server = fields.hostName(activeNode, "active") {
+            if let copy = copies.first(where: { $0 == server }) {
+                active = copy
+            } else {
+                fields.fail(activeNode, "\(what): the active copy \(server) is not among its copies")
+            }
+        }
+        var lagged: [HostName] = []
+        if let laggedNode = map["lagged"], let items = fields.list(laggedNode, "lagged") {
+            for item in items {
+                guard let server = fields.hostName(item, "a lagged copy") else { continue }
+                guard let copy = copies.first(where: { $0 == server }) else {
+                    fields.fail(item, "\(what): the lagged copy \(server) is not among its copies")
+                    continue
+                }
+                if copy == active { fields.fail(item, "\(what): the active copy \(copy) cannot be a lagged copy") }
+                lagged.append(copy)
+            }
+        }
+        guard let active else { return nil }
+        return MailboxDatabase(
+            name: name, copies: copies, active: active, lagged: lagged, location: fields.location(node))
+    }
+
+    /// A cumulative update brings a modern product to `level`; a security update names the
+    /// cumulative update it was built for with `requires`.
+    mutating func checkModernPackage(
+        _ map: Mapping, what: String, kind: PackageKind, product: Product?, level: Level?, requires: Level?
+    ) {
+        guard let product, product.isModern else {
+            fields.fail(
+                map["product"] ?? map.node,
+                "\(what): \(kind.rawValue)s are for exchange-2013, exchange-2016, exchange-2019 and exchange-se")
+            return
+        }
+        let (needed, other) = kind == .cumulativeUpdate ? ("level", "requires") : ("requires", "level")
+        let value = kind == .cumulativeUpdate ? level : requires
+        if let key = map.values[other]?.key {
+            fields.fail(key, "\(what): a \(kind.rawValue) takes '\(needed)', not '\(other)'")
+        }
+        guard let value else {
+            let meaning =
+                kind == .cumulativeUpdate ? "the cumulative update it brings" : "the cumulative update it is for"
+            fields.fail(map.node, "\(what): a \(kind.rawValue) needs '\(needed)', \(meaning)")
+            return
+        }
+        if !product.levels.contains(value) || !value.isCumulativeUpdate && !(product == .exchangeSE && value == .rtm) {
+            fields.fail(
+                map[needed] ?? map.node, "\(what): \(product.rawValue) has no cumulative update '\(value.rawValue)'")
+        }
+    }
+}

@@ -1,0 +1,736 @@
+import BatonKnowledge
+import BatonModel
+
+/// Plans a cumulative or security update of Exchange 2013, 2016, 2019 or SE across an
+/// organization (docs/plan.md, "Exchange 2013 and later"):
+/// - prepare: the release-notes gate and the backups, then Active Directory's preparation when
+///   the package needs it, joined by a milestone every install waits for;
+/// - the sites in tiers (Internet-facing first, or the inventory's `order:`): in each tier
+///   every DAG is one chain, one member at a time in maintenance mode, side by side with the
+///   other DAGs and the stand-alone mailbox servers; Exchange 2013 Client Access servers after
+///   the tier's mailbox servers, one at a time per pool;
+/// - Edge servers after every mailbox server, one per site at a time.
+struct ModernPlanner {
+    let inventory: Inventory
+    let package: Package
+    let product: Product
+    let servers: [HostName: Server]
+    let dags: [HostName: DatabaseAvailabilityGroup]
+    let tiers: [Tier]
+
+    init(inventory: Inventory, package: Package, product: Product) {
+        self.inventory = inventory
+        self.package = package
+        self.product = product
+        servers = Dictionary(inventory.servers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var dags: [HostName: DatabaseAvailabilityGroup] = [:]
+        for dag in inventory.dags { for member in dag.members { dags[member] = dag } }
+        self.dags = dags
+        tiers = Self.tiers(of: inventory)
+    }
+
+    var isCumulativeUpdate: Bool { package.kind == .cumulativeUpdate }
+
+    // MARK: Which servers
+
+    enum Verdict: Equatable {
+        case applies
+        case otherProduct
+        case alreadyAtLevel(Level)
+        case alreadyInstalled
+        /// A security update built for another cumulative update.
+        case otherCumulativeUpdate(Level)
+        /// Exchange SE goes in place only over 2019 CU14 or CU15.
+        case needsCumulativeUpdateFirst(Level)
+    }
+
+    func verdict(_ server: Server) -> Verdict {
+        let install = server.install
+        switch package.kind {
+        case .cumulativeUpdate:
+            guard let level = package.level else { return .otherProduct }
+            if product == .exchangeSE, install.product == .exchange2019 {
+                return [.cu14, .cu15].contains(install.level) ? .applies : .needsCumulativeUpdateFirst(.cu14)
+            }
+            guard install.product == product else { return .otherProduct }
+            return install.level < level ? .applies : .alreadyAtLevel(install.level)
+        case .securityUpdate:
+            guard install.product == product, let requires = package.requires else { return .otherProduct }
+            guard install.level == requires else {
+                return install.level < requires
+                    ? .needsCumulativeUpdateFirst(requires) : .otherCumulativeUpdate(install.level)
+            }
+            return server.update?.lowercased() == package.update?.lowercased() ? .alreadyInstalled : .applies
+        case .servicePack, .hotfix:
+            return .otherProduct
+        }
+    }
+
+    // MARK: The plan
+
+    func plan() throws(PlanRefusal) -> Plan {
+        try refuse()
+        var builder = PlanBuilder()
+        let durations = ActionDurations(overrides: inventory.durations)
+        let servers = inventory.servers.filter { verdict($0) == .applies }
+        warnLeftAlone(&builder)
+        guard !servers.isEmpty else {
+            builder.warn(
+                .packageApplicability,
+                "Nothing in \(inventory.organization) needs \(package.id): the plan has no steps.")
+            return Plan(
+                organization: inventory.organization, package: .init(package), steps: [], warnings: builder.warnings,
+                estimate: ModernEstimate.compute(
+                    plan: [], inventory: inventory, package: package, durations: durations))
+        }
+        try checkQuorum(servers)
+        let inScope = Set(servers.map(\.name))
+        let ready = prepare(&builder)
+        let prepared = prepareActiveDirectory(after: ready, servers: servers, &builder)
+
+        var ends: [StepID] = []
+        var mailboxDone: [StepID] = []
+        var start = prepared
+        for (index, tier) in tiers.enumerated() {
+            builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+            var tierMailbox: [StepID] = []
+            for dag in inventory.dags where dag.members.contains(where: { tier.contains(server($0)) }) {
+                guard dag.members.contains(where: inScope.contains), tier.isFirst(of: dag, in: self) else { continue }
+                builder.phase = "DAG \(dag.name)"
+                tierMailbox += updateDAG(dag, inScope: inScope, after: start, &builder)
+            }
+            builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+            let standalone = servers.filter {
+                $0.role == .mailbox && dags[$0.name] == nil && tier.contains($0)
+            }
+            if !standalone.isEmpty {
+                tierMailbox = updateStandaloneMailboxes(
+                    standalone, inScope: inScope, after: start, dagChains: tierMailbox, &builder)
+            }
+            mailboxDone += tierMailbox
+            let clientAccess = servers.filter { $0.role == .clientAccess && tier.contains($0) }
+            var tierEnds = tierMailbox
+            if !clientAccess.isEmpty {
+                let after =
+                    tierMailbox.isEmpty
+                    ? start
+                    : builder.join(
+                        "\(tier.label) mailbox servers updated", tierMailbox, rules: [.mxOrderSites],
+                        why: "Within a site, mailbox servers go before Exchange 2013 Client Access servers.")
+                tierEnds = after
+                tierEnds += updateClientAccess(clientAccess, after: after, &builder)
+            }
+            ends += tierEnds
+            if index < tiers.count - 1, !tierEnds.isEmpty {
+                builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+                start = builder.join(
+                    "\(tier.label) updated", tierEnds, rules: [.mxOrderSites],
+                    why: "Sites go in tiers: \(tier.label) before the next.")
+            }
+        }
+        let edges = servers.filter { $0.role == .edge }
+        if !edges.isEmpty {
+            builder.phase = "edge"
+            let after =
+                mailboxDone.isEmpty
+                ? prepared
+                : builder.join(
+                    "all mailbox servers updated", mailboxDone, rules: [.mxEdgeMaintenance],
+                    why: "Edge servers go after every mailbox server they are subscribed to.")
+            ends += updateEdges(edges, after: after, &builder)
+        }
+        let steps = builder.steps
+        return Plan(
+            organization: inventory.organization, package: .init(package), steps: steps, warnings: builder.warnings,
+            estimate: ModernEstimate.compute(plan: steps, inventory: inventory, package: package, durations: durations)
+        )
+    }
+
+    /// Rule `mx-se-coexistence-block`: SE setup refuses an organization with Exchange 2013.
+    func refuse() throws(PlanRefusal) {
+        guard product == .exchangeSE else { return }
+        let old = inventory.servers.filter { $0.install.product == .exchange2013 }.map(\.name)
+        guard !old.isEmpty else { return }
+        throw PlanRefusal(
+            rule: .mxSECoexistenceBlock,
+            message: """
+                \(package.id) cannot be installed while the organization still has Exchange 2013 servers \
+                (\(old.joined(separator: ", "))): Exchange SE setup refuses to. Decommission them first.
+                """)
+    }
+
+    /// Rule `mx-quorum`: with one member out, the rest of each DAG (and its witness, for an
+    /// even number of members) must keep a majority.
+    func checkQuorum(_ servers: [Server]) throws(PlanRefusal) {
+        let inScope = Set(servers.map(\.name))
+        for dag in inventory.dags where dag.members.contains(where: inScope.contains) && dag.members.count > 1 {
+            if dag.usesWitness, dag.witness == nil {
+                throw PlanRefusal(
+                    rule: .mxQuorum,
+                    message: """
+                        DAG \(dag.name) has \(dag.members.count) members and no witness in the inventory: with one \
+                        member out, the others hold \(dag.members.count - 1) of \(dag.members.count) votes, not a \
+                        majority. Add its file share witness (witness: {server: …}).
+                        """)
+            }
+        }
+    }
+
+    // MARK: Prepare
+
+    /// The release-notes gate and rule `mx-cu-backup-first`: domain controllers, then every
+    /// Exchange server of the product line with the databases whose active copy it holds.
+    func prepare(_ builder: inout PlanBuilder) -> [StepID] {
+        builder.phase = "prepare"
+        let gate = builder.add(
+            Step(
+                .approve(gate: "release-notes"), rules: [.releaseNotes],
+                why:
+                    "Read the release notes of \(package.id) before the first change: they may demand changes for this environment."
+            ), after: [])
+        var backups: [StepID] = []
+        var mounted: [HostName: [String]] = [:]
+        for database in inventory.dags.flatMap(\.databases) {
+            mounted[database.active, default: []].append(database.name)
+        }
+        for dc in inventory.domainControllers where servers[dc] == nil {
+            backups.append(
+                builder.add(
+                    Step(
+                        .backup(host: dc, what: [.systemState]), rules: [.mxCUBackupFirst],
+                        why: "Active Directory's way back: the domain controller's system state before the package."),
+                    after: []))
+        }
+        for server in inventory.servers where server.install.product.isModern {
+            let active = mounted[server.name] ?? []
+            let what: [BackupItem] = active.isEmpty ? [.systemState] : [.databases, .systemState]
+            let databases = active.isEmpty ? "" : " and the databases mounted on it (\(active.joined(separator: ", ")))"
+            backups.append(
+                builder.add(
+                    Step(
+                        .backup(host: server.name, what: what), rules: [.mxCUBackupFirst],
+                        why:
+                            "\(server.name)'s system state\(databases), tested, before anything changes: a cumulative update has no undo."
+                    ), after: []))
+        }
+        return builder.join(
+            "ready to update", [gate] + backups, rules: [.mxCUBackupFirst, .releaseNotes],
+            why: "Nothing changes anywhere before the release notes are read and every backup is taken.")
+    }
+
+    /// Rules `mx-ad-prep-when`, `mx-ad-prep-replication`, `mx-ad-prep-location`.
+    func prepareActiveDirectory(after ready: [StepID], servers: [Server], _ builder: inout PlanBuilder) -> [StepID] {
+        guard let wanted = package.adVersions, servers.contains(where: { $0.role != .edge }) else { return ready }
+        let forest = inventory.activeDirectory?.versions ?? ADVersions(schema: nil, organization: nil, domain: nil)
+        builder.phase = "active directory"
+        guard forest.isKnown, let schema = forest.schema, let organization = forest.organization,
+            let domain = forest.domain
+        else {
+            let id = builder.add(
+                Step(
+                    .approve(gate: "active-directory-versions"), rules: [.mxADPrepWhen],
+                    why:
+                        "The inventory does not give the forest's Exchange versions: confirm they are at least schema \(wanted.schema ?? 0), organization \(wanted.organization ?? 0) and domain \(wanted.domain ?? 0), or prepare Active Directory with \(package.id)'s media first."
+                ), after: ready)
+            return [id]
+        }
+        let needSchema = schema < (wanted.schema ?? 0)
+        let needOrganization = needSchema || organization < (wanted.organization ?? 0)
+        let needDomains = domain < (wanted.domain ?? 0)
+        guard needSchema || needOrganization || needDomains else {
+            builder.warn(
+                .mxADPrepWhen,
+                "Active Directory already has \(package.id)'s versions (schema \(schema), organization \(organization), domain \(domain)): no preparation is needed."
+            )
+            return ready
+        }
+        let site = inventory.activeDirectory?.schemaMasterSite
+        let candidates = inventory.servers.filter { $0.role == .mailbox && $0.install.product.isModern }
+        let inSite = candidates.first { site != nil && $0.site == site }
+        if let site, inSite == nil {
+            // No Exchange server to run setup from where it must run: an operator does it.
+            let steps = [
+                needSchema ? "/PrepareSchema" : nil, needOrganization ? "/PrepareAD" : nil,
+                needDomains ? "/PrepareAllDomains" : nil,
+            ].compactMap { $0 }
+            let id = builder.add(
+                Step(
+                    .approve(gate: "active-directory-preparation"), rules: [.mxADPrepWhen, .mxADPrepLocation],
+                    why:
+                        "No Exchange server of the inventory is in the schema master's site \(site): from a domain-joined machine there, run \(steps.joined(separator: ", then ")) with \(package.id)'s media, waiting for replication after each, then approve."
+                ), after: ready)
+            return [id]
+        }
+        let host = (inSite ?? candidates.first ?? servers[0]).name
+        let whereText =
+            site.map { "\(host), in the schema master's site \($0)," }
+            ?? "\(host) (the inventory names no schema master site: it must be in the schema master's domain and site),"
+        var chain = Chain(after: ready)
+        if needSchema {
+            chain.then(
+                Step(
+                    .prepareSchema(host: host), rules: [.mxADPrepWhen, .mxADPrepLocation],
+                    why:
+                        "The forest's schema is at \(schema), \(package.id) needs \(wanted.schema ?? 0): \(whereText) runs setup /PrepareSchema from the package's media."
+                ), in: &builder)
+            chain.then(
+                Step(
+                    .waitReplication(.schema), rules: [.mxADPrepReplication],
+                    why: "The schema change reaches every domain controller before the next step."), in: &builder)
+        }
+        if needOrganization {
+            chain.then(
+                Step(
+                    .prepareAD(host: host), rules: [.mxADPrepWhen, .mxADPrepLocation],
+                    why:
+                        "The organization is at \(organization), \(package.id) needs \(wanted.organization ?? 0): \(whereText) runs setup /PrepareAD."
+                ), in: &builder)
+            chain.then(
+                Step(
+                    .waitReplication(.organization), rules: [.mxADPrepReplication],
+                    why: "The organization's change reaches every domain controller before the domains are prepared."),
+                in: &builder)
+        }
+        guard needDomains else { return chain.tail }
+        let domains = inventory.activeDirectory?.domains ?? []
+        chain.then(
+            Step(
+                .prepareDomains(host: host, domains: domains), rules: [.mxADPrepWhen],
+                why:
+                    "Every domain's Microsoft Exchange System Objects reach \(wanted.domain ?? 0) (now \(domain)): setup /PrepareAllDomains."
+            ), in: &builder)
+        chain.then(
+            Step(
+                .waitReplication(.domains), rules: [.mxADPrepReplication],
+                why: "The domains' changes reach every domain controller before the first server is updated."),
+            in: &builder)
+        return chain.tail
+    }
+
+    // MARK: Sites
+
+    /// A group of sites updated side by side; tiers go one after another (rule `mx-order-sites`).
+    struct Tier {
+        var names: [String]
+        /// Holds the servers with no site.
+        var includesUnnamed: Bool
+
+        var label: String { names.isEmpty ? "servers without a site" : "site " + names.joined(separator: ", ") }
+
+        func contains(_ server: Server?) -> Bool {
+            guard let server else { return false }
+            guard let site = server.site else { return includesUnnamed }
+            return names.contains(site)
+        }
+
+        /// A DAG belongs to the first tier holding one of its members.
+        func isFirst(of dag: DatabaseAvailabilityGroup, in planner: ModernPlanner) -> Bool {
+            let tiers = planner.tiers
+            let first = tiers.firstIndex { tier in dag.members.contains { tier.contains(planner.server($0)) } }
+            return first.map { tiers[$0].names == names && tiers[$0].includesUnnamed == includesUnnamed } ?? false
+        }
+    }
+
+    /// Internet-facing sites first, then the others, then servers with no site; or the
+    /// inventory's `order:`, one site per tier, then every other site together.
+    static func tiers(of inventory: Inventory) -> [Tier] {
+        let all = inventory.sites.map(\.name)
+        var tiers: [Tier]
+        if let order = inventory.siteOrder {
+            tiers = order.map { Tier(names: [$0], includesUnnamed: false) }
+            let rest = all.filter { !order.contains($0) }
+            tiers.append(Tier(names: rest, includesUnnamed: true))
+        } else {
+            let facing = inventory.sites.filter(\.internetFacing).map(\.name)
+            let other = inventory.sites.filter { !$0.internetFacing }.map(\.name)
+            tiers = facing.isEmpty ? [] : [Tier(names: facing, includesUnnamed: false)]
+            tiers.append(Tier(names: other, includesUnnamed: true))
+        }
+        return tiers
+    }
+
+    func server(_ name: HostName) -> Server? { servers[name] }
+
+    /// The order of a DAG's members: by their sites' tiers, then the inventory's order.
+    func orderedMembers(_ dag: DatabaseAvailabilityGroup) -> [HostName] {
+        return dag.members.enumerated().sorted { a, b in
+            let ta = tiers.firstIndex { $0.contains(server(a.element)) } ?? tiers.count
+            let tb = tiers.firstIndex { $0.contains(server(b.element)) } ?? tiers.count
+            return (ta, a.offset) < (tb, b.offset)
+        }.map(\.element)
+    }
+
+    // MARK: Servers
+
+    /// Rules `mx-dag-update-procedure`, `mx-one-member-at-a-time`, `mx-copies-healthy`,
+    /// `mx-quorum`, `mx-startdag-two-copies`, `mx-dag-rebalance`: the whole DAG is one chain.
+    func updateDAG(
+        _ dag: DatabaseAvailabilityGroup, inScope: Set<HostName>, after start: [StepID], _ builder: inout PlanBuilder
+    ) -> [StepID] {
+        var chain = Chain(after: start)
+        for member in orderedMembers(dag) where inScope.contains(member) {
+            guard let server = server(member) else { continue }
+            chain.then(
+                Step(
+                    .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy],
+                    why:
+                        "Every copy in \(dag.name) is healthy (queues near zero, content index healthy) before \(member) goes into maintenance."
+                ), in: &builder)
+            if dag.usesWitness, let witness = dag.witness {
+                chain.then(
+                    Step(
+                        .checkWitness(dag: dag.name), rules: [.mxQuorum],
+                        why:
+                            "\(dag.name) has \(dag.members.count) members: with \(member) out, quorum rests on the witness \(witness.server), which must answer."
+                    ), in: &builder)
+            }
+            let twoCopies = dag.databases(on: member).filter { $0.copies.count == 2 }.map(\.name)
+            warnSingleCopies(dag, member, &builder)
+            let peers = dag.members.filter { $0 != member }.compactMap { self.server($0) }
+            let target =
+                Self.nearest(peers, to: server)
+                ?? Self.nearest(mailboxServers.filter { !inScope.contains($0.name) }, to: server)
+            chain.then(
+                Step(
+                    .drainTransport(host: member),
+                    rules: [.mxDAGUpdateProcedure, .mxDAGEnterOrder, .mxOneMemberAtATime],
+                    why: "\(member) stops taking new mail (HubTransport draining) and restarts its transport service."),
+                in: &builder)
+            let override =
+                twoCopies.isEmpty
+                ? "" : "; -overrideMinimumTwoCopies, as \(twoCopies.joined(separator: ", ")) have two copies"
+            chain.then(
+                Step(
+                    .startDagMaintenance(host: member, dag: dag.name, overrideTwoCopies: !twoCopies.isEmpty),
+                    rules: twoCopies.isEmpty
+                        ? [.mxDAGUpdateProcedure, .mxDAGEnterOrder]
+                        : [.mxDAGUpdateProcedure, .mxDAGEnterOrder, .mxStartDagTwoCopies],
+                    why:
+                        "StartDagServerMaintenance.ps1 blocks activation on \(member), pauses its cluster node and moves its active databases to healthy copies\(override)."
+                ), in: &builder)
+            if let target {
+                chain.then(
+                    Step(
+                        .redirectMessages(host: member, to: target), rules: [.mxDAGUpdateProcedure, .mxDAGEnterOrder],
+                        why: "Mail still queued on \(member) goes to \(target) rather than waiting out the update."),
+                    in: &builder)
+            }
+            chain.then(
+                Step(
+                    .serverOffline(host: member), rules: [.mxDAGUpdateProcedure, .mxDAGEnterOrder],
+                    why: "ServerWideOffline inactive: \(member) is in maintenance mode and serves nothing."),
+                in: &builder)
+            update(server, chain: &chain, &builder)
+            chain.then(
+                Step(
+                    .serverOnline(host: member), rules: [.mxDAGUpdateProcedure, .mxDAGExitOrder],
+                    why: "ServerWideOffline active again, the first step out of maintenance mode."), in: &builder)
+            chain.then(
+                Step(
+                    .stopDagMaintenance(host: member, dag: dag.name), rules: [.mxDAGUpdateProcedure, .mxDAGExitOrder],
+                    why: "StopDagServerMaintenance.ps1 resumes the cluster node and lets \(member)'s copies activate."),
+                in: &builder)
+            chain.then(
+                Step(
+                    .resumeTransport(host: member),
+                    rules: [.mxDAGUpdateProcedure, .mxDAGExitOrder, .mxOneMemberAtATime],
+                    why: "HubTransport active and the transport service restarted: \(member) takes mail again."),
+                in: &builder)
+            chain.then(
+                Step(
+                    .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy],
+                    why:
+                        "\(member)'s copies have caught up (queues near zero) before anything else in \(dag.name) moves."
+                ),
+                in: &builder)
+        }
+        if !dag.autoRebalance {
+            chain.then(
+                Step(
+                    .rebalanceDatabases(dag: dag.name), rules: [.mxDAGRebalance],
+                    why:
+                        "Every member is done: RedistributeActiveDatabases.ps1 puts each database of \(dag.name) back on its preferred copy."
+                ), in: &builder)
+            chain.then(
+                Step(
+                    .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy, .mxDAGRebalance],
+                    why: "After rebalancing, every copy in \(dag.name) is healthy and mounted where it should be."),
+                in: &builder)
+        } else {
+            builder.warn(
+                .mxDAGRebalance,
+                "DAG \(dag.name) rebalances its databases on its own (auto-rebalance): the plan does not run RedistributeActiveDatabases.ps1."
+            )
+        }
+        return chain.tail
+    }
+
+    /// Rule `mx-startdag-two-copies`: a database no other copy can take over is down while its
+    /// only server is worked on.
+    func warnSingleCopies(_ dag: DatabaseAvailabilityGroup, _ member: HostName, _ builder: inout PlanBuilder) {
+        for database in dag.databases(on: member) where database.active == member {
+            let others = database.copies.filter { $0 != member && !database.lagged.contains($0) }
+            guard others.isEmpty else { continue }
+            let why = database.copies.count == 1 ? "it has a single copy" : "its other copies are lagged"
+            builder.warn(
+                .mxStartDagTwoCopies,
+                "Database \(database.name) cannot move off \(member) (\(why)): its users lose access while \(member) is updated; the estimate shows for how long."
+            )
+        }
+    }
+
+    /// Of `candidates`, one in `server`'s site if there is one, else the first.
+    static func nearest(_ candidates: [Server], to server: Server) -> HostName? {
+        (candidates.first { $0.site == server.site && $0.name != server.name }
+            ?? candidates.first { $0.name != server.name })?.name
+    }
+
+    var mailboxServers: [Server] {
+        inventory.servers.filter { $0.role == .mailbox && $0.install.product.isModern }
+    }
+
+    /// Rule `mx-standalone-mbx`: a tier's stand-alone mailbox servers one at a time, each
+    /// handing its queued mail to a mailbox server in service: one this plan does not touch,
+    /// else another of them (never in maintenance at the same time), else a DAG member, and
+    /// then only once the tier's DAGs are done.
+    func updateStandaloneMailboxes(
+        _ servers: [Server], inScope: Set<HostName>, after start: [StepID], dagChains: [StepID],
+        _ builder: inout PlanBuilder
+    ) -> [StepID] {
+        let untouched = mailboxServers.filter { !inScope.contains($0.name) }
+        let needsDAGs =
+            untouched.isEmpty && servers.count == 1 && dags.keys.contains { inScope.contains($0) }
+        var chain = Chain(after: needsDAGs && !dagChains.isEmpty ? dagChains : start)
+        for server in servers {
+            let target =
+                Self.nearest(untouched, to: server) ?? Self.nearest(servers, to: server)
+                ?? Self.nearest(mailboxServers, to: server)
+            updateStandaloneMailbox(server, redirectingTo: target, chain: &chain, &builder)
+        }
+        return needsDAGs ? chain.tail : chain.tail + dagChains
+    }
+
+    func updateStandaloneMailbox(
+        _ server: Server, redirectingTo target: HostName?, chain: inout Chain, _ builder: inout PlanBuilder
+    ) {
+        let host = server.name
+        chain.then(
+            Step(
+                .drainTransport(host: host), rules: [.mxStandaloneMailbox],
+                why: "\(host) stops taking new mail before its update."), in: &builder)
+        if let target {
+            chain.then(
+                Step(
+                    .redirectMessages(host: host, to: target), rules: [.mxStandaloneMailbox],
+                    why: "Mail still queued on \(host) goes to \(target)."), in: &builder)
+        }
+        chain.then(
+            Step(
+                .serverOffline(host: host), rules: [.mxStandaloneMailbox],
+                why: "\(host) is in no DAG, so its databases cannot move: they are down until it is back online."),
+            in: &builder)
+        update(server, chain: &chain, &builder)
+        chain.then(
+            Step(
+                .serverOnline(host: host), rules: [.mxStandaloneMailbox],
+                why: "\(host) serves its mailboxes again."), in: &builder)
+        chain.then(
+            Step(
+                .resumeTransport(host: host), rules: [.mxStandaloneMailbox],
+                why: "\(host) takes mail again."), in: &builder)
+        let databases = inventory.dags.isEmpty ? "" : " (it is in no DAG)"
+        builder.warn(
+            .mxStandaloneMailbox,
+            "\(host)'s databases are down while it is updated\(databases); the estimate shows for how long.")
+    }
+
+    /// Rule `mx-2013-cas-maint`: one at a time per pool, pools side by side.
+    func updateClientAccess(_ servers: [Server], after start: [StepID], _ builder: inout PlanBuilder) -> [StepID] {
+        var pools: [String: [Server]] = [:]
+        var order: [String] = []
+        for server in servers {
+            let pool = server.pool ?? "site \(server.site ?? "-")"
+            if pools[pool] == nil { order.append(pool) }
+            pools[pool, default: []].append(server)
+        }
+        var ends: [StepID] = []
+        for pool in order {
+            builder.phase = "client access \(pool)"
+            var chain = Chain(after: start)
+            for server in pools[pool] ?? [] {
+                let host = server.name
+                if let name = server.pool {
+                    chain.then(
+                        Step(
+                            .leavePool(host: host, pool: name), rules: [.mx2013CASMaintenance],
+                            why: "\(host) leaves load balancer \(name) alone; the other members keep serving."),
+                        in: &builder)
+                }
+                chain.then(
+                    Step(
+                        .serverOffline(host: host), rules: [.mx2013CASMaintenance],
+                        why: "ServerWideOffline inactive: health probes take \(host) out of service."), in: &builder)
+                update(server, chain: &chain, &builder)
+                chain.then(
+                    Step(
+                        .serverOnline(host: host), rules: [.mx2013CASMaintenance],
+                        why: "\(host) answers clients again."), in: &builder)
+                if let name = server.pool {
+                    chain.then(
+                        Step(
+                            .rejoinPool(host: host, pool: name), rules: [.mx2013CASMaintenance],
+                            why: "\(host) serves \(name) again before the next member leaves."), in: &builder)
+                }
+            }
+            ends += chain.tail
+        }
+        return ends
+    }
+
+    /// Rule `mx-edge-maint`: one per site at a time, sites side by side.
+    func updateEdges(_ servers: [Server], after start: [StepID], _ builder: inout PlanBuilder) -> [StepID] {
+        var sites: [String: [Server]] = [:]
+        var order: [String] = []
+        for server in servers {
+            let site = server.site ?? "-"
+            if sites[site] == nil { order.append(site) }
+            sites[site, default: []].append(server)
+        }
+        var ends: [StepID] = []
+        for site in order {
+            builder.phase = site == "-" ? "edge" : "edge \(site)"
+            var chain = Chain(after: start)
+            for server in sites[site] ?? [] {
+                let host = server.name
+                chain.then(
+                    Step(
+                        .drainTransport(host: host), rules: [.mxEdgeMaintenance],
+                        why: "\(host) stops accepting mail; the site's other Edge servers take it meanwhile."),
+                    in: &builder)
+                chain.then(
+                    Step(
+                        .serverOffline(host: host), rules: [.mxEdgeMaintenance],
+                        why: "\(host) is out of service for its update."), in: &builder)
+                update(server, chain: &chain, &builder)
+                chain.then(
+                    Step(
+                        .serverOnline(host: host), rules: [.mxEdgeMaintenance],
+                        why: "\(host) is in service again."), in: &builder)
+                chain.then(
+                    Step(
+                        .resumeTransport(host: host), rules: [.mxEdgeMaintenance],
+                        why: "\(host) accepts mail again before the next Edge server of its site goes."), in: &builder)
+            }
+            ends += chain.tail
+        }
+        return ends
+    }
+
+    /// The update itself, between entering and leaving maintenance: restarts, saved
+    /// configuration, paused antivirus, readiness checks, setup or the .msp, the build check.
+    func update(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
+        let host = server.name
+        let cu = isCumulativeUpdate
+        if cu {
+            chain.then(
+                Step(
+                    .reboot(host: host, when: .always), rules: [.mxCUUpdateRebootBefore],
+                    why: "A restart before the cumulative update clears any restart still pending."), in: &builder)
+            if !server.customConfig.isEmpty {
+                chain.then(
+                    Step(
+                        .saveConfig(host: host, files: server.customConfig), rules: [.mxCUConfigOverwrite],
+                        why:
+                            "The cumulative update overwrites \(server.customConfig.joined(separator: ", ")): keep a copy."
+                    ), in: &builder)
+            }
+        }
+        let running = server.install.running.filter { $0 != .installer }.map(\.rawValue)
+        let listed = running.isEmpty ? "" : " (\(running.joined(separator: ", ")) running now)"
+        chain.then(
+            Step(
+                .quiesce(host: host), rules: [.mxCUAVDisable],
+                why: "Antivirus and other agents pause while setup replaces files\(listed)."), in: &builder)
+        chain.then(
+            Step(
+                .checkInstallers(host: host), rules: [.noConcurrentInstallers],
+                why: "Another installer running on \(host) would block setup."), in: &builder)
+        chain.then(
+            Step(
+                .checkPendingReboot(host: host), rules: [.mxReadinessRebootPending],
+                why: "Setup's readiness checks stop on a pending restart."), in: &builder)
+        let inPlace = product == .exchangeSE && server.install.product == .exchange2019
+        let how =
+            cu
+            ? "the media's setup /Mode:Upgrade with the licence switch, elevated\(inPlace ? ", upgrading Exchange 2019 in place to SE" : "")"
+            : "the .msp from an elevated prompt"
+        chain.then(
+            Step(
+                .install(host: host, package: package.id),
+                rules: cu
+                    ? [.mxCUCommandLine, .mxCULicenseSwitch] + (inPlace ? [.mxSEInPlace] : [])
+                    : [.mxSUElevated, .mxSUCUSpecific],
+                why: "\(host) is out of service: install \(package.id) with \(how)."), in: &builder)
+        chain.then(
+            Step(
+                .reboot(host: host, when: .always), rules: cu ? [.mxCUUpdateRebootAfter] : [.mxSUReboot],
+                why: "A restart finishes the update; only in maintenance mode is it safe."), in: &builder)
+        if let build = package.build {
+            chain.then(
+                Step(
+                    .verifyVersion(.host(host), expect: build), rules: [.verifyVersion],
+                    why: "ExSetup.exe on \(host) reports \(build) before the server goes back into service."),
+                in: &builder)
+        }
+        if cu, !server.customConfig.isEmpty {
+            chain.then(
+                Step(
+                    .restoreConfig(host: host, files: server.customConfig), rules: [.mxCUConfigOverwrite],
+                    why: "Apply the saved customisations again."), in: &builder)
+        }
+        chain.then(
+            Step(
+                .restoreServices(host: host), rules: [.mxCUAVDisable],
+                why: "Start again the agents paused for setup."), in: &builder)
+    }
+
+    // MARK: Warnings
+
+    func warnLeftAlone(_ builder: inout PlanBuilder) {
+        var groups: [String: [HostName]] = [:]
+        var order: [String] = []
+        for server in inventory.servers {
+            let reason: String
+            switch verdict(server) {
+            case .applies: continue
+            case .otherProduct:
+                reason = "run \(server.install.product.rawValue), which \(package.id) is not for"
+            case .alreadyAtLevel(let level): reason = "already run \(level.rawValue), at or above \(package.id)"
+            case .alreadyInstalled: reason = "already have \(package.update ?? package.id) installed"
+            case .otherCumulativeUpdate(let level):
+                let suited = PackageCatalogue.modern.first {
+                    $0.kind == .securityUpdate && $0.product == product && $0.requires == level
+                }
+                reason =
+                    "run \(level.rawValue), and \(package.id) installs only on \(package.requires?.rawValue ?? "its cumulative update")"
+                    + (suited.map { "; they need \($0.id)" } ?? "")
+            case .needsCumulativeUpdateFirst(let level):
+                let first = PackageCatalogue.modern.first {
+                    $0.kind == .cumulativeUpdate && $0.level == level
+                        && $0.product == (product == .exchangeSE ? .exchange2019 : product)
+                }
+                reason =
+                    "run \(server.install.level.rawValue), below \(level.rawValue), which \(package.id) needs; they need \(first?.id ?? level.rawValue) first"
+            }
+            if groups[reason] == nil { order.append(reason) }
+            groups[reason, default: []].append(server.name)
+        }
+        for reason in order {
+            let names = groups[reason] ?? []
+            let shown =
+                names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
+            let rule: Rule.ID = reason.contains("installs only on") ? .mxSUCUSpecific : .packageApplicability
+            builder.warn(rule, "Left alone: \(shown) \(reason).")
+        }
+    }
+}
