@@ -76,3 +76,80 @@ public enum SyntheticOrganization {
         return out
     }
 }
+
+extension SyntheticOrganization {
+    /// An Exchange 2019 CU14 organization of `dagCount` DAGs of four members over three sites,
+    /// each DAG with five databases of four copies, plus one Edge server per Internet-facing
+    /// site, for the modern planner's benchmarks and scale tests.
+    public static func modern(dags dagCount: Int) -> Inventory {
+        let here = SourceLocation(file: "synthetic", line: 1, column: 1)
+        var inventory = Inventory(organization: "synthetic-dags-\(dagCount)", domainControllers: ["DC1", "DC2"])
+        inventory.sites = [
+            Site(name: "HQ", internetFacing: true, location: here),
+            Site(name: "EDGE-SITE", internetFacing: true, location: here),
+            Site(name: "BRANCH", internetFacing: false, location: here),
+        ]
+        inventory.activeDirectory = ActiveDirectoryInfo(
+            schemaMasterSite: "HQ", domains: ["synthetic.example"],
+            versions: ADVersions(schema: 17003, organization: 16762, domain: 13243), location: here)
+        let sites = ["HQ", "EDGE-SITE", "BRANCH"]
+        for index in 0..<dagCount {
+            let members = (0..<4).map { HostName("DAG\(index)M\($0)") }
+            for (position, member) in members.enumerated() {
+                var server = Server(
+                    name: member,
+                    install: ExchangeInstall(
+                        product: .exchange2019, level: .cu14, os: .windows2022, running: [.antivirus]),
+                    role: .mailbox, location: here)
+                server.site = sites[(index + position / 2) % sites.count]
+                inventory.servers.append(server)
+            }
+            let databases = (0..<5).map { number in
+                let copies = (0..<4).map { members[(number + $0) % 4] }
+                return MailboxDatabase(
+                    name: "DAG\(index)DB\(number)", copies: copies, active: copies[0], lagged: [], location: here)
+            }
+            inventory.dags.append(
+                DatabaseAvailabilityGroup(
+                    name: HostName("DAG\(index)"), members: members,
+                    witness: Witness(server: HostName("FSW\(index)"), site: "HQ"), autoRebalance: index % 2 == 0,
+                    databases: databases, location: here))
+        }
+        for site in ["HQ", "EDGE-SITE"] {
+            for number in 0..<2 {
+                var edge = Server(
+                    name: HostName("\(site)-EDGE\(number)"),
+                    install: ExchangeInstall(product: .exchange2019, level: .cu14, os: .windows2022), role: .edge,
+                    location: here)
+                edge.site = site
+                inventory.servers.append(edge)
+            }
+        }
+        return inventory
+    }
+
+    /// The same organization as inventory YAML (docs/modern-exchange.md).
+    public static func modernYAML(dags: Int) -> String {
+        let inventory = modern(dags: dags)
+        var out = "organization: \(inventory.organization)\ndomain-controllers: [DC1, DC2]\n"
+        out +=
+            "active-directory: {schema-master-site: HQ, domains: [synthetic.example], schema-version: 17003, organization-version: 16762, domain-version: 13243}\n"
+        out += "sites:\n"
+        for site in inventory.sites { out += "  - {name: \(site.name), internet-facing: \(site.internetFacing)}\n" }
+        out += "servers:\n"
+        for server in inventory.servers {
+            out +=
+                "  - {name: \(server.name), product: exchange-2019, level: cu14, os: windows-2022, role: \(server.role.rawValue), site: \(server.site ?? "HQ")\(server.install.running.isEmpty ? "" : ", running: [antivirus]")}\n"
+        }
+        out += "dags:\n"
+        for dag in inventory.dags {
+            out += "  - name: \(dag.name)\n    members: [\(dag.members.joined(separator: ", "))]\n"
+            out += "    witness: {server: \(dag.witness?.server.spelling ?? "FSW"), site: HQ}\n"
+            out += "    auto-rebalance: \(dag.autoRebalance)\n    databases:\n"
+            for database in dag.databases {
+                out += "      - {name: \(database.name), copies: [\(database.copies.joined(separator: ", "))]}\n"
+            }
+        }
+        return out
+    }
+}

@@ -27,6 +27,19 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+    let dags = SyntheticOrganization.modern(dags: 2_000)
+    let cumulativeUpdate = PackageCatalogue.builtIn.first { $0.id == "exchange-2019-cu15" }!
+    Benchmark(
+        "plan to JSON, 2000 DAGs of four members (8004 servers, 40000 database copies)",
+        configuration: .init(
+            metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(20),
+            maxIterations: 10)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let plan = try Planner(inventory: dags, package: cumulativeUpdate).plan()
+            blackHole(PlanFormat.json.render(plan))
+        }
+    }
     let yaml = SyntheticOrganization.yaml(servers: 10_000, clusters: 1_000)
     Benchmark(
         "load and validate inventory YAML, 10000 servers + 1000 clusters",
