@@ -114,6 +114,8 @@ public struct LabAccounting: Sendable, Codable, Hashable {
     /// When each virtual server was offline, on the twin's clock: the same time as
     /// `virtualServerOffline`, as intervals a timeline can draw. Touching intervals are joined.
     public var outages: [String: [LabInterval]] = [:]
+    /// Exchange 2013 and later: each database's seconds without a mounted copy users reach.
+    public var databaseOffline: [String: Double] = [:]
 
     public init() {}
 
@@ -126,6 +128,7 @@ public struct LabAccounting: Sendable, Codable, Hashable {
         unplannedFailovers = try container.decode([String].self, forKey: .unplannedFailovers)
         violations = try container.decode([LabViolation].self, forKey: .violations)
         outages = try container.decodeIfPresent([String: [LabInterval]].self, forKey: .outages) ?? [:]
+        databaseOffline = try container.decodeIfPresent([String: Double].self, forKey: .databaseOffline) ?? [:]
     }
 
     mutating func recordOutage(of name: String, from start: Double, to end: Double) {

@@ -47,6 +47,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
     var clusterGroups: [String: [HostName]] = [:]
     public var history: [LabHistoryEntry] = []
     public var accounting = LabAccounting()
+    /// Exchange 2013 and later: DAGs, databases, maintenance states; nil otherwise.
+    public var modern: LabModernState?
     /// Events armed to happen once (see `LabFault`).
     public var armedFaults: [LabFault] = []
     /// Virtual seconds since the twin was made.
@@ -95,6 +97,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
             }
         }
         packages = PackageCatalogue(inventory: inventory).packages.map(Plan.PackageSummary.init)
+        modern = LabModernState(inventory: inventory)
         for (key, host) in hosts { if let pool = host.pool { poolMembers[pool, default: []].append(key) } }
         for (key, group) in groups { clusterGroups[group.cluster.spelling, default: []].append(key) }
         poolMembers = poolMembers.mapValues { $0.sorted() }
@@ -212,8 +215,12 @@ public struct LabTwin: Sendable, Codable, Hashable {
     func baseDuration(_ step: Step) -> Double {
         if step.action == .install {
             let package = packages.first { $0.id == step.package }
-            return package?.kind == .servicePack
-                ? 40 * 60 : (package?.product.hasPrefix("windows") == true ? 5 * 60 : 10 * 60)
+            switch package?.kind {
+            case .servicePack: return 40 * 60
+            case .cumulativeUpdate: return 90 * 60
+            case .securityUpdate: return 25 * 60
+            default: return package?.product.hasPrefix("windows") == true ? 5 * 60 : 10 * 60
+            }
         }
         if step.action == .reboot { return 6 * 60 }
         return Double(ActionDurations.defaults[step.action.rawValue] ?? 60)
@@ -238,6 +245,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         account(
             step, duration: outcome.duration, offlineBefore: offlineBefore, mixedBefore: mixedBefore,
             brokenBefore: brokenBefore, exchange55OnHost: ownerBefore)
+        accountDatabases(duration: outcome.duration)
         history.append(
             LabHistoryEntry(
                 sequence: history.count + 1, step: step.id.rawValue.isEmpty ? nil : step.id,
@@ -272,6 +280,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
     }
 
     mutating func act(_ step: Step) -> LabOutcome {
+        if isModern(step), let outcome = actModern(step) { return outcome }
         switch step.detail {
         case .approve(let gate): return .ok("gate \(gate) approved")
         case .milestone(let name): return .ok(name, applied: false)

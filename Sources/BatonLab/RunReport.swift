@@ -175,7 +175,7 @@ public struct RunReport: Sendable, Encodable {
         if target == "hosts" {
             out += "\nreal hosts: their builds are in the version checks; nothing watched them for rule violations\n"
         } else if violations.isEmpty {
-            out += "\nno rule of KB 328839 was violated\n"
+            out += isModern ? "\nno rule was violated\n" : "\nno rule of KB 328839 was violated\n"
         }
         return out + "\n== rollback ==\n" + rollback.joined(separator: "\n") + "\n"
     }
@@ -229,5 +229,14 @@ public struct RunReport: Sendable, Encodable {
             out += "</table>\n"
         }
         return out + "<h2>Rollback</h2>\n<p>" + rollback.map(e).joined(separator: "<br>\n") + "</p>\n</body></html>\n"
+    }
+}
+
+extension RunReport {
+    /// Whether the package is one of Exchange 2013 or later, whose rules are not KB 328839's.
+    var isModern: Bool {
+        let products = ["exchange-2013", "exchange-2016", "exchange-2019", "exchange-se"]
+        return PackageCatalogue.builtIn.first { $0.id == packageId }?.product?.isModern
+            ?? products.contains { packageId.hasPrefix($0) }
     }
 }

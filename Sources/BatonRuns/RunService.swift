@@ -107,14 +107,6 @@ public struct RunService: Sendable {
     public func start(_ new: NewRun) throws(RunServiceError) -> OwnedRun {
         if let id = new.id, !Self.isRunName(id.rawValue) { throw .badName(id.rawValue) }
         if let id = new.id, try wrap({ try journal.run(id) }) != nil { throw .exists(id) }
-        if new.target == .lab, let product = new.package.product, product.isModern {
-            throw .lab(
-                """
-                the lab twin rehearses Exchange 5.5, 2000 and 2003 (KB 328839); it has no model of DAGs yet, so \
-                \(new.package.id) cannot be rehearsed on it. 'baton plan' shows the plan, and its checker proves \
-                every order it allows.
-                """)
-        }
         if new.target == .hosts {
             do { try RemoteTarget.validate(new.inventory, new.plan) } catch {
                 throw .badInventory(file: new.inventory.file, problems: error.problems)

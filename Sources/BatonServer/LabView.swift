@@ -11,6 +11,24 @@ struct LabView: Encodable, Sendable {
         var cluster: HostName?
         var up, inPool, pendingRestart: Bool
         var running: [String]
+        /// Exchange 2013 and later: in service, draining, maintenance or offline.
+        var service: String?
+    }
+
+    struct Database: Encodable, Sendable {
+        var name: String
+        var copies: [HostName]
+        var lagged: [HostName]
+        /// Where it is mounted now; absent while dismounted.
+        var mounted: HostName?
+        var offlineSeconds: Double
+    }
+
+    struct DAG: Encodable, Sendable {
+        var name: HostName
+        var members: [HostName]
+        var witness: HostName?
+        var databases: [Database]
     }
 
     struct Group: Encodable, Sendable {
@@ -40,6 +58,8 @@ struct LabView: Encodable, Sendable {
     var machines: [Machine]
     var clusters: [Cluster]
     var pools: [Pool]
+    /// Exchange 2013 and later: each DAG with its databases and where each is mounted.
+    var dags: [DAG]?
     var unplannedFailovers: [String]
     var violations: [LabViolation]
 
@@ -52,7 +72,7 @@ struct LabView: Encodable, Sendable {
                 name: $0.name, product: $0.product?.rawValue, level: $0.level?.rawValue, build: $0.build,
                 role: $0.role?.rawValue ?? ($0.product == nil ? "domain-controller" : nil), pool: $0.pool,
                 cluster: $0.cluster, up: $0.up, inPool: $0.inPool, pendingRestart: $0.pendingRestart,
-                running: $0.running.sorted())
+                running: $0.running.sorted(), service: twin.modern?.servers[$0.name].map(Self.service))
         }
         let groups = twin.groups.values.sorted {
             ($0.isVirtualServer ? 1 : 0, $0.name.spelling) < ($1.isVirtualServer ? 1 : 0, $1.name.spelling)
@@ -73,7 +93,24 @@ struct LabView: Encodable, Sendable {
                 name: pool, members: hosts.filter { $0.pool == pool }.map(\.name),
                 mixedLevels: twin.mixedPools.contains(pool), mixedSeconds: twin.accounting.poolMixedLevels[pool] ?? 0)
         }
+        dags = twin.modern.map { state in
+            state.dags.values.sorted { $0.name.spelling < $1.name.spelling }.map { dag in
+                DAG(
+                    name: dag.name, members: dag.members, witness: dag.witness,
+                    databases: state.databases.values.filter { $0.dag == dag.name }.sorted { $0.name < $1.name }.map {
+                        Database(
+                            name: $0.name, copies: $0.copies, lagged: $0.lagged, mounted: $0.mounted,
+                            offlineSeconds: twin.accounting.databaseOffline[$0.name] ?? 0)
+                    })
+            }
+        }
         unplannedFailovers = twin.accounting.unplannedFailovers
         violations = twin.accounting.violations
+    }
+
+    static func service(_ server: LabModernServer) -> String {
+        if server.offline { return "offline" }
+        if server.inDAGMaintenance { return "maintenance" }
+        return server.draining ? "draining" : "in service"
     }
 }

@@ -58,6 +58,9 @@ struct LabReport {
         for (name, seconds) in accounting.virtualServerOffline.sorted(by: { $0.key < $1.key }) {
             out += "virtual server \(name) offline: \(Int(seconds / 60)) min\n"
         }
+        for (database, seconds) in accounting.databaseOffline.sorted(by: { $0.key < $1.key }) where seconds > 0 {
+            out += "database \(database) without a mounted copy users reach: \(Int(seconds / 60)) min\n"
+        }
         for (pool, seconds) in accounting.poolMixedLevels.sorted(by: { $0.key < $1.key }) where seconds > 0 {
             out += "pool \(pool) served mixed levels (mobile synchronization-key errors): \(Int(seconds / 60)) min\n"
         }
@@ -74,7 +77,9 @@ struct LabReport {
             out += "backup of \(backup.subject) at \(backup.level?.rawValue ?? "?") can no longer be restored there\n"
         }
         for violation in accounting.violations { out += "VIOLATION [\(violation.rule)] \(violation.message)\n" }
-        if accounting.violations.isEmpty { out += "no rule of KB 328839 was violated\n" }
+        if accounting.violations.isEmpty {
+            out += twin.modern == nil ? "no rule of KB 328839 was violated\n" : "no rule was violated\n"
+        }
         return out
     }
 }

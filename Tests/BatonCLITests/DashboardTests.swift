@@ -46,6 +46,35 @@ struct DashboardTests {
         #expect(dom.contains("approved (--yes)"))
     }
 
+    @Test("a DAG run: the browser shows each DAG's members and every database where it is mounted now")
+    func dagsInABrowser() async throws {
+        guard let browser = Self.browser else {
+            Issue.record("no Chromium to load the dashboard with: install Debian's chromium (.ci/run does)")
+            return
+        }
+        let server = try await ServeProcess(state: BatonProcess.temporaryPath("serve-dags"))
+        defer { server.stop() }
+        let token = try server.token("operator", name: "olga")
+        let created = try await server.call(
+            .POST, "/api/runs", token: token,
+            body: [
+                "package": "exchange-2019-cu15", "inventoryPath": "examples/mx-stretched-dag.yaml", "speed": "2000",
+                "approveAll": true,
+            ])
+        #expect(created.status == 201)
+        try await server.waitForSucceeded(20)
+        let lab = try await server.call(.GET, "/api/lab")
+        let dags = try #require(lab.object["dags"] as? [[String: Any]])
+        #expect(dags.first?["name"] as? String == "DAG1")
+        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--timeout=5000"]
+        let dom = try BatonProcess.run(["__exec", browser] + common + ["--dump-dom", server.url + "/"]).stdout
+        #expect(dom.contains("DAG DAG1"))
+        for database in ["DB01", "DB02", "DB03", "DB04"] { #expect(dom.contains("<b>\(database)</b>")) }
+        #expect(dom.contains("mounted on MBX"))
+        #expect(dom.contains("MBX3 (lagged)") || dom.contains("MBX1 (lagged)"))
+        #expect(dom.contains("Edge servers"))
+    }
+
     @Test("the API and /openapi.yaml agree (schemathesis against the live server)")
     func openAPIConformance() async throws {
         guard let schemathesis = BatonProcess.which("schemathesis") else {

@@ -83,8 +83,7 @@ struct LabTwinTests {
         }
         for name in names.sorted() {
             let inventory = try F.inventory(name)
-            // The twin models KB 328839's product lines; DAGs are not part of it.
-            for package in PackageCatalogue(inventory: inventory).packages where package.product?.isModern != true {
+            for package in PackageCatalogue(inventory: inventory).packages {
                 guard let plan = try? Planner(inventory: inventory, package: package).plan() else { continue }
                 var twin = LabTwin(inventory: inventory, seed: 7)
                 let mixedBefore = twin.mixedPools

@@ -1,4 +1,5 @@
 import BatonKnowledge
+import BatonLab
 import BatonModel
 import BatonPlanner
 import Foundation
@@ -327,7 +328,7 @@ struct ModernPlannerTests {
     @Test("random DAG organizations: every plan safe in every order the checker tries")
     func randomOrganizations() async {
         await propertyCheck(
-            count: 40,
+            count: 60,
             input: Gen.int(in: 0...4), Gen.int(in: 0...3), Gen.int(in: 0...3), Gen.int(in: 0...1_000_000)
         ) { dags, standalone, edges, seed in
             let inventory = Self.organization(
@@ -342,6 +343,16 @@ struct ModernPlannerTests {
                 let problems = PlanChecker(inventory: inventory, package: package, plan: plan).violations(
                     orders: 8, seed: UInt64(seed))
                 #expect(problems.isEmpty, "\(package.id) seed \(seed): \(problems.prefix(3))")
+                // The lab twin, a second model, agrees: the plan runs through and breaks nothing.
+                var twin = LabTwin(inventory: inventory, seed: UInt64(seed))
+                for step in plan.steps {
+                    let outcome = twin.perform(step)
+                    guard outcome.succeeded else {
+                        Issue.record("\(package.id) seed \(seed): \(step.id) \(step.summary): \(outcome.message)")
+                        break
+                    }
+                }
+                #expect(twin.accounting.violations.isEmpty, "\(package.id) seed \(seed): \(twin.accounting.violations)")
             }
         }
     }

@@ -1,0 +1,360 @@
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+
+/// The twin's model of Exchange 2013 and later: database availability groups and where each
+/// database is mounted, each server's transport, ServerWideOffline and DAG maintenance state,
+/// the configuration saved around a cumulative update, and Active Directory's versions.
+/// Absent (nil) in twins of KB 328839's product lines, so their files stay as they were.
+public struct LabModernState: Sendable, Codable, Hashable {
+    public var dags: [HostName: LabDAG] = [:]
+    public var databases: [String: LabDatabase] = [:]
+    public var servers: [HostName: LabModernServer] = [:]
+    public var activeDirectory = LabADVersions()
+    /// The Active Directory versions each package brings the forest to, by package id.
+    public var packageAD: [String: LabADVersions] = [:]
+    /// Security updates' short names, by package id.
+    public var packageUpdates: [String: String] = [:]
+}
+
+public struct LabADVersions: Sendable, Codable, Hashable {
+    public var schema = 0
+    public var organization = 0
+    public var domain = 0
+}
+
+public struct LabDAG: Sendable, Codable, Hashable {
+    public var name: HostName
+    public var members: [HostName]
+    public var witness: HostName?
+}
+
+public struct LabDatabase: Sendable, Codable, Hashable {
+    public var name: String
+    public var dag: HostName
+    /// Activation-preference order.
+    public var copies: [HostName]
+    public var lagged: [HostName]
+    /// Where it is mounted now; nil while dismounted.
+    public var mounted: HostName?
+}
+
+public struct LabModernServer: Sendable, Codable, Hashable {
+    /// HubTransport draining (no new mail taken).
+    public var draining = false
+    /// ServerWideOffline inactive.
+    public var offline = false
+    /// StartDagServerMaintenance.ps1 ran and StopDagServerMaintenance.ps1 has not.
+    public var inDAGMaintenance = false
+    public var update: String?
+    public var configSaved = false
+    public var site: String?
+
+    /// Serving clients and taking mail.
+    public var inService: Bool { !draining && !offline && !inDAGMaintenance }
+}
+
+extension LabModernState {
+    init?(inventory: Inventory) {
+        let modern = inventory.servers.filter { $0.install.product.isModern }
+        guard !modern.isEmpty else { return nil }
+        for server in modern {
+            servers[server.name] = LabModernServer(update: server.update, site: server.site)
+        }
+        for dag in inventory.dags {
+            dags[dag.name] = LabDAG(name: dag.name, members: dag.members, witness: dag.witness?.server)
+            for database in dag.databases {
+                databases[database.name] = LabDatabase(
+                    name: database.name, dag: dag.name, copies: database.copies, lagged: database.lagged,
+                    mounted: database.active)
+            }
+        }
+        for package in PackageCatalogue(inventory: inventory).packages where package.product?.isModern == true {
+            if let ad = package.adVersions {
+                packageAD[package.id] = LabADVersions(
+                    schema: ad.schema ?? 0, organization: ad.organization ?? 0, domain: ad.domain ?? 0)
+            }
+            if let update = package.update { packageUpdates[package.id] = update }
+        }
+        if let versions = inventory.activeDirectory?.versions, versions.isKnown {
+            activeDirectory = LabADVersions(
+                schema: versions.schema ?? 0, organization: versions.organization ?? 0, domain: versions.domain ?? 0)
+        } else {
+            // Not in the inventory: the plan asks an operator to confirm them, so the twin
+            // takes them as already prepared.
+            for versions in packageAD.values {
+                activeDirectory.schema = max(activeDirectory.schema, versions.schema)
+                activeDirectory.organization = max(activeDirectory.organization, versions.organization)
+                activeDirectory.domain = max(activeDirectory.domain, versions.domain)
+            }
+        }
+    }
+}
+
+extension LabTwin {
+    /// Whether `step` is one of the actions of Exchange 2013 and later, or acts on such a server.
+    func isModern(_ step: Step) -> Bool {
+        guard modern != nil else { return false }
+        if case .approve(let gate) = step.detail { return gate == "active-directory-preparation" }
+        return step.action.isModernOnly || step.host.map { modern?.servers[$0] != nil } == true
+    }
+
+    /// The versions the package media of the organization's product lines bring the forest to.
+    func mediaVersions(_ state: LabModernState) -> LabADVersions {
+        let products = Set(hosts.values.compactMap { $0.product?.rawValue })
+        var wanted = state.activeDirectory
+        for package in packages where products.contains(package.product) || package.product == "exchange-se" {
+            guard let versions = state.packageAD[package.id] else { continue }
+            wanted.schema = max(wanted.schema, versions.schema)
+            wanted.organization = max(wanted.organization, versions.organization)
+            wanted.domain = max(wanted.domain, versions.domain)
+        }
+        return wanted
+    }
+
+    /// The actions of Exchange 2013 and later, with the preconditions and messages an
+    /// administrator would meet.
+    mutating func actModern(_ step: Step) -> LabOutcome? {
+        guard var state = modern else { return nil }
+        defer { modern = state }
+        switch step.detail {
+        case .approve(let gate) where gate == "active-directory-preparation":
+            // An operator prepared Active Directory by hand where setup must run.
+            state.activeDirectory = mediaVersions(state)
+            return .ok("gate \(gate) approved: Active Directory was prepared by an operator")
+        case .prepareSchema, .prepareAD, .prepareDomains:
+            guard let host = step.host, hosts[host]?.up == true else {
+                return .failure("\(step.host?.spelling ?? "?") does not answer")
+            }
+            let wanted = mediaVersions(state)
+            switch step.action {
+            case .prepareSchema: state.activeDirectory.schema = max(state.activeDirectory.schema, wanted.schema)
+            case .prepareAD:
+                state.activeDirectory.organization = max(state.activeDirectory.organization, wanted.organization)
+                state.activeDirectory.domain = max(state.activeDirectory.domain, wanted.domain)
+            default: state.activeDirectory.domain = max(state.activeDirectory.domain, wanted.domain)
+            }
+            return .ok(
+                "setup \(step.action == .prepareSchema ? "/PrepareSchema" : step.action == .prepareAD ? "/PrepareAD" : "/PrepareAllDomains") completed on \(host)"
+            )
+        case .waitReplication(let scope):
+            return .ok("the \(scope.rawValue) change reached every domain controller")
+        case .checkCopies(let dag):
+            let unhealthy = state.databases.values.filter { $0.dag == dag }.sorted { $0.name < $1.name }.compactMap {
+                database -> String? in
+                guard let mounted = database.mounted else { return "\(database.name) is dismounted" }
+                if hosts[mounted]?.up != true { return "\(database.name)'s mounted copy on \(mounted) does not answer" }
+                let down = database.copies.filter { hosts[$0]?.up != true }
+                return down.isEmpty ? nil : "\(database.name)'s copy on \(down[0]) is not healthy (its server is down)"
+            }
+            guard unhealthy.isEmpty else {
+                return .failure(
+                    "Get-MailboxDatabaseCopyStatus: \(unhealthy.joined(separator: "; ")); wait for the copies to catch up",
+                    rule: .mxCopiesHealthy)
+            }
+            return .ok("every copy in \(dag) is healthy; copy and replay queues are empty", applied: false)
+        case .checkWitness(let dag):
+            guard let witness = state.dags[dag]?.witness else {
+                return .failure("\(dag) has no file share witness", rule: .mxQuorum)
+            }
+            return .ok("the file share witness \(witness) answers", applied: false)
+        case .rebalanceDatabases(let dag):
+            var moved = 0
+            for (name, database) in state.databases where database.dag == dag {
+                let current = state
+                let preferred = database.copies.first { servesCopies($0, current) }
+                if let preferred, preferred != database.mounted {
+                    state.databases[name]?.mounted = preferred
+                    moved += 1
+                }
+            }
+            return .ok("RedistributeActiveDatabases.ps1 moved \(moved) database(s) of \(dag) to their preferred copies")
+        default:
+            break
+        }
+        guard let host = step.host, var server = state.servers[host], let machine = hosts[host] else {
+            return nil
+        }
+        defer { state.servers[host] = server }
+        guard machine.up else { return .failure("\(host) does not answer: it is down") }
+        switch step.detail {
+        case .drainTransport:
+            server.draining = true
+            return .ok("HubTransport on \(host) is draining; the transport service restarted")
+        case .startDagMaintenance(_, let dag, let override):
+            let others = (state.dags[dag]?.members ?? []).filter {
+                $0 != host && state.servers[$0]?.inDAGMaintenance == true
+            }
+            if !others.isEmpty {
+                violate(.mxOneMemberAtATime, "\(host) entered maintenance while \(others[0]) of \(dag) was in it")
+            }
+            let held = state.databases.values.filter { $0.copies.contains(host) }
+            if !override, let two = held.first(where: { $0.copies.count == 2 }) {
+                return .failure(
+                    "StartDagServerMaintenance.ps1: critical resources remain on \(host) (\(two.name) would be left with one copy); it rolled back. Run it with -overrideMinimumTwoCopies",
+                    rule: .mxStartDagTwoCopies)
+            }
+            var moves: [String] = []
+            for database in held.sorted(by: { $0.name < $1.name }) where database.mounted == host {
+                let target = database.copies.first {
+                    $0 != host && !database.lagged.contains($0) && servesCopies($0, state)
+                }
+                if let target {
+                    state.databases[database.name]?.mounted = target
+                    moves.append("\(database.name) → \(target)")
+                }
+            }
+            server.inDAGMaintenance = true
+            return .ok(
+                "activation blocked on \(host), cluster node paused"
+                    + (moves.isEmpty ? "" : "; moved \(moves.joined(separator: ", "))"))
+        case .redirectMessages(_, let to):
+            guard let target = state.servers[to], hosts[to]?.up == true, target.inService else {
+                return .failure("Redirect-Message: \(to) is not a mailbox server in service")
+            }
+            return .ok("messages queued on \(host) handed to \(to)")
+        case .serverOffline:
+            server.offline = true
+            return .ok("ServerWideOffline is Inactive on \(host) (requester Maintenance)")
+        case .serverOnline:
+            server.offline = false
+            return .ok("ServerWideOffline is Active on \(host)")
+        case .stopDagMaintenance:
+            server.inDAGMaintenance = false
+            // A database nothing could take over mounts again on its own server.
+            for (name, database) in state.databases where database.mounted == nil && database.copies.contains(host) {
+                state.databases[name]?.mounted = host
+            }
+            return .ok("StopDagServerMaintenance.ps1: \(host)'s cluster node resumed and its copies may activate")
+        case .resumeTransport:
+            server.draining = false
+            return .ok("HubTransport on \(host) is Active; the transport service restarted")
+        case .checkPendingReboot:
+            guard !machine.pendingRestart else {
+                return .failure(
+                    "a restart from an earlier installation is pending on \(host): setup's readiness checks will stop (RebootPending); restart it first",
+                    rule: .mxReadinessRebootPending)
+            }
+            return .ok("no restart pending on \(host)", applied: false)
+        case .saveConfig(_, let files):
+            server.configSaved = true
+            return .ok("saved \(files.joined(separator: ", ")) from \(host)")
+        case .restoreConfig(_, let files):
+            guard server.configSaved else { return .failure("nothing saved from \(host) to restore") }
+            return .ok("re-applied \(files.joined(separator: ", ")) on \(host)")
+        case .install(_, let id):
+            return installModern(id, on: host, server: &server, state: &state)
+        case .reboot(_, let when):
+            let mounted = state.databases.values.filter { $0.mounted == host && movable($0, from: host) }
+            if !mounted.isEmpty, state.dags.values.contains(where: { $0.members.contains(host) }),
+                !server.inDAGMaintenance
+            {
+                violate(
+                    .mxDAGShutdownNotLossless,
+                    "\(host) restarted outside maintenance mode with \(mounted.map(\.name).sorted().joined(separator: ", ")) mounted"
+                )
+                for database in mounted {
+                    let target = database.copies.first { $0 != host && servesCopies($0, state) }
+                    state.databases[database.name]?.mounted = target
+                }
+            }
+            modern = state
+            return reboot(host, when: when)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether `database` has a copy other than on `host` that may be activated.
+    func movable(_ database: LabDatabase, from host: HostName) -> Bool {
+        database.copies.contains { $0 != host && !database.lagged.contains($0) }
+    }
+
+    /// A server that can hold a mounted copy: up, and neither in maintenance nor offline.
+    func servesCopies(_ name: HostName, _ state: LabModernState) -> Bool {
+        hosts[name]?.up == true && state.servers[name].map { !$0.inDAGMaintenance && !$0.offline } ?? false
+    }
+
+    mutating func installModern(
+        _ id: String, on host: HostName, server: inout LabModernServer, state: inout LabModernState
+    ) -> LabOutcome {
+        guard var machine = hosts[host], let package = packages.first(where: { $0.id.lowercased() == id.lowercased() })
+        else { return .failure("unknown package \(id)") }
+        defer { hosts[host] = machine }
+        guard !machine.installerRunning else {
+            return .failure(
+                "setup cannot start: another installation is running on \(host)", rule: .noConcurrentInstallers)
+        }
+        guard !machine.pendingRestart else {
+            return .failure(
+                "setup's readiness check RebootPending failed on \(host): restart it first",
+                rule: .mxReadinessRebootPending)
+        }
+        // A database no other copy can take is down meanwhile (the plan warns of it); one that
+        // could have moved is not.
+        let mounted = state.databases.values.filter { $0.mounted == host && movable($0, from: host) }.map(\.name)
+            .sorted()
+        if !mounted.isEmpty, state.dags.values.contains(where: { $0.members.contains(host) }) {
+            violate(.mxDAGUpdateProcedure, "setup ran on \(host) with \(mounted.joined(separator: ", ")) mounted")
+        }
+        if server.inService {
+            violate(.mxDAGUpdateProcedure, "setup ran on \(host) while it was in service")
+        }
+        let interfering = machine.running.subtracting(["cluster", "exchange"]).sorted()
+        if !interfering.isEmpty {
+            violate(
+                .mxCUAVDisable,
+                "\(package.id) was installed on \(host) while \(interfering.joined(separator: ", ")) ran")
+        }
+        if let wanted = state.packageAD[package.id], machine.role != .edge,
+            state.activeDirectory.schema < wanted.schema || state.activeDirectory.organization < wanted.organization
+        {
+            return .failure(
+                "setup stopped: Active Directory is not prepared for \(package.id) (schema \(state.activeDirectory.schema), organization \(state.activeDirectory.organization)); run /PrepareSchema and /PrepareAD first",
+                rule: .mxADPrepWhen)
+        }
+        var applied = "installed \(package.id) on \(host)"
+        switch package.kind {
+        case .cumulativeUpdate:
+            let product = Product(rawValue: package.product)
+            if let level = package.level, let product {
+                if machine.product == product, let current = machine.level, current >= level {
+                    return .ok("\(host) already runs \(current.rawValue): nothing to install", applied: false)
+                }
+                applied +=
+                    " (\(machine.product?.rawValue ?? "?") \(machine.level?.rawValue ?? "?") → \(product.rawValue) \(level.rawValue))"
+                machine.product = product
+                machine.level = level
+                machine.hotfixBuild = nil
+                server.update = nil
+            }
+        case .securityUpdate:
+            guard let requires = package.requires, machine.level == requires else {
+                return .failure(
+                    "The upgrade patch cannot be installed by the Windows Installer service because the program to be upgraded may be missing, or the upgrade patch may update a different version of the program (\(host) runs \(machine.level?.rawValue ?? "?"))",
+                    rule: .mxSUCUSpecific)
+            }
+            if let update = state.packageUpdates[package.id], server.update == update {
+                return .ok("\(update) is already installed on \(host)", applied: false)
+            }
+            machine.hotfixBuild = package.build
+            server.update = state.packageUpdates[package.id]
+        default:
+            return .failure("\(package.id) is not an update of Exchange 2013 or later")
+        }
+        machine.pendingRestart = true
+        return .ok(applied + "; setup asks for a restart")
+    }
+
+    /// Adds `duration` to every database without a mounted copy its users can reach.
+    mutating func accountDatabases(duration: Double) {
+        guard let state = modern, duration > 0 else { return }
+        for database in state.databases.values {
+            let reachable =
+                database.mounted.map { name in
+                    hosts[name]?.up == true && state.servers[name].map { !$0.offline } ?? false
+                } ?? false
+            if !reachable { accounting.databaseOffline[database.name, default: 0] += duration }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import Testing
+
+@Suite("The lab twin of a DAG organization")
+struct LabDAGTests {
+    typealias F = LabFixture
+
+    static func plan(_ example: String, _ packageID: String) throws -> (Inventory, Plan) {
+        let inventory = try F.inventory(example)
+        let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
+        return (inventory, try Planner(inventory: inventory, package: package).plan())
+    }
+
+    @Test("a cumulative update through a stretched DAG: every database stays mounted, every server reports CU15")
+    func stretchedDAG() throws {
+        let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        #expect(F.rehearse(plan, on: &twin) == nil)
+        #expect(twin.accounting.violations.isEmpty)
+        #expect(twin.accounting.databaseOffline.values.allSatisfy { $0 == 0 })
+        #expect(twin.hosts.values.filter { $0.product == .exchange2019 }.allSatisfy { $0.build == "15.2.1748.10" })
+        let databases = try #require(twin.modern?.databases)
+        // Rebalanced: each database back on its preferred copy.
+        #expect(databases.values.allSatisfy { $0.mounted == $0.copies.first })
+        #expect(twin.modern?.servers.values.allSatisfy(\.inService) == true)
+    }
+
+    @Test("StartDagServerMaintenance refuses a member holding a two-copy database without the override")
+    func twoCopyRefusal() throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        var broken = plan
+        let index = try #require(broken.steps.firstIndex { $0.action == .startDagMaintenance })
+        broken.steps[index].detail = .startDagMaintenance(host: "NW-EX1", dag: "NW-DAG", overrideTwoCopies: false)
+        let failed = try #require(F.rehearse(broken, on: &twin))
+        #expect(failed.0.action == .startDagMaintenance && failed.1.rule == .mxStartDagTwoCopies)
+        #expect(failed.1.message.contains("-overrideMinimumTwoCopies"))
+    }
+
+    @Test("setup with a database still mounted, and a restart outside maintenance mode, are violations")
+    func skippedMaintenance() throws {
+        let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        let skipped = plan.steps.filter {
+            $0.host == "MBX1"
+                && [.startDagMaintenance, .serverOffline, .drainTransport, .redirectMessages].contains($0.action)
+        }.map(\.id)
+        for step in plan.steps where !skipped.contains(step.id) { _ = twin.perform(step) }
+        let rules = Set(twin.accounting.violations.map(\.rule))
+        #expect(rules.contains(Rule.ID.mxDAGUpdateProcedure.rawValue))
+        #expect(rules.contains(Rule.ID.mxDAGShutdownNotLossless.rawValue))
+    }
+
+    @Test("a security update meets the installer's refusal on another cumulative update")
+    func securityUpdateOnOtherCU() throws {
+        let inventory = try F.inventory("mx-stretched-dag.yaml")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        let outcome = twin.perform(F.step(.install, host: "MBX1", package: "exchange-2019-cu15-feb26-su"))
+        #expect(!outcome.succeeded && outcome.rule == .mxSUCUSpecific)
+        #expect(outcome.message.contains("The upgrade patch cannot be installed"))
+    }
+
+    @Test("a stand-alone server's databases are counted as down while it is out of service")
+    func standaloneOutage() throws {
+        let (inventory, plan) = try Self.plan("mx-standalone-to-se.yaml", "exchange-se-rtm")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        #expect(F.rehearse(plan, on: &twin) == nil)
+        #expect(twin.hosts["TS-EX1"]?.product == .exchangeSE && twin.hosts["TS-EX1"]?.build == "15.2.2562.17")
+        #expect(twin.accounting.violations.isEmpty)
+    }
+}
