@@ -544,20 +544,25 @@ struct ModernPlanner {
             "\(host)'s databases are down while it is updated\(databases); the estimate shows for how long.")
     }
 
-    /// Rule `mx-2013-cas-maint`: one at a time per pool, pools side by side.
-    func updateClientAccess(_ servers: [Server], after start: [StepID], _ builder: inout PlanBuilder) -> [StepID] {
-        var pools: [String: [Server]] = [:]
+    /// `servers` grouped by `key`, groups in the order their first member appears.
+    static func grouped(_ servers: [Server], by key: (Server) -> String) -> [(String, [Server])] {
+        var groups: [String: [Server]] = [:]
         var order: [String] = []
         for server in servers {
-            let pool = server.pool ?? "site \(server.site ?? "-")"
-            if pools[pool] == nil { order.append(pool) }
-            pools[pool, default: []].append(server)
+            let name = key(server)
+            if groups[name] == nil { order.append(name) }
+            groups[name, default: []].append(server)
         }
+        return order.map { ($0, groups[$0] ?? []) }
+    }
+
+    /// Rule `mx-2013-cas-maint`: one at a time per pool, pools side by side.
+    func updateClientAccess(_ servers: [Server], after start: [StepID], _ builder: inout PlanBuilder) -> [StepID] {
         var ends: [StepID] = []
-        for pool in order {
+        for (pool, members) in Self.grouped(servers, by: { $0.pool ?? "site \($0.site ?? "-")" }) {
             builder.phase = "client access \(pool)"
             var chain = Chain(after: start)
-            for server in pools[pool] ?? [] {
+            for server in members {
                 let host = server.name
                 if let name = server.pool {
                     chain.then(
@@ -589,18 +594,11 @@ struct ModernPlanner {
 
     /// Rule `mx-edge-maint`: one per site at a time, sites side by side.
     func updateEdges(_ servers: [Server], after start: [StepID], _ builder: inout PlanBuilder) -> [StepID] {
-        var sites: [String: [Server]] = [:]
-        var order: [String] = []
-        for server in servers {
-            let site = server.site ?? "-"
-            if sites[site] == nil { order.append(site) }
-            sites[site, default: []].append(server)
-        }
         var ends: [StepID] = []
-        for site in order {
+        for (site, members) in Self.grouped(servers, by: { $0.site ?? "-" }) {
             builder.phase = site == "-" ? "edge" : "edge \(site)"
             var chain = Chain(after: start)
-            for server in sites[site] ?? [] {
+            for server in members {
                 let host = server.name
                 chain.then(
                     Step(
