@@ -8,6 +8,9 @@ public struct CommandProfileSpec: Sendable, Hashable {
         case shell
         /// Baton's PowerShell for Windows Server failover clusters; templates override it.
         case windowsFailoverCluster = "windows-failover-cluster"
+        /// Baton's PowerShell for Exchange 2013 and later (Exchange Management Shell, the
+        /// maintenance scripts Exchange ships); templates override it.
+        case exchangePowerShell = "exchange-powershell"
     }
 
     public var name: String
@@ -36,6 +39,10 @@ public struct CommandProfileSpec: Sendable, Hashable {
 
     /// The profile hosts get when they name none: Exchange runs on Windows.
     public static let builtInName = Kind.windowsFailoverCluster.rawValue
+    /// The built-in profiles' names: hosts name them without declaring them.
+    public static let builtInNames: Set<String> = [
+        Kind.windowsFailoverCluster.rawValue, Kind.exchangePowerShell.rawValue,
+    ]
 
     /// Command names besides the actions.
     public static let extraCommands = ["restart", "probe"]
@@ -43,7 +50,7 @@ public struct CommandProfileSpec: Sendable, Hashable {
     /// What a template may name, as `{{name}}`: the step's fields and the host's address.
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
-        "run",
+        "run", "dag", "domains", "files", "override", "product", "kind", "installer",
     ]
 
     /// The `{{name}}` placeholders of a template, in order.

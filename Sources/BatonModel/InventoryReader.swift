@@ -473,13 +473,14 @@ struct InventoryReader {
         var profiles: [CommandProfileSpec] = []
         for (keyNode, value) in mapping {
             guard let name = fields.name(keyNode, "a profile name") else { continue }
-            if name.lowercased() == CommandProfileSpec.builtInName {
+            if CommandProfileSpec.builtInNames.contains(name.lowercased()) {
                 fields.fail(keyNode, "'\(name)' is Baton's built-in profile; give yours another name")
                 continue
             }
             guard let map = fields.mapping(value, "profile \(name)", allowed: Self.profileKeys) else { continue }
             guard let kindNode = map["kind"] else {
-                fields.fail(value, "profile \(name) needs 'kind' (shell or windows-failover-cluster)")
+                fields.fail(
+                    value, "profile \(name) needs 'kind' (shell, windows-failover-cluster or exchange-powershell)")
                 continue
             }
             guard let kind = fields.choice(kindNode, "kind") as CommandProfileSpec.Kind? else { continue }
@@ -523,7 +524,7 @@ struct InventoryReader {
 
     /// A host's profile is Baton's built-in one or one of `profiles:`.
     mutating func checkProfilesNamed(_ hosts: [HostAccess], _ profiles: [CommandProfileSpec]) {
-        let known = Set(profiles.map { $0.name.lowercased() } + [CommandProfileSpec.builtInName])
+        let known = Set(profiles.map { $0.name.lowercased() }).union(CommandProfileSpec.builtInNames)
         for host in hosts {
             guard let profile = host.profile, !known.contains(profile.lowercased()) else { continue }
             fields.fail(

@@ -14,9 +14,9 @@ public struct CommandProfile: Sendable {
 
     /// The profile of an inventory's `profiles:` entry, or Baton's built-in Windows one
     /// (whose commands an entry of kind windows-failover-cluster may override one by one).
-    public init(_ spec: CommandProfileSpec?) {
-        name = spec?.name ?? CommandProfileSpec.builtInName
-        kind = spec?.kind ?? .windowsFailoverCluster
+    public init(_ spec: CommandProfileSpec?, default builtIn: CommandProfileSpec.Kind = .windowsFailoverCluster) {
+        name = spec?.name ?? builtIn.rawValue
+        kind = spec?.kind ?? builtIn
         restartTimeout = spec?.restartTimeout ?? 900
         switch kind {
         case .shell:
@@ -25,6 +25,13 @@ public struct CommandProfile: Sendable {
         case .windowsFailoverCluster:
             commands = WindowsFailoverCluster.commands.merging(spec?.commands ?? [:]) { $1 }
             checks = WindowsFailoverCluster.checks.merging(spec?.checks ?? [:]) { $1 }
+        case .exchangePowerShell:
+            // Quiescing, the installer check, restarts and the probe are Windows's own.
+            let shared = WindowsFailoverCluster.commands.filter {
+                ["quiesce", "check-installers", "restore-services", "restart", "probe"].contains($0.key)
+            }
+            commands = shared.merging(ExchangePowerShell.commands) { $1 }.merging(spec?.commands ?? [:]) { $1 }
+            checks = ExchangePowerShell.checks.merging(spec?.checks ?? [:]) { $1 }
         }
     }
 
@@ -45,6 +52,10 @@ public struct CommandProfile: Sendable {
         values["what"] = step.what?.map(\.rawValue).joined(separator: ",")
         values["keep"] = step.keep?.map(\.rawValue).joined(separator: ",")
         values["when"] = step.when?.rawValue
+        values["dag"] = step.dag?.spelling
+        values["domains"] = step.domains?.joined(separator: ",")
+        values["files"] = step.files?.joined(separator: ",")
+        values["override"] = step.overrideTwoCopies == true ? "true" : "false"
         return values
     }
 
@@ -82,7 +93,7 @@ public struct CommandProfile: Sendable {
         let extra: Set<Unicode.Scalar> =
             switch placeholder {
             case "address": [":", "[", "]"]
-            case "what", "keep": [","]
+            case "what", "keep", "domains", "files": [","]
             default: []
             }
         return value.unicodeScalars.allSatisfy {
@@ -94,7 +105,7 @@ public struct CommandProfile: Sendable {
     func wrap(_ script: String) -> String {
         switch kind {
         case .shell: script
-        case .windowsFailoverCluster: WindowsFailoverCluster.encoded(script)
+        case .windowsFailoverCluster, .exchangePowerShell: WindowsFailoverCluster.encoded(script)
         }
     }
 }

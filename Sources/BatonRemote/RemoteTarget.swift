@@ -11,7 +11,7 @@ import Foundation
 /// state directory, written durably before the journal hears of the step.
 public actor RemoteTarget: Target {
     let inventory: Inventory
-    let packageBuild: String?
+    let package: Plan.PackageSummary
     let runner: any CommandRunner
     let statePath: String
     /// Hosts whose installer asked for a restart that has not happened yet.
@@ -28,7 +28,7 @@ public actor RemoteTarget: Target {
         self.probeTimeout = probeTimeout
         try Self.validate(inventory, plan)
         self.inventory = inventory
-        packageBuild = plan.package.build
+        package = plan.package
         self.runner = runner ?? Self.runner(for: inventory, stateDirectory: stateDirectory)
         statePath = stateDirectory + "/remote.json"
         let saved = FileManager.default.contents(atPath: statePath).flatMap {
@@ -59,9 +59,7 @@ public actor RemoteTarget: Target {
             }
             // Every command this step may run, rendered now: a value that cannot stand in a
             // command is found before the first step, not when its host's turn comes.
-            var values = profile.values(for: step, run: "run-1", address: access.destination)
-            if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
-            if step.action == .install, values["build"] == nil { values["build"] = plan.package.build }
+            let values = Self.values(step, "run-1", access, profile, package: plan.package)
             for command in [name, "probe", "restart"] {
                 do { _ = try profile.command(command, values) } catch {
                     problems.append("\(step.id) on \(host): \(error)")
@@ -84,6 +82,17 @@ public actor RemoteTarget: Target {
     /// test, a virtual server's version) a node of the group's cluster that Baton can reach.
     static func hostName(for step: Step, in inventory: Inventory) -> HostName? {
         if let host = step.host { return host }
+        // A DAG's checks and rebalancing run on a member Baton can reach.
+        if let dag = step.dag.flatMap({ name in inventory.dags.first { $0.name == name } }) {
+            return dag.members.first { inventory.access($0) != nil } ?? dag.members.first
+        }
+        // Replication is watched from a mailbox server in the schema master's site.
+        if step.action == .waitReplication {
+            let site = inventory.activeDirectory?.schemaMasterSite
+            let mailbox = inventory.servers.filter { $0.role == .mailbox && $0.install.product.isModern }
+            let reachable = mailbox.filter { inventory.access($0.name) != nil }
+            return (reachable.first { $0.site == site } ?? reachable.first ?? mailbox.first)?.name
+        }
         guard let group = step.group,
             let cluster = inventory.clusters.first(where: { $0.virtualServers.contains { $0.name == group } })
         else { return nil }
@@ -98,8 +107,21 @@ public actor RemoteTarget: Target {
         return ShellSessions(fallback: ssh, shellHosts: Set(shellHosts))
     }
 
+    /// The host's profile: one of the inventory's, a built-in one it names, or by default
+    /// `exchange-powershell` for Exchange 2013 and later and `windows-failover-cluster` otherwise.
     static func profile(for access: HostAccess, in inventory: Inventory) -> CommandProfile {
-        CommandProfile(inventory.profiles.first { $0.name.lowercased() == access.profile?.lowercased() })
+        let named = access.profile?.lowercased()
+        if let spec = inventory.profiles.first(where: { $0.name.lowercased() == named }) { return CommandProfile(spec) }
+        if let named, let builtIn = CommandProfileSpec.Kind(rawValue: named), builtIn != .shell {
+            return CommandProfile(nil, default: builtIn)
+        }
+        // A domain controller of an organization of Exchange 2013 or later runs Windows Server
+        // Backup like its Exchange servers.
+        let modern =
+            inventory.servers.first { $0.name == access.host }?.install.product.isModern
+            ?? (inventory.domainControllers.contains(access.host)
+                && inventory.servers.contains { $0.install.product.isModern })
+        return CommandProfile(nil, default: modern ? .exchangePowerShell : .windowsFailoverCluster)
     }
 
     /// A short folder for ssh's control sockets (a socket path is limited to about 100 bytes).
@@ -229,9 +251,23 @@ public actor RemoteTarget: Target {
     }
 
     func values(_ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
+        Self.values(step, run, access, profile, package: package)
+    }
+
+    /// What a step's templates are filled with: the step's fields, the host it runs on, and
+    /// the plan's package (its build for an install; its media, product and kind for setup).
+    static func values(
+        _ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile, package: Plan.PackageSummary
+    ) -> [String: String] {
         var values = profile.values(for: step, run: run, address: access.destination)
         if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
-        if step.action == .install, values["build"] == nil { values["build"] = packageBuild }
+        if step.action == .install, values["build"] == nil { values["build"] = package.build }
+        if values["package"] == nil { values["package"] = package.id }
+        values["product"] = package.product
+        values["kind"] = package.kind.rawValue
+        let ownPackage = step.package == nil || step.package == package.id
+        values["installer"] =
+            ownPackage && package.kind == .securityUpdate ? "\(values["package"] ?? package.id).msp" : "Setup.exe"
         return values
     }
 

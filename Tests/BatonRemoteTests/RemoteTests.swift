@@ -393,3 +393,106 @@ struct ShellSessionTests {
         #expect(next?.unreachable == "the session ended")
     }
 }
+
+@Suite("The exchange-powershell profile")
+struct ExchangePowerShellTests {
+    /// An example of Exchange 2013 or later with every machine reachable over OpenSSH and no
+    /// profile named, so each gets the built-in exchange-powershell.
+    static func plan(_ example: String, _ packageID: String) throws -> (Inventory, Plan) {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/\(example)").path
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        let loaded = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let names = loaded.servers.map(\.name) + loaded.domainControllers
+        text += "\nhosts:\n" + names.map { "  \($0): {address: \($0.key).example, user: administrator}\n" }.joined()
+        let inventory = try InventoryLoader.parse(
+            bytes: Array(text.utf8), file: example, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
+        return (inventory, try Planner(inventory: inventory, package: package).plan())
+    }
+
+    static func script(_ step: Step, _ inventory: Inventory, _ plan: Plan) throws -> String {
+        let host = try #require(RemoteTarget.hostName(for: step, in: inventory))
+        let access = try #require(inventory.access(host))
+        let profile = RemoteTarget.profile(for: access, in: inventory)
+        #expect(profile.kind == .exchangePowerShell)
+        let name = step.action == .reboot ? "restart" : step.action.rawValue
+        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package)
+        let command = try #require(try profile.command(name, values))
+        return try CommandProfileTests.decode(command)
+    }
+
+    @Test(
+        "every example's plan renders on its hosts: a command for each step, every value filled",
+        arguments: [
+            ("mx-stretched-dag.yaml", "exchange-2019-cu15"), ("mx-two-member-dag.yaml", "exchange-2016-cu23"),
+            ("mx-2013-split-roles.yaml", "exchange-2013-cu23"), ("mx-standalone-to-se.yaml", "exchange-se-rtm"),
+            ("mx-multi-dag-monthly-su.yaml", "exchange-2019-cu15-feb26-su"),
+        ])
+    func everyStepRenders(_ example: String, _ packageID: String) throws {
+        let (inventory, plan) = try Self.plan(example, packageID)
+        try RemoteTarget.validate(inventory, plan)
+        for step in plan.steps where step.action != .approve && step.action != .milestone {
+            let script = try Self.script(step, inventory, plan)
+            #expect(!script.contains("{{"), "\(step.id) \(step.summary)")
+        }
+    }
+
+    @Test("maintenance mode in Microsoft's words, the two-copy override, the media's own setup and the licence switch")
+    func commands() throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        func script(_ action: Action) throws -> String {
+            let step = try #require(plan.steps.first { $0.action == action })
+            return try Self.script(step, inventory, plan)
+        }
+        #expect(try script(.drainTransport).contains("-Component HubTransport -State Draining -Requester Maintenance"))
+        let start = try script(.startDagMaintenance)
+        #expect(start.contains("StartDagServerMaintenance.ps1") && start.contains("'true' -eq 'true'"))
+        #expect(start.contains("-overrideMinimumTwoCopies:$true") && start.contains("DatabaseCopyAutoActivationPolicy"))
+        #expect(try script(.redirectMessages).contains("Redirect-Message -Server $env:COMPUTERNAME -Target 'NW-EX2'"))
+        #expect(try script(.serverOffline).contains("ServerWideOffline -State Inactive -Requester Maintenance"))
+        #expect(try script(.checkCopies).contains("Get-MailboxDatabaseCopyStatus"))
+        #expect(try script(.checkWitness).contains("WitnessServer"))
+        #expect(try script(.stopDagMaintenance).contains("StopDagServerMaintenance.ps1"))
+        #expect(try script(.rebalanceDatabases).contains("-DagName 'NW-DAG' -BalanceDbsByActivationPreference"))
+        #expect(try script(.saveConfig).contains("'web.config'.Split(',')"))
+        let install = try script(.install)
+        #expect(install.contains(#"C:\Baton\packages\exchange-2016-cu23\Setup.exe"#))
+        #expect(install.contains("/Mode:Upgrade $license") && install.contains("_DiagnosticDataOFF"))
+        #expect(try script(.prepareSchema).contains("/PrepareSchema $license"))
+        #expect(
+            try script(.verifyVersion).contains(
+                "(Get-Command ExSetup.exe -ErrorAction Stop).FileVersionInfo.FileVersion"))
+        #expect(try script(.verifyVersion).contains("[version]'15.1.2507.6'"))
+
+        let (suInventory, suPlan) = try Self.plan("mx-multi-dag-monthly-su.yaml", "exchange-2019-cu15-feb26-su")
+        let suInstall = try #require(suPlan.steps.first { $0.action == .install })
+        let su = try Self.script(suInstall, suInventory, suPlan)
+        #expect(su.contains(#"C:\Baton\packages\exchange-2019-cu15-feb26-su\exchange-2019-cu15-feb26-su.msp"#))
+        #expect(
+            su.contains("msiexec.exe -ArgumentList '/update'")
+                && su.contains("'security-update' -eq 'cumulative-update'"))
+        let (oldInventory, oldPlan) = try Self.plan("mx-2013-split-roles.yaml", "exchange-2013-cu23")
+        let oldInstall = try #require(oldPlan.steps.first { $0.action == .install })
+        let old = try Self.script(oldInstall, oldInventory, oldPlan)
+        #expect(old.contains("'exchange-2013' -eq 'exchange-2013'"))
+    }
+
+    @Test("on resume, a check per maintenance step says whether it took effect")
+    func checks() throws {
+        let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        let step = try #require(plan.steps.first { $0.action == .startDagMaintenance })
+        let host = try #require(step.host)
+        let access = try #require(inventory.access(host))
+        let profile = RemoteTarget.profile(for: access, in: inventory)
+        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package)
+        let rendered = try #require(try profile.check("start-dag-maintenance", values))
+        let check = try CommandProfileTests.decode(rendered)
+        #expect(check.contains("DatabaseCopyAutoActivationPolicy -ne 'Blocked'"))
+        for action in [
+            "install", "server-offline", "server-online", "stop-dag-maintenance", "drain-transport", "resume-transport",
+        ] {
+            #expect(profile.checks[action] != nil, "\(action)")
+        }
+    }
+}
