@@ -29,7 +29,7 @@ public struct PackageCatalogue: Sendable {
     static let ad2019CU15 = ADVersions(schema: 17003, organization: 16763, domain: 13243)
 
     /// Cumulative and security updates of Exchange 2013 and later, with the build each brings
-    /// (rules `mx-build-latest-*` of Microsoft's build list) and the Active Directory versions
+    /// (from the build list in Microsoft's CSS-Exchange scripts) and the Active Directory versions
     /// each cumulative update needs. Exchange SE RTM carries 2019 CU15's.
     public static let modern: [Package] = [
         cumulativeUpdate("exchange-2013-cu23", .exchange2013, .cu23, ad: ad2013CU23),

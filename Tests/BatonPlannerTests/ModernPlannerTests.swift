@@ -224,6 +224,28 @@ struct ModernPlannerTests {
         #expect(problems.isEmpty, "\(problems.prefix(3))")
     }
 
+    @Test("the inventory's order: of sites replaces Internet-facing first")
+    func siteOrder() throws {
+        var inventory = try Examples.load("mx-multi-dag-monthly-su.yaml")
+        let package = try #require(PackageCatalogue.modern.first { $0.id == "exchange-2019-cu15-feb26-su" })
+        let byDefault = try Planner(inventory: inventory, package: package).plan()
+        let drains = { (plan: Plan) in plan.steps.filter { $0.action == .drainTransport }.compactMap(\.host?.spelling) }
+        // By default the Internet-facing NORTH and SOUTH go first: DAG1 (first member in NORTH)
+        // before DAG2, which is all in WEST.
+        #expect(drains(byDefault).first?.hasPrefix("N-") == true)
+        inventory.siteOrder = ["WEST", "SOUTH"]
+        let ordered = try Planner(inventory: inventory, package: package).plan()
+        // WEST first: both DAGs have a member there, so both start at once, WEST's members first.
+        #expect(drains(ordered).first?.hasPrefix("W-") == true)
+        #expect(ordered.steps.contains { $0.name == "site WEST updated" })
+        let dag1First = try #require(
+            ordered.steps.first { $0.action == .drainTransport && $0.dag == nil && $0.phase == "DAG DAG1" })
+        #expect(dag1First.host?.spelling.hasPrefix("W-") == true)
+        let problems = PlanChecker(inventory: inventory, package: package, plan: ordered).violations(
+            orders: 10, seed: 9)
+        #expect(problems.isEmpty, "\(problems.prefix(3))")
+    }
+
     @Test("an even DAG without a witness is refused: one member out would lose quorum")
     func quorumRefusal() throws {
         var inventory = try Examples.load("mx-two-member-dag.yaml")
