@@ -61,8 +61,119 @@ public struct Diagnosis: Sendable {
         return words.contains { lower.contains($0.lowercased()) }
     }
 
-    /// The failures KB 328839 describes, with its remedies.
-    public static let catalogue: [Diagnosis] = [
+    /// The failures KB 328839 describes, with its remedies, then those of Exchange 2013 and later.
+    public static let catalogue: [Diagnosis] = kb328839 + modernExchange
+
+    /// Cumulative and security updates of Exchange 2013 and later: ExchangeSetup.log, the
+    /// security update's installer log and pasted errors.
+    static let modernExchange: [Diagnosis] = [
+        Diagnosis(
+            .mxServicesDisabled, "the Exchange services were left stopped or disabled",
+            cause:
+                "a cumulative or security update failed or was interrupted after it stopped and disabled the services",
+            remedy:
+                "rename C:\\ExchangeSetupLogs, run V15\\Bin\\ServiceControl.ps1 AfterPatch (after Add-PSSnapin Microsoft.Exchange.Management.PowerShell.Setup), start the services, then run the media's setup /Mode:Upgrade again",
+            matches: { line, _ in
+                contains(line, "Cannot start the service Microsoft Exchange")
+                    || line.range(
+                        of: #"(?i)MSExchange\w+.*(StartType|start type).*Disabled"#, options: .regularExpression)
+                        != nil
+            }),
+        Diagnosis(
+            .mxFailedUpdateComponents, "server components held Inactive by the requester Functional",
+            cause:
+                "a failed update left components Inactive under the \"Functional\" requester, so the server serves nothing",
+            remedy:
+                "Set-ServerComponentState <server> -Component ServerWideOffline -State Active -Requester Functional, and the same for Monitoring and RecoveryActionsEnabled",
+            matches: { line, nearby in
+                contains(line, "Functional") && contains(line, "Inactive")
+                    && (contains(line, "ServerWideOffline", "Component")
+                        || nearby.contains { contains($0, "Requester") })
+            }),
+        Diagnosis(
+            .mxReadinessRebootPending, "a restart is pending from an earlier installation",
+            cause:
+                "setup's readiness checks (RebootPending, PendingRebootWindowsComponents) found a restart still pending",
+            remedy:
+                "restart the server; if setup still says so, run HealthChecker or SetupAssist.ps1 to find which registry marker is set, and clear it",
+            matches: { line, _ in
+                contains(
+                    line, "restart from a previous installation or update is pending", "PendingRebootWindowsComponents",
+                    "RebootPending")
+            }),
+        Diagnosis(
+            .mxPrepareADWrongSite, "/PrepareAD ran outside the schema master's site",
+            cause: "the machine running setup is not in the same domain and Active Directory site as the schema master",
+            remedy:
+                "run setup /PrepareAD with the licence switch from a machine in the schema master's domain and site (netdom query fsmo finds it), then wait for replication",
+            matches: { line, _ in
+                contains(line, "same domain and site as the schema master", "isn't in the same domain and site")
+                    || (contains(line, "organization-level objects") && contains(line, "haven't been created"))
+            }),
+        Diagnosis(
+            .mxPrepareADWellKnownObject, "an otherWellKnownObjects entry points to a deleted object",
+            cause:
+                "Active Directory holds a well-known object entry for Exchange that points to an invalid DN or a deleted object",
+            remedy:
+                "run SetupAssist.ps1 -OtherWellKnownObjects, import the fix file it writes, then run /PrepareAD again",
+            matches: { line, _ in contains(line, "otherWellKnownObjects") }),
+        Diagnosis(
+            .mxSUCUSpecific, "a security update for another cumulative update",
+            cause: "security updates install only on the cumulative update they were built for",
+            remedy:
+                "install the security update built for the server's cumulative update, or bring the server to the matching cumulative update first",
+            matches: { line, _ in contains(line, "upgrade patch cannot be installed by the Windows Installer service") }
+        ),
+        Diagnosis(
+            .mxSU1603, "error 1603: insufficient privileges on owa\\auth",
+            cause:
+                "the security update could not write to the owa\\auth folder of the build (permissions or stopped services)",
+            remedy:
+                "start the stopped Exchange services and retry as a local administrator, from an elevated prompt; check the folder's permissions (Authenticated Users read, SYSTEM and Administrators full control) and inheritance",
+            matches: { line, nearby in
+                (contains(line, "1603") && nearby.contains { contains($0, "owa\\auth", "insufficient privileges") })
+                    || (contains(line, "insufficient privileges") && contains(line, "owa\\auth"))
+            }),
+        Diagnosis(
+            .mxSUInterimUpdate, "an Interim Update conflicts with the security update",
+            cause: "an Interim Update installed earlier is incompatible with the security update",
+            remedy: "uninstall the Interim Update from Installed Updates, then install the security update again",
+            matches: { line, _ in contains(line, "Interim Update is incompatible") }),
+        Diagnosis(
+            .mxSUNonElevatedHTTP500, "HTTP 500 from Outlook on the web after a security update",
+            cause: "the security update was installed without elevation and left files not updated",
+            remedy:
+                "install the security update again from an elevated prompt (the .msp's full path), then restart the server",
+            matches: { line, _ in
+                contains(
+                    line, "Could not load file or assembly 'Microsoft.Exchange",
+                    "Could not load file or assembly Microsoft.Exchange")
+            }),
+        Diagnosis(
+            .mxExecutionPolicyGPO, "the PowerShell execution policy is set by Group Policy",
+            cause:
+                "setup's readiness check fails while Group Policy sets the execution policy (MachinePolicy or UserPolicy)",
+            remedy: "make the execution policy Undefined for the MachinePolicy and UserPolicy scopes while setup runs",
+            matches: { line, _ in
+                contains(line, "PowerShellExecutionPolicyCheckSet")
+                    || (contains(line, "execution policy") && contains(line, "Group Policy"))
+            }),
+        Diagnosis(
+            .mxMoveBlackout, "database moves are suppressed after recent moves",
+            cause: "StartDagServerMaintenance.ps1 tried to move databases that moved a short while ago",
+            remedy: "wait a few minutes and run StartDagServerMaintenance.ps1 again",
+            matches: { line, _ in contains(line, "AmDbMoveMoveSuppressedBlackoutException") }),
+        Diagnosis(
+            .mxStartDagTwoCopies, "StartDagServerMaintenance.ps1 refused: critical resources remain",
+            cause: "a database on the server would be left with fewer than two healthy copies",
+            remedy:
+                "run StartDagServerMaintenance.ps1 with -overrideMinimumTwoCopies when the databases have two copies by design, or wait for their other copies to be healthy",
+            matches: { line, _ in
+                contains(line, "critical resources") && contains(line, "StartDagServerMaintenance", "remain")
+            }),
+    ]
+
+    static let kb328839: [Diagnosis] = [
         Diagnosis(
             .fileInUse, "a file was in use during the hotfix install",
             cause:

@@ -36,6 +36,16 @@ extension Rule.ID {
     public static let mxCUNoUninstall = Self(rawValue: "mx-cu-no-uninstall")
     public static let mxSUUninstall = Self(rawValue: "mx-su-uninstall")
     public static let mxHealthCheckerPrePost = Self(rawValue: "mx-healthchecker-pre-post")
+    // Failures recognised in setup logs and error text (`baton diagnose`).
+    public static let mxServicesDisabled = Self(rawValue: "mx-services-disabled-after-failure")
+    public static let mxFailedUpdateComponents = Self(rawValue: "mx-failed-update-components")
+    public static let mxPrepareADWrongSite = Self(rawValue: "mx-prepad-wrong-site")
+    public static let mxPrepareADWellKnownObject = Self(rawValue: "mx-prepad-wellknown-object")
+    public static let mxSU1603 = Self(rawValue: "mx-su-1603-perms")
+    public static let mxSUInterimUpdate = Self(rawValue: "mx-su-iu-conflict")
+    public static let mxSUNonElevatedHTTP500 = Self(rawValue: "mx-su-nonelevated-owa500")
+    public static let mxExecutionPolicyGPO = Self(rawValue: "mx-exec-policy-gpo")
+    public static let mxMoveBlackout = Self(rawValue: "mx-startdag-move-blackout")
 }
 
 extension Rule {
@@ -253,6 +263,63 @@ extension Rule {
             """
             A security update can be uninstalled from Installed Updates (from an elevated context), which returns the \
             server to the cumulative update's build.
+            """),
+        Rule(
+            .mxServicesDisabled, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            A failed or interrupted cumulative or security update can leave the Exchange services stopped and \
+            disabled ("Cannot start the service Microsoft Exchange Service Host"). Rename C:\\ExchangeSetupLogs, run \
+            V15\\Bin\\ServiceControl.ps1 AfterPatch, start the services, then run the media's setup /Mode:Upgrade again.
+            """),
+        Rule(
+            .mxFailedUpdateComponents, .diagnosis, source: .microsoft, section: manageDAGs,
+            """
+            A failed update can leave server components Inactive under the requester "Functional": set \
+            ServerWideOffline, Monitoring and RecoveryActionsEnabled Active with -Requester Functional.
+            """),
+        Rule(
+            .mxPrepareADWrongSite, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            "Organization-level objects haven't been created … the local computer isn't in the same domain and site \
+            as the schema master": run /PrepareAD from a machine in the schema master's domain and site (netdom \
+            query fsmo finds it), then wait for replication.
+            """),
+        Rule(
+            .mxPrepareADWellKnownObject, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            Setup or /PrepareAD fails because an otherWellKnownObjects entry points to an invalid or deleted object: \
+            run SetupAssist.ps1 -OtherWellKnownObjects, import the file it writes, and run /PrepareAD again.
+            """),
+        Rule(
+            .mxSU1603, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            A security update fails with error 1603 and insufficient privileges on owa\\auth: start the stopped \
+            services and retry as a local administrator; check the folder's permissions and inheritance.
+            """),
+        Rule(
+            .mxSUInterimUpdate, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            "This Interim Update is incompatible with the current configuration": uninstall the earlier Interim \
+            Update from Installed Updates, then install the security update.
+            """),
+        Rule(
+            .mxSUNonElevatedHTTP500, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            Outlook on the web or the admin center answers HTTP 500 ("Could not load file or assembly \
+            Microsoft.Exchange.Common") after a security update: it was installed without elevation. Install it \
+            again from an elevated prompt and restart.
+            """),
+        Rule(
+            .mxExecutionPolicyGPO, .diagnosis, source: .microsoft, section: fixUpdates,
+            """
+            Setup's readiness check fails when Group Policy sets the PowerShell execution policy \
+            (MachinePolicy or UserPolicy): it must be Undefined for those scopes while setup runs.
+            """),
+        Rule(
+            .mxMoveBlackout, .diagnosis, source: .microsoft, section: startDagScript,
+            """
+            AmDbMoveMoveSuppressedBlackoutException: database moves are suppressed for a while after recent moves; \
+            wait a few minutes and run StartDagServerMaintenance.ps1 again.
             """),
         Rule(
             .mxHealthCheckerPrePost, .check, source: .microsoft, section: fixUpdates,

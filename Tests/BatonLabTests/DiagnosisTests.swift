@@ -49,9 +49,46 @@ struct DiagnosisTests {
             ("How do I uninstall Exchange 2003 service pack 2?", .noUninstall),
             ("Setup failed: the Cluster service is still running on NODE1", .clusterStopService),
             ("Active Directory Connector version mismatch: ADC not upgraded", .e2003ADCSeparate),
+            (
+                "The upgrade patch cannot be installed by the Windows Installer service because the program to be upgraded may be missing",
+                .mxSUCUSpecific
+            ),
+            ("Installation of this Interim Update is incompatible with the current configuration", .mxSUInterimUpdate),
+            (
+                "Could not load file or assembly 'Microsoft.Exchange.Common, Version=15.0.0.0' or one of its dependencies",
+                .mxSUNonElevatedHTTP500
+            ),
+            (
+                "Error 1603: insufficient privileges to access C:\\Program Files\\Microsoft\\Exchange Server\\V15\\ClientAccess\\owa\\auth\\15.2.1748.43",
+                .mxSU1603
+            ),
+            (
+                "Setup encountered a problem: the organization-level objects haven't been created because the local computer isn't in the same domain and site as the schema master",
+                .mxPrepareADWrongSite
+            ),
+            (
+                "Move-ActiveMailboxDatabase: An Active Manager operation failed. Error: AmDbMoveMoveSuppressedBlackoutException",
+                .mxMoveBlackout
+            ),
+            (
+                "ServerWideOffline   Inactive   Requester: Functional",
+                .mxFailedUpdateComponents
+            ),
         ])
     func pasted(_ text: String, _ rule: Rule.ID) {
         #expect(Diagnosis.findings(in: text).map(\.rule).contains(rule))
+    }
+
+    @Test("an Exchange 2019 setup log: pending restart, execution policy, disabled services, a bad well-known object")
+    func exchangeSetupLog() throws {
+        let path = LabFixture.examples.appendingPathComponent("logs/ExchangeSetup.log")
+            .path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let rules = Set(Diagnosis.findings(in: text).map(\.rule))
+        #expect(
+            rules.isSuperset(of: [
+                .mxReadinessRebootPending, .mxExecutionPolicyGPO, .mxServicesDisabled, .mxPrepareADWellKnownObject,
+            ]), "\(rules)")
     }
 
     @Test("the lab twin's own logs are recognised")
