@@ -13,6 +13,12 @@ public struct RunReport: Sendable, Encodable {
     }
     public struct StepLine: Sendable, Encodable { var step, subject, state, message: String }
     public struct Backup: Sendable, Encodable { var subject, level, contents: String; var restorable: Bool }
+    /// Exchange 2013 and later: where a database is mounted at the end, its preferred copy
+    /// (the same once rebalanced) and its minutes without a mounted copy users could reach.
+    public struct Database: Sendable, Encodable {
+        var name, mountedOn, preferred: String
+        var offlineMinutes: Int
+    }
     /// Who approved a gate (the `--by` or token name, and the operating-system user), how
     /// (`--yes`, `terminal`, `baton approve`, `api`) and when.
     public struct Approval: Sendable, Encodable { public var gate, by, how, user, at: String }
@@ -33,6 +39,12 @@ public struct RunReport: Sendable, Encodable {
     /// services left stopped.
     public var userImpact: [String]
     public var backups: [Backup]
+    /// Exchange 2013 and later: each database of the DAGs.
+    public var databases: [Database]
+    /// Exchange 2013 and later: servers not back in service at the end (draining, in
+    /// maintenance mode or offline), each with its state; empty when every one left
+    /// maintenance mode.
+    public var outOfService: [String]
     public var approvals: [Approval]
     /// Who started, resumed and aborted the run, and when.
     public var audit: [AuditEntry]
@@ -114,6 +126,18 @@ public struct RunReport: Sendable, Encodable {
         self.audit = audit.map {
             AuditEntry(action: $0.action, by: $0.by, at: formatter.string(from: Date(timeIntervalSince1970: $0.at)))
         }
+        let modern = twin.modern
+        databases = (modern?.databases.values.sorted { $0.name < $1.name } ?? []).map {
+            Database(
+                name: $0.name, mountedOn: $0.mounted?.spelling ?? "dismounted",
+                preferred: $0.copies.first?.spelling ?? "-",
+                offlineMinutes: Int((twin.accounting.databaseOffline[$0.name] ?? 0) / 60))
+        }
+        outOfService = (modern?.servers ?? [:]).filter { !$0.value.inService }.sorted { $0.key < $1.key }.map {
+            let state =
+                $0.value.offline ? "offline" : $0.value.inDAGMaintenance ? "in DAG maintenance" : "transport draining"
+            return "\(twin.hosts[$0.key]?.name ?? $0.key): \(state)"
+        }
         violations = twin.accounting.violations.map { "[\($0.rule)] \($0.message)" }
         rollback = plan.rollbackPath
     }
@@ -131,6 +155,11 @@ public struct RunReport: Sendable, Encodable {
                     [$0.name, $0.before, $0.after, $0.owner, $0.online ? "\($0.offlineMinutes) min" : "OFFLINE now"]
                 }
             ),
+            (
+                "Databases", ["database", "mounted on", "preferred copy", "without a mounted copy"],
+                databases.map { [$0.name, $0.mountedOn, $0.preferred, "\($0.offlineMinutes) min"] }
+            ),
+            ("Left out of service", ["server"], outOfService.map { [$0] }),
             ("Failures", ["step", "subject", "message"], failures.map { [$0.step, $0.subject, $0.message] }),
             (
                 "Version checks", ["step", "subject", "state", "message"],
