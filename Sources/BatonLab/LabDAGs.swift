@@ -49,6 +49,8 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     public var update: String?
     public var configSaved = false
     public var site: String?
+    /// A failed update left the Exchange services stopped and disabled (fault `services-disabled`).
+    public var servicesDisabled: Bool?
 
     /// Serving clients and taking mail.
     public var inService: Bool { !draining && !offline && !inDAGMaintenance }
@@ -182,6 +184,11 @@ extension LabTwin {
             server.draining = true
             return .ok("HubTransport on \(host) is draining; the transport service restarted")
         case .startDagMaintenance(_, let dag, let override):
+            if consume(.moveBlackout, host) {
+                return .failure(
+                    "StartDagServerMaintenance.ps1 on \(host): An Active Manager operation failed. Error: AmDbMoveMoveSuppressedBlackoutException; wait a few minutes and run it again",
+                    rule: .mxMoveBlackout)
+            }
             let others = (state.dags[dag]?.members ?? []).filter {
                 $0 != host && state.servers[$0]?.inDAGMaintenance == true
             }
@@ -217,6 +224,11 @@ extension LabTwin {
             server.offline = true
             return .ok("ServerWideOffline is Inactive on \(host) (requester Maintenance)")
         case .serverOnline:
+            if consume(.functionalRequester, host) {
+                return .failure(
+                    "ServerWideOffline on \(host) stays Inactive: requester Functional holds it after the update; set it Active with -Requester Functional (and Monitoring, RecoveryActionsEnabled)",
+                    rule: .mxFailedUpdateComponents)
+            }
             server.offline = false
             return .ok("ServerWideOffline is Active on \(host)")
         case .stopDagMaintenance:
@@ -284,6 +296,11 @@ extension LabTwin {
         guard !machine.installerRunning else {
             return .failure(
                 "setup cannot start: another installation is running on \(host)", rule: .noConcurrentInstallers)
+        }
+        guard server.servicesDisabled != true else {
+            return .failure(
+                "setup failed on \(host): Cannot start the service Microsoft Exchange Service Host (its start type is Disabled); rename C:\\ExchangeSetupLogs, run ServiceControl.ps1 AfterPatch, then run setup again",
+                rule: .mxServicesDisabled)
         }
         guard !machine.pendingRestart else {
             return .failure(

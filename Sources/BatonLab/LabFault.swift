@@ -21,13 +21,27 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         case installerRunning = "installer-running"
         /// The host's system disk is full.
         case diskFull = "disk-full"
+        /// Exchange 2013 and later: an earlier failed update left the Exchange services
+        /// stopped and disabled; setup cannot start them.
+        case servicesDisabled = "services-disabled"
+        /// Exchange 2013 and later: the next StartDagServerMaintenance.ps1 meets
+        /// AmDbMoveMoveSuppressedBlackoutException (databases moved a short while ago).
+        case moveBlackout = "move-blackout"
+        /// Exchange 2013 and later: after the update, ServerWideOffline stays Inactive under the
+        /// requester "Functional", so the next server-online does not bring the server back.
+        case functionalRequester = "functional-requester"
 
         /// Whether the fault names a group rather than a host.
         public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
         /// Whether it happens once rather than holding until fixed.
         public var isEvent: Bool {
-            [.fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails].contains(self)
+            [
+                .fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails, .moveBlackout,
+                .functionalRequester,
+            ].contains(self)
         }
+        /// Whether it concerns servers of Exchange 2013 and later only.
+        public var isModernOnly: Bool { [.servicesDisabled, .moveBlackout, .functionalRequester].contains(self) }
     }
 
     public var kind: Kind

@@ -145,6 +145,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// Injects a fault: a condition takes hold now, an event waits for its action.
     public mutating func inject(_ fault: LabFault) throws(LabError) {
         let key = fault.target
+        if fault.kind.isModernOnly, modern?.servers[key] == nil {
+            throw LabError.notModern(kind: fault.kind.rawValue, host: fault.target)
+        }
         if fault.kind.targetsGroup {
             guard groups[key] != nil else { throw LabError.unknownVirtualServer(fault.target) }
         } else {
@@ -154,6 +157,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .evicted: hosts[key]?.evictedAndReadded = true
         case .installerRunning: hosts[key]?.installerRunning = true
         case .diskFull: hosts[key]?.freeDiskMB = 20
+        case .servicesDisabled: modern?.servers[key]?.servicesDisabled = true
         default: armedFaults.append(fault)
         }
     }
@@ -163,6 +167,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
     public mutating func fix(_ fault: LabFault) throws(LabError) {
         let key = fault.target
         switch fault.kind {
+        case .servicesDisabled:
+            guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
+            modern?.servers[key]?.servicesDisabled = nil
         case .evicted, .installerRunning, .diskFull:
             guard var host = hosts[key] else { throw LabError.unknownHost(fault.target) }
             switch fault.kind {
@@ -385,6 +392,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     case unwritable(directory: String, reason: String)
     case unknownHost(HostName)
     case unknownVirtualServer(HostName)
+    /// A fault of Exchange 2013 and later named for another machine.
+    case notModern(kind: String, host: HostName)
     /// Rule `no-uninstall`: a service pack cannot be removed.
     case cannotUninstall(package: String, host: HostName)
 
@@ -396,6 +405,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
         case .unwritable(let directory, let reason): "cannot write the lab twin to \(directory): \(reason)"
         case .unknownHost(let name): "no host '\(name)' in the twin"
         case .unknownVirtualServer(let name): "no virtual server '\(name)' in the twin"
+        case .notModern(let kind, let host):
+            "\(kind) is a fault of Exchange 2013 and later servers; \(host) is not one in the twin"
         case .cannotUninstall(let package, let host):
             """
             \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \

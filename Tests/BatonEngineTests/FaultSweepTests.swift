@@ -20,7 +20,7 @@ struct FaultSweepTests {
         ? ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
             $0.hasSuffix(".yaml") && $0 != "e2003-migration.yaml"
         }.sorted()
-        : ["contoso.yaml", "e2000-active-active.yaml"]
+        : ["contoso.yaml", "e2000-active-active.yaml", "mx-two-member-dag.yaml"]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples")
@@ -29,16 +29,24 @@ struct FaultSweepTests {
     func sweep(_ example: String) async throws {
         let inventory = try InventoryLoader.load(
             path: Self.directory.appendingPathComponent(example).path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let modern = [
+            "mx-stretched-dag.yaml": "exchange-2019-cu15", "mx-two-member-dag.yaml": "exchange-2016-cu23",
+            "mx-2013-split-roles.yaml": "exchange-2013-cu23", "mx-standalone-to-se.yaml": "exchange-se-rtm",
+            "mx-multi-dag-monthly-su.yaml": "exchange-2019-cu15-feb26-su",
+            "mx-se-with-2013-left.yaml": "exchange-2019-cu15-feb26-su",
+        ]
         let packageID =
-            example.hasPrefix("e2000")
-            ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2"
+            modern[example]
+            ?? (example.hasPrefix("e2000")
+                ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2")
         let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
         let plan = try Planner(inventory: inventory, package: package).plan()
         let pristine = LabTwin(inventory: inventory)
         let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()
         let groups = pristine.groups.values.filter(\.isVirtualServer).map(\.name).sorted()
         var runs = 0, halted = 0
-        for kind in LabFault.Kind.allCases {
+        // Faults of Exchange 2013 and later go to those servers only.
+        for kind in LabFault.Kind.allCases where !kind.isModernOnly || modern[example] != nil {
             for target in kind.targetsGroup ? groups : hosts {
                 runs += 1
                 let directory = NSTemporaryDirectory() + "baton-sweep-\(UUID().uuidString)"
@@ -77,6 +85,12 @@ struct FaultSweepTests {
                 #expect(twin.accounting.violations.isEmpty, "\(context): \(twin.accounting.violations)")
                 let offline = twin.groups.values.filter { $0.isVirtualServer && !$0.isOnline }.map(\.name)
                 #expect(offline.isEmpty, "\(context): \(offline) offline")
+                if let modern = twin.modern {
+                    let dismounted = modern.databases.values.filter { $0.mounted == nil }.map(\.name)
+                    #expect(dismounted.isEmpty, "\(context): \(dismounted) dismounted")
+                    let out = modern.servers.filter { !$0.value.inService }.map(\.key)
+                    #expect(out.isEmpty, "\(context): \(out) left out of service")
+                }
                 let installs = twin.history.filter { $0.action == "install" && $0.applied }.compactMap(\.step)
                 #expect(installs.count == Set(installs).count, "\(context): an install applied twice")
             }

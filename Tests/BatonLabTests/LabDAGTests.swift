@@ -63,6 +63,26 @@ struct LabDAGTests {
         #expect(outcome.message.contains("The upgrade patch cannot be installed"))
     }
 
+    @Test(
+        "faults of Exchange 2013 and later stop the run with the message an administrator would see",
+        arguments: [
+            (LabFault.Kind.moveBlackout, Action.startDagMaintenance, "AmDbMoveMoveSuppressedBlackoutException"),
+            (.functionalRequester, .serverOnline, "requester Functional"),
+            (.servicesDisabled, .install, "Cannot start the service Microsoft Exchange Service Host"),
+        ])
+    func modernFaults(_ kind: LabFault.Kind, _ action: Action, _ message: String) throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        try twin.inject(LabFault(kind, "NW-EX1"))
+        let failed = try #require(F.rehearse(plan, on: &twin))
+        #expect(failed.0.action == action && failed.0.host == "NW-EX1")
+        #expect(failed.1.message.contains(message), "\(failed.1.message)")
+        #expect(throws: LabError.self) { try twin.inject(LabFault(kind, "NWDC1")) }
+        if !kind.isEvent { try twin.fix(LabFault(kind, "NW-EX1")) }
+        // Done again after the fix (or once the event has passed), the step succeeds.
+        #expect(twin.perform(failed.0).succeeded)
+    }
+
     @Test("a stand-alone server's databases are counted as down while it is out of service")
     func standaloneOutage() throws {
         let (inventory, plan) = try Self.plan("mx-standalone-to-se.yaml", "exchange-se-rtm")
