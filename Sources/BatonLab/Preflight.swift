@@ -46,6 +46,78 @@ public struct Preflight: Sendable {
                             "offline (\(offline.joined(separator: ", "))) on \(group.owner): bring it online first; look for event 1025",
                         rule: .e2003Event1025))
         }
+        return results + modernChecks(installing: installing)
+    }
+
+    /// Exchange 2013 and later: each server to update in service with no restart pending and
+    /// its services startable; each DAG's databases mounted with every copy's server up; and
+    /// Active Directory against the package's versions.
+    func modernChecks(installing: Set<HostName>) -> [CheckResult] {
+        guard let state = twin.modern else { return [] }
+        var results: [CheckResult] = []
+        for name in installing.sorted() {
+            guard let server = state.servers[name], let host = twin.hosts[name] else { continue }
+            results.append(
+                host.pendingRestart
+                    ? CheckResult(
+                        status: .fail, check: "pending restart", subject: host.name,
+                        detail: "a restart is pending: setup's readiness checks will stop; restart it first",
+                        rule: .mxReadinessRebootPending)
+                    : CheckResult(
+                        status: .pass, check: "pending restart", subject: host.name, detail: "none",
+                        rule: .mxReadinessRebootPending))
+            if server.servicesDisabled == true {
+                results.append(
+                    CheckResult(
+                        status: .fail, check: "services", subject: host.name,
+                        detail:
+                            "Exchange services are disabled after an earlier failed update: run ServiceControl.ps1 AfterPatch",
+                        rule: .mxServicesDisabled))
+            }
+            if !server.inService {
+                results.append(
+                    CheckResult(
+                        status: .warn, check: "maintenance", subject: host.name,
+                        detail: "already out of service (draining, in maintenance or offline) before the rollout",
+                        rule: .mxDAGUpdateProcedure))
+            }
+        }
+        for dag in state.dags.values.sorted(by: { $0.name.spelling < $1.name.spelling })
+        where dag.members.contains(where: installing.contains) {
+            let problems = state.databases.values.filter { $0.dag == dag.name }.sorted { $0.name < $1.name }.compactMap
+            {
+                database -> String? in
+                guard let mounted = database.mounted else { return "\(database.name) is dismounted" }
+                let down = database.copies.filter { twin.hosts[$0]?.up != true }
+                if twin.hosts[mounted]?.up != true || !down.isEmpty {
+                    return "\(database.name) has a copy on a server that does not answer"
+                }
+                return nil
+            }
+            results.append(
+                CheckResult(
+                    status: problems.isEmpty ? .pass : .fail, check: "database copies", subject: dag.name,
+                    detail: problems.isEmpty ? "every copy healthy" : problems.joined(separator: "; "),
+                    rule: .mxCopiesHealthy))
+        }
+        if let wanted = state.packageAD[plan.package.id],
+            installing.contains(where: { twin.hosts[$0]?.role != .edge })
+        {
+            let have = state.activeDirectory
+            let behind =
+                have.schema < wanted.schema || have.organization < wanted.organization
+                || have.domain < wanted.domain
+            let prepares = plan.steps.contains { [.prepareSchema, .prepareAD, .prepareDomains].contains($0.action) }
+            results.append(
+                CheckResult(
+                    status: behind && !prepares ? .fail : behind ? .warn : .pass, check: "Active Directory",
+                    subject: HostName(twin.organization),
+                    detail: behind
+                        ? "at \(have.schema)/\(have.organization)/\(have.domain), \(plan.package.id) needs \(wanted.schema)/\(wanted.organization)/\(wanted.domain)"
+                            + (prepares ? ": the plan prepares it first" : "")
+                        : "at \(have.schema)/\(have.organization)/\(have.domain): prepared for \(plan.package.id)",
+                    rule: .mxADPrepWhen))
+        }
         return results
     }
 

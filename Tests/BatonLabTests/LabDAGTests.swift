@@ -83,6 +83,25 @@ struct LabDAGTests {
         #expect(twin.perform(failed.0).succeeded)
     }
 
+    @Test("preflight of a DAG organization: pending restart, disabled services, copies, Active Directory")
+    func preflight() throws {
+        let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        let clean = Preflight(twin: twin, plan: plan).run()
+        #expect(!clean.contains { $0.status == .fail })
+        #expect(
+            clean.contains { $0.check == "Active Directory" && $0.status == .warn && $0.detail.contains("prepares it") }
+        )
+        #expect(clean.contains { $0.check == "database copies" && $0.subject == "DAG1" && $0.status == .pass })
+        try twin.inject(LabFault(.servicesDisabled, "MBX2"))
+        twin.hosts["MBX3"]?.pendingRestart = true
+        twin.hosts["MBX4"]?.up = false
+        let found = Preflight(twin: twin, plan: plan).run().filter { $0.status == .fail }
+        #expect(found.contains { $0.rule == .mxServicesDisabled && $0.subject == "MBX2" })
+        #expect(found.contains { $0.rule == .mxReadinessRebootPending && $0.subject == "MBX3" })
+        #expect(found.contains { $0.rule == .mxCopiesHealthy && $0.detail.contains("does not answer") })
+    }
+
     @Test("a stand-alone server's databases are counted as down while it is out of service")
     func standaloneOutage() throws {
         let (inventory, plan) = try Self.plan("mx-standalone-to-se.yaml", "exchange-se-rtm")
