@@ -54,6 +54,13 @@ public struct LabModernServer: Sendable, Codable, Hashable {
 
     /// Serving clients and taking mail.
     public var inService: Bool { !draining && !offline && !inDAGMaintenance }
+
+    /// In service, draining, in DAG maintenance or offline, as an administrator says it.
+    public var state: String {
+        if offline { return "offline" }
+        if inDAGMaintenance { return "in DAG maintenance" }
+        return draining ? "transport draining" : "in service"
+    }
 }
 
 extension LabModernState {
@@ -97,7 +104,7 @@ extension LabTwin {
     /// Whether `step` is one of the actions of Exchange 2013 and later, or acts on such a server.
     func isModern(_ step: Step) -> Bool {
         guard modern != nil else { return false }
-        if case .approve(let gate) = step.detail { return gate == "active-directory-preparation" }
+        if case .approve(let gate) = step.detail { return gate == Gate.activeDirectoryPreparation }
         return step.action.isModernOnly || step.host.map { modern?.servers[$0] != nil } == true
     }
 
@@ -120,7 +127,7 @@ extension LabTwin {
         guard var state = modern else { return nil }
         defer { modern = state }
         switch step.detail {
-        case .approve(let gate) where gate == "active-directory-preparation":
+        case .approve(let gate) where gate == Gate.activeDirectoryPreparation:
             // An operator prepared Active Directory by hand where setup must run.
             state.activeDirectory = mediaVersions(state)
             return .ok("gate \(gate) approved: Active Directory was prepared by an operator")

@@ -134,9 +134,7 @@ public struct RunReport: Sendable, Encodable {
                 offlineMinutes: Int((twin.accounting.databaseOffline[$0.name] ?? 0) / 60))
         }
         outOfService = (modern?.servers ?? [:]).filter { !$0.value.inService }.sorted { $0.key < $1.key }.map {
-            let state =
-                $0.value.offline ? "offline" : $0.value.inDAGMaintenance ? "in DAG maintenance" : "transport draining"
-            return "\(twin.hosts[$0.key]?.name ?? $0.key): \(state)"
+            "\(twin.hosts[$0.key]?.name ?? $0.key): \($0.value.state)"
         }
         violations = twin.accounting.violations.map { "[\($0.rule)] \($0.message)" }
         rollback = plan.rollbackPath

@@ -88,18 +88,18 @@ struct ModernPlanner {
         let ready = prepare(&builder)
         let prepared = prepareActiveDirectory(after: ready, servers: servers, &builder)
 
-        var ends: [StepID] = []
         var mailboxDone: [StepID] = []
         var start = prepared
         for (index, tier) in tiers.enumerated() {
-            builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+            builder.phase = tier.phase
             var tierMailbox: [StepID] = []
-            for dag in inventory.dags where dag.members.contains(where: { tier.contains(server($0)) }) {
-                guard dag.members.contains(where: inScope.contains), tier.isFirst(of: dag, in: self) else { continue }
+            // A DAG belongs to the first tier holding one of its members.
+            for dag in inventory.dags where dag.members.map(tierIndex).min() == index {
+                guard dag.members.contains(where: inScope.contains) else { continue }
                 builder.phase = "DAG \(dag.name)"
                 tierMailbox += updateDAG(dag, inScope: inScope, after: start, &builder)
             }
-            builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+            builder.phase = tier.phase
             let standalone = servers.filter {
                 $0.role == .mailbox && dags[$0.name] == nil && tier.contains($0)
             }
@@ -120,9 +120,8 @@ struct ModernPlanner {
                 tierEnds = after
                 tierEnds += updateClientAccess(clientAccess, after: after, &builder)
             }
-            ends += tierEnds
             if index < tiers.count - 1, !tierEnds.isEmpty {
-                builder.phase = tier.names.isEmpty ? "servers" : "site \(tier.names.joined(separator: ", "))"
+                builder.phase = tier.phase
                 start = builder.join(
                     "\(tier.label) updated", tierEnds, rules: [.mxOrderSites],
                     why: "Sites go in tiers: \(tier.label) before the next.")
@@ -137,7 +136,7 @@ struct ModernPlanner {
                 : builder.join(
                     "all mailbox servers updated", mailboxDone, rules: [.mxEdgeMaintenance],
                     why: "Edge servers go after every mailbox server they are subscribed to.")
-            ends += updateEdges(edges, after: after, &builder)
+            _ = updateEdges(edges, after: after, &builder)
         }
         let steps = builder.steps
         return Plan(
@@ -184,7 +183,7 @@ struct ModernPlanner {
         builder.phase = "prepare"
         let gate = builder.add(
             Step(
-                .approve(gate: "release-notes"), rules: [.releaseNotes],
+                .approve(gate: Gate.releaseNotes), rules: [.releaseNotes],
                 why:
                     "Read the release notes of \(package.id) before the first change: they may demand changes for this environment."
             ), after: [])
@@ -228,7 +227,7 @@ struct ModernPlanner {
         else {
             let id = builder.add(
                 Step(
-                    .approve(gate: "active-directory-versions"), rules: [.mxADPrepWhen],
+                    .approve(gate: Gate.activeDirectoryVersions), rules: [.mxADPrepWhen],
                     why:
                         "The inventory does not give the forest's Exchange versions: confirm they are at least schema \(wanted.schema ?? 0), organization \(wanted.organization ?? 0) and domain \(wanted.domain ?? 0), or prepare Active Directory with \(package.id)'s media first."
                 ), after: ready)
@@ -255,7 +254,7 @@ struct ModernPlanner {
             ].compactMap { $0 }
             let id = builder.add(
                 Step(
-                    .approve(gate: "active-directory-preparation"), rules: [.mxADPrepWhen, .mxADPrepLocation],
+                    .approve(gate: Gate.activeDirectoryPreparation), rules: [.mxADPrepWhen, .mxADPrepLocation],
                     why:
                         "No Exchange server of the inventory is in the schema master's site \(site): from a domain-joined machine there, run \(steps.joined(separator: ", then ")) with \(package.id)'s media, waiting for replication after each, then approve."
                 ), after: ready)
@@ -316,18 +315,12 @@ struct ModernPlanner {
         var includesUnnamed: Bool
 
         var label: String { names.isEmpty ? "servers without a site" : "site " + names.joined(separator: ", ") }
+        var phase: String { names.isEmpty ? "servers" : "site " + names.joined(separator: ", ") }
 
         func contains(_ server: Server?) -> Bool {
             guard let server else { return false }
             guard let site = server.site else { return includesUnnamed }
             return names.contains(site)
-        }
-
-        /// A DAG belongs to the first tier holding one of its members.
-        func isFirst(of dag: DatabaseAvailabilityGroup, in planner: ModernPlanner) -> Bool {
-            let tiers = planner.tiers
-            let first = tiers.firstIndex { tier in dag.members.contains { tier.contains(planner.server($0)) } }
-            return first.map { tiers[$0].names == names && tiers[$0].includesUnnamed == includesUnnamed } ?? false
         }
     }
 
@@ -351,12 +344,13 @@ struct ModernPlanner {
 
     func server(_ name: HostName) -> Server? { servers[name] }
 
+    /// The tier a server's site is in (after the last for a server not in the inventory).
+    func tierIndex(_ name: HostName) -> Int { tiers.firstIndex { $0.contains(server(name)) } ?? tiers.count }
+
     /// The order of a DAG's members: by their sites' tiers, then the inventory's order.
     func orderedMembers(_ dag: DatabaseAvailabilityGroup) -> [HostName] {
         return dag.members.enumerated().sorted { a, b in
-            let ta = tiers.firstIndex { $0.contains(server(a.element)) } ?? tiers.count
-            let tb = tiers.firstIndex { $0.contains(server(b.element)) } ?? tiers.count
-            return (ta, a.offset) < (tb, b.offset)
+            (tierIndex(a.element), a.offset) < (tierIndex(b.element), b.offset)
         }.map(\.element)
     }
 
@@ -724,11 +718,8 @@ struct ModernPlanner {
             groups[reason, default: []].append(server.name)
         }
         for reason in order {
-            let names = groups[reason] ?? []
-            let shown =
-                names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
             let rule: Rule.ID = reason.contains("installs only on") ? .mxSUCUSpecific : .packageApplicability
-            builder.warn(rule, "Left alone: \(shown) \(reason).")
+            builder.warnLeftAlone(groups[reason] ?? [], reason, rule: rule)
         }
     }
 }

@@ -36,6 +36,13 @@ struct PlanBuilder {
         warnings.append(Plan.Warning(rule: rule, message: message))
     }
 
+    /// "Left alone: A, B … and 12 more REASON.": machines a package does not touch, a few
+    /// lines for a large organization rather than one per server.
+    mutating func warnLeftAlone(_ names: [HostName], _ reason: String, rule: Rule.ID) {
+        let shown = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
+        warn(rule, "Left alone: \(shown) \(reason).")
+    }
+
     static func number(_ id: StepID) -> Int { Int(id.rawValue.dropFirst()) ?? 0 }
 }
 

@@ -136,7 +136,7 @@ public struct Planner: Sendable {
         let level = package.level.map { " \($0.displayName)" } ?? ""
         let gate = builder.add(
             Step(
-                .approve(gate: "release-notes"), rules: [.releaseNotes],
+                .approve(gate: Gate.releaseNotes), rules: [.releaseNotes],
                 why:
                     "Read the\(level) release notes of \(package.id) before the first install: they may demand changes for this environment."
             ),
@@ -387,10 +387,7 @@ public struct Planner: Sendable {
             groups[reason, default: []].append(name)
         }
         for reason in order {
-            let names = groups[reason]!
-            let shown =
-                names.prefix(8).joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
-            builder.warn(.packageApplicability, "Left alone: \(shown) \(reason).")
+            builder.warnLeftAlone(groups[reason] ?? [], reason, rule: .packageApplicability)
         }
     }
 }

@@ -14,6 +14,15 @@ public enum ResourceType: String, Sendable, Hashable, Codable, CaseIterable {
     case physicalDisk = "physical-disk"
 }
 
+/// The gates plans ask operators to approve.
+public enum Gate {
+    public static let releaseNotes = "release-notes"
+    /// Exchange 2013 and later: the forest's Exchange versions are not in the inventory.
+    public static let activeDirectoryVersions = "active-directory-versions"
+    /// Exchange 2013 and later: an operator prepares Active Directory where setup must run.
+    public static let activeDirectoryPreparation = "active-directory-preparation"
+}
+
 /// The cluster group's name in `move-group` steps, as opposed to an EVS's name.
 public let clusterGroupName: HostName = "cluster-group"
 

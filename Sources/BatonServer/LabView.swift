@@ -11,7 +11,7 @@ struct LabView: Encodable, Sendable {
         var cluster: HostName?
         var up, inPool, pendingRestart: Bool
         var running: [String]
-        /// Exchange 2013 and later: in service, draining, maintenance or offline.
+        /// Exchange 2013 and later: in service, transport draining, in DAG maintenance or offline.
         var service: String?
     }
 
@@ -72,7 +72,7 @@ struct LabView: Encodable, Sendable {
                 name: $0.name, product: $0.product?.rawValue, level: $0.level?.rawValue, build: $0.build,
                 role: $0.role?.rawValue ?? ($0.product == nil ? "domain-controller" : nil), pool: $0.pool,
                 cluster: $0.cluster, up: $0.up, inPool: $0.inPool, pendingRestart: $0.pendingRestart,
-                running: $0.running.sorted(), service: twin.modern?.servers[$0.name].map(Self.service))
+                running: $0.running.sorted(), service: twin.modern?.servers[$0.name]?.state)
         }
         let groups = twin.groups.values.sorted {
             ($0.isVirtualServer ? 1 : 0, $0.name.spelling) < ($1.isVirtualServer ? 1 : 0, $1.name.spelling)
@@ -108,9 +108,4 @@ struct LabView: Encodable, Sendable {
         violations = twin.accounting.violations
     }
 
-    static func service(_ server: LabModernServer) -> String {
-        if server.offline { return "offline" }
-        if server.inDAGMaintenance { return "maintenance" }
-        return server.draining ? "draining" : "in service"
-    }
 }
