@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -46,7 +47,12 @@ let package = Package(
             ]),
         .target(
             name: "BatonStore",
-            dependencies: ["BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .target(
             name: "BatonLab",
             dependencies: [
@@ -111,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "BatonCLITests",
             dependencies: [
-                "baton",
+                "baton", "BatonTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,6 +125,13 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["Golden"]),
+        .target(name: "BatonTestSupport", path: "Tests/BatonTestSupport"),
+        .testTarget(
+            name: "BatonStoreTests",
+            dependencies: [
+                "BatonStore", "BatonEngine", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab",
+                "BatonTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab", "BatonRuns"]),
         .testTarget(

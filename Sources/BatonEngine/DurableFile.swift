@@ -65,6 +65,22 @@ public enum DurableFileError: Error, Sendable, CustomStringConvertible {
 /// dies holding it.
 public enum FileLock {
     public static func withLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        guard let descriptor = try lock(path) else { return try body() }
+        defer { unlock(descriptor) }
+        return try body()
+    }
+
+    /// The same for an asynchronous body: the lock is held across its suspensions (`flock`
+    /// belongs to the open file, not to a thread).
+    public static func withLock<T>(_ path: String, _ body: () async throws -> T) async throws -> T {
+        guard let descriptor = try lock(path) else { return try await body() }
+        defer { unlock(descriptor) }
+        return try await body()
+    }
+
+    /// The locked file's descriptor; nil in a folder this process may only read, where the
+    /// file is not there to lock.
+    static func lock(_ path: String) throws -> Int32? {
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -72,18 +88,23 @@ public enum FileLock {
             // A folder this process may only read: lock the file if it is there, else read
             // without a lock (whoever can write here keeps the file whole by renaming).
             descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            if descriptor < 0 { return try body() }
+            if descriptor < 0 { return nil }
         }
         guard descriptor >= 0 else {
             throw DurableFileError.cannotLock(path: path, reason: DurableFileError.reason)
         }
-        defer { close(descriptor) }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else {
-                throw DurableFileError.cannotLock(path: path, reason: DurableFileError.reason)
+                let reason = DurableFileError.reason
+                close(descriptor)
+                throw DurableFileError.cannotLock(path: path, reason: reason)
             }
         }
-        defer { flock(descriptor, LOCK_UN) }
-        return try body()
+        return descriptor
+    }
+
+    static func unlock(_ descriptor: Int32) {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

@@ -36,7 +36,7 @@ public struct EngineOptions: Sendable {
     public var stopRequested: @Sendable () -> String?
     /// Asked right before each step acts: throws when this controller no longer owns the run,
     /// which ends the run here at once, the step not done.
-    public var confirmOwnership: @Sendable () throws -> Void
+    public var confirmOwnership: @Sendable () async throws -> Void
 
     public static let standardTimeouts: [Action: Duration] = [
         .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
@@ -50,7 +50,7 @@ public struct EngineOptions: Sendable {
         parallel: Int = 4, approveAll: Bool = false, maxFailedHosts: Int = 0, attempts: Int = 2,
         timeouts: [Action: Duration] = EngineOptions.standardTimeouts, defaultTimeout: Duration = .seconds(3600),
         approvalPoll: Duration? = nil, stopRequested: @escaping @Sendable () -> String? = { nil },
-        confirmOwnership: @escaping @Sendable () throws -> Void = {}
+        confirmOwnership: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.approvalPoll = approvalPoll
         self.stopRequested = stopRequested
@@ -91,11 +91,11 @@ public struct Engine: Sendable {
 
     /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
     public func execute(run: RunID) async throws -> RunState {
-        guard let plan = try journal.plan(of: run), let record = try journal.run(run) else {
+        guard let plan = try await journal.plan(of: run), let record = try await journal.run(run) else {
             throw EngineError.noRun(run)
         }
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
-        var state = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
+        var state = await Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
 
         // A step in flight when the controller died, or one that failed (perhaps timed out
         // and finished later): ask the target whether it took effect before doing it again.
@@ -104,7 +104,7 @@ public struct Engine: Sendable {
             let tookEffect = try await target.hasTakenEffect(step, run: run)
             onEvent(.recovered(step: step, tookEffect: tookEffect))
             let next: StepState = tookEffect ? .succeeded : .pending
-            try journal.finish(
+            try await journal.finish(
                 run: run, step: id, state: next,
                 message: tookEffect
                     ? "took effect before the controller stopped" : "redone after the controller stopped")
@@ -112,8 +112,8 @@ public struct Engine: Sendable {
         }
         // An aborted run driven again only brings its virtual servers back online.
         let aborted = record.state == .aborted
-        if !aborted { try journal.setState(run: run, .running) }
-        var scheduler = Scheduler(
+        if !aborted { try await journal.setState(run: run, .running) }
+        var scheduler = await Scheduler(
             plan: plan, state: state, approvals: Set(try journal.approvals(of: run)),
             settings: .init(
                 parallel: options.parallel, approveAll: options.approveAll, maxFailedHosts: options.maxFailedHosts))
@@ -123,18 +123,18 @@ public struct Engine: Sendable {
             while true {
                 // `baton abort` from another shell: stop scheduling, let running steps finish,
                 // but bring back online any virtual server caught between offline and online.
-                if !scheduler.aborting, try journal.run(run)?.state == .aborted { scheduler.abort() }
+                if !scheduler.aborting, try await journal.run(run)?.state == .aborted { scheduler.abort() }
                 if !scheduler.halted, let reason = options.stopRequested() { scheduler.stop(reason) }
                 // An approval given meanwhile (another shell, the dashboard) opens its gate.
                 if !scheduler.gated.isEmpty, !scheduler.halted {
-                    scheduler.approvalsChanged(Set(try journal.approvals(of: run)))
+                    await scheduler.approvalsChanged(Set(try journal.approvals(of: run)))
                 }
                 for decision in scheduler.next() {
                     switch decision {
                     case .waitForApproval(let step, let gate):
                         onEvent(.waitingForApproval(step: step, gate: gate))
                     case .start(let step):
-                        try journal.begin(run: run, step: step.id)
+                        try await journal.begin(run: run, step: step.id)
                         group.addTask { try await self.attempt(step, run: run) }
                     }
                 }
@@ -145,7 +145,7 @@ public struct Engine: Sendable {
                 }
                 guard let (id, result, message, rule) = try await group.next() else { break }
                 scheduler.finished(id, result)
-                try journal.finish(run: run, step: id, state: result, message: message)
+                try await journal.finish(run: run, step: id, state: result, message: message)
                 onEvent(.finished(step: byID[id]!, state: result, message: message, rule: rule))
             }
         }
@@ -158,12 +158,12 @@ public struct Engine: Sendable {
         case .halted(let blocked):
             for step in plan.steps {
                 guard let why = blocked[step.id] else { continue }
-                try journal.finish(run: run, step: step.id, state: .blocked, message: why)
+                try await journal.finish(run: run, step: step.id, state: .blocked, message: why)
             }
             final = .halted
         }
-        let abortedNow = try journal.run(run)?.state == .aborted
-        try journal.setState(
+        let abortedNow = try await journal.run(run)?.state == .aborted
+        try await journal.setState(
             run: run, abortedNow ? .aborted : final, reason: final == .halted ? scheduler.stopReason ?? "" : "")
         return abortedNow ? .aborted : final
     }
@@ -177,15 +177,15 @@ public struct Engine: Sendable {
         var last = StepResult(succeeded: false, message: "not attempted")
         for index in 0..<tries {
             if index > 0 {
-                try journal.begin(run: run, step: step.id)
+                try await journal.begin(run: run, step: step.id)
                 onEvent(.started(step: step, attempt: index + 1))
             } else {
                 onEvent(.started(step: step, attempt: 1))
             }
-            try options.confirmOwnership()
+            try await options.confirmOwnership()
             last = try await performWithinLimit(step, run: run)
             if let output = last.output, !output.isEmpty {
-                try journal.recordOutput(run: run, step: step.id, output: output)
+                try await journal.recordOutput(run: run, step: step.id, output: output)
             }
             if last.succeeded { return (step.id, .succeeded, last.message, nil) }
         }

@@ -99,38 +99,134 @@ public struct ApprovalRecord: Sendable, Hashable, Codable {
 
 /// Where a run is made durable: intent is written before a step acts and its result after,
 /// so that a controller that dies at any instant can resume exactly where it stopped.
+///
+/// Everything the command line and the server keep goes through this protocol: runs, plans,
+/// steps and their transitions, approvals, outputs, the audit trail, access tokens, leases
+/// and claims. Two backends implement it: `SQLiteJournal` (a file in the state directory)
+/// and `PostgresJournal` (a database server a team shares); one conformance suite runs
+/// unchanged against both.
 public protocol Journal: Sendable {
-    func createRun(_ run: RunRecord, plan: Plan) throws
-    func run(_ id: RunID) throws -> RunRecord?
-    func runs() throws -> [RunRecord]
-    func plan(of run: RunID) throws -> Plan?
-    func steps(of run: RunID) throws -> [StepRecord]
+    /// Where it is, for messages: a path, or a PostgreSQL address without its password.
+    var location: String { get }
+
+    // MARK: Runs
+    /// Records a run with no owner (tests and benchmarks; `createOwnedRun` is what runs use).
+    func createRun(_ run: RunRecord, plan: Plan) async throws
+    /// Records a new run, its lease and its claims in one transaction: two processes starting
+    /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
+    /// Throws `RunExists` for a name taken, `OwnershipError` for a claim held by a live run.
+    func createOwnedRun(
+        _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
+        target: String, inventoryText: String?
+    ) async throws -> Lease
+    func run(_ id: RunID) async throws -> RunRecord?
+    func runs() async throws -> [RunRecord]
+    func plan(of run: RunID) async throws -> Plan?
+    func steps(of run: RunID) async throws -> [StepRecord]
+    /// Where the run acts (`lab` or `hosts`).
+    func target(of run: RunID) async throws -> String
+    /// The inventory's text when the run was started with it inline.
+    func inventoryText(of run: RunID) async throws -> String?
+    /// Where the approvers of a run read the package's release notes (rule `release-notes`).
+    func setReleaseNotes(run: RunID, link: String) async throws
+    func releaseNotes(of run: RunID) async throws -> String?
+
+    // MARK: Progress (fenced: refused once the lease this journal is fenced by is lost)
     /// Records the intent to perform `step` (state `running`, one more attempt).
-    func begin(run: RunID, step: StepID) throws
-    func finish(run: RunID, step: StepID, state: StepState, message: String) throws
+    func begin(run: RunID, step: StepID) async throws
+    func finish(run: RunID, step: StepID, state: StepState, message: String) async throws
     /// Sets the run's state; `reason` is kept with the transition (why it halted).
-    func setState(run: RunID, _ state: RunState, reason: String) throws
+    func setState(run: RunID, _ state: RunState, reason: String) async throws
+    /// Marks a run aborted unless it is finished already, in one transaction with the check;
+    /// returns the state it had (nil: no such run).
+    func requestAbort(run: RunID) async throws -> RunState?
+    /// Keeps what a step's action printed (its end), for the operator to read later.
+    func recordOutput(run: RunID, step: StepID, output: String) async throws
+    /// What each step's action printed last, by step id.
+    func outputs(of run: RunID) async throws -> [StepID: String]
+    /// Every run's transitions, oldest first (`after` skips those already seen): what the
+    /// server streams as events and turns into metrics.
+    func transitions(after sequence: Int64, run: RunID?) async throws -> [Transition]
+    /// Sets every step of a run to `state` in one transaction (benchmarks and tests).
+    func markAll(run: RunID, _ state: StepState) async throws
+
+    // MARK: Approvals and the audit trail
     /// Records an approval. Approvals are append-only: a gate approved already throws
     /// `JournalError.alreadyApproved` with the first approval, which stays.
-    func approve(run: RunID, _ approval: ApprovalRecord) throws
-    func approvals(of run: RunID) throws -> [String]
+    func approve(run: RunID, _ approval: ApprovalRecord) async throws
+    func approvals(of run: RunID) async throws -> [String]
     /// Who approved which gate, how and when: the audit trail.
-    func approvalRecords(of run: RunID) throws -> [ApprovalRecord]
-    /// Keeps what a step's action printed (its end), for the operator to read later.
-    func recordOutput(run: RunID, step: StepID, output: String) throws
+    func approvalRecords(of run: RunID) async throws -> [ApprovalRecord]
+    func audit(run: RunID, action: String, by: String) async throws
+    func auditRecords(of run: RunID) async throws -> [AuditRecord]
+
+    // MARK: Access tokens (only their SHA-256)
+    /// Fails when the name is taken.
+    func addToken(_ token: AccessTokenRecord) async throws
+    func token(hash: String) async throws -> AccessTokenRecord?
+    func tokens() async throws -> [AccessTokenRecord]
+    /// Notes that the token was accepted now (to the minute).
+    func touchToken(hash: String) async throws
+    func revokeToken(name: String) async throws -> Bool
+
+    // MARK: Leases, fencing and claims
+    /// The run's lease as last written, live or not; nil for a run never driven under one.
+    func lease(of run: RunID) async throws -> Lease?
+    /// Takes the lease of `run` for `owner` (epoch one more than before) and claims `claims`,
+    /// in one transaction. Throws `OwnershipError` when another live owner holds the run or
+    /// another live run holds a claim; nothing changes then.
+    func acquire(run: RunID, owner: LeaseOwner, expiry: Double, claims: [Claim]) async throws -> Lease
+    /// The lease of the live run holding `resource`, if one does.
+    func liveClaim(_ resource: String) async throws -> Lease?
+    /// Renews the heartbeat; throws `OwnershipError.leaseLost` when the lease was taken over.
+    func renew(_ lease: Lease) async throws -> Lease
+    /// Gives the run up: its lease and claims are free at once for whoever comes next.
+    func release(_ lease: Lease) async throws
+    /// This journal, with every write for `lease.run` checked against the lease.
+    func fenced(by lease: Lease) -> any Journal
+    /// Throws `OwnershipError.leaseLost` unless this journal's lease is still the run's: what
+    /// an owner asks right before it acts.
+    func confirmLease() async throws
 }
 
 extension Journal {
-    public func recordOutput(run: RunID, step: StepID, output: String) throws {}
+    public func setState(run: RunID, _ state: RunState) async throws {
+        try await setState(run: run, state, reason: "")
+    }
 
-    public func setState(run: RunID, _ state: RunState) throws { try setState(run: run, state, reason: "") }
+    public func transitions(after sequence: Int64 = 0) async throws -> [Transition] {
+        try await transitions(after: sequence, run: nil)
+    }
+
+    public func transitions(run: RunID) async throws -> [Transition] {
+        try await transitions(after: 0, run: run)
+    }
+}
+
+/// A journal that also keeps the lab twin, so that controllers on several machines rehearse on
+/// one twin (PostgreSQL). With SQLite the twin stays in the state directory's `lab.json`.
+public protocol LabTwinKeeper: Journal {
+    /// Runs `body` holding the twin's lock: no other controller reads or writes the twin
+    /// meanwhile. `labTwin` and `saveLabTwin` called inside use the lock's own connection.
+    func withLabLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    /// The twin as saved (its JSON), or nil when there is none.
+    func labTwin() async throws -> Data?
+    /// Replaces the twin; under a lease, in the same transaction as the lease's check.
+    func saveLabTwin(_ data: Data) async throws
 }
 
 /// What the journal refuses.
 public enum JournalError: Error, Sendable, CustomStringConvertible {
     case alreadyApproved(run: RunID, ApprovalRecord)
-    /// The file is not a journal Baton can use (damaged, foreign, or newer than this Baton).
+    /// The file or database is not a journal Baton can use (damaged, foreign, or newer than
+    /// this Baton).
     case unusable(path: String, reason: String)
+    /// The journal was written by a newer Baton: refused, never changed.
+    case newer(location: String, detail: String)
+    /// The journal's server cannot be reached or refused the connection.
+    case unreachable(location: String, reason: String)
+    /// A `--journal` address Baton cannot use.
+    case badLocation(String, reason: String)
 
     public var description: String {
         switch self {
@@ -139,6 +235,12 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
             return "gate \(first.gate) of \(run) was approved already, by \(first.by) (\(first.how.rawValue)) at \(at)"
         case .unusable(let path, let reason):
             return "\(path) is not a journal Baton can use: \(reason)"
+        case .newer(let location, let detail):
+            return "\(location) was written by a newer Baton (\(detail)); use that version (this one changes nothing)"
+        case .unreachable(let location, let reason):
+            return "the journal at \(location) cannot be reached: \(reason)"
+        case .badLocation(let text, let reason):
+            return "'\(text.prefix(200))' is not a journal address Baton can use: \(reason)"
         }
     }
 }

@@ -21,7 +21,7 @@ public enum RunTarget: String, Sendable, Codable {
 /// (owner, epoch, heartbeat); every write it makes is fenced by that lease, and the machines
 /// it acts on (the lab twin, real hosts) are claimed for as long as it lives.
 public struct RunService: Sendable {
-    public let journal: SQLiteJournal
+    public let journal: any Journal
     public let store: LabStore
     public let stateDirectory: String
     public let owner: LeaseOwner
@@ -31,12 +31,12 @@ public struct RunService: Sendable {
     public static let defaultLeaseExpiry = 15.0
 
     public init(
-        journal: SQLiteJournal, stateDirectory: String, owner: LeaseOwner = .current,
+        journal: any Journal, stateDirectory: String, owner: LeaseOwner = .current,
         leaseExpiry: Double = RunService.defaultLeaseExpiry
     ) {
         self.journal = journal
         self.stateDirectory = stateDirectory
-        self.store = LabStore(directory: stateDirectory)
+        self.store = LabStore(directory: stateDirectory, journal: journal)
         self.owner = owner
         self.leaseExpiry = leaseExpiry
     }
@@ -98,26 +98,26 @@ public struct RunService: Sendable {
         public let target: RunTarget
         public let lease: Lease
         /// The journal, fenced by the lease.
-        public let journal: SQLiteJournal
+        public let journal: any Journal
     }
 
     /// Records a new run, owned by this process, with the machines it acts on claimed. On the
     /// lab twin, the twin is the state directory's own (or a new one from the inventory), with
     /// `faults` armed. Refused (nothing recorded) when another live run holds those machines.
-    public func start(_ new: NewRun) throws(RunServiceError) -> OwnedRun {
+    public func start(_ new: NewRun) async throws(RunServiceError) -> OwnedRun {
         if let id = new.id, !Self.isRunName(id.rawValue) { throw .badName(id.rawValue) }
-        if let id = new.id, try wrap({ try journal.run(id) }) != nil { throw .exists(id) }
+        if let id = new.id, try await wrap({ try await journal.run(id) }) != nil { throw .exists(id) }
         if new.target == .hosts {
             do { try RemoteTarget.validate(new.inventory, new.plan) } catch {
                 throw .badInventory(file: new.inventory.file, problems: error.problems)
             }
         }
-        var record = RunRecord(
+        let record = RunRecord(
             id: new.id ?? "", organization: new.inventory.organization, package: new.package.id,
             inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970)
         let claims = claims(new.target, inventory: new.inventory, plan: new.plan)
-        let create = { (record: RunRecord) throws -> Lease in
-            try journal.createOwnedRun(
+        let create = { @Sendable (record: RunRecord) async throws -> Lease in
+            try await journal.createOwnedRun(
                 record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry, claims: claims,
                 target: new.target.rawValue, inventoryText: new.inlineInventory)
         }
@@ -128,18 +128,19 @@ public struct RunService: Sendable {
                 // from is saved; then the run is recorded with its lease and claims. A
                 // controller killed in between leaves a saved twin and no run, never a run
                 // without its twin, and no other run's twin is replaced.
-                lease = try store.exclusively { access in
-                    if let holder = try journal.liveClaim("lab") {
+                lease = try await store.exclusively { access in
+                    if let holder = try await journal.liveClaim("lab") {
                         throw OwnershipError.targetBusy(
-                            what: "the lab twin in \(stateDirectory)", run: holder.run, lease: holder)
+                            what: store.place, run: holder.run, lease: holder)
                     }
-                    let twin = try prepareTwin(new, current: try access.load())
-                    try access.save(twin)
+                    let twin = try prepareTwin(new, current: try await access.load())
+                    try await access.save(twin)
+                    var record = record
                     record.before = twin.builds
-                    return try create(record)
+                    return try await create(record)
                 }
             } else {
-                lease = try create(record)
+                lease = try await create(record)
             }
         } catch let error as RunExists {
             throw .exists(error.run)
@@ -148,11 +149,13 @@ public struct RunService: Sendable {
         }
         let run = OwnedRun(id: lease.run, target: new.target, lease: lease, journal: journal.fenced(by: lease))
         do {
-            if let releaseNotes = new.releaseNotes { try journal.setReleaseNotes(run: run.id, link: releaseNotes) }
-            try journal.audit(run: run.id, action: "started", by: new.by)
+            if let releaseNotes = new.releaseNotes {
+                try await journal.setReleaseNotes(run: run.id, link: releaseNotes)
+            }
+            try await journal.audit(run: run.id, action: "started", by: new.by)
         } catch {
-            try? journal.setState(run: run.id, .halted, reason: "could not be started: \(error)")
-            release(run)
+            try? await journal.setState(run: run.id, .halted, reason: "could not be started: \(error)")
+            await release(run)
             throw RunServiceError(error)
         }
         return run
@@ -191,22 +194,22 @@ public struct RunService: Sendable {
 
     /// Takes a halted or interrupted run to drive it on. Refused when it is finished, or when
     /// another live process drives it or holds its machines.
-    public func resume(_ id: RunID, by: String) throws(RunServiceError) -> OwnedRun {
-        try take(id, by: by, action: "resumed")
+    public func resume(_ id: RunID, by: String) async throws(RunServiceError) -> OwnedRun {
+        try await take(id, by: by, action: "resumed")
     }
 
     /// Takes the lease of an unfinished run and claims its machines, recording `action` by
     /// `by` in the audit trail; `prepare`, run holding the lease, may change the run first.
     func take(
-        _ id: RunID, by: String, action: String, prepare: (OwnedRun) throws -> Void = { _ in }
-    ) throws(RunServiceError) -> OwnedRun {
-        let record = try existing(id)
+        _ id: RunID, by: String, action: String, prepare: (OwnedRun) async throws -> Void = { _ in }
+    ) async throws(RunServiceError) -> OwnedRun {
+        let record = try await existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
-        let target = try self.target(of: id)
-        let inventory = target == .hosts ? try inventory(of: record) : nil
+        let target = try await self.target(of: id)
+        let inventory = await target == .hosts ? try inventory(of: record) : nil
         let lease: Lease
         do {
-            lease = try journal.acquire(
+            lease = try await journal.acquire(
                 run: id, owner: owner, expiry: leaseExpiry,
                 claims: claims(target, inventory: inventory, plan: try journal.plan(of: id)))
         } catch {
@@ -214,10 +217,10 @@ public struct RunService: Sendable {
         }
         let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
         do {
-            try prepare(run)
-            try journal.audit(run: id, action: action, by: by)
+            try await prepare(run)
+            try await journal.audit(run: id, action: action, by: by)
         } catch {
-            release(run)
+            await release(run)
             throw RunServiceError(error)
         }
         return run
@@ -226,12 +229,12 @@ public struct RunService: Sendable {
     /// Waits until `attempt` is not refused for machines held by another live run, trying
     /// every second; other refusals are thrown at once.
     public func waiting<T>(
-        _ attempt: () throws(RunServiceError) -> T, onWait: (OwnershipError) -> Void = { _ in }
+        _ attempt: () async throws(RunServiceError) -> T, onWait: (OwnershipError) -> Void = { _ in }
     ) async throws(RunServiceError) -> T {
         var told = false
         while true {
             do {
-                return try attempt()
+                return try await attempt()
             } catch .owned(let reason) {
                 guard case .targetBusy = reason else { throw .owned(reason) }
                 if !told { onWait(reason) }
@@ -242,8 +245,8 @@ public struct RunService: Sendable {
     }
 
     /// Gives a run up without driving it.
-    public func release(_ run: OwnedRun) {
-        try? journal.release(run.lease)
+    public func release(_ run: OwnedRun) async {
+        try? await journal.release(run.lease)
     }
 
     // MARK: Driving
@@ -265,27 +268,28 @@ public struct RunService: Sendable {
     ) async throws(RunServiceError) -> Outcome {
         let lost = LostLease()
         do {
-            if options.approveAll { try approveEveryGate(run, by: by, how: .yes) }
+            if options.approveAll { try await approveEveryGate(run, by: by, how: .yes) }
             let fenced = run.journal
             var engineOptions = options
             let external = options.stopRequested
             engineOptions.stopRequested = {
                 lost.value != nil ? "this controller lost the run" : external()
             }
-            engineOptions.confirmOwnership = { try fenced.confirmLease() }
+            engineOptions.confirmOwnership = { try await fenced.confirmLease() }
             let target: any Target
             var lab: LabTarget?
             switch run.target {
             case .lab:
-                let twin = LabTarget(twin: try store.load(), store: store, speed: speed, fence: fenced.confirmLease)
+                let twin = LabTarget(
+                    twin: try await store.load(), store: store, speed: speed, fence: fenced.confirmLease)
                 lab = twin
                 target = twin
             case .hosts:
-                guard let record = try journal.run(run.id), let plan = try journal.plan(of: run.id) else {
+                guard let record = try await journal.run(run.id), let plan = try await journal.plan(of: run.id) else {
                     throw RunServiceError.notFound(run.id)
                 }
                 do {
-                    target = try RemoteTarget(
+                    target = try await RemoteTarget(
                         inventory: try inventory(of: record), plan: plan, stateDirectory: stateDirectory)
                 } catch let error as RemoteError {
                     throw RunServiceError.badInventory(file: record.inventory, problems: error.problems)
@@ -308,13 +312,13 @@ public struct RunService: Sendable {
                 return final ?? .halted
             }
             if let reason = lost.value { throw reason }
-            try journal.release(run.lease)
+            try await journal.release(run.lease)
             return Outcome(state: final, twin: await lab?.snapshot)
         } catch {
             // A lost lease is not this process's to give up; anything else gives the run up.
             let failure = lost.value.map(RunServiceError.owned) ?? RunServiceError(error)
             if case .owned(.leaseLost) = failure { throw failure }
-            release(run)
+            await release(run)
             throw failure
         }
     }
@@ -334,7 +338,7 @@ public struct RunService: Sendable {
             try? await Task.sleep(for: interval)
             guard !Task.isCancelled else { return }
             do {
-                lease = try journal.renew(lease)
+                lease = try await journal.renew(lease)
             } catch let error as OwnershipError {
                 lost.set(error)
                 return
@@ -344,11 +348,11 @@ public struct RunService: Sendable {
         }
     }
 
-    func approveEveryGate(_ run: OwnedRun, by: String, how: ApprovalMethod) throws {
-        guard let plan = try journal.plan(of: run.id) else { return }
-        let approved = Set(try journal.approvals(of: run.id))
+    func approveEveryGate(_ run: OwnedRun, by: String, how: ApprovalMethod) async throws {
+        guard let plan = try await journal.plan(of: run.id) else { return }
+        let approved = Set(try await journal.approvals(of: run.id))
         for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
-            try journal.approve(
+            try await journal.approve(
                 run: run.id,
                 ApprovalRecord(gate: gate, by: by, how: how, user: Self.systemUser, at: Date().timeIntervalSince1970))
         }
@@ -359,17 +363,17 @@ public struct RunService: Sendable {
     /// Records an approval of `gate`. Refused for a finished run, an unknown gate, or a gate
     /// approved already (the first approver stays).
     @discardableResult
-    public func approve(_ id: RunID, gate: String, by: String, how: ApprovalMethod) throws(RunServiceError)
+    public func approve(_ id: RunID, gate: String, by: String, how: ApprovalMethod) async throws(RunServiceError)
         -> ApprovalRecord
     {
-        let record = try existing(id)
+        let record = try await existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
-        let gates = try wrap { try journal.plan(of: id)?.steps.compactMap(\.gate) ?? [] }
+        let gates = try await wrap { try await journal.plan(of: id)?.steps.compactMap(\.gate) ?? [] }
         guard gates.contains(gate) else { throw .noGate(run: id, gate: gate, gates: gates) }
         let approval = ApprovalRecord(
             gate: gate, by: by, how: how, user: Self.systemUser, at: Date().timeIntervalSince1970)
         do {
-            try journal.approve(run: id, approval)
+            try await journal.approve(run: id, approval)
         } catch {
             throw RunServiceError(error)
         }
@@ -391,17 +395,17 @@ public struct RunService: Sendable {
     public func abort(_ id: RunID, by: String, speed: LabSpeed = .instant) async throws(RunServiceError)
         -> AbortOutcome
     {
-        let record = try existing(id)
+        let record = try await existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
         let now = Date().timeIntervalSince1970
-        if let lease = try wrap({ try journal.lease(of: id) }), lease.isLive(at: now) {
-            let previous = try wrap { try journal.requestAbort(run: id) }
+        if let lease = try await wrap({ try await journal.lease(of: id) }), lease.isLive(at: now) {
+            let previous = try await wrap { try await journal.requestAbort(run: id) }
             if let previous, previous.isFinished { throw .finished(id, previous) }
-            try wrap { try journal.audit(run: id, action: "aborted", by: by) }
+            try await wrap { try await journal.audit(run: id, action: "aborted", by: by) }
             return .requested(owner: lease)
         }
-        let run = try take(id, by: by, action: "aborted") { run in
-            try run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
+        let run = try await take(id, by: by, action: "aborted") { run in
+            try await run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
         }
         _ = try await drive(run, speed: speed, options: EngineOptions(parallel: 4), approvedBy: by)
         return .aborted
@@ -420,23 +424,23 @@ public struct RunService: Sendable {
         public var state: RunState { record.state }
     }
 
-    public func status(_ id: RunID) throws(RunServiceError) -> Status {
-        var record = try existing(id)
-        let lease = try wrap { try journal.lease(of: id) }
+    public func status(_ id: RunID) async throws(RunServiceError) -> Status {
+        var record = try await existing(id)
+        let lease = try await wrap { try await journal.lease(of: id) }
         record.state = Self.effectiveState(record.state, lease: lease)
-        return Status(record: record, lease: lease, target: try target(of: id))
+        return Status(record: record, lease: lease, target: try await target(of: id))
     }
 
-    public func statuses() throws(RunServiceError) -> [Status] {
-        try wrap {
-            try journal.runs().map { record in
-                var record = record
-                let lease = try journal.lease(of: record.id)
+    public func statuses() async throws(RunServiceError) -> [Status] {
+        try await wrap {
+            var statuses: [Status] = []
+            for var record in try await journal.runs() {
+                let lease = try await journal.lease(of: record.id)
                 record.state = Self.effectiveState(record.state, lease: lease)
-                return Status(
-                    record: record, lease: lease, target: RunTarget(rawValue: try journal.target(of: record.id)) ?? .lab
-                )
+                let target = RunTarget(rawValue: try await journal.target(of: record.id)) ?? .lab
+                statuses.append(Status(record: record, lease: lease, target: target))
             }
+            return statuses
         }
     }
 
@@ -446,15 +450,15 @@ public struct RunService: Sendable {
     }
 
     /// The run's report, from the journal and (on the lab twin) the twin now.
-    public func report(_ id: RunID) throws(RunServiceError) -> RunReport {
-        let status = try status(id)
+    public func report(_ id: RunID) async throws(RunServiceError) -> RunReport {
+        let status = try await status(id)
         do {
-            guard let plan = try journal.plan(of: id) else { throw RunServiceError.notFound(id) }
-            return RunReport(
+            guard let plan = try await journal.plan(of: id) else { throw RunServiceError.notFound(id) }
+            return await RunReport(
                 record: status.record, plan: plan, steps: try journal.steps(of: id),
                 approvals: try journal.approvalRecords(of: id),
                 audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-                twin: status.target == .hosts ? nil : try store.load())
+                twin: await status.target == .hosts ? nil : try store.load())
         } catch let error as RunServiceError {
             throw error
         } catch {
@@ -474,21 +478,21 @@ public struct RunService: Sendable {
             }
     }
 
-    func existing(_ id: RunID) throws(RunServiceError) -> RunRecord {
-        guard let record = try wrap({ try journal.run(id) }) else { throw .notFound(id) }
+    func existing(_ id: RunID) async throws(RunServiceError) -> RunRecord {
+        guard let record = try await wrap({ try await journal.run(id) }) else { throw .notFound(id) }
         return record
     }
 
-    func target(of id: RunID) throws(RunServiceError) -> RunTarget {
-        RunTarget(rawValue: try wrap { try journal.target(of: id) }) ?? .lab
+    func target(of id: RunID) async throws(RunServiceError) -> RunTarget {
+        await RunTarget(rawValue: try wrap { try await journal.target(of: id) }) ?? .lab
     }
 
     /// The run's inventory: its file read again (a fix made there counts), or the text the
     /// run was started with.
-    func inventory(of record: RunRecord) throws(RunServiceError) -> Inventory {
+    func inventory(of record: RunRecord) async throws(RunServiceError) -> Inventory {
         let reserved = PackageCatalogue.builtInIDs
         do {
-            if let text = try journal.inventoryText(of: record.id) {
+            if let text = try await journal.inventoryText(of: record.id) {
                 return try InventoryLoader.parse(text: text, file: record.inventory, reservedPackageIDs: reserved)
             }
             return try InventoryLoader.load(path: record.inventory, reservedPackageIDs: reserved)
@@ -515,8 +519,8 @@ public struct RunService: Sendable {
         }
     }
 
-    func wrap<T>(_ body: () throws -> T) throws(RunServiceError) -> T {
-        do { return try body() } catch { throw RunServiceError(error) }
+    func wrap<T>(_ body: () async throws -> T) async throws(RunServiceError) -> T {
+        do { return try await body() } catch { throw RunServiceError(error) }
     }
 }
 

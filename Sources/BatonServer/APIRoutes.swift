@@ -42,7 +42,7 @@ struct APIRoutes: Sendable {
         streams = Gauge("event streams", limit: limits.streams, perKey: limits.streamsPerClient)
     }
 
-    var journal: SQLiteJournal { coordinator.journal }
+    var journal: any Journal { coordinator.journal }
 
     func register(on router: Router<BatonRequestContext>) {
         var routes: [(method: HTTPRequest.Method, path: String)] = []
@@ -61,7 +61,7 @@ struct APIRoutes: Sendable {
             router.post(RouterPath(path), use: handler)
         }
         get("/") { _, _ in
-            Response(
+            await Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: try dashboard())))
         }
@@ -71,47 +71,48 @@ struct APIRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
         }
         get("/metrics") { _, _ in
-            Response(
+            await Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: try metrics.exposition())))
         }
-        get("/api/runs") { _, _ in try JSONResponse(coordinator.summaries()) }
+        get("/api/runs") { _, _ in try await JSONResponse(coordinator.summaries()) }
         post("/api/runs") { request, context in try await startRun(request, context) }
         get("/api/runs/:id") { _, context in
-            try JSONResponse(coordinator.detail(RunID(try context.parameters.require("id"))))
+            try await JSONResponse(coordinator.detail(RunID(try context.parameters.require("id"))))
         }
         get("/api/runs/:id/events") { request, context in
-            try EventStream(
+            try await EventStream(
                 journal: journal, coordinator: coordinator, feed: feed, streams: streams, client: context.client
             )
             .response(
                 run: RunID(try context.parameters.require("id")), lastEventID: request.headers[.init("Last-Event-ID")!])
         }
         post("/api/runs/:id/approvals") { request, context in
-            let caller = try authorize(request, .approver)
+            let caller = try await authorize(request, .approver)
             let id = RunID(try context.parameters.require("id"))
             let body = try await decode(ApprovalRequest.self, request, context)
-            try coordinator.approve(id, gate: body.gate, by: caller)
-            return try JSONResponse(coordinator.detail(id), status: .created)
+            try await coordinator.approve(id, gate: body.gate, by: caller)
+            return try await JSONResponse(coordinator.detail(id), status: .created)
         }
         post("/api/runs/:id/abort") { request, context in
-            let caller = try authorize(request, .operator)
+            let caller = try await authorize(request, .operator)
             let id = RunID(try context.parameters.require("id"))
             try await coordinator.abort(id, by: caller)
-            return try JSONResponse(coordinator.detail(id), status: .accepted)
+            return try await JSONResponse(coordinator.detail(id), status: .accepted)
         }
         post("/api/runs/:id/resume") { request, context in
-            let caller = try authorize(request, .operator)
+            let caller = try await authorize(request, .operator)
             let id = RunID(try context.parameters.require("id"))
             let body = try await decodeIfPresent(ResumeRequest.self, request, context) ?? ResumeRequest()
-            try coordinator.resume(id, settings: try body.settings(), by: caller)
-            return try JSONResponse(coordinator.detail(id), status: .accepted)
+            try await coordinator.resume(id, settings: try body.settings(), by: caller)
+            return try await JSONResponse(coordinator.detail(id), status: .accepted)
         }
         get("/api/runs/:id/report") { request, context in
-            try report(RunID(try context.parameters.require("id")), format: request.uri.queryParameters.get("format"))
+            try await report(
+                RunID(try context.parameters.require("id")), format: request.uri.queryParameters.get("format"))
         }
         post("/api/plans") { request, context in
-            _ = try authorize(request, .viewer)
+            _ = try await authorize(request, .viewer)
             let body = try await decode(PlanRequest.self, request, context)
             let plan = try await planning.counted {
                 try RunCoordinator.plan(try limited(try body.loadInventory(from: inventories)), body.package).1
@@ -132,10 +133,10 @@ struct APIRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: format.render(plan))))
         }
         get("/api/lab") { _, _ in
-            guard coordinator.store.exists else {
+            guard try await coordinator.store.exists() else {
                 throw APIError(.notFound, "no lab twin in the state directory yet: start a run first")
             }
-            return JSONResponse(LabView(try coordinator.store.load()))
+            return JSONResponse(LabView(try await coordinator.store.load()))
         }
         router.add(middleware: MethodNotAllowed(routes: routes))
     }
@@ -143,7 +144,7 @@ struct APIRoutes: Sendable {
     // MARK: Handlers
 
     func startRun(_ request: Request, _ context: BatonRequestContext) async throws -> Response {
-        let caller = try authorize(request, .operator)
+        let caller = try await authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
         if let name = body.name, !RunService.isRunName(name) {
             throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
@@ -159,14 +160,14 @@ struct APIRoutes: Sendable {
                 lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
                 settings: settings, by: caller)
         }
-        var response = try JSONResponse(coordinator.detail(id), status: .created).response(
+        var response = try await JSONResponse(coordinator.detail(id), status: .created).response(
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response
     }
 
     /// The dashboard with the newest run and the twin in it, so the page shows them at once.
-    func dashboard() throws -> String {
+    func dashboard() async throws -> String {
         struct Initial: Encodable {
             var runs: [RunSummary]
             var run: RunDetail?
@@ -174,14 +175,15 @@ struct APIRoutes: Sendable {
             /// The newest run's last events, oldest first.
             var events: [EventStream.TransitionEvent]
         }
-        let runs = try coordinator.summaries()
+        let runs = try await coordinator.summaries()
         let store = coordinator.store
-        let initial = Initial(
-            runs: runs, run: try runs.last.map { try coordinator.detail($0.run) },
-            lab: store.exists ? LabView(try store.load()) : nil,
-            events: try runs.last.map {
-                try EventStream.events(journal.transitions(run: $0.run).suffix(50), of: $0.run, journal: journal)
-            } ?? [])
+        var initial = Initial(
+            runs: runs, run: nil, lab: try await store.exists() ? LabView(try await store.load()) : nil, events: [])
+        if let newest = runs.last?.run {
+            initial.run = try await coordinator.detail(newest)
+            initial.events = try await EventStream.events(
+                journal.transitions(run: newest).suffix(50), of: newest, journal: journal)
+        }
         guard !readsNeedToken else { return String(decoding: PackageResources.dashboard_html, as: UTF8.self) }
         // "</" inside a script element would end it early.
         let json = try Self.encoded(initial).replacingOccurrences(of: "</", with: "<\\/")
@@ -190,9 +192,9 @@ struct APIRoutes: Sendable {
             with: "<script id=\"initial\" type=\"application/json\">\(json)</script>")
     }
 
-    func report(_ id: RunID, format: String?) throws -> Response {
+    func report(_ id: RunID, format: String?) async throws -> Response {
         let report: RunReport
-        do { report = try coordinator.service.report(id) } catch { throw APIError(error) }
+        do { report = try await coordinator.service.report(id) } catch { throw APIError(error) }
         let (type, text): (String, String) =
             switch format ?? "json" {
             case "text": ("text/plain; charset=utf-8", report.text())
@@ -239,16 +241,16 @@ struct APIRoutes: Sendable {
 
     /// The caller behind the request's bearer token: 401 without a token the store knows,
     /// 403 when its role may not make this call. The token itself is never logged or kept.
-    func authorize(_ request: Request, _ needed: AccessRole) throws -> Caller {
-        try Self.caller(request, needed, tokens: tokens)
+    func authorize(_ request: Request, _ needed: AccessRole) async throws -> Caller {
+        try await Self.caller(request, needed, tokens: tokens)
     }
 
-    static func caller(_ request: Request, _ needed: AccessRole, tokens: AccessTokens) throws -> Caller {
+    static func caller(_ request: Request, _ needed: AccessRole, tokens: AccessTokens) async throws -> Caller {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw APIError(.unauthorized, "this call needs 'Authorization: Bearer TOKEN' (see 'baton token create')")
         }
         let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
-        guard let caller = try tokens.caller(token: token) else {
+        guard let caller = try await tokens.caller(token: token) else {
             throw APIError(.unauthorized, "the token is not known to this server, or has expired")
         }
         guard needed == .viewer || caller.role == needed else {

@@ -1,3 +1,4 @@
+import BatonEngine
 import BatonStore
 import Crypto
 import Foundation
@@ -12,21 +13,21 @@ public struct Caller: Sendable, Hashable {
 /// store keeps only its SHA-256, so a copy of the store lets nobody act, and no log ever holds
 /// a token. Random tokens need no salt or slow hash: there is nothing to guess from a hash.
 public struct AccessTokens: Sendable {
-    public let journal: SQLiteJournal
+    public let journal: any Journal
 
-    public init(journal: SQLiteJournal) {
+    public init(journal: any Journal) {
         self.journal = journal
     }
 
     /// Makes a token for `name` with `role`, stores its hash and returns the token itself.
-    public func create(name: String, role: AccessRole, expires: Double? = nil) throws -> String {
+    public func create(name: String, role: AccessRole, expires: Double? = nil) async throws -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let token =
             "baton_"
             + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        try journal.addToken(
+        try await journal.addToken(
             AccessTokenRecord(
                 hash: Self.hash(token), name: name, role: role, created: Date().timeIntervalSince1970,
                 expires: expires))
@@ -35,11 +36,11 @@ public struct AccessTokens: Sendable {
 
     /// The caller a token stands for, or nil for a token the store does not know (revoked) or
     /// one past its expiry.
-    public func caller(token: String) throws -> Caller? {
+    public func caller(token: String) async throws -> Caller? {
         let hash = Self.hash(token)
-        guard let record = try journal.token(hash: hash) else { return nil }
+        guard let record = try await journal.token(hash: hash) else { return nil }
         if let expires = record.expires, expires <= Date().timeIntervalSince1970 { return nil }
-        try? journal.touchToken(hash: hash)
+        try? await journal.touchToken(hash: hash)
         return Caller(name: record.name, role: record.role)
     }
 

@@ -1,3 +1,4 @@
+import BatonEngine
 import BatonLab
 import BatonRuns
 import BatonStore
@@ -31,6 +32,11 @@ public struct BatonHTTPServer: Sendable {
         /// Whether reads need a token; nil: only when listening beyond loopback.
         public var requireTokenForReads: Bool?
         public var limits = ServerLimits()
+        /// The journal; nil: the state directory's SQLite file.
+        public var journal: JournalLocation?
+        /// Whether to take over runs whose controller stopped heartbeating; nil: with
+        /// PostgreSQL (a journal controllers on several machines share), not with SQLite.
+        public var adoptOrphans: Bool?
 
         /// Reads need a token when asked to, or by default when the server listens beyond loopback.
         public var readsNeedToken: Bool {
@@ -61,11 +67,14 @@ public struct BatonHTTPServer: Sendable {
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         var logger = Logger(label: "baton.serve")
         logger.logLevel = .info
-        let journal = try SQLiteJournal(path: configuration.stateDirectory + "/journal.sqlite")
+        let location = configuration.journal ?? .sqlite(path: configuration.stateDirectory + "/journal.sqlite")
+        let journal = try await location.open()
+        var adopt = false
+        if case .postgres = location { adopt = true }
         let coordinator = RunCoordinator(
             service: RunService(
                 journal: journal, stateDirectory: configuration.stateDirectory, leaseExpiry: configuration.leaseExpiry),
-            logger: logger)
+            logger: logger, adopt: configuration.adoptOrphans ?? adopt)
         let router = Router(context: BatonRequestContext.self)
         let tokens = AccessTokens(journal: journal)
         router.add(

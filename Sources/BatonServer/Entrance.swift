@@ -64,7 +64,7 @@ struct Entrance: RouterMiddleware {
     {
         var response: Response
         do {
-            try check(request)
+            try await check(request)
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
@@ -76,7 +76,7 @@ struct Entrance: RouterMiddleware {
         return response
     }
 
-    func check(_ request: Request) throws {
+    func check(_ request: Request) async throws {
         let host = request.head.authority ?? ""
         guard allowedHosts.contains(Self.hostName(host)) else {
             throw APIError(
@@ -92,7 +92,7 @@ struct Entrance: RouterMiddleware {
             }
         }
         if requireTokenForReads, reads, !["/", "/openapi.yaml"].contains(request.uri.path) {
-            _ = try APIRoutes.caller(request, .viewer, tokens: tokens)
+            _ = try await APIRoutes.caller(request, .viewer, tokens: tokens)
         }
     }
 

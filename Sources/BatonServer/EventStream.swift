@@ -14,7 +14,7 @@ import Hummingbird
 /// journaled change, and `end` once the run is completed or aborted. Comments keep idle
 /// connections open; the stream also ends when the server shuts down.
 struct EventStream: Sendable {
-    let journal: SQLiteJournal
+    let journal: any Journal
     let coordinator: RunCoordinator
     let feed: TransitionFeed
     /// Streams open now; past the limit a new one gets 503.
@@ -34,11 +34,11 @@ struct EventStream: Sendable {
         var at: String
     }
 
-    func response(run id: RunID, lastEventID: String?) throws -> Response {
+    func response(run id: RunID, lastEventID: String?) async throws -> Response {
         // Counted first: a client over its share is refused before any query.
         try streams.enter(client)
         let exists: Bool
-        do { exists = try journal.run(id) != nil } catch {
+        do { exists = try await journal.run(id) != nil } catch {
             streams.leave(client)
             throw error
         }
@@ -65,7 +65,7 @@ struct EventStream: Sendable {
         var last = resumeAfter ?? 0
         if resumeAfter == nil {
             // The snapshot stands for everything journaled so far.
-            last = try journal.transitions(run: id).last?.sequence ?? 0
+            last = try await journal.transitions(run: id).last?.sequence ?? 0
             try await writer.write(
                 Self.event("snapshot", id: last, data: try APIRoutes.encoded(coordinator.detail(id))))
         } else {
@@ -77,7 +77,7 @@ struct EventStream: Sendable {
             guard !coordinator.isStopping, !Task.isCancelled else { return }
             // What was journaled between this stream's own read and the feed's first look.
             if update.after > last {
-                let gap = try journal.transitions(after: last, run: id).filter { $0.sequence <= update.after }
+                let gap = try await journal.transitions(after: last, run: id).filter { $0.sequence <= update.after }
                 try await send(gap, of: id, last: &last, to: &writer)
                 last = max(last, update.after)
             }
@@ -100,15 +100,17 @@ struct EventStream: Sendable {
         _ transitions: [Transition], of id: RunID, last: inout Int64, to writer: inout any ResponseBodyWriter
     ) async throws {
         guard !transitions.isEmpty else { return }
-        for event in try Self.events(transitions, of: id, journal: journal) {
+        for event in try await Self.events(transitions, of: id, journal: journal) {
             try await writer.write(Self.event("transition", id: event.sequence, data: try APIRoutes.encoded(event)))
             last = event.sequence
         }
     }
 
     /// The transitions as events, each with its step's action and attempts now.
-    static func events(_ transitions: [Transition], of run: RunID, journal: SQLiteJournal) throws -> [TransitionEvent] {
-        let steps = Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
+    static func events(_ transitions: [Transition], of run: RunID, journal: any Journal) async throws
+        -> [TransitionEvent]
+    {
+        let steps = await Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
         return transitions.map { transition in
             let step = transition.step.flatMap { steps[$0] }
             return TransitionEvent(

@@ -16,10 +16,10 @@ struct MetricsExporter: Sendable {
     /// Upper bounds of the step-duration histogram: from instant checks to long installs.
     static let buckets: [Duration] = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200].map { .seconds($0) }
 
-    func exposition() throws -> [UInt8] {
+    func exposition() async throws -> [UInt8] {
         let journal = coordinator.journal
         let registry = PrometheusCollectorRegistry()
-        let runs = try coordinator.service.statuses().map(\.record)
+        let runs = try await coordinator.service.statuses().map(\.record)
         for state in RunState.allCases {
             registry.makeGauge(
                 descriptor: Self.name("runs", help: "Runs in the journal by state."),
@@ -32,7 +32,7 @@ struct MetricsExporter: Sendable {
         var actions: [RunID: [StepID: String]] = [:]
         var counts: [[String]: Int] = [:]
         for run in runs {
-            for step in try journal.steps(of: run.id) {
+            for step in try await journal.steps(of: run.id) {
                 actions[run.id, default: [:]][step.id] = step.action
                 counts[[step.state.rawValue, step.action], default: 0] += 1
             }
@@ -48,7 +48,7 @@ struct MetricsExporter: Sendable {
         var started: [String: Double] = [:]
         var durations: [String: [Double]] = [:]
         var failures: [String: Int] = [:]
-        for transition in try journal.transitions() {
+        for transition in try await journal.transitions() {
             guard let step = transition.step, let action = actions[transition.run]?[step] else { continue }
             let key = "\(transition.run)/\(step)"
             switch transition.state {
@@ -76,7 +76,7 @@ struct MetricsExporter: Sendable {
             ).increment(by: Int64(count))
         }
 
-        if coordinator.store.exists, let twin = try? coordinator.store.load() {
+        if (try? await coordinator.store.exists()) == true, let twin = try? await coordinator.store.load() {
             for group in twin.groups.values.filter(\.isVirtualServer).sorted(by: { $0.name < $1.name }) {
                 registry.makeGauge(
                     descriptor: Self.name(

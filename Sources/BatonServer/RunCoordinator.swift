@@ -38,13 +38,17 @@ public final class RunCoordinator: Service, Sendable {
     /// The runs this server drives now, and whether it is shutting down.
     let state = Mutex<(active: Set<RunID>, stopping: Bool)>(([], false))
 
-    public init(service: RunService, logger: Logger) {
+    /// Whether this server takes over runs whose controller stopped heartbeating (a standby).
+    let adopt: Bool
+
+    public init(service: RunService, logger: Logger, adopt: Bool = false) {
         self.service = service
         self.logger = logger
+        self.adopt = adopt
         (jobs, queue) = AsyncStream.makeStream()
     }
 
-    public var journal: SQLiteJournal { service.journal }
+    public var journal: any Journal { service.journal }
     public var store: LabStore { service.store }
 
     public var isStopping: Bool { state.withLock { $0.stopping } }
@@ -57,6 +61,7 @@ public final class RunCoordinator: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                if adopt { group.addTask { await self.watchForOrphans() } }
                 for await job in jobs {
                     group.addTask { await self.execute(job.run, job.settings, by: job.by) }
                 }
@@ -81,22 +86,22 @@ public final class RunCoordinator: Service, Sendable {
         let owned: RunService.OwnedRun
         do {
             if target == .hosts { try await service.preflight(inventory, plan) }
-            owned = try service.start(
+            owned = try await service.start(
                 .init(
                     inventory: inventory, package: package, plan: plan, id: name, target: target, freshLab: freshLab,
                     releaseNotes: releaseNotes, inlineInventory: inlineText, by: caller.name))
         } catch {
             throw APIError(error)
         }
-        enqueue(owned, settings, by: caller.name)
+        await enqueue(owned, settings, by: caller.name)
         return owned.id
     }
 
     /// Continues a halted or interrupted run, as `baton resume` does.
-    public func resume(_ id: RunID, settings: RunSettings, by caller: Caller) throws {
+    public func resume(_ id: RunID, settings: RunSettings, by caller: Caller) async throws {
         try refuseWhileStopping()
         do {
-            enqueue(try service.resume(id, by: caller.name), settings, by: caller.name)
+            await enqueue(try service.resume(id, by: caller.name), settings, by: caller.name)
         } catch {
             throw APIError(error)
         }
@@ -113,9 +118,9 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     /// Records the approval; a run waiting at that gate in this server continues by itself.
-    public func approve(_ id: RunID, gate: String, by caller: Caller) throws {
+    public func approve(_ id: RunID, gate: String, by caller: Caller) async throws {
         do {
-            try service.approve(id, gate: gate, by: caller.name, how: .api)
+            try await service.approve(id, gate: gate, by: caller.name, how: .api)
         } catch {
             throw APIError(error)
         }
@@ -143,11 +148,34 @@ public final class RunCoordinator: Service, Sendable {
         if isStopping { throw APIError(.serviceUnavailable, "the server is shutting down") }
     }
 
-    func enqueue(_ run: RunService.OwnedRun, _ settings: RunSettings, by: String) {
+    func enqueue(_ run: RunService.OwnedRun, _ settings: RunSettings, by: String) async {
         state.withLock { _ = $0.active.insert(run.id) }
         if case .dropped = queue.yield((run, settings, by)) {
             state.withLock { _ = $0.active.remove(run.id) }
-            service.release(run)
+            await service.release(run)
+        }
+    }
+
+    /// A standby: every third of the lease time, takes over each run the journal says is
+    /// running whose owner stopped heartbeating (its process killed, its machine gone). Several
+    /// standbys may try at once; the lease lets exactly one have it, and the others carry on
+    /// watching. The adopted run resumes as `baton resume` would: each step that was in flight
+    /// is asked of the target before anything is done again.
+    func watchForOrphans() async {
+        let interval = Duration.milliseconds(Int64(service.leaseExpiry * 1000 / 3))
+        while !isStopping, !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !isStopping, let statuses = try? await service.statuses() else { continue }
+            for status in statuses where status.state == .interrupted && !isActive(status.record.id) {
+                do {
+                    let run = try await service.resume(status.record.id, by: "standby \(service.owner.host)")
+                    logger.info("adopted run \(run.id): its controller stopped heartbeating")
+                    await enqueue(run, RunSettings(), by: "standby \(service.owner.host)")
+                } catch {
+                    // Another controller was quicker, or the run cannot go on unattended.
+                    logger.debug("run \(status.record.id) not adopted: \(error)")
+                }
+            }
         }
     }
 

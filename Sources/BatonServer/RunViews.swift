@@ -136,21 +136,26 @@ struct RunDetail: Encodable, Sendable {
 }
 
 extension RunCoordinator {
-    func summaries() throws -> [RunSummary] {
+    func summaries() async throws -> [RunSummary] {
         do {
-            return try service.statuses().map {
-                RunSummary($0, steps: try journal.steps(of: $0.record.id), active: isActive($0.record.id))
+            var summaries: [RunSummary] = []
+            for status in try await service.statuses() {
+                summaries.append(
+                    RunSummary(
+                        status, steps: try await journal.steps(of: status.record.id),
+                        active: isActive(status.record.id)))
             }
+            return summaries
         } catch let error as RunServiceError {
             throw APIError(error)
         }
     }
 
-    func detail(_ id: RunID) throws -> RunDetail {
+    func detail(_ id: RunID) async throws -> RunDetail {
         let status: RunService.Status
-        do { status = try service.status(id) } catch { throw APIError(error) }
-        guard let plan = try journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }
-        return RunDetail(
+        do { status = try await service.status(id) } catch { throw APIError(error) }
+        guard let plan = try await journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }
+        return await RunDetail(
             status: status, plan: plan, steps: try journal.steps(of: id),
             approvals: try journal.approvalRecords(of: id),
             releaseNotes: try journal.releaseNotes(of: id), active: isActive(id))

@@ -49,7 +49,7 @@ final class TransitionFeed: Service, Sendable {
         await withGracefulShutdownHandler {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: poll)
-                publish()
+                await publish()
             }
             finishAll()
         } onGracefulShutdown: {
@@ -65,15 +65,20 @@ final class TransitionFeed: Service, Sendable {
         for continuation in subscribers.values { continuation.finish() }
     }
 
-    func publish() {
+    func publish() async {
         let (subscribers, last) = state.withLock { ($0.subscribers, $0.last) }
         guard !subscribers.isEmpty else { return }
         do {
             let journal = service.journal
-            let start = try last ?? journal.transitions(after: 0).last?.sequence ?? 0
-            let transitions = try journal.transitions(after: start)
+            let start: Int64
+            if let last {
+                start = last
+            } else {
+                start = try await journal.transitions(after: 0).last?.sequence ?? 0
+            }
+            let transitions = try await journal.transitions(after: start)
             var ended: [RunID: RunState] = [:]
-            for status in try service.statuses() where status.state.isFinished && !isActive(status.record.id) {
+            for status in try await service.statuses() where status.state.isFinished && !isActive(status.record.id) {
                 ended[status.record.id] = status.state
             }
             state.withLock { $0.last = transitions.last?.sequence ?? start }

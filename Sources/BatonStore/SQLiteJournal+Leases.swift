@@ -4,25 +4,6 @@ import BatonPlanner
 import Foundation
 import GRDB
 
-/// A run of that name is in the journal already.
-public struct RunExists: Error, Sendable {
-    public var run: RunID
-}
-
-/// A machine or the lab twin a run acts on, claimed in the journal so that two live runs never
-/// act on the same one.
-public struct Claim: Sendable, Hashable {
-    /// `lab` for the state directory's twin, `host:NAME` (lower case) for a real host.
-    public var resource: String
-    /// For a person: "the lab twin of .baton", "host MAIL".
-    public var label: String
-
-    public init(resource: String, label: String) {
-        self.resource = resource
-        self.label = label
-    }
-}
-
 extension SQLiteJournal {
     static func lease(_ run: RunID, _ db: Database) throws -> Lease? {
         try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run]).map { row in

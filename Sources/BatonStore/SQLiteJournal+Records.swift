@@ -3,59 +3,6 @@ import BatonModel
 import Foundation
 import GRDB
 
-/// One change of a run or a step, as the journal recorded it.
-public struct Transition: Sendable, Hashable, Codable {
-    public var sequence: Int64
-    public var run: RunID
-    /// Nil for a change of the run itself.
-    public var step: StepID?
-    /// A `StepState` for a step; `created` or a `RunState` for the run.
-    public var state: String
-    public var at: Double
-    public var message: String
-}
-
-/// Who may do what through `baton serve`.
-public enum AccessRole: String, Sendable, Codable, CaseIterable {
-    /// Reads and plans.
-    case viewer
-    /// Starts, resumes and aborts runs.
-    case `operator`
-    /// Approves gates.
-    case approver
-}
-
-/// An access token as the state store keeps it: never the token itself, only its SHA-256.
-public struct AccessTokenRecord: Sendable, Hashable, Codable {
-    public var hash: String
-    public var name: String
-    public var role: AccessRole
-    public var created: Double
-    /// When it stops being accepted; nil for never.
-    public var expires: Double?
-    /// When the server last accepted it (to the minute).
-    public var lastUsed: Double?
-
-    public init(
-        hash: String, name: String, role: AccessRole, created: Double, expires: Double? = nil, lastUsed: Double? = nil
-    ) {
-        self.hash = hash
-        self.name = name
-        self.role = role
-        self.created = created
-        self.expires = expires
-        self.lastUsed = lastUsed
-    }
-}
-
-/// One thing a person did to a run (started, resumed, aborted), for the report's audit trail.
-public struct AuditRecord: Sendable, Hashable, Codable {
-    public var run: RunID
-    public var action: String
-    public var by: String
-    public var at: Double
-}
-
 extension SQLiteJournal {
     /// Fails when the name is taken: a token's name is who the audit trail says acted.
     public func addToken(_ token: AccessTokenRecord) throws {

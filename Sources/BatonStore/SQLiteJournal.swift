@@ -20,13 +20,21 @@ public final class SQLiteJournal: Journal {
     /// The lease every write for its run must still hold; nil for a journal that drives no run.
     public let fence: Lease?
 
-    init(database: DatabaseQueue, fence: Lease?) {
+    public let location: String
+
+    init(database: DatabaseQueue, fence: Lease?, location: String) {
         self.database = database
         self.fence = fence
+        self.location = location
     }
 
     /// This journal, with every write for `lease.run` checked against the lease.
-    public func fenced(by lease: Lease) -> SQLiteJournal { SQLiteJournal(database: database, fence: lease) }
+    public func fenced(by lease: Lease) -> any Journal { fencedJournal(by: lease) }
+
+    /// The same, as this type (benchmarks and tests).
+    public func fencedJournal(by lease: Lease) -> SQLiteJournal {
+        SQLiteJournal(database: database, fence: lease, location: location)
+    }
 
     /// Opens the journal at `path`, or makes a new one (readable by its owner only). A file
     /// that is empty, not a journal, damaged, or written by a newer Baton is refused
@@ -34,6 +42,7 @@ public final class SQLiteJournal: Journal {
     /// directory) is opened for reading, so its runs can still be inspected.
     public init(path: String) throws {
         fence = nil
+        location = path
         let directory = (path as NSString).deletingLastPathComponent
         let folder = directory.isEmpty ? "." : directory
         if !FileManager.default.fileExists(atPath: folder) {
@@ -119,8 +128,7 @@ public final class SQLiteJournal: Journal {
             throw JournalError.unusable(path: path, reason: "it is another program's database, not a Baton journal")
         }
         if tables.contains("grdb_migrations"), try migrator.hasBeenSuperseded(db) {
-            throw JournalError.unusable(
-                path: path, reason: "it was written by a newer Baton; use that version (this one changes nothing)")
+            throw JournalError.newer(location: path, detail: "a schema this one does not know")
         }
     }
 

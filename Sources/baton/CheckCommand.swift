@@ -43,7 +43,7 @@ struct CheckCommand: AsyncParsableCommand {
             let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {
-            let twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory)
+            let twin = try await state.store().exists() ? try await state.load() : LabTwin(inventory: inventory)
             if let refusal = twin.refusal(for: inventory, in: state.state) {
                 Terminal.error("error: \(refusal). Nothing was checked.\n")
                 throw ExitCode(ExitStatus.badInput)

@@ -8,7 +8,7 @@ import BatonStore
 import Foundation
 
 /// `baton lab`: the lab twin, where a rollout is practised before production (rule `lab-first`).
-struct LabCommand: ParsableCommand {
+struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "The lab twin: a simulated copy of an organization that fails the way real servers do.",
@@ -22,7 +22,15 @@ struct LabCommand: ParsableCommand {
         @Option(name: .long, help: "The state directory holding the twin.")
         var state = ".baton"
 
-        var store: LabStore { LabStore(directory: state) }
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Where runs are kept: sqlite:PATH (the default: journal.sqlite in the state directory) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require|verify-full], shared by a team; also BATON_JOURNAL. With PostgreSQL the lab twin is kept there too.",
+                valueName: "address"))
+        var journal: String?
+
+        /// `--journal`, else `BATON_JOURNAL`.
+        var journalAddress: String? { journal ?? ProcessInfo.processInfo.environment["BATON_JOURNAL"] }
 
         func validate() throws {
             var folder: ObjCBool = false
@@ -32,9 +40,48 @@ struct LabCommand: ParsableCommand {
             }
         }
 
-        func load() throws -> LabTwin {
+        /// Where the journal is; a bad address ends the command with exit 2.
+        func location() throws -> JournalLocation {
             do {
-                return try store.load()
+                return try JournalLocation.resolve(journalAddress, stateDirectory: state)
+            } catch {
+                Terminal.error("error: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+        }
+
+        /// Opens the journal (made on first use), or ends the command saying why it cannot be.
+        func openJournal() async throws -> any Journal {
+            let location = try location()
+            do {
+                return try await location.open()
+            } catch let error as JournalError {
+                Terminal.error("error: \(error)")
+                if case .newer = error { throw ExitCode(ExitStatus.badInput) }
+                throw ExitCode(ExitStatus.failed)
+            } catch {
+                Terminal.error("error: cannot open the journal \(location.description): \(error)")
+                throw ExitCode(ExitStatus.failed)
+            }
+        }
+
+        /// The journal when there is one to ask: PostgreSQL always, SQLite once its file exists.
+        func existingJournal() async throws -> (any Journal)? {
+            if case .sqlite(let path) = try location(), !FileManager.default.fileExists(atPath: path) { return nil }
+            return try await openJournal()
+        }
+
+        /// The twin's store: the state directory's, or the journal's with PostgreSQL.
+        func store() async throws -> LabStore {
+            if case .sqlite = try location() { return LabStore(directory: state) }
+            return LabStore(directory: state, journal: try await openJournal())
+        }
+
+        func load() async throws -> LabTwin {
+            do {
+                return try await store().load()
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.badInput)
@@ -42,18 +89,16 @@ struct LabCommand: ParsableCommand {
         }
 
         /// Saves the twin, unless a live run acts on it: a rollout in flight owns its twin.
-        func save(_ twin: LabTwin) throws {
-            let journalPath = state + "/journal.sqlite"
-            if FileManager.default.fileExists(atPath: journalPath),
-                let holder = try? SQLiteJournal(path: journalPath).liveClaim("lab")
-            {
+        func save(_ twin: LabTwin) async throws {
+            let store = try await store()
+            if let journal = try await existingJournal(), let holder = try? await journal.liveClaim("lab") {
                 Terminal.error(
-                    "error: \(OwnershipError.targetBusy(what: "the lab twin in \(state)", run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
+                    "error: \(OwnershipError.targetBusy(what: store.place, run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
                 )
                 throw ExitCode(ExitStatus.failed)
             }
             do {
-                try store.save(twin)
+                try await store.save(twin)
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.failed)
@@ -61,7 +106,7 @@ struct LabCommand: ParsableCommand {
         }
     }
 
-    struct Init: ParsableCommand {
+    struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Creates a twin of an inventory.")
 
         @Argument(help: "The inventory (YAML).")
@@ -75,21 +120,21 @@ struct LabCommand: ParsableCommand {
         @Flag(help: "Replace a twin that already exists.")
         var force = false
 
-        func run() throws {
-            if state.store.exists, !force {
+        func run() async throws {
+            if try await state.store().exists(), !force {
                 Terminal.error("error: a lab twin already exists in \(state.state); use --force to replace it")
                 throw ExitCode(ExitStatus.badInput)
             }
             let inventory = try Loading.inventory(path: inventory)
             let twin = LabTwin(inventory: inventory, seed: seed)
-            try state.save(twin)
+            try await state.save(twin)
             Terminal.out(
                 "Lab twin of \(inventory.organization) created in \(state.state): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
             )
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Shows the twin: machines, groups, history and accounting.")
 
@@ -100,8 +145,8 @@ struct LabCommand: ParsableCommand {
 
         enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-        func run() throws {
-            let twin = try state.load()
+        func run() async throws {
+            let twin = try await state.load()
             switch format {
             case .json:
                 let encoder = JSONEncoder()
@@ -113,7 +158,7 @@ struct LabCommand: ParsableCommand {
         }
     }
 
-    struct Fault: ParsableCommand {
+    struct Fault: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Injects a fault into the twin.",
             discussion: "Kinds: \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -129,7 +174,7 @@ struct LabCommand: ParsableCommand {
 
         @OptionGroup var state: StateOption
 
-        func run() throws {
+        func run() async throws {
             var faults: [LabFault] = []
             if let file {
                 do {
@@ -152,7 +197,7 @@ struct LabCommand: ParsableCommand {
                 Terminal.error("error: no fault given: name one, or --file FILE")
                 throw ExitCode(ExitStatus.badInput)
             }
-            var twin = try state.load()
+            var twin = try await state.load()
             for fault in faults {
                 do {
                     try twin.inject(fault)
@@ -162,11 +207,11 @@ struct LabCommand: ParsableCommand {
                 }
                 Terminal.out("injected: \(fault)\n")
             }
-            try state.save(twin)
+            try await state.save(twin)
         }
     }
 
-    struct Fix: ParsableCommand {
+    struct Fix: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
                 "Fixes a fault in the twin, as an operator would: the installer ends, disk is freed, Reinstall runs, the host is started."
@@ -180,20 +225,20 @@ struct LabCommand: ParsableCommand {
 
         @OptionGroup var state: StateOption
 
-        func run() throws {
+        func run() async throws {
             guard let parsed = LabFault.Kind(rawValue: kind) else {
                 Terminal.error(
                     "error: fault kinds are \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
                 throw ExitCode(ExitStatus.badInput)
             }
-            var twin = try state.load()
+            var twin = try await state.load()
             do {
                 try twin.fix(LabFault(parsed, HostName(target)))
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.badInput)
             }
-            try state.save(twin)
+            try await state.save(twin)
             Terminal.out("fixed: \(kind) on \(target)\n")
         }
     }
@@ -230,11 +275,12 @@ struct LabCommand: ParsableCommand {
         func run() async throws {
             let pace = LabSpeed(speed) ?? .instant
             let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
-            var twin = state.store.exists ? try state.load() : LabTwin(inventory: inventory, seed: seed)
+            var twin =
+                try await state.store().exists() ? try await state.load() : LabTwin(inventory: inventory, seed: seed)
             for step in plan.steps {
                 let outcome = twin.perform(step)
                 try await pace.wait(outcome.duration)
-                try state.save(twin)
+                try await state.save(twin)
                 let clock = LabReport.clock(twin.clock)
                 Terminal.out(
                     "\(clock)  \(step.id.rawValue.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"

@@ -7,7 +7,7 @@ import BatonPlanner
 import BatonRuns
 import Foundation
 
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Reports a run: versions before and after, downtime, failovers, checks, backups, approvals.")
@@ -22,11 +22,11 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var state: LabCommand.StateOption
 
-    func run() throws {
-        let service = try Runs.service(state)
+    func run() async throws {
+        let service = try await Runs.service(state)
         let report: RunReport
         do {
-            report = try service.report(name)
+            report = try await service.report(name)
         } catch {
             throw Runs.exit(error, state: state)
         }

@@ -56,22 +56,14 @@ enum Runs {
     /// Who acts from this shell, for the audit trail.
     static var operatorName: String { RunService.systemUser }
 
-    static func journal(_ state: LabCommand.StateOption) throws -> SQLiteJournal {
-        do {
-            return try SQLiteJournal(path: state.state + "/journal.sqlite")
-        } catch let error as JournalError {
-            Terminal.error("error: \(error)")
-            throw ExitCode(ExitStatus.failed)
-        } catch {
-            Terminal.error("error: cannot open the journal in \(state.state): \(error.localizedDescription)")
-            throw ExitCode(ExitStatus.failed)
-        }
+    static func journal(_ state: LabCommand.StateOption) async throws -> any Journal {
+        try await state.openJournal()
     }
 
-    static func service(_ state: LabCommand.StateOption, leaseExpiry: Double = RunService.defaultLeaseExpiry) throws
-        -> RunService
+    static func service(_ state: LabCommand.StateOption, leaseExpiry: Double = RunService.defaultLeaseExpiry)
+        async throws -> RunService
     {
-        RunService(journal: try journal(state), stateDirectory: state.state, leaseExpiry: leaseExpiry)
+        RunService(journal: try await journal(state), stateDirectory: state.state, leaseExpiry: leaseExpiry)
     }
 
     /// Prints why the run service refused and gives the exit code: 2 for bad input (an unknown
@@ -110,16 +102,16 @@ enum Runs {
         _ run: RunService.OwnedRun, service: RunService, state: LabCommand.StateOption, options: ExecutionOptions
     ) async throws {
         let journal = service.journal
-        if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try journal.plan(of: run.id) {
-            let approved = Set(try journal.approvals(of: run.id))
+        if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try await journal.plan(of: run.id) {
+            let approved = await Set(try journal.approvals(of: run.id))
             for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
                 Terminal.out("Gate \(gate): \(plan.steps.first { $0.gate == gate }?.why ?? "") Approve? [y/N] ")
                 if readLine()?.lowercased().hasPrefix("y") == true {
-                    _ = try? service.approve(run.id, gate: gate, by: operatorName, how: .terminal)
+                    _ = try? await service.approve(run.id, gate: gate, by: operatorName, how: .terminal)
                 }
             }
         }
-        let steps = try journal.steps(of: run.id)
+        let steps = try await journal.steps(of: run.id)
         let speed = run.target == .hosts ? LabSpeed.realTime : LabSpeed(options.speed) ?? .instant
         let printer = ProgressPrinter(
             json: options.json, total: steps.count, speed: speed, done: steps.filter { $0.state == .succeeded }.count,
@@ -137,20 +129,20 @@ enum Runs {
             throw exit(error, state: state)
         }
         printer.close()
-        try printEnd(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
+        try await printEnd(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
     }
 
     static func printEnd(
         _ run: RunID, outcome: RunService.Outcome, service: RunService, state: LabCommand.StateOption, stopped: String?
-    ) throws {
+    ) async throws {
         let journal = service.journal
-        let steps = try journal.steps(of: run)
+        let steps = try await journal.steps(of: run)
         let failed = steps.filter { $0.state == .failed }
         let left = steps.filter { $0.state == .blocked || $0.state == .pending }
         switch outcome.state {
         case .completed:
             do {
-                Terminal.out("\n" + (try service.report(run)).text())
+                await Terminal.out("\n" + (try service.report(run)).text())
             } catch {
                 throw exit(error, state: state)
             }
@@ -159,7 +151,7 @@ enum Runs {
             text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
             if failed.isEmpty, stopped == nil, left.contains(where: { $0.message == "waiting for an approval" }) {
-                let gates = (try journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
+                let gates = await (try journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
                 text +=
                     "\n  waiting for approval: baton approve \(run) \(gates.first ?? "release-notes") --state \(state.state)"
             }
@@ -221,7 +213,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error("error: --faults and --fresh-lab are for the lab twin; add --lab to rehearse there")
             throw ExitCode(ExitStatus.badInput)
         }
-        let service = try Runs.service(state, leaseExpiry: options.leaseExpiry)
+        let service = try await Runs.service(state, leaseExpiry: options.leaseExpiry)
         let new = RunService.NewRun(
             inventory: inventory, package: package, plan: plan, id: runName, target: target, freshLab: freshLab,
             faults: faultList, by: Runs.operatorName)
@@ -229,10 +221,10 @@ struct RunCommand: AsyncParsableCommand {
         do {
             owned =
                 options.wait
-                ? try await service.waiting({ () throws(RunServiceError) in try service.start(new) }) {
+                ? try await service.waiting({ () throws(RunServiceError) in try await service.start(new) }) {
                     Terminal.error("Waiting: \($0)\n")
                 }
-                : try service.start(new)
+                : try await service.start(new)
         } catch {
             throw Runs.exit(error, state: state)
         }
@@ -256,15 +248,15 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let service = try Runs.service(state, leaseExpiry: options.leaseExpiry)
+        let service = try await Runs.service(state, leaseExpiry: options.leaseExpiry)
         let owned: RunService.OwnedRun
         do {
             owned =
                 options.wait
                 ? try await service.waiting({ () throws(RunServiceError) in
-                    try service.resume(name, by: Runs.operatorName)
+                    try await service.resume(name, by: Runs.operatorName)
                 }) { Terminal.error("Waiting: \($0)\n") }
-                : try service.resume(name, by: Runs.operatorName)
+                : try await service.resume(name, by: Runs.operatorName)
         } catch {
             throw Runs.exit(error, state: state)
         }

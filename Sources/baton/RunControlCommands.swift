@@ -14,7 +14,7 @@ import Synchronization
     import Glibc
 #endif
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Lists runs, or shows one with every step's state.",
@@ -31,18 +31,18 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "text or json")
     var format: LabCommand.Show.OutputFormat = .text
 
-    func run() throws {
-        let service = try Runs.service(state)
+    func run() async throws {
+        let service = try await Runs.service(state)
         do {
-            guard let name else { return try list(service) }
-            try show(name, service)
+            guard let name else { return try await list(service) }
+            try await show(name, service)
         } catch let error as RunServiceError {
             throw Runs.exit(error, state: state)
         }
     }
 
-    func list(_ service: RunService) throws {
-        let runs = try service.statuses()
+    func list(_ service: RunService) async throws {
+        let runs = try await service.statuses()
         if format == .json {
             let list = runs.map {
                 [
@@ -74,10 +74,10 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
-    func show(_ run: RunID, _ service: RunService) throws {
-        let status = try service.status(run)
+    func show(_ run: RunID, _ service: RunService) async throws {
+        let status = try await service.status(run)
         let journal = service.journal
-        let steps = try journal.steps(of: run)
+        let steps = try await journal.steps(of: run)
         if format == .json {
             struct Document: Encodable {
                 struct Entry: Encodable {
@@ -100,7 +100,7 @@ struct StatusCommand: ParsableCommand {
                 var owner: Owner?
                 var steps: [Entry]
             }
-            let outputs = try journal.outputs(of: run)
+            let outputs = try await journal.outputs(of: run)
             let now = Date().timeIntervalSince1970
             let document = Document(
                 run: run, state: status.state.rawValue, target: status.target.rawValue,
@@ -134,7 +134,7 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
-struct ApproveCommand: ParsableCommand {
+struct ApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",
         abstract: "Approves a run's gate (for example release-notes).",
@@ -145,10 +145,10 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: "Who approves.") var by = RunService.systemUser
     @OptionGroup var state: LabCommand.StateOption
 
-    func run() throws {
-        let service = try Runs.service(state)
+    func run() async throws {
+        let service = try await Runs.service(state)
         do {
-            try service.approve(name, gate: gate, by: by, how: .command)
+            try await service.approve(name, gate: gate, by: by, how: .command)
         } catch {
             throw Runs.exit(error, state: state)
         }
@@ -166,21 +166,21 @@ struct AbortCommand: AsyncParsableCommand {
     @OptionGroup var state: LabCommand.StateOption
 
     func run() async throws {
-        let service = try Runs.service(state)
+        let service = try await Runs.service(state)
         let outcome: RunService.AbortOutcome
         do {
             outcome = try await service.abort(name, by: Runs.operatorName)
         } catch {
             throw Runs.exit(error, state: state)
         }
-        let left = try service.journal.steps(of: name).filter { $0.state != .succeeded }.count
+        let left = try await service.journal.steps(of: name).filter { $0.state != .succeeded }.count
         switch outcome {
         case .requested(let owner):
             Terminal.out(
                 "Run \(name) aborted: the process driving it (\(owner.owner.pid) on \(owner.owner.host)) starts no new step and lets running ones finish; \(left) steps not done.\n"
             )
         case .aborted:
-            let failed = try service.journal.steps(of: name).filter { $0.state == .failed }
+            let failed = try await service.journal.steps(of: name).filter { $0.state == .failed }
             guard failed.isEmpty else {
                 var text = "Run \(name) aborted, but bringing its virtual servers back online failed:\n"
                 for step in failed { text += "  failed: \(step.id) \(step.action): \(step.message)\n" }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonEngine
 import BatonRuns
 import BatonServer
 import Foundation
@@ -54,6 +55,13 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Whether every read (runs, events, the twin, /metrics) needs a token; on by default beyond loopback.")
     var requireTokenForReads: Bool?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Whether to take over runs whose controller stopped heartbeating, as a standby; on by default with a PostgreSQL journal."
+    )
+    var adopt: Bool?
+
     @Option(help: "Plans and new runs the API works out at once; more get 503.")
     var maxPlans = 2
 
@@ -85,20 +93,32 @@ struct ServeCommand: AsyncParsableCommand {
             stateDirectory: state.state, host: host, port: port, certificate: tlsCertificate, privateKey: tlsKey,
             leaseExpiry: leaseExpiry, inventories: inventories)
         configuration.allowedHosts = allowedHosts
+        configuration.journal = try state.location()
+        configuration.adoptOrphans = adopt
         configuration.requireTokenForReads = requireTokenForReads
         configuration.limits = ServerLimits(
             concurrentPlans: maxPlans, machines: maxMachines, streams: maxStreams,
             streamsPerClient: max(4, maxStreams / 8))
         let server = BatonHTTPServer(configuration: configuration)
         let directory = state.state
+        let journal =
+            configuration.journal.map { location in
+                if case .postgres = location { return ", journal \(location.description)" }
+                return ""
+            } ?? ""
         do {
             try await server.run { address in
                 Terminal.out(
-                    "Baton serves \(address)/ (dashboard), \(address)/api, \(address)/metrics; state in \(directory)\n")
+                    "Baton serves \(address)/ (dashboard), \(address)/api, \(address)/metrics; state in \(directory)\(journal)\n"
+                )
             }
         } catch let error as ServerError {
             Terminal.error("error: \(error)")
             throw ExitCode(ExitStatus.badInput)
+        } catch let error as JournalError {
+            Terminal.error("error: \(error)")
+            if case .newer = error { throw ExitCode(ExitStatus.badInput) }
+            throw ExitCode(ExitStatus.failed)
         } catch {
             Terminal.error("error: baton serve stopped: \(error)")
             throw ExitCode(ExitStatus.failed)

@@ -1,10 +1,11 @@
 import ArgumentParser
+import BatonEngine
 import BatonServer
 import BatonStore
 import Foundation
 
 /// `baton token`: the bearer tokens of `baton serve`.
-struct TokenCommand: ParsableCommand {
+struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Makes, lists and revokes the bearer tokens of 'baton serve'.",
@@ -14,7 +15,7 @@ struct TokenCommand: ParsableCommand {
             """,
         subcommands: [Create.self, List.self, Revoke.self])
 
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Makes a token and prints it, once.")
 
         @Option(help: "viewer, operator or approver")
@@ -49,29 +50,29 @@ struct TokenCommand: ParsableCommand {
             }
         }
 
-        func run() throws {
-            let journal = try Runs.journal(state)
-            guard try !journal.tokens().contains(where: { $0.name == name }) else {
+        func run() async throws {
+            let journal = try await Runs.journal(state)
+            guard try await !journal.tokens().contains(where: { $0.name == name }) else {
                 Terminal.error("error: a token named \(name) exists already; revoke it first or choose another name")
                 throw ExitCode(ExitStatus.badInput)
             }
             let until = expires.flatMap(Self.seconds).map { Date().timeIntervalSince1970 + $0 }
-            Terminal.out(try AccessTokens(journal: journal).create(name: name, role: role, expires: until) + "\n")
+            await Terminal.out(try AccessTokens(journal: journal).create(name: name, role: role, expires: until) + "\n")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Lists the tokens: name, role, when made, last used and expiry (never the token itself).")
 
         @OptionGroup var state: LabCommand.StateOption
 
-        func run() throws {
+        func run() async throws {
             let formatter = ISO8601DateFormatter()
             func time(_ seconds: Double?, _ none: String) -> String {
                 seconds.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? none
             }
-            let tokens = try Runs.journal(state).tokens()
+            let tokens = try await Runs.journal(state).tokens()
             if tokens.isEmpty { Terminal.out("No tokens in \(state.state).\n") }
             let now = Date().timeIntervalSince1970
             for token in tokens {
@@ -85,7 +86,7 @@ struct TokenCommand: ParsableCommand {
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revokes a token by its holder's name.")
 
         @Argument(help: "The name given when the token was made.")
@@ -93,8 +94,8 @@ struct TokenCommand: ParsableCommand {
 
         @OptionGroup var state: LabCommand.StateOption
 
-        func run() throws {
-            guard try Runs.journal(state).revokeToken(name: name) else {
+        func run() async throws {
+            guard try await Runs.journal(state).revokeToken(name: name) else {
                 Terminal.error("error: no token named \(name)")
                 throw ExitCode(ExitStatus.badInput)
             }

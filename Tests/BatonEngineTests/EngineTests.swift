@@ -39,7 +39,7 @@ struct AbortingTarget: Target {
     let abortAt: StepID
 
     func perform(_ step: Step, run: RunID) async throws -> StepResult {
-        if step.id == abortAt { try journal.setState(run: run, .aborted) }
+        if step.id == abortAt { try await journal.setState(run: run, .aborted) }
         return try await inner.perform(step, run: run)
     }
 

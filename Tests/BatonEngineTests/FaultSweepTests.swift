@@ -55,7 +55,7 @@ struct FaultSweepTests {
                 let service = RunService(journal: journal, stateDirectory: directory)
                 let store = service.store
                 let fault = LabFault(kind, target)
-                let owned = try service.start(
+                let owned = try await service.start(
                     .init(
                         inventory: inventory, package: package, plan: plan, id: "r", target: .lab, freshLab: true,
                         faults: [fault], by: "sweep"))
@@ -68,11 +68,11 @@ struct FaultSweepTests {
                     let failed = try journal.steps(of: "r").filter { $0.state == .failed }
                     #expect(!failed.isEmpty, "\(context): halted with nothing failed")
                     #expect(failed.allSatisfy { !$0.message.isEmpty }, "\(context)")
-                    var twin = try store.load()
+                    var twin = try await store.load()
                     // Conditions hold until fixed, and a host that did not come back must be
                     // brought back; events have passed.
                     if !kind.isEvent || kind == .noReturnAfterRestart { try twin.fix(fault) }
-                    try store.save(twin)
+                    try await store.save(twin)
                     outcome = try await service.drive(
                         try service.resume("r", by: "sweep"), speed: .instant, options: options, approvedBy: "sweep")
                 } else {

@@ -153,7 +153,7 @@ struct LabTwinTests {
     }
 
     @Test("the twin survives the controller: saved and loaded atomically")
-    func persistence() throws {
+    func persistence() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-lab-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -161,10 +161,10 @@ struct LabTwinTests {
         var twin = LabTwin(inventory: inventory, seed: 9)
         F.rehearse(try F.plan(inventory, "exchange-2003-sp2"), on: &twin)
         let store = LabStore(directory: directory)
-        try store.save(twin)
-        #expect(try store.load() == twin)
+        try await store.save(twin)
+        #expect(try await store.load() == twin)
         #expect(!FileManager.default.fileExists(atPath: directory + "/lab.json.tmp"))
-        #expect(throws: LabError.self) { try LabStore(directory: directory + "/nothing").load() }
+        await #expect(throws: LabError.self) { try await LabStore(directory: directory + "/nothing").load() }
     }
 }
 

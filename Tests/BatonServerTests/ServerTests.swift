@@ -9,25 +9,25 @@ import Testing
 @Suite("The server's parts")
 struct ServerPartsTests {
     @Test("a token is kept only as its hash, names its holder and role, and unknown tokens are nobody")
-    func tokens() throws {
+    func tokens() async throws {
         let directory = NSTemporaryDirectory() + "baton-tokens-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
         let tokens = AccessTokens(journal: journal)
-        let first = try tokens.create(name: "alice", role: .approver)
-        let second = try tokens.create(name: "olga", role: .operator)
+        let first = try await tokens.create(name: "alice", role: .approver)
+        let second = try await tokens.create(name: "olga", role: .operator)
         #expect(first != second)
         #expect(first.hasPrefix("baton_") && first.count > 40)
-        #expect(try tokens.caller(token: first) == Caller(name: "alice", role: .approver))
-        #expect(try tokens.caller(token: second)?.role == .operator)
-        #expect(try tokens.caller(token: first + "x") == nil)
+        #expect(try await tokens.caller(token: first) == Caller(name: "alice", role: .approver))
+        #expect(try await tokens.caller(token: second)?.role == .operator)
+        #expect(try await tokens.caller(token: first + "x") == nil)
         let stored = try journal.tokens()
         #expect(stored.allSatisfy { $0.hash.count == 64 && $0.hash != first && $0.hash != second })
         let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/journal.sqlite"))
         #expect(bytes.range(of: Data(first.utf8)) == nil)
-        #expect(throws: (any Error).self) { try tokens.create(name: "alice", role: .viewer) }
+        await #expect(throws: (any Error).self) { try await tokens.create(name: "alice", role: .viewer) }
         #expect(try journal.revokeToken(name: "alice"))
-        #expect(try tokens.caller(token: first) == nil)
+        #expect(try await tokens.caller(token: first) == nil)
     }
 
     @Test("a path matches a route pattern segment by segment")

@@ -88,7 +88,7 @@ let benchmarks: @Sendable () -> Void = {
             let lease = try journal.createOwnedRun(
                 RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
                 id: "r", plan: plan, owner: .current, expiry: 15, claims: [], target: "lab", inventoryText: nil)
-            if fenced { journal = journal.fenced(by: lease) }
+            if fenced { journal = journal.fencedJournal(by: lease) }
             benchmark.startMeasurement()
             for index in 0..<1000 {
                 let step = plan.steps[index % plan.steps.count].id

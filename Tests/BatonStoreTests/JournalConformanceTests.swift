@@ -1,0 +1,326 @@
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonStore
+import BatonTestSupport
+import Foundation
+import GRDB
+import Testing
+
+/// The two journal backends Baton ships.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// One journal of a backend, new and empty, removed after the test.
+struct Fixture: Sendable {
+    let journal: any Journal
+    let address: String
+    let server: PostgresServer?
+    let directory: String
+
+    static func make(_ backend: Backend) async throws -> Fixture {
+        let directory = NSTemporaryDirectory() + "baton-journal-\(UUID().uuidString)"
+        switch backend {
+        case .sqlite:
+            let address = "sqlite:\(directory)/journal.sqlite"
+            return Fixture(
+                journal: try await JournalLocation.parse(address).open(), address: address, server: nil,
+                directory: directory)
+        case .postgres:
+            let server = try PostgresServer()
+            let address = try server.newDatabase()
+            return Fixture(
+                journal: try await JournalLocation.parse(address).open(), address: address, server: server,
+                directory: directory)
+        }
+    }
+
+    /// Another controller's view of the same journal (its own connection or file handle).
+    func reopen() async throws -> any Journal { try await JournalLocation.parse(address).open() }
+
+    func tearDown() {
+        server?.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+func withJournal(_ backend: Backend, _ body: (Fixture) async throws -> Void) async throws {
+    let fixture = try await Fixture.make(backend)
+    defer { fixture.tearDown() }
+    try await body(fixture)
+}
+
+/// A small plan to record: a synthetic organization's.
+func samplePlan(servers: Int = 6, clusters: Int = 1) throws -> Plan {
+    let inventory = SyntheticOrganization.make(servers: servers, clusters: clusters)
+    let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
+    return try Planner(inventory: inventory, package: package).plan()
+}
+
+func owner(_ name: String) -> LeaseOwner {
+    LeaseOwner(host: "controller-\(name)", pid: 4242, processStart: 1, instance: "instance-\(name)")
+}
+
+func record(_ id: RunID = "") -> RunRecord {
+    RunRecord(
+        id: id, organization: "Contoso", package: "exchange-2003-sp2", inventory: "contoso.yaml", state: .running,
+        created: Date().timeIntervalSince1970, before: ["MAIL1": "6944"])
+}
+
+/// Every backend behaves the same: the same suite, unchanged, against each.
+@Suite("Journal conformance (SQLite and PostgreSQL)", .serialized)
+struct JournalConformanceTests {
+    @Test(
+        "runs, plans and steps are kept as given; names are given out in order and never twice",
+        arguments: Backend.allCases)
+    func runsAndPlans(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let plan = try samplePlan()
+            let first = try await journal.createOwnedRun(
+                record(), id: nil, plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
+                inventoryText: nil)
+            let second = try await journal.createOwnedRun(
+                record(), id: nil, plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "hosts",
+                inventoryText: "organization: Contoso\n")
+            #expect(first.run == "run-1" && second.run == "run-2")
+            await #expect(throws: RunExists.self) {
+                _ = try await journal.createOwnedRun(
+                    record(), id: "run-1", plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
+                    inventoryText: nil)
+            }
+            let stored = try #require(try await journal.run("run-1"))
+            #expect(stored.organization == "Contoso" && stored.state == .running && stored.before == ["MAIL1": "6944"])
+            #expect(try await journal.runs().map(\.id) == ["run-1", "run-2"])
+            #expect(try await journal.run("nothing") == nil)
+            #expect(try await journal.plan(of: "run-1") == plan)
+            #expect(try await journal.plan(of: "nothing") == nil)
+            let steps = try await journal.steps(of: "run-1")
+            #expect(steps.map(\.id) == plan.steps.map(\.id))
+            #expect(steps.allSatisfy { $0.state == .pending && $0.attempts == 0 })
+            #expect(try await journal.target(of: "run-1") == "lab")
+            #expect(try await journal.target(of: "run-2") == "hosts")
+            #expect(try await journal.inventoryText(of: "run-2") == "organization: Contoso\n")
+            #expect(try await journal.inventoryText(of: "run-1") == nil)
+            try await journal.setReleaseNotes(run: "run-1", link: "https://support.example/kb/836993")
+            #expect(try await journal.releaseNotes(of: "run-1") == "https://support.example/kb/836993")
+        }
+    }
+
+    @Test(
+        "every transition is kept in order; outputs, aborts and states as the engine writes them",
+        arguments: Backend.allCases)
+    func progress(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let plan = try samplePlan()
+            try await journal.createRun(record("r"), plan: plan)
+            let step = plan.steps[1].id
+            try await journal.begin(run: "r", step: step)
+            try await journal.recordOutput(run: "r", step: step, output: "Setup completed")
+            try await journal.finish(run: "r", step: step, state: .failed, message: "timed out")
+            try await journal.begin(run: "r", step: step)
+            try await journal.finish(run: "r", step: step, state: .succeeded, message: "done")
+            try await journal.setState(run: "r", .halted, reason: "a step failed")
+            let stored = try #require(try await journal.steps(of: "r").first { $0.id == step })
+            #expect(stored.state == .succeeded && stored.attempts == 2 && stored.message == "done")
+            #expect(try await journal.outputs(of: "r") == [step: "Setup completed"])
+            let transitions = try await journal.transitions(run: "r")
+            #expect(transitions.map(\.state) == ["created", "running", "failed", "running", "succeeded", "halted"])
+            #expect(transitions.map(\.sequence) == transitions.map(\.sequence).sorted())
+            #expect(transitions.last?.message == "a step failed")
+            let later = try await journal.transitions(after: transitions[2].sequence, run: nil)
+            #expect(later.map(\.state) == ["running", "succeeded", "halted"])
+            #expect(try await journal.requestAbort(run: "r") == .halted)
+            #expect(try await journal.run("r")?.state == .aborted)
+            #expect(try await journal.requestAbort(run: "r") == .aborted, "finished stays finished")
+            #expect(try await journal.requestAbort(run: "nothing") == nil)
+            try await journal.markAll(run: "r", .succeeded)
+            #expect(try await journal.steps(of: "r").allSatisfy { $0.state == .succeeded })
+        }
+    }
+
+    @Test(
+        "approvals are append-only: the first approver stays; the audit trail keeps every act",
+        arguments: Backend.allCases)
+    func approvalsAndAudit(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            try await journal.createRun(record("r"), plan: try samplePlan())
+            let first = ApprovalRecord(gate: "backups-verified", by: "olga", how: .api, user: "olga", at: 100)
+            try await journal.approve(run: "r", first)
+            do {
+                try await journal.approve(
+                    run: "r", ApprovalRecord(gate: "backups-verified", by: "mallory", how: .command, user: "m", at: 200)
+                )
+                Issue.record("a second approval of one gate was accepted")
+            } catch JournalError.alreadyApproved(_, let kept) {
+                #expect(kept == first)
+            }
+            #expect(try await journal.approvals(of: "r") == ["backups-verified"])
+            #expect(try await journal.approvalRecords(of: "r") == [first])
+            try await journal.audit(run: "r", action: "started", by: "olga")
+            try await journal.audit(run: "r", action: "aborted", by: "ivan")
+            #expect(try await journal.auditRecords(of: "r").map(\.action) == ["started", "aborted"])
+            #expect(try await journal.auditRecords(of: "r").map(\.by) == ["olga", "ivan"])
+        }
+    }
+
+    @Test("access tokens: kept by hash, one per name, touched, revoked", arguments: Backend.allCases)
+    func tokens(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let token = AccessTokenRecord(
+                hash: String(repeating: "a", count: 64), name: "olga", role: .approver, created: 1)
+            try await journal.addToken(token)
+            await #expect(throws: (any Error).self) {
+                try await journal.addToken(
+                    AccessTokenRecord(hash: String(repeating: "b", count: 64), name: "olga", role: .viewer, created: 2))
+            }
+            #expect(try await journal.token(hash: token.hash)?.role == .approver)
+            #expect(try await journal.token(hash: "unknown") == nil)
+            try await journal.touchToken(hash: token.hash)
+            #expect(try await journal.tokens().first?.lastUsed != nil)
+            #expect(try await journal.revokeToken(name: "olga"))
+            #expect(try await !journal.revokeToken(name: "olga"))
+            #expect(try await journal.tokens().isEmpty)
+        }
+    }
+
+    @Test(
+        "a lease has one owner; a lost lease writes nothing; claims keep two runs off one machine",
+        arguments: Backend.allCases)
+    func leasesAndFencing(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let other = try await fixture.reopen()
+            let plan = try samplePlan()
+            let lab = [Claim(resource: "lab", label: "the lab twin")]
+            let lease = try await journal.createOwnedRun(
+                record("r"), id: "r", plan: plan, owner: owner("a"), expiry: 30, claims: lab, target: "lab",
+                inventoryText: nil)
+            #expect(lease.epoch == 1)
+            #expect(try await other.lease(of: "r")?.owner == owner("a"))
+            #expect(try await other.liveClaim("lab")?.run == "r")
+            // Another controller is refused the run and its machines while the owner is live.
+            await #expect(throws: OwnershipError.self) {
+                _ = try await other.acquire(run: "r", owner: owner("b"), expiry: 30, claims: lab)
+            }
+            await #expect(throws: OwnershipError.self) {
+                _ = try await other.createOwnedRun(
+                    record("s"), id: "s", plan: plan, owner: owner("b"), expiry: 30, claims: lab, target: "lab",
+                    inventoryText: nil)
+            }
+            #expect(try await other.run("s") == nil, "a refused run leaves nothing behind")
+            let renewed = try await journal.renew(lease)
+            #expect(renewed.heartbeat >= lease.heartbeat)
+            let fenced = journal.fenced(by: lease)
+            try await fenced.begin(run: "r", step: plan.steps[0].id)
+            try await fenced.confirmLease()
+            // The owner lets go; the other controller takes the run over, epoch 2.
+            try await journal.release(lease)
+            #expect(try await other.liveClaim("lab") == nil)
+            let taken = try await other.acquire(run: "r", owner: owner("b"), expiry: 30, claims: lab)
+            #expect(taken.epoch == 2)
+            // The first owner's fenced journal now changes nothing.
+            let before = try await other.steps(of: "r")
+            await #expect(throws: OwnershipError.self) {
+                try await fenced.finish(run: "r", step: plan.steps[0].id, state: .succeeded, message: "late")
+            }
+            await #expect(throws: OwnershipError.self) { try await fenced.setState(run: "r", .completed, reason: "") }
+            await #expect(throws: OwnershipError.self) { try await fenced.confirmLease() }
+            await #expect(throws: OwnershipError.self) { _ = try await journal.renew(lease) }
+            #expect(try await other.steps(of: "r") == before)
+            #expect(try await other.run("r")?.state == .running)
+        }
+    }
+
+    @Test("controllers racing for one machine: exactly one of them gets it", arguments: Backend.allCases)
+    func race(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let plan = try samplePlan(servers: 3, clusters: 0)
+            var journals: [any Journal] = []
+            for _ in 0..<6 { journals.append(try await fixture.reopen()) }
+            let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (index, journal) in journals.enumerated() {
+                    group.addTask {
+                        do {
+                            _ = try await journal.createOwnedRun(
+                                record(), id: nil, plan: plan, owner: owner("\(index)"), expiry: 30,
+                                claims: [Claim(resource: "host:mail1", label: "host MAIL1")], target: "hosts",
+                                inventoryText: nil)
+                            return true
+                        } catch is OwnershipError {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(winners == 1)
+            #expect(try await fixture.journal.runs().count == 1)
+        }
+    }
+
+    @Test("a journal written by a newer Baton is refused and left unchanged", arguments: Backend.allCases)
+    func newerSchema(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            try await fixture.journal.createRun(record("r"), plan: try samplePlan())
+            switch backend {
+            case .sqlite:
+                let path = fixture.directory + "/journal.sqlite"
+                let database = try DatabaseQueue(path: path)
+                try await database.write { db in
+                    try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer Baton')")
+                }
+                try database.close()
+            case .postgres:
+                let server = try #require(fixture.server)
+                let database = String(fixture.address.split(separator: "/").last!.split(separator: "?").first!)
+                try server.sql("UPDATE baton.schema_version SET version = 99", database: database)
+            }
+            do {
+                _ = try await fixture.reopen()
+                Issue.record("a journal of a newer Baton was opened")
+            } catch JournalError.newer(_, let detail) {
+                #expect(!detail.isEmpty)
+            }
+        }
+    }
+}
+
+@Suite("The lab twin kept in PostgreSQL")
+struct SharedLabTwinTests {
+    @Test("controllers on two machines see one twin; saves under the lock never interleave")
+    func sharedTwin() async throws {
+        try await withJournal(.postgres) { fixture in
+            let first = LabStore(directory: fixture.directory + "/a", journal: fixture.journal)
+            let second = LabStore(directory: fixture.directory + "/b", journal: try await fixture.reopen())
+            #expect(try await !first.exists())
+            let twin = LabTwin(inventory: SyntheticOrganization.make(servers: 4, clusters: 1), seed: 3)
+            try await first.save(twin)
+            #expect(try await second.load() == twin)
+            #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/a/lab.json"))
+            // Twenty read-modify-writes from both sides under the lock: none is lost.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    let store = index.isMultiple(of: 2) ? first : second
+                    group.addTask {
+                        try await store.exclusively { access in
+                            var current = try #require(try await access.load())
+                            current.clock += 1
+                            try await access.save(current)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await first.load().clock == twin.clock + 20)
+        }
+    }
+}
