@@ -217,7 +217,9 @@ public final class PostgresJournal: LabTwinKeeper, @unchecked Sendable {
 
     func query(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
-            return try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            return try await retrying {
+                try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            }
         } catch {
             throw Self.journalError(error, location: location)
         }
@@ -226,10 +228,50 @@ public final class PostgresJournal: LabTwinKeeper, @unchecked Sendable {
     /// A transaction; the connection must not outlive `body`.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await retrying {
+                try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
         } catch {
             throw Self.journalError(error, location: location)
         }
+    }
+
+    /// How long a lost connection is retried before the journal gives up (a server restarted,
+    /// a network blip). Meanwhile the caller waits: the engine starts no step, and a step that
+    /// ended keeps its outcome until it can be written.
+    public static let retryWindow = Duration.seconds(30)
+
+    /// `body`, again after a lost connection, backing off from 100 ms to 2 s, until it
+    /// succeeds, fails otherwise, or `retryWindow` has passed. A transaction that fails is
+    /// rolled back by the server, so trying it again applies it once; a lease lost meanwhile
+    /// is found by the fenced write's own check.
+    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.retryWindow
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await body()
+            } catch  where Self.isConnectionLoss(error) && clock.now + delay < deadline && !Task.isCancelled {
+                Self.logger.warning("the journal's server is unreachable; trying again in \(delay)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// A lost or refused connection, or a server shutting down or starting: worth another try.
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if let error = error as? PostgresTransactionError {
+            let cause: (any Error)? = error.beginError ?? error.closureError ?? error.commitError
+            return cause.map(isConnectionLoss) ?? false
+        }
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(
+            error.code)
     }
 
     /// A transaction for `run`'s progress, refused when this journal is fenced by a lease that

@@ -225,8 +225,11 @@ struct OwnershipTests {
     }
 
     /// The twin's history: every install applied exactly once, and no virtual server offline.
-    static func expectEveryInstallOnce(_ state: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let show = try BatonProcess.run(["lab", "show", "--state", state, "--format", "json"])
+    static func expectEveryInstallOnce(
+        _ state: String, journal: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let show = try BatonProcess.run(
+            ["lab", "show", "--state", state, "--format", "json"] + (journal.map { ["--journal", $0] } ?? []))
         let twin = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         let history = try #require(twin["history"] as? [[String: Any]])
         var installs: [String: Int] = [:]

@@ -1,0 +1,168 @@
+import BatonTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The journal on a real PostgreSQL server, shared by several controllers: the same commands
+/// and the same JSON as with SQLite, standbys adopting a run whose controller died, and a
+/// server restarted in the middle of a run.
+@Suite("A team's journal on PostgreSQL", .serialized)
+struct TeamJournalTests {
+    static let contoso = ["examples/contoso.yaml", "--package", "exchange-2003-sp2"]
+
+    /// A document with what differs between two runs of the same thing taken out: times,
+    /// process ids and host names.
+    static func normalized(_ json: String) throws -> NSDictionary {
+        func clean(_ value: Any) -> Any {
+            if let object = value as? [String: Any] {
+                var result: [String: Any] = [:]
+                for (key, value) in object where !["at", "heartbeat", "pid", "host", "created"].contains(key) {
+                    result[key] = clean(value)
+                }
+                return result
+            }
+            if let array = value as? [Any] { return array.map(clean) }
+            return value
+        }
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        return try #require(clean(object) as? [String: Any]) as NSDictionary
+    }
+
+    @Test("the same commands give the same JSON with --journal postgres:// as with the state directory's SQLite")
+    func sameCommandsSameJSON() async throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let address = try server.newDatabase()
+        let local = BatonProcess.temporaryPath("team-sqlite"), shared = BatonProcess.temporaryPath("team-pg")
+        defer {
+            try? FileManager.default.removeItem(atPath: local)
+            try? FileManager.default.removeItem(atPath: shared)
+        }
+        var documents: [[NSDictionary]] = []
+        for journal in [[], ["--journal", address]] {
+            let state = journal.isEmpty ? local : shared
+            let run = try BatonProcess.run(["run"] + Self.contoso + ["--state", state, "--yes"] + journal)
+            #expect(run.status == 0, "\(run.stdout.suffix(600)) \(run.stderr)")
+            var outputs: [NSDictionary] = []
+            for command in [
+                ["status", "run-1", "--format", "json"], ["report", "run-1", "--format", "json"],
+                ["lab", "show", "--format", "json"],
+            ] {
+                let result = try BatonProcess.run(command + ["--state", state] + journal)
+                #expect(result.status == 0, "\(command): \(result.stderr)")
+                outputs.append(try Self.normalized(result.stdout))
+                #expect(!result.stdout.contains(server.password) && !result.stderr.contains(server.password))
+            }
+            documents.append(outputs)
+            #expect(!run.stdout.contains(server.password) && !run.stderr.contains(server.password))
+        }
+        #expect(documents[0] == documents[1])
+        // With PostgreSQL, nothing is kept in the state directory: the twin is in the journal.
+        #expect(!FileManager.default.fileExists(atPath: shared + "/journal.sqlite"))
+        #expect(!FileManager.default.fileExists(atPath: shared + "/lab.json"))
+        // Another machine (another state directory) sees the run; BATON_JOURNAL is read too.
+        let elsewhere = try BatonProcess.run(
+            [
+                "__exec", "/usr/bin/env", "BATON_JOURNAL=\(address)", BatonProcess.executable.path, "status", "--state",
+                BatonProcess.temporaryPath("team-elsewhere"),
+            ])
+        #expect(elsewhere.status == 0 && elsewhere.stdout.contains("run-1"), "\(elsewhere.stdout) \(elsewhere.stderr)")
+        #expect(elsewhere.stdout.contains("completed"))
+        // Tokens made on one machine are the server's on another.
+        let token = try BatonProcess.run(
+            ["token", "create", "--role", "approver", "--name", "olga", "--journal", address, "--state", local])
+        #expect(token.status == 0)
+        let list = try BatonProcess.run(["token", "list", "--journal", address, "--state", shared])
+        #expect(list.stdout.contains("olga"), "\(list.stdout) \(list.stderr)")
+    }
+
+    @Test("a journal address Baton cannot use is refused with exit 2; a server that does not answer, exit 1")
+    func badAddresses() throws {
+        for address in [
+            "mysql://baton@db1/baton", "postgres://db1/baton", "postgres://baton@db1/", "sqlite:",
+            "postgres://baton:secret@db1/baton?sslmode=sometimes",
+        ] {
+            let result = try BatonProcess.run(["status", "--journal", address])
+            #expect(result.status == 2, "\(address): \(result.stderr)")
+            #expect(result.stderr.contains("is not a journal address Baton can use"), "\(result.stderr)")
+            #expect(!result.stderr.contains("secret"), "a password is never printed: \(result.stderr)")
+        }
+        let closed = try BatonProcess.run(
+            ["status", "--journal", "postgres://baton:secret@127.0.0.1:1/baton?sslmode=disable"])
+        #expect(closed.status == 1, "\(closed.stderr)")
+        #expect(closed.stderr.contains("cannot be reached") && !closed.stderr.contains("secret"), "\(closed.stderr)")
+    }
+
+    /// Two `baton serve` on one journal; the one driving a lab run is killed (-9), or the
+    /// database server is stopped for 10 s meanwhile. The run ends completed, every install
+    /// once, no virtual server left offline.
+    func failover(stopDatabase: Bool) async throws -> Duration {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let address = try server.newDatabase()
+        let first = BatonProcess.temporaryPath("team-a"), second = BatonProcess.temporaryPath("team-b")
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
+        let options = ["--journal", address, "--lease-expiry", "3"]
+        let driver = try await ServeProcess(state: first, extraArguments: options)
+        let standby = try await ServeProcess(state: second, extraArguments: options)
+        defer {
+            driver.stop()
+            standby.stop()
+        }
+        let created = try BatonProcess.run(
+            ["token", "create", "--role", "operator", "--name", "olga", "--state", first] + options.prefix(2))
+        let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let started = try await driver.call(
+            .POST, "/api/runs", token: token,
+            body: [
+                "package": "exchange-2003-sp2", "inventoryPath": "examples/contoso.yaml", "speed": "400",
+                "approveAll": true,
+            ])
+        #expect(started.status == 201, "\(started.body)")
+        try await driver.waitForSucceeded(6)
+        if stopDatabase {
+            try server.kill()
+            try await Task.sleep(for: .seconds(10))
+            try server.start()
+        }
+        try await driver.waitForSucceeded(9)
+        let clock = ContinuousClock()
+        let killed = clock.now
+        kill(driver.process.processIdentifier, SIGKILL)
+        driver.process.waitUntilExit()
+        var adopted: Duration?
+        for _ in 0..<1200 {
+            let run = try await standby.call(.GET, "/api/runs/run-1").object
+            let owner = run["owner"] as? [String: Any]
+            if adopted == nil, owner?["pid"] as? Int == Int(standby.process.processIdentifier) {
+                adopted = clock.now - killed
+            }
+            if run["state"] as? String == "completed" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let final = try await standby.call(.GET, "/api/runs/run-1").object
+        #expect(final["state"] as? String == "completed", "\(final) \(standby.log.suffix(1500))")
+        #expect(standby.log.contains("adopted run run-1"), "\(standby.log.suffix(1500))")
+        try OwnershipTests.expectEveryInstallOnce(first, journal: address)
+        return try #require(adopted)
+    }
+
+    @Test("kill -9 of the controller driving a run: a standby adopts it within the lease time and completes it")
+    func standbyAdopts() async throws {
+        let adopted = try await failover(stopDatabase: false)
+        print("standby adopted run-1 \(adopted) after the kill (lease 3 s)")
+        // Three seconds of lease, then a watcher that looks every second.
+        #expect(adopted < .seconds(8), "adopted after \(adopted)")
+    }
+
+    @Test("the database server stopped for 10 s mid-run: the run carries on, then a standby adopts it after a kill")
+    func databaseRestart() async throws {
+        _ = try await failover(stopDatabase: true)
+    }
+}
