@@ -203,6 +203,14 @@ extension Journal {
     }
 }
 
+/// A journal that announces its changes, so that readers wait instead of polling (PostgreSQL's
+/// LISTEN/NOTIFY). With SQLite, one poller per server reads for every stream.
+public protocol JournalNotifier: Journal {
+    /// Calls `changed` after each committed transition, from any controller, until the
+    /// connection is lost (it then returns or throws) or the task is cancelled.
+    func followChanges(_ changed: @escaping @Sendable () -> Void) async throws
+}
+
 /// A journal that also keeps the lab twin, so that controllers on several machines rehearse on
 /// one twin (PostgreSQL). With SQLite the twin stays in the state directory's `lab.json`.
 public protocol LabTwinKeeper: Journal {

@@ -47,13 +47,52 @@ final class TransitionFeed: Service, Sendable {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: poll)
-                await publish()
+            if let notifier = service.journal as? any JournalNotifier {
+                await followNotifications(notifier)
+            } else {
+                while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: poll)
+                    await publish()
+                }
             }
             finishAll()
         } onGracefulShutdown: {
             self.finishAll()
+        }
+    }
+
+    /// With a journal that announces its changes (PostgreSQL's LISTEN/NOTIFY): reads when told,
+    /// however many controllers write, and otherwise once every `quietPoll` (a run that ended
+    /// while the announcement was lost, a connection re-established). A burst of announcements
+    /// costs one read: the signal holds at most one pending wake-up.
+    func followNotifications(_ notifier: any JournalNotifier, quietPoll: Duration = .seconds(5)) async {
+        let (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await notifier.followChanges { wake.yield() }
+                    // The connection was lost: a read now, then listen again after a pause.
+                    wake.yield()
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: quietPoll)
+                    wake.yield()
+                }
+            }
+            group.addTask {
+                for await _ in signal {
+                    if Task.isShuttingDownGracefully { break }
+                    await self.publish()
+                }
+            }
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            wake.finish()
+            group.cancelAll()
         }
     }
 

@@ -17,7 +17,7 @@ import PostgresNIO
 /// run's lease row `FOR SHARE` in its own transaction, so it either commits before a takeover
 /// or sees the new epoch and changes nothing. Heartbeats and expiries are on the database
 /// server's clock, so controllers whose clocks differ still agree on who is live.
-public final class PostgresJournal: LabTwinKeeper, @unchecked Sendable {
+public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked Sendable {
     let client: PostgresClient
     let runner: Task<Void, Never>
     let address: PostgresAddress
@@ -301,7 +301,7 @@ public final class PostgresJournal: LabTwinKeeper, @unchecked Sendable {
             INSERT INTO transition (run, step, state, at, message)
             VALUES (\(run.rawValue), \(step?.rawValue), \(state), extract(epoch from clock_timestamp()), \(message))
             """, logger: logger)
-        try await connection.query("NOTIFY baton_transition", logger: logger)
+        try await connection.query("SELECT pg_notify(\(channel), '')", logger: logger)
     }
 
     // MARK: Runs
@@ -726,6 +726,20 @@ public final class PostgresJournal: LabTwinKeeper, @unchecked Sendable {
     public func confirmLease() async throws {
         guard let fence else { return }
         try await transaction { connection in try await Self.check(fence, connection) }
+    }
+
+    // MARK: Announcements
+
+    /// Transitions are announced on this channel (`NOTIFY` in the transaction that writes them,
+    /// delivered when it commits).
+    static let channel = "baton_transition"
+
+    public func followChanges(_ changed: @escaping @Sendable () -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: Self.channel) { notifications in
+                for try await _ in notifications { changed() }
+            }
+        }
     }
 
     // MARK: The lab twin

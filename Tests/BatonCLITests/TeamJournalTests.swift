@@ -96,6 +96,40 @@ struct TeamJournalTests {
         #expect(closed.stderr.contains("cannot be reached") && !closed.stderr.contains("secret"), "\(closed.stderr)")
     }
 
+    @Test("live events reach a server's streams through LISTEN/NOTIFY, for a run another machine drives")
+    func eventsWithoutPolling() async throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let address = try server.newDatabase()
+        let database = String(address.split(separator: "/").last?.split(separator: "?").first ?? "")
+        let watcher = BatonProcess.temporaryPath("team-watch"), driver = BatonProcess.temporaryPath("team-drive")
+        defer {
+            try? FileManager.default.removeItem(atPath: watcher)
+            try? FileManager.default.removeItem(atPath: driver)
+        }
+        let serve = try await ServeProcess(state: watcher, extraArguments: ["--journal", address, "--no-adopt"])
+        defer { serve.stop() }
+        var listening = ""
+        for _ in 0..<100 {
+            listening = try server.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%baton_transition%'", database: database
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            if listening == "1" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(listening == "1", "the server listens for the journal's announcements")
+        let run = try BackgroundBaton(
+            ["run"] + Self.contoso + ["--state", driver, "--yes", "--speed", "4000", "--journal", address])
+        for _ in 0..<600 where try await serve.call(.GET, "/api/runs/run-1").status != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let events = try await serve.events(of: "run-1") { $0.last?.name == "end" }
+        #expect(events.filter { $0.name == "transition" }.count > 10, "\(events.map(\.name))")
+        #expect(
+            events.last?.name == "end" && events.last?.data.contains("completed") == true, "\(events.last ?? ("", ""))")
+        #expect(await run.wait() == 0, "\(run.output.suffix(500))")
+    }
+
     /// Two `baton serve` on one journal; the one driving a lab run is killed (-9), or the
     /// database server is stopped for 10 s meanwhile. The run ends completed, every install
     /// once, no virtual server left offline.
