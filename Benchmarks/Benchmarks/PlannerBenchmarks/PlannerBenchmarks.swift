@@ -74,50 +74,53 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The journal: durable step transitions (intent, then result: two commits a step), as any
-    // writer makes them, and as a run's owner does (each write checks the run's lease).
-    for fenced in [false, true] {
-        Benchmark(
-            "journal: 1000 steps begun and finished durably\(fenced ? ", fenced by a lease" : "")",
-            configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(30), maxIterations: 5)
-        ) { benchmark in
-            let directory = NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            var journal = try SQLiteJournal(path: directory + "/journal.sqlite")
-            let plan = try Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package)
-                .plan()
-            let lease = try journal.createOwnedRun(
-                RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
-                id: "r", plan: plan, owner: .current, expiry: 15, claims: [], target: "lab", inventoryText: nil)
-            if fenced { journal = journal.fencedJournal(by: lease) }
-            benchmark.startMeasurement()
-            for index in 0..<1000 {
-                let step = plan.steps[index % plan.steps.count].id
-                try journal.begin(run: "r", step: step)
-                try journal.finish(run: "r", step: step, state: .succeeded, message: "ok")
+    // writer makes them, and as a run's owner does (each write checks the run's lease); and
+    // resuming a 100,000-step run whose steps all succeeded. On SQLite, and on PostgreSQL when
+    // BATON_BENCH_POSTGRES names a database (scripts/bench-journal.sh starts one), side by side.
+    var backends = [("SQLite", "sqlite:" + NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)/journal.sqlite")]
+    if let address = ProcessInfo.processInfo.environment["BATON_BENCH_POSTGRES"] { backends.append(("PostgreSQL", address)) }
+    let journalPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package).plan()
+    for (backend, address) in backends {
+        for fenced in [false, true] {
+            Benchmark(
+                "journal (\(backend)): 1000 steps begun and finished durably\(fenced ? ", fenced by a lease" : "")",
+                configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(30), maxIterations: 5)
+            ) { benchmark in
+                var journal = try await JournalLocation.parse(address).open()
+                let run = RunID("r-\(UUID().uuidString)")
+                let lease = try await journal.createOwnedRun(
+                    RunRecord(id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
+                    id: run, plan: journalPlan, owner: .current, expiry: 15, claims: [], target: "lab", inventoryText: nil)
+                if fenced { journal = journal.fenced(by: lease) }
+                benchmark.startMeasurement()
+                for index in 0..<1000 {
+                    let step = journalPlan.steps[index % journalPlan.steps.count].id
+                    try await journal.begin(run: run, step: step)
+                    try await journal.finish(run: run, step: step, state: .succeeded, message: "ok")
+                }
+                benchmark.stopMeasurement()
             }
-            benchmark.stopMeasurement()
         }
     }
 
-    // Resuming a 100,000-step run whose steps all succeeded: read the journal, decode the
-    // plan, find nothing left to do.
     let bigPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 8_000, clusters: 700), package: package).plan()
-    Benchmark(
-        "resume a \(bigPlan.steps.count)-step run",
-        configuration: .init(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
-    ) { benchmark in
-        let directory = NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
-        try journal.createRun(RunRecord(id: "r", organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: bigPlan)
-        try journal.markAll(run: "r", .succeeded)
-        struct Idle: Target {
-            func perform(_ step: Step, run: RunID) async throws -> StepResult { StepResult(succeeded: true, message: "") }
-            func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { true }
+    for (backend, address) in backends {
+        Benchmark(
+            "resume (\(backend)) a \(bigPlan.steps.count)-step run",
+            configuration: .init(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
+        ) { benchmark in
+            let journal = try await JournalLocation.parse(address).open()
+            let run = RunID("r-\(UUID().uuidString)")
+            try await journal.createRun(RunRecord(id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: bigPlan)
+            try await journal.markAll(run: run, .succeeded)
+            struct Idle: Target {
+                func perform(_ step: Step, run: RunID) async throws -> StepResult { StepResult(succeeded: true, message: "") }
+                func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { true }
+            }
+            benchmark.startMeasurement()
+            let state = try await Engine(journal: journal, target: Idle(), options: EngineOptions(), onEvent: { _ in }).execute(run: run)
+            benchmark.stopMeasurement()
+            precondition(state == .completed)
         }
-        benchmark.startMeasurement()
-        let state = try await Engine(journal: journal, target: Idle(), options: EngineOptions(), onEvent: { _ in }).execute(run: "r")
-        benchmark.stopMeasurement()
-        precondition(state == .completed)
     }
 }
