@@ -2,6 +2,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 import Foundation
+import Synchronization
 
 /// What the engine reports as a run goes.
 public enum EngineEvent: Sendable {
@@ -37,6 +38,9 @@ public struct EngineOptions: Sendable {
     /// Asked right before each step acts: throws when this controller no longer owns the run,
     /// which ends the run here at once, the step not done.
     public var confirmOwnership: @Sendable () async throws -> Void
+    /// Steps that start together, or end together, share one durable commit of the journal
+    /// (group commit). Off: one commit per transition, as a benchmark's baseline.
+    public var groupCommit = true
 
     public static let standardTimeouts: [Action: Duration] = [
         .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
@@ -119,7 +123,8 @@ public struct Engine: Sendable {
                 parallel: options.parallel, approveAll: options.approveAll, maxFailedHosts: options.maxFailedHosts))
         if aborted { scheduler.abort() }
 
-        try await withThrowingTaskGroup(of: (StepID, StepState, String, Rule.ID?).self) { group in
+        let ended = EndedSteps()
+        try await withThrowingTaskGroup(of: Void.self) { group in
             while true {
                 // `baton abort` from another shell: stop scheduling, let running steps finish,
                 // but bring back online any virtual server caught between offline and online.
@@ -127,26 +132,41 @@ public struct Engine: Sendable {
                 if !scheduler.halted, let reason = options.stopRequested() { scheduler.stop(reason) }
                 // An approval given meanwhile (another shell, the dashboard) opens its gate.
                 if !scheduler.gated.isEmpty, !scheduler.halted {
-                    await scheduler.approvalsChanged(Set(try journal.approvals(of: run)))
+                    scheduler.approvalsChanged(Set(try await journal.approvals(of: run)))
                 }
+                var starting: [Step] = []
                 for decision in scheduler.next() {
                     switch decision {
                     case .waitForApproval(let step, let gate):
                         onEvent(.waitingForApproval(step: step, gate: gate))
                     case .start(let step):
-                        try await journal.begin(run: run, step: step.id)
-                        group.addTask { try await self.attempt(step, run: run) }
+                        starting.append(step)
                     }
+                }
+                // The intents of every step starting now, durable before any of them acts.
+                try await commit(run: run, starting.map { .begin($0.id) })
+                for step in starting {
+                    group.addTask { ended.append(try await self.attempt(step, run: run)) }
                 }
                 if scheduler.inFlight == 0 {
                     guard scheduler.isWaitingForApproval, let poll = options.approvalPoll else { break }
                     try await Task.sleep(for: poll)
                     continue
                 }
-                guard let (id, result, message, rule) = try await group.next() else { break }
-                scheduler.finished(id, result)
-                try await journal.finish(run: run, step: id, state: result, message: message)
-                onEvent(.finished(step: byID[id]!, state: result, message: message, rule: rule))
+                var results = ended.takeAll()
+                if results.isEmpty {
+                    guard try await group.next() != nil else { break }
+                    results = ended.takeAll()
+                }
+                // The results of every step that ended meanwhile, durable before anyone hears
+                // of them or anything that waits for them starts.
+                try await commit(run: run, results.map { .finish($0.id, $0.state, message: $0.message) })
+                for result in results {
+                    scheduler.finished(result.id, result.state)
+                    onEvent(
+                        .finished(
+                            step: byID[result.id]!, state: result.state, message: result.message, rule: result.rule))
+                }
             }
         }
 
@@ -168,10 +188,39 @@ public struct Engine: Sendable {
         return abortedNow ? .aborted : final
     }
 
+    /// Journals changes: all in one commit (group commit), or one commit each.
+    func commit(run: RunID, _ changes: [StepChange]) async throws {
+        guard !changes.isEmpty else { return }
+        if options.groupCommit {
+            try await journal.record(run: run, changes)
+        } else {
+            for change in changes { try await journal.record(run: run, [change]) }
+        }
+    }
+
+    /// How a step's attempt ended.
+    struct Ended: Sendable {
+        var id: StepID
+        var state: StepState
+        var message: String
+        var rule: Rule.ID?
+    }
+
+    /// Steps that ended and are not yet journaled, in the order they ended.
+    final class EndedSteps: Sendable {
+        let steps = Mutex<[Ended]>([])
+        func append(_ step: Ended) { steps.withLock { $0.append(step) } }
+        func takeAll() -> [Ended] {
+            steps.withLock { steps in
+                defer { steps = [] }; return steps
+            }
+        }
+    }
+
     /// Performs a step, once more for a repeatable action that failed.
-    func attempt(_ step: Step, run: RunID) async throws -> (StepID, StepState, String, Rule.ID?) {
+    func attempt(_ step: Step, run: RunID) async throws -> Ended {
         if step.action == .approve {
-            return (step.id, .succeeded, "gate \(step.gate ?? "?") approved", nil)
+            return Ended(id: step.id, state: .succeeded, message: "gate \(step.gate ?? "?") approved")
         }
         let tries = EngineOptions.repeatable.contains(step.action) ? options.attempts : 1
         var last = StepResult(succeeded: false, message: "not attempted")
@@ -187,9 +236,9 @@ public struct Engine: Sendable {
             if let output = last.output, !output.isEmpty {
                 try await journal.recordOutput(run: run, step: step.id, output: output)
             }
-            if last.succeeded { return (step.id, .succeeded, last.message, nil) }
+            if last.succeeded { return Ended(id: step.id, state: .succeeded, message: last.message) }
         }
-        return (step.id, .failed, last.message, last.rule)
+        return Ended(id: step.id, state: .failed, message: last.message, rule: last.rule)
     }
 }
 

@@ -135,6 +135,9 @@ public protocol Journal: Sendable {
     /// Records the intent to perform `step` (state `running`, one more attempt).
     func begin(run: RunID, step: StepID) async throws
     func finish(run: RunID, step: StepID, state: StepState, message: String) async throws
+    /// Records several steps' changes in one durable commit (group commit): the intents of the
+    /// steps about to start together, or the results of steps that ended together. All or none.
+    func record(run: RunID, _ changes: [StepChange]) async throws
     /// Sets the run's state; `reason` is kept with the transition (why it halted).
     func setState(run: RunID, _ state: RunState, reason: String) async throws
     /// Marks a run aborted unless it is finished already, in one transaction with the check;
@@ -201,6 +204,14 @@ extension Journal {
     public func transitions(run: RunID) async throws -> [Transition] {
         try await transitions(after: 0, run: run)
     }
+}
+
+/// One step's change, as the engine journals it.
+public enum StepChange: Sendable, Hashable {
+    /// The intent to perform the step (state `running`, one more attempt).
+    case begin(StepID)
+    /// Its result.
+    case finish(StepID, StepState, message: String)
 }
 
 /// A journal that announces its changes, so that readers wait instead of polling (PostgreSQL's

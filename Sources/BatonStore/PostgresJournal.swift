@@ -422,24 +422,36 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     // MARK: Progress
 
     public func begin(run: RunID, step: StepID) async throws {
-        try await write(run: run) { connection in
-            try await connection.query(
-                """
-                UPDATE step SET state = 'running', attempts = attempts + 1
-                WHERE run = \(run.rawValue) AND id = \(step.rawValue)
-                """, logger: logger)
-            try await Self.addTransition(run: run, step: step, state: "running", message: "", on: connection)
-        }
+        try await record(run: run, [.begin(step)])
     }
 
     public func finish(run: RunID, step: StepID, state: StepState, message: String) async throws {
+        try await record(run: run, [.finish(step, state, message: message)])
+    }
+
+    /// Every change in one transaction: one commit however many steps.
+    public func record(run: RunID, _ changes: [StepChange]) async throws {
+        guard !changes.isEmpty else { return }
         try await write(run: run) { connection in
-            try await connection.query(
-                """
-                UPDATE step SET state = \(state.rawValue), message = \(message)
-                WHERE run = \(run.rawValue) AND id = \(step.rawValue)
-                """, logger: logger)
-            try await Self.addTransition(run: run, step: step, state: state.rawValue, message: message, on: connection)
+            for change in changes {
+                switch change {
+                case .begin(let step):
+                    try await connection.query(
+                        """
+                        UPDATE step SET state = 'running', attempts = attempts + 1
+                        WHERE run = \(run.rawValue) AND id = \(step.rawValue)
+                        """, logger: logger)
+                    try await Self.addTransition(run: run, step: step, state: "running", message: "", on: connection)
+                case .finish(let step, let state, let message):
+                    try await connection.query(
+                        """
+                        UPDATE step SET state = \(state.rawValue), message = \(message)
+                        WHERE run = \(run.rawValue) AND id = \(step.rawValue)
+                        """, logger: logger)
+                    try await Self.addTransition(
+                        run: run, step: step, state: state.rawValue, message: message, on: connection)
+                }
+            }
         }
     }
 

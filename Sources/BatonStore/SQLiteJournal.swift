@@ -287,24 +287,36 @@ public final class SQLiteJournal: Journal {
     }
 
     public func begin(run: RunID, step: StepID) throws {
-        try write(run: run) { db in
-            try db.execute(
-                sql: "UPDATE step SET state = 'running', attempts = attempts + 1 WHERE run = ? AND id = ?",
-                arguments: [run, step])
-            try db.execute(
-                sql: "INSERT INTO transition (run, step, state, at) VALUES (?, ?, 'running', ?)",
-                arguments: [run, step, now])
-        }
+        try record(run: run, [.begin(step)])
     }
 
     public func finish(run: RunID, step: StepID, state: StepState, message: String) throws {
+        try record(run: run, [.finish(step, state, message: message)])
+    }
+
+    /// Every change in one transaction: one fsync however many steps.
+    public func record(run: RunID, _ changes: [StepChange]) throws {
+        guard !changes.isEmpty else { return }
+        let at = now
         try write(run: run) { db in
-            try db.execute(
-                sql: "UPDATE step SET state = ?, message = ? WHERE run = ? AND id = ?",
-                arguments: [state.rawValue, message, run, step])
-            try db.execute(
-                sql: "INSERT INTO transition (run, step, state, at, message) VALUES (?, ?, ?, ?, ?)",
-                arguments: [run, step, state.rawValue, now, message])
+            for change in changes {
+                switch change {
+                case .begin(let step):
+                    try db.execute(
+                        sql: "UPDATE step SET state = 'running', attempts = attempts + 1 WHERE run = ? AND id = ?",
+                        arguments: [run, step])
+                    try db.execute(
+                        sql: "INSERT INTO transition (run, step, state, at) VALUES (?, ?, 'running', ?)",
+                        arguments: [run, step, at])
+                case .finish(let step, let state, let message):
+                    try db.execute(
+                        sql: "UPDATE step SET state = ?, message = ? WHERE run = ? AND id = ?",
+                        arguments: [state.rawValue, message, run, step])
+                    try db.execute(
+                        sql: "INSERT INTO transition (run, step, state, at, message) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [run, step, state.rawValue, at, message])
+                }
+            }
         }
     }
 
