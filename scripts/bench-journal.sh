@@ -21,4 +21,4 @@ trap '"${as_server[@]}" "$bin/pg_ctl" -D "$folder/data" -m immediate -w stop >/d
 
 export BATON_BENCH_POSTGRES="postgres://baton@127.0.0.1:$port/postgres?sslmode=disable"
 cd Benchmarks
-swift package --allow-writing-to-package-directory benchmark --filter ".*journal.*|.*resume.*" "$@"
+swift package --allow-writing-to-package-directory benchmark --filter "${FILTER:-.*journal.*|.*resume.*|.*engine.*}" "$@"

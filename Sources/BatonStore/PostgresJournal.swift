@@ -18,13 +18,25 @@ import PostgresNIO
 /// or sees the new epoch and changes nothing. Heartbeats and expiries are on the database
 /// server's clock, so controllers whose clocks differ still agree on who is live.
 public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked Sendable {
-    let client: PostgresClient
-    let runner: Task<Void, Never>
+    let connections: Connections
+    var client: PostgresClient { connections.client }
     let address: PostgresAddress
     /// The lease every write for its run must still hold; nil for a journal that drives no run.
     public let fence: Lease?
-    /// A fenced copy shares the client; only the journal that made it stops it.
-    let ownsClient: Bool
+
+    /// The connection pool and the task running it, stopped when the last journal using it
+    /// (the one opened, and every fenced copy) is gone.
+    final class Connections: Sendable {
+        let client: PostgresClient
+        let runner: Task<Void, Never>
+
+        init(_ client: PostgresClient) {
+            self.client = client
+            self.runner = Task { await client.run() }
+        }
+
+        deinit { runner.cancel() }
+    }
 
     /// The schema this Baton writes; a database at a higher one is refused.
     public static let schemaVersion = 1
@@ -46,36 +58,27 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     public init(_ address: PostgresAddress, timeout: Duration = .seconds(10)) async throws {
         self.address = address
         self.fence = nil
-        self.ownsClient = true
         var configuration = PostgresClient.Configuration(
             host: address.host, port: address.port, username: address.user, password: address.password,
             database: address.database, tls: try Self.tls(address))
         configuration.options.maximumConnections = 8
         configuration.options.connectTimeout = timeout
         configuration.options.additionalStartupParameters = [("search_path", "baton"), ("application_name", "baton")]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: Self.logger)
-        self.client = client
-        self.runner = Task { await client.run() }
+        let connections = Connections(PostgresClient(configuration: configuration, backgroundLogger: Self.logger))
+        self.connections = connections
         do {
             try await Self.within(timeout, location: address.description) {
-                try await Self.prepareSchema(client, location: address.description)
+                try await Self.prepareSchema(connections.client, location: address.description)
             }
         } catch {
-            runner.cancel()
             throw Self.journalError(error, location: address.description)
         }
     }
 
     init(sharing journal: PostgresJournal, fence: Lease) {
-        self.client = journal.client
-        self.runner = journal.runner
+        self.connections = journal.connections
         self.address = journal.address
         self.fence = fence
-        self.ownsClient = false
-    }
-
-    deinit {
-        if ownsClient { runner.cancel() }
     }
 
     static func tls(_ address: PostgresAddress) throws -> PostgresClient.Configuration.TLS {

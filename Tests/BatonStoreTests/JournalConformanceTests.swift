@@ -240,6 +240,26 @@ struct JournalConformanceTests {
         }
     }
 
+    @Test("a fenced journal outlives the journal it was made from", arguments: Backend.allCases)
+    func fencedOutlivesItsOrigin(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let plan = try samplePlan()
+            var fenced: (any Journal)?
+            do {
+                let origin = try await fixture.reopen()
+                let lease = try await origin.createOwnedRun(
+                    record("r"), id: "r", plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
+                    inventoryText: nil)
+                fenced = origin.fenced(by: lease)
+            }
+            let journal = try #require(fenced)
+            try await journal.record(run: "r", [.begin(plan.steps[0].id), .begin(plan.steps[1].id)])
+            try await journal.record(run: "r", [.finish(plan.steps[0].id, .succeeded, message: "ok")])
+            let states = try await fixture.journal.steps(of: "r").prefix(2).map(\.state)
+            #expect(states == [.succeeded, .running])
+        }
+    }
+
     @Test("controllers racing for one machine: exactly one of them gets it", arguments: Backend.allCases)
     func race(_ backend: Backend) async throws {
         try await withJournal(backend) { fixture in
