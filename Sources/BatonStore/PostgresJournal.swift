@@ -368,11 +368,15 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     }
 
     public func run(_ id: RunID) async throws -> RunRecord? {
-        try await query("SELECT * FROM run WHERE id = \(id.rawValue)").first.map(Self.record)
+        try await query(
+            "SELECT id, organization, package, inventory, state, created, before FROM run WHERE id = \(id.rawValue)"
+        ).first.map(Self.record)
     }
 
     public func runs() async throws -> [RunRecord] {
-        try await query("SELECT * FROM run ORDER BY created, id").map(Self.record)
+        try await query(
+            "SELECT id, organization, package, inventory, state, created, before FROM run ORDER BY created, id"
+        ).map(Self.record)
     }
 
     static func record(_ row: PostgresRandomAccessRow) throws -> RunRecord {
@@ -432,29 +436,55 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         try await record(run: run, [.finish(step, state, message: message)])
     }
 
-    /// Every change in one transaction: one commit however many steps.
+    /// Every change in one transaction of four statements, however many steps: the steps
+    /// updated and the transitions appended from arrays, in the changes' order.
     public func record(run: RunID, _ changes: [StepChange]) async throws {
         guard !changes.isEmpty else { return }
-        try await write(run: run) { connection in
-            for change in changes {
-                switch change {
-                case .begin(let step):
-                    try await connection.query(
-                        """
-                        UPDATE step SET state = 'running', attempts = attempts + 1
-                        WHERE run = \(run.rawValue) AND id = \(step.rawValue)
-                        """, logger: logger)
-                    try await Self.addTransition(run: run, step: step, state: "running", message: "", on: connection)
-                case .finish(let step, let state, let message):
-                    try await connection.query(
-                        """
-                        UPDATE step SET state = \(state.rawValue), message = \(message)
-                        WHERE run = \(run.rawValue) AND id = \(step.rawValue)
-                        """, logger: logger)
-                    try await Self.addTransition(
-                        run: run, step: step, state: state.rawValue, message: message, on: connection)
-                }
+        var ids: [String] = [], states: [String] = [], messages: [String] = [], begins: [Bool] = []
+        for change in changes {
+            switch change {
+            case .begin(let step):
+                ids.append(step.rawValue)
+                states.append(StepState.running.rawValue)
+                messages.append("")
+                begins.append(true)
+            case .finish(let step, let state, let message):
+                ids.append(step.rawValue)
+                states.append(state.rawValue)
+                messages.append(message)
+                begins.append(false)
             }
+        }
+        let order = (0..<Int64(changes.count)).map { $0 }
+        try await write(run: run) { connection in
+            // A step changed twice in one batch (begun, then finished) ends as its last change says.
+            try await connection.query(
+                """
+                UPDATE step SET state = c.state,
+                    attempts = step.attempts + c.begins,
+                    message = CASE WHEN c.begins > 0 AND c.last_is_begin THEN step.message ELSE c.message END
+                FROM (
+                    SELECT id, (array_agg(state ORDER BY n DESC))[1] AS state,
+                        (array_agg(message ORDER BY n DESC))[1] AS message,
+                        count(*) FILTER (WHERE is_begin)::int AS begins,
+                        (array_agg(is_begin ORDER BY n DESC))[1] AS last_is_begin
+                    FROM unnest(\(ids)::text[], \(states)::text[], \(messages)::text[], \(begins)::bool[],
+                        \(order)::bigint[]) AS u(id, state, message, is_begin, n)
+                    GROUP BY id
+                ) AS c
+                WHERE step.run = \(run.rawValue) AND step.id = c.id
+                """, logger: logger)
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(LockKey.transitions.rawValue))", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO transition (run, step, state, at, message)
+                SELECT \(run.rawValue), u.id, u.state, extract(epoch from clock_timestamp()), u.message
+                FROM unnest(\(ids)::text[], \(states)::text[], \(messages)::text[], \(order)::bigint[])
+                    AS u(id, state, message, n)
+                ORDER BY u.n
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
         }
     }
 

@@ -222,13 +222,20 @@ public final class SQLiteJournal: Journal {
 
     public func run(_ id: RunID) throws -> RunRecord? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.record)
+            try Row.fetchOne(db, sql: "SELECT \(Self.recordColumns) FROM run WHERE id = ?", arguments: [id]).map(
+                Self.record)
         }
     }
 
     public func runs() throws -> [RunRecord] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY created").map(Self.record) }
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM run ORDER BY created").map(Self.record)
+        }
     }
+
+    /// A run's record without its plan (tens of megabytes for a large run), which the engine
+    /// reads between steps.
+    static let recordColumns = "id, organization, package, inventory, state, created, before"
 
     static func record(_ row: Row) -> RunRecord {
         RunRecord(

@@ -140,6 +140,17 @@ struct JournalConformanceTests {
             #expect(try await journal.run("r")?.state == .aborted)
             #expect(try await journal.requestAbort(run: "r") == .aborted, "finished stays finished")
             #expect(try await journal.requestAbort(run: "nothing") == nil)
+            // One commit for several changes (group commit), applied in their order.
+            let (third, fourth) = (plan.steps[2].id, plan.steps[3].id)
+            try await journal.record(
+                run: "r", [.begin(third), .begin(fourth), .finish(third, .succeeded, message: "installed")])
+            let batch = try await journal.steps(of: "r").filter { [third, fourth].contains($0.id) }
+            #expect(batch.map(\.state) == [.succeeded, .running])
+            #expect(batch.map(\.attempts) == [1, 1] && batch[0].message == "installed" && batch[1].message == "")
+            let newest = try await journal.transitions(run: "r").suffix(3)
+            #expect(
+                newest.map(\.step) == [third, fourth, third]
+                    && newest.map(\.state) == ["running", "running", "succeeded"])
             try await journal.markAll(run: "r", .succeeded)
             #expect(try await journal.steps(of: "r").allSatisfy { $0.state == .succeeded })
         }
