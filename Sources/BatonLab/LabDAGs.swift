@@ -51,6 +51,9 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     public var site: String?
     /// A failed update left the Exchange services stopped and disabled (fault `services-disabled`).
     public var servicesDisabled: Bool?
+    /// A security update installed without elevation: Outlook on the web and the ECP answer
+    /// HTTP 500 (fault `su-not-elevated`).
+    public var webError500: Bool?
 
     /// Serving clients and taking mail.
     public var inService: Bool { !draining && !offline && !inDAGMaintenance }
@@ -363,6 +366,12 @@ extension LabTwin {
             }
             machine.hotfixBuild = package.build
             server.update = state.packageUpdates[package.id]
+            if consume(.suNotElevated, host) {
+                // The installer reports success; files it could not replace without elevation
+                // break the web applications (rule mx-su-nonelevated-owa500).
+                server.webError500 = true
+                applied += " from a prompt that was not elevated"
+            }
         default:
             return .failure("\(package.id) is not an update of Exchange 2013 or later")
         }

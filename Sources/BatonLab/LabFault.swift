@@ -30,6 +30,10 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// Exchange 2013 and later: after the update, ServerWideOffline stays Inactive under the
         /// requester "Functional", so the next server-online does not bring the server back.
         case functionalRequester = "functional-requester"
+        /// Exchange 2013 and later: the next security update on the host is installed from a
+        /// prompt that is not elevated. It says it succeeded, but Outlook on the web and the ECP
+        /// answer HTTP 500 until it is installed again from an elevated prompt (`baton lab fix`).
+        case suNotElevated = "su-not-elevated"
 
         /// Whether the fault names a group rather than a host.
         public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
@@ -37,11 +41,16 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         public var isEvent: Bool {
             [
                 .fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails, .moveBlackout,
-                .functionalRequester,
+                .functionalRequester, .suNotElevated,
             ].contains(self)
         }
         /// Whether it concerns servers of Exchange 2013 and later only.
-        public var isModernOnly: Bool { [.servicesDisabled, .moveBlackout, .functionalRequester].contains(self) }
+        public var isModernOnly: Bool {
+            [.servicesDisabled, .moveBlackout, .functionalRequester, .suNotElevated].contains(self)
+        }
+        /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
+        /// event whose damage stays: a host that did not come back, an update to install again).
+        public var needsOperator: Bool { !isEvent || [.noReturnAfterRestart, .suNotElevated].contains(self) }
     }
 
     public var kind: Kind

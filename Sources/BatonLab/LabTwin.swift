@@ -170,6 +170,11 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .servicesDisabled:
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
             modern?.servers[key]?.servicesDisabled = nil
+        case .suNotElevated:
+            // Installed again from an elevated prompt (or, not met yet, disarmed).
+            guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
+            armedFaults.removeAll { $0 == fault }
+            modern?.servers[key]?.webError500 = nil
         case .evicted, .installerRunning, .diskFull:
             guard var host = hosts[key] else { throw LabError.unknownHost(fault.target) }
             switch fault.kind {
@@ -373,6 +378,11 @@ public struct LabTwin: Sendable, Codable, Hashable {
             let build = host.build ?? "none"
             guard build == expect else {
                 return .failure("\(hostName) reports build \(build), not \(expect)", rule: .verifyVersion)
+            }
+            if modern?.servers[hostName]?.webError500 == true {
+                return .failure(
+                    "\(hostName) reports build \(build), but https://\(hostName)/owa and /ecp answer HTTP 500 (Could not load file or assembly 'Microsoft.Exchange.Common'): the security update was installed without elevation; install it again from an elevated prompt and restart",
+                    rule: .mxSUNonElevatedHTTP500)
             }
             let shown = host.product.flatMap { product in host.level.flatMap { Builds.displayVersion(product, $0) } }
             return .ok("\(hostName) reports \(shown ?? build)", applied: false)

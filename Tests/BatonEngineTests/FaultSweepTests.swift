@@ -71,7 +71,7 @@ struct FaultSweepTests {
                     var twin = try await store.load()
                     // Conditions hold until fixed, and a host that did not come back must be
                     // brought back; events have passed.
-                    if !kind.isEvent || kind == .noReturnAfterRestart { try twin.fix(fault) }
+                    if kind.needsOperator { try twin.fix(fault) }
                     try await store.save(twin)
                     outcome = try await service.drive(
                         try service.resume("r", by: "sweep"), speed: .instant, options: options, approvedBy: "sweep")

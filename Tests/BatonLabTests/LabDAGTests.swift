@@ -83,6 +83,21 @@ struct LabDAGTests {
         #expect(twin.perform(failed.0).succeeded)
     }
 
+    @Test("a security update installed without elevation: it says it succeeded, the version check finds HTTP 500")
+    func nonElevatedSecurityUpdate() throws {
+        let (inventory, plan) = try Self.plan("mx-multi-dag-monthly-su.yaml", "exchange-2019-cu15-feb26-su")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let host = try #require(install.host)
+        try twin.inject(LabFault(.suNotElevated, host))
+        let failed = try #require(F.rehearse(plan, on: &twin))
+        #expect(failed.0.action == .verifyVersion && failed.0.host == host, "\(failed.0.summary)")
+        #expect(failed.1.rule == .mxSUNonElevatedHTTP500 && failed.1.message.contains("HTTP 500"))
+        #expect(twin.history.contains { $0.action == "install" && $0.host == host && $0.succeeded })
+        try twin.fix(LabFault(.suNotElevated, host))
+        #expect(twin.perform(failed.0).succeeded)
+    }
+
     @Test("preflight of a DAG organization: pending restart, disabled services, copies, Active Directory")
     func preflight() throws {
         let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
