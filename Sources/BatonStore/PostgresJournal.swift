@@ -440,6 +440,10 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     /// updated and the transitions appended from arrays, in the changes' order.
     public func record(run: RunID, _ changes: [StepChange]) async throws {
         guard !changes.isEmpty else { return }
+        if changes.count == 1, let change = changes.first {
+            try await write(run: run) { connection in try await Self.apply(change, run: run, on: connection) }
+            return
+        }
         var ids: [String] = [], states: [String] = [], messages: [String] = [], begins: [Bool] = []
         for change in changes {
             switch change {
@@ -485,6 +489,26 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
                 ORDER BY u.n
                 """, logger: logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+        }
+    }
+
+    /// One change in two statements, by the step's key.
+    static func apply(_ change: StepChange, run: RunID, on connection: PostgresConnection) async throws {
+        switch change {
+        case .begin(let step):
+            try await connection.query(
+                """
+                UPDATE step SET state = 'running', attempts = attempts + 1
+                WHERE run = \(run.rawValue) AND id = \(step.rawValue)
+                """, logger: logger)
+            try await addTransition(run: run, step: step, state: "running", message: "", on: connection)
+        case .finish(let step, let state, let message):
+            try await connection.query(
+                """
+                UPDATE step SET state = \(state.rawValue), message = \(message)
+                WHERE run = \(run.rawValue) AND id = \(step.rawValue)
+                """, logger: logger)
+            try await addTransition(run: run, step: step, state: state.rawValue, message: message, on: connection)
         }
     }
 
