@@ -39,10 +39,11 @@ public enum JournalLocation: Sendable, Hashable {
     /// Opens the journal: a SQLite file is made if missing; a PostgreSQL database gets Baton's
     /// tables on first use and is migrated in place. A journal newer than this Baton is refused,
     /// never changed.
-    public func open() async throws -> any Journal {
+    /// `timeout` bounds the wait for a PostgreSQL server's first answer.
+    public func open(timeout: Duration = .seconds(10)) async throws -> any Journal {
         switch self {
         case .sqlite(let path): return try SQLiteJournal(path: path)
-        case .postgres(let address): return try await PostgresJournal(address)
+        case .postgres(let address): return try await PostgresJournal(address, timeout: timeout)
         }
     }
 }

@@ -67,9 +67,12 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         let connections = Connections(PostgresClient(configuration: configuration, backgroundLogger: Self.logger))
         self.connections = connections
         do {
+            // The first connection within `timeout` (a server that does not answer); the
+            // schema's work after it as long as it takes (a busy server is still a server).
             try await Self.within(timeout, location: address.description) {
-                try await Self.prepareSchema(connections.client, location: address.description)
+                _ = try await connections.client.query("SELECT 1", logger: Self.logger).collect()
             }
+            try await Self.prepareSchema(connections.client, location: address.description)
         } catch {
             throw Self.journalError(error, location: address.description)
         }

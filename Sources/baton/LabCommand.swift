@@ -56,9 +56,7 @@ struct LabCommand: AsyncParsableCommand {
             do {
                 return try await location.open()
             } catch let error as JournalError {
-                Terminal.error("error: \(error)")
-                if case .newer = error { throw ExitCode(ExitStatus.badInput) }
-                throw ExitCode(ExitStatus.failed)
+                throw error.exit()
             } catch {
                 Terminal.error("error: cannot open the journal \(location.description): \(error)")
                 throw ExitCode(ExitStatus.failed)
@@ -90,8 +88,10 @@ struct LabCommand: AsyncParsableCommand {
 
         /// Saves the twin, unless a live run acts on it: a rollout in flight owns its twin.
         func save(_ twin: LabTwin) async throws {
-            let store = try await store()
-            if let journal = try await existingJournal(), let holder = try? await journal.liveClaim("lab") {
+            let journal = try await existingJournal()
+            // A SQLite journal keeps no twin: the state directory's store is used then.
+            let store = LabStore(directory: state, journal: journal)
+            if let journal, let holder = try? await journal.liveClaim("lab") {
                 Terminal.error(
                     "error: \(OwnershipError.targetBusy(what: store.place, run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
                 )
@@ -299,6 +299,18 @@ struct LabCommand: AsyncParsableCommand {
                 }
             }
             Terminal.out("\n" + LabReport(twin: twin).accountingText())
+        }
+    }
+}
+
+extension JournalError {
+    /// Says what is wrong and gives the exit code: 2 for a journal this Baton must not use (a
+    /// newer Baton's, an address it cannot read), 1 when it failed while working.
+    func exit() -> ExitCode {
+        Terminal.error("error: \(self)")
+        switch self {
+        case .newer, .badLocation: return ExitCode(ExitStatus.badInput)
+        case .alreadyApproved, .unusable, .unreachable: return ExitCode(ExitStatus.failed)
         }
     }
 }

@@ -116,9 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             Terminal.error("error: \(error)")
             throw ExitCode(ExitStatus.badInput)
         } catch let error as JournalError {
-            Terminal.error("error: \(error)")
-            if case .newer = error { throw ExitCode(ExitStatus.badInput) }
-            throw ExitCode(ExitStatus.failed)
+            throw error.exit()
         } catch {
             Terminal.error("error: baton serve stopped: \(error)")
             throw ExitCode(ExitStatus.failed)

@@ -29,8 +29,7 @@ struct CrashResumeTests {
     func crashAndResume(_ example: String, package: String, backend: String) async throws {
         var generator = SystemRandomNumberGenerator()
         var interrupted = 0
-        let server = backend == "postgres" ? try PostgresServer() : nil
-        defer { server?.stop() }
+        let server = backend == "postgres" ? try PostgresServer.shared() : nil
         for attempt in 0..<Self.kills {
             let state = BatonProcess.temporaryPath("baton-crash")
             defer { try? FileManager.default.removeItem(atPath: state) }
@@ -43,7 +42,7 @@ struct CrashResumeTests {
             let delay = Duration.milliseconds(Int64.random(in: 0...1200, using: &generator))
             // SQLite: the delay counts from the journal's first write; PostgreSQL: from the start.
             let once = server == nil ? state + "/journal.sqlite" : "/"
-            if try await BatonProcess.kill(run + ["--speed", "40000"], once: once, after: delay) {
+            if try await BatonProcess.kill(run + ["--speed", "10000"], once: once, after: delay) {
                 interrupted += 1
             }
 

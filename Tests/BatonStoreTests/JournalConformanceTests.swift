@@ -29,22 +29,26 @@ struct Fixture: Sendable {
         case .sqlite:
             let address = "sqlite:\(directory)/journal.sqlite"
             return Fixture(
-                journal: try await JournalLocation.parse(address).open(), address: address, server: nil,
+                journal: try await open(address), address: address, server: nil,
                 directory: directory)
         case .postgres:
-            let server = try PostgresServer()
+            let server = try PostgresServer.shared()
             let address = try server.newDatabase()
             return Fixture(
-                journal: try await JournalLocation.parse(address).open(), address: address, server: server,
+                journal: try await open(address), address: address, server: server,
                 directory: directory)
         }
     }
 
     /// Another controller's view of the same journal (its own connection or file handle).
-    func reopen() async throws -> any Journal { try await JournalLocation.parse(address).open() }
+    func reopen() async throws -> any Journal { try await Self.open(address) }
+
+    /// Opens a journal, waiting as long as a test machine busy with every other suite needs.
+    static func open(_ address: String) async throws -> any Journal {
+        try await JournalLocation.parse(address).open(timeout: .seconds(120))
+    }
 
     func tearDown() {
-        server?.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

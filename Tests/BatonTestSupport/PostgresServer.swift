@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real PostgreSQL server for the tests: made with `initdb` in a temporary folder, listening
 /// on a free loopback port with password authentication, and stopped when the test ends. As
@@ -35,6 +36,21 @@ public final class PostgresServer: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
         init(_ description: String) { self.description = description }
+    }
+
+    static let sharedServer = Mutex<PostgresServer?>(nil)
+
+    /// One server for the whole test process (each test takes a database of its own with
+    /// `newDatabase()`), started on first use and stopped when the process exits. A test that
+    /// stops or restarts its server starts its own instead.
+    public static func shared() throws -> PostgresServer {
+        try sharedServer.withLock { server in
+            if let server { return server }
+            let started = try PostgresServer()
+            server = started
+            atexit { PostgresServer.sharedServer.withLock { $0?.stop() } }
+            return started
+        }
     }
 
     /// Starts a new server; `stop()` ends it and removes its files.
