@@ -29,6 +29,13 @@ struct LabCommand: AsyncParsableCommand {
                 valueName: "address"))
         var journal: String?
 
+        /// Where runs are, for messages: the state directory, or the journal's address (never
+        /// with a password) when it is elsewhere.
+        var runsPlace: String {
+            guard let address = journalAddress, let location = try? JournalLocation.parse(address) else { return state }
+            return location.description
+        }
+
         /// `--journal`, else `BATON_JOURNAL`.
         var journalAddress: String? { journal ?? ProcessInfo.processInfo.environment["BATON_JOURNAL"] }
 
@@ -122,14 +129,14 @@ struct LabCommand: AsyncParsableCommand {
 
         func run() async throws {
             if try await state.store().exists(), !force {
-                Terminal.error("error: a lab twin already exists in \(state.state); use --force to replace it")
+                Terminal.error("error: \(try await state.store().place) exists already; use --force to replace it")
                 throw ExitCode(ExitStatus.badInput)
             }
             let inventory = try Loading.inventory(path: inventory)
             let twin = LabTwin(inventory: inventory, seed: seed)
             try await state.save(twin)
             Terminal.out(
-                "Lab twin of \(inventory.organization) created in \(state.state): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
+                "Lab twin of \(inventory.organization) created in \(state.runsPlace): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
             )
         }
     }

@@ -74,7 +74,7 @@ enum Runs {
             Terminal.error(error.description)
             return ExitCode(ExitStatus.badInput)
         case .notFound(let run):
-            Terminal.error("error: no run '\(run)' in \(state.state); 'baton status' lists them")
+            Terminal.error("error: no run '\(run)' in \(state.runsPlace); 'baton status' lists them")
             return ExitCode(ExitStatus.badInput)
         case .noGate, .exists, .lab, .badName:
             Terminal.error("error: \(error)")
@@ -229,7 +229,7 @@ struct RunCommand: AsyncParsableCommand {
             throw Runs.exit(error, state: state)
         }
         Terminal.out(
-            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : "the lab twin"); state in \(state.state).\n"
+            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : "the lab twin"); state in \(state.runsPlace).\n"
         )
         try await Runs.drive(owned, service: service, state: state, options: options)
     }

@@ -53,7 +53,7 @@ struct StatusCommand: AsyncParsableCommand {
             Terminal.out(String(decoding: try JSONEncoder().encode(list), as: UTF8.self) + "\n")
             return
         }
-        if runs.isEmpty { Terminal.out("No runs in \(state.state).\n") }
+        if runs.isEmpty { Terminal.out("No runs in \(state.runsPlace).\n") }
         for status in runs {
             Terminal.out(
                 "\(status.record.id.rawValue.padded(12)) \(status.state.rawValue.padded(12)) \(status.record.package) for \(status.record.organization)\(owner(status).map { "; \($0)" } ?? "")\n"

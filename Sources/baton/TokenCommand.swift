@@ -73,7 +73,7 @@ struct TokenCommand: AsyncParsableCommand {
                 seconds.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? none
             }
             let tokens = try await Runs.journal(state).tokens()
-            if tokens.isEmpty { Terminal.out("No tokens in \(state.state).\n") }
+            if tokens.isEmpty { Terminal.out("No tokens in \(state.runsPlace).\n") }
             let now = Date().timeIntervalSince1970
             for token in tokens {
                 let expiry =
