@@ -60,7 +60,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         self.fence = nil
         var configuration = PostgresClient.Configuration(
             host: address.host, port: address.port, username: address.user, password: address.password,
-            database: address.database, tls: try Self.tls(address))
+            database: address.database, tls: Self.tls(address))
         configuration.options.maximumConnections = 8
         configuration.options.connectTimeout = timeout
         configuration.options.additionalStartupParameters = [("search_path", "baton"), ("application_name", "baton")]
@@ -70,6 +70,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             // The first connection within `timeout` (a server that does not answer); the
             // schema's work after it as long as it takes (a busy server is still a server).
             try await Self.within(timeout, location: address.description) {
+                try await Self.probe(address)
                 _ = try await connections.client.query("SELECT 1", logger: Self.logger).collect()
             }
             try await Self.prepareSchema(connections.client, location: address.description)
@@ -84,18 +85,42 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         self.fence = fence
     }
 
-    static func tls(_ address: PostgresAddress) throws -> PostgresClient.Configuration.TLS {
-        var unchecked = TLSConfiguration.makeClientConfiguration()
-        unchecked.certificateVerification = .none
+    /// One connection made and closed: a refused connection, an unknown user or a wrong password
+    /// is reported at once with PostgreSQL's reason (the pool would keep trying them).
+    static func probe(_ address: PostgresAddress) async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        switch (address.tls, Self.tlsConfiguration(address)) {
+        case (.disable, _), (_, nil): tls = .disable
+        case (.prefer, let configuration?): tls = .prefer(try NIOSSLContext(configuration: configuration))
+        case (_, let configuration?): tls = .require(try NIOSSLContext(configuration: configuration))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: address.host, port: address.port, username: address.user, password: address.password,
+            database: address.database, tls: tls)
+        configuration.options.additionalStartupParameters = [("application_name", "baton")]
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    /// The TLS settings of `sslmode`: none for `disable`; the certificate checked only for
+    /// `verify-full`.
+    static func tlsConfiguration(_ address: PostgresAddress) -> TLSConfiguration? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
         switch address.tls {
-        case .disable: return .disable
-        case .prefer: return .prefer(unchecked)
-        case .require: return .require(unchecked)
+        case .disable: return nil
+        case .prefer, .require: configuration.certificateVerification = .none
         case .verifyFull:
-            var checked = TLSConfiguration.makeClientConfiguration()
-            checked.certificateVerification = .fullVerification
-            if let roots = address.rootCertificate { checked.trustRoots = .file(roots) }
-            return .require(checked)
+            configuration.certificateVerification = .fullVerification
+            if let roots = address.rootCertificate { configuration.trustRoots = .file(roots) }
+        }
+        return configuration
+    }
+
+    static func tls(_ address: PostgresAddress) -> PostgresClient.Configuration.TLS {
+        switch (address.tls, tlsConfiguration(address)) {
+        case (.disable, _), (_, nil): .disable
+        case (.prefer, let configuration?): .prefer(configuration)
+        case (_, let configuration?): .require(configuration)
         }
     }
 
@@ -131,7 +156,8 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             return JournalError.unreachable(
                 location: location, reason: "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))")
         }
-        return JournalError.unreachable(location: location, reason: "\(error.code)")
+        let cause = error.underlying.map { ": \($0)" } ?? ""
+        return JournalError.unreachable(location: location, reason: "\(error.code)\(cause)")
     }
 
     // MARK: Schema

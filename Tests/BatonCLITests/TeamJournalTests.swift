@@ -82,7 +82,8 @@ struct TeamJournalTests {
         #expect(list.stdout.contains("olga"), "\(list.stdout) \(list.stderr)")
     }
 
-    @Test("a journal address Baton cannot use is refused with exit 2; a server that does not answer, exit 1")
+    @Test(
+        "a journal address Baton cannot use is refused with exit 2; a server that refuses, or a wrong password, exit 1")
     func badAddresses() throws {
         for address in [
             "mysql://baton@db1/baton", "postgres://db1/baton", "postgres://baton@db1/", "sqlite:",
@@ -97,6 +98,17 @@ struct TeamJournalTests {
             ["status", "--journal", "postgres://baton:secret@127.0.0.1:1/baton?sslmode=disable"])
         #expect(closed.status == 1, "\(closed.stderr)")
         #expect(closed.stderr.contains("cannot be reached") && !closed.stderr.contains("secret"), "\(closed.stderr)")
+        #expect(closed.stderr.contains("refused"), "a refused connection says so at once: \(closed.stderr)")
+        // A wrong password: PostgreSQL's reason, at once, and the password nowhere.
+        let server = try PostgresServer.shared()
+        let wrong = try BatonProcess.run(
+            [
+                "status", "--journal",
+                "postgres://\(server.user):not-\(server.password)@127.0.0.1:\(server.port)/postgres?sslmode=disable",
+            ])
+        #expect(wrong.status == 1, "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("password authentication failed"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains(server.password), "\(wrong.stderr)")
     }
 
     @Test("live events reach a server's streams through LISTEN/NOTIFY, for a run another machine drives")
