@@ -138,10 +138,11 @@ struct TeamJournalTests {
         for _ in 0..<1200 where try await serve.call(.GET, "/api/runs/run-1").status != 200 {
             try await Task.sleep(for: .milliseconds(50))
         }
+        // The first transitions announced after the stream opened, while the run goes on.
         let events = try await serve.events(of: "run-1") { events in
-            events.filter { $0.name == "transition" }.count >= 10 || events.last?.name == "end"
+            events.filter { $0.name == "transition" }.count >= 2 || events.last?.name == "end"
         }
-        #expect(events.filter { $0.name == "transition" }.count >= 10, "\(events.map(\.name))")
+        #expect(events.filter { $0.name == "transition" }.count >= 2, "\(events.map(\.name))")
         #expect(run.process.isRunning, "the events came while the run went on")
     }
 
