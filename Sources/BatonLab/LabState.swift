@@ -16,7 +16,7 @@ public struct LabHost: Sendable, Codable, Hashable {
     public var pendingRestart = false
     /// Services and programs running now: the interfering ones of the inventory, plus
     /// `cluster` (the Cluster service) on nodes.
-    public var running: Set<String> = []
+    @SortedWhenSaved public var running: Set<String> = []
     /// What `quiesce` stopped, for `restore-services`.
     public var stoppedByQuiesce: [String] = []
     /// Another setup, update or xcopy is running (rule `no-concurrent-installers`).
@@ -145,4 +145,17 @@ public struct LabAccounting: Sendable, Codable, Hashable {
 public struct LabInterval: Sendable, Codable, Hashable {
     public var start: Double
     public var end: Double
+}
+
+/// A set the twin keeps, written in sorted order: a hashed set's order changes from one process
+/// to the next, and the twin's JSON (`lab.json`, `baton lab show --format json`) must not.
+@propertyWrapper
+public struct SortedWhenSaved<Element: Hashable & Comparable & Codable & Sendable>: Codable, Hashable, Sendable {
+    public var wrappedValue: Set<Element>
+
+    public init(wrappedValue: Set<Element>) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws { wrappedValue = Set(try [Element](from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try wrappedValue.sorted().encode(to: encoder) }
 }

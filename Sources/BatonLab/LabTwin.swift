@@ -36,9 +36,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// Backups by subject (host or virtual server).
     public var backupsBySubject: [HostName: [LabBackup]] = [:]
     /// Virtual servers offline now, kept up to date as actions touch their clusters.
-    public var offlineVirtualServers: Set<HostName> = []
+    @SortedWhenSaved public var offlineVirtualServers: Set<HostName> = []
     /// Exchange 2003 pools serving two levels now.
-    public var mixedPools: Set<String> = []
+    @SortedWhenSaved public var mixedPools: Set<String> = []
     /// Whether an Exchange 2000 back-end runs newer than a front-end in service now.
     public var outlookWebAccessBroken = false
     /// Indexes fixed at creation: each pool's members and each cluster's groups (keys).
