@@ -230,7 +230,8 @@ public protocol LabTwinKeeper: Journal {
     func withLabLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
     /// The twin as saved (its JSON), or nil when there is none.
     func labTwin() async throws -> Data?
-    /// Replaces the twin; under a lease, in the same transaction as the lease's check.
+    /// Replaces the twin, in one transaction. A run's owner saves under `withLabLock`, after
+    /// confirming its lease there.
     func saveLabTwin(_ data: Data) async throws
 }
 
@@ -244,6 +245,8 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     case newer(location: String, detail: String)
     /// The journal's server cannot be reached or refused the connection.
     case unreachable(location: String, reason: String)
+    /// The journal's server refused a change or a question (a constraint, a permission).
+    case failed(location: String, reason: String)
     /// A `--journal` address Baton cannot use.
     case badLocation(String, reason: String)
 
@@ -258,6 +261,8 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
             return "\(location) was written by a newer Baton (\(detail)); use that version (this one changes nothing)"
         case .unreachable(let location, let reason):
             return "the journal at \(location) cannot be reached: \(reason)"
+        case .failed(let location, let reason):
+            return "the journal at \(location) refused it: \(reason)"
         case .badLocation(let text, let reason):
             return "'\(text.prefix(200))' is not a journal address Baton can use: \(reason)"
         }

@@ -28,6 +28,13 @@ public enum JournalLocation: Sendable, Hashable {
             text, reason: "use sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require|verify-full]")
     }
 
+    /// Whether controllers on several machines share it (PostgreSQL), so that a standby may
+    /// take over their runs.
+    public var isShared: Bool {
+        if case .postgres = self { return true }
+        return false
+    }
+
     /// For messages and logs: never a password.
     public var description: String {
         switch self {

@@ -54,7 +54,8 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     }
 
     /// Connects and makes or migrates Baton's tables. Throws `JournalError.unreachable` when the
-    /// server does not answer within `timeout`, `.unusable` for a journal of a newer Baton.
+    /// server refuses the connection or does not answer within `timeout`, `.newer` for a
+    /// journal of a newer Baton.
     public init(_ address: PostgresAddress, timeout: Duration = .seconds(10)) async throws {
         self.address = address
         self.fence = nil
@@ -69,10 +70,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         do {
             // The first connection within `timeout` (a server that does not answer); the
             // schema's work after it as long as it takes (a busy server is still a server).
-            try await Self.within(timeout, location: address.description) {
-                try await Self.probe(address)
-                _ = try await connections.client.query("SELECT 1", logger: Self.logger).collect()
-            }
+            try await Self.within(timeout, location: address.description) { try await Self.probe(address) }
             try await Self.prepareSchema(connections.client, location: address.description)
         } catch {
             throw Self.journalError(error, location: address.description)
@@ -88,11 +86,10 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     /// One connection made and closed: a refused connection, an unknown user or a wrong password
     /// is reported at once with PostgreSQL's reason (the pool would keep trying them).
     static func probe(_ address: PostgresAddress) async throws {
-        let tls: PostgresConnection.Configuration.TLS
-        switch (address.tls, Self.tlsConfiguration(address)) {
-        case (.disable, _), (_, nil): tls = .disable
-        case (.prefer, let configuration?): tls = .prefer(try NIOSSLContext(configuration: configuration))
-        case (_, let configuration?): tls = .require(try NIOSSLContext(configuration: configuration))
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let configuration = tlsConfiguration(address) {
+            let context = try NIOSSLContext(configuration: configuration)
+            tls = address.tls == .prefer ? .prefer(context) : .require(context)
         }
         var configuration = PostgresConnection.Configuration(
             host: address.host, port: address.port, username: address.user, password: address.password,
@@ -117,11 +114,8 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     }
 
     static func tls(_ address: PostgresAddress) -> PostgresClient.Configuration.TLS {
-        switch (address.tls, tlsConfiguration(address)) {
-        case (.disable, _), (_, nil): .disable
-        case (.prefer, let configuration?): .prefer(configuration)
-        case (_, let configuration?): .require(configuration)
-        }
+        guard let configuration = tlsConfiguration(address) else { return .disable }
+        return address.tls == .prefer ? .prefer(configuration) : .require(configuration)
     }
 
     /// `body`, or `.unreachable` when it has not finished within `limit` (the pool keeps
@@ -143,21 +137,27 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         }
     }
 
-    /// A server error as a journal error; a connection failure as `.unreachable`. Passwords
-    /// never appear: postgres-nio's descriptions hold no credentials, and the address is shown
-    /// without one.
+    /// A PostgreSQL error as a journal error: a connection lost or refused, a login refused or
+    /// a database missing as `.unreachable`; any other refusal of the server as `.failed`.
+    /// Passwords never appear: postgres-nio's descriptions hold no credentials, and the address
+    /// is shown without one.
     static func journalError(_ error: any Error, location: String) -> any Error {
         if let error = error as? PostgresTransactionError {
             let cause: (any Error)? = error.closureError ?? error.beginError ?? error.commitError
             return cause.map { journalError($0, location: location) } ?? error
         }
         guard let error = error as? PSQLError else { return error }
-        if let message = error.serverInfo?[.message] {
-            return JournalError.unreachable(
-                location: location, reason: "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))")
+        guard let message = error.serverInfo?[.message] else {
+            let cause = error.underlying.map { ": \($0)" } ?? ""
+            return JournalError.unreachable(location: location, reason: "\(error.code)\(cause)")
         }
-        let cause = error.underlying.map { ": \($0)" } ?? ""
-        return JournalError.unreachable(location: location, reason: "\(error.code)\(cause)")
+        let state = error.serverInfo?[.sqlState] ?? "?"
+        let reason = "\(message) (SQLSTATE \(state))"
+        // 28: the login refused; 3D000: no such database.
+        if isConnectionLoss(error) || state.hasPrefix("28") || state == "3D000" {
+            return JournalError.unreachable(location: location, reason: reason)
+        }
+        return JournalError.failed(location: location, reason: reason)
     }
 
     // MARK: Schema
@@ -198,7 +198,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         """,
         "CREATE TABLE claim (resource TEXT PRIMARY KEY, run TEXT NOT NULL, label TEXT NOT NULL)",
         """
-        CREATE TABLE lab_twin (id INTEGER PRIMARY KEY CHECK (id = 1), twin TEXT NOT NULL, version BIGINT NOT NULL,
+        CREATE TABLE lab_twin (id INTEGER PRIMARY KEY CHECK (id = 1), twin TEXT NOT NULL,
             saved DOUBLE PRECISION NOT NULL)
         """,
     ]
@@ -885,8 +885,8 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         let text = String(decoding: data, as: UTF8.self)
         _ = try await onLabConnection(
             """
-            INSERT INTO lab_twin (id, twin, version, saved) VALUES (1, \(text), 1, extract(epoch from clock_timestamp()))
-            ON CONFLICT (id) DO UPDATE SET twin = excluded.twin, version = lab_twin.version + 1, saved = excluded.saved
+            INSERT INTO lab_twin (id, twin, saved) VALUES (1, \(text), extract(epoch from clock_timestamp()))
+            ON CONFLICT (id) DO UPDATE SET twin = excluded.twin, saved = excluded.saved
             """)
     }
 }
