@@ -69,12 +69,10 @@ public struct BatonHTTPServer: Sendable {
         logger.logLevel = .info
         let location = configuration.journal ?? .sqlite(path: configuration.stateDirectory + "/journal.sqlite")
         let journal = try await location.open()
-        var adopt = false
-        if case .postgres = location { adopt = true }
         let coordinator = RunCoordinator(
             service: RunService(
                 journal: journal, stateDirectory: configuration.stateDirectory, leaseExpiry: configuration.leaseExpiry),
-            logger: logger, adopt: configuration.adoptOrphans ?? adopt)
+            logger: logger, adopt: configuration.adoptOrphans ?? location.isShared)
         let router = Router(context: BatonRequestContext.self)
         let tokens = AccessTokens(journal: journal)
         router.add(

@@ -43,7 +43,8 @@ struct CheckCommand: AsyncParsableCommand {
             let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {
-            let twin = try await state.store().exists() ? try await state.load() : LabTwin(inventory: inventory)
+            let lab = try await state.lab()
+            let twin = try await lab.exists() ? try await lab.load() : LabTwin(inventory: inventory)
             if let refusal = twin.refusal(for: inventory, in: state.state) {
                 Terminal.error("error: \(refusal). Nothing was checked.\n")
                 throw ExitCode(ExitStatus.badInput)

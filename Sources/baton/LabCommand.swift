@@ -76,17 +76,24 @@ struct LabCommand: AsyncParsableCommand {
             return try await openJournal()
         }
 
-        /// The twin's store: the state directory's, or the journal's with PostgreSQL.
-        func store() async throws -> LabStore {
-            if case .sqlite = try location() { return LabStore(directory: state) }
-            return LabStore(directory: state, journal: try await openJournal())
+        /// The twin and the journal that may keep it, opened once for the command.
+        func lab() async throws -> Lab {
+            let journal = try await existingJournal()
+            // A SQLite journal keeps no twin: the state directory's store is used then.
+            return Lab(store: LabStore(directory: state, journal: journal), journal: journal)
         }
+    }
+
+    /// The twin a command reads or changes, and the journal that says whether a run holds it.
+    struct Lab {
+        let store: LabStore
+        let journal: (any Journal)?
+
+        func exists() async throws -> Bool { try await store.exists() }
 
         func load() async throws -> LabTwin {
             do {
-                return try await store().load()
-            } catch let exit as ExitCode {
-                throw exit
+                return try await store.load()
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.badInput)
@@ -95,9 +102,6 @@ struct LabCommand: AsyncParsableCommand {
 
         /// Saves the twin, unless a live run acts on it: a rollout in flight owns its twin.
         func save(_ twin: LabTwin) async throws {
-            let journal = try await existingJournal()
-            // A SQLite journal keeps no twin: the state directory's store is used then.
-            let store = LabStore(directory: state, journal: journal)
             if let journal, let holder = try? await journal.liveClaim("lab") {
                 Terminal.error(
                     "error: \(OwnershipError.targetBusy(what: store.place, run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
@@ -128,13 +132,14 @@ struct LabCommand: AsyncParsableCommand {
         var force = false
 
         func run() async throws {
-            if try await state.store().exists(), !force {
-                Terminal.error("error: \(try await state.store().place) exists already; use --force to replace it")
+            let lab = try await state.lab()
+            if try await lab.exists(), !force {
+                Terminal.error("error: \(lab.store.place) exists already; use --force to replace it")
                 throw ExitCode(ExitStatus.badInput)
             }
             let inventory = try Loading.inventory(path: inventory)
             let twin = LabTwin(inventory: inventory, seed: seed)
-            try await state.save(twin)
+            try await lab.save(twin)
             Terminal.out(
                 "Lab twin of \(inventory.organization) created in \(state.runsPlace): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
             )
@@ -153,7 +158,7 @@ struct LabCommand: AsyncParsableCommand {
         enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
         func run() async throws {
-            let twin = try await state.load()
+            let twin = try await state.lab().load()
             switch format {
             case .json:
                 let encoder = JSONEncoder()
@@ -204,7 +209,8 @@ struct LabCommand: AsyncParsableCommand {
                 Terminal.error("error: no fault given: name one, or --file FILE")
                 throw ExitCode(ExitStatus.badInput)
             }
-            var twin = try await state.load()
+            let lab = try await state.lab()
+            var twin = try await lab.load()
             for fault in faults {
                 do {
                     try twin.inject(fault)
@@ -214,7 +220,7 @@ struct LabCommand: AsyncParsableCommand {
                 }
                 Terminal.out("injected: \(fault)\n")
             }
-            try await state.save(twin)
+            try await lab.save(twin)
         }
     }
 
@@ -238,14 +244,15 @@ struct LabCommand: AsyncParsableCommand {
                     "error: fault kinds are \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
                 throw ExitCode(ExitStatus.badInput)
             }
-            var twin = try await state.load()
+            let lab = try await state.lab()
+            var twin = try await lab.load()
             do {
                 try twin.fix(LabFault(parsed, HostName(target)))
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.badInput)
             }
-            try await state.save(twin)
+            try await lab.save(twin)
             Terminal.out("fixed: \(kind) on \(target)\n")
         }
     }
@@ -282,12 +289,12 @@ struct LabCommand: AsyncParsableCommand {
         func run() async throws {
             let pace = LabSpeed(speed) ?? .instant
             let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
-            var twin =
-                try await state.store().exists() ? try await state.load() : LabTwin(inventory: inventory, seed: seed)
+            let lab = try await state.lab()
+            var twin = try await lab.exists() ? try await lab.load() : LabTwin(inventory: inventory, seed: seed)
             for step in plan.steps {
                 let outcome = twin.perform(step)
                 try await pace.wait(outcome.duration)
-                try await state.save(twin)
+                try await lab.save(twin)
                 let clock = LabReport.clock(twin.clock)
                 Terminal.out(
                     "\(clock)  \(step.id.rawValue.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"
@@ -317,7 +324,7 @@ extension JournalError {
         Terminal.error("error: \(self)")
         switch self {
         case .newer, .badLocation: return ExitCode(ExitStatus.badInput)
-        case .alreadyApproved, .unusable, .unreachable: return ExitCode(ExitStatus.failed)
+        case .alreadyApproved, .unusable, .unreachable, .failed: return ExitCode(ExitStatus.failed)
         }
     }
 }

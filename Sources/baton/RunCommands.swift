@@ -103,7 +103,7 @@ enum Runs {
     ) async throws {
         let journal = service.journal
         if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try await journal.plan(of: run.id) {
-            let approved = await Set(try journal.approvals(of: run.id))
+            let approved = Set(try await journal.approvals(of: run.id))
             for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
                 Terminal.out("Gate \(gate): \(plan.steps.first { $0.gate == gate }?.why ?? "") Approve? [y/N] ")
                 if readLine()?.lowercased().hasPrefix("y") == true {
@@ -151,7 +151,7 @@ enum Runs {
             text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
             if failed.isEmpty, stopped == nil, left.contains(where: { $0.message == "waiting for an approval" }) {
-                let gates = await (try journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
+                let gates = (try await journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
                 text +=
                     "\n  waiting for approval: baton approve \(run) \(gates.first ?? "release-notes") --state \(state.state)"
             }

@@ -100,16 +100,11 @@ struct ServeCommand: AsyncParsableCommand {
             concurrentPlans: maxPlans, machines: maxMachines, streams: maxStreams,
             streamsPerClient: max(4, maxStreams / 8))
         let server = BatonHTTPServer(configuration: configuration)
-        let directory = state.state
-        let journal =
-            configuration.journal.map { location in
-                if case .postgres = location { return ", journal \(location.description)" }
-                return ""
-            } ?? ""
+        let place = state.runsPlace
         do {
             try await server.run { address in
                 Terminal.out(
-                    "Baton serves \(address)/ (dashboard), \(address)/api, \(address)/metrics; state in \(directory)\(journal)\n"
+                    "Baton serves \(address)/ (dashboard), \(address)/api, \(address)/metrics; state in \(place)\n"
                 )
             }
         } catch let error as ServerError {
