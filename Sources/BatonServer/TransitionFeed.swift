@@ -22,6 +22,8 @@ final class TransitionFeed: Service, Sendable {
     let service: RunService
     let isActive: @Sendable (RunID) -> Bool
     let poll: Duration
+    /// With a journal that announces its changes, how long a quiet feed waits before it looks.
+    let quietPoll = Duration.seconds(5)
     let state = Mutex<(subscribers: [Int: AsyncStream<Update>.Continuation], next: Int, last: Int64?)>(([:], 0, nil))
 
     init(service: RunService, poll: Duration = .milliseconds(200), isActive: @escaping @Sendable (RunID) -> Bool) {
@@ -47,51 +49,41 @@ final class TransitionFeed: Service, Sendable {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            if let notifier = service.journal as? any JournalNotifier {
-                await followNotifications(notifier)
-            } else {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: poll)
-                    await publish()
-                }
-            }
+            // Ends at shutdown: the wake-ups stop with their task.
+            await cancelWhenGracefulShutdown { await self.follow() }
             finishAll()
         } onGracefulShutdown: {
             self.finishAll()
         }
     }
 
-    /// With a journal that announces its changes (PostgreSQL's LISTEN/NOTIFY): reads when told,
-    /// however many controllers write, and otherwise once every `quietPoll` (a run that ended
-    /// while the announcement was lost, a connection re-established). A burst of announcements
-    /// costs one read: the signal holds at most one pending wake-up.
-    func followNotifications(_ notifier: any JournalNotifier, quietPoll: Duration = .seconds(5)) async {
-        let (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// Reads the journal at each wake-up: every `poll` with a journal that does not announce
+    /// its changes (SQLite); with one that does (PostgreSQL's LISTEN/NOTIFY), when told,
+    /// however many controllers write, and once every `quietPoll` besides (an announcement lost
+    /// while the connection was re-established). A burst of wake-ups costs one read: at most one
+    /// waits.
+    func follow() async {
+        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let notifier = service.journal as? any JournalNotifier
+        let interval = notifier == nil ? poll : quietPoll
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await notifier.followChanges { wake.yield() }
-                    // The connection was lost: a read now, then listen again after a pause.
-                    wake.yield()
-                    try? await Task.sleep(for: .seconds(1))
+            if let notifier {
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await notifier.followChanges { wake.yield() }
+                        // The connection was lost: a read now, then listen again after a pause.
+                        wake.yield()
+                        try? await Task.sleep(for: .seconds(1))
+                    }
                 }
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: quietPoll)
+                    try? await Task.sleep(for: interval)
                     wake.yield()
                 }
             }
-            group.addTask {
-                for await _ in signal {
-                    if Task.isShuttingDownGracefully { break }
-                    await self.publish()
-                }
-            }
-            while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-            wake.finish()
+            for await _ in wakeUps { await publish() }
             group.cancelAll()
         }
     }
