@@ -99,7 +99,7 @@ public struct Engine: Sendable {
             throw EngineError.noRun(run)
         }
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
-        var state = await Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0.state) })
+        var state = Dictionary(uniqueKeysWithValues: try await journal.steps(of: run).map { ($0.id, $0.state) })
 
         // A step in flight when the controller died, or one that failed (perhaps timed out
         // and finished later): ask the target whether it took effect before doing it again.
@@ -117,8 +117,8 @@ public struct Engine: Sendable {
         // An aborted run driven again only brings its virtual servers back online.
         let aborted = record.state == .aborted
         if !aborted { try await journal.setState(run: run, .running) }
-        var scheduler = await Scheduler(
-            plan: plan, state: state, approvals: Set(try journal.approvals(of: run)),
+        var scheduler = Scheduler(
+            plan: plan, state: state, approvals: Set(try await journal.approvals(of: run)),
             settings: .init(
                 parallel: options.parallel, approveAll: options.approveAll, maxFailedHosts: options.maxFailedHosts))
         if aborted { scheduler.abort() }

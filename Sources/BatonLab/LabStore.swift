@@ -86,15 +86,11 @@ public struct LabStore: Sendable {
         return try await FileLock.withLock(lockPath) { try await body(access) }
     }
 
-    /// Saves the twin. `fence` is asked under the twin's lock, right before the write: a run
-    /// that lost its lease throws there and changes nothing. The twin is encoded before the
-    /// lock is taken, so the lock is held only for the write.
-    public func save(_ twin: LabTwin, fence: @escaping @Sendable () async throws -> Void = {}) async throws {
+    /// Saves the twin. It is encoded before the lock is taken, so the lock is held only for the
+    /// write. (A run saves through its `LabTarget`, which asks its lease under the lock first.)
+    public func save(_ twin: LabTwin) async throws {
         let data = try Self.encode(twin)
-        try await exclusively { access in
-            try await fence()
-            try await access.write(data)
-        }
+        try await exclusively { access in try await access.write(data) }
     }
 
     static func encode(_ twin: LabTwin) throws(LabError) -> Data {

@@ -206,7 +206,7 @@ public struct RunService: Sendable {
         let record = try await existing(id)
         guard !record.state.isFinished else { throw .finished(id, record.state) }
         let target = try await self.target(of: id)
-        let inventory = await target == .hosts ? try inventory(of: record) : nil
+        let inventory = target == .hosts ? try await inventory(of: record) : nil
         let lease: Lease
         do {
             lease = try await journal.acquire(
@@ -289,8 +289,8 @@ public struct RunService: Sendable {
                     throw RunServiceError.notFound(run.id)
                 }
                 do {
-                    target = try await RemoteTarget(
-                        inventory: try inventory(of: record), plan: plan, stateDirectory: stateDirectory)
+                    target = try RemoteTarget(
+                        inventory: try await inventory(of: record), plan: plan, stateDirectory: stateDirectory)
                 } catch let error as RemoteError {
                     throw RunServiceError.badInventory(file: record.inventory, problems: error.problems)
                 }
@@ -454,11 +454,11 @@ public struct RunService: Sendable {
         let status = try await status(id)
         do {
             guard let plan = try await journal.plan(of: id) else { throw RunServiceError.notFound(id) }
-            return await RunReport(
-                record: status.record, plan: plan, steps: try journal.steps(of: id),
-                approvals: try journal.approvalRecords(of: id),
-                audit: try journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-                twin: await status.target == .hosts ? nil : try store.load())
+            return RunReport(
+                record: status.record, plan: plan, steps: try await journal.steps(of: id),
+                approvals: try await journal.approvalRecords(of: id),
+                audit: try await journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
+                twin: status.target == .hosts ? nil : try await store.load())
         } catch let error as RunServiceError {
             throw error
         } catch {
@@ -484,7 +484,7 @@ public struct RunService: Sendable {
     }
 
     func target(of id: RunID) async throws(RunServiceError) -> RunTarget {
-        await RunTarget(rawValue: try wrap { try await journal.target(of: id) }) ?? .lab
+        RunTarget(rawValue: try await wrap { try await journal.target(of: id) }) ?? .lab
     }
 
     /// The run's inventory: its file read again (a fix made there counts), or the text the

@@ -61,9 +61,9 @@ struct APIRoutes: Sendable {
             router.post(RouterPath(path), use: handler)
         }
         get("/") { _, _ in
-            await Response(
+            Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: try dashboard())))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: try await dashboard())))
         }
         get("/openapi.yaml") { _, _ in
             Response(
@@ -71,14 +71,14 @@ struct APIRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
         }
         get("/metrics") { _, _ in
-            await Response(
+            Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try metrics.exposition())))
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try await metrics.exposition())))
         }
-        get("/api/runs") { _, _ in try await JSONResponse(coordinator.summaries()) }
+        get("/api/runs") { _, _ in JSONResponse(try await coordinator.summaries()) }
         post("/api/runs") { request, context in try await startRun(request, context) }
         get("/api/runs/:id") { _, context in
-            try await JSONResponse(coordinator.detail(RunID(try context.parameters.require("id"))))
+            JSONResponse(try await coordinator.detail(RunID(try context.parameters.require("id"))))
         }
         get("/api/runs/:id/events") { request, context in
             try await EventStream(
@@ -92,20 +92,20 @@ struct APIRoutes: Sendable {
             let id = RunID(try context.parameters.require("id"))
             let body = try await decode(ApprovalRequest.self, request, context)
             try await coordinator.approve(id, gate: body.gate, by: caller)
-            return try await JSONResponse(coordinator.detail(id), status: .created)
+            return JSONResponse(try await coordinator.detail(id), status: .created)
         }
         post("/api/runs/:id/abort") { request, context in
             let caller = try await authorize(request, .operator)
             let id = RunID(try context.parameters.require("id"))
             try await coordinator.abort(id, by: caller)
-            return try await JSONResponse(coordinator.detail(id), status: .accepted)
+            return JSONResponse(try await coordinator.detail(id), status: .accepted)
         }
         post("/api/runs/:id/resume") { request, context in
             let caller = try await authorize(request, .operator)
             let id = RunID(try context.parameters.require("id"))
             let body = try await decodeIfPresent(ResumeRequest.self, request, context) ?? ResumeRequest()
             try await coordinator.resume(id, settings: try body.settings(), by: caller)
-            return try await JSONResponse(coordinator.detail(id), status: .accepted)
+            return JSONResponse(try await coordinator.detail(id), status: .accepted)
         }
         get("/api/runs/:id/report") { request, context in
             try await report(
@@ -160,7 +160,7 @@ struct APIRoutes: Sendable {
                 lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
                 settings: settings, by: caller)
         }
-        var response = try await JSONResponse(coordinator.detail(id), status: .created).response(
+        var response = try JSONResponse(try await coordinator.detail(id), status: .created).response(
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response

@@ -110,7 +110,7 @@ struct EventStream: Sendable {
     static func events(_ transitions: [Transition], of run: RunID, journal: any Journal) async throws
         -> [TransitionEvent]
     {
-        let steps = await Dictionary(uniqueKeysWithValues: try journal.steps(of: run).map { ($0.id, $0) })
+        let steps = Dictionary(uniqueKeysWithValues: try await journal.steps(of: run).map { ($0.id, $0) })
         return transitions.map { transition in
             let step = transition.step.flatMap { steps[$0] }
             return TransitionEvent(

@@ -155,9 +155,9 @@ extension RunCoordinator {
         let status: RunService.Status
         do { status = try await service.status(id) } catch { throw APIError(error) }
         guard let plan = try await journal.plan(of: id) else { throw APIError(.notFound, "no run '\(id)'") }
-        return await RunDetail(
-            status: status, plan: plan, steps: try journal.steps(of: id),
-            approvals: try journal.approvalRecords(of: id),
-            releaseNotes: try journal.releaseNotes(of: id), active: isActive(id))
+        return RunDetail(
+            status: status, plan: plan, steps: try await journal.steps(of: id),
+            approvals: try await journal.approvalRecords(of: id),
+            releaseNotes: try await journal.releaseNotes(of: id), active: isActive(id))
     }
 }
