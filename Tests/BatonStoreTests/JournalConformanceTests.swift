@@ -66,6 +66,19 @@ func samplePlan(servers: Int = 6, clusters: Int = 1) throws -> Plan {
     return try Planner(inventory: inventory, package: package).plan()
 }
 
+extension Journal {
+    /// A new run owned by `owner` (a 30 s lease), with the parts a test cares about.
+    func start(
+        _ id: RunID?, plan: Plan, owner name: String = "a", claims: [Claim] = [], target: String = "lab",
+        inventoryText: String? = nil
+    ) async throws -> Lease {
+        try await createOwnedRun(
+            BatonStoreTests.record(id ?? ""), id: id, plan: plan, owner: owner(name), expiry: 30, claims: claims,
+            target: target,
+            inventoryText: inventoryText)
+    }
+}
+
 func owner(_ name: String) -> LeaseOwner {
     LeaseOwner(host: "controller-\(name)", pid: 4242, processStart: 1, instance: "instance-\(name)")
 }
@@ -86,17 +99,12 @@ struct JournalConformanceTests {
         try await withJournal(backend) { fixture in
             let journal = fixture.journal
             let plan = try samplePlan()
-            let first = try await journal.createOwnedRun(
-                record(), id: nil, plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
-                inventoryText: nil)
-            let second = try await journal.createOwnedRun(
-                record(), id: nil, plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "hosts",
-                inventoryText: "organization: Contoso\n")
+            let first = try await journal.start(nil, plan: plan)
+            let second = try await journal.start(
+                nil, plan: plan, target: "hosts", inventoryText: "organization: Contoso\n")
             #expect(first.run == "run-1" && second.run == "run-2")
             await #expect(throws: RunExists.self) {
-                _ = try await journal.createOwnedRun(
-                    record(), id: "run-1", plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
-                    inventoryText: nil)
+                _ = try await journal.start("run-1", plan: plan)
             }
             let stored = try #require(try await journal.run("run-1"))
             #expect(stored.organization == "Contoso" && stored.state == .running && stored.before == ["MAIL1": "6944"])
@@ -216,9 +224,7 @@ struct JournalConformanceTests {
             let other = try await fixture.reopen()
             let plan = try samplePlan()
             let lab = [Claim(resource: "lab", label: "the lab twin")]
-            let lease = try await journal.createOwnedRun(
-                record("r"), id: "r", plan: plan, owner: owner("a"), expiry: 30, claims: lab, target: "lab",
-                inventoryText: nil)
+            let lease = try await journal.start("r", plan: plan, claims: lab)
             #expect(lease.epoch == 1)
             #expect(try await other.lease(of: "r")?.owner == owner("a"))
             #expect(try await other.liveClaim("lab")?.run == "r")
@@ -227,9 +233,7 @@ struct JournalConformanceTests {
                 _ = try await other.acquire(run: "r", owner: owner("b"), expiry: 30, claims: lab)
             }
             await #expect(throws: OwnershipError.self) {
-                _ = try await other.createOwnedRun(
-                    record("s"), id: "s", plan: plan, owner: owner("b"), expiry: 30, claims: lab, target: "lab",
-                    inventoryText: nil)
+                _ = try await other.start("s", plan: plan, owner: "b", claims: lab)
             }
             #expect(try await other.run("s") == nil, "a refused run leaves nothing behind")
             let renewed = try await journal.renew(lease)
@@ -262,9 +266,7 @@ struct JournalConformanceTests {
             var fenced: (any Journal)?
             do {
                 let origin = try await fixture.reopen()
-                let lease = try await origin.createOwnedRun(
-                    record("r"), id: "r", plan: plan, owner: owner("a"), expiry: 30, claims: [], target: "lab",
-                    inventoryText: nil)
+                let lease = try await origin.start("r", plan: plan)
                 fenced = origin.fenced(by: lease)
             }
             let journal = try #require(fenced)
@@ -285,10 +287,9 @@ struct JournalConformanceTests {
                 for (index, journal) in journals.enumerated() {
                     group.addTask {
                         do {
-                            _ = try await journal.createOwnedRun(
-                                record(), id: nil, plan: plan, owner: owner("\(index)"), expiry: 30,
-                                claims: [Claim(resource: "host:mail1", label: "host MAIL1")], target: "hosts",
-                                inventoryText: nil)
+                            _ = try await journal.start(
+                                nil, plan: plan, owner: "\(index)",
+                                claims: [Claim(resource: "host:mail1", label: "host MAIL1")], target: "hosts")
                             return true
                         } catch is OwnershipError {
                             return false
