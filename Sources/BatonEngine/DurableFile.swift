@@ -57,7 +57,7 @@ public enum DurableFileError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    static var reason: String { String(cString: strerror(errno)) }
+    public static var reason: String { String(cString: strerror(errno)) }
 }
 
 /// An advisory lock on a file beside the state it guards (`flock`), held for a closure:

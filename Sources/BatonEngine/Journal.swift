@@ -34,11 +34,14 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var created: Double
     /// Each machine's build when the run started, for the report's before and after.
     public var before: [String: String]
+    /// The lab twin the run acts on, when it is not the default one.
+    public var twin: TwinName?
 
     public init(
         id: RunID, organization: String, package: String, inventory: String, state: RunState, created: Double,
-        before: [String: String] = [:]
+        before: [String: String] = [:], twin: TwinName? = nil
     ) {
+        self.twin = twin
         self.id = id
         self.organization = organization
         self.package = package
@@ -222,17 +225,50 @@ public protocol JournalNotifier: Journal {
     func followChanges(_ changed: @escaping @Sendable () -> Void) async throws
 }
 
-/// A journal that also keeps the lab twin, so that controllers on several machines rehearse on
-/// one twin (PostgreSQL). With SQLite the twin stays in the state directory's `lab.json`.
-public protocol LabTwinKeeper: Journal {
-    /// Runs `body` holding the twin's lock: no other controller reads or writes the twin
-    /// meanwhile. `labTwin` and `saveLabTwin` called inside use the lock's own connection.
-    func withLabLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
-    /// The twin as saved (its JSON), or nil when there is none.
-    func labTwin() async throws -> Data?
-    /// Replaces the twin, in one transaction. A run's owner saves under `withLabLock`, after
-    /// confirming its lease there.
-    func saveLabTwin(_ data: Data) async throws
+/// A lab twin as kept: its last snapshot (the twin's JSON) and the actions performed on it
+/// since, to be performed again on the snapshot when it is read.
+public struct StoredTwin: Sendable {
+    public var snapshot: Data
+    public var actions: [TwinAction]
+
+    public init(snapshot: Data, actions: [TwinAction]) {
+        self.snapshot = snapshot
+        self.actions = actions
+    }
+}
+
+/// One action performed on a twin: the step (its JSON), numbered as the twin's history
+/// numbers its entries.
+public struct TwinAction: Sendable, Hashable {
+    public var sequence: Int
+    public var step: Data
+
+    public init(sequence: Int, step: Data) {
+        self.sequence = sequence
+        self.step = step
+    }
+}
+
+/// Where lab twins are kept: files in the state directory, or a journal a team shares
+/// (PostgreSQL), so that controllers on several machines rehearse on one twin. A twin is a
+/// snapshot and the actions performed since: an action is one small durable write, and the
+/// snapshot is written anew only now and then.
+public protocol LabTwinKeeper: Sendable {
+    /// Where, for messages: a directory, or a journal's address without its password.
+    var location: String { get }
+    /// Runs `body` holding the twin's lock: no other controller reads or writes that twin
+    /// meanwhile. The reads and writes made inside use the lock's own connection.
+    func withLabLock<T: Sendable>(_ twin: TwinName, _ body: @Sendable () async throws -> T) async throws -> T
+    /// The twin as kept, or nil when there is none.
+    func labTwin(_ twin: TwinName) async throws -> StoredTwin?
+    /// Replaces the twin's snapshot and drops the actions kept after the old one, atomically:
+    /// the new snapshot holds those numbered up to `covering`, and any later one was performed
+    /// on the twin it replaces.
+    func saveLabTwin(_ twin: TwinName, snapshot: Data, covering: Int) async throws
+    /// Appends actions after the last, durably, in order.
+    func appendLabActions(_ twin: TwinName, _ actions: [TwinAction]) async throws
+    /// The twins kept, by name.
+    func labTwins() async throws -> [TwinName]
 }
 
 /// What the journal refuses.

@@ -1,7 +1,6 @@
 import BatonEngine
 import BatonModel
 import BatonPlanner
-import Synchronization
 
 /// The lab twin as a run's target: each action is performed on the twin and the twin saved
 /// before the engine is told, then the wall clock waits as the chosen speed says.
@@ -19,6 +18,7 @@ public actor LabTarget: Target {
         self.store = store
         self.speed = speed
         self.fence = fence
+        changes = TwinChanges(saved: twin)
     }
 
     public func perform(_ step: Step, run: RunID) async throws -> StepResult {
@@ -27,6 +27,7 @@ public actor LabTarget: Target {
         // Applied in place (a copy would duplicate the twin's history at every step); when the
         // save is refused, this controller has lost the run and stops, its twin unused.
         let outcome = twin.perform(qualified)
+        try changes.performed(qualified, on: twin)
         try await save()
         try await speed.wait(outcome.duration)
         return StepResult(succeeded: outcome.succeeded, message: outcome.message, rule: outcome.rule)
@@ -40,28 +41,37 @@ public actor LabTarget: Target {
 
     public var snapshot: LabTwin { twin }
 
-    /// How many actions the twin has performed, and how many of them the last save held.
-    var performed = 0
-    let saved = Saved()
+    /// The actions performed and not yet written.
+    var changes: TwinChanges
+    /// Set when a write failed: what it held is unknown, so nothing more is reported done.
+    var broken: (any Error)?
+    /// Whether a save of this target is writing, and the saves waiting for it to end.
+    var saving = false
+    var waiting: [CheckedContinuation<Void, Never>] = []
 
-    final class Saved: Sendable {
-        let count = Mutex(0)
-    }
-
-    /// Saves the twin as it is now. Two steps finishing together each save; the saves take
-    /// turns under the twin's lock, and one holding fewer actions than a save already made is
-    /// skipped, so the stored twin never goes back.
+    /// Makes every action performed so far durable. Saves from this process take turns here
+    /// before they take the twin's lock (a thread waiting for a file lock is one the others
+    /// cannot use); each writes every action performed and not yet written, in the order they
+    /// were performed, so a save that finds nothing left to write has been made by another.
     func save() async throws {
-        performed += 1
-        let mine = performed
-        let data = try LabStore.encode(twin)
-        let saved = self.saved
+        while saving { await withCheckedContinuation { waiting.append($0) } }
+        saving = true
+        defer {
+            saving = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        if let broken { throw broken }
+        let write = try changes.take(twin)
+        if case .nothing = write { return }
         let fence = self.fence
-        try await store.exclusively { access in
-            try await fence()
-            guard saved.count.withLock({ $0 < mine }) else { return }
-            try await access.write(data)
-            saved.count.withLock { $0 = mine }
+        do {
+            try await store.exclusively { access in
+                try await fence()
+                try await access.write(write)
+            }
+        } catch {
+            broken = error
+            throw error
         }
     }
 }

@@ -395,8 +395,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
 /// A request the twin cannot take (an unknown host, a broken state file), each case with what
 /// a caller needs to tell it apart.
 public enum LabError: Error, Sendable, CustomStringConvertible {
-    /// The state directory holds no twin yet.
-    case noTwin(directory: String)
+    /// No such twin yet: where it was looked for ("lab twin 'blue' in .baton") and the
+    /// command that makes it.
+    case noTwin(what: String, create: String)
     /// The twin's file cannot be read, or is not a twin.
     case unreadable(path: String, reason: String)
     case unwritable(directory: String, reason: String)
@@ -409,8 +410,7 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noTwin(let directory):
-            "no lab twin in \(directory): create one with 'baton lab init INVENTORY --state \(directory)'"
+        case .noTwin(let what, let create): "no \(what): create one with '\(create)'"
         case .unreadable(let path, let reason): "\(path) is not a lab twin Baton can read: \(reason)"
         case .unwritable(let directory, let reason): "cannot write the lab twin to \(directory): \(reason)"
         case .unknownHost(let name): "no host '\(name)' in the twin"

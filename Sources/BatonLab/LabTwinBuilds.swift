@@ -45,11 +45,11 @@ extension LabTwin {
 extension LabTwin {
     /// Why this twin cannot stand for `inventory`, for a person, with how to make it anew;
     /// nil when it can.
-    public func refusal(for inventory: Inventory, in directory: String) -> String? {
+    public func refusal(for inventory: Inventory, in store: LabStore) -> String? {
         let differences = differences(from: inventory)
         guard !differences.isEmpty else { return nil }
-        return "the lab twin in \(directory) was made from another inventory: "
+        return "\(store.place) was made from another inventory: "
             + differences.joined(separator: "; ")
-            + ". Make it anew with 'baton lab init \(inventory.file) --force --state \(directory)' (or 'baton run … --fresh-lab')"
+            + ". Make it anew with 'baton lab init \(inventory.file) --force\(store.options)' (or 'baton run … --fresh-lab')"
     }
 }

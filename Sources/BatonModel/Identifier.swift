@@ -26,11 +26,32 @@ public struct Identifier<Kind>: Sendable, Hashable, Comparable, Codable, CustomS
 
 public enum StepIdentity {}
 public enum RunIdentity {}
+public enum TwinIdentity {}
 
 /// A step's identity within its plan: "s1", "s2", … in the order the plan lists them.
 public typealias StepID = Identifier<StepIdentity>
 /// A run's identity in the journal: "run-1", or the name it was started with.
 public typealias RunID = Identifier<RunIdentity>
+/// A lab twin's name: one state directory or journal keeps any number of twins, each its own
+/// rehearsal; `default` is the one used when none is named.
+public typealias TwinName = Identifier<TwinIdentity>
+
+extension Identifier where Kind == TwinIdentity {
+    /// The twin of a state directory or journal when none is named (`lab.json`).
+    public static var standard: TwinName { "default" }
+}
+
+extension Identifier {
+    /// Whether `name` may name a run or a twin: 1 to 64 letters, digits, `.`, `_` or `-` (it
+    /// appears in commands, file names and addresses).
+    public static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                    || "._-".unicodeScalars.contains($0)
+            }
+    }
+}
 
 extension Sequence {
     /// The ids joined: "s1, s2".

@@ -66,6 +66,8 @@ public struct RunService: Sendable {
         public var plan: Plan
         public var id: RunID?
         public var target: RunTarget
+        /// The lab twin a lab run acts on.
+        public var twin: TwinName
         public var freshLab: Bool
         public var faults: [LabFault]
         public var releaseNotes: String?
@@ -76,7 +78,7 @@ public struct RunService: Sendable {
 
         public init(
             inventory: Inventory, package: Package, plan: Plan, id: RunID? = nil, target: RunTarget,
-            freshLab: Bool = false, faults: [LabFault] = [], releaseNotes: String? = nil,
+            twin: TwinName = .standard, freshLab: Bool = false, faults: [LabFault] = [], releaseNotes: String? = nil,
             inlineInventory: String? = nil, by: String
         ) {
             self.inlineInventory = inlineInventory
@@ -85,6 +87,7 @@ public struct RunService: Sendable {
             self.plan = plan
             self.id = id
             self.target = target
+            self.twin = twin
             self.freshLab = freshLab
             self.faults = faults
             self.releaseNotes = releaseNotes
@@ -96,6 +99,8 @@ public struct RunService: Sendable {
     public struct OwnedRun: Sendable {
         public let id: RunID
         public let target: RunTarget
+        /// The lab twin a lab run acts on.
+        public let twin: TwinName
         public let lease: Lease
         /// The journal, fenced by the lease.
         public let journal: any Journal
@@ -114,8 +119,10 @@ public struct RunService: Sendable {
         }
         let record = RunRecord(
             id: new.id ?? "", organization: new.inventory.organization, package: new.package.id,
-            inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970)
-        let claims = claims(new.target, inventory: new.inventory, plan: new.plan)
+            inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970,
+            twin: new.target == .lab && new.twin != .standard ? new.twin : nil)
+        let store = store.named(new.twin)
+        let claims = claims(new.target, inventory: new.inventory, plan: new.plan, twin: new.twin)
         let create = { @Sendable (record: RunRecord) async throws -> Lease in
             try await journal.createOwnedRun(
                 record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry, claims: claims,
@@ -129,11 +136,11 @@ public struct RunService: Sendable {
                 // controller killed in between leaves a saved twin and no run, never a run
                 // without its twin, and no other run's twin is replaced.
                 lease = try await store.exclusively { access in
-                    if let holder = try await journal.liveClaim("lab") {
+                    if let holder = try await journal.liveClaim(store.claim.resource) {
                         throw OwnershipError.targetBusy(
                             what: store.place, run: holder.run, lease: holder)
                     }
-                    let twin = try prepareTwin(new, current: try await access.load())
+                    let twin = try prepareTwin(new, current: try await access.load(), store: store)
                     try await access.save(twin)
                     var record = record
                     record.before = twin.builds
@@ -147,7 +154,8 @@ public struct RunService: Sendable {
         } catch {
             throw RunServiceError(error)
         }
-        let run = OwnedRun(id: lease.run, target: new.target, lease: lease, journal: journal.fenced(by: lease))
+        let run = OwnedRun(
+            id: lease.run, target: new.target, twin: new.twin, lease: lease, journal: journal.fenced(by: lease))
         do {
             if let releaseNotes = new.releaseNotes {
                 try await journal.setReleaseNotes(run: run.id, link: releaseNotes)
@@ -164,10 +172,10 @@ public struct RunService: Sendable {
     /// The twin a new run starts from: `current` (the state directory's) unless there is none
     /// or the run asks for a fresh one, with the run's faults armed. Refused when it is a twin
     /// of another inventory.
-    func prepareTwin(_ new: NewRun, current: LabTwin?) throws(RunServiceError) -> LabTwin {
+    func prepareTwin(_ new: NewRun, current: LabTwin?, store: LabStore) throws(RunServiceError) -> LabTwin {
         do {
             var twin = current.flatMap { new.freshLab ? nil : $0 } ?? LabTwin(inventory: new.inventory)
-            if let refusal = twin.refusal(for: new.inventory, in: stateDirectory) { throw RunServiceError.lab(refusal) }
+            if let refusal = twin.refusal(for: new.inventory, in: store) { throw RunServiceError.lab(refusal) }
             for fault in new.faults { try twin.inject(fault) }
             return twin
         } catch let error as RunServiceError {
@@ -207,15 +215,16 @@ public struct RunService: Sendable {
         guard !record.state.isFinished else { throw .finished(id, record.state) }
         let target = try await self.target(of: id)
         let inventory = target == .hosts ? try await inventory(of: record) : nil
+        let twin = record.twin ?? .standard
         let lease: Lease
         do {
             lease = try await journal.acquire(
                 run: id, owner: owner, expiry: leaseExpiry,
-                claims: claims(target, inventory: inventory, plan: try journal.plan(of: id)))
+                claims: claims(target, inventory: inventory, plan: try journal.plan(of: id), twin: twin))
         } catch {
             throw RunServiceError(error)
         }
-        let run = OwnedRun(id: id, target: target, lease: lease, journal: journal.fenced(by: lease))
+        let run = OwnedRun(id: id, target: target, twin: twin, lease: lease, journal: journal.fenced(by: lease))
         do {
             try await prepare(run)
             try await journal.audit(run: id, action: action, by: by)
@@ -280,6 +289,7 @@ public struct RunService: Sendable {
             var lab: LabTarget?
             switch run.target {
             case .lab:
+                let store = store.named(run.twin)
                 let twin = LabTarget(
                     twin: try await store.load(), store: store, speed: speed, fence: fenced.confirmLease)
                 lab = twin
@@ -458,7 +468,7 @@ public struct RunService: Sendable {
                 record: status.record, plan: plan, steps: try await journal.steps(of: id),
                 approvals: try await journal.approvalRecords(of: id),
                 audit: try await journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-                twin: status.target == .hosts ? nil : try await store.load())
+                twin: status.target == .hosts ? nil : try await store.named(status.record.twin ?? .standard).load())
         } catch let error as RunServiceError {
             throw error
         } catch {
@@ -470,13 +480,7 @@ public struct RunService: Sendable {
 
     /// A run's name: 1 to 64 letters, digits, `.`, `_` or `-` (it appears in commands, paths
     /// and addresses).
-    public static func isRunName(_ name: String) -> Bool {
-        (1...64).contains(name.count)
-            && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "._-".unicodeScalars.contains($0)
-            }
-    }
+    public static func isRunName(_ name: String) -> Bool { RunID.isValidName(name) }
 
     func existing(_ id: RunID) async throws(RunServiceError) -> RunRecord {
         guard let record = try await wrap({ try await journal.run(id) }) else { throw .notFound(id) }
@@ -504,10 +508,10 @@ public struct RunService: Sendable {
     }
 
     /// The machines a run acts on: the twin, or each real host of the plan.
-    func claims(_ target: RunTarget, inventory: Inventory?, plan: Plan?) -> [Claim] {
+    func claims(_ target: RunTarget, inventory: Inventory?, plan: Plan?, twin: TwinName) -> [Claim] {
         switch target {
         case .lab:
-            return [Claim(resource: "lab", label: "the lab twin in \(stateDirectory)")]
+            return [store.named(twin).claim]
         case .hosts:
             var names = Set<HostName>()
             for step in plan?.steps ?? [] {

@@ -43,7 +43,7 @@ extension APIRoutes {
     struct RunRequest: Body, InventorySource {
         static let keys: Set<String> = [
             "package", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll", "freshLab",
-            "releaseNotes", "lab",
+            "releaseNotes", "lab", "twin",
         ]
         var package: String
         var inventory: String?
@@ -56,6 +56,8 @@ extension APIRoutes {
         var releaseNotes: String?
         /// Rehearse on the lab twin even though the inventory has `hosts:`.
         var lab: Bool?
+        /// Which lab twin (default: the default one).
+        var twin: String?
 
         static func parallel(_ value: Int?) throws -> Int {
             guard let value else { return 4 }

@@ -149,6 +149,9 @@ struct APIRoutes: Sendable {
         if let name = body.name, !RunService.isRunName(name) {
             throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
         }
+        if let twin = body.twin, !TwinName.isValidName(twin) {
+            throw APIError(.badRequest, "a twin's name has 1 to 64 letters, digits, '.', '_' or '-'")
+        }
         if let link = body.releaseNotes { try Self.checkLink(link) }
         let settings = RunSettings(
             speed: try RunRequest.speed(body.speed), parallel: try RunRequest.parallel(body.parallel),
@@ -157,7 +160,8 @@ struct APIRoutes: Sendable {
             try await coordinator.start(
                 inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory,
                 packageID: body.package, name: body.name.map { RunID($0) },
-                lab: body.lab ?? false, freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
+                lab: body.lab ?? false, twin: body.twin.map { TwinName($0) } ?? .standard,
+                freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
                 settings: settings, by: caller)
         }
         var response = try JSONResponse(try await coordinator.detail(id), status: .created).response(

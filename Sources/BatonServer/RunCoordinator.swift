@@ -77,7 +77,8 @@ public final class RunCoordinator: Service, Sendable {
     /// lab twin. Throws `APIError` for bad input (400, every problem located), a refusal or a
     /// failed preflight (422), machines another run holds (409).
     public func start(
-        inventory: Inventory, inlineText: String?, packageID: String, name: RunID?, lab: Bool, freshLab: Bool,
+        inventory: Inventory, inlineText: String?, packageID: String, name: RunID?, lab: Bool,
+        twin: TwinName = .standard, freshLab: Bool,
         releaseNotes: String?, settings: RunSettings, by caller: Caller
     ) async throws -> RunID {
         let (package, plan) = try Self.plan(inventory, packageID)
@@ -88,7 +89,8 @@ public final class RunCoordinator: Service, Sendable {
             if target == .hosts { try await service.preflight(inventory, plan) }
             owned = try await service.start(
                 .init(
-                    inventory: inventory, package: package, plan: plan, id: name, target: target, freshLab: freshLab,
+                    inventory: inventory, package: package, plan: plan, id: name, target: target, twin: twin,
+                    freshLab: freshLab,
                     releaseNotes: releaseNotes, inlineInventory: inlineText, by: caller.name))
         } catch {
             throw APIError(error)

@@ -17,6 +17,8 @@ struct RunSummary: Encodable, Sendable {
     var active: Bool
     /// `lab` (the lab twin) or `hosts` (the inventory's real hosts).
     var target: String
+    /// The lab twin, when not the default one.
+    var twin: TwinName?
     /// The process driving the run, or last driving it.
     var owner: OwnerView?
     /// Steps by state.
@@ -27,6 +29,7 @@ struct RunSummary: Encodable, Sendable {
         run = record.id
         state = record.state.rawValue
         target = status.target.rawValue
+        twin = record.twin
         owner = status.lease.map(OwnerView.init)
         organization = record.organization
         package = record.package
@@ -85,6 +88,7 @@ struct RunDetail: Encodable, Sendable {
 
     var run: RunID
     var state, organization, package, headline, created, target: String
+    var twin: TwinName?
     var owner: OwnerView?
     var active: Bool
     var phases: [String]
@@ -99,6 +103,7 @@ struct RunDetail: Encodable, Sendable {
     ) {
         let record = status.record
         target = status.target.rawValue
+        twin = record.twin
         owner = status.lease.map(OwnerView.init)
         run = record.id
         state = record.state.rawValue

@@ -39,7 +39,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     }
 
     /// The schema this Baton writes; a database at a higher one is refused.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public var location: String { address.description }
 
@@ -203,8 +203,20 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         """,
     ]
 
-    /// Migrations after the first schema, each from version N to N + 1 (none yet).
-    static let migrations: [[String]] = []
+    /// Migrations after the first schema, each from version N to N + 1.
+    static let migrations: [[String]] = [
+        // 2: named twins, each a snapshot and the actions performed since; the twin a run acts on.
+        [
+            "CREATE TABLE twin (name TEXT PRIMARY KEY, snapshot TEXT NOT NULL, saved DOUBLE PRECISION NOT NULL)",
+            "INSERT INTO twin (name, snapshot, saved) SELECT 'default', twin, saved FROM lab_twin",
+            "DROP TABLE lab_twin",
+            """
+            CREATE TABLE twin_action (twin TEXT NOT NULL, sequence INTEGER NOT NULL, step TEXT NOT NULL,
+                PRIMARY KEY (twin, sequence))
+            """,
+            "ALTER TABLE run ADD COLUMN twin TEXT",
+        ]
+    ]
 
     static func prepareSchema(_ client: PostgresClient, location: String) async throws {
         try await client.withTransaction(logger: logger) { connection in
@@ -347,9 +359,9 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         let before = String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self)
         let inserted = try await rows(
             """
-            INSERT INTO run (id, organization, package, inventory, state, created, plan, before)
+            INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin)
             VALUES (\(run.id.rawValue), \(run.organization), \(run.package), \(run.inventory), \(run.state.rawValue),
-                \(run.created), \(json), \(before))
+                \(run.created), \(json), \(before), \(run.twin?.rawValue))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, on: connection)
         guard !inserted.isEmpty else { throw RunExists(run: run.id) }
@@ -398,13 +410,13 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
 
     public func run(_ id: RunID) async throws -> RunRecord? {
         try await query(
-            "SELECT id, organization, package, inventory, state, created, before FROM run WHERE id = \(id.rawValue)"
+            "SELECT id, organization, package, inventory, state, created, before, twin FROM run WHERE id = \(id.rawValue)"
         ).first.map(Self.record)
     }
 
     public func runs() async throws -> [RunRecord] {
         try await query(
-            "SELECT id, organization, package, inventory, state, created, before FROM run ORDER BY created, id"
+            "SELECT id, organization, package, inventory, state, created, before, twin FROM run ORDER BY created, id"
         ).map(Self.record)
     }
 
@@ -415,7 +427,8 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             state: RunState(rawValue: try row["state"].decode(String.self)) ?? .halted,
             created: try row["created"].decode(Double.self),
             before: (try? JSONDecoder().decode(
-                [String: String].self, from: Data(try row["before"].decode(String.self).utf8))) ?? [:])
+                [String: String].self, from: Data(try row["before"].decode(String.self).utf8))) ?? [:],
+            twin: try row["twin"].decode(String?.self).map { TwinName($0) })
     }
 
     public func plan(of run: RunID) async throws -> Plan? {
@@ -845,26 +858,34 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     /// The connection holding the twin's lock, for the reads and writes made under it.
     @TaskLocal static var labConnection: PostgresConnection?
 
-    public func withLabLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    public func withLabLock<T: Sendable>(_ twin: TwinName, _ body: @Sendable () async throws -> T) async throws -> T {
         if Self.labConnection != nil { return try await body() }
+        // The two-key form: one lock per twin (a hash shared by two names only makes them take turns).
+        let lock = PostgresQuery(
+            unsafeSQL: "SELECT pg_advisory_lock(\(LockKey.labTwin.rawValue), hashtext($1))", binds: Self.binds(twin))
+        let unlock = PostgresQuery(
+            unsafeSQL: "SELECT pg_advisory_unlock(\(LockKey.labTwin.rawValue), hashtext($1))", binds: Self.binds(twin))
         do {
             return try await client.withConnection { connection in
-                try await connection.query(
-                    "SELECT pg_advisory_lock(\(LockKey.labTwin.rawValue))", logger: logger)
+                try await connection.query(lock, logger: logger)
                 do {
                     let result = try await Self.$labConnection.withValue(connection) { try await body() }
-                    try await connection.query(
-                        "SELECT pg_advisory_unlock(\(LockKey.labTwin.rawValue))", logger: logger)
+                    try await connection.query(unlock, logger: logger)
                     return result
                 } catch {
-                    _ = try? await connection.query(
-                        "SELECT pg_advisory_unlock(\(LockKey.labTwin.rawValue))", logger: logger)
+                    _ = try? await connection.query(unlock, logger: logger)
                     throw error
                 }
             }
         } catch let error as PSQLError {
             throw Self.journalError(error, location: location)
         }
+    }
+
+    static func binds(_ twin: TwinName) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(twin.rawValue)
+        return binds
     }
 
     func onLabConnection(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
@@ -876,17 +897,43 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         }
     }
 
-    public func labTwin() async throws -> Data? {
-        guard let row = try await onLabConnection("SELECT twin FROM lab_twin WHERE id = 1").first else { return nil }
-        return Data(try row["twin"].decode(String.self).utf8)
+    public func labTwin(_ twin: TwinName) async throws -> StoredTwin? {
+        guard
+            let row = try await onLabConnection("SELECT snapshot FROM twin WHERE name = \(twin.rawValue)").first
+        else { return nil }
+        let actions = try await onLabConnection(
+            "SELECT sequence, step FROM twin_action WHERE twin = \(twin.rawValue) ORDER BY sequence")
+        return StoredTwin(
+            snapshot: Data(try row["snapshot"].decode(String.self).utf8),
+            actions: try actions.map {
+                TwinAction(
+                    sequence: try $0["sequence"].decode(Int.self), step: Data(try $0["step"].decode(String.self).utf8))
+            })
     }
 
-    public func saveLabTwin(_ data: Data) async throws {
-        let text = String(decoding: data, as: UTF8.self)
+    public func saveLabTwin(_ twin: TwinName, snapshot: Data, covering: Int) async throws {
+        let text = String(decoding: snapshot, as: UTF8.self)
+        // One statement, so one transaction: the snapshot and the actions it replaces.
         _ = try await onLabConnection(
             """
-            INSERT INTO lab_twin (id, twin, saved) VALUES (1, \(text), extract(epoch from clock_timestamp()))
-            ON CONFLICT (id) DO UPDATE SET twin = excluded.twin, saved = excluded.saved
+            WITH forgotten AS (DELETE FROM twin_action WHERE twin = \(twin.rawValue))
+            INSERT INTO twin (name, snapshot, saved) VALUES (\(twin.rawValue), \(text), extract(epoch from clock_timestamp()))
+            ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, saved = excluded.saved
             """)
+    }
+
+    public func appendLabActions(_ twin: TwinName, _ actions: [TwinAction]) async throws {
+        guard !actions.isEmpty else { return }
+        let sequences = actions.map(\.sequence)
+        let steps = actions.map { String(decoding: $0.step, as: UTF8.self) }
+        _ = try await onLabConnection(
+            """
+            INSERT INTO twin_action (twin, sequence, step)
+            SELECT \(twin.rawValue), * FROM unnest(\(sequences)::integer[], \(steps)::text[])
+            """)
+    }
+
+    public func labTwins() async throws -> [TwinName] {
+        try await query("SELECT name FROM twin ORDER BY name").map { TwinName(try $0["name"].decode(String.self)) }
     }
 }

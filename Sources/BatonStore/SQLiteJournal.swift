@@ -188,6 +188,9 @@ public final class SQLiteJournal: Journal {
                     ALTER TABLE token ADD COLUMN last_used REAL;
                     """)
         }
+        migrator.registerMigration("v7: the lab twin a run acts on") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN twin TEXT")
+        }
         return migrator
     }
 
@@ -202,10 +205,10 @@ public final class SQLiteJournal: Journal {
         do {
             try db.execute(
                 sql:
-                    "INSERT INTO run (id, organization, package, inventory, state, created, plan, before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     run.id, run.organization, run.package, run.inventory, run.state.rawValue, run.created, json,
-                    String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self),
+                    String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self), run.twin?.rawValue,
                 ])
             for (position, step) in plan.steps.enumerated() {
                 try db.execute(
@@ -235,14 +238,15 @@ public final class SQLiteJournal: Journal {
 
     /// A run's record without its plan (tens of megabytes for a large run), which the engine
     /// reads between steps.
-    static let recordColumns = "id, organization, package, inventory, state, created, before"
+    static let recordColumns = "id, organization, package, inventory, state, created, before, twin"
 
     static func record(_ row: Row) -> RunRecord {
         RunRecord(
             id: row["id"], organization: row["organization"], package: row["package"], inventory: row["inventory"],
             state: RunState(rawValue: row["state"]) ?? .halted, created: row["created"],
             before: (try? JSONDecoder().decode(
-                [String: String].self, from: Data((row["before"] as String? ?? "{}").utf8))) ?? [:])
+                [String: String].self, from: Data((row["before"] as String? ?? "{}").utf8))) ?? [:],
+            twin: (row["twin"] as String?).map { TwinName($0) })
     }
 
     public func plan(of run: RunID) throws -> Plan? {

@@ -26,6 +26,7 @@ struct CheckCommand: AsyncParsableCommand {
     var package: String
 
     @OptionGroup var state: LabCommand.StateOption
+    @OptionGroup var which: LabCommand.TwinOption
 
     @Option(help: "Where to write the results as JUnit XML as well.")
     var junit: String?
@@ -43,9 +44,9 @@ struct CheckCommand: AsyncParsableCommand {
             let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {
-            let lab = try await state.lab()
+            let lab = try await state.lab(which)
             let twin = try await lab.exists() ? try await lab.load() : LabTwin(inventory: inventory)
-            if let refusal = twin.refusal(for: inventory, in: state.state) {
+            if let refusal = twin.refusal(for: inventory, in: lab.store) {
                 Terminal.error("error: \(refusal). Nothing was checked.\n")
                 throw ExitCode(ExitStatus.badInput)
             }

@@ -77,10 +77,25 @@ struct LabCommand: AsyncParsableCommand {
         }
 
         /// The twin and the journal that may keep it, opened once for the command.
-        func lab() async throws -> Lab {
+        func lab(_ twin: TwinOption) async throws -> Lab {
             let journal = try await existingJournal()
             // A SQLite journal keeps no twin: the state directory's store is used then.
-            return Lab(store: LabStore(directory: state, journal: journal), journal: journal)
+            return Lab(store: LabStore(directory: state, journal: journal, twin: twin.twin), journal: journal)
+        }
+    }
+
+    /// `--twin NAME`: which of the lab twins of a state directory or journal.
+    struct TwinOption: ParsableArguments {
+        @Option(
+            help: ArgumentHelp(
+                "Which lab twin: a state directory or journal keeps any number, each its own rehearsal, so several can run at once.",
+                valueName: "name"))
+        var twin: TwinName = .standard
+
+        func validate() throws {
+            guard TwinName.isValidName(twin.rawValue) else {
+                throw ValidationError("--twin takes a name of 1 to 64 letters, digits, '.', '_' or '-'")
+            }
         }
     }
 
@@ -100,16 +115,20 @@ struct LabCommand: AsyncParsableCommand {
             }
         }
 
-        /// Saves the twin, unless a live run acts on it: a rollout in flight owns its twin.
+        /// Replaces the twin, unless a live run acts on it: a rollout in flight owns its twin.
         func save(_ twin: LabTwin) async throws {
-            if let journal, let holder = try? await journal.liveClaim("lab") {
+            try await write(.snapshot(try LabStore.encode(twin), covering: twin.history.count))
+        }
+
+        func write(_ write: TwinWrite) async throws {
+            if let journal, let holder = try? await journal.liveClaim(store.claim.resource) {
                 Terminal.error(
                     "error: \(OwnershipError.targetBusy(what: store.place, run: holder.run, lease: holder))\n  Nothing was changed. Wait for that run, or abort it."
                 )
                 throw ExitCode(ExitStatus.failed)
             }
             do {
-                try await store.save(twin)
+                try await store.exclusively { try await $0.write(write) }
             } catch {
                 Terminal.error("error: \(error)")
                 throw ExitCode(ExitStatus.failed)
@@ -124,6 +143,7 @@ struct LabCommand: AsyncParsableCommand {
         var inventory: String
 
         @OptionGroup var state: StateOption
+        @OptionGroup var which: TwinOption
 
         @Option(help: "Seed of the twin's chance (durations, prompted restarts): the same seed, the same run.")
         var seed: UInt64 = 1
@@ -132,7 +152,7 @@ struct LabCommand: AsyncParsableCommand {
         var force = false
 
         func run() async throws {
-            let lab = try await state.lab()
+            let lab = try await state.lab(which)
             if try await lab.exists(), !force {
                 Terminal.error("error: \(lab.store.place) exists already; use --force to replace it")
                 throw ExitCode(ExitStatus.badInput)
@@ -151,6 +171,7 @@ struct LabCommand: AsyncParsableCommand {
             abstract: "Shows the twin: machines, groups, history and accounting.")
 
         @OptionGroup var state: StateOption
+        @OptionGroup var which: TwinOption
 
         @Option(help: "text or json")
         var format: OutputFormat = .text
@@ -158,7 +179,7 @@ struct LabCommand: AsyncParsableCommand {
         enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
         func run() async throws {
-            let twin = try await state.lab().load()
+            let twin = try await state.lab(which).load()
             switch format {
             case .json:
                 let encoder = JSONEncoder()
@@ -185,6 +206,7 @@ struct LabCommand: AsyncParsableCommand {
         var file: String?
 
         @OptionGroup var state: StateOption
+        @OptionGroup var which: TwinOption
 
         func run() async throws {
             var faults: [LabFault] = []
@@ -209,7 +231,7 @@ struct LabCommand: AsyncParsableCommand {
                 Terminal.error("error: no fault given: name one, or --file FILE")
                 throw ExitCode(ExitStatus.badInput)
             }
-            let lab = try await state.lab()
+            let lab = try await state.lab(which)
             var twin = try await lab.load()
             for fault in faults {
                 do {
@@ -237,6 +259,7 @@ struct LabCommand: AsyncParsableCommand {
         var target: String
 
         @OptionGroup var state: StateOption
+        @OptionGroup var which: TwinOption
 
         func run() async throws {
             guard let parsed = LabFault.Kind(rawValue: kind) else {
@@ -244,7 +267,7 @@ struct LabCommand: AsyncParsableCommand {
                     "error: fault kinds are \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
                 throw ExitCode(ExitStatus.badInput)
             }
-            let lab = try await state.lab()
+            let lab = try await state.lab(which)
             var twin = try await lab.load()
             do {
                 try twin.fix(LabFault(parsed, HostName(target)))
@@ -272,6 +295,7 @@ struct LabCommand: AsyncParsableCommand {
         var package: String
 
         @OptionGroup var state: StateOption
+        @OptionGroup var which: TwinOption
 
         @Option(help: "Seed for a new twin.")
         var seed: UInt64 = 1
@@ -289,12 +313,20 @@ struct LabCommand: AsyncParsableCommand {
         func run() async throws {
             let pace = LabSpeed(speed) ?? .instant
             let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
-            let lab = try await state.lab()
-            var twin = try await lab.exists() ? try await lab.load() : LabTwin(inventory: inventory, seed: seed)
+            let lab = try await state.lab(which)
+            var twin: LabTwin
+            if try await lab.exists() {
+                twin = try await lab.load()
+            } else {
+                twin = LabTwin(inventory: inventory, seed: seed)
+                try await lab.save(twin)
+            }
+            var changes = TwinChanges(saved: twin)
             for step in plan.steps {
                 let outcome = twin.perform(step)
+                try changes.performed(step, on: twin)
                 try await pace.wait(outcome.duration)
-                try await lab.save(twin)
+                try await lab.write(try changes.take(twin))
                 let clock = LabReport.clock(twin.clock)
                 Terminal.out(
                     "\(clock)  \(step.id.rawValue.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"

@@ -191,6 +191,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Faults to inject into the lab twin first (YAML).")
     var faults: String?
 
+    @OptionGroup var which: LabCommand.TwinOption
+
     @Flag(help: "Make the lab twin anew from the inventory, even if the state directory has one.")
     var freshLab = false
 
@@ -209,14 +211,14 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
-        if target == .hosts, !faultList.isEmpty || freshLab {
-            Terminal.error("error: --faults and --fresh-lab are for the lab twin; add --lab to rehearse there")
+        if target == .hosts, !faultList.isEmpty || freshLab || which.twin != .standard {
+            Terminal.error("error: --faults, --fresh-lab and --twin are for the lab twin; add --lab to rehearse there")
             throw ExitCode(ExitStatus.badInput)
         }
         let service = try await Runs.service(state, leaseExpiry: options.leaseExpiry)
         let new = RunService.NewRun(
-            inventory: inventory, package: package, plan: plan, id: runName, target: target, freshLab: freshLab,
-            faults: faultList, by: Runs.operatorName)
+            inventory: inventory, package: package, plan: plan, id: runName, target: target, twin: which.twin,
+            freshLab: freshLab, faults: faultList, by: Runs.operatorName)
         let owned: RunService.OwnedRun
         do {
             owned =
@@ -229,7 +231,7 @@ struct RunCommand: AsyncParsableCommand {
             throw Runs.exit(error, state: state)
         }
         Terminal.out(
-            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : "the lab twin"); state in \(state.runsPlace).\n"
+            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : which.twin == .standard ? "the lab twin" : "the lab twin '\(which.twin)'"); state in \(state.runsPlace).\n"
         )
         try await Runs.drive(owned, service: service, state: state, options: options)
     }

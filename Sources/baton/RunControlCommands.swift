@@ -97,13 +97,14 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 var run: RunID
                 var state, target: String
+                var twin: TwinName?
                 var owner: Owner?
                 var steps: [Entry]
             }
             let outputs = try await journal.outputs(of: run)
             let now = Date().timeIntervalSince1970
             let document = Document(
-                run: run, state: status.state.rawValue, target: status.target.rawValue,
+                run: run, state: status.state.rawValue, target: status.target.rawValue, twin: status.record.twin,
                 owner: status.lease.map {
                     .init(
                         host: $0.owner.host, pid: $0.owner.pid, epoch: $0.epoch,
@@ -194,7 +195,7 @@ struct AbortCommand: AsyncParsableCommand {
     }
 }
 
-/// A run named on the command line.
-extension Identifier: ExpressibleByArgument where Kind == RunIdentity {
+/// A run or a twin named on the command line.
+extension Identifier: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
 }

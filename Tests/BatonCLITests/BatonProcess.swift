@@ -24,6 +24,37 @@ struct BatonProcess {
     }()
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+        let started = try start(arguments)
+        started.process.waitUntilExit()
+        return started.result()
+    }
+
+    /// Runs several commands at once and waits for them all.
+    static func runTogether(_ commands: [[String]]) async throws -> [Result] {
+        let started = try commands.map { try start($0) }
+        while started.contains(where: \.process.isRunning) { try await Task.sleep(for: .milliseconds(100)) }
+        return started.map { $0.result() }
+    }
+
+    /// A command started, and the folder its output goes to.
+    struct Started {
+        let process: Process
+        let directory: URL
+
+        var out: URL { directory.appendingPathComponent("out") }
+        var err: URL { directory.appendingPathComponent("err") }
+
+        /// What it printed, once it has ended; its folder is removed.
+        func result() -> Result {
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return Result(
+                status: process.terminationStatus,
+                stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        }
+    }
+
+    static func start(_ arguments: [String]) throws -> Started {
         let process = Process()
         // "__exec PROGRAM ARGS…" runs another program (a pseudo-terminal wrapper) instead.
         if arguments.first == "__exec", arguments.count > 1 {
@@ -36,19 +67,14 @@ struct BatonProcess {
         process.currentDirectoryURL = packageRoot
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
+        let started = Started(process: process, directory: directory)
+        _ = FileManager.default.createFile(atPath: started.out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: started.err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: started.out)
+        process.standardError = try FileHandle(forWritingTo: started.err)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return started
     }
 
     static func which(_ tool: String) -> String? {

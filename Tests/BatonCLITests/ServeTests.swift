@@ -160,7 +160,7 @@ struct ServeTests {
         #expect(typo.status == 400)
         #expect(
             typo.object["error"] as? String ?? ""
-                == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, lab, name, package, parallel, releaseNotes, speed"
+                == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, lab, name, package, parallel, releaseNotes, speed, twin"
         )
         #expect(try await server.call(.GET, "/api/runs").body == "[]")
 

@@ -218,3 +218,54 @@ struct TeamJournalTests {
         _ = try await failover(stopDatabase: true)
     }
 }
+
+/// Several lab twins in one state directory or journal: each run rehearses on its own, at once.
+@Suite("Named lab twins")
+struct NamedTwinTests {
+    @Test("two lab runs on two twins of one journal rehearse at once", arguments: ["sqlite", "postgres"])
+    func twoTwinsAtOnce(backend: String) async throws {
+        let state = BatonProcess.temporaryPath("named-twins")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let journal = backend == "postgres" ? ["--journal", try PostgresServer.shared().newDatabase()] : []
+        let common = ["--package", "exchange-2003-sp2", "--state", state, "--yes", "--speed", "3000"] + journal
+        // Both at once; without --wait, a run that found its twin held would be refused (exit 1).
+        let results = try await BatonProcess.runTogether([
+            ["run", "examples/contoso.yaml", "--twin", "blue", "--run", "blue-1"] + common,
+            ["run", "examples/mixed.yaml", "--twin", "green", "--run", "green-1"] + common,
+        ])
+        let outputs = results.map { $0.stdout + $0.stderr }
+        #expect(results.map(\.status) == [0, 0], "\(outputs.map { $0.suffix(600) })")
+        #expect(outputs[0].contains("on the lab twin 'blue'"), "\(outputs[0].prefix(400))")
+        for (twin, organization) in [("blue", "contoso"), ("green", "mixed")] {
+            let show = try BatonProcess.run(
+                ["lab", "show", "--twin", twin, "--format", "json", "--state", state] + journal)
+            #expect(show.status == 0, "\(show.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+            #expect(object["organization"] as? String == organization)
+            #expect((object["history"] as? [Any])?.isEmpty == false)
+        }
+        let status = try BatonProcess.run(["status", "blue-1", "--format", "json", "--state", state] + journal)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(document["twin"] as? String == "blue" && document["state"] as? String == "completed")
+        // The default twin was never made.
+        let none = try BatonProcess.run(["lab", "show", "--state", state] + journal)
+        #expect(none.status == 2 && none.stderr.contains("no lab twin"), "\(none.stderr)")
+        // A report reads the run's own twin.
+        let report = try BatonProcess.run(["report", "green-1", "--state", state] + journal)
+        #expect(report.status == 0, "\(report.stderr)")
+    }
+
+    @Test("a twin's name is checked: exit 2, saying what a name may hold")
+    func badName() throws {
+        let state = BatonProcess.temporaryPath("named-twins-bad")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        for command in [
+            ["run", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--twin", "../x"],
+            ["lab", "show", "--twin", ""],
+        ] {
+            let result = try BatonProcess.run(command + ["--state", state])
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("--twin takes a name of 1 to 64 letters"), "\(result.stderr)")
+        }
+    }
+}
