@@ -128,7 +128,7 @@ public struct Engine: Sendable {
             while true {
                 // `baton abort` from another shell: stop scheduling, let running steps finish,
                 // but bring back online any virtual server caught between offline and online.
-                if !scheduler.aborting, try await journal.run(run)?.state == .aborted { scheduler.abort() }
+                if !scheduler.aborting, try await journal.state(of: run) == .aborted { scheduler.abort() }
                 if !scheduler.halted, let reason = options.stopRequested() { scheduler.stop(reason) }
                 // An approval given meanwhile (another shell, the dashboard) opens its gate.
                 if !scheduler.gated.isEmpty, !scheduler.halted {
@@ -182,7 +182,7 @@ public struct Engine: Sendable {
             }
             final = .halted
         }
-        let abortedNow = try await journal.run(run)?.state == .aborted
+        let abortedNow = try await journal.state(of: run) == .aborted
         try await journal.setState(
             run: run, abortedNow ? .aborted : final, reason: final == .halted ? scheduler.stopReason ?? "" : "")
         return abortedNow ? .aborted : final

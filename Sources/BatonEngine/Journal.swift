@@ -123,6 +123,9 @@ public protocol Journal: Sendable {
         target: String, inventoryText: String?
     ) async throws -> Lease
     func run(_ id: RunID) async throws -> RunRecord?
+    /// The run's state alone, which the engine reads between steps (the record carries every
+    /// machine's build, thousands of them in a large organization).
+    func state(of run: RunID) async throws -> RunState?
     func runs() async throws -> [RunRecord]
     func plan(of run: RunID) async throws -> Plan?
     func steps(of run: RunID) async throws -> [StepRecord]

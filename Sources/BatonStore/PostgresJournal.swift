@@ -414,6 +414,12 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         ).first.map(Self.record)
     }
 
+    public func state(of run: RunID) async throws -> RunState? {
+        try await query("SELECT state FROM run WHERE id = \(run.rawValue)").first.map {
+            RunState(rawValue: try $0["state"].decode(String.self)) ?? .halted
+        }
+    }
+
     public func runs() async throws -> [RunRecord] {
         try await query(
             "SELECT id, organization, package, inventory, state, created, before, twin FROM run ORDER BY created, id"

@@ -230,6 +230,14 @@ public final class SQLiteJournal: Journal {
         }
     }
 
+    public func state(of run: RunID) throws -> RunState? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [run]).map {
+                RunState(rawValue: $0) ?? .halted
+            }
+        }
+    }
+
     public func runs() throws -> [RunRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM run ORDER BY created").map(Self.record)

@@ -150,6 +150,8 @@ struct JournalConformanceTests {
             #expect(later.map(\.state) == ["running", "succeeded", "halted"])
             #expect(try await journal.requestAbort(run: "r") == .halted)
             #expect(try await journal.run("r")?.state == .aborted)
+            #expect(try await journal.state(of: "r") == .aborted)
+            #expect(try await journal.state(of: "nothing") == nil)
             #expect(try await journal.requestAbort(run: "r") == .aborted, "finished stays finished")
             #expect(try await journal.requestAbort(run: "nothing") == nil)
             // One commit for several changes (group commit), applied in their order.
