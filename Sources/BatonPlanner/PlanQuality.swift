@@ -40,6 +40,13 @@ public struct PlanQuality: Sendable, Hashable {
             chain > spread
             ? (chain, "the longest chain of steps KB 328839 orders one after another")
             : (spread, "the work over \(self.parallel) slots")
+        // Tighter: work that cannot start before a chain ends, or must end before one starts,
+        // has fewer hours to spread over the slots.
+        let graph = Graph(plan.steps)
+        let heads = graph.heads(seconds: seconds, parallel: self.parallel)
+        let tails = graph.tails(seconds: seconds, parallel: self.parallel)
+        let (edge, reason) = Self.edgeBound(heads: heads, tails: tails, seconds: seconds, parallel: self.parallel)
+        if edge > lowerBound { (lowerBound, lowerBoundReason) = (edge, reason) }
         let units = Self.units(plan.steps, seconds: seconds, inventory: inventory)
         oneAtATime = units.reduce(0) { $0 + $1.seconds }
         var batches: [Int: Int] = [:]
@@ -49,6 +56,39 @@ public struct PlanQuality: Sendable, Hashable {
             }
         }
         self.batches = batches
+    }
+
+    /// No schedule beats, for any `a` and `b`: `a` + `b` + the work of the steps that cannot
+    /// start before `a` (a chain of that length comes before them) and cannot end later than
+    /// `b` before the end (a chain of that length follows them), over the slots. Tried for
+    /// every `a` with `b` = 0, every `b` with `a` = 0, and both together on a grid.
+    static func edgeBound(heads: [Int], tails: [Int], seconds: [Int], parallel: Int) -> (Int, String) {
+        func bound(_ a: Int, _ b: Int, _ work: Int) -> Int { a + b + (work + parallel - 1) / parallel }
+        var best = (0, "")
+        func consider(_ a: Int, _ b: Int, _ work: Int) {
+            let value = bound(a, b, work)
+            guard value > best.0 else { return }
+            let after = a > 0 ? " that cannot start in the first \(humanDuration(a))" : ""
+            let before = b > 0 ? "\(a > 0 ? " nor" : " that cannot") end in the last \(humanDuration(b))" : ""
+            best = (value, "the work\(after)\(before) over \(parallel) slots")
+        }
+        let working = seconds.indices.filter { seconds[$0] > 0 }
+        /// For each threshold of `key` (descending), the work of the steps at or above it.
+        func sweep(_ steps: [Int], key: [Int], _ body: (Int, Int) -> Void) {
+            var work = 0
+            let sorted = steps.sorted { key[$0] > key[$1] }
+            for (offset, index) in sorted.enumerated() {
+                work += seconds[index]
+                if offset + 1 == sorted.count || key[sorted[offset + 1]] != key[index] { body(key[index], work) }
+            }
+        }
+        sweep(working, key: heads) { a, work in consider(a, 0, work) }
+        sweep(working, key: tails) { b, work in consider(0, b, work) }
+        let grid = Set(stride(from: 0, to: working.count, by: max(1, working.count / 64)).map { heads[working[$0]] })
+        for a in grid {
+            sweep(working.filter { heads[$0] >= a }, key: tails) { b, work in consider(a, b, work) }
+        }
+        return best
     }
 
     /// Event-driven simulation of the engine: of the ready steps, the one with the most work
@@ -115,6 +155,63 @@ public struct PlanQuality: Sendable, Hashable {
         let frontEnds = Set(inventory.servers.filter { $0.role == .frontEnd }.map(\.name))
         return order.sorted { (frontEnds.contains($0) ? 0 : 1) < (frontEnds.contains($1) ? 0 : 1) }
             .map { ($0.spelling, totals[$0, default: 0]) }
+    }
+}
+
+/// The plan's steps as a graph of what must come before what (creation order is a
+/// topological order), for bounds on when each step can start and end.
+struct Graph {
+    var before: [[Int]]
+    var after: [[Int]]
+
+    init(_ steps: [Step]) {
+        var position: [StepID: Int] = [:]
+        for (index, step) in steps.enumerated() { position[step.id] = index }
+        before = steps.map { $0.after.compactMap { position[$0] } }
+        after = [[Int]](repeating: [], count: steps.count)
+        for (index, froms) in before.enumerated() { for from in froms { after[from].append(index) } }
+    }
+
+    /// Each step's earliest start in any schedule on `parallel` slots: after the longest
+    /// chain before it, and a milestone after all the work before it spread over the slots.
+    func heads(seconds: [Int], parallel: Int) -> [Int] {
+        var heads = [Int](repeating: 0, count: before.count)
+        for index in before.indices {
+            for from in before[index] { heads[index] = max(heads[index], heads[from] + seconds[from]) }
+            if seconds[index] == 0, before[index].count > 1 {
+                heads[index] = max(heads[index], Self.spread(reach(from: index, along: before), seconds, parallel))
+            }
+        }
+        return heads
+    }
+
+    /// The least time any schedule needs after each step ends: the longest chain after it, and
+    /// after a milestone all the work after it spread over the slots.
+    func tails(seconds: [Int], parallel: Int) -> [Int] {
+        var tails = [Int](repeating: 0, count: after.count)
+        for index in after.indices.reversed() {
+            for next in after[index] { tails[index] = max(tails[index], tails[next] + seconds[next]) }
+            if seconds[index] == 0, after[index].count > 1 {
+                tails[index] = max(tails[index], Self.spread(reach(from: index, along: after), seconds, parallel))
+            }
+        }
+        return tails
+    }
+
+    static func spread(_ steps: [Int], _ seconds: [Int], _ parallel: Int) -> Int {
+        (steps.reduce(0) { $0 + seconds[$1] } + parallel - 1) / parallel
+    }
+
+    /// Every step reached from `start` along `edges`, without it.
+    func reach(from start: Int, along edges: [[Int]]) -> [Int] {
+        var seen = Set([start]), stack = [start], found: [Int] = []
+        while let index = stack.popLast() {
+            for next in edges[index] where seen.insert(next).inserted {
+                found.append(next)
+                stack.append(next)
+            }
+        }
+        return found
     }
 }
 
