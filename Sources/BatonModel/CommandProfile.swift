@@ -44,8 +44,14 @@ public struct CommandProfileSpec: Sendable, Hashable {
         Kind.windowsFailoverCluster.rawValue, Kind.exchangePowerShell.rawValue,
     ]
 
+    /// Readiness probes `baton check` runs on each Exchange server whose profile has them.
+    public static let readinessProbes = [
+        "probe-build", "probe-pending-reboot", "probe-services", "probe-components", "probe-copies",
+        "probe-execution-policy",
+    ]
+
     /// Command names besides the actions.
-    public static let extraCommands = ["restart", "probe"]
+    public static let extraCommands = ["restart", "probe"] + readinessProbes
 
     /// What a template may name, as `{{name}}`: the step's fields and the host's address.
     public static let placeholders: Set<String> = [

@@ -30,7 +30,8 @@ public struct CommandProfile: Sendable {
             let shared = WindowsFailoverCluster.commands.filter {
                 ["quiesce", "check-installers", "restore-services", "restart", "probe"].contains($0.key)
             }
-            commands = shared.merging(ExchangePowerShell.commands) { $1 }.merging(spec?.commands ?? [:]) { $1 }
+            commands = shared.merging(ExchangePowerShell.commands) { $1 }.merging(ExchangePowerShell.probes) { $1 }
+                .merging(spec?.commands ?? [:]) { $1 }
             checks = ExchangePowerShell.checks.merging(spec?.checks ?? [:]) { $1 }
         }
     }

@@ -162,6 +162,41 @@ enum ExchangePowerShell {
         """,
     ]
 
+    /// Readiness probes for `baton check` (`RemotePreflight.probes`): each exits 0 when the
+    /// server is ready and prints what it found.
+    static let probes: [String: String] = [
+        "probe-build": #"""
+        $build = (Get-Command ExSetup.exe -ErrorAction Stop).FileVersionInfo.FileVersion
+        if ('{{build}}' -ne '' -and [version]$build -ne [version]'{{build}}') { "reports build $build; the inventory says {{build}}"; exit 1 }
+        "reports build $build"
+        """#,
+        "probe-pending-reboot": commands["check-pending-reboot"]!,
+        "probe-services": """
+        $disabled = Get-Service MSExchange*, FMS, HostControllerService, W3SVC -ErrorAction SilentlyContinue | Where-Object { $_.StartType -eq 'Disabled' }
+        if ($disabled) { "disabled, as a failed update leaves them: " + (($disabled | ForEach-Object { $_.Name }) -join ', '); exit 1 }
+        "no Exchange service is disabled"
+        """,
+        "probe-components": """
+        \(shell)
+        $inactive = Get-ServerComponentState $env:COMPUTERNAME | Where-Object { $_.State -ne 'Active' -and $_.Component -notin 'ForwardSyncDaemon','ProvisioningRps' }
+        if ($inactive) { ($inactive | ForEach-Object { "$($_.Component) $($_.State) (requester: " + (($_.LocalStates + $_.RemoteStates | ForEach-Object { $_.Requester }) -join ', ') + ")" }) -join '; '; exit 1 }
+        "every component is Active"
+        """,
+        "probe-copies": """
+        \(shell)
+        if (-not (Get-MailboxServer $env:COMPUTERNAME).DatabaseAvailabilityGroup) { "not a DAG member"; exit 0 }
+        $bad = Get-MailboxDatabaseCopyStatus -Server $env:COMPUTERNAME | Where-Object {
+            $_.Status -notin 'Healthy','Mounted' -or $_.CopyQueueLength -gt 10 -or $_.ReplayQueueLength -gt 100 -or $_.ContentIndexState -notin 'Healthy','NotApplicable' }
+        if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength), index $($_.ContentIndexState)" }; exit 1 }
+        "every copy on this server is healthy"
+        """,
+        "probe-execution-policy": """
+        $set = Get-ExecutionPolicy -List | Where-Object { $_.Scope -in 'MachinePolicy','UserPolicy' -and $_.ExecutionPolicy -ne 'Undefined' }
+        if ($set) { "Group Policy sets the execution policy: " + (($set | ForEach-Object { "$($_.Scope) $($_.ExecutionPolicy)" }) -join ', ') + "; setup's readiness check fails until it is Undefined"; exit 1 }
+        "no execution policy set by Group Policy"
+        """,
+    ]
+
     /// Asked on resume for a step that was in flight: each succeeds when the action already
     /// took effect, so nothing runs twice and no server is left in maintenance mode.
     static let checks: [String: String] = [

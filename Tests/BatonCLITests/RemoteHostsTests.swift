@@ -68,6 +68,7 @@ struct TestHosts {
                   export-schema-map: \(log("export-schema-map"))
                   quiesce: \(log("quiesce"))
                   check-installers: 'if [ -e "$HOST_ROOT/installer-running" ]; then echo "setup.exe is running"; exit 1; fi'
+                  probe-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending: component servicing"; exit 1; fi; echo "no restart pending"'
                   leave-pool: \(log("leave-pool {{pool}}"))
                   rejoin-pool: \(log("rejoin-pool {{pool}}"))
                   move-group: \(log("move-group {{group}} {{to}}"))
@@ -105,6 +106,18 @@ struct RemoteHostsTests {
         let state = BatonProcess.temporaryPath("remote-state")
         hosts.touch("FE1", "ask-restart")
         let fe2PID = hosts.sshdPID("FE2"), fe1PID = hosts.sshdPID("FE1"), node1PID = hosts.sshdPID("NODE1")
+
+        // A readiness probe of the profile, on each Exchange server: BE1 waits for a restart.
+        hosts.touch("BE1", "reboot-pending")
+        let pending = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        #expect(pending.status == 1, "\(pending.stdout)\(pending.stderr)")
+        func probe(_ host: String) -> Substring? {
+            pending.stdout.split(separator: "\n").first { $0.contains("pending-reboot") && $0.contains(" \(host) ") }
+        }
+        #expect(probe("BE1")?.hasPrefix("FAIL") == true && probe("BE1")?.contains("a restart is pending") == true)
+        #expect(probe("FE1")?.hasPrefix("PASS") == true, "\(pending.stdout)")
+        #expect(probe("DC1") == nil, "domain controllers are not probed")
+        try FileManager.default.removeItem(atPath: hosts.root("BE1") + "/reboot-pending")
 
         let check = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")

@@ -495,4 +495,48 @@ struct ExchangePowerShellTests {
             #expect(profile.checks[action] != nil, "\(action)")
         }
     }
+
+    @Test("baton check probes each server: build, pending restart, services, components, copies, execution policy")
+    func probes() async throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        // Each server answers each probe by its script: NW-EX2 has a restart pending and
+        // Group Policy sets its execution policy; everything else is ready.
+        let hosts = ScriptedHosts { host, command in
+            guard command.contains("-EncodedCommand"), let script = try? CommandProfileTests.decode(command) else {
+                return CommandOutcome(exitCode: 0, output: host)
+            }
+            if host == "NW-EX2", script.contains("RebootPending") {
+                return CommandOutcome(exitCode: 1, output: "a restart is pending: component servicing")
+            }
+            if host == "NW-EX2", script.contains("Get-ExecutionPolicy -List") {
+                return CommandOutcome(
+                    exitCode: 1, output: "Group Policy sets the execution policy: MachinePolicy RemoteSigned")
+            }
+            return CommandOutcome(exitCode: 0, output: "ready")
+        }
+        let results = await RemotePreflight(inventory: inventory, plan: plan, runner: hosts).run()
+        let servers = inventory.servers.map(\.name.spelling)
+        for server in servers {
+            for probe in RemotePreflight.probes {
+                #expect(
+                    results.contains { $0.subject == server && $0.check == probe.check }, "\(server) \(probe.check)")
+            }
+        }
+        #expect(results.filter { $0.check == "build" }.count == servers.count, "domain controllers are not probed")
+        #expect(RemotePreflight.probes.map(\.command) == CommandProfileSpec.readinessProbes)
+        let failed = results.filter { $0.status == .fail }
+        #expect(failed.map(\.check).sorted() == ["execution-policy", "pending-reboot"], "\(failed)")
+        #expect(failed.allSatisfy { $0.subject == "NW-EX2" })
+        #expect(failed.first { $0.check == "pending-reboot" }?.rule == .mxReadinessRebootPending)
+        #expect(failed.first { $0.check == "execution-policy" }?.rule == .mxExecutionPolicyGPO)
+        // The build probe compares with the build the inventory says the server is at now.
+        let scripts = try hosts.commands.filter { $0.contains("-EncodedCommand") }.map(CommandProfileTests.decode)
+        let build = try #require(scripts.first { $0.contains("the inventory says") })
+        let server = try #require(inventory.servers.first)
+        #expect(build.contains("[version]'\(Builds.build(server.install.product, server.install.level)!)'"))
+        #expect(
+            scripts.contains { $0.contains("Get-ServerComponentState $env:COMPUTERNAME") && $0.contains("Requester") })
+        #expect(scripts.contains { $0.contains("StartType -eq 'Disabled'") })
+        #expect(scripts.contains { $0.contains("Get-MailboxDatabaseCopyStatus -Server $env:COMPUTERNAME") })
+    }
 }
