@@ -138,6 +138,11 @@ extension LabTwin {
             guard let host = step.host, hosts[host]?.up == true else {
                 return .failure("\(step.host?.spelling ?? "?") does not answer")
             }
+            if step.action == .prepareAD, consume(.prepareADWrongSite, host) {
+                return .failure(
+                    "Setup encountered a problem while validating the state of Active Directory: Organization-level objects haven't been created, and the local computer isn't in the same domain and site as the schema master. Run /PrepareAD on \(host) once it is in the schema master's site, or from a computer there",
+                    rule: .mxPrepareADWrongSite)
+            }
             let wanted = mediaVersions(state)
             switch step.action {
             case .prepareSchema: state.activeDirectory.schema = max(state.activeDirectory.schema, wanted.schema)
@@ -150,6 +155,17 @@ extension LabTwin {
                 "setup \(step.action == .prepareSchema ? "/PrepareSchema" : step.action == .prepareAD ? "/PrepareAD" : "/PrepareAllDomains") completed on \(host)"
             )
         case .waitReplication(let scope):
+            // Armed on the server that prepares Active Directory; met at the next wait.
+            if let fault = armedFaults.first(where: { $0.kind == .replicationPending }),
+                consume(fault.kind, fault.target)
+            {
+                let controller =
+                    hosts.values.filter { $0.product == nil }.map(\.name).sorted().last?.spelling
+                    ?? "a domain controller"
+                return .failure(
+                    "repadmin /replsummary: \(controller) has not received the \(scope.rawValue) change yet (largest delta over 15 minutes); wait, then resume",
+                    rule: .mxADPrepReplication)
+            }
             return .ok("the \(scope.rawValue) change reached every domain controller")
         case .checkCopies(let dag):
             let unhealthy = state.databases.values.filter { $0.dag == dag }.sorted { $0.name < $1.name }.compactMap {

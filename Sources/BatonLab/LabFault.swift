@@ -34,6 +34,12 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// prompt that is not elevated. It says it succeeded, but Outlook on the web and the ECP
         /// answer HTTP 500 until it is installed again from an elevated prompt (`baton lab fix`).
         case suNotElevated = "su-not-elevated"
+        /// Exchange 2013 and later: the next /PrepareAD on the host runs from a site other than
+        /// the schema master's, and setup refuses to create the organization-level objects.
+        case prepareADWrongSite = "prepare-ad-wrong-site"
+        /// Exchange 2013 and later: after the host prepares Active Directory, the next wait for
+        /// replication finds a domain controller that has not received the change yet.
+        case replicationPending = "replication-pending"
 
         /// Whether the fault names a group rather than a host.
         public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
@@ -41,12 +47,15 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         public var isEvent: Bool {
             [
                 .fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails, .moveBlackout,
-                .functionalRequester, .suNotElevated,
+                .functionalRequester, .suNotElevated, .prepareADWrongSite, .replicationPending,
             ].contains(self)
         }
         /// Whether it concerns servers of Exchange 2013 and later only.
         public var isModernOnly: Bool {
-            [.servicesDisabled, .moveBlackout, .functionalRequester, .suNotElevated].contains(self)
+            [
+                .servicesDisabled, .moveBlackout, .functionalRequester, .suNotElevated, .prepareADWrongSite,
+                .replicationPending,
+            ].contains(self)
         }
         /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
         /// event whose damage stays: a host that did not come back, an update to install again).
