@@ -58,13 +58,9 @@ public final class SQLiteJournal: Journal {
     }
 
     static func open(_ path: String, readOnly: Bool) throws -> DatabaseQueue {
+        if !readOnly, !FileManager.default.fileExists(atPath: path) { try create(path) }
         let exists = FileManager.default.fileExists(atPath: path)
-        if exists {
-            try checkHeader(path)
-        } else {
-            let created = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-            if created >= 0 { close(created) }
-        }
+        if exists { try checkHeader(path) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.readonly = readOnly
@@ -92,6 +88,46 @@ public final class SQLiteJournal: Journal {
             return database
         } catch let error as DatabaseError {
             throw JournalError.unusable(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// Makes a new journal whole under another name, then renames it into place: a process
+    /// killed meanwhile leaves no journal, never an empty or half-made one (which the next
+    /// open would refuse). Called holding the state directory's journal lock.
+    static func create(_ path: String) throws {
+        let temporary = path + ".new"
+        for leftover in ["", "-wal", "-shm", "-journal"] { unlink(temporary + leftover) }
+        let created = Glibc.open(temporary, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+        guard created >= 0 else {
+            throw JournalError.unusable(path: path, reason: "it cannot be made: \(DurableFileError.reason)")
+        }
+        close(created)
+        do {
+            let database = try DatabaseQueue(path: temporary)
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            }
+            try migrator.migrate(database)
+            try database.close()
+        } catch let error as DatabaseError {
+            unlink(temporary)
+            throw JournalError.unusable(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
+        let descriptor = Glibc.open(temporary, O_RDWR | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+        guard rename(temporary, path) == 0 else {
+            throw JournalError.unusable(path: path, reason: "it cannot be made: \(DurableFileError.reason)")
+        }
+        let folder = Glibc.open(
+            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+            O_RDONLY)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
         }
     }
 
