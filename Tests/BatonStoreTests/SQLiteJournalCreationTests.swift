@@ -18,7 +18,7 @@ struct SQLiteJournalCreationTests {
         // A process killed while making the journal: an empty file and a stray log, under the
         // name it was being made with.
         _ = FileManager.default.createFile(atPath: path + ".new", contents: Data())
-        FileManager.default.createFile(atPath: path + ".new-wal", contents: Data("torn".utf8))
+        _ = FileManager.default.createFile(atPath: path + ".new-wal", contents: Data("torn".utf8))
         let journal = try SQLiteJournal(path: path)
         #expect(try journal.runs().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: path + ".new"))
