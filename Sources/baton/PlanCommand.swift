@@ -25,7 +25,9 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let (_, _, plan) = try Loading.plan(path: inventory, packageID: package)
-        Terminal.out(format.render(plan))
+        guard format == .json else { return Terminal.out(format.render(plan)) }
+        // Written as it is made: a plan of 100,000 servers is hundreds of megabytes of JSON.
+        JSONRenderer.write(plan) { Terminal.write($0) }
     }
 }
 

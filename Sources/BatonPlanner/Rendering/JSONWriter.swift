@@ -8,6 +8,8 @@
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     private var indent = 0
+    /// Where the document goes as it is written, a megabyte at a time; nil to keep it whole.
+    private var sink: ((UnsafeRawBufferPointer) -> Void)?
 
     init(capacity: Int) {
         bytes.reserveCapacity(capacity)
@@ -18,6 +20,24 @@ struct JSONWriter {
         writer.plan(plan)
         writer.raw("\n")
         return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The same document, handed to `output` a megabyte at a time as it is written, so that
+    /// a plan of any size never sits whole in memory.
+    static func write(_ plan: Plan, to output: @escaping (UnsafeRawBufferPointer) -> Void) {
+        var writer = JSONWriter(capacity: Self.chunk + 64 * 1024)
+        writer.sink = output
+        writer.plan(plan)
+        writer.raw("\n")
+        writer.drain()
+    }
+
+    static let chunk = 1 << 20
+
+    mutating func drain() {
+        guard let sink, !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes(sink)
+        bytes.removeAll(keepingCapacity: true)
     }
 
     // MARK: The plan's shape, keys in sorted order
@@ -177,6 +197,7 @@ struct JSONWriter {
             begin()
             body(&self, object)
             end()
+            if sink != nil, bytes.count >= Self.chunk { drain() }
         }
         endArray(objects.isEmpty)
     }

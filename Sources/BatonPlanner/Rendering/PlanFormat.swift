@@ -22,6 +22,11 @@ public enum JSONRenderer {
         JSONWriter.render(plan)
     }
 
+    /// The same bytes as `render`, handed to `output` a megabyte at a time as they are written.
+    public static func write(_ plan: Plan, to output: @escaping (UnsafeRawBufferPointer) -> Void) {
+        JSONWriter.write(plan, to: output)
+    }
+
     /// The same document through Foundation's `JSONEncoder`: the reference the hand-written
     /// writer is tested against.
     public static func renderWithFoundation(_ plan: Plan) -> String {
