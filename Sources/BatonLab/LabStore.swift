@@ -70,7 +70,9 @@ public struct LabStore: Sendable {
     /// everything the other saved before it lost the run.
     public func load() async throws -> LabTwin {
         guard let twin = try await exclusively({ try await $0.load() }) else {
-            throw LabError.noTwin(what: "\(what) in \(whereKept)", create: "baton lab init INVENTORY\(options)")
+            throw LabError.noTwin(
+                what: "\(what) in \(whereKept)", create: "baton lab init INVENTORY\(options)",
+                others: (try? await twins()) ?? [])
         }
         return twin
     }

@@ -250,6 +250,7 @@ struct NamedTwinTests {
         // The default twin was never made.
         let none = try BatonProcess.run(["lab", "show", "--state", state] + journal)
         #expect(none.status == 2 && none.stderr.contains("no lab twin"), "\(none.stderr)")
+        #expect(none.stderr.contains("twins kept there: blue, green; name one with --twin"), "\(none.stderr)")
         // A report reads the run's own twin.
         let report = try BatonProcess.run(["report", "green-1", "--state", state] + journal)
         #expect(report.status == 0, "\(report.stderr)")
