@@ -156,9 +156,8 @@ extension LabTwin {
             )
         case .waitReplication(let scope):
             // Armed on the server that prepares Active Directory; met at the next wait.
-            if let fault = armedFaults.first(where: { $0.kind == .replicationPending }),
-                consume(fault.kind, fault.target)
-            {
+            if let index = armedFaults.firstIndex(where: { $0.kind == .replicationPending }) {
+                armedFaults.remove(at: index)
                 let controller =
                     hosts.values.filter { $0.product == nil }.map(\.name).sorted().last?.spelling
                     ?? "a domain controller"

@@ -61,7 +61,8 @@ public struct LabStore: Sendable {
             + (twin == .standard ? "" : " --twin \(twin)")
     }
 
-    public func exists() async throws -> Bool { try await keeper.labTwin(twin) != nil }
+    /// Whether the twin is kept (its name listed, without reading it).
+    public func exists() async throws -> Bool { try await keeper.labTwins().contains(twin) }
 
     /// The twins kept beside this one, by name.
     public func twins() async throws -> [TwinName] { try await keeper.labTwins() }
@@ -112,7 +113,7 @@ public struct LabStore: Sendable {
 
         /// Replaces the twin with `twin` (a new snapshot, no actions after it).
         public func save(_ twin: LabTwin) async throws {
-            try await write(.snapshot(try LabStore.encode(twin), covering: twin.history.count))
+            try await write(try .whole(twin))
         }
 
         public func write(_ write: TwinWrite) async throws {
@@ -138,7 +139,7 @@ public struct LabStore: Sendable {
     /// Replaces the twin. It is encoded before the lock is taken, so the lock is held only for
     /// the write. (A run saves through its `LabTarget`, which asks its lease under the lock first.)
     public func save(_ twin: LabTwin) async throws {
-        let data = TwinWrite.snapshot(try Self.encode(twin), covering: twin.history.count)
+        let data = try TwinWrite.whole(twin)
         try await exclusively { access in try await access.write(data) }
     }
 
@@ -158,6 +159,11 @@ public enum TwinWrite: Sendable {
     case actions([TwinAction])
     /// The whole twin, holding actions up to `covering`.
     case snapshot(Data, covering: Int)
+
+    /// `twin` whole, replacing what is kept.
+    public static func whole(_ twin: LabTwin) throws(LabError) -> TwinWrite {
+        .snapshot(try LabStore.encode(twin), covering: twin.history.count)
+    }
 }
 
 /// What a twin's saves still have to write: the actions performed since the last write, and
@@ -187,6 +193,6 @@ public struct TwinChanges: Sendable {
             return .actions(pending)
         }
         covered = twin.history.count
-        return .snapshot(try LabStore.encode(twin), covering: covered)
+        return try .whole(twin)
     }
 }

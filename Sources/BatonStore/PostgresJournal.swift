@@ -867,10 +867,9 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     public func withLabLock<T: Sendable>(_ twin: TwinName, _ body: @Sendable () async throws -> T) async throws -> T {
         if Self.labConnection != nil { return try await body() }
         // The two-key form: one lock per twin (a hash shared by two names only makes them take turns).
-        let lock = PostgresQuery(
-            unsafeSQL: "SELECT pg_advisory_lock(\(LockKey.labTwin.rawValue), hashtext($1))", binds: Self.binds(twin))
-        let unlock = PostgresQuery(
-            unsafeSQL: "SELECT pg_advisory_unlock(\(LockKey.labTwin.rawValue), hashtext($1))", binds: Self.binds(twin))
+        let key = String(LockKey.labTwin.rawValue)
+        let lock: PostgresQuery = "SELECT pg_advisory_lock(\(unescaped: key), hashtext(\(twin.rawValue)))"
+        let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(unescaped: key), hashtext(\(twin.rawValue)))"
         do {
             return try await client.withConnection { connection in
                 try await connection.query(lock, logger: logger)
@@ -886,12 +885,6 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         } catch let error as PSQLError {
             throw Self.journalError(error, location: location)
         }
-    }
-
-    static func binds(_ twin: TwinName) -> PostgresBindings {
-        var binds = PostgresBindings()
-        binds.append(twin.rawValue)
-        return binds
     }
 
     func onLabConnection(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {

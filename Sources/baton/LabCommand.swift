@@ -117,7 +117,7 @@ struct LabCommand: AsyncParsableCommand {
 
         /// Replaces the twin, unless a live run acts on it: a rollout in flight owns its twin.
         func save(_ twin: LabTwin) async throws {
-            try await write(.snapshot(try LabStore.encode(twin), covering: twin.history.count))
+            try await write(try .whole(twin))
         }
 
         func write(_ write: TwinWrite) async throws {
