@@ -33,6 +33,12 @@ public enum DurableFile {
             unlink(temporary)
             throw DurableFileError.cannotReplace(path: path, reason: DurableFileError.reason)
         }
+        syncDirectory(of: path)
+    }
+
+    /// Flushes the directory holding `path`, so that a rename into it survives a power loss.
+    public static func syncDirectory(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent
         let folder = open(directory.isEmpty ? "." : directory, O_RDONLY)
         if folder >= 0 {
             fsync(folder)

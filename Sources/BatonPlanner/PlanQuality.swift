@@ -94,13 +94,9 @@ public struct PlanQuality: Sendable, Hashable {
     /// Event-driven simulation of the engine: of the ready steps, the one with the most work
     /// still behind it starts first; at most `parallel` running.
     static func listSchedule(_ steps: [Step], seconds: [Int], priority: [Int], parallel: Int) -> Int {
-        var index: [StepID: Int] = [:]
-        for (position, step) in steps.enumerated() { index[step.id] = position }
-        var waiting = steps.map(\.after.count)
-        var dependents = [[Int]](repeating: [], count: steps.count)
-        for (position, step) in steps.enumerated() {
-            for before in step.after { if let from = index[before] { dependents[from].append(position) } }
-        }
+        let graph = Graph(steps)
+        var waiting = graph.before.map(\.count)
+        let dependents = graph.after
         var ready = Heap<ReadyStep>()
         var running = Heap<Running>()
         var now = 0, end = 0

@@ -122,13 +122,7 @@ public final class SQLiteJournal: Journal {
         guard rename(temporary, path) == 0 else {
             throw JournalError.unusable(path: path, reason: "it cannot be made: \(DurableFileError.reason)")
         }
-        let folder = Glibc.open(
-            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
-            O_RDONLY)
-        if folder >= 0 {
-            fsync(folder)
-            close(folder)
-        }
+        DurableFile.syncDirectory(of: path)
     }
 
     /// An existing file must start as every SQLite database does.
