@@ -150,6 +150,17 @@ public struct Diagnosis: Sendable {
                     "Could not load file or assembly Microsoft.Exchange")
             }),
         Diagnosis(
+            .mxCURunDotSetup, "setup.exe ran the installed copy, not the media's",
+            cause:
+                "typed as a bare setup.exe, the command found the Setup.exe installed in V15\\Bin on the PATH: it upgrades nothing, or installs the wrong build (error 1619)",
+            remedy:
+                "run the media's setup by its path, .\\setup.exe from the media's folder or D:\\setup.exe /Mode:Upgrade with the licence switch, from an elevated prompt",
+            matches: { line, nearby in
+                contains(line, "\\V15\\Bin\\Setup.exe", "copy installed in V15\\Bin")
+                    || (contains(line, "1619") && contains(line, "installation package could not be opened")
+                        && nearby.contains { contains($0, "setup") })
+            }),
+        Diagnosis(
             .mxExecutionPolicyGPO, "the PowerShell execution policy is set by Group Policy",
             cause:
                 "setup's readiness check fails while Group Policy sets the execution policy (MachinePolicy or UserPolicy)",

@@ -54,6 +54,9 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     /// A security update installed without elevation: Outlook on the web and the ECP answer
     /// HTTP 500 (fault `su-not-elevated`).
     public var webError500: Bool?
+    /// A cumulative update started as a bare `setup.exe`, which ran the installed copy and
+    /// upgraded nothing (fault `bare-setup`): what the media would have installed.
+    public var upgradeNotRun: LabUpgrade?
 
     /// Serving clients and taking mail.
     public var inService: Bool { !draining && !offline && !inDAGMaintenance }
@@ -64,6 +67,12 @@ public struct LabModernServer: Sendable, Codable, Hashable {
         if inDAGMaintenance { return "in DAG maintenance" }
         return draining ? "transport draining" : "in service"
     }
+}
+
+/// A product at a level: what a cumulative update brings.
+public struct LabUpgrade: Sendable, Codable, Hashable {
+    public var product: Product
+    public var level: Level
 }
 
 extension LabModernState {
@@ -362,6 +371,12 @@ extension LabTwin {
             if let level = package.level, let product {
                 if machine.product == product, let current = machine.level, current >= level {
                     return .ok("\(host) already runs \(current.rawValue): nothing to install", applied: false)
+                }
+                if consume(.bareSetup, host) {
+                    // The installed V15\Bin\Setup.exe answers the command line and exits with
+                    // success; nothing is upgraded (rule mx-cu-run-dot-setup).
+                    server.upgradeNotRun = LabUpgrade(product: product, level: level)
+                    return .ok("setup.exe on \(host) finished without error (the copy installed in V15\\Bin ran)")
                 }
                 applied +=
                     " (\(machine.product?.rawValue ?? "?") \(machine.level?.rawValue ?? "?") → \(product.rawValue) \(level.rawValue))"

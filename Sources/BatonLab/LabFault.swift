@@ -40,6 +40,11 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// Exchange 2013 and later: after the host prepares Active Directory, the next wait for
         /// replication finds a domain controller that has not received the change yet.
         case replicationPending = "replication-pending"
+        /// Exchange 2013 and later: the next cumulative update on the host is started as a bare
+        /// `setup.exe`, which runs the copy already installed in `V15\Bin` rather than the
+        /// media's. It says it succeeded and upgrades nothing; the version check finds the old
+        /// build until the media's setup is run (`baton lab fix`).
+        case bareSetup = "bare-setup"
 
         /// Whether the fault names a group rather than a host.
         public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
@@ -47,19 +52,21 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         public var isEvent: Bool {
             [
                 .fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails, .moveBlackout,
-                .functionalRequester, .suNotElevated, .prepareADWrongSite, .replicationPending,
+                .functionalRequester, .suNotElevated, .prepareADWrongSite, .replicationPending, .bareSetup,
             ].contains(self)
         }
         /// Whether it concerns servers of Exchange 2013 and later only.
         public var isModernOnly: Bool {
             [
                 .servicesDisabled, .moveBlackout, .functionalRequester, .suNotElevated, .prepareADWrongSite,
-                .replicationPending,
+                .replicationPending, .bareSetup,
             ].contains(self)
         }
         /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
         /// event whose damage stays: a host that did not come back, an update to install again).
-        public var needsOperator: Bool { !isEvent || [.noReturnAfterRestart, .suNotElevated].contains(self) }
+        public var needsOperator: Bool {
+            !isEvent || [.noReturnAfterRestart, .suNotElevated, .bareSetup].contains(self)
+        }
     }
 
     public var kind: Kind

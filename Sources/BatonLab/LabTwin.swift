@@ -175,6 +175,17 @@ public struct LabTwin: Sendable, Codable, Hashable {
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
             armedFaults.removeAll { $0 == fault }
             modern?.servers[key]?.webError500 = nil
+        case .bareSetup:
+            // The media's own setup run (or, not met yet, disarmed): the update lands.
+            guard let server = modern?.servers[key] else { throw LabError.unknownHost(fault.target) }
+            armedFaults.removeAll { $0 == fault }
+            if let upgrade = server.upgradeNotRun {
+                hosts[key]?.product = upgrade.product
+                hosts[key]?.level = upgrade.level
+                hosts[key]?.hotfixBuild = nil
+                modern?.servers[key]?.update = nil
+                modern?.servers[key]?.upgradeNotRun = nil
+            }
         case .evicted, .installerRunning, .diskFull:
             guard var host = hosts[key] else { throw LabError.unknownHost(fault.target) }
             switch fault.kind {
@@ -376,6 +387,11 @@ public struct LabTwin: Sendable, Codable, Hashable {
                 applied: !restoring.isEmpty)
         case .verifyVersion(_, let expect):
             let build = host.build ?? "none"
+            if build != expect, let upgrade = modern?.servers[hostName]?.upgradeNotRun {
+                return .failure(
+                    "\(hostName) reports build \(build), not \(expect): setup.exe ran the copy installed in V15\\Bin (on the PATH) instead of the media's, and \(upgrade.product.rawValue) \(upgrade.level.rawValue) was not installed; run the media's setup as .\\setup.exe or D:\\setup.exe /Mode:Upgrade from an elevated prompt",
+                    rule: .mxCURunDotSetup)
+            }
             guard build == expect else {
                 return .failure("\(hostName) reports build \(build), not \(expect)", rule: .verifyVersion)
             }

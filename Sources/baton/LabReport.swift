@@ -45,9 +45,11 @@ struct LabReport {
             out += "\n== faults waiting ==\n" + twin.armedFaults.map { "\($0)\n" }.joined()
         }
         out += "\n== history ==\n"
+        // The step column as wide as the longest "run/step" label, and a space after it.
+        let width = twin.history.lazy.compactMap { $0.step?.rawValue.count }.max().map { $0 + 1 } ?? 0
         for entry in twin.history {
             out +=
-                "\(Self.clock(entry.start)) \(entry.step.map { $0.rawValue.padded(6) } ?? "      ")\(entry.succeeded ? "ok  " : "FAIL") \(entry.summary): \(entry.message)\n"
+                "\(Self.clock(entry.start)) \((entry.step?.rawValue ?? "").padded(width))\(entry.succeeded ? "ok  " : "FAIL") \(entry.summary): \(entry.message)\n"
         }
         return out + "\n" + accountingText()
     }

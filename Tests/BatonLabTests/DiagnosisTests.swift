@@ -71,6 +71,14 @@ struct DiagnosisTests {
                 .mxMoveBlackout
             ),
             (
+                "PS D:\\> setup.exe /m:upgrade /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF\nC:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Setup.exe: Microsoft Exchange Server 2019 Cumulative Update 14 Unattended Setup",
+                .mxCURunDotSetup
+            ),
+            (
+                "Exchange Server setup\nError 1619: This installation package could not be opened. Verify that the package exists and that you can access it",
+                .mxCURunDotSetup
+            ),
+            (
                 "ServerWideOffline   Inactive   Requester: Functional",
                 .mxFailedUpdateComponents
             ),

@@ -100,6 +100,33 @@ struct LabDAGTests {
         #expect(twin.perform(failed.0).succeeded)
     }
 
+    @Test(
+        "a cumulative update started as a bare setup.exe: it says it succeeded, the version check finds the old build")
+    func bareSetup() throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        var twin = LabTwin(inventory: inventory, seed: 3)
+        let install = try #require(plan.steps.first { $0.action == .install })
+        let host = try #require(install.host)
+        let before = try #require(twin.hosts[host]?.build)
+        try twin.inject(LabFault(.bareSetup, host))
+        let failed = try #require(F.rehearse(plan, on: &twin))
+        #expect(failed.0.action == .verifyVersion && failed.0.host == host, "\(failed.0.summary)")
+        #expect(failed.1.rule == .mxCURunDotSetup, "\(failed.1.message)")
+        #expect(failed.1.message.contains("reports build \(before)") && failed.1.message.contains(".\\setup.exe"))
+        // `baton diagnose` recognises the message, pasted.
+        #expect(Diagnosis.findings(in: failed.1.message).map(\.rule) == [.mxCURunDotSetup])
+        #expect(twin.history.contains { $0.action == "install" && $0.host == host && $0.succeeded })
+        // Nothing was upgraded: the server still runs what it ran, and no other server was touched.
+        #expect(twin.hosts[host]?.build == before)
+        try twin.fix(LabFault(.bareSetup, host))
+        #expect(twin.perform(failed.0).succeeded)
+        // The rest of the rollout goes through, and the server ends on the update's build.
+        let rest = plan.steps.drop { $0.id != failed.0.id }.dropFirst()
+        #expect(rest.allSatisfy { twin.perform($0).succeeded })
+        #expect(
+            twin.hosts[host]?.build != before && twin.accounting.violations.isEmpty, "\(twin.accounting.violations)")
+    }
+
     @Test("preflight of a DAG organization: pending restart, disabled services, copies, Active Directory")
     func preflight() throws {
         let (inventory, plan) = try Self.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
