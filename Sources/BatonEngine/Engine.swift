@@ -95,11 +95,13 @@ public struct Engine: Sendable {
 
     /// Runs (or resumes) `run` to the end or to a halt; returns its final state.
     public func execute(run: RunID) async throws -> RunState {
-        guard let plan = try await journal.plan(of: run), let record = try await journal.run(run) else {
+        // Only what is left to do is read: resuming a large run near its end reads a few steps.
+        guard let part = try await journal.unfinishedPart(of: run), let record = try await journal.run(run) else {
             throw EngineError.noRun(run)
         }
+        let plan = part.plan
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
-        var state = Dictionary(uniqueKeysWithValues: try await journal.steps(of: run).map { ($0.id, $0.state) })
+        var state = part.state
 
         // A step in flight when the controller died, or one that failed (perhaps timed out
         // and finished later): ask the target whether it took effect before doing it again.

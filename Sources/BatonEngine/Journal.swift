@@ -129,6 +129,9 @@ public protocol Journal: Sendable {
     func runs() async throws -> [RunRecord]
     func plan(of run: RunID) async throws -> Plan?
     func steps(of run: RunID) async throws -> [StepRecord]
+    /// What driving the run needs of its plan (`UnfinishedPart`): for a run resumed near its
+    /// end, a small part of a large plan, read without the rest.
+    func unfinishedPart(of run: RunID) async throws -> UnfinishedPart?
     /// Where the run acts (`lab` or `hosts`).
     func target(of run: RunID) async throws -> String
     /// The inventory's text when the run was started with it inline.
@@ -198,7 +201,42 @@ public protocol Journal: Sendable {
     func confirmLease() async throws
 }
 
+/// The part of a run's plan that driving it acts on: every step not yet succeeded, with its
+/// state, and every step that takes a virtual server's resources offline or brings them online
+/// (an aborted run finds from them which virtual servers to bring back online). The steps keep
+/// the plan's order; a step named in an `after` but absent has succeeded.
+public struct UnfinishedPart: Sendable {
+    public var plan: Plan
+    public var state: [StepID: StepState]
+
+    /// The actions whose steps are kept whatever their state.
+    public static let alwaysKept: [Action] = [.resourcesOffline, .resourcesOnline]
+
+    public init(plan: Plan, state: [StepID: StepState]) {
+        self.plan = plan
+        self.state = state
+    }
+
+    /// The part of a plan kept whole, from every step's record.
+    public init(whole plan: Plan, steps: [StepRecord]) {
+        var state: [StepID: StepState] = [:]
+        for step in steps
+        where step.state != .succeeded || Self.alwaysKept.contains(where: { $0.rawValue == step.action }) {
+            state[step.id] = step.state
+        }
+        var part = plan
+        part.steps = plan.steps.filter { state[$0.id] != nil }
+        self.init(plan: part, state: state)
+    }
+}
+
 extension Journal {
+    /// From the whole plan, for a journal that cannot read a part alone.
+    public func unfinishedPart(of run: RunID) async throws -> UnfinishedPart? {
+        guard let plan = try await plan(of: run) else { return nil }
+        return UnfinishedPart(whole: plan, steps: try await steps(of: run))
+    }
+
     public func setState(run: RunID, _ state: RunState) async throws {
         try await setState(run: run, state, reason: "")
     }

@@ -60,7 +60,9 @@ public struct Scheduler: Sendable {
     var ready: Heap<ReadyStep>
 
     /// `state` is each step's state now: running and failed steps must have been settled
-    /// (succeeded or pending) first; blocked ones count as pending.
+    /// (succeeded or pending) first; blocked ones count as pending. The plan may be the part of
+    /// a run still to do (`UnfinishedPart`): a step named in an `after` but not in the plan
+    /// has succeeded.
     public init(plan: Plan, state: [StepID: StepState], approvals: Set<String>, settings: Settings) {
         self.plan = plan
         self.settings = settings
@@ -76,8 +78,8 @@ public struct Scheduler: Sendable {
         var unfinished: [StepID: Int] = [:], dependents: [StepID: [StepID]] = [:]
         var ready: [ReadyStep] = []
         for (index, step) in plan.steps.enumerated() {
-            unfinished[step.id] = step.after.filter { state[$0] != .succeeded }.count
-            for before in step.after { dependents[before, default: []].append(step.id) }
+            unfinished[step.id] = step.after.filter { position[$0] != nil && state[$0] != .succeeded }.count
+            for before in step.after where position[before] != nil { dependents[before, default: []].append(step.id) }
             if state[step.id] == .pending, unfinished[step.id] == 0 {
                 ready.append(ReadyStep(priority: remaining[index], position: index))
             }

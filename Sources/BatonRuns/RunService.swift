@@ -220,7 +220,10 @@ public struct RunService: Sendable {
         do {
             lease = try await journal.acquire(
                 run: id, owner: owner, expiry: leaseExpiry,
-                claims: claims(target, inventory: inventory, plan: try journal.plan(of: id), twin: twin))
+                // A lab run claims its twin; only a run on real hosts needs its plan's machines.
+                claims: claims(
+                    target, inventory: inventory, plan: target == .hosts ? try await journal.plan(of: id) : nil,
+                    twin: twin))
         } catch {
             throw RunServiceError(error)
         }

@@ -39,7 +39,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     }
 
     /// The schema this Baton writes; a database at a higher one is refused.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     public var location: String { address.description }
 
@@ -215,7 +215,10 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
                 PRIMARY KEY (twin, sequence))
             """,
             "ALTER TABLE run ADD COLUMN twin TEXT",
-        ]
+        ],
+        // 3: each step's JSON beside its state, the run's plan without its steps (a resume reads
+        // only the steps left to do); runs kept before keep their whole plan.
+        ["ALTER TABLE step ADD COLUMN detail TEXT"],
     ]
 
     static func prepareSchema(_ client: PostgresClient, location: String) async throws {
@@ -351,17 +354,19 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     // MARK: Runs
 
     public func createRun(_ run: RunRecord, plan: Plan) async throws {
-        let json = PlanFormat.json.render(plan)
-        try await transaction { connection in try await Self.insert(run, plan: plan, json: json, connection) }
+        let stored = StoredPlan(plan)
+        try await transaction { connection in try await Self.insert(run, plan: plan, stored: stored, connection) }
     }
 
-    static func insert(_ run: RunRecord, plan: Plan, json: String, _ connection: PostgresConnection) async throws {
+    static func insert(_ run: RunRecord, plan: Plan, stored: StoredPlan, _ connection: PostgresConnection)
+        async throws
+    {
         let before = String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self)
         let inserted = try await rows(
             """
             INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin)
             VALUES (\(run.id.rawValue), \(run.organization), \(run.package), \(run.inventory), \(run.state.rawValue),
-                \(run.created), \(json), \(before), \(run.twin?.rawValue))
+                \(run.created), \(stored.header), \(before), \(run.twin?.rawValue))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, on: connection)
         guard !inserted.isEmpty else { throw RunExists(run: run.id) }
@@ -371,9 +376,10 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         let positions = plan.steps.indices.map { Int64($0) }
         try await connection.query(
             """
-            INSERT INTO step (run, id, action, position, state)
-            SELECT \(run.id.rawValue), s.id, s.action, s.position, 'pending'
-            FROM unnest(\(ids)::text[], \(actions)::text[], \(positions)::bigint[]) AS s(id, action, position)
+            INSERT INTO step (run, id, action, position, state, detail)
+            SELECT \(run.id.rawValue), s.id, s.action, s.position, 'pending', s.detail
+            FROM unnest(\(ids)::text[], \(actions)::text[], \(positions)::bigint[], \(stored.steps)::text[])
+                AS s(id, action, position, detail)
             """, logger: logger)
         try await addTransition(run: run.id, step: nil, state: "created", message: "", on: connection)
     }
@@ -382,7 +388,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
         target: String, inventoryText: String?
     ) async throws -> Lease {
-        let json = PlanFormat.json.render(plan)
+        let stored = StoredPlan(plan)
         return try await transaction { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(LockKey.ownership.rawValue))", logger: logger)
@@ -392,7 +398,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             } else {
                 record.id = try await Self.nextRunName(connection)
             }
-            try await Self.insert(record, plan: plan, json: json, connection)
+            try await Self.insert(record, plan: plan, stored: stored, connection)
             try await connection.query(
                 "UPDATE run SET target = \(target), inventory_text = \(inventoryText) WHERE id = \(record.id.rawValue)",
                 logger: logger)
@@ -439,7 +445,34 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
 
     public func plan(of run: RunID) async throws -> Plan? {
         guard let row = try await query("SELECT plan FROM run WHERE id = \(run.rawValue)").first else { return nil }
-        return try JSONRenderer.decode(try row["plan"].decode(String.self))
+        let steps = try await query(
+            "SELECT detail FROM step WHERE run = \(run.rawValue) AND detail IS NOT NULL ORDER BY position"
+        ).map { try $0["detail"].decode(String.self) }
+        return try StoredPlan.assemble(header: try row["plan"].decode(String.self), steps: steps)
+    }
+
+    public func unfinishedPart(of run: RunID) async throws -> UnfinishedPart? {
+        guard let row = try await query("SELECT plan FROM run WHERE id = \(run.rawValue)").first else { return nil }
+        let kept = UnfinishedPart.alwaysKept.map(\.rawValue)
+        let rows = try await query(
+            """
+            SELECT id, state, detail FROM step
+            WHERE run = \(run.rawValue) AND (state <> 'succeeded' OR action = ANY(\(kept)::text[])) ORDER BY position
+            """)
+        let details = try rows.map { try $0["detail"].decode(String?.self) }
+        // A run kept before steps were kept one by one: its plan is whole in the header.
+        guard !details.contains(nil) else {
+            guard let plan = try await plan(of: run) else { return nil }
+            return UnfinishedPart(whole: plan, steps: try await steps(of: run))
+        }
+        var plan = try StoredPlan.assemble(header: try row["plan"].decode(String.self), steps: [])
+        plan.steps = rows.isEmpty ? [] : try StoredPlan.decodeSteps(details.compactMap { $0 })
+        var state: [StepID: StepState] = [:]
+        for row in rows {
+            state[StepID(try row["id"].decode(String.self))] =
+                StepState(rawValue: try row["state"].decode(String.self)) ?? .pending
+        }
+        return UnfinishedPart(plan: plan, state: state)
     }
 
     public func steps(of run: RunID) async throws -> [StepRecord] {

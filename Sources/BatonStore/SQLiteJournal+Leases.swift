@@ -34,11 +34,11 @@ extension SQLiteJournal {
         _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
         target: String, inventoryText: String?
     ) throws -> Lease {
-        let json = PlanFormat.json.render(plan)
+        let stored = StoredPlan(plan)
         return try immediate { db in
             var record = record
             record.id = try id ?? Self.nextRunName(db)
-            try Self.insert(record, plan: plan, json: json, db)
+            try Self.insert(record, plan: plan, stored: stored, db)
             // Where it acts and its inline inventory, in the same transaction: a controller
             // killed right after never leaves a run that would resume elsewhere.
             try db.execute(

@@ -221,29 +221,37 @@ public final class SQLiteJournal: Journal {
         migrator.registerMigration("v7: the lab twin a run acts on") { db in
             try db.execute(sql: "ALTER TABLE run ADD COLUMN twin TEXT")
         }
+        // Each step's JSON beside its state, and the run's plan without its steps: a resume
+        // reads only the steps left to do. Runs kept before keep their whole plan.
+        migrator.registerMigration("v8: each step kept on its own") { db in
+            try db.execute(sql: "ALTER TABLE step ADD COLUMN detail TEXT")
+        }
         return migrator
     }
 
     var now: Double { Date().timeIntervalSince1970 }
 
     public func createRun(_ run: RunRecord, plan: Plan) throws {
-        let json = PlanFormat.json.render(plan)
-        try database.write { db in try Self.insert(run, plan: plan, json: json, db) }
+        let stored = StoredPlan(plan)
+        try database.write { db in try Self.insert(run, plan: plan, stored: stored, db) }
     }
 
-    static func insert(_ run: RunRecord, plan: Plan, json: String, _ db: Database) throws {
+    static func insert(_ run: RunRecord, plan: Plan, stored: StoredPlan, _ db: Database) throws {
         do {
             try db.execute(
                 sql:
                     "INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
-                    run.id, run.organization, run.package, run.inventory, run.state.rawValue, run.created, json,
+                    run.id, run.organization, run.package, run.inventory, run.state.rawValue, run.created,
+                    stored.header,
                     String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self), run.twin?.rawValue,
                 ])
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO step (run, id, action, position, state, detail) VALUES (?, ?, ?, ?, 'pending', ?)")
             for (position, step) in plan.steps.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO step (run, id, action, position, state) VALUES (?, ?, ?, ?, 'pending')",
-                    arguments: [run.id, step.id, step.action.rawValue, position])
+                try statement.execute(arguments: [
+                    run.id, step.id, step.action.rawValue, position, stored.steps[position],
+                ])
             }
             try db.execute(
                 sql: "INSERT INTO transition (run, state, at) VALUES (?, 'created', ?)",
@@ -288,10 +296,43 @@ public final class SQLiteJournal: Journal {
     }
 
     public func plan(of run: RunID) throws -> Plan? {
-        let json = try database.read { db in
-            try String.fetchOne(db, sql: "SELECT plan FROM run WHERE id = ?", arguments: [run])
+        let (header, steps) = try database.read { db in
+            (
+                try String.fetchOne(db, sql: "SELECT plan FROM run WHERE id = ?", arguments: [run]),
+                try String?.fetchAll(
+                    db, sql: "SELECT detail FROM step WHERE run = ? ORDER BY position", arguments: [run])
+            )
         }
-        return try json.map { try JSONRenderer.decode($0) }
+        return try header.map { try StoredPlan.assemble(header: $0, steps: steps.compactMap { $0 }) }
+    }
+
+    public func unfinishedPart(of run: RunID) throws -> UnfinishedPart? {
+        let read = try database.read { db -> (header: String, rows: [Row])? in
+            guard let header = try String.fetchOne(db, sql: "SELECT plan FROM run WHERE id = ?", arguments: [run])
+            else {
+                return nil
+            }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, state, detail FROM step
+                    WHERE run = ? AND (state != 'succeeded' OR action IN (?, ?)) ORDER BY position
+                    """,
+                arguments: StatementArguments([run.rawValue] + UnfinishedPart.alwaysKept.map(\.rawValue)))
+            return (header, rows)
+        }
+        guard let read else { return nil }
+        let details: [String?] = read.rows.map { $0["detail"] }
+        // A run kept before steps were kept one by one: its plan is whole in the header.
+        guard !details.contains(nil) else {
+            guard let plan = try plan(of: run) else { return nil }
+            return UnfinishedPart(whole: plan, steps: try steps(of: run))
+        }
+        var plan = try StoredPlan.assemble(header: read.header, steps: [])
+        plan.steps = read.rows.isEmpty ? [] : try StoredPlan.decodeSteps(details.compactMap { $0 })
+        var state: [StepID: StepState] = [:]
+        for row in read.rows { state[StepID(row["id"] as String)] = StepState(rawValue: row["state"]) ?? .pending }
+        return UnfinishedPart(plan: plan, state: state)
     }
 
     public func steps(of run: RunID) throws -> [StepRecord] {

@@ -152,4 +152,60 @@ struct SchedulerTests {
             done.insert(step.id)
         }
     }
+
+    @Test(
+        "resumed from the unfinished part of its plan, a run makes the decisions it makes from the whole plan",
+        arguments: [false, true])
+    func unfinishedPart(aborting: Bool) throws {
+        let plan = try Self.plan(servers: 12, clusters: 3)
+        var recoveries = 0
+        for cut in stride(from: 0, through: plan.steps.count, by: 7) {
+            // The run so far: `cut` steps done, in the scheduler's own order.
+            var first = Self.fresh(plan, parallel: 1)
+            var done = 0
+            while done < cut, let step = Self.started(first.next()).first {
+                first.finished(step.id, .succeeded)
+                done += 1
+            }
+            let records = plan.steps.map {
+                StepRecord(
+                    id: $0.id, action: $0.action.rawValue, state: first.state[$0.id] ?? .pending, attempts: 0,
+                    message: "")
+            }
+            let part = UnfinishedPart(whole: plan, steps: records)
+            #expect(part.plan.steps.allSatisfy { part.state[$0.id] != .succeeded || $0.action.isResourceMove })
+            let settings = Scheduler.Settings(parallel: 3, approveAll: true, maxFailedHosts: 0)
+            var whole = Scheduler(
+                plan: plan, state: Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.state) }), approvals: [],
+                settings: settings)
+            var resumed = Scheduler(plan: part.plan, state: part.state, approvals: [], settings: settings)
+            if aborting {
+                whole.abort()
+                resumed.abort()
+            }
+            // Both driven alike: the same steps start, in the same order, to the same end.
+            var running: [StepID] = []
+            while true {
+                let started = Self.started(whole.next()).map(\.id)
+                #expect(Self.started(resumed.next()).map(\.id) == started, "cut at \(cut)")
+                running += started
+                guard !running.isEmpty else { break }
+                let id = running.removeFirst()
+                whole.finished(id, .succeeded)
+                resumed.finished(id, .succeeded)
+                if aborting { recoveries += 1 }
+            }
+            switch (whole.ending, resumed.ending) {
+            case (.completed, .completed): break
+            case (.halted(let a), .halted(let b)): #expect(a == b.filter { a[$0.key] != nil } && a.count == b.count)
+            default: Issue.record("cut at \(cut): \(whole.ending) against \(resumed.ending)")
+            }
+        }
+        // Aborted, some cuts leave a virtual server offline, which both bring back online.
+        #expect(!aborting || recoveries > 0)
+    }
+}
+
+extension Action {
+    fileprivate var isResourceMove: Bool { self == .resourcesOffline || self == .resourcesOnline }
 }

@@ -305,6 +305,53 @@ struct JournalConformanceTests {
         }
     }
 
+    @Test(
+        "a run's plan reads back whole, its unfinished part alone; a run whose plan was kept whole reads the same",
+        arguments: Backend.allCases)
+    func unfinishedPart(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let plan = try samplePlan(servers: 3, clusters: 1)
+            try await journal.createRun(record("r"), plan: plan)
+            #expect(try await journal.plan(of: "r") == plan)
+            // The steps done up to a virtual server's resources taken offline, then one running,
+            // one failed.
+            let offline = try #require(plan.steps.firstIndex { $0.action == .resourcesOffline })
+            let done = plan.steps.prefix(offline + 1).map { StepChange.finish($0.id, .succeeded, message: "") }
+            let others = plan.steps.dropFirst(offline + 1)
+            try await journal.record(
+                run: "r",
+                done + [.begin(others.first!.id), .finish(others.dropFirst().first!.id, .failed, message: "")])
+            let expected = UnfinishedPart(whole: plan, steps: try await journal.steps(of: "r"))
+            let part = try #require(try await journal.unfinishedPart(of: "r"))
+            #expect(part.plan == expected.plan && part.state == expected.state)
+            #expect(part.plan.steps.count < plan.steps.count && part.state.values.contains(.running))
+            #expect(part.plan.steps.contains { $0.action == .resourcesOffline && part.state[$0.id] == .succeeded })
+            #expect(try await journal.unfinishedPart(of: "none") == nil)
+
+            // Kept as an earlier Baton kept it: the whole plan with the run, nothing with its steps.
+            let whole = JSONRenderer.render(plan)
+            switch backend {
+            case .sqlite:
+                let database = try DatabaseQueue(path: fixture.directory + "/journal.sqlite")
+                try await database.write { db in
+                    try db.execute(sql: "UPDATE run SET plan = ?", arguments: [whole])
+                    try db.execute(sql: "UPDATE step SET detail = NULL")
+                }
+                try database.close()
+            case .postgres:
+                let server = try #require(fixture.server)
+                let database = String(fixture.address.split(separator: "/").last!.split(separator: "?").first!)
+                try server.sql(
+                    "UPDATE baton.run SET plan = $plan$\(whole)$plan$; UPDATE baton.step SET detail = NULL",
+                    database: database)
+            }
+            #expect(try await journal.plan(of: "r") == plan)
+            let old = try #require(try await journal.unfinishedPart(of: "r"))
+            #expect(old.plan == expected.plan && old.state == expected.state)
+        }
+    }
+
     @Test("a journal written by a newer Baton is refused and left unchanged", arguments: Backend.allCases)
     func newerSchema(_ backend: Backend) async throws {
         try await withJournal(backend) { fixture in

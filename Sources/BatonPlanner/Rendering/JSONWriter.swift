@@ -34,6 +34,18 @@ struct JSONWriter {
 
     static let chunk = 1 << 20
 
+    /// Each step as a JSON object of its own, in the plan's order.
+    static func steps(_ plan: Plan) -> [String] {
+        var writer = JSONWriter(capacity: 4096)
+        return plan.steps.map { step in
+            writer.bytes.removeAll(keepingCapacity: true)
+            writer.begin()
+            writer.step(step)
+            writer.end()
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+    }
+
     mutating func drain() {
         guard let sink, !bytes.isEmpty else { return }
         bytes.withUnsafeBytes(sink)
