@@ -7,12 +7,9 @@ public struct HostName: Sendable, Hashable, Comparable, CustomStringConvertible,
 {
     /// The name as written where it was first read.
     public let spelling: String
-    /// The form names are compared by.
-    public let key: String
 
     public init(_ spelling: String) {
         self.spelling = spelling
-        key = spelling.lowercased()
     }
 
     public init(stringLiteral value: String) {
@@ -23,13 +20,42 @@ public struct HostName: Sendable, Hashable, Comparable, CustomStringConvertible,
         self.init(String(stringInterpolation: stringInterpolation))
     }
 
+    /// The form names are compared by: the spelling in lower case. Only the spelling is kept
+    /// (a plan of a million steps names machines millions of times); comparing lowers ASCII
+    /// letters as it goes, and lowers other names whole.
+    public var key: String { spelling.lowercased() }
+
     public var description: String { spelling }
 
-    public static func == (lhs: HostName, rhs: HostName) -> Bool { lhs.key == rhs.key }
+    public static func == (lhs: HostName, rhs: HostName) -> Bool {
+        compare(lhs, rhs) == 0
+    }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 
-    public static func < (lhs: HostName, rhs: HostName) -> Bool { lhs.key < rhs.key }
+    public static func < (lhs: HostName, rhs: HostName) -> Bool { compare(lhs, rhs) < 0 }
+
+    /// -1, 0 or 1 as `lhs`'s key sorts before, with or after `rhs`'s: ASCII letters lowered as
+    /// they are compared; names with any other character lowered whole.
+    static func compare(_ lhs: HostName, _ rhs: HostName) -> Int {
+        let left = lhs.spelling.utf8, right = rhs.spelling.utf8
+        guard left.allSatisfy({ $0 < 0x80 }), right.allSatisfy({ $0 < 0x80 }) else { return slowCompare(lhs, rhs) }
+        for (a, b) in zip(left, right) {
+            let x = lower(a), y = lower(b)
+            if x != y { return x < y ? -1 : 1 }
+        }
+        return left.count == right.count ? 0 : (left.count < right.count ? -1 : 1)
+    }
+
+    /// Names beyond ASCII, lowered whole.
+    static func slowCompare(_ lhs: HostName, _ rhs: HostName) -> Int {
+        let left = lhs.key, right = rhs.key
+        return left == right ? 0 : (left < right ? -1 : 1)
+    }
+
+    static func lower(_ byte: UInt8) -> UInt8 {
+        (0x41...0x5A).contains(byte) ? byte + 0x20 : byte
+    }
 }
 
 extension HostName: Codable, CodingKeyRepresentable {

@@ -57,8 +57,7 @@ extension Plan {
     /// plan's end. Starting the ready step with the longest chain first is what keeps a
     /// rollout with limited slots close to its shortest possible length.
     public func remainingWork(durations: ActionDurations = ActionDurations()) -> [Int] {
-        var position: [StepID: Int] = [:]
-        for (index, step) in steps.enumerated() { position[step.id] = index }
+        let position = StepPositions(steps)
         var remaining = [Int](repeating: 0, count: steps.count)
         // Creation order is a topological order: walking it backwards sees every dependent first.
         for index in steps.indices.reversed() {

@@ -61,25 +61,38 @@ public struct Estimate: Sendable, Hashable, Codable {
         case pools, assumptions, databases, dags
     }
 
-    /// Earliest start of every step, each as soon as its predecessors end.
-    public static func schedule(_ steps: [Step], durations: ActionDurations, package: Package) -> [StepID: (
-        start: Int, end: Int
-    )] {
-        var times: [StepID: (start: Int, end: Int)] = [:]
-        times.reserveCapacity(steps.count)
-        for step in steps {
-            let start = step.after.map { times[$0]?.end ?? 0 }.max() ?? 0
-            times[step.id] = (start, start + durations.seconds(for: step, package: package))
+    /// Earliest start and end of every step by its position in the plan, each step as soon as
+    /// its predecessors end, with the plan's makespan and total work.
+    struct Timeline {
+        var start: [Int] = []
+        var end: [Int] = []
+        var makespan = 0
+        var work = 0
+
+        init(_ steps: [Step], durations: ActionDurations, package: Package) {
+            let position = StepPositions(steps)
+            start.reserveCapacity(steps.count)
+            end.reserveCapacity(steps.count)
+            for step in steps {
+                var earliest = 0
+                for before in step.after {
+                    if let from = position[before], from < end.count { earliest = max(earliest, end[from]) }
+                }
+                let seconds = durations.seconds(for: step, package: package)
+                start.append(earliest)
+                end.append(earliest + seconds)
+                makespan = max(makespan, earliest + seconds)
+                work += seconds
+            }
         }
-        return times
+
+        subscript(_ index: Int) -> (start: Int, end: Int) { (start[index], end[index]) }
     }
 
     static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations)
         -> Estimate
     {
-        let times = schedule(steps, durations: durations, package: package)
-        let makespan = times.values.map(\.end).max() ?? 0
-        let work = steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
+        let times = Timeline(steps, durations: durations, package: package)
 
         var offline: [HostName: [(Int, Int)]] = [:]
         var offlineSince: [HostName: Int] = [:]
@@ -88,8 +101,11 @@ public struct Estimate: Sendable, Hashable, Codable {
             grouping: inventory.clusters.filter { $0.nodes.first?.install.product == .exchange55 }
                 .flatMap(\.virtualServers), by: \.owner
         ).mapValues { $0.map(\.name) }
-        for step in steps {
-            guard let time = times[step.id] else { continue }
+        // Steps of each pool, by position.
+        var poolSteps: [String: [Int]] = [:]
+        for (index, step) in steps.enumerated() {
+            let time = times[index]
+            if let pool = step.pool { poolSteps[pool, default: []].append(index) }
             switch step.action {
             case .resourcesOffline: if let group = step.group { offlineSince[group] = time.start }
             case .resourcesOnline:
@@ -115,12 +131,12 @@ public struct Estimate: Sendable, Hashable, Codable {
 
         var pools: [PoolWindow] = []
         let poolMembers = Dictionary(grouping: inventory.servers.filter { $0.pool != nil }, by: { $0.pool! })
-        let poolSteps = Dictionary(grouping: steps.filter { $0.pool != nil }, by: { $0.pool! })
         for (name, members) in poolMembers.sorted(by: { $0.key < $1.key }) {
             var outIntervals: [HostName: (Int, Int)] = [:]
             var leftAt: [HostName: Int] = [:]
-            for step in poolSteps[name] ?? [] {
-                guard let host = step.host, let time = times[step.id] else { continue }
+            for index in poolSteps[name] ?? [] {
+                let step = steps[index], time = times[index]
+                guard let host = step.host else { continue }
                 if step.action == .leavePool { leftAt[host] = time.start }
                 if step.action == .rejoinPool { outIntervals[host] = (leftAt[host] ?? time.start, time.end) }
             }
@@ -138,7 +154,7 @@ public struct Estimate: Sendable, Hashable, Codable {
                     fullyOutSeconds: fullyOut))
         }
         return Estimate(
-            makespanSeconds: makespan, workSeconds: work, virtualServers: downtimes, pools: pools,
+            makespanSeconds: times.makespan, workSeconds: times.work, virtualServers: downtimes, pools: pools,
             assumptions: "Steps start as soon as their predecessors end; approvals take no time; every restart happens."
         )
     }

@@ -6,9 +6,7 @@ enum ModernEstimate {
     static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations)
         -> Estimate
     {
-        let times = Estimate.schedule(steps, durations: durations, package: package)
-        let makespan = times.values.map(\.end).max() ?? 0
-        let work = steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
+        let times = Estimate.Timeline(steps, durations: durations, package: package)
 
         // Each server's time out of service: from server-offline to server-online.
         var offlineSince: [HostName: Int] = [:]
@@ -16,8 +14,8 @@ enum ModernEstimate {
         var window: [HostName: (start: Int, end: Int)] = [:]
         var dagOf: [HostName: HostName] = [:]
         for dag in inventory.dags { for member in dag.members { dagOf[member] = dag.name } }
-        for step in steps {
-            guard let time = times[step.id] else { continue }
+        for (index, step) in steps.enumerated() {
+            let time = times[index]
             switch step.detail {
             case .serverOffline(let host): offlineSince[host] = time.start
             case .serverOnline(let host):
@@ -52,7 +50,8 @@ enum ModernEstimate {
                 name: dag.name.spelling, members: dag.members.count, windowSeconds: span.end - span.start)
         }
         return Estimate(
-            makespanSeconds: makespan, workSeconds: work, virtualServers: [], pools: [], databases: databases,
+            makespanSeconds: times.makespan, workSeconds: times.work, virtualServers: [], pools: [],
+            databases: databases,
             dags: dags,
             assumptions:
                 "Steps start as soon as their predecessors end; approvals take no time; every restart happens; a database with another healthy copy moves without an outage."

@@ -70,7 +70,7 @@ struct ModernPlanner {
 
     func plan() throws(PlanRefusal) -> Plan {
         try refuse()
-        var builder = PlanBuilder()
+        var builder = PlanBuilder(machines: inventory.servers.count)
         let durations = ActionDurations(overrides: inventory.durations)
         let servers = inventory.servers.filter { verdict($0) == .applies }
         warnLeftAlone(&builder)

@@ -8,6 +8,21 @@ struct PlanBuilder {
     private(set) var steps: [Step] = []
     private(set) var warnings: [Plan.Warning] = []
     var phase = "prepare"
+    /// Each distinct sentence of why and list of rules, kept once: a large organization's steps
+    /// repeat a few thousand of them (every server's "Confirm the server reports build …"),
+    /// and shared copies cost no memory.
+    private var sentences: [String: String] = [:]
+    private var ruleLists: [[Rule.ID]: [Rule.ID]] = [:]
+
+    /// Room for the steps an organization of `machines` servers, nodes and virtual servers
+    /// needs, made once: a plan of a million steps grown by doubling would hold its old and new
+    /// copies at once. Room not used is never written, so it costs no memory.
+    init(machines: Int = 0) {
+        steps.reserveCapacity(Self.stepsPerMachine * machines + 256)
+    }
+
+    /// More steps than any machine's procedure makes.
+    static let stepsPerMachine = 24
 
     /// Adds `step` after `after` (ids of earlier steps) and returns its id.
     @discardableResult
@@ -15,11 +30,14 @@ struct PlanBuilder {
         var step = step
         step.id = "s\(steps.count + 1)"
         if after.count <= 1 {
-            step.after = after
+            step.after = StepList(after)
         } else {
-            step.after = Set(after).map { (id: $0, number: Self.number($0)) }.sorted { $0.number < $1.number }.map(\.id)
+            step.after = StepList(
+                Set(after).map { (id: $0, number: Self.number($0)) }.sorted { $0.number < $1.number }.map(\.id))
         }
         step.phase = phase
+        step.why = Self.interned(step.why, in: &sentences)
+        step.rules = Self.interned(step.rules, in: &ruleLists)
         steps.append(step)
         return step.id
     }
@@ -44,6 +62,39 @@ struct PlanBuilder {
     }
 
     static func number(_ id: StepID) -> Int { Int(id.rawValue.dropFirst()) ?? 0 }
+
+    static func interned<Value: Hashable>(_ value: Value, in table: inout [Value: Value]) -> Value {
+        if let kept = table[value] { return kept }
+        table[value] = value
+        return value
+    }
+}
+
+/// Where each step of a list is, by id. Plans number their steps `s1`, `s2`, … in order, so an
+/// id's number gives its place without a table; steps numbered otherwise are looked up in one.
+struct StepPositions {
+    private let steps: [Step]
+    private let table: [StepID: Int]?
+
+    init(_ steps: [Step]) {
+        self.steps = steps
+        let numbered = steps.indices.allSatisfy { Self.numbered(steps[$0].id, $0) }
+        table =
+            numbered ? nil : Dictionary(steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    subscript(_ id: StepID) -> Int? {
+        guard let table else {
+            let index = PlanBuilder.number(id) - 1
+            return steps.indices.contains(index) && steps[index].id == id ? index : nil
+        }
+        return table[id]
+    }
+
+    /// Whether `id` is `s` followed by `index + 1`.
+    static func numbered(_ id: StepID, _ index: Int) -> Bool {
+        PlanBuilder.number(id) == index + 1 && id.rawValue.hasPrefix("s")
+    }
 }
 
 /// A sequence of steps on one host or cluster: each new step waits for the previous one.

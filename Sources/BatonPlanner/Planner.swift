@@ -32,7 +32,9 @@ public struct Planner: Sendable {
         }
         try refuseMigrations()
         let applicability = Applicability(package: package)
-        var builder = PlanBuilder()
+        var builder = PlanBuilder(
+            machines: inventory.servers.count
+                + inventory.clusters.reduce(0) { $0 + $1.nodes.count + $1.virtualServers.count })
         let durations = ActionDurations(overrides: inventory.durations)
 
         let servers = inventory.servers.filter { applicability.verdict($0.install, clustered: false) == .applies }

@@ -16,6 +16,21 @@ struct StepTypesTests {
         #expect(!(upper < lower) && !(lower < upper))
         #expect(HostName("EVS1") != HostName("EVS2"))
 
+        // Ordered as their lower-case forms are, whatever their length or characters.
+        let names = [
+            "mail-2", "MAIL-10", "Mail-1", "a", "A.B", "z_", "Z", "mailbox-server-in-the-west-17",
+            "MAILBOX-SERVER-IN-THE-WEST-2",
+            "Ärzte", "ärzte-2", "\u{212A}ELVIN", "kelvin",
+        ].map { HostName($0) }
+        for a in names {
+            for b in names {
+                #expect((a == b) == (a.key == b.key), "\(a) == \(b)")
+                #expect((a < b) == (a.key < b.key), "\(a) < \(b)")
+                if a == b { #expect(a.hashValue == b.hashValue, "\(a) and \(b) hash alike") }
+            }
+        }
+        #expect(HostName("\u{212A}ELVIN") == HostName("kelvin") && HostName("ÄRZTE") == HostName("ärzte"))
+
         let encoded = String(decoding: try JSONEncoder().encode([upper: "up"]), as: UTF8.self)
         #expect(encoded == #"{"node1":"up"}"#)
         let decoded = try JSONDecoder().decode([HostName: String].self, from: Data(#"{"Node1":"up"}"#.utf8))

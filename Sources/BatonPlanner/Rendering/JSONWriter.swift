@@ -170,8 +170,10 @@ struct JSONWriter {
         raw(firstMember[firstMember.count - 1] ? "\n" : ",\n")
         firstMember[firstMember.count - 1] = false
         writeIndent()
-        string(name)
-        raw(" : ")
+        // Keys are the format's own names, which need no escape.
+        bytes.append(0x22)
+        raw(name)
+        raw("\" : ")
     }
 
     mutating func field(_ name: String, _ value: String?) {
@@ -248,7 +250,17 @@ struct JSONWriter {
     /// `/` included, as UTF-8.
     mutating func string(_ value: String) {
         bytes.append(0x22)
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+        // Most strings need no escape: scanned and copied as one buffer.
+        let plain = value.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
+            for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            bytes.append(contentsOf: buffer)
+            return true
+        }
+        if plain == true {
+            bytes.append(0x22)
+            return
+        }
+        if plain == nil, !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
             bytes.append(contentsOf: value.utf8)
             bytes.append(0x22)
             return
