@@ -33,6 +33,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "CAllocator"),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
         .target(
             name: "BatonPlanner",
@@ -88,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonServer",
+                "CAllocator", "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonServer",
                 "BatonRemote", "BatonRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

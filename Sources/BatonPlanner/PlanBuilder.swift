@@ -30,10 +30,9 @@ struct PlanBuilder {
         var step = step
         step.id = "s\(steps.count + 1)"
         if after.count <= 1 {
-            step.after = StepList(after)
+            step.after = after
         } else {
-            step.after = StepList(
-                Set(after).map { (id: $0, number: Self.number($0)) }.sorted { $0.number < $1.number }.map(\.id))
+            step.after = Set(after).map { (id: $0, number: Self.number($0)) }.sorted { $0.number < $1.number }.map(\.id)
         }
         step.phase = phase
         step.why = Self.interned(step.why, in: &sentences)

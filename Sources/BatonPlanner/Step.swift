@@ -257,50 +257,12 @@ extension StepDetail {
     }
 }
 
-/// The steps a step waits for. Most steps wait for exactly one (the step before them on the
-/// same machine), which is kept without an array of its own: a plan of a million steps would
-/// otherwise hold a million one-element arrays.
-public struct StepList: Sendable, Hashable, RandomAccessCollection, ExpressibleByArrayLiteral {
-    private enum Storage: Sendable, Hashable {
-        case one(StepID)
-        case many([StepID])
-    }
-
-    private let storage: Storage
-
-    public init(_ ids: [StepID]) {
-        storage = ids.count == 1 ? .one(ids[0]) : .many(ids)
-    }
-
-    public init(arrayLiteral ids: StepID...) {
-        self.init(ids)
-    }
-
-    public var startIndex: Int { 0 }
-
-    public var endIndex: Int {
-        switch storage {
-        case .one: 1
-        case .many(let ids): ids.count
-        }
-    }
-
-    public subscript(position: Int) -> StepID {
-        switch storage {
-        case .one(let id):
-            precondition(position == 0, "index out of range")
-            return id
-        case .many(let ids): return ids[position]
-        }
-    }
-}
-
 /// One step of a plan: an action with its arguments, the steps it waits for, the rules that
 /// put it there and a sentence saying why (docs/plan.md).
 public struct Step: Sendable, Hashable, Identifiable {
     public var id: StepID
     public var detail: StepDetail
-    public var after: StepList
+    public var after: [StepID]
     public var rules: [Rule.ID]
     public var why: String
     /// Which part of the rollout it belongs to ("prepare", "front-ends", "cluster EXCL1"…),
@@ -475,7 +437,7 @@ extension Step: Codable {
             detail, rules: try container.decode([Rule.ID].self, forKey: .rules),
             why: try container.decode(String.self, forKey: .why))
         id = try container.decode(StepID.self, forKey: .id)
-        after = StepList(try container.decode([StepID].self, forKey: .after))
+        after = try container.decode([StepID].self, forKey: .after)
         phase = try container.decode(String.self, forKey: .phase)
     }
 
@@ -483,7 +445,7 @@ extension Step: Codable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(action, forKey: .action)
-        try container.encode(Array(after), forKey: .after)
+        try container.encode(after, forKey: .after)
         try container.encode(rules, forKey: .rules)
         try container.encode(why, forKey: .why)
         try container.encode(phase, forKey: .phase)

@@ -123,7 +123,7 @@ struct RunDetail: Encodable, Sendable {
             return StepView(
                 id: step.id, action: step.action.rawValue, state: record?.state.rawValue ?? "pending",
                 attempts: record?.attempts ?? 0, message: record?.message ?? "", phase: step.phase,
-                summary: step.summary, why: step.why, rules: step.rules.map(\.rawValue), after: Array(step.after),
+                summary: step.summary, why: step.why, rules: step.rules.map(\.rawValue), after: step.after,
                 host: step.host, group: step.group, gate: step.gate)
         }
         let approved = Dictionary(approvals.map { ($0.gate, $0) }, uniquingKeysWith: { first, _ in first })

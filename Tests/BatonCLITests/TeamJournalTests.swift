@@ -133,15 +133,19 @@ struct TeamJournalTests {
         // Slow enough that the stream is open while the run goes; it is stopped at the end.
         let run = try BackgroundBaton(
             ["run"] + Self.contoso + ["--state", driver, "--yes", "--speed", "400", "--journal", address])
-        for _ in 0..<1200 where try await serve.call(.GET, "/api/runs/run-1").status != 200 {
+        var shown = false
+        for _ in 0..<2400 {
+            shown = try await serve.call(.GET, "/api/runs/run-1").status == 200
+            if shown { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        #expect(shown, "the server shows the run: \(run.output)")
         // The first transitions announced after the stream opened, while the run goes on.
         let events = try await serve.events(of: "run-1") { events in
             events.filter { $0.name == "transition" }.count >= 2 || events.last?.name == "end"
         }
-        #expect(events.filter { $0.name == "transition" }.count >= 2, "\(events.map(\.name))")
-        #expect(run.process.isRunning, "the events came while the run went on")
+        #expect(events.filter { $0.name == "transition" }.count >= 2, "\(events.map(\.name)): \(run.output)")
+        #expect(run.process.isRunning, "the events came while the run went on: \(run.output)")
     }
 
     /// Two `baton serve` on one journal; the one driving a lab run is killed (-9), or the

@@ -24,7 +24,7 @@ struct CheckerSelfTests {
         for step in dropped { replacement[step.id] = step.after.flatMap { replacement[$0] ?? [$0] } }
         plan.steps = plan.steps.filter { !predicate($0) }.map { step in
             var step = step
-            step.after = StepList(step.after.flatMap { replacement[$0] ?? [$0] })
+            step.after = step.after.flatMap { replacement[$0] ?? [$0] }
             return step
         }
     }
