@@ -94,6 +94,69 @@ struct TestHosts {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    /// `mx-two-member-dag.yaml` on the test hosts, with a shell profile that keeps each
+    /// server's maintenance state as files (draining, in DAG maintenance, offline), refuses
+    /// setup on a server still in service, and logs every action of every host in order to
+    /// one file (`all.log`) so that the test can see what happened before what.
+    func dagInventory() throws -> String {
+        let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
+        var text = try String(
+            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/mx-two-member-dag.yaml"),
+            encoding: .utf8)
+        func log(_ action: String, _ then: String = "") -> String {
+            "'echo \"{{host}} \(action)\" >> \"\(directory)/all.log\"\(then)'"
+        }
+        func mark(_ action: String, _ file: String, set: Bool) -> String {
+            log(action, set ? "; touch \"$HOST_ROOT/\(file)\"" : "; rm -f \"$HOST_ROOT/\(file)\"")
+        }
+        text += """
+
+            ssh:
+              config: \(directory)/ssh_config
+              connect-timeout: 5
+            profiles:
+              files:
+                kind: shell
+                restart-timeout: 60
+                commands:
+                  probe: 'test -d "$HOST_ROOT"'
+                  restart: "setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &"
+                  backup: \(log("backup {{what}}"))
+                  prepare-schema: \(log("prepare-schema"))
+                  prepare-ad: \(log("prepare-ad"))
+                  prepare-domains: \(log("prepare-domains {{domains}}"))
+                  wait-replication: \(log("wait-replication"))
+                  check-copies: \(log("check-copies {{dag}}"))
+                  check-witness: \(log("check-witness {{dag}}"))
+                  drain-transport: \(mark("drain-transport", "draining", set: true))
+                  start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
+                  redirect-messages: \(log("redirect-messages {{to}}"))
+                  server-offline: \(mark("server-offline", "offline", set: true))
+                  save-config: \(log("save-config {{files}}", "; echo saved > \"$HOST_ROOT/config-saved\""))
+                  quiesce: \(log("quiesce"))
+                  check-installers: \(log("check-installers"))
+                  check-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending"; exit 1; fi'
+                  install: 'if [ ! -e "$HOST_ROOT/offline" ] || [ ! -e "$HOST_ROOT/draining" ]; then echo "setup refused: {{host}} is in service"; exit 1; fi; echo "{{host}} install {{package}}" >> "\(directory)/all.log"; echo "{{package}}" > "$HOST_ROOT/package"'
+                  verify-version: 'if [ ! -s "$HOST_ROOT/package" ]; then echo "reports the old build"; exit 1; fi; echo "reports {{build}}"'
+                  restore-config: 'test -e "$HOST_ROOT/config-saved" && echo "{{host}} restore-config {{files}}" >> "\(directory)/all.log"'
+                  restore-services: \(log("restore-services"))
+                  server-online: \(mark("server-online", "offline", set: false))
+                  stop-dag-maintenance: \(mark("stop-dag-maintenance {{dag}}", "dag-maintenance", set: false))
+                  resume-transport: \(mark("resume-transport", "draining", set: false))
+                  rebalance-databases: \(log("rebalance-databases {{dag}}"))
+                checks:
+                  install: 'grep -qx "{{package}}" "$HOST_ROOT/package"'
+            hosts:
+
+            """
+        for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
+            text += "  \(name): {address: 127.0.0.1, port: \(port), via: ssh, profile: files}\n"
+        }
+        let path = directory + "/dag-inventory.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
 }
 
 @Suite("Real hosts over OpenSSH", .serialized)
@@ -151,6 +214,55 @@ struct RemoteHostsTests {
             #expect(checks.contains { $0.split(separator: " ").contains(Substring(name)) }, "\(name): \(checks)")
         }
         #expect(report.stdout.contains("real hosts"))
+    }
+
+    @Test("a DAG rollout through the shell profile: one member at a time in maintenance, every install once, none left")
+    func dagRollout() async throws {
+        let hosts = try TestHosts(["NWDC1", "NW-EX1", "NW-EX2", "NW-EDGE"])
+        defer { hosts.stop() }
+        let inventory = try hosts.dagInventory()
+        let state = BatonProcess.temporaryPath("remote-dag-state")
+        let servers = ["NW-EX1", "NW-EX2", "NW-EDGE"]
+        let pids = servers.map { hosts.sshdPID($0) }
+
+        let run = try BatonProcess.run(["run", inventory, "--package", "exchange-2016-cu23", "--state", state, "--yes"])
+        #expect(run.status == 0, "\(run.stdout.suffix(3000))\(run.stderr)")
+        #expect(
+            run.stdout.contains("on its real hosts") && run.stdout.contains("completed"), "\(run.stdout.suffix(2000))")
+
+        let log =
+            (try? String(contentsOfFile: hosts.directory + "/all.log", encoding: .utf8))?.split(separator: "\n")
+            .map(String.init) ?? []
+        func at(_ line: String) -> Int? { log.firstIndex(of: line) }
+        for name in servers {
+            #expect(log.filter { $0 == "\(name) install exchange-2016-cu23" }.count == 1, "\(name): \(log)")
+            let install = try #require(at("\(name) install exchange-2016-cu23"))
+            // Out of service around its update, and back in service after it.
+            for before in ["drain-transport", "server-offline"] {
+                #expect(try #require(at("\(name) \(before)")) < install, "\(name) \(before)")
+            }
+            for after in ["server-online", "resume-transport"] {
+                #expect(try #require(at("\(name) \(after)")) > install, "\(name) \(after)")
+            }
+            for marker in ["draining", "offline", "dag-maintenance"] {
+                #expect(
+                    !FileManager.default.fileExists(atPath: hosts.root(name) + "/" + marker), "\(name) left \(marker)")
+            }
+        }
+        // The DAG's members one at a time: the second enters maintenance after the first left it.
+        let firstOut = try #require(at("NW-EX1 stop-dag-maintenance NW-DAG"))
+        let secondIn = try #require(at("NW-EX2 start-dag-maintenance NW-DAG"))
+        #expect(firstOut < secondIn, "\(log)")
+        #expect(try #require(at("NW-EX1 prepare-schema")) < (at("NW-EX1 install exchange-2016-cu23") ?? 0))
+        #expect(log.contains("NW-EX1 restore-config web.config"), "the saved web.config is applied again")
+        // Every restart was a real one: each server's sshd was started again.
+        for (name, pid) in zip(servers, pids) { #expect(hosts.sshdPID(name) != pid, "\(name) restarted") }
+
+        // Resumed after the end, nothing is done again.
+        let again = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        #expect(again.status != 0 || !again.stdout.contains("install"), "\(again.stdout)\(again.stderr)")
+        let after = (try? String(contentsOfFile: hosts.directory + "/all.log", encoding: .utf8)) ?? ""
+        #expect(after.split(separator: "\n").count == log.count)
     }
 
     @Test("an unreachable host, a wrong host key and a failing command each halt the run cleanly; resume goes on")
