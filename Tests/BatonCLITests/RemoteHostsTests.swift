@@ -45,13 +45,13 @@ struct TestHosts {
         (try? String(contentsOfFile: "\(directory)/\(name)/sshd.pid", encoding: .utf8)) ?? ""
     }
 
-    /// The example inventory with a `hosts:` entry per test host, a shell profile whose
-    /// commands change files in each host's folder, and the test hosts' ssh configuration.
-    func inventory(from example: String) throws -> String {
+    /// `example` with the test hosts' ssh configuration, a shell profile `files` whose
+    /// commands are `commands` (with the probe and a restart that really restarts the host's
+    /// sshd) and whose checks are `checks`, and a `hosts:` entry per test host.
+    func inventory(example: String, commands: String, checks: String, file: String) throws -> String {
         let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
         var text = try String(
             contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/\(example)"), encoding: .utf8)
-        func log(_ line: String) -> String { "'echo \"\(line)\" >> \"$HOST_ROOT/actions.log\"'" }
         text += """
 
             ssh:
@@ -64,98 +64,93 @@ struct TestHosts {
                 commands:
                   probe: 'test -d "$HOST_ROOT"'
                   restart: "setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &"
-                  backup: \(log("backup {{what}} {{group}}"))
-                  export-schema-map: \(log("export-schema-map"))
-                  quiesce: \(log("quiesce"))
-                  check-installers: 'if [ -e "$HOST_ROOT/installer-running" ]; then echo "setup.exe is running"; exit 1; fi'
-                  probe-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending: component servicing"; exit 1; fi; echo "no restart pending"'
-                  leave-pool: \(log("leave-pool {{pool}}"))
-                  rejoin-pool: \(log("rejoin-pool {{pool}}"))
-                  move-group: \(log("move-group {{group}} {{to}}"))
-                  stop-cluster-service: \(log("stop-cluster-service"))
-                  start-cluster-service: \(log("start-cluster-service"))
-                  install: 'echo "install {{package}}" >> "$HOST_ROOT/actions.log"; if [ -n "{{build}}" ]; then echo "{{build}}" > "$HOST_ROOT/version"; fi; if [ -e "$HOST_ROOT/ask-restart" ]; then rm "$HOST_ROOT/ask-restart"; exit 194; fi'
-                  resources-offline: \(log("resources-offline {{group}} {{keep}}"))
-                  upgrade-virtual-server: \(log("upgrade-virtual-server {{group}}"))
-                  resources-online: \(log("resources-online {{group}}"))
-                  update-component: \(log("update-component {{component}}"))
-                  restore-services: \(log("restore-services"))
-                  verify-version: 'v=$(cat "$HOST_ROOT/version" 2>/dev/null); if [ "$v" != "{{build}}" ]; then echo "reports $v, not {{build}}"; exit 1; fi; echo "reports $v"'
-                  failover-test: \(log("failover-test {{group}}"))
-                checks:
-                  install: 'grep -qx "{{build}}" "$HOST_ROOT/version"'
-            hosts:
 
             """
+        text += commands + "    checks:\n" + checks + "hosts:\n"
         for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
             text += "  \(name): {address: 127.0.0.1, port: \(port), via: ssh, profile: files}\n"
         }
-        let path = directory + "/inventory.yaml"
+        let path = directory + "/" + file
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
-    /// `mx-two-member-dag.yaml` on the test hosts, with a shell profile that keeps each
-    /// server's maintenance state as files (draining, in DAG maintenance, offline), refuses
-    /// setup on a server still in service, and logs every action of every host in order to
-    /// one file (`all.log`) so that the test can see what happened before what.
+    /// The example inventory with a shell profile whose commands change files in each host's
+    /// folder.
+    func inventory(from example: String) throws -> String {
+        func log(_ line: String) -> String { "'echo \"\(line)\" >> \"$HOST_ROOT/actions.log\"'" }
+        return try inventory(
+            example: example,
+            commands: """
+                      backup: \(log("backup {{what}} {{group}}"))
+                      export-schema-map: \(log("export-schema-map"))
+                      quiesce: \(log("quiesce"))
+                      check-installers: 'if [ -e "$HOST_ROOT/installer-running" ]; then echo "setup.exe is running"; exit 1; fi'
+                      probe-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending: component servicing"; exit 1; fi; echo "no restart pending"'
+                      leave-pool: \(log("leave-pool {{pool}}"))
+                      rejoin-pool: \(log("rejoin-pool {{pool}}"))
+                      move-group: \(log("move-group {{group}} {{to}}"))
+                      stop-cluster-service: \(log("stop-cluster-service"))
+                      start-cluster-service: \(log("start-cluster-service"))
+                      install: 'echo "install {{package}}" >> "$HOST_ROOT/actions.log"; if [ -n "{{build}}" ]; then echo "{{build}}" > "$HOST_ROOT/version"; fi; if [ -e "$HOST_ROOT/ask-restart" ]; then rm "$HOST_ROOT/ask-restart"; exit 194; fi'
+                      resources-offline: \(log("resources-offline {{group}} {{keep}}"))
+                      upgrade-virtual-server: \(log("upgrade-virtual-server {{group}}"))
+                      resources-online: \(log("resources-online {{group}}"))
+                      update-component: \(log("update-component {{component}}"))
+                      restore-services: \(log("restore-services"))
+                      verify-version: 'v=$(cat "$HOST_ROOT/version" 2>/dev/null); if [ "$v" != "{{build}}" ]; then echo "reports $v, not {{build}}"; exit 1; fi; echo "reports $v"'
+                      failover-test: \(log("failover-test {{group}}"))
+
+                """,
+            checks: """
+                      install: 'grep -qx "{{build}}" "$HOST_ROOT/version"'
+
+                """, file: "inventory.yaml")
+    }
+
+    /// `mx-two-member-dag.yaml` with a shell profile that keeps each server's maintenance state
+    /// as files (draining, in DAG maintenance, offline), refuses setup on a server still in
+    /// service, and logs every action of every host in order to one file (`all.log`) so that
+    /// the test can see what happened before what.
     func dagInventory() throws -> String {
-        let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
-        var text = try String(
-            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/mx-two-member-dag.yaml"),
-            encoding: .utf8)
         func log(_ action: String, _ then: String = "") -> String {
             "'echo \"{{host}} \(action)\" >> \"\(directory)/all.log\"\(then)'"
         }
         func mark(_ action: String, _ file: String, set: Bool) -> String {
             log(action, set ? "; touch \"$HOST_ROOT/\(file)\"" : "; rm -f \"$HOST_ROOT/\(file)\"")
         }
-        text += """
+        return try inventory(
+            example: "mx-two-member-dag.yaml",
+            commands: """
+                      backup: \(log("backup {{what}}"))
+                      prepare-schema: \(log("prepare-schema"))
+                      prepare-ad: \(log("prepare-ad"))
+                      prepare-domains: \(log("prepare-domains {{domains}}"))
+                      wait-replication: \(log("wait-replication"))
+                      check-copies: \(log("check-copies {{dag}}"))
+                      check-witness: \(log("check-witness {{dag}}"))
+                      drain-transport: \(mark("drain-transport", "draining", set: true))
+                      start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
+                      redirect-messages: \(log("redirect-messages {{to}}"))
+                      server-offline: \(mark("server-offline", "offline", set: true))
+                      save-config: \(log("save-config {{files}}", "; echo saved > \"$HOST_ROOT/config-saved\""))
+                      quiesce: \(log("quiesce"))
+                      check-installers: \(log("check-installers"))
+                      check-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending"; exit 1; fi'
+                      install: 'if [ ! -e "$HOST_ROOT/offline" ] || [ ! -e "$HOST_ROOT/draining" ]; then echo "setup refused: {{host}} is in service"; exit 1; fi; echo "{{host}} install {{package}}" >> "\(directory)/all.log"; echo "{{package}}" > "$HOST_ROOT/package"'
+                      verify-version: 'if [ ! -s "$HOST_ROOT/package" ]; then echo "reports the old build"; exit 1; fi; echo "reports {{build}}"'
+                      restore-config: 'test -e "$HOST_ROOT/config-saved" && echo "{{host}} restore-config {{files}}" >> "\(directory)/all.log"'
+                      restore-services: \(log("restore-services"))
+                      server-online: \(mark("server-online", "offline", set: false))
+                      stop-dag-maintenance: \(mark("stop-dag-maintenance {{dag}}", "dag-maintenance", set: false))
+                      resume-transport: \(mark("resume-transport", "draining", set: false))
+                      rebalance-databases: \(log("rebalance-databases {{dag}}"))
 
-            ssh:
-              config: \(directory)/ssh_config
-              connect-timeout: 5
-            profiles:
-              files:
-                kind: shell
-                restart-timeout: 60
-                commands:
-                  probe: 'test -d "$HOST_ROOT"'
-                  restart: "setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &"
-                  backup: \(log("backup {{what}}"))
-                  prepare-schema: \(log("prepare-schema"))
-                  prepare-ad: \(log("prepare-ad"))
-                  prepare-domains: \(log("prepare-domains {{domains}}"))
-                  wait-replication: \(log("wait-replication"))
-                  check-copies: \(log("check-copies {{dag}}"))
-                  check-witness: \(log("check-witness {{dag}}"))
-                  drain-transport: \(mark("drain-transport", "draining", set: true))
-                  start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
-                  redirect-messages: \(log("redirect-messages {{to}}"))
-                  server-offline: \(mark("server-offline", "offline", set: true))
-                  save-config: \(log("save-config {{files}}", "; echo saved > \"$HOST_ROOT/config-saved\""))
-                  quiesce: \(log("quiesce"))
-                  check-installers: \(log("check-installers"))
-                  check-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending"; exit 1; fi'
-                  install: 'if [ ! -e "$HOST_ROOT/offline" ] || [ ! -e "$HOST_ROOT/draining" ]; then echo "setup refused: {{host}} is in service"; exit 1; fi; echo "{{host}} install {{package}}" >> "\(directory)/all.log"; echo "{{package}}" > "$HOST_ROOT/package"'
-                  verify-version: 'if [ ! -s "$HOST_ROOT/package" ]; then echo "reports the old build"; exit 1; fi; echo "reports {{build}}"'
-                  restore-config: 'test -e "$HOST_ROOT/config-saved" && echo "{{host}} restore-config {{files}}" >> "\(directory)/all.log"'
-                  restore-services: \(log("restore-services"))
-                  server-online: \(mark("server-online", "offline", set: false))
-                  stop-dag-maintenance: \(mark("stop-dag-maintenance {{dag}}", "dag-maintenance", set: false))
-                  resume-transport: \(mark("resume-transport", "draining", set: false))
-                  rebalance-databases: \(log("rebalance-databases {{dag}}"))
-                checks:
-                  install: 'grep -qx "{{package}}" "$HOST_ROOT/package"'
-            hosts:
+                """,
+            checks: """
+                      install: 'grep -qx "{{package}}" "$HOST_ROOT/package"'
 
-            """
-        for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
-            text += "  \(name): {address: 127.0.0.1, port: \(port), via: ssh, profile: files}\n"
-        }
-        let path = directory + "/dag-inventory.yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+                """, file: "dag-inventory.yaml")
     }
 }
 
