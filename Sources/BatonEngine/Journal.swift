@@ -217,6 +217,19 @@ public struct UnfinishedPart: Sendable {
         self.state = state
     }
 
+    /// The part read from a journal that keeps each step's JSON beside its state: the plan's
+    /// header (`StoredPlan`) and the rows of the steps the part holds, in the plan's order. Nil
+    /// when a row has no JSON: a run kept whole by an earlier Baton, read with `init(whole:)`.
+    public init?(header: String, rows: [(id: String, state: String, detail: String?)]) throws {
+        let details = rows.compactMap(\.detail)
+        guard details.count == rows.count else { return nil }
+        var plan = try StoredPlan.assemble(header: header, steps: [])
+        plan.steps = details.isEmpty ? [] : try StoredPlan.decodeSteps(details)
+        var state: [StepID: StepState] = [:]
+        for row in rows { state[StepID(row.id)] = StepState(rawValue: row.state) ?? .pending }
+        self.init(plan: plan, state: state)
+    }
+
     /// The part of a plan kept whole, from every step's record.
     public init(whole plan: Plan, steps: [StepRecord]) {
         var state: [StepID: StepState] = [:]

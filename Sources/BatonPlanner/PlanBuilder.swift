@@ -21,7 +21,8 @@ struct PlanBuilder {
         steps.reserveCapacity(Self.stepsPerMachine * machines + 256)
     }
 
-    /// More steps than any machine's procedure makes.
+    /// About the most steps one machine's procedure makes (a DAG member's is about 20); a plan
+    /// that needs more grows as any list does.
     static let stepsPerMachine = 24
 
     /// Adds `step` after `after` (ids of earlier steps) and returns its id.

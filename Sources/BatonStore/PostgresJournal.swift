@@ -458,21 +458,16 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             """
             SELECT id, state, detail FROM step
             WHERE run = \(run.rawValue) AND (state <> 'succeeded' OR action = ANY(\(kept)::text[])) ORDER BY position
-            """)
-        let details = try rows.map { try $0["detail"].decode(String?.self) }
-        // A run kept before steps were kept one by one: its plan is whole in the header.
-        guard !details.contains(nil) else {
-            guard let plan = try await plan(of: run) else { return nil }
-            return UnfinishedPart(whole: plan, steps: try await steps(of: run))
+            """
+        ).map {
+            (
+                id: try $0["id"].decode(String.self), state: try $0["state"].decode(String.self),
+                detail: try $0["detail"].decode(String?.self)
+            )
         }
-        var plan = try StoredPlan.assemble(header: try row["plan"].decode(String.self), steps: [])
-        plan.steps = rows.isEmpty ? [] : try StoredPlan.decodeSteps(details.compactMap { $0 })
-        var state: [StepID: StepState] = [:]
-        for row in rows {
-            state[StepID(try row["id"].decode(String.self))] =
-                StepState(rawValue: try row["state"].decode(String.self)) ?? .pending
-        }
-        return UnfinishedPart(plan: plan, state: state)
+        if let part = try UnfinishedPart(header: try row["plan"].decode(String.self), rows: rows) { return part }
+        guard let plan = try await plan(of: run) else { return nil }
+        return UnfinishedPart(whole: plan, steps: try await steps(of: run))
     }
 
     public func steps(of run: RunID) async throws -> [StepRecord] {

@@ -307,32 +307,27 @@ public final class SQLiteJournal: Journal {
     }
 
     public func unfinishedPart(of run: RunID) throws -> UnfinishedPart? {
+        let kept = UnfinishedPart.alwaysKept.map(\.rawValue)
         let read = try database.read { db -> (header: String, rows: [Row])? in
             guard let header = try String.fetchOne(db, sql: "SELECT plan FROM run WHERE id = ?", arguments: [run])
-            else {
-                return nil
-            }
+            else { return nil }
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT id, state, detail FROM step
-                    WHERE run = ? AND (state != 'succeeded' OR action IN (?, ?)) ORDER BY position
+                    WHERE run = ? AND (state != 'succeeded' OR action IN (\(kept.map { _ in "?" }.joined(separator: ", "))))
+                    ORDER BY position
                     """,
-                arguments: StatementArguments([run.rawValue] + UnfinishedPart.alwaysKept.map(\.rawValue)))
+                arguments: StatementArguments([run.rawValue] + kept))
             return (header, rows)
         }
         guard let read else { return nil }
-        let details: [String?] = read.rows.map { $0["detail"] }
-        // A run kept before steps were kept one by one: its plan is whole in the header.
-        guard !details.contains(nil) else {
-            guard let plan = try plan(of: run) else { return nil }
-            return UnfinishedPart(whole: plan, steps: try steps(of: run))
+        let rows = read.rows.map {
+            (id: $0["id"] as String, state: $0["state"] as String, detail: $0["detail"] as String?)
         }
-        var plan = try StoredPlan.assemble(header: read.header, steps: [])
-        plan.steps = read.rows.isEmpty ? [] : try StoredPlan.decodeSteps(details.compactMap { $0 })
-        var state: [StepID: StepState] = [:]
-        for row in read.rows { state[StepID(row["id"] as String)] = StepState(rawValue: row["state"]) ?? .pending }
-        return UnfinishedPart(plan: plan, state: state)
+        if let part = try UnfinishedPart(header: read.header, rows: rows) { return part }
+        guard let plan = try plan(of: run) else { return nil }
+        return UnfinishedPart(whole: plan, steps: try steps(of: run))
     }
 
     public func steps(of run: RunID) throws -> [StepRecord] {
