@@ -29,6 +29,12 @@ struct BatonProcess {
         return started.result()
     }
 
+    /// Runs a command and waits for it without holding a thread of the test process's shared
+    /// pool: a long run waited for with `run` blocks a thread other suites' tasks need.
+    static func finish(_ arguments: [String]) async throws -> Result {
+        try await runTogether([arguments])[0]
+    }
+
     /// Runs several commands at once and waits for them all.
     static func runTogether(_ commands: [[String]]) async throws -> [Result] {
         let started = try commands.map { try start($0) }

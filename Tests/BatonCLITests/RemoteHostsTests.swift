@@ -167,7 +167,9 @@ struct RemoteHostsTests {
 
         // A readiness probe of the profile, on each Exchange server: BE1 waits for a restart.
         hosts.touch("BE1", "reboot-pending")
-        let pending = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        let pending = try await BatonProcess.finish([
+            "check", inventory, "--package", "exchange-2003-sp2", "--state", state,
+        ])
         #expect(pending.status == 1, "\(pending.stdout)\(pending.stderr)")
         func probe(_ host: String) -> Substring? {
             pending.stdout.split(separator: "\n").first { $0.contains("pending-reboot") && $0.contains(" \(host) ") }
@@ -177,11 +179,15 @@ struct RemoteHostsTests {
         #expect(probe("DC1") == nil, "domain controllers are not probed")
         try FileManager.default.removeItem(atPath: hosts.root("BE1") + "/reboot-pending")
 
-        let check = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        let check = try await BatonProcess.finish([
+            "check", inventory, "--package", "exchange-2003-sp2", "--state", state,
+        ])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         #expect(check.stdout.contains("PASS    reachable"))
 
-        let run = try BatonProcess.run(["run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes"])
+        let run = try await BatonProcess.finish([
+            "run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes",
+        ])
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\(run.stderr)")
         #expect(run.stdout.contains("on its real hosts"))
         #expect(run.stdout.contains("completed"))
@@ -202,7 +208,7 @@ struct RemoteHostsTests {
         #expect(hosts.sshdPID("NODE1") != node1PID)
         #expect(hosts.sshdPID("FE2") == fe2PID)
 
-        let report = try BatonProcess.run(["report", "run-1", "--state", state])
+        let report = try await BatonProcess.finish(["report", "run-1", "--state", state])
         // Each machine's version check, in the host's own words.
         let checks = report.stdout.split(separator: "\n").filter { $0.contains("reports 6.5.7638.2") }
         for name in ["FE1", "FE2", "BE1", "NODE1", "NODE2"] {
@@ -220,7 +226,9 @@ struct RemoteHostsTests {
         let servers = ["NW-EX1", "NW-EX2", "NW-EDGE"]
         let pids = servers.map { hosts.sshdPID($0) }
 
-        let run = try BatonProcess.run(["run", inventory, "--package", "exchange-2016-cu23", "--state", state, "--yes"])
+        let run = try await BatonProcess.finish([
+            "run", inventory, "--package", "exchange-2016-cu23", "--state", state, "--yes",
+        ])
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\(run.stderr)")
         #expect(
             run.stdout.contains("on its real hosts") && run.stdout.contains("completed"), "\(run.stdout.suffix(2000))")
@@ -254,7 +262,7 @@ struct RemoteHostsTests {
         for (name, pid) in zip(servers, pids) { #expect(hosts.sshdPID(name) != pid, "\(name) restarted") }
 
         // Resumed after the end, nothing is done again.
-        let again = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        let again = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(again.status != 0 || !again.stdout.contains("install"), "\(again.stdout)\(again.stderr)")
         let after = (try? String(contentsOfFile: hosts.directory + "/all.log", encoding: .utf8)) ?? ""
         #expect(after.split(separator: "\n").count == log.count)
@@ -270,18 +278,20 @@ struct RemoteHostsTests {
 
         // Unreachable: MAIL's sshd is down.
         hosts.stop("MAIL")
-        let down = try BatonProcess.run(["run", inventory] + arguments)
+        let down = try await BatonProcess.finish(["run", inventory] + arguments)
         #expect(down.status == 1)
         #expect(down.stdout.contains("cannot reach MAIL (127.0.0.1:\(hosts.ports["MAIL"]!))"), "\(down.stdout)")
         #expect(down.stdout.contains("baton resume run-1"))
-        let checked = try BatonProcess.run(["check", inventory, "--package", "exchange-2003-sp2", "--state", state])
+        let checked = try await BatonProcess.finish([
+            "check", inventory, "--package", "exchange-2003-sp2", "--state", state,
+        ])
         #expect(checked.status == 1)
         #expect(checked.stdout.contains("FAIL    reachable"))
 
         // A failing command: another installer runs on MAIL.
         try hosts.restart("MAIL")
         hosts.touch("MAIL", "installer-running")
-        let busy = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        let busy = try await BatonProcess.finish(["resume", "run-1"] + arguments.dropFirst(2))
         #expect(busy.status == 1)
         #expect(busy.stdout.contains("setup.exe is running"), "\(busy.stdout)")
         #expect(!hosts.file("MAIL", "actions.log").contains("install "))
@@ -291,9 +301,9 @@ struct RemoteHostsTests {
         let key = "\(hosts.directory)/MAIL/host_key"
         try FileManager.default.removeItem(atPath: key)
         try FileManager.default.removeItem(atPath: key + ".pub")
-        _ = try BatonProcess.run(["__exec", "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+        _ = try await BatonProcess.finish(["__exec", "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
         try hosts.restart("MAIL")
-        let spoofed = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        let spoofed = try await BatonProcess.finish(["resume", "run-1"] + arguments.dropFirst(2))
         #expect(spoofed.status == 1)
         #expect(spoofed.stdout.contains("host key of MAIL"), "\(spoofed.stdout)")
         #expect(spoofed.stdout.contains("known_hosts"))
@@ -307,7 +317,7 @@ struct RemoteHostsTests {
             .joined(separator: " ")
         try (lines.joined(separator: "\n") + "\n[127.0.0.1]:\(hosts.ports["MAIL"]!) \(newKey)\n").write(
             toFile: known, atomically: true, encoding: .utf8)
-        let done = try BatonProcess.run(["resume", "run-1"] + arguments.dropFirst(2))
+        let done = try await BatonProcess.finish(["resume", "run-1"] + arguments.dropFirst(2))
         #expect(done.status == 0, "\(done.stdout.suffix(2000))")
         let log = hosts.file("MAIL", "actions.log").split(separator: "\n")
         #expect(log.filter { $0 == "install exchange-2003-sp2" }.count == 1)
@@ -323,7 +333,7 @@ struct RemoteHostsTests {
             of: "      quiesce: ", with: "      # quiesce: ")
         try text.write(toFile: inventory, atomically: true, encoding: .utf8)
         let state = BatonProcess.temporaryPath("remote-incomplete")
-        let result = try BatonProcess.run([
+        let result = try await BatonProcess.finish([
             "run", inventory, "--package", "exchange-2003-sp2", "--state", state, "--yes",
         ])
         #expect(result.status == 2)
