@@ -45,11 +45,16 @@ extension Identifier {
     /// Whether `name` may name a run or a twin: 1 to 64 letters, digits, `.`, `_` or `-` (it
     /// appears in commands, file names and addresses).
     public static func isValidName(_ name: String) -> Bool {
-        (1...64).contains(name.count)
-            && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "._-".unicodeScalars.contains($0)
-            }
+        (1...64).contains(name.count) && name.unicodeScalars.allSatisfy(\.isNameCharacter)
+    }
+}
+
+extension Unicode.Scalar {
+    /// What the names Baton puts in commands, file names and addresses are made of (machines,
+    /// runs, twins): ASCII letters and digits, `.`, `_` and `-`.
+    public var isNameCharacter: Bool {
+        ("a"..."z").contains(self) || ("A"..."Z").contains(self) || ("0"..."9").contains(self)
+            || self == "." || self == "_" || self == "-"
     }
 }
 

@@ -76,11 +76,7 @@ struct YAMLFields {
     /// used on a command line and in a report without quoting surprises.
     mutating func name(_ node: Node, _ what: String) -> String? {
         guard let text = string(node, what) else { return nil }
-        let allowed = text.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || "-_.".unicodeScalars.contains($0)
-        }
-        guard allowed, text.count <= 255 else {
+        guard text.unicodeScalars.allSatisfy(\.isNameCharacter), text.count <= 255 else {
             fail(
                 node,
                 "\(what) '\(text.prefix(40))' is not a valid name: use letters, digits, '-', '_' and '.' (at most 255)")

@@ -97,10 +97,7 @@ public struct CommandProfile: Sendable {
             case "what", "keep", "domains", "files": [","]
             default: []
             }
-        return value.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || $0 == "." || $0 == "_" || $0 == "-" || extra.contains($0)
-        }
+        return value.unicodeScalars.allSatisfy { $0.isNameCharacter || extra.contains($0) }
     }
 
     func wrap(_ script: String) -> String {
