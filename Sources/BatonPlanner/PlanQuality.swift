@@ -161,8 +161,7 @@ struct Graph {
     var after: [[Int]]
 
     init(_ steps: [Step]) {
-        var position: [StepID: Int] = [:]
-        for (index, step) in steps.enumerated() { position[step.id] = index }
+        let position = StepPositions(steps)
         before = steps.map { $0.after.compactMap { position[$0] } }
         after = [[Int]](repeating: [], count: steps.count)
         for (index, froms) in before.enumerated() { for from in froms { after[from].append(index) } }

@@ -260,11 +260,7 @@ struct JSONWriter {
             bytes.append(0x22)
             return
         }
-        if plain == nil, !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(0x22)
-            return
-        }
+        // Escaped byte by byte (also a string not stored as UTF-8, which is rare).
         for byte in value.utf8 {
             switch byte {
             case 0x22: bytes.append(0x5C); bytes.append(0x22)
