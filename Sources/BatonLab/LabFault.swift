@@ -46,27 +46,33 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// build until the media's setup is run (`baton lab fix`).
         case bareSetup = "bare-setup"
 
+        /// What a kind of fault names.
+        public enum Target: Sendable { case host, virtualServer, modernServer }
+        /// How long it lasts: until fixed, once, or once with damage that stays until fixed.
+        public enum Duration: Sendable { case condition, event, eventLeavingDamage }
+
+        /// Each kind's target and duration, in one switch: a new kind must say both.
+        public var shape: (target: Target, lasts: Duration) {
+            switch self {
+            case .fileInUse: (.host, .event)
+            case .noReturnAfterRestart: (.host, .eventLeavingDamage)
+            case .moveFails, .moveHangs, .evsUpgradeFails: (.virtualServer, .event)
+            case .evicted, .installerRunning, .diskFull: (.host, .condition)
+            case .servicesDisabled: (.modernServer, .condition)
+            case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending: (.modernServer, .event)
+            case .suNotElevated, .bareSetup: (.modernServer, .eventLeavingDamage)
+            }
+        }
+
         /// Whether the fault names a group rather than a host.
-        public var targetsGroup: Bool { [.moveFails, .moveHangs, .evsUpgradeFails].contains(self) }
+        public var targetsGroup: Bool { shape.target == .virtualServer }
         /// Whether it happens once rather than holding until fixed.
-        public var isEvent: Bool {
-            [
-                .fileInUse, .noReturnAfterRestart, .moveFails, .moveHangs, .evsUpgradeFails, .moveBlackout,
-                .functionalRequester, .suNotElevated, .prepareADWrongSite, .replicationPending, .bareSetup,
-            ].contains(self)
-        }
+        public var isEvent: Bool { shape.lasts != .condition }
         /// Whether it concerns servers of Exchange 2013 and later only.
-        public var isModernOnly: Bool {
-            [
-                .servicesDisabled, .moveBlackout, .functionalRequester, .suNotElevated, .prepareADWrongSite,
-                .replicationPending, .bareSetup,
-            ].contains(self)
-        }
+        public var isModernOnly: Bool { shape.target == .modernServer }
         /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
         /// event whose damage stays: a host that did not come back, an update to install again).
-        public var needsOperator: Bool {
-            !isEvent || [.noReturnAfterRestart, .suNotElevated, .bareSetup].contains(self)
-        }
+        public var needsOperator: Bool { shape.lasts != .event }
     }
 
     public var kind: Kind
