@@ -223,6 +223,8 @@ public struct UnfinishedPart: Sendable {
     public init?(header: String, rows: [(id: String, state: String, detail: String?)]) throws {
         let details = rows.compactMap(\.detail)
         guard details.count == rows.count else { return nil }
+        // The header's own steps are dropped: a run kept whole before, with nothing left to do,
+        // has them all there.
         var plan = try StoredPlan.assemble(header: header, steps: [])
         plan.steps = details.isEmpty ? [] : try StoredPlan.decodeSteps(details)
         var state: [StepID: StepState] = [:]
