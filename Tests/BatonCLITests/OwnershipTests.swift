@@ -31,21 +31,22 @@ struct OwnershipTests {
     func resumeWhileOwnerLivesThenAfterKill() async throws {
         let state = BatonProcess.temporaryPath("baton-own")
         defer { try? FileManager.default.removeItem(atPath: state) }
+        // Slow enough that it cannot finish while the test looks at it, however loaded the machine.
         let owner = try BackgroundBaton(
-            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "400", "--json"])
-        try await owner.waitFor("\"event\":\"succeeded\"")
-        let resume = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "20", "--json"])
+        try await owner.waitFor("\"event\":\"started\"")
+        let resume = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(resume.status == 1, "\(resume.stdout) \(resume.stderr)")
         #expect(resume.stderr.contains("run-1 is being driven by process \(owner.pid)"), "\(resume.stderr)")
         #expect(resume.stderr.contains("last heartbeat"))
-        let live = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        let live = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
         #expect(try Self.state(of: live.stdout) == "running")
 
         kill(owner.pid, SIGKILL)
         _ = await owner.wait()
-        let status = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
         #expect(try Self.state(of: status.stdout) == "interrupted", "\(status.stdout)")
-        let text = try BatonProcess.run(["status", "--state", state])
+        let text = try await BatonProcess.finish(["status", "--state", state])
         #expect(text.stdout.contains("interrupted"), "\(text.stdout)")
         // The API and the metrics say the same.
         let server = try await ServeProcess(state: state)
@@ -55,7 +56,7 @@ struct OwnershipTests {
         let metrics = try await server.call(.GET, "/metrics").body
         #expect(metrics.contains("baton_runs{state=\"interrupted\"} 1"), "\(metrics.prefix(600))")
         server.stop()
-        let resumed = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        let resumed = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(resumed.status == 0, "\(resumed.stdout.suffix(800)) \(resumed.stderr)")
         try Self.expectEveryInstallOnce(state)
     }
@@ -65,8 +66,8 @@ struct OwnershipTests {
         let state = BatonProcess.temporaryPath("baton-own")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let owner = try BackgroundBaton(
-            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "400", "--json", "--lease-expiry", "2"])
-        try await owner.waitFor("\"event\":\"succeeded\"")
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "100", "--json", "--lease-expiry", "2"])
+        try await owner.waitFor("\"event\":\"started\"")
         kill(owner.pid, SIGSTOP)
         try await Task.sleep(for: .seconds(4))
         let other = try BackgroundBaton(["resume", "run-1", "--state", state, "--yes", "--speed", "400"])
@@ -84,12 +85,12 @@ struct OwnershipTests {
         let state = BatonProcess.temporaryPath("baton-own")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let owner = try BackgroundBaton(
-            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "400", "--json"])
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "100", "--json"])
         try await owner.waitFor("\"event\":\"started\"", "\"summary\":\"install ")
         kill(owner.pid, SIGINT)
         #expect(await owner.wait() == 1, "\(owner.output)")
         #expect(owner.output.contains("baton resume run-1"), "\(owner.output)")
-        let status = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
+        let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
         #expect(try Self.state(of: status.stdout) == "halted", "\(status.stdout)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let steps = try #require(object["steps"] as? [[String: Any]])
@@ -97,7 +98,7 @@ struct OwnershipTests {
         #expect(
             steps.contains { ($0["action"] as? String) == "install" && $0["state"] as? String == "succeeded" },
             "the install under way finished")
-        let resumed = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        let resumed = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(resumed.status == 0, "\(resumed.stdout.suffix(800)) \(resumed.stderr)")
         try Self.expectEveryInstallOnce(state)
     }
@@ -180,17 +181,17 @@ struct OwnershipTests {
             contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/contoso.yaml"), encoding: .utf8)
         let started = try await server.call(
             .POST, "/api/runs", token: operatorToken,
-            body: ["package": "exchange-2003-sp2", "inventory": inventory, "speed": "400", "approveAll": true])
+            body: ["package": "exchange-2003-sp2", "inventory": inventory, "speed": "100", "approveAll": true])
         #expect(started.status == 201, "\(started.body)")
         try await server.waitForSucceeded(2)
 
-        let resume = try BatonProcess.run(["resume", "run-1", "--state", state, "--yes"])
+        let resume = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(resume.status == 1 && resume.stderr.contains("being driven by process"), "\(resume.stderr)")
-        let second = try BatonProcess.run(["run"] + Self.contoso + ["--state", state, "--yes"])
+        let second = try await BatonProcess.finish(["run"] + Self.contoso + ["--state", state, "--yes"])
         #expect(second.status == 1, "\(second.stdout) \(second.stderr)")
         #expect(second.stderr.contains("lab twin") && second.stderr.contains("run-1"), "\(second.stderr)")
 
-        let end = try await server.events(of: "run-1", within: .seconds(300)) { $0.last?.name == "end" }
+        let end = try await server.events(of: "run-1", within: .seconds(600)) { $0.last?.name == "end" }
         #expect(end.last?.data.contains("completed") == true, "\(end.suffix(3))")
         try Self.expectEveryInstallOnce(state)
     }
@@ -200,7 +201,7 @@ struct OwnershipTests {
         let state = BatonProcess.temporaryPath("baton-own")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let owner = try BackgroundBaton(
-            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "400", "--json"])
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "100", "--json"])
         try await owner.waitFor("\"event\":\"succeeded\"")
         let server = try await ServeProcess(state: state)
         defer { server.stop() }
