@@ -54,17 +54,13 @@ public enum InventoryLoader {
     {
         // A byte-order mark, as Notepad writes at the start of UTF-8 files, is not content.
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
-        if let overBudget = YAMLBudget.check(text, file: file) {
-            throw InventoryErrors([overBudget])
-        }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            // The basic resolver leaves every scalar a string: resolving tags costs a regular
-            // expression per scalar (also while Yams hashes keys), and `YAMLFields` reads
-            // the few booleans, numbers and nulls of the format itself.
-            root = try Yams.compose(yaml: text, .basic)
+            // Every scalar stays text: `YAMLFields` reads the few booleans, numbers and nulls
+            // of the format itself.
+            root = try YAMLComposer.compose(text, file: file)
         } catch {
-            throw InventoryErrors([syntaxError(error, text: text, file: file)])
+            throw InventoryErrors([error])
         }
         guard let root else {
             throw InventoryErrors([

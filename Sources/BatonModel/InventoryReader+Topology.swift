@@ -1,5 +1,3 @@
-import Yams
-
 /// Exchange 2013 and later: sites, Active Directory, database availability groups, and what a
 /// server of theirs adds (docs/inventory.md).
 extension InventoryReader {
@@ -26,18 +24,18 @@ extension InventoryReader {
             .compactMap { fields.string($0, "a customised file") } ?? []
         if let product, !product.isModern {
             for key in ["site", "update", "custom-config"] {
-                if let node = map.values[key]?.key {
+                if let node = map.keyNode(key) {
                     fields.fail(node, "\(what): '\(key)' is for Exchange 2013 and later, not \(product.rawValue)")
                 }
             }
         }
-        if update != nil, let product, product.isModern, map["level"] == nil, let node = map.values["update"]?.key {
+        if update != nil, let product, product.isModern, map["level"] == nil, let node = map.keyNode("update") {
             fields.fail(node, "\(what): an update is installed on a cumulative update; give 'level' too")
         }
         return (site, update, customConfig)
     }
 
-    mutating func readSites(_ node: Node) -> [Site] {
+    mutating func readSites(_ node: YAMLNode) -> [Site] {
         guard let items = fields.list(node, "sites") else { return [] }
         var sites: [Site] = []
         for item in items {
@@ -55,14 +53,14 @@ extension InventoryReader {
     }
 
     /// The site named at `node`, as declared; an error when it is not.
-    mutating func site(_ name: String, at node: Node, in sites: [Site], for what: String) -> String? {
+    mutating func site(_ name: String, at node: YAMLNode, in sites: [Site], for what: String) -> String? {
         if let site = sites.first(where: { $0.name.lowercased() == name.lowercased() }) { return site.name }
         let known = sites.isEmpty ? "no sites are declared" : "sites: \(sites.map(\.name).joined(separator: ", "))"
         fields.fail(node, "\(what): site '\(name)' is not declared under sites: (\(known))")
         return nil
     }
 
-    mutating func readActiveDirectory(_ node: Node, sites: [Site]) -> ActiveDirectoryInfo? {
+    mutating func readActiveDirectory(_ node: YAMLNode, sites: [Site]) -> ActiveDirectoryInfo? {
         guard let map = fields.mapping(node, "active-directory", allowed: Self.activeDirectoryKeys) else { return nil }
         var schemaMasterSite: String?
         if let siteNode = map["schema-master-site"], let name = fields.name(siteNode, "schema-master-site") {
@@ -80,7 +78,7 @@ extension InventoryReader {
             schemaMasterSite: schemaMasterSite, domains: domains, versions: versions, location: fields.location(node))
     }
 
-    mutating func readADVersions(_ node: Node, _ what: String) -> ADVersions? {
+    mutating func readADVersions(_ node: YAMLNode, _ what: String) -> ADVersions? {
         guard let map = fields.mapping(node, what, allowed: Self.adVersionKeys) else { return nil }
         return ADVersions(
             schema: map["schema"].flatMap { fields.integer($0, "schema", in: 0...1_000_000) },
@@ -88,7 +86,7 @@ extension InventoryReader {
             domain: map["domain"].flatMap { fields.integer($0, "domain", in: 0...1_000_000) })
     }
 
-    mutating func readOrder(_ node: Node, sites: [Site]) -> [String]? {
+    mutating func readOrder(_ node: YAMLNode, sites: [Site]) -> [String]? {
         guard let items = fields.list(node, "order") else { return nil }
         var order: [String] = []
         for item in items {
@@ -103,7 +101,7 @@ extension InventoryReader {
         return order
     }
 
-    mutating func readDAGs(_ node: Node, servers: [Server], sites: [Site]) -> [DatabaseAvailabilityGroup] {
+    mutating func readDAGs(_ node: YAMLNode, servers: [Server], sites: [Site]) -> [DatabaseAvailabilityGroup] {
         guard let items = fields.list(node, "dags") else { return [] }
         var memberOf: [HostName: HostName] = [:]
         var databaseNames: [String: Int] = [:]
@@ -119,7 +117,7 @@ extension InventoryReader {
     }
 
     mutating func readDAG(
-        _ node: Node, servers: [Server], sites: [Site], memberOf: inout [HostName: HostName],
+        _ node: YAMLNode, servers: [Server], sites: [Site], memberOf: inout [HostName: HostName],
         databaseNames: inout [String: Int]
     ) -> DatabaseAvailabilityGroup? {
         guard let map = fields.mapping(node, "a database availability group", allowed: Self.dagKeys),
@@ -196,12 +194,12 @@ extension InventoryReader {
             location: fields.location(node))
     }
 
-    mutating func readDatabase(_ node: Node, dag: String, members: [HostName]) -> MailboxDatabase? {
+    mutating func readDatabase(_ node: YAMLNode, dag: String, members: [HostName]) -> MailboxDatabase? {
         guard let map = fields.mapping(node, "a database", allowed: Self.databaseKeys),
             let nameNode = required(map, "name", in: "a database"), let name = fields.name(nameNode, "name")
         else { return nil }
         let what = "database \(name) of \(dag)"
-        func copy(_ item: Node, _ role: String) -> HostName? {
+        func copy(_ item: YAMLNode, _ role: String) -> HostName? {
             guard let server = fields.hostName(item, role) else { return nil }
             guard let member = members.first(where: { $0 == server }) else {
                 fields.fail(item, "\(what): \(role) \(server) is not a member of the DAG")
@@ -259,7 +257,7 @@ extension InventoryReader {
         }
         let (needed, other) = kind == .cumulativeUpdate ? ("level", "requires") : ("requires", "level")
         let value = kind == .cumulativeUpdate ? level : requires
-        if let key = map.values[other]?.key {
+        if let key = map.keyNode(other) {
             fields.fail(key, "\(what): a \(kind.rawValue) takes '\(needed)', not '\(other)'")
         }
         guard let value else {

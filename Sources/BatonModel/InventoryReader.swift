@@ -1,5 +1,3 @@
-import Yams
-
 /// Builds an `Inventory` from a YAML tree, checking each value where it stands and then the
 /// references between them (names, owners, levels). Collects every problem; returns nil
 /// when there was any.
@@ -55,7 +53,7 @@ struct InventoryReader {
             "install-service-pack", "install-hotfix", "install-cumulative-update", "install-security-update",
         ]
 
-    mutating func read(_ root: Node) -> Inventory? {
+    mutating func read(_ root: YAMLNode) -> Inventory? {
         guard let top = fields.mapping(root, "the inventory", allowed: Self.topLevelKeys) else { return nil }
         var organization: String?
         if let node = top["organization"] {
@@ -94,7 +92,7 @@ struct InventoryReader {
     /// Records a name, failing on a clash. Names are unique across the whole file,
     /// compared case-insensitively; only a domain controller may also be listed as a server
     /// (Small Business Server runs Exchange on its domain controller).
-    mutating func declare(_ name: HostName, _ kind: NameKind, at node: Node) {
+    mutating func declare(_ name: HostName, _ kind: NameKind, at node: YAMLNode) {
         let key = name
         if let earlier = declared[key] {
             let sbs = [earlier.kind, kind].contains(.domainController) && [earlier.kind, kind].contains(.server)
@@ -110,7 +108,7 @@ struct InventoryReader {
 
     // MARK: Sections
 
-    mutating func readDomainControllers(_ node: Node) -> [HostName] {
+    mutating func readDomainControllers(_ node: YAMLNode) -> [HostName] {
         guard let items = fields.list(node, "domain-controllers") else { return [] }
         return items.compactMap { item in
             guard let name = fields.hostName(item, "a domain controller's name") else { return nil }
@@ -119,12 +117,12 @@ struct InventoryReader {
         }
     }
 
-    mutating func readServers(_ node: Node) -> [Server] {
+    mutating func readServers(_ node: YAMLNode) -> [Server] {
         guard let items = fields.list(node, "servers") else { return [] }
         return items.compactMap { readServer($0) }
     }
 
-    mutating func readServer(_ node: Node) -> Server? {
+    mutating func readServer(_ node: YAMLNode) -> Server? {
         guard let map = fields.mapping(node, "a server", allowed: Self.serverKeys) else { return nil }
         guard let nameNode = required(map, "name", in: "a server"), let name = fields.hostName(nameNode, "name") else {
             return nil
@@ -145,17 +143,17 @@ struct InventoryReader {
                     "\(what): role '\(role.rawValue)' is not one of \(roles), the roles of \(install.product.rawValue)")
             }
         } else if let install {
-            if role != .standalone, !install.product.hasFrontEnds, let node = map.values["role"]?.key {
+            if role != .standalone, !install.product.hasFrontEnds, let node = map.keyNode("role") {
                 fields.fail(
                     node,
                     "\(what): front-end and back-end servers exist from Exchange 2000 on, not in \(install.product.rawValue)"
                 )
             }
-            if edition == .conferencing, install.product != .exchange2000, let node = map.values["edition"]?.key {
+            if edition == .conferencing, install.product != .exchange2000, let node = map.keyNode("edition") {
                 fields.fail(node, "\(what): the conferencing edition exists only for exchange-2000")
             }
         }
-        if pool != nil, role != .frontEnd, role != .clientAccess, let node = map.values["pool"]?.key {
+        if pool != nil, role != .frontEnd, role != .clientAccess, let node = map.keyNode("pool") {
             fields.fail(node, "\(what): only front-end servers sit in a load-balancing pool; set 'role: front-end'")
         }
         guard let install else { return nil }
@@ -182,7 +180,7 @@ struct InventoryReader {
             map["installed"].flatMap { fields.list($0, "installed") }?
             .compactMap { fields.name($0, "an installed package id") } ?? []
         let customMaps = map["adc-custom-maps"].flatMap { fields.bool($0, "adc-custom-maps") } ?? false
-        if customMaps, !components.contains(.adc), let node = map.values["adc-custom-maps"]?.key {
+        if customMaps, !components.contains(.adc), let node = map.keyNode("adc-custom-maps") {
             fields.fail(node, "\(what): adc-custom-maps is set but 'adc' is not among its components")
         }
         guard let product, let level, let os else { return nil }
@@ -209,7 +207,8 @@ struct InventoryReader {
             running: running, installed: installed)
     }
 
-    mutating func readList<Value: RawRepresentable & CaseIterable & Hashable>(_ node: Node, _ what: String) -> [Value]
+    mutating func readList<Value: RawRepresentable & CaseIterable & Hashable>(_ node: YAMLNode, _ what: String)
+        -> [Value]
     where Value.RawValue == String {
         guard let items = fields.list(node, what) else { return [] }
         var values: [Value] = []
@@ -224,12 +223,12 @@ struct InventoryReader {
         return values
     }
 
-    mutating func readClusters(_ node: Node) -> [Cluster] {
+    mutating func readClusters(_ node: YAMLNode) -> [Cluster] {
         guard let items = fields.list(node, "clusters") else { return [] }
         return items.compactMap { readCluster($0) }
     }
 
-    mutating func readCluster(_ node: Node) -> Cluster? {
+    mutating func readCluster(_ node: YAMLNode) -> Cluster? {
         guard let map = fields.mapping(node, "a cluster", allowed: Self.clusterKeys) else { return nil }
         guard let nameNode = required(map, "name", in: "a cluster"), let name = fields.hostName(nameNode, "name") else {
             return nil
@@ -277,7 +276,7 @@ struct InventoryReader {
             location: fields.location(node))
     }
 
-    mutating func readNode(_ node: Node, cluster: HostName, defaults: ExchangeInstall?) -> ClusterNode? {
+    mutating func readNode(_ node: YAMLNode, cluster: HostName, defaults: ExchangeInstall?) -> ClusterNode? {
         if case .scalar = node {
             guard let name = fields.hostName(node, "a node's name") else { return nil }
             declare(name, .node(cluster: cluster), at: node)
@@ -295,7 +294,9 @@ struct InventoryReader {
         return ClusterNode(name: name, install: install, location: fields.location(node))
     }
 
-    mutating func readVirtualServer(_ node: Node, cluster: HostName, defaults: ExchangeInstall?, nodes: [ClusterNode])
+    mutating func readVirtualServer(
+        _ node: YAMLNode, cluster: HostName, defaults: ExchangeInstall?, nodes: [ClusterNode]
+    )
         -> VirtualServer?
     {
         guard let map = fields.mapping(node, "a virtual server", allowed: Self.virtualServerKeys) else { return nil }
@@ -331,7 +332,9 @@ struct InventoryReader {
 
     /// The node's name as the cluster spells it, or nil with an error when it is not a node.
     @discardableResult
-    mutating func checkIsNode(_ name: HostName, _ nodes: [HostName], at node: Node, _ key: String, cluster: HostName)
+    mutating func checkIsNode(
+        _ name: HostName, _ nodes: [HostName], at node: YAMLNode, _ key: String, cluster: HostName
+    )
         -> HostName?
     {
         if let match = nodes.first(where: { $0 == name }) { return match }
@@ -342,7 +345,7 @@ struct InventoryReader {
         return nil
     }
 
-    mutating func readPackages(_ node: Node) -> [Package] {
+    mutating func readPackages(_ node: YAMLNode) -> [Package] {
         guard let items = fields.list(node, "packages") else { return [] }
         var seen: [String: Int] = [:]
         var packages: [Package] = []
@@ -361,7 +364,7 @@ struct InventoryReader {
         return packages
     }
 
-    mutating func readPackage(_ node: Node) -> Package? {
+    mutating func readPackage(_ node: YAMLNode) -> Package? {
         guard let map = fields.mapping(node, "a package", allowed: Self.packageKeys) else { return nil }
         let id = required(map, "id", in: "a package").flatMap { fields.name($0, "id") }
         let what = "package \(id ?? "?")"
@@ -395,7 +398,7 @@ struct InventoryReader {
                 location: fields.location(node))
         }
         for key in ["update", "ad-versions"] {
-            if let keyNode = map.values[key]?.key {
+            if let keyNode = map.keyNode(key) {
                 fields.fail(
                     keyNode, "\(what): '\(key)' is for cumulative and security updates of Exchange 2013 and later")
             }
@@ -407,12 +410,12 @@ struct InventoryReader {
             if let level, let product, !product.levels.contains(level) || level == .rtm {
                 fields.fail(map["level"]!, "\(what): \(product.rawValue) has no service pack '\(level.rawValue)'")
             }
-            if map["requires"] != nil, let key = map.values["requires"]?.key {
+            if map["requires"] != nil, let key = map.keyNode("requires") {
                 fields.fail(
                     key, "\(what): 'requires' is for hotfixes; a service pack applies to every server below its level")
             }
         } else {
-            if map["level"] != nil, let key = map.values["level"]?.key {
+            if map["level"] != nil, let key = map.keyNode("level") {
                 fields.fail(
                     key,
                     "\(what): 'level' is for service packs; a hotfix names the lowest level it installs on with 'requires'"
@@ -428,13 +431,13 @@ struct InventoryReader {
             build: build, location: fields.location(node))
     }
 
-    mutating func readHosts(_ node: Node) -> [HostAccess] {
+    mutating func readHosts(_ node: YAMLNode) -> [HostAccess] {
         guard case .mapping(let mapping) = node else {
             fields.fail(node, "hosts must be a mapping from a machine's name to how to reach it")
             return []
         }
         var hosts: [HostAccess] = []
-        for (keyNode, value) in mapping {
+        for (keyNode, value) in mapping.pairs {
             guard let name = fields.hostName(keyNode, "a host name") else { continue }
             guard let kind = declared[name]?.kind else {
                 fields.fail(
@@ -465,13 +468,13 @@ struct InventoryReader {
 
     /// `profiles:`: name → kind, command templates, checks. Every `{{placeholder}}` must be
     /// one Baton fills in, so a typo fails here rather than on a host mid-rollout.
-    mutating func readProfiles(_ node: Node) -> [CommandProfileSpec] {
+    mutating func readProfiles(_ node: YAMLNode) -> [CommandProfileSpec] {
         guard case .mapping(let mapping) = node else {
             fields.fail(node, "profiles must be a mapping from a profile's name to its commands")
             return []
         }
         var profiles: [CommandProfileSpec] = []
-        for (keyNode, value) in mapping {
+        for (keyNode, value) in mapping.pairs {
             guard let name = fields.name(keyNode, "a profile name") else { continue }
             if CommandProfileSpec.builtInNames.contains(name.lowercased()) {
                 fields.fail(keyNode, "'\(name)' is Baton's built-in profile; give yours another name")
@@ -498,10 +501,11 @@ struct InventoryReader {
         return profiles
     }
 
-    mutating func templates(_ node: Node, _ what: String) -> [String: String] {
+    mutating func templates(_ node: YAMLNode, _ what: String) -> [String: String] {
         guard let map = fields.mapping(node, what, allowed: Self.profileCommandKeys) else { return [:] }
         var templates: [String: String] = [:]
-        for (key, entry) in map.values {
+        for entry in map.entries {
+            let key = entry.name
             guard let template = fields.string(entry.value, "the \(key) command") else { continue }
             for placeholder in CommandProfileSpec.placeholders(in: template)
             where !CommandProfileSpec.placeholders.contains(placeholder) {
@@ -515,7 +519,7 @@ struct InventoryReader {
         return templates
     }
 
-    mutating func readSSH(_ node: Node) -> SSHSettings {
+    mutating func readSSH(_ node: YAMLNode) -> SSHSettings {
         guard let map = fields.mapping(node, "ssh", allowed: Self.sshKeys) else { return SSHSettings() }
         return SSHSettings(
             config: map["config"].flatMap { fields.string($0, "config") },
@@ -534,10 +538,11 @@ struct InventoryReader {
         }
     }
 
-    mutating func readDurations(_ node: Node) -> [String: Int] {
+    mutating func readDurations(_ node: YAMLNode) -> [String: Int] {
         guard let map = fields.mapping(node, "durations", allowed: Self.durationKeys) else { return [:] }
         var durations: [String: Int] = [:]
-        for (key, entry) in map.values {
+        for entry in map.entries {
+            let key = entry.name
             guard let text = fields.string(entry.value, "duration of \(key)") else { continue }
             if let seconds = DurationText.seconds(text) {
                 durations[key] = seconds
@@ -550,7 +555,7 @@ struct InventoryReader {
         return durations
     }
 
-    mutating func required(_ map: Mapping, _ key: String, in what: String) -> Node? {
+    mutating func required(_ map: Mapping, _ key: String, in what: String) -> YAMLNode? {
         if let value = map[key] { return value }
         fields.fail(map.node, "\(what): missing required key '\(key)'")
         return nil

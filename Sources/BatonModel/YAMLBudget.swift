@@ -1,36 +1,14 @@
 import CYaml
-import Foundation
 
-/// Bounds the work any YAML text can cause, on the parser's own event stream, before a tree
-/// is built from it: keys must be plain words (an alias, a list or a mapping as a key would
-/// make the tree builder hash its expansion), nesting is at most `maximumDepth` deep, and
+/// Bounds the work any YAML text can cause, on the parser's own event stream, as the tree is
+/// built from it (`YAMLComposer`): keys must be plain words (an alias, a list or a mapping
+/// as a key would be compared whole to find a key given twice), nesting is at most `maximumDepth` deep, and
 /// aliases together may stand for at most `maximumAliasExpansion` nodes, so an alias bomb
 /// (`&a [*b, *b, …]` nested) is refused however it is written: block or flow, on one line or
-/// many, tagged, or behind an explicit `?`. The walk is one pass over the events.
+/// many, tagged, or behind an explicit `?`. `Walk` takes the events one at a time.
 public enum YAMLBudget {
     public static let maximumDepth = 64
     public static let maximumAliasExpansion = 1_000_000
-
-    /// The first thing over budget, located; nil when the text is within it (or is not YAML
-    /// the parser can read, which the tree builder then reports with its own words).
-    public static func check(_ text: String, file: String) -> InventoryError? {
-        var bytes = Array(text.utf8)
-        return bytes.withUnsafeMutableBufferPointer { buffer in
-            var parser = yaml_parser_t()
-            guard yaml_parser_initialize(&parser) == 1 else { return nil }
-            defer { yaml_parser_delete(&parser) }
-            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var walk = Walk(file: file)
-            while true {
-                var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
-                defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { return nil }
-                if let problem = walk.take(event) { return problem }
-            }
-        }
-    }
 
     struct Frame {
         var isMapping: Bool

@@ -1,7 +1,6 @@
 import Foundation
-import Yams
 
-/// Reads Yams nodes into typed values while collecting every problem with its location,
+/// Reads YAML nodes into typed values while collecting every problem with its location,
 /// so that one pass over an inventory reports all of them (Baton's exit codes).
 struct YAMLFields {
     let file: String
@@ -11,12 +10,12 @@ struct YAMLFields {
         self.file = file
     }
 
-    func location(_ node: Node) -> SourceLocation {
+    func location(_ node: YAMLNode) -> SourceLocation {
         let mark = node.mark
-        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        return SourceLocation(file: file, line: Int(mark.line), column: Int(mark.column))
     }
 
-    mutating func fail(_ node: Node, _ message: String) {
+    mutating func fail(_ node: YAMLNode, _ message: String) {
         errors.append(InventoryError(location(node), message))
     }
 
@@ -26,13 +25,14 @@ struct YAMLFields {
 
     /// The keys of a mapping, checked against what the format allows. Unknown keys are
     /// errors, never ignored: a typo must not silently change a rollout.
-    mutating func mapping(_ node: Node, _ what: String, allowed: [String]) -> Mapping? {
+    mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String]) -> Mapping? {
         guard case .mapping(let mapping) = node else {
             fail(node, "\(what) must be a mapping (key: value lines), found \(describe(node))")
             return nil
         }
-        var values: [String: (key: Node, value: Node)] = [:]
-        for (keyNode, value) in mapping {
+        var entries: [Mapping.Entry] = []
+        entries.reserveCapacity(mapping.pairs.count)
+        for (keyNode, value) in mapping.pairs {
             guard case .scalar(let scalar) = keyNode else {
                 fail(keyNode, "keys in \(what) must be plain words, found \(describe(keyNode))")
                 continue
@@ -48,13 +48,13 @@ struct YAMLFields {
                 fail(keyNode, message)
                 continue
             }
-            values[key] = (keyNode, value)
+            entries.append(Mapping.Entry(name: key, key: keyNode, value: value))
         }
-        return Mapping(node: node, values: values)
+        return Mapping(node: node, entries: entries)
     }
 
     /// A scalar's text; nil (with an error) for a list, a mapping or an empty value.
-    mutating func string(_ node: Node, _ what: String) -> String? {
+    mutating func string(_ node: YAMLNode, _ what: String) -> String? {
         guard case .scalar(let scalar) = node else {
             fail(node, "\(what) must be a single value, found \(describe(node))")
             return nil
@@ -68,13 +68,13 @@ struct YAMLFields {
     }
 
     /// A machine's, node's, virtual server's or cluster's name (`name`'s rules).
-    mutating func hostName(_ node: Node, _ what: String) -> HostName? {
+    mutating func hostName(_ node: YAMLNode, _ what: String) -> HostName? {
         name(node, what).map { HostName($0) }
     }
 
     /// A host, cluster or virtual-server name: what Windows and DNS accept, so it can be
     /// used on a command line and in a report without quoting surprises.
-    mutating func name(_ node: Node, _ what: String) -> String? {
+    mutating func name(_ node: YAMLNode, _ what: String) -> String? {
         guard let text = string(node, what) else { return nil }
         guard text.unicodeScalars.allSatisfy(\.isNameCharacter), text.count <= 255 else {
             fail(
@@ -86,7 +86,7 @@ struct YAMLFields {
     }
 
     mutating func choice<Value: RawRepresentable & CaseIterable>(
-        _ node: Node, _ what: String, among values: [Value]? = nil
+        _ node: YAMLNode, _ what: String, among values: [Value]? = nil
     ) -> Value? where Value.RawValue == String {
         guard let text = string(node, what) else { return nil }
         let candidates = values ?? Array(Value.allCases)
@@ -98,8 +98,8 @@ struct YAMLFields {
     }
 
     /// YAML's plain null spellings.
-    static func isNull(_ scalar: Node.Scalar) -> Bool {
-        scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    static func isNull(_ scalar: YAMLNode.Scalar) -> Bool {
+        scalar.isPlain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
     static func trimmed(_ text: String) -> String {
@@ -110,7 +110,7 @@ struct YAMLFields {
         return text.trimmingCharacters(in: .whitespaces)
     }
 
-    mutating func bool(_ node: Node, _ what: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, _ what: String) -> Bool? {
         if case .scalar(let scalar) = node {
             switch scalar.string.lowercased() {
             case "true", "yes", "on": return true
@@ -122,7 +122,7 @@ struct YAMLFields {
         return nil
     }
 
-    mutating func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
+    mutating func integer(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) -> Int? {
         if case .scalar(let scalar) = node, let value = Int(scalar.string), range.contains(value) { return value }
         fail(
             node,
@@ -131,32 +131,41 @@ struct YAMLFields {
     }
 
     /// A list; a single value where a list is expected is an error rather than a guess.
-    mutating func list(_ node: Node, _ what: String) -> [Node]? {
+    mutating func list(_ node: YAMLNode, _ what: String) -> [YAMLNode]? {
         guard case .sequence(let sequence) = node else {
             fail(node, "\(what) must be a list, found \(describe(node))")
             return nil
         }
-        return Array(sequence)
+        return sequence.items
     }
 
-    func describe(_ node: Node) -> String {
+    func describe(_ node: YAMLNode) -> String {
         switch node {
         case .scalar(let scalar):
             let text = scalar.string
             return text.isEmpty ? "an empty value" : "'\(text.count > 40 ? text.prefix(40) + "…" : Substring(text))'"
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         }
     }
 }
 
-/// A mapping's known keys, each with its key node (for locating) and value.
+/// A mapping's known keys, in the order written, each with its key node (for locating) and
+/// value. Keys are unique (`YAMLComposer`) and few (`allowed`), so a lookup is a short scan.
 struct Mapping {
-    let node: Node
-    let values: [String: (key: Node, value: Node)]
+    struct Entry {
+        let name: String
+        let key: YAMLNode
+        let value: YAMLNode
+    }
 
-    subscript(key: String) -> Node? { values[key]?.value }
+    let node: YAMLNode
+    let entries: [Entry]
+
+    subscript(key: String) -> YAMLNode? { entries.first { $0.name == key }?.value }
+
+    /// Where `key` is written, for an error about the key itself.
+    func keyNode(_ key: String) -> YAMLNode? { entries.first { $0.name == key }?.key }
 }
 
 /// Suggests the nearest allowed word for a typo ("prodcut" → "product").

@@ -101,6 +101,14 @@ struct InventoryLoaderTests {
                 4, 77, "a node belongs to one cluster"
             ),
             ("organization: x\nx: &a [1]\n*a : 2\n", 3, 1, "an alias used as a key"),
+            ("organization: x\nservers: *nowhere\n", 2, 10, "found undefined alias"),
+            ("organization: x\nservers: [{b: 1, a: 1, b: 2, a: 3}]\n", 2, 18, "duplicate key 'a', 'b' in one mapping"),
+            // Over budget anywhere is said first, before what stops the tree earlier.
+            (
+                "organization: x\norganization: y\nx: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+                3, 67, "levels deep"
+            ),
+            ("organization: x\n---\nx: &a [1]\ny: {*a : 1}\n", 4, 5, "an alias used as a key"),
         ] as [(String, Int, Int, String)])
     func singleMistakes(_ text: String, _ line: Int, _ column: Int, _ message: String) {
         let found = errors(text)
