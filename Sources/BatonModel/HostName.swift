@@ -38,12 +38,32 @@ public struct HostName: Sendable, Hashable, Comparable, CustomStringConvertible,
     /// -1, 0 or 1 as `lhs`'s key sorts before, with or after `rhs`'s: ASCII letters lowered as
     /// they are compared; names with any other character lowered whole.
     static func compare(_ lhs: HostName, _ rhs: HostName) -> Int {
-        let left = lhs.spelling.utf8, right = rhs.spelling.utf8
-        guard left.allSatisfy({ $0 < 0x80 }), right.allSatisfy({ $0 < 0x80 }) else { return slowCompare(lhs, rhs) }
-        for (a, b) in zip(left, right) {
-            let x = lower(a), y = lower(b)
-            if x != y { return x < y ? -1 : 1 }
+        let ascii = lhs.spelling.utf8.withContiguousStorageIfAvailable { left in
+            rhs.spelling.utf8.withContiguousStorageIfAvailable { right in asciiCompare(left, right) } ?? nil
         }
+        return (ascii ?? nil) ?? slowCompare(lhs, rhs)
+    }
+
+    /// The comparison of two ASCII names, each byte read once; nil when either is not ASCII.
+    static func asciiCompare(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Int? {
+        let common = min(left.count, right.count)
+        var seen: UInt8 = 0
+        var order = 0
+        var index = 0
+        while index < common {
+            let a = left[index], b = right[index]
+            seen |= a | b
+            if a != b, lower(a) != lower(b) {
+                order = lower(a) < lower(b) ? -1 : 1
+                break
+            }
+            index += 1
+        }
+        // The first difference decides only if the rest is ASCII too.
+        for byte in left[index...] { seen |= byte }
+        for byte in right[index...] { seen |= byte }
+        guard seen < 0x80 else { return nil }
+        if order != 0 { return order }
         return left.count == right.count ? 0 : (left.count < right.count ? -1 : 1)
     }
 

@@ -11,15 +11,19 @@ struct PlanBuilder {
     /// Each distinct sentence of why and list of rules, kept once: a large organization's steps
     /// repeat a few thousand of them (every server's "Confirm the server reports build …"),
     /// and shared copies cost no memory.
-    private var sentences: [String: String] = [:]
-    private var ruleLists: [[Rule.ID]: [Rule.ID]] = [:]
+    private var sentences: Set<String> = []
+    private var ruleLists: Set<[Rule.ID]> = []
 
     /// Room for the steps an organization of `machines` servers, nodes and virtual servers
     /// needs, made once: a plan of a million steps grown by doubling would hold its old and new
     /// copies at once. Room not used is never written, so it costs no memory.
     init(machines: Int = 0) {
         steps.reserveCapacity(Self.stepsPerMachine * machines + 256)
+        // Most sentences name a machine: a few per machine.
+        sentences.reserveCapacity(Self.sentencesPerMachine * machines + 256)
     }
+
+    static let sentencesPerMachine = 6
 
     /// About the most steps one machine's procedure makes (a DAG member's is about 20); a plan
     /// that needs more grows as any list does.
@@ -63,10 +67,9 @@ struct PlanBuilder {
 
     static func number(_ id: StepID) -> Int { Int(id.rawValue.dropFirst()) ?? 0 }
 
-    static func interned<Value: Hashable>(_ value: Value, in table: inout [Value: Value]) -> Value {
-        if let kept = table[value] { return kept }
-        table[value] = value
-        return value
+    /// The copy of `value` already kept, or `value`, now kept (one lookup either way).
+    static func interned<Value: Hashable>(_ value: Value, in table: inout Set<Value>) -> Value {
+        table.insert(value).memberAfterInsert
     }
 }
 

@@ -181,7 +181,7 @@ struct OwnershipTests {
             contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/contoso.yaml"), encoding: .utf8)
         let started = try await server.call(
             .POST, "/api/runs", token: operatorToken,
-            body: ["package": "exchange-2003-sp2", "inventory": inventory, "speed": "100", "approveAll": true])
+            body: ["package": "exchange-2003-sp2", "inventory": inventory, "speed": "200", "approveAll": true])
         #expect(started.status == 201, "\(started.body)")
         try await server.waitForSucceeded(2)
 
@@ -201,7 +201,7 @@ struct OwnershipTests {
         let state = BatonProcess.temporaryPath("baton-own")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let owner = try BackgroundBaton(
-            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "100", "--json"])
+            ["run"] + Self.contoso + ["--state", state, "--yes", "--speed", "200", "--json"])
         try await owner.waitFor("\"event\":\"succeeded\"")
         let server = try await ServeProcess(state: state)
         defer { server.stop() }

@@ -21,6 +21,8 @@ struct StepTypesTests {
             "mail-2", "MAIL-10", "Mail-1", "a", "A.B", "z_", "Z", "mailbox-server-in-the-west-17",
             "MAILBOX-SERVER-IN-THE-WEST-2",
             "Ärzte", "ärzte-2", "\u{212A}ELVIN", "kelvin",
+            // A combining accent after ASCII letters sorts as the letter it makes ("é" after "f").
+            "mail-e\u{301}", "MAIL-\u{E9}", "mail-f", "mail-e",
         ].map { HostName($0) }
         for a in names {
             for b in names {

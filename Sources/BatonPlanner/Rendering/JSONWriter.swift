@@ -87,7 +87,7 @@ struct JSONWriter {
     /// A step's members; the caller opens and closes the object.
     mutating func step(_ step: Step) {
         field("action", step.action.rawValue)
-        field("after", list: step.after.map(\.rawValue))
+        field("after", list: step.after.lazy.map(\.rawValue))
         field("component", step.component?.rawValue)
         field("dag", step.dag?.spelling)
         if let domains = step.domains { field("domains", list: domains) }
@@ -97,15 +97,15 @@ struct JSONWriter {
         field("group", step.group?.spelling)
         field("host", step.host?.spelling)
         field("id", step.id.rawValue)
-        if let keep = step.keep { field("keep", list: keep.map(\.rawValue)) }
+        if let keep = step.keep { field("keep", list: keep.lazy.map(\.rawValue)) }
         field("name", step.name)
         if step.overrideTwoCopies == true { field("override-two-copies", true) }
         field("package", step.package)
         field("phase", step.phase)
         field("pool", step.pool)
-        field("rules", list: step.rules.map(\.rawValue))
+        field("rules", list: step.rules.lazy.map(\.rawValue))
         field("to", step.to?.spelling)
-        if let what = step.what { field("what", list: what.map(\.rawValue)) }
+        if let what = step.what { field("what", list: what.lazy.map(\.rawValue)) }
         field("what", step.replication?.rawValue)
         field("when", step.when?.rawValue)
         field("why", step.why)
@@ -166,7 +166,7 @@ struct JSONWriter {
     }
 
     /// Starts a member; members must come in sorted key order.
-    mutating func key(_ name: String) {
+    mutating func key(_ name: StaticString) {
         raw(firstMember[firstMember.count - 1] ? "\n" : ",\n")
         firstMember[firstMember.count - 1] = false
         writeIndent()
@@ -176,23 +176,23 @@ struct JSONWriter {
         raw("\" : ")
     }
 
-    mutating func field(_ name: String, _ value: String?) {
+    mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
     }
 
-    mutating func field(_ name: String, _ value: Bool) {
+    mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
         raw(value ? "true" : "false")
     }
 
-    mutating func field(_ name: String, _ value: Int) {
+    mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
-        raw(String(value))
+        raw(value)
     }
 
-    mutating func field(_ name: String, list: [String]) {
+    mutating func field(_ name: StaticString, list: some Collection<String>) {
         key(name)
         beginArray(list.isEmpty)
         for value in list {
@@ -203,7 +203,8 @@ struct JSONWriter {
     }
 
     /// An array of objects, `body` writing each object's members in sorted key order.
-    mutating func field<Element>(_ name: String, objects: [Element], _ body: (inout JSONWriter, Element) -> Void) {
+    mutating func field<Element>(_ name: StaticString, objects: [Element], _ body: (inout JSONWriter, Element) -> Void)
+    {
         key(name)
         beginArray(objects.isEmpty)
         for object in objects {
@@ -238,12 +239,25 @@ struct JSONWriter {
         raw("]")
     }
 
+    /// Two spaces a level, copied from a line of spaces kept for it.
     mutating func writeIndent() {
-        for _ in 0..<indent { bytes.append(0x20); bytes.append(0x20) }
+        let width = 2 * indent
+        if width <= Self.spaces.count {
+            bytes.append(contentsOf: Self.spaces[..<width])
+        } else {
+            bytes.append(contentsOf: repeatElement(0x20, count: width))
+        }
     }
 
-    mutating func raw(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+    private static let spaces = [UInt8](repeating: 0x20, count: 32)
+
+    /// Text of the format's own, which needs no escape, copied as it is stored.
+    mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func raw(_ number: Int) {
+        bytes.append(contentsOf: String(number).utf8)
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped; everything else,
