@@ -187,7 +187,11 @@ public struct Planner: Sendable {
                     on: evs.owner)
             }
         }
-        let backups = lastOnHost.values.sorted { PlanBuilder.number($0) < PlanBuilder.number($1) }
+        // In the order they were made: each id's number read once, not at every comparison.
+        let backups = lastOnHost.values.map { (number: PlanBuilder.number($0), id: $0) }.sorted {
+            $0.number < $1.number
+        }
+        .map(\.id)
         return builder.join(
             "ready to install", [gate] + backups, rules: [.backupBefore, .releaseNotes],
             why: "No install starts anywhere before the release notes are read and every backup is taken.")

@@ -207,12 +207,16 @@ struct JSONWriter {
     {
         key(name)
         beginArray(objects.isEmpty)
-        for object in objects {
-            element()
-            begin()
-            body(&self, object)
-            end()
-            if sink != nil, bytes.count >= Self.chunk { drain() }
+        // Each object read where it is stored: a step copied out of the list would retain
+        // and release each of its members.
+        objects.withUnsafeBufferPointer { objects in
+            for index in objects.indices {
+                element()
+                begin()
+                body(&self, objects[index])
+                end()
+                if sink != nil, bytes.count >= Self.chunk { drain() }
+            }
         }
         endArray(objects.isEmpty)
     }
