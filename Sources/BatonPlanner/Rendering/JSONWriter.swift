@@ -5,21 +5,21 @@
 ///
 /// Keys are sorted within every object, two-space indentation, one key per line: the same
 /// shape as `JSONEncoder` with `.sortedKeys` and `.prettyPrinted`, byte-for-byte deterministic.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+struct JSONWriter: ~Copyable {
+    private(set) var bytes: OutputBytes
     private var indent = 0
     /// Where the document goes as it is written, a megabyte at a time; nil to keep it whole.
     private var sink: ((UnsafeRawBufferPointer) -> Void)?
 
     init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
+        bytes = OutputBytes(capacity: capacity)
     }
 
     static func render(_ plan: Plan) -> String {
         var writer = JSONWriter(capacity: 600 * plan.steps.count + 4096)
         writer.plan(plan)
         writer.raw("\n")
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.bytes.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The same document, handed to `output` a megabyte at a time as it is written, so that
@@ -37,19 +37,22 @@ struct JSONWriter {
     /// Each step as a JSON object of its own, in the plan's order.
     static func steps(_ plan: Plan) -> [String] {
         var writer = JSONWriter(capacity: 4096)
-        return plan.steps.map { step in
-            writer.bytes.removeAll(keepingCapacity: true)
+        var objects: [String] = []
+        objects.reserveCapacity(plan.steps.count)
+        for step in plan.steps {
+            writer.bytes.removeAll()
             writer.begin()
             writer.step(step)
             writer.end()
-            return String(decoding: writer.bytes, as: UTF8.self)
+            objects.append(writer.bytes.withBytes { String(decoding: $0, as: UTF8.self) })
         }
+        return objects
     }
 
     mutating func drain() {
         guard let sink, !bytes.isEmpty else { return }
-        bytes.withUnsafeBytes(sink)
-        bytes.removeAll(keepingCapacity: true)
+        bytes.withBytes(sink)
+        bytes.removeAll()
     }
 
     // MARK: The plan's shape, keys in sorted order
@@ -245,23 +248,23 @@ struct JSONWriter {
 
     /// Two spaces a level, copied from a line of spaces kept for it.
     mutating func writeIndent() {
-        let width = 2 * indent
-        if width <= Self.spaces.count {
-            bytes.append(contentsOf: Self.spaces[..<width])
-        } else {
-            bytes.append(contentsOf: repeatElement(0x20, count: width))
+        var width = 2 * indent
+        while width > 0 {
+            let part = min(width, Self.spaces.utf8CodeUnitCount)
+            bytes.append(UnsafeBufferPointer(start: Self.spaces.utf8Start, count: part))
+            width -= part
         }
     }
 
-    private static let spaces = [UInt8](repeating: 0x20, count: 32)
+    private static let spaces: StaticString = "                                "
 
     /// Text of the format's own, which needs no escape, copied as it is stored.
     mutating func raw(_ text: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        bytes.append(text)
     }
 
     mutating func raw(_ number: Int) {
-        bytes.append(contentsOf: String(number).utf8)
+        bytes.append(String(number))
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped; everything else,
@@ -271,7 +274,7 @@ struct JSONWriter {
         // Most strings need no escape: scanned and copied as one buffer.
         let plain = value.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
             for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
-            bytes.append(contentsOf: buffer)
+            bytes.append(buffer)
             return true
         }
         if plain == true {
@@ -290,7 +293,9 @@ struct JSONWriter {
             case 0x0C: bytes.append(0x5C); bytes.append(0x66)
             case 0..<0x20:
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                for escaped in [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]] {
+                    bytes.append(escaped)
+                }
             default: bytes.append(byte)
             }
         }
