@@ -73,16 +73,19 @@ public struct Estimate: Sendable, Hashable, Codable {
             let position = StepPositions(steps)
             start.reserveCapacity(steps.count)
             end.reserveCapacity(steps.count)
-            for step in steps {
-                var earliest = 0
-                for before in step.after {
-                    if let from = position[before], from < end.count { earliest = max(earliest, end[from]) }
+            // Each step read where it is stored: a copy would retain and release its members.
+            steps.withUnsafeBufferPointer { steps in
+                for index in steps.indices {
+                    var earliest = 0
+                    for before in steps[index].after {
+                        if let from = position[before], from < end.count { earliest = max(earliest, end[from]) }
+                    }
+                    let seconds = durations.seconds(for: steps[index], package: package)
+                    start.append(earliest)
+                    end.append(earliest + seconds)
+                    makespan = max(makespan, earliest + seconds)
+                    work += seconds
                 }
-                let seconds = durations.seconds(for: step, package: package)
-                start.append(earliest)
-                end.append(earliest + seconds)
-                makespan = max(makespan, earliest + seconds)
-                work += seconds
             }
         }
 
@@ -103,23 +106,23 @@ public struct Estimate: Sendable, Hashable, Codable {
         ).mapValues { $0.map(\.name) }
         // Steps of each pool, by position.
         var poolSteps: [String: [Int]] = [:]
-        for (index, step) in steps.enumerated() {
+        for index in steps.indices {
             let time = times[index]
-            if let pool = step.pool { poolSteps[pool, default: []].append(index) }
-            switch step.action {
-            case .resourcesOffline: if let group = step.group { offlineSince[group] = time.start }
+            if let pool = steps[index].pool { poolSteps[pool, default: []].append(index) }
+            switch steps[index].action {
+            case .resourcesOffline: if let group = steps[index].group { offlineSince[group] = time.start }
             case .resourcesOnline:
-                if let group = step.group {
+                if let group = steps[index].group {
                     offline[group, default: []].append(
                         (offlineSince.removeValue(forKey: group) ?? time.start, time.end))
                 }
             case .moveGroup, .failoverTest:
-                if let group = step.group, virtualServers.contains(group), offlineSince[group] == nil {
+                if let group = steps[index].group, virtualServers.contains(group), offlineSince[group] == nil {
                     offline[group, default: []].append((time.start, time.end))
                 }
             case .install:
                 // Exchange 5.5 setup stops the services of the virtual servers its node owns.
-                if let host = step.host, let owned = evs55[host], step.package == package.id {
+                if let host = steps[index].host, let owned = evs55[host], steps[index].package == package.id {
                     for group in owned { offline[group, default: []].append((time.start, time.end)) }
                 }
             default: break
