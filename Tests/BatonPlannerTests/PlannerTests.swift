@@ -2,6 +2,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlanner
 import Foundation
+import PropertyBased
 import Testing
 
 @Suite("Planner on KB 328839's topologies")
@@ -214,6 +215,29 @@ struct PlannerTests {
         let decoded = try JSONRenderer.decode(first)
         #expect(decoded.format == "baton-plan/1")
         #expect(decoded == (try Examples.plan("mixed.yaml", "exchange-2003-sp2").2))
+    }
+
+    @Test("text needing escapes anywhere, at every length, is written as Foundation's JSONEncoder writes it")
+    func jsonWriterEscapes() throws {
+        var plan = try Examples.plan("mixed.yaml", "exchange-2003-sp2").2
+        let specials: [Character] = ["\"", "\\", "\n", "\t", "\u{01}", "\u{1F}", "/", "é", "\u{7F}", " "]
+        // Seeded, so a failing case can be replayed.
+        var generator = Xoshiro(seed: (2026, 11, 29, 1))
+        for index in plan.steps.indices {
+            let length = index % 40
+            var text = String(repeating: "a", count: length)
+            if length > 0, index % 3 != 0 {
+                let at = text.index(text.startIndex, offsetBy: Int.random(in: 0..<length, using: &generator))
+                text.replaceSubrange(at...at, with: String(specials[index % specials.count]))
+            }
+            plan.steps[index].why = text
+        }
+        let fast = PlanFormat.json.render(plan)
+        let reference = JSONRenderer.renderWithFoundation(plan)
+        let a = try JSONSerialization.jsonObject(with: Data(fast.utf8)) as? NSDictionary
+        let b = try JSONSerialization.jsonObject(with: Data(reference.utf8)) as? NSDictionary
+        #expect(a != nil && a == b)
+        #expect(try JSONRenderer.decode(fast) == plan)
     }
 
     @Test("the JSON writer and Foundation's JSONEncoder give the same document", arguments: Examples.all)

@@ -267,13 +267,37 @@ struct JSONWriter: ~Copyable {
         bytes.append(String(number))
     }
 
+    /// Whether `text` has no quote, backslash or control character: eight bytes at a time,
+    /// then the rest one by one.
+    static func needsNoEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        if let base = text.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+            // Some byte of `word` is below `limit` (at most 0x80); a byte of zero is one below 1.
+            func below(_ limit: UInt64, _ word: UInt64) -> Bool { (word &- ones &* limit) & ~word & high != 0 }
+            while index + 8 <= text.count {
+                let word = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                if below(0x20, word) || below(1, word ^ (ones &* 0x22)) || below(1, word ^ (ones &* 0x5C)) {
+                    return false
+                }
+                index += 8
+            }
+        }
+        while index < text.count {
+            let byte = text[index]
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            index += 1
+        }
+        return true
+    }
+
     /// A JSON string: quotes, backslashes and control characters escaped; everything else,
     /// `/` included, as UTF-8.
     mutating func string(_ value: String) {
         bytes.append(0x22)
         // Most strings need no escape: scanned and copied as one buffer.
         let plain = value.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
-            for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            guard Self.needsNoEscape(buffer) else { return false }
             bytes.append(buffer)
             return true
         }
