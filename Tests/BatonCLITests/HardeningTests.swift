@@ -182,7 +182,9 @@ struct HardeningTests {
         let clock = ContinuousClock()
         let start = clock.now
         #expect(try await server.call(.GET, "/api/runs").status == 200)
-        #expect(clock.now - start < .seconds(5))
+        // Answered, not held behind the open streams (which never end); the bound is loose
+        // enough for a machine busy with every other suite.
+        #expect(clock.now - start < .seconds(60))
         let (_, refused) = RawHTTP.get("/api/runs/run-1/events", port: port, keepOpen: false)
         #expect(refused == "503")
     }
