@@ -324,7 +324,11 @@ struct HardeningTests {
             }
             // nobody must reach the binary and read the state.
             try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: binary, toPath: copy + "/baton")
+            // Copied by cp, not by this process: a file this process has open for writing is
+            // inherited by any command another test starts meanwhile, and executing it then
+            // fails ("Text file busy") until that command ends.
+            let copied = try BatonProcess.run(["__exec", "/bin/cp", binary, copy + "/baton"])
+            #expect(copied.status == 0, "\(copied.stderr)", sourceLocation: sourceLocation)
             chmod(copy, 0o755)
             binary = copy + "/baton"
             prefix = ["__exec", setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", binary]
