@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
+        // libyaml (its C module, CYaml) comes with Yams.
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "CAllocator"),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "BatonLab",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine", .product(name: "Yams", package: "Yams"),
+                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine",
             ]),
         .target(
             name: "BatonRemote",

@@ -1,6 +1,5 @@
 import BatonModel
 import Foundation
-import Yams
 
 /// Reads faults to inject from a small YAML file:
 ///
@@ -22,18 +21,13 @@ public enum LabFaultFile {
     }
 
     public static func parse(_ text: String, file: String) throws(InventoryErrors) -> [LabFault] {
-        func at(_ node: Node) -> SourceLocation {
-            SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
-        }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text, .basic)
+            root = try YAMLNode.read(text, file: file)
         } catch {
-            throw InventoryErrors([InventoryLoader.syntaxError(error, text: text, file: file)])
+            throw InventoryErrors([error])
         }
-        guard let root, case .mapping(let top) = root, let list = top["faults"], case .sequence(let items) = list,
-            top.count == 1
-        else {
+        guard case .mapping(let top) = root, top.pairs.count == 1, case .sequence(let list) = top["faults"] else {
             throw InventoryErrors([
                 InventoryError(
                     SourceLocation(file: file, line: 1, column: 1), "a fault file has one key, 'faults', holding a list"
@@ -43,23 +37,28 @@ public enum LabFaultFile {
         var faults: [LabFault] = []
         var errors: [InventoryError] = []
         let kinds = LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-        for item in items {
+        for item in list.items {
             guard case .mapping(let fields) = item else {
-                errors.append(InventoryError(at(item), "a fault is a mapping such as {kind: file-in-use, host: NODE1}"))
+                errors.append(
+                    InventoryError(
+                        item.location(in: file), "a fault is a mapping such as {kind: file-in-use, host: NODE1}"))
                 continue
             }
-            for (key, _) in fields where !["kind", "host", "group"].contains(key.string ?? "") {
+            for (key, _) in fields.pairs where !["kind", "host", "group"].contains(key.string ?? "") {
                 errors.append(
-                    InventoryError(at(key), "unknown key '\(key.string ?? "?")' in a fault; allowed: kind, host, group")
-                )
+                    InventoryError(
+                        key.location(in: file),
+                        "unknown key '\(key.string ?? "?")' in a fault; allowed: kind, host, group"
+                    ))
             }
             guard let kindNode = fields["kind"], let kind = LabFault.Kind(rawValue: kindNode.string ?? "") else {
-                errors.append(InventoryError(at(fields["kind"] ?? item), "a fault's kind is one of: \(kinds)"))
+                errors.append(
+                    InventoryError((fields["kind"] ?? item).location(in: file), "a fault's kind is one of: \(kinds)"))
                 continue
             }
             let key = kind.targetsGroup ? "group" : "host"
             guard let target = fields[key]?.string, !target.isEmpty else {
-                errors.append(InventoryError(at(item), "fault \(kind.rawValue) needs '\(key)'"))
+                errors.append(InventoryError(item.location(in: file), "fault \(kind.rawValue) needs '\(key)'"))
                 continue
             }
             faults.append(LabFault(kind, HostName(target)))

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// Reads an inventory file (docs/inventory.md) and validates all of it, reporting every problem
 /// with its file, line and column. It never traps, whatever the bytes.
@@ -76,35 +75,6 @@ public enum InventoryLoader {
             throw InventoryErrors(errors)
         }
         return inventory
-    }
-
-    /// Turns a Yams error into a located message a person can act on.
-    public static func syntaxError(_ error: any Error, text: String, file: String) -> InventoryError {
-        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
-        guard let error = error as? YamlError else {
-            return InventoryError(
-                SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "YAML syntax: \(problem)"
-            if let context {
-                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
-            }
-            return InventoryError(at(mark), message)
-        case .reader(let problem, let offset, _, _):
-            let location =
-                offset.map { locationOf(utf8Offset: $0, in: text, file: file) }
-                ?? SourceLocation(file: file, line: 1, column: 1)
-            return InventoryError(location, "cannot read the inventory: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return InventoryError(at(context.mark), "duplicate key \(names) in one mapping: which one is meant?")
-        default:
-            return InventoryError(
-                SourceLocation(file: file, line: 1, column: 1), "cannot parse the inventory: \(error)")
-        }
     }
 
     static func locationOf(utf8Offset: Int, in text: String, file: String) -> SourceLocation {

@@ -26,8 +26,7 @@ public enum YAMLBudget {
         init(file: String) { self.file = file }
 
         mutating func take(_ event: yaml_event_t) -> InventoryError? {
-            let at = SourceLocation(
-                file: file, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+            let at = SourceLocation(file: file, event.start_mark)
             switch event.type {
             case YAML_SCALAR_EVENT:
                 finish(size: 1, anchor: Self.string(event.data.scalar.anchor))

@@ -10,10 +10,7 @@ struct YAMLFields {
         self.file = file
     }
 
-    func location(_ node: YAMLNode) -> SourceLocation {
-        let mark = node.mark
-        return SourceLocation(file: file, line: Int(mark.line), column: Int(mark.column))
-    }
+    func location(_ node: YAMLNode) -> SourceLocation { node.location(in: file) }
 
     mutating func fail(_ node: YAMLNode, _ message: String) {
         errors.append(InventoryError(location(node), message))

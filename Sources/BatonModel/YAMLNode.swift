@@ -1,35 +1,49 @@
 import CYaml
 
-/// A YAML value as the inventory reader reads it: text, a list or a mapping, each with where
-/// it starts in the file. Aliases stand for the value they name.
-enum YAMLNode: Sendable {
+/// A YAML value as Baton's files are read: text, a list or a mapping, each with where it
+/// starts in the file. Aliases stand for the value they name.
+public enum YAMLNode: Sendable {
     case scalar(Scalar)
     case sequence(Sequence)
     case mapping(Mapping)
 
-    struct Mark: Sendable {
-        var line: Int32
-        var column: Int32
+    public struct Mark: Sendable {
+        public var line: Int32
+        public var column: Int32
     }
 
-    struct Scalar: Sendable {
-        var string: String
+    public struct Scalar: Sendable {
+        public var string: String
         /// Written without quotes or a block indicator (`null` is null only then).
-        var isPlain: Bool
-        var mark: Mark
+        public var isPlain: Bool
+        public var mark: Mark
     }
 
-    struct Sequence: Sendable {
-        var items: [YAMLNode]
-        var mark: Mark
+    public struct Sequence: Sendable {
+        public var items: [YAMLNode]
+        public var mark: Mark
     }
 
-    struct Mapping: Sendable {
-        var pairs: [(key: YAMLNode, value: YAMLNode)]
-        var mark: Mark
+    public struct Mapping: Sendable {
+        public var pairs: [(key: YAMLNode, value: YAMLNode)]
+        public var mark: Mark
+
+        /// The value of the plain key `key`.
+        public subscript(key: String) -> YAMLNode? { pairs.first { $0.key.string == key }?.value }
     }
 
-    var mark: Mark {
+    /// The document of `text`, or nil when it holds none, within `YAMLBudget`; the first
+    /// problem, located in `file`.
+    public static func read(_ text: String, file: String) throws(InventoryError) -> YAMLNode? {
+        try YAMLComposer.compose(text, file: file)
+    }
+
+    /// Where this value starts in `file`.
+    public func location(in file: String) -> SourceLocation {
+        SourceLocation(file: file, line: Int(mark.line), column: Int(mark.column))
+    }
+
+    public var mark: Mark {
         switch self {
         case .scalar(let scalar): scalar.mark
         case .sequence(let sequence): sequence.mark
@@ -38,7 +52,7 @@ enum YAMLNode: Sendable {
     }
 
     /// The text of a scalar; nil for a list or a mapping.
-    var string: String? {
+    public var string: String? {
         if case .scalar(let scalar) = self { return scalar.string }
         return nil
     }
@@ -89,10 +103,7 @@ enum YAMLComposer {
             message +=
                 " (\(String(cString: context)) at line \(parser.context_mark.line + 1), column \(parser.context_mark.column + 1))"
         }
-        return InventoryError(
-            SourceLocation(
-                file: file, line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1),
-            message)
+        return InventoryError(SourceLocation(file: file, parser.problem_mark), message)
     }
 
     /// A list or mapping being read: its items so far.
@@ -120,9 +131,7 @@ enum YAMLComposer {
             budget = YAMLBudget.Walk(file: file)
         }
 
-        func location(_ mark: yaml_mark_t) -> SourceLocation {
-            SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
-        }
+        func location(_ mark: yaml_mark_t) -> SourceLocation { SourceLocation(file: file, mark) }
 
         mutating func take(_ event: yaml_event_t) throws(InventoryError) {
             if let problem = budget.take(event) { throw problem }
@@ -221,5 +230,12 @@ enum YAMLComposer {
                 SourceLocation(file: file, line: Int(mark.line), column: Int(mark.column)),
                 "duplicate key \(names) in one mapping: which one is meant?")
         }
+    }
+}
+
+extension SourceLocation {
+    /// Where libyaml's `mark` (counted from 0) is.
+    init(file: String, _ mark: yaml_mark_t) {
+        self.init(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 }

@@ -379,6 +379,19 @@ struct LabFailureTests {
         } catch {
             #expect(error.errors.map(\.location.line) == [2, 3])
         }
+        // Read as inventories are: YAML mistakes and keys given twice are located too.
+        for (text, line, message) in [
+            ("faults:\n  - {kind: file-in-use, host: NODE1\n", 3, "YAML syntax"),
+            ("faults:\n  - {kind: file-in-use, kind: move-fails, host: NODE1}\n", 2, "duplicate key 'kind'"),
+        ] {
+            do {
+                _ = try LabFaultFile.parse(text, file: "f.yaml")
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.errors.first?.location.line == line, "\(error.errors)")
+                #expect(error.errors.first?.message.contains(message) == true, "\(error.errors)")
+            }
+        }
     }
 }
 
