@@ -203,25 +203,15 @@ enum YAMLComposer {
         /// The keys given more than once in one mapping (keys are plain text: `YAMLBudget`),
         /// named in order, located where the first of them is first given.
         static func duplicateKey(_ pairs: [(key: YAMLNode, value: YAMLNode)], file: String) -> InventoryError? {
+            guard pairs.count > 1 else { return nil }
+            var seen: [String: YAMLNode.Mark] = [:]
             var repeated: [String: YAMLNode.Mark] = [:]
-            if pairs.count <= 16 {
-                // The usual mapping is a machine's few keys: comparing them costs less than hashing.
-                for (index, pair) in pairs.enumerated() {
-                    guard case .scalar(let key) = pair.key, repeated[key.string] == nil,
-                        pairs[(index + 1)...].contains(where: { $0.key.string == key.string })
-                    else { continue }
-                    repeated[key.string] = key.mark
-                }
-            } else {
-                var seen: [String: YAMLNode.Mark] = [:]
-                seen.reserveCapacity(pairs.count)
-                for pair in pairs {
-                    guard case .scalar(let key) = pair.key else { continue }
-                    if let first = seen[key.string] {
-                        repeated[key.string] = first
-                    } else {
-                        seen[key.string] = key.mark
-                    }
+            for pair in pairs {
+                guard case .scalar(let key) = pair.key else { continue }
+                if let first = seen[key.string] {
+                    repeated[key.string] = first
+                } else {
+                    seen[key.string] = key.mark
                 }
             }
             guard let first = repeated.keys.min(), let mark = repeated[first] else { return nil }
