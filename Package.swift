@@ -115,6 +115,7 @@ let package = Package(
             name: "BatonEngineTests",
             dependencies: [
                 "BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab", "BatonRuns",
+                .product(name: "Collections", package: "swift-collections"),
             ]),
         .testTarget(
             name: "BatonCLITests",

@@ -7,8 +7,10 @@ import HeapModule
 /// carries the decisions out (journal, target, events); tests drive this alone.
 ///
 /// A step is ready once every step in its `after` has succeeded (counted, so deciding stays
-/// linear in the plan's size). Of the ready steps, the one with the most estimated work
-/// behind it starts first. A gate waits until it is approved (or every gate is). A failure
+/// linear in the plan's size). Of the ready steps, the one `StartOrder` ranks highest starts
+/// first (the most estimated work behind it, or an order tried on a small plan that ends sooner).
+/// At most `parallel` steps that act on a host run at once; gates and milestones, which take
+/// no time, pass as soon as they are ready, slot or no slot, as `PlanQuality` counts them. A gate waits until it is approved (or every gate is). A failure
 /// halts new work once more than `maxFailedHosts` hosts have failed; halted, nothing new
 /// starts; aborting, only the steps that bring a virtual server back online do.
 public struct Scheduler: Sendable {
@@ -43,6 +45,8 @@ public struct Scheduler: Sendable {
     public let settings: Settings
     public private(set) var state: [StepID: StepState]
     public private(set) var inFlight = 0
+    /// Steps in flight that take a slot.
+    public private(set) var busy = 0
     public private(set) var approvals: Set<String>
     public private(set) var halted = false
     public private(set) var aborting = false
@@ -56,8 +60,10 @@ public struct Scheduler: Sendable {
     var dependents: [StepID: [StepID]] = [:]
     var unfinished: [StepID: Int] = [:]
     let position: [StepID: Int]
-    let remaining: [Int]
-    var ready: Heap<ReadyStep>
+    let rank: [Int]
+    var ready = Heap<ReadyStep>()
+    /// Ready gates and milestones.
+    var readyFree = Heap<ReadyStep>()
 
     /// `state` is each step's state now: running and failed steps must have been settled
     /// (succeeded or pending) first; blocked ones count as pending. The plan may be the part of
@@ -73,24 +79,29 @@ public struct Scheduler: Sendable {
         var position: [StepID: Int] = [:]
         for (index, step) in plan.steps.enumerated() { position[step.id] = index }
         self.position = position
-        let remaining = plan.remainingWork()
-        self.remaining = remaining
+        let rank = StartOrder(
+            plan: plan, parallel: settings.parallel, settled: Set(state.compactMap { $1 == .succeeded ? $0 : nil })
+        ).rank
+        self.rank = rank
         var unfinished: [StepID: Int] = [:], dependents: [StepID: [StepID]] = [:]
-        var ready: [ReadyStep] = []
         for (index, step) in plan.steps.enumerated() {
             unfinished[step.id] = step.after.filter { position[$0] != nil && state[$0] != .succeeded }.count
             for before in step.after where position[before] != nil { dependents[before, default: []].append(step.id) }
             if state[step.id] == .pending, unfinished[step.id] == 0 {
-                ready.append(ReadyStep(priority: remaining[index], position: index))
+                enqueue(ReadyStep(priority: rank[index], position: index))
             }
         }
         self.unfinished = unfinished
         self.dependents = dependents
-        self.ready = Heap(ready)
+    }
+
+    /// A ready step waits for a slot, or, a gate or milestone, for nothing.
+    mutating func enqueue(_ step: ReadyStep) {
+        if plan.steps[step.position].takesSlot { ready.insert(step) } else { readyFree.insert(step) }
     }
 
     func readyStep(_ id: StepID) -> ReadyStep {
-        ReadyStep(priority: remaining[position[id]!], position: position[id]!)
+        ReadyStep(priority: rank[position[id]!], position: position[id]!)
     }
 
     // MARK: What happened
@@ -114,18 +125,19 @@ public struct Scheduler: Sendable {
         self.approvals = approvals
         guard !halted else { return }
         let opened = gated.filter { id in plan.steps[position[id]!].gate.map(approvals.contains) ?? true }
-        for id in opened { ready.insert(readyStep(id)) }
+        for id in opened { enqueue(readyStep(id)) }
         gated.removeAll { opened.contains($0) }
     }
 
     /// A started step ended.
     public mutating func finished(_ id: StepID, _ result: StepState) {
         inFlight -= 1
+        if plan.steps[position[id]!].takesSlot { busy -= 1 }
         state[id] = result
         if result == .succeeded {
             for next in dependents[id] ?? [] {
                 unfinished[next, default: 0] -= 1
-                if unfinished[next] == 0, state[next] == .pending { ready.insert(readyStep(next)) }
+                if unfinished[next] == 0, state[next] == .pending { enqueue(readyStep(next)) }
             }
         }
         if result == .failed {
@@ -140,44 +152,52 @@ public struct Scheduler: Sendable {
     /// The steps to start now (as many as free slots allow) and the gates newly waiting.
     public mutating func next() -> [Decision] {
         var decisions: [Decision] = []
-        var candidates: [StepID] = []
-        if halted {
+        guard !halted else {
             // Halted, nothing new starts; aborting, only steps that bring a virtual server
             // back online do. The others stay ready for a later resume.
             let recovery = aborting ? Self.unfinishedRecovery(plan, state) : []
+            var candidates: [ReadyStep] = []
             var kept: [ReadyStep] = []
-            while let next = ready.popMax() {
-                if recovery.contains(plan.steps[next.position].id) {
-                    candidates.append(plan.steps[next.position].id)
-                } else {
-                    kept.append(next)
+            for var heap in [ready, readyFree] {
+                while let next = heap.popMax() {
+                    if recovery.contains(plan.steps[next.position].id) {
+                        candidates.append(next)
+                    } else {
+                        kept.append(next)
+                    }
                 }
             }
-            ready = Heap(kept)
-        }
-        var index = 0
-        while inFlight < settings.parallel {
-            let id: StepID
-            if halted {
-                guard index < candidates.count else { break }
-                id = candidates[index]
-                index += 1
-            } else {
-                guard let next = ready.popMax() else { break }
-                id = plan.steps[next.position].id
+            (ready, readyFree) = (Heap(), Heap())
+            for next in kept { enqueue(next) }
+            for next in candidates.sorted(by: >) {
+                if plan.steps[next.position].takesSlot, busy >= settings.parallel {
+                    enqueue(next)
+                } else {
+                    start(next, &decisions)
+                }
             }
-            let step = plan.steps[position[id]!]
-            if step.action == .approve, let gate = step.gate, !settings.approveAll, !approvals.contains(gate) {
-                if announced.insert(id).inserted { decisions.append(.waitForApproval(step, gate: gate)) }
-                gated.append(id)
-                continue
-            }
-            state[id] = .running
-            inFlight += 1
-            decisions.append(.start(step))
+            return decisions
         }
-        for id in candidates.dropFirst(index) { ready.insert(readyStep(id)) }
+        while let next = readyFree.popMax() { start(next, &decisions) }
+        // Gates and milestones in flight pass at once: what they release is weighed with what
+        // is ready now before the slots are given out.
+        guard inFlight == busy else { return decisions }
+        while busy < settings.parallel, let next = ready.popMax() { start(next, &decisions) }
         return decisions
+    }
+
+    /// Starts a ready step, or, a gate not approved yet, says it waits (once).
+    mutating func start(_ next: ReadyStep, _ decisions: inout [Decision]) {
+        let step = plan.steps[next.position]
+        if step.action == .approve, let gate = step.gate, !settings.approveAll, !approvals.contains(gate) {
+            if announced.insert(step.id).inserted { decisions.append(.waitForApproval(step, gate: gate)) }
+            gated.append(step.id)
+            return
+        }
+        state[step.id] = .running
+        inFlight += 1
+        if step.takesSlot { busy += 1 }
+        decisions.append(.start(step))
     }
 
     /// Whether, with nothing in flight, the run should wait for an approval rather than end.

@@ -35,14 +35,24 @@ public struct ActionDurations: Sendable, Hashable {
         self.overrides = overrides
     }
 
+    /// The durations a plan was estimated with: its inventory's own, or the defaults.
+    public init(of plan: Plan) {
+        self.init(overrides: plan.estimate?.durations ?? [:])
+    }
+
+    /// The overrides, when there are any.
+    var own: [String: Int]? { overrides.isEmpty ? nil : overrides }
+
     /// Seconds for `step`. An install's kind decides between the service-pack and hotfix
     /// figures; `install` in the overrides sets both.
     public func seconds(for step: Step, package: Package) -> Int {
         seconds(for: step, packageID: package.id, kind: package.kind)
     }
 
-    /// Seconds for `step` of a plan for the package `packageID` of `kind`.
+    /// Seconds for `step` of a plan for the package `packageID` of `kind`. A gate or a
+    /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
+        guard step.takesSlot else { return 0 }
         if step.action == .install {
             let kind = step.package == packageID ? packageKind : .hotfix
             let key = Self.installKey(kind)

@@ -14,6 +14,9 @@ public struct Estimate: Sendable, Hashable, Codable {
     public var databases: [Downtime]?
     public var dags: [DAGWindow]?
     public var assumptions: String
+    /// The inventory's own durations (`durations:`) the estimate used, when it has any: a run
+    /// orders its ready steps on them too (`StartOrder`), long after the inventory is gone.
+    public var durations: [String: Int]? = nil
 
     public struct DAGWindow: Sendable, Hashable, Codable {
         public var name: String
@@ -58,7 +61,7 @@ public struct Estimate: Sendable, Hashable, Codable {
         case makespanSeconds = "makespan-seconds"
         case workSeconds = "work-seconds"
         case virtualServers = "virtual-servers"
-        case pools, assumptions, databases, dags
+        case pools, assumptions, databases, dags, durations
     }
 
     /// Earliest start and end of every step by its position in the plan, each step as soon as
@@ -158,8 +161,9 @@ public struct Estimate: Sendable, Hashable, Codable {
         }
         return Estimate(
             makespanSeconds: times.makespan, workSeconds: times.work, virtualServers: downtimes, pools: pools,
-            assumptions: "Steps start as soon as their predecessors end; approvals take no time; every restart happens."
-        )
+            assumptions:
+                "Steps start as soon as their predecessors end; approvals take no time; every restart happens.",
+            durations: durations.own)
     }
 
     static func unionLength(_ intervals: [(Int, Int)]) -> Int {

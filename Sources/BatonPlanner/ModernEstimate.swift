@@ -54,7 +54,7 @@ enum ModernEstimate {
             databases: databases,
             dags: dags,
             assumptions:
-                "Steps start as soon as their predecessors end; approvals take no time; every restart happens; a database with another healthy copy moves without an outage."
-        )
+                "Steps start as soon as their predecessors end; approvals take no time; every restart happens; a database with another healthy copy moves without an outage.",
+            durations: durations.own)
     }
 }

@@ -23,30 +23,19 @@ public struct PlanQuality: Sendable, Hashable {
 
     public var ratio: Double { Double(makespan) / Double(max(lowerBound, 1)) }
 
+    /// Plans of at most this many steps that take time get the bound that tries, for sets of
+    /// long steps, how one slot could run several of them (`SlotBound`): its cost grows with
+    /// the plan's size squared.
+    static let smallPlan = 1_000
+
     public init(plan: Plan, inventory: Inventory, package: Package, parallel: Int, batchSizes: [Int]) {
         let durations = ActionDurations(overrides: inventory.durations)
         let seconds = plan.steps.map { durations.seconds(for: $0, package: package) }
         self.parallel = max(1, parallel)
-        let remaining = plan.remainingWork(durations: durations)
-        makespan = Self.listSchedule(plan.steps, seconds: seconds, priority: remaining, parallel: self.parallel)
-        // No schedule beats the work spread over every slot, nor the longest chain of steps
-        // that must follow one another: the plan's edges are KB 328839's orders (backups before
-        // any install, a cluster's nodes one at a time, front-ends before back-ends), each step
-        // citing its rules. Per-cluster and per-machine chains are parts of that chain.
-        let work = seconds.reduce(0, +)
-        let spread = (work + self.parallel - 1) / self.parallel
-        let chain = remaining.max() ?? 0
-        (lowerBound, lowerBoundReason) =
-            chain > spread
-            ? (chain, "the longest chain of steps KB 328839 orders one after another")
-            : (spread, "the work over \(self.parallel) slots")
-        // Tighter: work that cannot start before a chain ends, or must end before one starts,
-        // has fewer hours to spread over the slots.
-        let graph = Graph(plan.steps)
-        let heads = graph.heads(seconds: seconds, parallel: self.parallel)
-        let tails = graph.tails(seconds: seconds, parallel: self.parallel)
-        let (edge, reason) = Self.edgeBound(heads: heads, tails: tails, seconds: seconds, parallel: self.parallel)
-        if edge > lowerBound { (lowerBound, lowerBoundReason) = (edge, reason) }
+        let order = StartOrder(plan: plan, parallel: self.parallel)
+        let schedule = ListSchedule(steps: plan.steps, seconds: seconds, parallel: self.parallel)
+        makespan = schedule.makespan(priority: order.rank.map(Double.init))
+        (lowerBound, lowerBoundReason) = Self.lowerBound(plan.steps, schedule)
         let units = Self.units(plan.steps, seconds: seconds, inventory: inventory)
         oneAtATime = units.reduce(0) { $0 + $1.seconds }
         var batches: [Int: Int] = [:]
@@ -56,6 +45,42 @@ public struct PlanQuality: Sendable, Hashable {
             }
         }
         self.batches = batches
+    }
+
+    /// No rollout of `steps` obeying KB 328839 on the schedule's slots can be faster, and why.
+    /// `slots` adds, on a small plan, how one slot can run its share of the longest steps
+    /// (`SlotBound`), the costliest part.
+    static func lowerBound(_ steps: [Step], _ schedule: ListSchedule, slots: Bool = true) -> (Int, String) {
+        let (graph, seconds, parallel) = (schedule.graph, schedule.seconds, schedule.parallel)
+        // No schedule beats the work spread over every slot, nor the longest chain of steps
+        // that must follow one another: the plan's edges are KB 328839's orders (backups before
+        // any install, a cluster's nodes one at a time, front-ends before back-ends), each step
+        // citing its rules. Per-cluster and per-machine chains are parts of that chain.
+        let spread = (seconds.reduce(0, +) + parallel - 1) / parallel
+        let chain = graph.remaining(seconds).max() ?? 0
+        var best =
+            chain > spread
+            ? (chain, "the longest chain of steps KB 328839 orders one after another")
+            : (spread, "the work over \(parallel) slots")
+        // Tighter: work that cannot start before a chain ends, or must end before one starts,
+        // has fewer hours to spread over the slots; and some slot runs several of the longest
+        // steps one after another.
+        let heads = graph.heads(seconds: seconds, parallel: parallel)
+        let tails = graph.tails(seconds: seconds, parallel: parallel)
+        var tighter = [edgeBound(heads: heads, tails: tails, seconds: seconds, parallel: parallel)]
+        let through = { (index: Int) in heads[index] + seconds[index] + tails[index] }
+        if let step = seconds.indices.max(by: { through($0) < through($1) }) {
+            tighter.append(
+                (
+                    through(step),
+                    "\(steps[step].summary), after what must come before it and before what must follow it, on \(parallel) slots"
+                ))
+        }
+        if slots, seconds.count(where: { $0 > 0 }) <= smallPlan {
+            tighter.append(SlotBound(heads: heads, tails: tails, seconds: seconds, parallel: parallel).best)
+        }
+        for candidate in tighter where candidate.0 > best.0 { best = candidate }
+        return best
     }
 
     /// No schedule beats, for any `a` and `b`: `a` + `b` + the work of the steps that cannot
@@ -89,47 +114,6 @@ public struct PlanQuality: Sendable, Hashable {
             sweep(working.filter { heads[$0] >= a }, key: tails) { b, work in consider(a, b, work) }
         }
         return best
-    }
-
-    /// Event-driven simulation of the engine: of the ready steps, the one with the most work
-    /// still behind it starts first; at most `parallel` running.
-    static func listSchedule(_ steps: [Step], seconds: [Int], priority: [Int], parallel: Int) -> Int {
-        let graph = Graph(steps)
-        var waiting = graph.before.map(\.count)
-        let dependents = graph.after
-        var ready = Heap<ReadyStep>()
-        var running = Heap<Running>()
-        var now = 0, end = 0
-        // Gates and milestones take no time and no slot: they pass the moment they are ready.
-        func becameReady(_ position: Int) {
-            guard seconds[position] == 0 else {
-                return ready.insert(ReadyStep(priority: priority[position], position: position))
-            }
-            for next in dependents[position] {
-                waiting[next] -= 1
-                if waiting[next] == 0 { becameReady(next) }
-            }
-        }
-        func finish(_ position: Int) {
-            for next in dependents[position] {
-                waiting[next] -= 1
-                if waiting[next] == 0 { becameReady(next) }
-            }
-        }
-        for position in steps.indices where waiting[position] == 0 { becameReady(position) }
-        while true {
-            while running.count < parallel, let top = ready.popMax() {
-                running.insert(Running(end: now + seconds[top.position], position: top.position))
-            }
-            guard let done = running.popMin() else { break }
-            now = done.end
-            end = max(end, now)
-            finish(done.position)
-            while let next = running.min, next.end == now {
-                finish(running.removeMin().position)
-            }
-        }
-        return end
     }
 
     /// Each machine's (and each cluster's, as one) steps in turn: what a batch tool runs per
@@ -195,15 +179,28 @@ struct Graph {
 
     /// The least time `steps` need on `parallel` slots, whatever their order: their work over
     /// the slots, and, since of the k·`parallel` + 1 longest some slot runs k + 1 one after
-    /// another, k + 1 times the shortest of those (seven 45-minute backups on four slots take
-    /// 90 minutes, not 79).
+    /// another, the k + 1 shortest of those back to back (seven 45-minute backups on four
+    /// slots take 90 minutes, not 79).
     static func spread(_ steps: [Int], _ seconds: [Int], _ parallel: Int) -> Int {
         let lengths = steps.map { seconds[$0] }.filter { $0 > 0 }.sorted(by: >)
         var bound = (lengths.reduce(0, +) + parallel - 1) / parallel
-        for k in stride(from: 0, to: lengths.count, by: parallel) {
-            bound = max(bound, (k / parallel + 1) * lengths[k])
+        // Running sums of the lengths, longest first: the k + 1 shortest of the k·slots + 1
+        // longest are lengths[k·slots - k ... k·slots].
+        var sums = [0]
+        for length in lengths { sums.append(sums.last! + length) }
+        for top in stride(from: 0, to: lengths.count, by: parallel) {
+            bound = max(bound, sums[top + 1] - sums[top - top / parallel])
         }
         return bound
+    }
+
+    /// For each step (by position), the longest chain of work from its start to the end.
+    func remaining(_ seconds: [Int]) -> [Int] {
+        var remaining = seconds
+        for index in after.indices.reversed() {
+            for next in after[index] { remaining[index] = max(remaining[index], seconds[index] + remaining[next]) }
+        }
+        return remaining
     }
 
     /// Every step reached from `start` along `edges`, without it.
@@ -219,7 +216,7 @@ struct Graph {
     }
 }
 
-/// A ready step: the most work behind it first, then the earlier in the plan.
+/// A ready step in the engine: the highest rank (`StartOrder`) first, then the earlier in the plan.
 public struct ReadyStep: Comparable, Sendable {
     public var priority: Int
     public var position: Int

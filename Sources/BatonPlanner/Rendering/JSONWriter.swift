@@ -130,6 +130,15 @@ struct JSONWriter: ~Copyable {
                 writer.field("name", database.name)
             }
         }
+        if let durations = estimate.durations {
+            key("durations")
+            begin()
+            for (action, seconds) in durations.sorted(by: { $0.key < $1.key }) {
+                key(action)
+                raw(seconds)
+            }
+            end()
+        }
         field("makespan-seconds", estimate.makespanSeconds)
         field("pools", objects: estimate.pools) { writer, pool in
             writer.field("fully-out-seconds", pool.fullyOutSeconds)
@@ -177,6 +186,15 @@ struct JSONWriter: ~Copyable {
         bytes.append(0x22)
         raw(name)
         raw("\" : ")
+    }
+
+    /// Starts a member whose name is data (an action's, from an inventory), escaped as any string.
+    mutating func key(_ name: String) {
+        raw(firstMember[firstMember.count - 1] ? "\n" : ",\n")
+        firstMember[firstMember.count - 1] = false
+        writeIndent()
+        string(name)
+        raw(" : ")
     }
 
     mutating func field(_ name: StaticString, _ value: String?) {
