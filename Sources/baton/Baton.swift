@@ -96,4 +96,25 @@ enum Terminal {
     static func write(_ bytes: UnsafeRawBufferPointer) {
         try? FileHandle.standardOutput.write(contentsOf: bytes)
     }
+
+    /// Standard output written by a thread of its own, at most `waiting` chunks behind: the
+    /// system copying one chunk overlaps making the next (a 100,000-server plan is 500 MB of
+    /// JSON, and the copy a tenth of its time). `finish` returns once everything is written.
+    final class Behind: Sendable {
+        private let queue = DispatchQueue(label: "baton.output")
+        private let room: DispatchSemaphore
+
+        init(waiting: Int = 2) { room = DispatchSemaphore(value: waiting) }
+
+        func write(_ bytes: UnsafeRawBufferPointer) {
+            room.wait()
+            let chunk = [UInt8](bytes)
+            queue.async { [room] in
+                chunk.withUnsafeBytes { Terminal.write($0) }
+                room.signal()
+            }
+        }
+
+        func finish() { queue.sync {} }
+    }
 }
