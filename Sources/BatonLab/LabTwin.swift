@@ -221,11 +221,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
 
     /// The next pseudo-random number (SplitMix64): the twin's only source of chance.
     mutating func nextRandom() -> UInt64 {
-        random &+= 0x9E37_79B9_7F4A_7C15
-        var z = random
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        var generator = SplitMix64(seed: random)
+        defer { random = generator.state }
+        return generator.next()
     }
 
     /// A duration around `base` seconds, ±15 %.

@@ -304,7 +304,7 @@ struct ModernPlannerTests {
     )
         -> Inventory
     {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let here = SourceLocation(file: "random", line: 1, column: 1)
         var inventory = Inventory(organization: "random", domainControllers: ["DC1"])
         inventory.sites = [

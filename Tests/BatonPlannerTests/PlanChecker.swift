@@ -17,7 +17,7 @@ struct PlanChecker {
         var found = structure()
         guard found.isEmpty else { return found }
         found += concurrency()
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         if package.product?.isModern == true {
             for order in 0..<orders {
                 var sim = ModernSimulation(checker: self)
@@ -136,7 +136,7 @@ struct PlanChecker {
         return entities
     }
 
-    func randomOrder(_ rng: inout SplitMix) -> [Step] {
+    func randomOrder(_ rng: inout SplitMix64) -> [Step] {
         var remaining = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, Set($0.after)) })
         var dependents: [StepID: [StepID]] = [:]
         for step in plan.steps { for before in step.after { dependents[before, default: []].append(step.id) } }
@@ -610,19 +610,6 @@ struct Simulation {
                 }
             }
         }
-    }
-}
-
-/// A small deterministic random number generator, so a failing order can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
