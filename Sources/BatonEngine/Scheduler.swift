@@ -8,11 +8,12 @@ import HeapModule
 ///
 /// A step is ready once every step in its `after` has succeeded (counted, so deciding stays
 /// linear in the plan's size). Of the ready steps, the one `StartOrder` ranks highest starts
-/// first (the most estimated work behind it, or an order tried on a small plan that ends sooner).
-/// At most `parallel` steps that act on a host run at once; gates and milestones, which take
-/// no time, pass as soon as they are ready, slot or no slot, as `PlanQuality` counts them. A gate waits until it is approved (or every gate is). A failure
-/// halts new work once more than `maxFailedHosts` hosts have failed; halted, nothing new
-/// starts; aborting, only the steps that bring a virtual server back online do.
+/// first (the most estimated work behind it, or an order tried on a small plan that ends
+/// sooner). At most `parallel` steps that act on a host run at once; gates and milestones take
+/// no time and no slot, and pass as soon as they are ready, as `PlanQuality` counts them. A
+/// gate waits until it is approved (or every gate is). A failure halts new work once more
+/// than `maxFailedHosts` hosts have failed; halted, nothing new starts; aborting, only the
+/// steps that bring a virtual server back online do.
 public struct Scheduler: Sendable {
     public struct Settings: Sendable {
         public var parallel: Int

@@ -67,15 +67,6 @@ extension Plan {
     /// plan's end. Starting the ready step with the longest chain first is what keeps a
     /// rollout with limited slots close to its shortest possible length.
     public func remainingWork(durations: ActionDurations = ActionDurations()) -> [Int] {
-        let position = StepPositions(steps)
-        var remaining = [Int](repeating: 0, count: steps.count)
-        // Creation order is a topological order: walking it backwards sees every dependent first.
-        for index in steps.indices.reversed() {
-            remaining[index] += durations.seconds(for: steps[index], packageID: package.id, kind: package.kind)
-            for before in steps[index].after {
-                if let from = position[before] { remaining[from] = max(remaining[from], remaining[index]) }
-            }
-        }
-        return remaining
+        Graph(steps).remaining(steps.map { durations.seconds(for: $0, packageID: package.id, kind: package.kind) })
     }
 }
