@@ -108,11 +108,18 @@ struct BatonProcess {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<400 where !FileManager.default.fileExists(atPath: file) {
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        try await Task.sleep(for: delay)
-        Glibc.kill(process.processIdentifier, SIGKILL)
+        // The wait and the kill are a process of their own: this test process, busy with every
+        // other suite at once, could wake from a sleep seconds late, after the run had ended.
+        let (seconds, attoseconds) = delay.components
+        let killer = Process()
+        killer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        killer.arguments = [
+            "-c",
+            #"i=0; while [ ! -e "$1" ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done; sleep "$2"; kill -KILL "$3" 2>/dev/null; true"#,
+            "kill", file, String(Double(seconds) + Double(attoseconds) / 1e18), String(process.processIdentifier),
+        ]
+        try killer.run()
+        while killer.isRunning || process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         process.waitUntilExit()
         return process.terminationReason == .uncaughtSignal
     }
