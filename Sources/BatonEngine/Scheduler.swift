@@ -89,7 +89,7 @@ public struct Scheduler: Sendable {
             unfinished[step.id] = step.after.filter { position[$0] != nil && state[$0] != .succeeded }.count
             for before in step.after where position[before] != nil { dependents[before, default: []].append(step.id) }
             if state[step.id] == .pending, unfinished[step.id] == 0 {
-                enqueue(ReadyStep(priority: rank[index], position: index))
+                enqueue(ReadyStep(priority: Double(rank[index]), position: index))
             }
         }
         self.unfinished = unfinished
@@ -102,7 +102,7 @@ public struct Scheduler: Sendable {
     }
 
     func readyStep(_ id: StepID) -> ReadyStep {
-        ReadyStep(priority: rank[position[id]!], position: position[id]!)
+        ReadyStep(priority: Double(rank[position[id]!]), position: position[id]!)
     }
 
     // MARK: What happened

@@ -23,11 +23,6 @@ public struct PlanQuality: Sendable, Hashable {
 
     public var ratio: Double { Double(makespan) / Double(max(lowerBound, 1)) }
 
-    /// Plans of at most this many steps that take time get the bound that tries, for sets of
-    /// long steps, how one slot could run several of them (`SlotBound`): its cost grows with
-    /// the plan's size squared.
-    static let smallPlan = 1_000
-
     public init(plan: Plan, inventory: Inventory, package: Package, parallel: Int, batchSizes: [Int]) {
         let durations = ActionDurations(overrides: inventory.durations)
         let seconds = plan.steps.map { durations.seconds(for: $0, package: package) }
@@ -76,7 +71,7 @@ public struct PlanQuality: Sendable, Hashable {
                     "\(steps[step].summary), after what must come before it and before what must follow it, on \(parallel) slots"
                 ))
         }
-        if slots, seconds.count(where: { $0 > 0 }) <= smallPlan {
+        if slots, seconds.count(where: { $0 > 0 }) <= SlotBound.maximumSteps {
             tighter.append(SlotBound(heads: heads, tails: tails, seconds: seconds, parallel: parallel).best)
         }
         for candidate in tighter where candidate.0 > best.0 { best = candidate }
@@ -214,27 +209,4 @@ struct Graph {
         }
         return found
     }
-}
-
-/// A ready step in the engine: the highest rank (`StartOrder`) first, then the earlier in the plan.
-public struct ReadyStep: Comparable, Sendable {
-    public var priority: Int
-    public var position: Int
-
-    public init(priority: Int, position: Int) {
-        self.priority = priority
-        self.position = position
-    }
-
-    public static func < (lhs: ReadyStep, rhs: ReadyStep) -> Bool {
-        (lhs.priority, rhs.position) < (rhs.priority, lhs.position)
-    }
-}
-
-/// A running step in the schedule, ordered by when it ends.
-struct Running: Comparable {
-    var end: Int
-    var position: Int
-
-    static func < (lhs: Running, rhs: Running) -> Bool { (lhs.end, lhs.position) < (rhs.end, rhs.position) }
 }

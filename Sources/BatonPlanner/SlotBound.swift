@@ -17,6 +17,9 @@ struct SlotBound {
     let seconds: [Int]
     let parallel: Int
 
+    /// Plans of at most this many steps that take time get this bound: its cost grows with the
+    /// plan's size squared.
+    static let maximumSteps = 1_000
     /// Slots up to which every choice of k + 1 of the longest steps is tried.
     static let exactSlots = 8
     /// Thresholds per side of the grid of sets that are bounded on both sides.

@@ -80,7 +80,7 @@ struct ListSchedule {
 
     func makespan(priority: [Double]) -> Int {
         var waiting = graph.before.map(\.count)
-        var ready = Heap<Ready>()
+        var ready = Heap<ReadyStep>()
         var running = Heap<Running>()
         var now = 0
         var end = 0
@@ -92,7 +92,7 @@ struct ListSchedule {
         }
         func becameReady(_ position: Int) {
             guard !takesSlot[position] else {
-                return ready.insert(Ready(priority: priority[position], position: position))
+                return ready.insert(ReadyStep(priority: priority[position], position: position))
             }
             finish(position)
         }
@@ -109,14 +109,28 @@ struct ListSchedule {
         }
         return end
     }
+}
 
-    /// A ready step: the highest priority first, then the earlier in the plan.
-    struct Ready: Comparable {
-        var priority: Double
-        var position: Int
+/// A ready step, in the engine and in its simulation: the highest priority (`StartOrder`'s
+/// rank, or a tried order's) first, then the earlier in the plan.
+public struct ReadyStep: Comparable, Sendable {
+    public var priority: Double
+    public var position: Int
 
-        static func < (lhs: Ready, rhs: Ready) -> Bool {
-            (lhs.priority, rhs.position) < (rhs.priority, lhs.position)
-        }
+    public init(priority: Double, position: Int) {
+        self.priority = priority
+        self.position = position
     }
+
+    public static func < (lhs: ReadyStep, rhs: ReadyStep) -> Bool {
+        (lhs.priority, rhs.position) < (rhs.priority, lhs.position)
+    }
+}
+
+/// A running step in the simulation, ordered by when it ends.
+struct Running: Comparable {
+    var end: Int
+    var position: Int
+
+    static func < (lhs: Running, rhs: Running) -> Bool { (lhs.end, lhs.position) < (rhs.end, rhs.position) }
 }

@@ -100,7 +100,7 @@ enum Terminal {
     /// Standard output written by a thread of its own, at most `waiting` chunks behind: the
     /// system copying one chunk overlaps making the next (a 100,000-server plan is 500 MB of
     /// JSON, and the copy a tenth of its time). `finish` returns once everything is written.
-    final class Behind: Sendable {
+    final class OutputThread: Sendable {
         private let queue = DispatchQueue(label: "baton.output")
         private let room: DispatchSemaphore
 

@@ -28,7 +28,7 @@ struct PlanCommand: ParsableCommand {
         let (_, _, plan) = try Loading.plan(path: inventory, packageID: package)
         guard format == .json else { return Terminal.out(format.render(plan)) }
         // Written as it is made: a plan of 100,000 servers is hundreds of megabytes of JSON.
-        let output = Terminal.Behind()
+        let output = Terminal.OutputThread()
         JSONRenderer.write(plan) { output.write($0) }
         output.finish()
     }

@@ -179,9 +179,7 @@ struct JSONWriter: ~Copyable {
 
     /// Starts a member; members must come in sorted key order.
     mutating func key(_ name: StaticString) {
-        raw(firstMember[firstMember.count - 1] ? "\n" : ",\n")
-        firstMember[firstMember.count - 1] = false
-        writeIndent()
+        newMember()
         // Keys are the format's own names, which need no escape.
         bytes.append(0x22)
         raw(name)
@@ -190,11 +188,16 @@ struct JSONWriter: ~Copyable {
 
     /// Starts a member whose name is data (an action's, from an inventory), escaped as any string.
     mutating func key(_ name: String) {
+        newMember()
+        string(name)
+        raw(" : ")
+    }
+
+    /// A new line, after a comma unless it is the first member, indented.
+    mutating func newMember() {
         raw(firstMember[firstMember.count - 1] ? "\n" : ",\n")
         firstMember[firstMember.count - 1] = false
         writeIndent()
-        string(name)
-        raw(" : ")
     }
 
     mutating func field(_ name: StaticString, _ value: String?) {
