@@ -23,8 +23,10 @@ public struct PlanQuality: Sendable, Hashable {
 
     public var ratio: Double { Double(makespan) / Double(max(lowerBound, 1)) }
 
+    /// On the durations the plan was estimated with (its inventory's own, kept in its estimate), as a run
+    /// orders its steps.
     public init(plan: Plan, inventory: Inventory, package: Package, parallel: Int, batchSizes: [Int]) {
-        let durations = ActionDurations(overrides: inventory.durations)
+        let durations = ActionDurations(of: plan)
         let seconds = plan.steps.map { durations.seconds(for: $0, package: package) }
         self.parallel = max(1, parallel)
         let order = StartOrder(plan: plan, parallel: self.parallel)

@@ -138,4 +138,20 @@ struct PlanQualityTests {
         #expect(bound.share(of: 2, from: [0, 1, 2]) == 91 * 60)
         #expect(bound.share(of: 3, from: [0, 1, 2]) == 135 * 60)
     }
+
+    @Test("a run keeps the inventory's own durations through its journal, and orders its steps on them")
+    func ownDurations() throws {
+        let (inventory, _, plan) = try Examples.plan("mixed.yaml", "exchange-2003-sp2")
+        #expect(!inventory.durations.isEmpty)
+        #expect(plan.estimate?.durations == inventory.durations)
+        // As a run keeps it: the header and each step's JSON, read back.
+        let stored = StoredPlan(plan)
+        let read = try StoredPlan.assemble(header: stored.header, steps: stored.steps)
+        #expect(read.estimate?.durations == inventory.durations)
+        #expect(StartOrder(plan: read, parallel: 4).rank == StartOrder(plan: plan, parallel: 4).rank)
+        // On the defaults the order differs: the run would not be the one measured.
+        var usual = read
+        usual.estimate?.durations = nil
+        #expect(StartOrder(plan: usual, parallel: 4).rank != StartOrder(plan: plan, parallel: 4).rank)
+    }
 }
