@@ -3,6 +3,7 @@ import BatonModel
 import BatonPlanner
 import Foundation
 import PropertyBased
+import Synchronization
 import Testing
 
 @Suite("Planner on KB 328839's topologies")
@@ -238,6 +239,50 @@ struct PlannerTests {
         let b = try JSONSerialization.jsonObject(with: Data(reference.utf8)) as? NSDictionary
         #expect(a != nil && a == b)
         #expect(try JSONRenderer.decode(fast) == plan)
+    }
+
+    /// What `baton plan --format json` writes, collected: a long plan's steps are written on two
+    /// threads in batches and handed on in order.
+    static func written(_ plan: Plan, batch: Int? = nil) -> (text: String, pieces: Int) {
+        let collected = Mutex<(bytes: [UInt8], pieces: Int)>(([], 0))
+        JSONRenderer.write(plan, batch: batch) { piece in
+            collected.withLock {
+                $0.bytes += piece
+                $0.pieces += 1
+            }
+        }
+        return collected.withLock { (String(decoding: $0.bytes, as: UTF8.self), $0.pieces) }
+    }
+
+    @Test(
+        "the plan written on two threads, in batches of any size, is the document rendered whole",
+        arguments: Examples.all)
+    func writtenInBatches(_ name: String) throws {
+        let inventory = try Examples.load(name)
+        for package in PackageCatalogue(inventory: inventory).packages {
+            guard let plan = try? Planner(inventory: inventory, package: package).plan() else { continue }
+            let whole = PlanFormat.json.render(plan)
+            // From one step a batch to more than half the plan (written on one thread).
+            for batch in [1, 2, 3, 7, plan.steps.count / 2 + 1] {
+                let written = Self.written(plan, batch: batch)
+                #expect(written.text == whole, "\(name) \(package.id), batches of \(batch)")
+                // The document before the steps, each batch, and what follows.
+                if plan.steps.count >= 2 * batch {
+                    #expect(written.pieces == 2 + (plan.steps.count + batch - 1) / batch, "\(name) \(package.id)")
+                }
+            }
+        }
+    }
+
+    @Test("a large plan is written on two threads in megabyte batches, byte for byte as rendered whole")
+    func writtenLarge() throws {
+        let inventory = SyntheticOrganization.make(servers: 1_000, clusters: 100)
+        let package = PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" }!
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        let written = Self.written(plan)
+        #expect(plan.steps.count > 4 * 2048)
+        #expect(written.pieces > 4)
+        #expect(written.text == PlanFormat.json.render(plan))
     }
 
     @Test("the JSON writer and Foundation's JSONEncoder give the same document", arguments: Examples.all)

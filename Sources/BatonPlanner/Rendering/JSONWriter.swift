@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writes a plan as the plan's JSON directly into a byte buffer. Foundation's `JSONEncoder`
 /// produced the same document four times slower and with ten times the memory at 100,000
 /// servers (see docs/benchmarks.md), so the plan's one hot output path is written by hand;
@@ -9,7 +11,9 @@ struct JSONWriter: ~Copyable {
     private(set) var bytes: OutputBytes
     private var indent = 0
     /// Where the document goes as it is written, a megabyte at a time; nil to keep it whole.
-    private var sink: ((UnsafeRawBufferPointer) -> Void)?
+    private var sink: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    /// A plan of at least twice this many steps has its steps written on two threads.
+    private var batch = Self.batch
 
     init(capacity: Int) {
         bytes = OutputBytes(capacity: capacity)
@@ -23,16 +27,61 @@ struct JSONWriter: ~Copyable {
     }
 
     /// The same document, handed to `output` a megabyte at a time as it is written, so that
-    /// a plan of any size never sits whole in memory.
-    static func write(_ plan: Plan, to output: @escaping (UnsafeRawBufferPointer) -> Void) {
+    /// a plan of any size never sits whole in memory; a long plan's steps are written on two
+    /// threads, `batch` steps at a time, and handed on in order.
+    static func write(
+        _ plan: Plan, batch: Int = Self.batch, to output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void
+    ) {
         var writer = JSONWriter(capacity: Self.chunk + 64 * 1024)
         writer.sink = output
+        writer.batch = max(1, batch)
         writer.plan(plan)
         writer.raw("\n")
         writer.drain()
     }
 
     static let chunk = 1 << 20
+
+    /// Steps one thread writes at a time when a long plan is written on two (about a megabyte).
+    static let batch = 2048
+
+    /// The members of the steps array, at `indent`, written on two threads `batch` steps at a
+    /// time and handed to `output` in the plan's order: this thread writes the even batches and
+    /// a second thread the odd ones, each waiting its turn to hand a batch on. The second is a
+    /// thread of its own, not one of a pool's: each waits for the other, so both must run.
+    static func steps(
+        _ steps: [Step], indent: Int, batch: Int, to output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void
+    ) {
+        let batches = (steps.count + batch - 1) / batch
+        let turns = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+        let work: @Sendable (Int) -> Void = { worker in
+            var writer = JSONWriter(capacity: chunk + 64 * 1024)
+            writer.indent = indent
+            steps.withUnsafeBufferPointer { steps in
+                for number in stride(from: worker, to: batches, by: 2) {
+                    writer.bytes.removeAll()
+                    writer.firstMember = [number == 0]
+                    for index in (number * batch)..<min(steps.count, (number + 1) * batch) {
+                        writer.element()
+                        writer.begin()
+                        writer.step(steps[index])
+                        writer.end()
+                    }
+                    turns[worker].wait()
+                    writer.bytes.withBytes(output)
+                    turns[1 - worker].signal()
+                }
+            }
+        }
+        let helperDone = DispatchSemaphore(value: 0)
+        Thread {
+            work(1)
+            helperDone.signal()
+        }.start()
+        turns[0].signal()
+        work(0)
+        helperDone.wait()
+    }
 
     /// Each step as a JSON object of its own, in the plan's order.
     static func steps(_ plan: Plan) -> [String] {
@@ -67,7 +116,16 @@ struct JSONWriter: ~Copyable {
         field("organization", plan.organization)
         key("package")
         package(plan.package)
-        field("steps", objects: plan.steps) { $0.step($1) }
+        if let sink, plan.steps.count >= 2 * batch {
+            key("steps")
+            beginArray(false)
+            drain()
+            Self.steps(plan.steps, indent: indent, batch: batch, to: sink)
+            firstMember[firstMember.count - 1] = false
+            endArray(false)
+        } else {
+            field("steps", objects: plan.steps) { $0.step($1) }
+        }
         field("warnings", objects: plan.warnings) { writer, warning in
             writer.field("message", warning.message)
             writer.field("rule", warning.rule.rawValue)

@@ -22,9 +22,13 @@ public enum JSONRenderer {
         JSONWriter.render(plan)
     }
 
-    /// The same bytes as `render`, handed to `output` a megabyte at a time as they are written.
-    public static func write(_ plan: Plan, to output: @escaping (UnsafeRawBufferPointer) -> Void) {
-        JSONWriter.write(plan, to: output)
+    /// The same bytes as `render`, handed to `output` a megabyte at a time as they are written
+    /// (a long plan's steps on two threads, `batch` steps at a time, handed on in order; the
+    /// batch is about a megabyte unless given).
+    public static func write(
+        _ plan: Plan, batch: Int? = nil, to output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void
+    ) {
+        JSONWriter.write(plan, batch: batch ?? JSONWriter.batch, to: output)
     }
 
     /// The same document through Foundation's `JSONEncoder`: the reference the hand-written
