@@ -30,9 +30,21 @@ public struct ActionDurations: Sendable, Hashable {
     }
 
     let overrides: [String: Int]
+    /// Each action's seconds, the overrides applied; an install's by the package's kind.
+    private let byAction: [Action: Int]
+    private let installs: [PackageKind: Int]
 
     public init(overrides: [String: Int] = [:]) {
         self.overrides = overrides
+        byAction = Dictionary(
+            uniqueKeysWithValues: Action.allCases.map {
+                ($0, overrides[$0.rawValue] ?? Self.defaults[$0.rawValue] ?? 0)
+            })
+        installs = Dictionary(
+            uniqueKeysWithValues: PackageKind.allCases.map { kind in
+                let key = Self.installKey(kind)
+                return (kind, overrides[key] ?? overrides["install"] ?? Self.defaults[key]!)
+            })
     }
 
     /// The durations a plan was estimated with: its inventory's own, or the defaults.
@@ -52,13 +64,12 @@ public struct ActionDurations: Sendable, Hashable {
     /// Seconds for `step` of a plan for the package `packageID` of `kind`. A gate or a
     /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
-        guard step.takesSlot else { return 0 }
-        if step.action == .install {
-            let kind = step.package == packageID ? packageKind : .hotfix
-            let key = Self.installKey(kind)
-            return overrides[key] ?? overrides["install"] ?? Self.defaults[key]!
+        let action = step.action
+        guard action != .approve, action != .milestone else { return 0 }
+        if action == .install {
+            return installs[step.package == packageID ? packageKind : .hotfix] ?? 0
         }
-        return overrides[step.action.rawValue] ?? Self.defaults[step.action.rawValue] ?? 0
+        return byAction[action] ?? 0
     }
 }
 
