@@ -64,30 +64,17 @@ public enum YAMLNode: Sendable {
 /// over budget before anything after it, a syntax error as libyaml words it.
 enum YAMLComposer {
     /// The document of `text`, or nil when it holds none; the first problem, located.
-    static func compose(_ text: String, file: String) throws(InventoryError) -> YAMLNode? {
-        var bytes = Array(text.utf8)
-        return try bytes.withUnsafeMutableBufferPointer { (buffer) throws(InventoryError) -> YAMLNode? in
-            var parser = yaml_parser_t()
-            guard yaml_parser_initialize(&parser) == 1 else {
-                throw InventoryError(SourceLocation(file: file, line: 1, column: 1), "out of memory reading YAML")
-            }
-            defer { yaml_parser_delete(&parser) }
-            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = Builder(file: file)
-            while true {
-                var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else {
-                    if let refused = builder.refused { throw refused }
-                    throw syntaxError(parser, text: text, file: file)
-                }
-                defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { break }
-                try builder.take(event)
-            }
-            if let refused = builder.refused { throw refused }
-            return builder.root
+    static func compose(
+        _ text: String, file: String, threadAbove: Int = YAMLEvents.threadAbove, batch: Int = YAMLEvents.batchSize
+    ) throws(InventoryError) -> YAMLNode? {
+        var builder = Builder(file: file)
+        let end = try YAMLEvents.read(text, file: file, threadAbove: threadAbove, batch: batch) {
+            (event) throws(InventoryError) in
+            try builder.take(event)
         }
+        if let refused = builder.refused { throw refused }
+        if case .failed(let error) = end { throw error }
+        return builder.root
     }
 
     /// libyaml's own words for what it could not read, where it stopped.
@@ -191,6 +178,16 @@ enum YAMLComposer {
             }
         }
 
+        /// Whether a short mapping gives some key twice, each key compared with those before it:
+        /// a server's few keys need no table.
+        static func repeatsKey(_ pairs: [(key: YAMLNode, value: YAMLNode)]) -> Bool {
+            for index in pairs.indices {
+                guard case .scalar(let key) = pairs[index].key else { continue }
+                for earlier in pairs[..<index] where earlier.key.string == key.string { return true }
+            }
+            return false
+        }
+
         mutating func finish(_ node: YAMLNode, anchor: String?) {
             if let anchor { anchors[anchor] = node }
             if stack.isEmpty {
@@ -203,7 +200,7 @@ enum YAMLComposer {
         /// The keys given more than once in one mapping (keys are plain text: `YAMLBudget`),
         /// named in order, located where the first of them is first given.
         static func duplicateKey(_ pairs: [(key: YAMLNode, value: YAMLNode)], file: String) -> InventoryError? {
-            guard pairs.count > 1 else { return nil }
+            guard pairs.count > 1, pairs.count > 16 || repeatsKey(pairs) else { return nil }
             var seen: [String: YAMLNode.Mark] = [:]
             var repeated: [String: YAMLNode.Mark] = [:]
             for pair in pairs {

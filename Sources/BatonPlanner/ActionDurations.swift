@@ -66,10 +66,8 @@ public struct ActionDurations: Sendable, Hashable {
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
         let action = step.action
         guard action != .approve, action != .milestone else { return 0 }
-        if action == .install {
-            return installs[step.package == packageID ? packageKind : .hotfix] ?? 0
-        }
-        return byAction[action] ?? 0
+        guard case .install(_, let package) = step.detail else { return byAction[action] ?? 0 }
+        return installs[package == packageID ? packageKind : .hotfix] ?? 0
     }
 }
 

@@ -48,7 +48,7 @@ struct JSONWriter: ~Copyable {
     /// The members of the steps array, at `indent`, written on two threads `batch` steps at a
     /// time and handed to `output` in the plan's order: this thread writes the even batches and
     /// a second thread the odd ones, each waiting its turn to hand a batch on. The second is a
-    /// thread of its own, not one of a pool's: each waits for the other, so both must run.
+    /// queue's own thread, not a shared pool's: each waits for the other, so both must run.
     static func steps(
         _ steps: [Step], indent: Int, batch: Int, to output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void
     ) {
@@ -74,10 +74,10 @@ struct JSONWriter: ~Copyable {
             }
         }
         let helperDone = DispatchSemaphore(value: 0)
-        Thread {
+        DispatchQueue(label: "baton.json").async {
             work(1)
             helperDone.signal()
-        }.start()
+        }
         turns[0].signal()
         work(0)
         helperDone.wait()
