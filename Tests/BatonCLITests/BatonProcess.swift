@@ -25,8 +25,7 @@ struct BatonProcess {
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let started = try start(arguments)
-        started.process.waitUntilExit()
-        return started.result()
+        return started.result(started.process.waitForEnding())
     }
 
     /// Runs a command and waits for it without holding a thread of the test process's shared
@@ -38,8 +37,12 @@ struct BatonProcess {
     /// Runs several commands at once and waits for them all.
     static func runTogether(_ commands: [[String]]) async throws -> [Result] {
         let started = try commands.map { try start($0) }
-        while started.contains(where: \.process.isRunning) { try await Task.sleep(for: .milliseconds(100)) }
-        return started.map { $0.result() }
+        var endings = started.map { _ in nil as Process.Ending? }
+        while endings.contains(where: { $0 == nil }) {
+            for index in started.indices where endings[index] == nil { endings[index] = started[index].process.ending }
+            if endings.contains(where: { $0 == nil }) { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return zip(started, endings).map { $0.result($1!) }
     }
 
     /// A command started, and the folder its output goes to.
@@ -50,11 +53,11 @@ struct BatonProcess {
         var out: URL { directory.appendingPathComponent("out") }
         var err: URL { directory.appendingPathComponent("err") }
 
-        /// What it printed, once it has ended; its folder is removed.
-        func result() -> Result {
+        /// What it printed, once it has ended as `ending` says; its folder is removed.
+        func result(_ ending: Process.Ending) -> Result {
             defer { try? FileManager.default.removeItem(at: directory) }
             return Result(
-                status: process.terminationStatus,
+                status: ending.status,
                 stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                 stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
         }
@@ -119,9 +122,8 @@ struct BatonProcess {
             "kill", file, String(Double(seconds) + Double(attoseconds) / 1e18), String(process.processIdentifier),
         ]
         try killer.run()
-        while killer.isRunning || process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal
+        while killer.ending == nil || process.ending == nil { try await Task.sleep(for: .milliseconds(50)) }
+        return process.ending?.signalled == true
     }
 
     /// A fresh folder holding the package's examples, where a line of shell runs as a user
@@ -146,5 +148,43 @@ struct BatonProcess {
         }
 
         func remove() { try? FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+extension Process {
+    /// How a child ended: its exit status, or the signal that ended it.
+    struct Ending: Equatable {
+        var status: Int32
+        var signalled: Bool
+    }
+
+    /// How the child ended, or nil while it runs (call it once the child is started). Foundation
+    /// learns of the end from a socket the child holds; a child started at the same moment
+    /// for another test can inherit that socket and keep it open (swift-corelibs-foundation
+    /// issue 4795), and then Foundation never hears of the end, and `waitUntilExit` never
+    /// returns. So the kernel is asked as well, leaving the child for Foundation to collect.
+    var ending: Ending? {
+        if !isRunning { return Ending(status: terminationStatus, signalled: terminationReason == .uncaughtSignal) }
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(processIdentifier), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
+            info._sifields._sigchld.si_pid == processIdentifier
+        else { return nil }
+        return Ending(status: info._sifields._sigchld.si_status, signalled: info.si_code != Int32(CLD_EXITED))
+    }
+
+    /// Waits, without a run loop, for the child to end.
+    func waitForEnding() -> Ending {
+        while true {
+            if let ending { return ending }
+            usleep(5_000)
+        }
+    }
+
+    /// Waits for the child to end, handing the thread back between looks.
+    func ended() async -> Ending {
+        while true {
+            if let ending { return ending }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

@@ -83,8 +83,7 @@ struct CommandLineTests {
         process.executableURL = URL(fileURLWithPath: dot)
         process.arguments = ["-Tsvg", "-o", "/dev/null", file.path]
         try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(process.waitForEnding().status == 0)
     }
 
     @Test("Mermaid output declares every step and every dependency")

@@ -133,8 +133,7 @@ struct CheckCommandTests {
             junit,
         ]
         try parse.run()
-        parse.waitUntilExit()
-        #expect(parse.terminationStatus == 0)
+        #expect(parse.waitForEnding().status == 0)
     }
 
 }

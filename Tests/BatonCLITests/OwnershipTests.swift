@@ -285,7 +285,7 @@ final class BackgroundBaton: @unchecked Sendable {
             if output.split(separator: "\n").contains(where: { line in texts.allSatisfy { line.contains($0) } }) {
                 return
             }
-            guard process.isRunning else { break }
+            guard process.ending == nil else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw ServeError(description: "never printed \(texts): \(output.suffix(800))")
@@ -293,7 +293,6 @@ final class BackgroundBaton: @unchecked Sendable {
 
     /// Waits for the process to end; returns its exit status.
     func wait() async -> Int32 {
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.terminationStatus
+        await process.ended().status
     }
 }

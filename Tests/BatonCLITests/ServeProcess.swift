@@ -41,7 +41,7 @@ final class ServeProcess: @unchecked Sendable {
                 url = String(address.dropLast())  // "http://127.0.0.1:PORT/"
                 return
             }
-            guard process.isRunning else { break }
+            guard process.ending == nil else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         stop()
@@ -53,9 +53,8 @@ final class ServeProcess: @unchecked Sendable {
     /// SIGTERM, then waits for the process to end; returns its exit status.
     @discardableResult
     func stop() -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        process.waitUntilExit()
-        return process.terminationStatus
+        if process.ending == nil { kill(process.processIdentifier, SIGTERM) }
+        return process.waitForEnding().status
     }
 
     /// Makes a token with the real command line.

@@ -188,7 +188,7 @@ struct TeamJournalTests {
         try await driver.waitForSucceeded(9)
         let killed = Date()
         kill(driver.process.processIdentifier, SIGKILL)
-        driver.process.waitUntilExit()
+        _ = await driver.process.ended()
         var adopted = false
         for _ in 0..<1200 {
             let run = try await standby.call(.GET, "/api/runs/run-1").object

@@ -124,6 +124,11 @@ public final class PostgresServer: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process's is inherited: the server outlives the command, and an
+        // open socket of another test's held by it would never close (Foundation's `Process`
+        // waits for such a socket to learn that a child ended), and a server that inherited
+        // hundreds of descriptors found too few left to start.
+        Self.closeFrom(3, &actions)
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -138,6 +143,14 @@ public final class PostgresServer: @unchecked Sendable {
             throw Failure("\(arguments.joined(separator: " ")) failed: \(text)\n\(log.suffix(2000))")
         }
         return text
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's
+    /// Glibc module does not declare.
+    static func closeFrom(_ descriptor: Int32, _ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, descriptor)
     }
 
     static func freePort() throws -> Int {
