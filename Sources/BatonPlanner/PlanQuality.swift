@@ -152,10 +152,11 @@ struct Graph {
     /// chain before it, and a milestone after all the work before it spread over the slots.
     func heads(seconds: [Int], parallel: Int) -> [Int] {
         var heads = [Int](repeating: 0, count: before.count)
+        var reach = Reach(before, seconds: seconds)
         for index in before.indices {
             for from in before[index] { heads[index] = max(heads[index], heads[from] + seconds[from]) }
             if seconds[index] == 0, before[index].count > 1 {
-                heads[index] = max(heads[index], Self.spread(reach(from: index, along: before), seconds, parallel))
+                heads[index] = max(heads[index], reach.spread(from: index, parallel: parallel))
             }
         }
         return heads
@@ -165,28 +166,40 @@ struct Graph {
     /// after a milestone all the work after it spread over the slots.
     func tails(seconds: [Int], parallel: Int) -> [Int] {
         var tails = [Int](repeating: 0, count: after.count)
+        var reach = Reach(after, seconds: seconds)
         for index in after.indices.reversed() {
             for next in after[index] { tails[index] = max(tails[index], tails[next] + seconds[next]) }
             if seconds[index] == 0, after[index].count > 1 {
-                tails[index] = max(tails[index], Self.spread(reach(from: index, along: after), seconds, parallel))
+                tails[index] = max(tails[index], reach.spread(from: index, parallel: parallel))
             }
         }
         return tails
     }
 
-    /// The least time `steps` need on `parallel` slots, whatever their order: their work over
-    /// the slots, and, since of the k·`parallel` + 1 longest some slot runs k + 1 one after
-    /// another, the k + 1 shortest of those back to back (seven 45-minute backups on four
-    /// slots take 90 minutes, not 79).
-    static func spread(_ steps: [Int], _ seconds: [Int], _ parallel: Int) -> Int {
-        let lengths = steps.map { seconds[$0] }.filter { $0 > 0 }.sorted(by: >)
-        var bound = (lengths.reduce(0, +) + parallel - 1) / parallel
-        // Running sums of the lengths, longest first: the k + 1 shortest of the k·slots + 1
-        // longest are lengths[k·slots - k ... k·slots].
-        var sums = [0]
-        for length in lengths { sums.append(sums.last! + length) }
-        for top in stride(from: 0, to: lengths.count, by: parallel) {
-            bound = max(bound, sums[top + 1] - sums[top - top / parallel])
+    /// The least time steps need on `parallel` slots, whatever their order: their work over the
+    /// slots, and, since of the k·`parallel` + 1 longest some slot runs k + 1 one after another,
+    /// the k + 1 shortest of those back to back (seven 45-minute backups on four slots take 90
+    /// minutes, not 79). The steps are given as how many there are of each of `lengths`
+    /// (longest first): a plan has a few dozen distinct durations, and a milestone of a large
+    /// plan thousands of steps on one side of it.
+    static func spread(lengths: [Int], counts: [Int], parallel: Int) -> Int {
+        // After each length: how many steps are that long or longer, and their total.
+        var ends: [Int] = [], totals: [Int] = []
+        for (length, count) in zip(lengths, counts) {
+            ends.append((ends.last ?? 0) + count)
+            totals.append((totals.last ?? 0) + length * count)
+        }
+        /// The total of the `count` longest.
+        func longest(_ count: Int) -> Int {
+            guard count > 0, let group = ends.firstIndex(where: { $0 >= count }) else { return 0 }
+            let before = group == 0 ? 0 : ends[group - 1]
+            return (group == 0 ? 0 : totals[group - 1]) + (count - before) * lengths[group]
+        }
+        var bound = ((totals.last ?? 0) + parallel - 1) / parallel
+        // The k + 1 shortest of the k·slots + 1 longest: from the (k·slots − k + 1)-th longest
+        // to the (k·slots + 1)-th.
+        for top in stride(from: 0, to: ends.last ?? 0, by: parallel) {
+            bound = max(bound, longest(top + 1) - longest(top - top / parallel))
         }
         return bound
     }
@@ -200,15 +213,44 @@ struct Graph {
         return remaining
     }
 
-    /// Every step reached from `start` along `edges`, without it.
-    func reach(from start: Int, along edges: [[Int]]) -> [Int] {
-        var seen = Set([start]), stack = [start], found: [Int] = []
-        while let index = stack.popLast() {
-            for next in edges[index] where seen.insert(next).inserted {
-                found.append(next)
-                stack.append(next)
-            }
+    /// The steps reached along `edges` from one step after another, counted by length: each
+    /// walk marks the steps it finds with its own number, so no walk clears or hashes anything.
+    struct Reach {
+        let edges: [[Int]]
+        /// The plan's distinct durations, longest first, and each step's place among them (-1
+        /// for a step that takes no time).
+        let lengths: [Int]
+        let lengthOf: [Int]
+        private var mark: [Int]
+        private var walk = 0
+
+        init(_ edges: [[Int]], seconds: [Int]) {
+            self.edges = edges
+            lengths = Set(seconds.filter { $0 > 0 }).sorted(by: >)
+            let place = Dictionary(uniqueKeysWithValues: lengths.enumerated().map { ($1, $0) })
+            lengthOf = seconds.map { place[$0] ?? -1 }
+            mark = [Int](repeating: 0, count: edges.count)
         }
-        return found
+
+        /// How many of the steps reached from `start`, without it, have each length.
+        mutating func counts(from start: Int) -> [Int] {
+            walk += 1
+            mark[start] = walk
+            var counts = [Int](repeating: 0, count: lengths.count)
+            var stack = [start]
+            while let index = stack.popLast() {
+                for next in edges[index] where mark[next] != walk {
+                    mark[next] = walk
+                    if lengthOf[next] >= 0 { counts[lengthOf[next]] += 1 }
+                    stack.append(next)
+                }
+            }
+            return counts
+        }
+
+        /// The least time the steps reached from `start` need on `parallel` slots.
+        mutating func spread(from start: Int, parallel: Int) -> Int {
+            Graph.spread(lengths: lengths, counts: counts(from: start), parallel: parallel)
+        }
     }
 }

@@ -79,6 +79,30 @@ struct PlanQualityTests {
         #expect(quality.ratio <= 1.02, "\(quality)")
     }
 
+    @Test("the least time of steps counted by length is the least time of the same steps listed one by one")
+    func spreadByLength() {
+        var generator = SplitMix64(seed: 328_839)
+        for _ in 0..<500 {
+            let lengths = (0..<Int(generator.next() % 6 + 1)).map { _ in Int(generator.next() % 100 + 1) }
+            let distinct = Set(lengths).sorted(by: >)
+            let counts = distinct.map { _ in Int(generator.next() % 40) }
+            let parallel = Int(generator.next() % 9 + 1)
+            // Listed one by one, longest first: the work over the slots, and the k + 1 shortest of
+            // the k·slots + 1 longest back to back.
+            let listed = zip(distinct, counts).flatMap { Array(repeating: $0, count: $1) }
+            var expected = (listed.reduce(0, +) + parallel - 1) / parallel
+            for k in 0... {
+                guard k * parallel < listed.count else { break }
+                expected = max(expected, listed[(k * parallel - k)...(k * parallel)].reduce(0, +))
+            }
+            #expect(
+                Graph.spread(lengths: distinct, counts: counts, parallel: parallel) == expected,
+                "\(distinct) \(counts) on \(parallel)")
+        }
+        // Seven 45-minute backups on four slots: two rounds.
+        #expect(Graph.spread(lengths: [45], counts: [7], parallel: 4) == 90)
+    }
+
     @Test("a milestone waits for the longest steps before it, however they share the slots: the front-end pool")
     func roundsOfSlots() throws {
         // Six 45-minute backups before anything installs: on four slots two rounds, 90
