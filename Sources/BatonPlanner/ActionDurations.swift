@@ -65,7 +65,7 @@ public struct ActionDurations: Sendable, Hashable {
     /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
         let action = step.action
-        guard action != .approve, action != .milestone else { return 0 }
+        guard Step.takesSlot(action) else { return 0 }
         guard case .install(_, let package) = step.detail else { return byAction[action] ?? 0 }
         return installs[package == packageID ? packageKind : .hotfix] ?? 0
     }

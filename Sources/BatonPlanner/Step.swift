@@ -380,7 +380,10 @@ public struct Step: Sendable, Hashable, Identifiable {
 
     /// Whether the step acts on a host and so takes one of a run's slots (`--parallel`): a
     /// gate or a milestone takes no time and passes as soon as it is ready.
-    public var takesSlot: Bool { action != .approve && action != .milestone }
+    public var takesSlot: Bool { Self.takesSlot(action) }
+
+    /// Whether a step of `action` takes a slot.
+    public static func takesSlot(_ action: Action) -> Bool { action != .approve && action != .milestone }
 
     /// "install exchange-2003-sp2 on NODE2", "move-group EVS1 NODE2 → NODE1": a short label for
     /// progress lines and pictures.
