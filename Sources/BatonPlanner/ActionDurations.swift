@@ -61,6 +61,11 @@ public struct ActionDurations: Sendable, Hashable {
         seconds(for: step, packageID: package.id, kind: package.kind)
     }
 
+    /// Seconds for each of `steps` (of a plan for `package`), in their order.
+    public func seconds(_ steps: [Step], of package: Plan.PackageSummary) -> [Int] {
+        steps.map { seconds(for: $0, packageID: package.id, kind: package.kind) }
+    }
+
     /// Seconds for `step` of a plan for the package `packageID` of `kind`. A gate or a
     /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
     public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
@@ -76,6 +81,6 @@ extension Plan {
     /// plan's end. Starting the ready step with the longest chain first is what keeps a
     /// rollout with limited slots close to its shortest possible length.
     public func remainingWork(durations: ActionDurations = ActionDurations()) -> [Int] {
-        Graph(steps).remaining(steps.map { durations.seconds(for: $0, packageID: package.id, kind: package.kind) })
+        Graph(steps).remaining(durations.seconds(steps, of: package))
     }
 }

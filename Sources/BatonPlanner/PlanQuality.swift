@@ -25,12 +25,11 @@ public struct PlanQuality: Sendable, Hashable {
 
     /// On the durations the plan was estimated with (its inventory's own, kept in its estimate), as a run
     /// orders its steps.
-    public init(plan: Plan, inventory: Inventory, package: Package, parallel: Int, batchSizes: [Int]) {
-        let durations = ActionDurations(of: plan)
-        let seconds = plan.steps.map { durations.seconds(for: $0, package: package) }
+    public init(plan: Plan, inventory: Inventory, parallel: Int, batchSizes: [Int]) {
+        let seconds = ActionDurations(of: plan).seconds(plan.steps, of: plan.package)
         self.parallel = max(1, parallel)
-        let order = StartOrder(plan: plan, parallel: self.parallel)
         let schedule = ListSchedule(steps: plan.steps, seconds: seconds, parallel: self.parallel)
+        let order = StartOrder(plan.steps, schedule, positions: Array(plan.steps.indices), of: plan.steps.count)
         makespan = schedule.makespan(priority: order.rank.map(Double.init))
         (lowerBound, lowerBoundReason) = Self.lowerBound(plan.steps, schedule)
         let units = Self.units(plan.steps, seconds: seconds, inventory: inventory)
@@ -90,9 +89,7 @@ public struct PlanQuality: Sendable, Hashable {
         func consider(_ a: Int, _ b: Int, _ work: Int) {
             let value = bound(a, b, work)
             guard value > best.0 else { return }
-            let after = a > 0 ? " that cannot start in the first \(humanDuration(a))" : ""
-            let before = b > 0 ? "\(a > 0 ? " nor" : " that cannot") end in the last \(humanDuration(b))" : ""
-            best = (value, "the work\(after)\(before) over \(parallel) slots")
+            best = (value, "the work\(window(a, b)) over \(parallel) slots")
         }
         let working = seconds.indices.filter { seconds[$0] > 0 }
         /// For each threshold of `key` (descending), the work of the steps at or above it.
@@ -111,6 +108,14 @@ public struct PlanQuality: Sendable, Hashable {
             sweep(working.filter { heads[$0] >= a }, key: tails) { b, work in consider(a, b, work) }
         }
         return best
+    }
+
+    /// " that cannot start in the first `a` nor end in the last `b`": which steps a bound is
+    /// about (none of it when both are 0).
+    static func window(_ a: Int, _ b: Int) -> String {
+        let after = a > 0 ? " that cannot start in the first \(humanDuration(a))" : ""
+        let before = b > 0 ? "\(a > 0 ? " nor" : " that cannot") end in the last \(humanDuration(b))" : ""
+        return after + before
     }
 
     /// Each machine's (and each cluster's, as one) steps in turn: what a batch tool runs per

@@ -34,10 +34,9 @@ struct SlotBound {
         func consider(_ a: Int, _ b: Int) {
             let set = working.filter { heads[$0] >= a && tails[$0] >= b }
             guard let (value, kept, together) = bound(set, &shares), value > best.0 else { return }
-            let after = a > 0 ? " that cannot start in the first \(humanDuration(a))" : ""
-            let before = b > 0 ? "\(a > 0 ? " nor" : " that cannot") end in the last \(humanDuration(b))" : ""
             best = (
-                value, "of the \(kept) longest steps\(after)\(before), some slot runs \(together) one after another"
+                value,
+                "of the \(kept) longest steps\(PlanQuality.window(a, b)), some slot runs \(together) one after another"
             )
         }
         let starts = Set(working.map { heads[$0] }).sorted()

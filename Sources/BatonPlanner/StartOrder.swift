@@ -28,14 +28,19 @@ public struct StartOrder: Sendable {
 
     /// On the durations the plan was estimated with (its inventory's own, or the defaults).
     public init(plan: Plan, parallel: Int, settled: Set<StepID> = []) {
-        let durations = ActionDurations(of: plan)
         let open = plan.steps.indices.filter { !settled.contains(plan.steps[$0].id) }
         let steps = open.map { plan.steps[$0] }
-        let seconds = steps.map { durations.seconds(for: $0, packageID: plan.package.id, kind: plan.package.kind) }
+        let seconds = ActionDurations(of: plan).seconds(steps, of: plan.package)
         let schedule = ListSchedule(steps: steps, seconds: seconds, parallel: parallel)
+        self.init(steps, schedule, positions: open, of: plan.steps.count)
+    }
+
+    /// The order of `steps` on `schedule` (made of them), where they stand at `positions` of a
+    /// plan of `count` steps.
+    init(_ steps: [Step], _ schedule: ListSchedule, positions: [Int], of count: Int) {
         let ordered = Self.search(steps, schedule)
-        var rank = [Int](repeating: 0, count: plan.steps.count)
-        for (offset, position) in ordered.enumerated() { rank[open[position]] = ordered.count - offset }
+        var rank = [Int](repeating: 0, count: count)
+        for (offset, position) in ordered.enumerated() { rank[positions[position]] = ordered.count - offset }
         self.rank = rank
     }
 

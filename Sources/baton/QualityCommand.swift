@@ -42,7 +42,7 @@ struct QualityCommand: ParsableCommand {
     func run() throws {
         let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
         let quality = PlanQuality(
-            plan: plan, inventory: inventory, package: package, parallel: parallel, batchSizes: sizes)
+            plan: plan, inventory: inventory, parallel: parallel, batchSizes: sizes)
         if json {
             let batches = quality.batches.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
             Terminal.out(

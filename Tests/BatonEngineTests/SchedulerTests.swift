@@ -80,7 +80,7 @@ struct SchedulerTests {
         }
         #expect(scheduler.ending == .completed)
         let quality = PlanQuality(
-            plan: plan, inventory: inventory, package: package, parallel: parallel, batchSizes: [])
+            plan: plan, inventory: inventory, parallel: parallel, batchSizes: [])
         #expect(now == quality.makespan, "\(quality)")
         #expect(quality.ratio <= 1.02, "\(quality)")
     }

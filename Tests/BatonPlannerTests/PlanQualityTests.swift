@@ -21,7 +21,7 @@ struct PlanQualityTests {
                 // Other tests wait on timers meanwhile: the shared threads are handed back often.
                 await Task.yield()
                 let quality = PlanQuality(
-                    plan: plan, inventory: inventory, package: package, parallel: parallel, batchSizes: [1, 5])
+                    plan: plan, inventory: inventory, parallel: parallel, batchSizes: [1, 5])
                 #expect(quality.makespan >= quality.lowerBound, "\(shape): \(quality)")
                 // Any schedule is an upper bound on the best one: a bound above one is wrong.
                 let schedule = ListSchedule(steps: plan.steps, seconds: seconds, parallel: parallel)
@@ -36,7 +36,7 @@ struct PlanQualityTests {
                 if parallel == 1 { #expect(quality.makespan == work) }
             }
             let unlimited = PlanQuality(
-                plan: plan, inventory: inventory, package: package, parallel: plan.steps.count, batchSizes: [])
+                plan: plan, inventory: inventory, parallel: plan.steps.count, batchSizes: [])
             #expect(unlimited.makespan == plan.estimate?.makespanSeconds)
         }
     }
@@ -46,7 +46,7 @@ struct PlanQualityTests {
         let inventory = SyntheticOrganization.make(servers: 200, clusters: 20)
         let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
         let plan = try Planner(inventory: inventory, package: package).plan()
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 16, batchSizes: [16])
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 16, batchSizes: [16])
         #expect(quality.ratio <= 1.05, "\(quality)")
         #expect(quality.makespan < quality.batches[16]!)
         #expect(quality.makespan < quality.oneAtATime / 8)
@@ -66,7 +66,7 @@ struct PlanQualityTests {
                 for parallel in [2, 3, 4, 8] {
                     await Task.yield()
                     let quality = PlanQuality(
-                        plan: plan, inventory: inventory, package: package, parallel: parallel, batchSizes: [])
+                        plan: plan, inventory: inventory, parallel: parallel, batchSizes: [])
                     #expect(quality.ratio <= 1.02, "\(example) \(package.id) on \(parallel): \(quality)")
                 }
             }
@@ -75,7 +75,7 @@ struct PlanQualityTests {
         let inventory = SyntheticOrganization.make(servers: 100, clusters: 10)
         let package = try #require(PackageCatalogue.builtIn.first { $0.id == "exchange-2003-sp2" })
         let plan = try Planner(inventory: inventory, package: package).plan()
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 16, batchSizes: [])
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 16, batchSizes: [])
         #expect(quality.ratio <= 1.02, "\(quality)")
     }
 
@@ -107,9 +107,9 @@ struct PlanQualityTests {
     func roundsOfSlots() throws {
         // Six 45-minute backups before anything installs: on four slots two rounds, 90
         // minutes, not the 68 their work spread over the slots would say.
-        let (inventory, package, plan) = try Examples.plan("e2003-front-end-pool.yaml", "exchange-2003-sp2")
+        let (inventory, _, plan) = try Examples.plan("e2003-front-end-pool.yaml", "exchange-2003-sp2")
         #expect(plan.steps.filter { $0.action == .backup && $0.phase == "prepare" }.count == 6)
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 4, batchSizes: [])
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 4, batchSizes: [])
         // Before: 3 h 45 min against a plan of 4 h 07 min (1.100).
         #expect(quality.lowerBound > 3 * 3600 + 45 * 60, "\(quality)")
         #expect(quality.makespan >= quality.lowerBound && quality.ratio <= 1.02, "\(quality)")
@@ -118,7 +118,7 @@ struct PlanQualityTests {
     @Test("the bound counts work that cannot start before a chain or a milestone ends: mixed.yaml within 2%")
     func tighterBound() throws {
         let (inventory, package, plan) = try Examples.plan("mixed.yaml", "exchange-2003-sp2")
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 4, batchSizes: [])
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 4, batchSizes: [])
         let durations = ActionDurations(overrides: inventory.durations)
         let work = plan.steps.reduce(0) { $0 + durations.seconds(for: $1, package: package) }
         // Before: the work over four slots, 7 h 28 min against a plan of 8 h 05 min (1.084).
@@ -135,7 +135,7 @@ struct PlanQualityTests {
         // The most work behind a step first: 7 h 00 min.
         let rule = schedule.makespan(priority: plan.remainingWork().map(Double.init))
         #expect(rule == 7 * 3600)
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 2, batchSizes: [])
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 2, batchSizes: [])
         #expect(quality.makespan < rule && quality.ratio <= 1.02, "\(quality)")
         // The same plan on the same slots gets the same order.
         #expect(StartOrder(plan: plan, parallel: 2).rank == StartOrder(plan: plan, parallel: 2).rank)
@@ -143,8 +143,8 @@ struct PlanQualityTests {
 
     @Test("some slot runs several of the longest steps: the front-end pool on three slots is at its bound")
     func slotBound() throws {
-        let (inventory, package, plan) = try Examples.plan("e2003-front-end-pool.yaml", "exchange-2003-sp2")
-        let quality = PlanQuality(plan: plan, inventory: inventory, package: package, parallel: 3, batchSizes: [])
+        let (inventory, _, plan) = try Examples.plan("e2003-front-end-pool.yaml", "exchange-2003-sp2")
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 3, batchSizes: [])
         // Before: 4 h 26 min, the work that cannot end in the last 2 h 56 min over 3 slots.
         #expect(quality.lowerBound == 4 * 3600 + 41 * 60, "\(quality)")
         #expect(quality.lowerBoundReason.contains("some slot runs 3 one after another"), "\(quality)")

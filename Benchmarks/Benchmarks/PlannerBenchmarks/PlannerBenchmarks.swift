@@ -1,11 +1,11 @@
-import BatonKnowledge
 import BatonEngine
+import BatonKnowledge
 import BatonLab
-import BatonStore
-import Foundation
 import BatonModel
 import BatonPlanner
+import BatonStore
 import Benchmark
+import Foundation
 import Synchronization
 
 /// The planner on generated organizations, from 100 to 100,000 servers (one cluster per ten
@@ -100,8 +100,11 @@ let benchmarks: @Sendable () -> Void = {
     // resuming a 100,000-step run whose steps all succeeded. On SQLite, and on PostgreSQL when
     // BATON_BENCH_POSTGRES names a database (scripts/bench-journal.sh starts one), side by side.
     var backends = [("SQLite", "sqlite:" + NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)/journal.sqlite")]
-    if let address = ProcessInfo.processInfo.environment["BATON_BENCH_POSTGRES"] { backends.append(("PostgreSQL", address)) }
-    let journalPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package).plan()
+    if let address = ProcessInfo.processInfo.environment["BATON_BENCH_POSTGRES"] {
+        backends.append(("PostgreSQL", address))
+    }
+    let journalPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package)
+        .plan()
     for (backend, address) in backends {
         for fenced in [false, true] {
             Benchmark(
@@ -111,8 +114,10 @@ let benchmarks: @Sendable () -> Void = {
                 var journal = try await JournalLocation.parse(address).open()
                 let run = RunID("r-\(UUID().uuidString)")
                 let lease = try await journal.createOwnedRun(
-                    RunRecord(id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
-                    id: run, plan: journalPlan, owner: .current, expiry: 15, claims: [], target: "lab", inventoryText: nil)
+                    RunRecord(
+                        id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
+                    id: run, plan: journalPlan, owner: .current, expiry: 15, claims: [], target: "lab",
+                    inventoryText: nil)
                 if fenced { journal = journal.fenced(by: lease) }
                 benchmark.startMeasurement()
                 for index in 0..<1000 {
@@ -141,7 +146,8 @@ let benchmarks: @Sendable () -> Void = {
                 let journal = try await JournalLocation.parse(address).open()
                 let run = RunID("r-\(UUID().uuidString)")
                 try await journal.createRun(
-                    RunRecord(id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
+                    RunRecord(
+                        id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
                     plan: journalPlan)
                 var options = EngineOptions(parallel: 32, approveAll: true)
                 options.groupCommit = grouped
@@ -156,30 +162,40 @@ let benchmarks: @Sendable () -> Void = {
 
     // Resuming a large run: every step done (the engine reads what is left and finds nothing),
     // and its last 1,000 steps still to do on a target that answers at once.
-    let bigPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 8_000, clusters: 700), package: package).plan()
+    let bigPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 8_000, clusters: 700), package: package)
+        .plan()
     for (backend, address) in backends {
         for left in [0, 1_000] {
-        Benchmark(
-            "resume (\(backend)) a \(bigPlan.steps.count)-step run\(left == 0 ? "" : ", its last \(left) steps to do")",
-            configuration: .init(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
-        ) { benchmark in
-            let journal = try await JournalLocation.parse(address).open()
-            let run = RunID("r-\(UUID().uuidString)")
-            try await journal.createRun(RunRecord(id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0), plan: bigPlan)
-            try await journal.markAll(run: run, .succeeded)
-            if left > 0 {
-                try await journal.record(
-                    run: run, bigPlan.steps.suffix(left).map { StepChange.finish($0.id, .pending, message: "") })
+            Benchmark(
+                "resume (\(backend)) a \(bigPlan.steps.count)-step run\(left == 0 ? "" : ", its last \(left) steps to do")",
+                configuration: .init(
+                    metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
+            ) { benchmark in
+                let journal = try await JournalLocation.parse(address).open()
+                let run = RunID("r-\(UUID().uuidString)")
+                try await journal.createRun(
+                    RunRecord(
+                        id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
+                    plan: bigPlan)
+                try await journal.markAll(run: run, .succeeded)
+                if left > 0 {
+                    try await journal.record(
+                        run: run, bigPlan.steps.suffix(left).map { StepChange.finish($0.id, .pending, message: "") })
+                }
+                struct Idle: Target {
+                    func perform(_ step: Step, run: RunID) async throws -> StepResult {
+                        StepResult(succeeded: true, message: "")
+                    }
+                    func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { true }
+                }
+                benchmark.startMeasurement()
+                let state = try await Engine(
+                    journal: journal, target: Idle(), options: EngineOptions(parallel: 32, approveAll: true),
+                    onEvent: { _ in }
+                ).execute(run: run)
+                benchmark.stopMeasurement()
+                precondition(state == .completed)
             }
-            struct Idle: Target {
-                func perform(_ step: Step, run: RunID) async throws -> StepResult { StepResult(succeeded: true, message: "") }
-                func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool { true }
-            }
-            benchmark.startMeasurement()
-            let state = try await Engine(journal: journal, target: Idle(), options: EngineOptions(parallel: 32, approveAll: true), onEvent: { _ in }).execute(run: run)
-            benchmark.stopMeasurement()
-            precondition(state == .completed)
-        }
         }
     }
 }
