@@ -12,7 +12,9 @@ public enum DurableFile {
     public static func replace(_ path: String, with data: Data) throws(DurableFileError) {
         let directory = (path as NSString).deletingLastPathComponent
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // A state directory made here is its owner's alone, as the journal's is.
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw DurableFileError.cannotCreate(directory: directory, reason: "\(error)")
         }
@@ -88,7 +90,8 @@ public enum FileLock {
     /// file is not there to lock.
     static func lock(_ path: String) throws -> Int32? {
         let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if descriptor < 0, errno == EACCES || errno == EROFS {
             // A folder this process may only read: lock the file if it is there, else read

@@ -51,6 +51,16 @@ public enum AccessRole: String, Sendable, Codable, CaseIterable {
     case `operator`
     /// Approves gates.
     case approver
+    /// An operator who may also hand the server inventories that run commands on the
+    /// controller itself (`via: local` hosts, profiles of its own, an ssh_config file).
+    /// Made only from the command line, by whoever owns the state directory.
+    case admin
+
+    /// Whether this role may make a call that needs `needed`: every role plans and reads; an
+    /// admin does what an operator does; approvals stay the approver's alone.
+    public func may(_ needed: AccessRole) -> Bool {
+        self == needed || needed == .viewer || (self == .admin && needed == .operator)
+    }
 }
 
 /// An access token as the state store keeps it: never the token itself, only its SHA-256.

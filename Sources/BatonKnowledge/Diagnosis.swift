@@ -10,11 +10,11 @@ public struct Diagnosis: Sendable {
     public var remedy: String
     /// Recognises the failure on one line, given the lines around it (event log exports
     /// spread one event over several lines).
-    let matches: @Sendable (_ line: String, _ nearby: ArraySlice<String>) -> Bool
+    let matches: @Sendable (_ line: LogLine, _ nearby: ArraySlice<LogLine>) -> Bool
 
     init(
         _ rule: Rule.ID, _ title: String, cause: String, remedy: String,
-        matches: @escaping @Sendable (_ line: String, _ nearby: ArraySlice<String>) -> Bool
+        matches: @escaping @Sendable (_ line: LogLine, _ nearby: ArraySlice<LogLine>) -> Bool
     ) {
         self.rule = rule
         self.title = title
@@ -36,29 +36,113 @@ public struct Diagnosis: Sendable {
 
     /// Every known failure in `text`, in the order they appear; each failure once per line.
     public static func findings(in text: String) -> [Finding] {
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        var scanner = Scanner()
         var found: [Finding] = []
-        for (index, line) in lines.enumerated() {
-            let nearby = lines[max(0, index - 8)..<min(lines.count, index + 9)]
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            found += scanner.add(String(line))
+        }
+        return found + scanner.finish()
+    }
+
+    /// Finds known failures in a text given a line at a time, holding only the lines around
+    /// the one it looks at (an event spread over several lines is recognised from those), so
+    /// a log of any length is read in bounded memory. A line is looked at up to its first
+    /// `lineLimit` bytes; matching takes time linear in the text (no pattern backtracks).
+    public struct Scanner: Sendable {
+        /// Lines looked at before and after the one recognised.
+        static let context = 8
+        /// Bytes of a line looked at: real log lines are far shorter.
+        public static let lineLimit = 8192
+
+        var window: [LogLine] = []
+        /// The 1-based number of `window`'s first line.
+        var first = 1
+        /// The next line to look at.
+        var next = 1
+        /// The last line each rule was found at, to report an event spread over lines once.
+        var lastFound: [Rule.ID: Int] = [:]
+
+        public init() {}
+
+        /// Lines given so far.
+        public var lines: Int { first + window.count - 1 }
+
+        /// Takes the next line; returns what is recognised on the lines now seen in context.
+        public mutating func add(_ line: String) -> [Finding] {
+            window.append(LogLine(line.utf8.count > Self.lineLimit ? String(decoding: line.utf8.prefix(Self.lineLimit), as: UTF8.self) : line))
+            var found: [Finding] = []
+            while next + Self.context <= lines { found += look(at: next) }
+            let keep = next - Self.context
+            if keep > first {
+                window.removeFirst(keep - first)
+                first = keep
+            }
+            return found
+        }
+
+        /// What is recognised on the last lines, which have no more lines after them.
+        public mutating func finish() -> [Finding] {
+            var found: [Finding] = []
+            while next <= lines { found += look(at: next) }
+            return found
+        }
+
+        mutating func look(at number: Int) -> [Finding] {
+            defer { next = number + 1 }
+            let index = number - first
+            let line = window[index]
+            let nearby = window[max(0, index - Self.context)..<min(window.count, index + Self.context + 1)]
+            var found: [Finding] = []
             for diagnosis in catalogue where diagnosis.matches(line, nearby) {
                 // An event spread over several lines is reported once, at its first line.
-                if let last = found.last(where: { $0.rule == diagnosis.rule }), index + 1 - last.line <= 8,
-                    diagnosis.rule == .e2003Event1025
+                if diagnosis.rule == .e2003Event1025, let last = lastFound[diagnosis.rule],
+                    number - last <= Self.context
                 {
                     continue
                 }
+                lastFound[diagnosis.rule] = number
                 found.append(
                     Finding(
                         rule: diagnosis.rule, title: diagnosis.title, cause: diagnosis.cause, remedy: diagnosis.remedy,
-                        line: index + 1, excerpt: String(line.trimmingCharacters(in: .whitespaces).prefix(160))))
+                        line: number,
+                        excerpt: String(line.text.prefix(400).trimmingCharacters(in: .whitespaces).prefix(160))))
             }
+            return found
         }
-        return found
     }
 
-    static func contains(_ line: String, _ words: String...) -> Bool {
-        let lower = line.lowercased()
-        return words.contains { lower.contains($0.lowercased()) }
+    /// Whether `line` holds one of each group's phrases, in the groups' order (case aside),
+    /// each group's after the last; with `sentence`, all within one sentence (no `.` between).
+    /// Time linear in the line: the earliest end of each group is where the next may begin,
+    /// which no later choice could improve on. (A pattern such as `a.*b.*c` would backtrack.)
+    static func inOrder(_ line: LogLine, sentence: Bool = false, _ groups: [String]...) -> Bool {
+        line.lower.withUnsafeBytes { bytes in
+            var parts: [Range<Int>] = []
+            if sentence {
+                var begin = 0
+                while begin <= bytes.count {
+                    let stop = LogLine.find(".", in: bytes, from: begin, to: bytes.count)?.lowerBound ?? bytes.count
+                    parts.append(begin..<stop)
+                    begin = stop + 1
+                }
+            } else {
+                parts = [0..<bytes.count]
+            }
+            return parts.contains { part in
+                var from = part.lowerBound
+                for group in groups {
+                    let ends = group.compactMap { LogLine.find($0, in: bytes, from: from, to: part.upperBound)?.upperBound }
+                    guard let end = ends.min() else { return false }
+                    from = end
+                }
+                return true
+            }
+        }
+    }
+
+    /// Whether `line` holds any of `words` (case aside).
+    static func contains(_ line: LogLine, _ words: String...) -> Bool {
+        words.contains { line.has($0) }
     }
 
     /// The failures KB 328839 describes, with its remedies, then those of Exchange 2013 and later.
@@ -75,9 +159,7 @@ public struct Diagnosis: Sendable {
                 "rename C:\\ExchangeSetupLogs, run V15\\Bin\\ServiceControl.ps1 AfterPatch (after Add-PSSnapin Microsoft.Exchange.Management.PowerShell.Setup), start the services, then run the media's setup /Mode:Upgrade again",
             matches: { line, _ in
                 contains(line, "Cannot start the service Microsoft Exchange")
-                    || line.range(
-                        of: #"(?i)MSExchange\w+.*(StartType|start type).*Disabled"#, options: .regularExpression)
-                        != nil
+                    || inOrder(line, ["msexchange"], ["starttype", "start type"], ["disabled"])
             }),
         Diagnosis(
             .mxFailedUpdateComponents, "server components held Inactive by the requester Functional",
@@ -203,7 +285,7 @@ public struct Diagnosis: Sendable {
                     return true
                 }
                 guard contains(line, "MSExchangeCluster") else { return false }
-                return nearby.contains { $0.range(of: #"\b1025\b"#, options: .regularExpression) != nil }
+                return nearby.contains { $0.word("1025") != nil }
             }),
         Diagnosis(
             .e2003C1037b44, "c1037b44: the version of Exchange does not match the virtual server's",
@@ -218,10 +300,11 @@ public struct Diagnosis: Sendable {
             remedy:
                 "wait for it to finish or end it (Task Manager shows setup.exe, update.exe, xcopy.exe), then install again",
             matches: { line, _ in
-                line.range(
-                    of:
-                        #"(?i)(another (instance of )?(setup|update|installation)[^.]*(is )?(already )?running|setup is already running|xcopy\.exe)"#,
-                    options: .regularExpression) != nil
+                inOrder(
+                    line, sentence: true,
+                    ["another ", "another instance of "].flatMap { a in ["setup", "update", "installation"].map { a + $0 } },
+                    ["running"])
+                    || contains(line, "setup is already running", "xcopy.exe")
             }),
         Diagnosis(
             .restartIfPrompted, "the installer asked for a restart",
@@ -230,19 +313,19 @@ public struct Diagnosis: Sendable {
             remedy:
                 "restart the server when it is safe (on a cluster node, once it owns no group), then verify the version",
             matches: { line, _ in
-                line.range(
-                    of:
-                        #"(?i)(restart|reboot) (is )?required|must (be )?restart|exit code:? 3010|\b3010\b.*(restart|reboot)"#,
-                    options: .regularExpression) != nil
+                contains(
+                    line, "restart required", "restart is required", "reboot required", "reboot is required",
+                    "must restart", "must be restart", "exit code 3010", "exit code: 3010")
+                    || line.word("3010").map { line.has("restart", from: $0) || line.has("reboot", from: $0) } == true
             }),
         Diagnosis(
             .clusterStopService, "the Cluster service was running during the install",
             cause: "on a cluster node the Cluster service and its resources hold files the installer must replace",
             remedy: "move every group off the node, stop its Cluster service, and install again",
             matches: { line, _ in
-                line.range(
-                    of: #"(?i)cluster service (is )?(still )?running|stop the cluster service"#,
-                    options: .regularExpression) != nil
+                contains(
+                    line, "cluster service running", "cluster service is running", "cluster service still running",
+                    "cluster service is still running", "stop the cluster service")
             }),
         Diagnosis(
             .backupAfter, "a backup from an earlier level cannot be restored",
@@ -251,10 +334,10 @@ public struct Diagnosis: Sendable {
             remedy:
                 "restore onto a server at the backup's level, or use a full backup taken after the service pack; take one now if there is none",
             matches: { line, _ in
-                line.range(
-                    of:
-                        #"(?i)(cannot|unable to|failed to) restore.*(earlier|previous|older) (version|service pack|level)|316794"#,
-                    options: .regularExpression) != nil
+                inOrder(
+                    line, ["cannot restore", "unable to restore", "failed to restore"],
+                    ["earlier ", "previous ", "older "].flatMap { a in ["version", "service pack", "level"].map { a + $0 } })
+                    || contains(line, "316794")
             }),
         Diagnosis(
             .noUninstall, "an attempt to uninstall a service pack",
@@ -262,9 +345,8 @@ public struct Diagnosis: Sendable {
             remedy:
                 "to go back: uninstall Exchange, reinstall it at the original level, and restore the databases and system state from the backups taken before the service pack",
             matches: { line, _ in
-                line.range(
-                    of: #"(?i)(uninstall|remove)[^.]*service pack|service pack[^.]*cannot be (uninstalled|removed)"#,
-                    options: .regularExpression) != nil
+                inOrder(line, sentence: true, ["uninstall", "remove"], ["service pack"])
+                    || inOrder(line, sentence: true, ["service pack"], ["cannot be uninstalled", "cannot be removed"])
             }),
         Diagnosis(
             .e2003ADCSeparate, "the Active Directory Connector was not upgraded",
@@ -273,9 +355,108 @@ public struct Diagnosis: Sendable {
             remedy:
                 "carry any Local.map/Remote.map customisations into the new map files, export msExchServer1SchemaMap and msExchServer2SchemaMap, then run the ADC setup from ADC\\I386",
             matches: { line, _ in
-                line.range(
-                    of: #"(?i)active directory connector.*(upgrade|update|version).*(fail|not|mismatch)|306505"#,
-                    options: .regularExpression) != nil
+                inOrder(
+                    line, ["active directory connector"], ["upgrade", "update", "version"], ["fail", "not", "mismatch"])
+                    || contains(line, "306505")
             }),
     ]
+}
+
+/// A line of a log as the diagnoses read it: as written (for the excerpt) and lower-cased as
+/// UTF-8 bytes, searched with memchr: time linear in the line, whatever it holds.
+public struct LogLine: Sendable {
+    public let text: String
+    let lower: [UInt8]
+
+    static let capitalA: UInt8 = 0x41
+    static let capitalZ: UInt8 = 0x5A
+    static let caseBit: UInt8 = 0x20
+    static let cyrillicLead: UInt8 = 0xD0
+    static let cyrillicCapitals: ClosedRange<UInt8> = 0x90...0xAF
+    static let cyrillicFirstRowEnd: UInt8 = 0x9F
+
+    /// Lower-cased byte by byte: ASCII, and the Cyrillic capitals (KB 328839's Russian event
+    /// text); anything else as it is.
+    public init(_ text: String) {
+        self.text = text
+        var lower: [UInt8] = Array(text.utf8)
+        var lead: UInt8 = 0
+        for index in lower.indices {
+            let byte: UInt8 = lower[index]
+            if byte >= Self.capitalA, byte <= Self.capitalZ {
+                lower[index] = byte | Self.caseBit
+            } else if lead == Self.cyrillicLead, Self.cyrillicCapitals.contains(byte) {
+                // А–П → а–п (D0 B0–BF); Р–Я → р–я (D1 80–8F).
+                if byte <= Self.cyrillicFirstRowEnd {
+                    lower[index] = byte + Self.caseBit
+                } else {
+                    lower[index - 1] = Self.cyrillicLead + 1
+                    lower[index] = byte - Self.caseBit
+                }
+            }
+            lead = byte
+        }
+        self.lower = lower
+    }
+
+    static func lowered(_ byte: UInt8) -> UInt8 {
+        byte >= capitalA && byte <= capitalZ ? byte | caseBit : byte
+    }
+
+    /// Whether the line holds `phrase` (case aside), from byte `from` on.
+    func has(_ phrase: String, from: Int = 0) -> Bool {
+        lower.withUnsafeBytes { Self.find(phrase, in: $0, from: from, to: $0.count) } != nil
+    }
+
+    /// Where `number` first stands as a word of its own (not inside 10254 or x1025): the
+    /// byte after it.
+    func word(_ number: String) -> Int? {
+        lower.withUnsafeBytes { bytes in
+            var from = 0
+            while let found = Self.find(number, in: bytes, from: from, to: bytes.count) {
+                let before: UInt8? = found.lowerBound == 0 ? nil : bytes[found.lowerBound - 1]
+                let after: UInt8? = found.upperBound == bytes.count ? nil : bytes[found.upperBound]
+                if !Self.isWordByte(before), !Self.isWordByte(after) { return found.upperBound }
+                from = found.lowerBound + 1
+            }
+            return nil
+        }
+    }
+
+    static func isWordByte(_ byte: UInt8?) -> Bool {
+        guard let byte else { return false }
+        let digits: ClosedRange<UInt8> = 0x30...0x39, letters: ClosedRange<UInt8> = 0x61...0x7A
+        let underscore: UInt8 = 0x5F, nonASCII: UInt8 = 0x80
+        return digits.contains(byte) || letters.contains(Self.lowered(byte)) || byte == underscore || byte >= nonASCII
+    }
+
+    /// The first place of `phrase` (case aside) in `bytes[from..<to]`: memchr to each place
+    /// its first byte stands, then the rest compared, so at most the phrase's length in work
+    /// for each byte searched.
+    static func find(_ phrase: String, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Range<Int>? {
+        guard let base = bytes.baseAddress, from <= to else { return nil }
+        var phrase = phrase
+        return phrase.withUTF8 { needle -> Range<Int>? in
+            guard let first = needle.first else { return from..<from }
+            let count = needle.count
+            var position = from
+            while to - position >= count,
+                let found = memchr(base + position, Int32(lowered(first)), to - position - count + 1)
+            {
+                let start = base.distance(to: UnsafeRawPointer(found))
+                var same = true
+                var offset = 1
+                while offset < count {
+                    if bytes[start + offset] != lowered(needle[offset]) {
+                        same = false
+                        break
+                    }
+                    offset += 1
+                }
+                if same { return start..<(start + count) }
+                position = start + 1
+            }
+            return nil
+        }
+    }
 }

@@ -11,11 +11,22 @@ import Foundation
 ///
 /// Every problem is reported with its line and column, as for inventories.
 public enum LabFaultFile {
+    /// A fault file lists a few faults: a larger one is refused before it is parsed.
+    public static let maximumSize = 1 << 20
+
     public static func load(path: String) throws(InventoryErrors) -> [LabFault] {
         let start = SourceLocation(file: path, line: 1, column: 1)
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw InventoryErrors([InventoryError(start, "cannot read the fault file")])
+        }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: maximumSize + 1) ?? Data(),
+            let text = String(data: data, encoding: .utf8)
+        else {
+            throw InventoryErrors([InventoryError(start, "cannot read the fault file as UTF-8 text")])
+        }
+        guard data.count <= maximumSize else {
+            throw InventoryErrors([InventoryError(start, "the fault file is larger than \(maximumSize >> 20) MiB")])
         }
         return try parse(text, file: path)
     }

@@ -77,9 +77,12 @@ public struct SSHSettings: Sendable, Hashable {
     /// An ssh_config file to use instead of the user's (`ssh -F`).
     public var config: String?
     public var connectTimeout: Int
+    /// Where `config` was given, for messages.
+    public var configLocation: SourceLocation?
 
-    public init(config: String? = nil, connectTimeout: Int = 10) {
+    public init(config: String? = nil, connectTimeout: Int = 10, configLocation: SourceLocation? = nil) {
         self.config = config
         self.connectTimeout = connectTimeout
+        self.configLocation = configLocation
     }
 }

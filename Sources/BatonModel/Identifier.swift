@@ -42,10 +42,14 @@ extension Identifier where Kind == TwinIdentity {
 }
 
 extension Identifier {
-    /// Whether `name` may name a run or a twin: 1 to 64 letters, digits, `.`, `_` or `-` (it
-    /// appears in commands, file names and addresses).
+    /// Whether `name` may name a run or a twin: 1 to 64 letters, digits, `.`, `_` or `-`,
+    /// starting with a letter or digit (it appears in commands, file names and addresses, so
+    /// neither `..` nor an option such as `-rf`).
     public static func isValidName(_ name: String) -> Bool {
-        (1...64).contains(name.count) && name.unicodeScalars.allSatisfy(\.isNameCharacter)
+        guard (1...64).contains(name.count), let first = name.unicodeScalars.first,
+            first.isNameCharacter, first != ".", first != "_", first != "-"
+        else { return false }
+        return name.unicodeScalars.allSatisfy(\.isNameCharacter)
     }
 }
 

@@ -523,7 +523,8 @@ struct InventoryReader {
         guard let map = fields.mapping(node, "ssh", allowed: Self.sshKeys) else { return SSHSettings() }
         return SSHSettings(
             config: map["config"].flatMap { fields.string($0, "config") },
-            connectTimeout: map["connect-timeout"].flatMap { fields.integer($0, "connect-timeout", in: 1...600) } ?? 10)
+            connectTimeout: map["connect-timeout"].flatMap { fields.integer($0, "connect-timeout", in: 1...600) } ?? 10,
+            configLocation: map["config"].map { fields.location($0) })
     }
 
     /// A host's profile is Baton's built-in one or one of `profiles:`.

@@ -88,7 +88,7 @@ public struct OpenSSHRunner: CommandRunner {
             }
             return String(tail.suffix(Self.outputLimit))
         }
-        let output = result.closureResult
+        let output = access.via == .ssh ? Self.withoutConfigurationText(result.closureResult) : result.closureResult
         let code: Int32? =
             switch result.terminationStatus {
             case .exited(let code): code
@@ -98,6 +98,18 @@ public struct OpenSSHRunner: CommandRunner {
             return CommandOutcome(exitCode: nil, output: output, unreachable: reason)
         }
         return CommandOutcome(exitCode: code ?? -1, output: output)
+    }
+
+    /// ssh quotes a configuration line it cannot parse (`FILE line 3: no argument after
+    /// keyword "…"`, `FILE: line 3: Bad configuration option: …`), and the file named by `ssh: config` may be any file the controller's user
+    /// can read: such lines keep where the problem is and drop what the file says.
+    static func withoutConfigurationText(_ output: String) -> String {
+        guard output.contains(" line ") else { return output }
+        return output.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard let mark = line.range(of: #"^.*? line [0-9]+: "#, options: .regularExpression) else { return String(line) }
+            return line[..<mark.upperBound]
+                + "ssh cannot use this line of its configuration (its text is not shown: the file may not be an ssh_config)"
+        }.joined(separator: "\n")
     }
 
     /// ssh's exit 255 means ssh itself failed; its words say why. Returns what to tell the

@@ -29,6 +29,8 @@ public struct RunService: Sendable {
     public let leaseExpiry: Double
 
     public static let defaultLeaseExpiry = 15.0
+    /// How promptly this process renewed its leases.
+    public let heartbeats = HeartbeatLog()
 
     public init(
         journal: any Journal, stateDirectory: String, owner: LeaseOwner = .current,
@@ -347,16 +349,24 @@ public struct RunService: Sendable {
     func heartbeat(_ lease: Lease, lost: LostLease) async {
         var lease = lease
         let interval = Duration.milliseconds(Int64(lease.expiry * 1000 / 3))
+        let clock = ContinuousClock()
+        var due = clock.now + interval
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(until: due)
             guard !Task.isCancelled else { return }
             do {
                 lease = try await journal.renew(lease)
+                let delay = clock.now - due
+                heartbeats.renewed(
+                    lease.run, delay: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18,
+                    allowed: lease.expiry / 3)
+                due = clock.now + interval
             } catch let error as OwnershipError {
                 lost.set(error)
                 return
             } catch {
                 // A busy or unreadable journal: try again next time; the lease may expire.
+                due = clock.now + interval
             }
         }
     }
@@ -572,7 +582,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let run): "no run '\(run)'"
         case .exists(let run): "a run named \(run) exists already; resume it or choose another name"
-        case .badName(let name): "'\(name.prefix(80))' cannot name a run: use 1 to 64 letters, digits, '.', '_' or '-'"
+        case .badName(let name): "'\(name.prefix(80))' cannot name a run: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         case .finished(let run, let state): "run \(run) is \(state.rawValue) already; nothing more can change it"
         case .owned(let reason): reason.description
         case .noGate(let run, let gate, let gates):

@@ -11,6 +11,8 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var rule: String?
     /// Seconds after which to try again (503).
     public var retryAfter: Int?
+    /// Close the connection once answered: the request's body was not read to its end.
+    public var closesConnection = false
 
     public init(
         _ status: HTTPResponse.Status, _ message: String, problems: [String] = [], rule: String? = nil,
@@ -31,11 +33,35 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         var rule: String?
     }
 
+    /// At most this many problems are listed, as on the command line; a line says how many more.
+    static let problemLimit = 200
+    /// A problem or message longer than this is cut, saying so.
+    static let lineLimit = 2000
+
+    /// The problems as answered: at most `problemLimit`, each at most `lineLimit` characters.
+    var listedProblems: [String] {
+        var listed = problems.prefix(Self.problemLimit).map(Self.cut)
+        if problems.count > Self.problemLimit {
+            listed.append("… and \(problems.count - Self.problemLimit) more problem(s) not listed")
+        }
+        return listed
+    }
+
+    static func cut(_ text: String) -> String {
+        text.count <= lineLimit ? text : text.prefix(lineLimit) + " … (cut)"
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try JSONResponse(
-            Body(error: message, problems: problems.isEmpty ? nil : problems, rule: rule), status: status
+            Body(error: Self.cut(message), problems: problems.isEmpty ? nil : listedProblems, rule: rule),
+            status: status
         ).response(from: request, context: context)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"baton\"" }
+        // A refused caller's body may still be arriving, slowly: the connection is closed once
+        // answered rather than read to its end.
+        if [.unauthorized, .contentTooLarge, .requestTimeout].contains(status) || closesConnection {
+            response.headers[.connection] = "close"
+        }
         if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
         return response
     }

@@ -7,6 +7,7 @@ import BatonRuns
 import BatonStore
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// The HTTP API of `baton serve` (documented in `openapi.yaml`): reads are open to whoever
 /// reaches the server; every call that changes something needs a bearer token of the right
@@ -21,6 +22,8 @@ struct APIRoutes: Sendable {
     var limits = ServerLimits()
     /// Requests planning an organization (plans and new runs) now.
     let planning: Gauge
+    /// Where they plan: off the threads that serve requests and drive runs.
+    let planner: PlanningPool
     /// Event streams open now, in all and per client.
     let streams: Gauge
     let feed: TransitionFeed
@@ -29,8 +32,9 @@ struct APIRoutes: Sendable {
 
     init(
         coordinator: RunCoordinator, tokens: AccessTokens, metrics: MetricsExporter, feed: TransitionFeed,
-        inventories: String?, limits: ServerLimits, readsNeedToken: Bool = false
+        inventories: String?, limits: ServerLimits, planner: PlanningPool, readsNeedToken: Bool = false
     ) {
+        self.planner = planner
         self.feed = feed
         self.readsNeedToken = readsNeedToken
         self.coordinator = coordinator
@@ -85,7 +89,8 @@ struct APIRoutes: Sendable {
                 journal: journal, coordinator: coordinator, feed: feed, streams: streams, client: context.client
             )
             .response(
-                run: RunID(try context.parameters.require("id")), lastEventID: request.headers[.init("Last-Event-ID")!])
+                run: RunID(try context.parameters.require("id")), lastEventID: request.headers[.init("Last-Event-ID")!],
+                request: request)
         }
         post("/api/runs/:id/approvals") { request, context in
             let caller = try await authorize(request, .approver)
@@ -114,13 +119,16 @@ struct APIRoutes: Sendable {
         post("/api/plans") { request, context in
             _ = try await authorize(request, .viewer)
             let body = try await decode(PlanRequest.self, request, context)
-            let plan = try await planning.counted {
-                try RunCoordinator.plan(try limited(try body.loadInventory(from: inventories)), body.package).1
-            }
             let format = try PlanFormat(rawValue: body.format ?? "json").unwrap(
                 APIError(
                     .badRequest, "format must be one of: \(PlanFormat.allCases.map(\.rawValue).joined(separator: ", "))"
                 ))
+            let text = try await planning.counted {
+                try await planner.run {
+                    format.render(
+                        try RunCoordinator.plan(try limited(try body.loadInventory(from: inventories)), body.package).1)
+                }
+            }
             let type =
                 switch format {
                 case .json: "application/json"
@@ -130,7 +138,7 @@ struct APIRoutes: Sendable {
                 }
             return Response(
                 status: .ok, headers: [.contentType: type],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: format.render(plan))))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         get("/api/lab") { _, _ in
             guard try await coordinator.store.exists() else {
@@ -147,19 +155,32 @@ struct APIRoutes: Sendable {
         let caller = try await authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
         if let name = body.name, !RunService.isRunName(name) {
-            throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-'")
+            throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         if let twin = body.twin, !TwinName.isValidName(twin) {
-            throw APIError(.badRequest, "a twin's name has 1 to 64 letters, digits, '.', '_' or '-'")
+            throw APIError(.badRequest, "a twin's name has 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         if let link = body.releaseNotes { try Self.checkLink(link) }
         let settings = RunSettings(
             speed: try RunRequest.speed(body.speed), parallel: try RunRequest.parallel(body.parallel),
             approveAll: body.approveAll ?? false)
         let id = try await planning.counted {
-            try await coordinator.start(
-                inventory: try limited(try body.loadInventory(from: inventories)), inlineText: body.inventory,
-                packageID: body.package, name: body.name.map { RunID($0) },
+            let (inventory, package, plan) = try await planner.run {
+                var inventory = try limited(try body.loadInventory(from: inventories))
+                // A run reads its file again (to resume, to reach its hosts): where it is, not
+                // as the caller named it inside the server's folder.
+                if let path = body.inventoryPath, let inventories {
+                    inventory.file = try RunRequest.resolve(path, inside: inventories)
+                }
+                if body.inventory != nil, RunCoordinator.target(inventory, lab: body.lab ?? false) == .hosts {
+                    try Self.refuseControllerPowers(inventory, for: caller)
+                }
+                let (package, plan) = try RunCoordinator.plan(inventory, body.package)
+                return (inventory, package, plan)
+            }
+            return try await coordinator.start(
+                inventory: inventory, inlineText: body.inventory, package: package, plan: plan,
+                name: body.name.map { RunID($0) },
                 lab: body.lab ?? false, twin: body.twin.map { TwinName($0) } ?? .standard,
                 freshLab: body.freshLab ?? false, releaseNotes: body.releaseNotes,
                 settings: settings, by: caller)
@@ -168,6 +189,18 @@ struct APIRoutes: Sendable {
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response
+    }
+
+    /// An inventory given inline that would make the controller run commands of its own
+    /// choosing is an administrator's to give: 403 for anyone else, naming each key and why.
+    /// Files in the server's `--inventories` folder were placed by an administrator.
+    static func refuseControllerPowers(_ inventory: Inventory, for caller: Caller) throws {
+        let powers = inventory.controllerPowers
+        guard caller.role != .admin, !powers.isEmpty else { return }
+        throw APIError(
+            .forbidden,
+            "\(caller.name) has the \(caller.role.rawValue) role, and this inventory would run commands of its own on the machine that runs baton serve; an inventory with \(Set(powers.map(\.kind.written)).sorted().map { "'\($0)'" }.joined(separator: ", ")) is taken from the server's --inventories folder, or inline from an admin token ('baton token create --role admin')",
+            problems: powers.map { "\($0.location.map { "\($0): " } ?? "")error: '\($0.key)': \($0.why)" })
     }
 
     /// The dashboard with the newest run and the twin in it, so the page shows them at once.
@@ -189,8 +222,7 @@ struct APIRoutes: Sendable {
                 journal.transitions(run: newest).suffix(50), of: newest, journal: journal)
         }
         guard !readsNeedToken else { return String(decoding: PackageResources.dashboard_html, as: UTF8.self) }
-        // "</" inside a script element would end it early.
-        let json = try Self.encoded(initial).replacingOccurrences(of: "</", with: "<\\/")
+        let json = Self.scriptSafe(try Self.encoded(initial))
         return String(decoding: PackageResources.dashboard_html, as: UTF8.self).replacingOccurrences(
             of: "<script id=\"initial\" type=\"application/json\">null</script>",
             with: "<script id=\"initial\" type=\"application/json\">\(json)</script>")
@@ -235,6 +267,24 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// JSON to embed in a script element: `<`, `>` and `&` written as `\u003c`, `\u003e` and
+    /// `\u0026` (they occur only inside strings, where JSON reads them back the same), so no
+    /// text of a run can end the element (`</script>`) or send the HTML tokenizer into its
+    /// escaped states (`<!--`, `<script`), which would swallow the page's own script.
+    static func scriptSafe(_ json: String) -> String {
+        var safe = ""
+        safe.reserveCapacity(json.utf8.count)
+        for scalar in json.unicodeScalars {
+            switch scalar {
+            case "<": safe += "\\u003c"
+            case ">": safe += "\\u003e"
+            case "&": safe += "\\u0026"
+            default: safe.unicodeScalars.append(scalar)
+            }
+        }
+        return safe
+    }
+
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -257,11 +307,45 @@ struct APIRoutes: Sendable {
         guard let caller = try await tokens.caller(token: token) else {
             throw APIError(.unauthorized, "the token is not known to this server, or has expired")
         }
-        guard needed == .viewer || caller.role == needed else {
+        guard caller.role.may(needed) else {
             throw APIError(
                 .forbidden, "\(caller.name) has the \(caller.role.rawValue) role; this call needs \(needed.rawValue)")
         }
         return caller
+    }
+
+    /// The request's body, read whole within `time`: 413 past 16 MiB, 408 when it has not all
+    /// arrived in time (a body trickled in a byte at a time must not hold the connection), 400
+    /// when it is not well-formed HTTP (a broken chunked encoding). Each closes the connection.
+    static func body(of request: Request, within time: Duration) async throws -> ByteBuffer {
+        let limit = InventoryLoader.maximumSize + 65536
+        let outcome = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
+            group.addTask {
+                var request = request
+                do { return .success(try await request.collectBody(upTo: limit)) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: time)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .success(let buffer)?: return buffer
+        case nil:
+            var error = APIError(
+                .requestTimeout, "the body did not arrive within \(time.components.seconds) seconds")
+            error.closesConnection = true
+            throw error
+        case .failure(let failure)? where failure is NIOTooManyBytesError:
+            throw APIError(.contentTooLarge, "the body is larger than \(InventoryLoader.maximumSize >> 20) MiB")
+        case .failure?:
+            var error = APIError(.badRequest, "the body could not be read as HTTP (a broken chunked encoding?)")
+            error.closesConnection = true
+            throw error
+        }
     }
 
     func decode<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BatonRequestContext)
@@ -277,13 +361,7 @@ struct APIRoutes: Sendable {
     func decodeIfPresent<Body: APIRoutes.Body>(_ type: Body.Type, _ request: Request, _ context: BatonRequestContext)
         async throws -> Body?
     {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: InventoryLoader.maximumSize + 65536)
-        } catch {
-            throw APIError(.contentTooLarge, "the body is larger than \(InventoryLoader.maximumSize >> 20) MiB")
-        }
+        let buffer = try await Self.body(of: request, within: limits.bodyTime)
         guard buffer.readableBytes > 0 else { return nil }
         let data = Data(buffer.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -21,6 +21,7 @@ public struct AccessTokens: Sendable {
 
     /// Makes a token for `name` with `role`, stores its hash and returns the token itself.
     public func create(name: String, role: AccessRole, expires: Double? = nil) async throws -> String {
+        guard Self.isValidName(name) else { throw InvalidTokenName(name: name) }
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let token =
@@ -44,10 +45,30 @@ public struct AccessTokens: Sendable {
         return Caller(name: record.name, role: record.role)
     }
 
+    /// A holder's name as the audit trail shows it: 1 to 64 letters, digits, spaces, `.`, `_`,
+    /// `-` or `@`, starting with a letter or digit and not ending with a space (no markup, no
+    /// line breaks, nothing that reads as another entry).
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...64).contains(name.count), let first = name.unicodeScalars.first, name.last != " ",
+            first.properties.isAlphabetic || ("0"..."9").contains(first)
+        else { return false }
+        return name.unicodeScalars.allSatisfy {
+            $0.properties.isAlphabetic || ("0"..."9").contains($0) || " ._-@".unicodeScalars.contains($0)
+        }
+    }
+
     static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
+    }
+}
+
+/// A token holder's name the audit trail could not show as one name.
+public struct InvalidTokenName: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String {
+        "a token's name has 1 to 64 letters, digits, spaces, '.', '_', '-' or '@', starting with a letter or digit"
     }
 }

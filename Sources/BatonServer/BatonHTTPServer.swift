@@ -82,9 +82,10 @@ public struct BatonHTTPServer: Sendable {
                 contentSecurityPolicy: Entrance.contentSecurityPolicy(
                     dashboard: String(decoding: PackageResources.dashboard_html, as: UTF8.self))))
         let feed = TransitionFeed(service: coordinator.service) { coordinator.isActive($0) }
+        let planner = PlanningPool(threads: configuration.limits.concurrentPlans)
         APIRoutes(
             coordinator: coordinator, tokens: tokens, metrics: MetricsExporter(coordinator: coordinator), feed: feed,
-            inventories: configuration.inventories, limits: configuration.limits,
+            inventories: configuration.inventories, limits: configuration.limits, planner: planner,
             readsNeedToken: configuration.readsNeedToken
         ).register(on: router)
 
@@ -102,7 +103,13 @@ public struct BatonHTTPServer: Sendable {
             configuration: .init(
                 services: [application, coordinator, feed], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             ))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await planner.shutdown()
+            throw error
+        }
+        await planner.shutdown()
     }
 
     /// A connection that sends no complete request head within this time, or stays idle

@@ -9,10 +9,14 @@ import Synchronization
 public struct BatonRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The connection, so that a refused request whose body is still arriving is not read to
+    /// its end.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// The client's address without its port, for per-client limits.
@@ -69,6 +73,12 @@ struct Entrance: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
+        // Answered without reading the body (no token, too large, too slow, unreadable): stop
+        // reading, so that the rest of a body trickled in cannot hold the connection; it closes
+        // once the answer is written.
+        if response.headers[.connection] == "close" {
+            context.channel.close(mode: .input, promise: nil)
+        }
         response.headers[.contentSecurityPolicy] = contentSecurityPolicy
         response.headers[.init("X-Frame-Options")!] = "DENY"
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
@@ -77,6 +87,10 @@ struct Entrance: RouterMiddleware {
     }
 
     func check(_ request: Request) async throws {
+        // RFC 9112 §3.2: more than one Host is a bad request (the first is not guessed at).
+        guard request.headers[values: .init("Host")!].count + (request.head.authority == nil ? 0 : 1) <= 1 else {
+            throw APIError(.badRequest, "the request has more than one Host header")
+        }
         let host = request.head.authority ?? ""
         guard allowedHosts.contains(Self.hostName(host)) else {
             throw APIError(
@@ -112,8 +126,14 @@ public struct ServerLimits: Sendable {
     public var machines: Int
     public var streams: Int
     public var streamsPerClient: Int
+    /// How long a request's body may take to arrive whole.
+    public var bodyTime: Duration
 
-    public init(concurrentPlans: Int = 2, machines: Int = 20_000, streams: Int = 512, streamsPerClient: Int = 32) {
+    public init(
+        concurrentPlans: Int = 2, machines: Int = 20_000, streams: Int = 512, streamsPerClient: Int = 32,
+        bodyTime: Duration = .seconds(30)
+    ) {
+        self.bodyTime = bodyTime
         self.concurrentPlans = concurrentPlans
         self.machines = machines
         self.streams = streams

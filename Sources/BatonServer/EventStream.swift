@@ -34,7 +34,7 @@ struct EventStream: Sendable {
         var at: String
     }
 
-    func response(run id: RunID, lastEventID: String?) async throws -> Response {
+    func response(run id: RunID, lastEventID: String?, request: Request) async throws -> Response {
         // Counted first: a client over its share is refused before any query.
         try streams.enter(client)
         let exists: Bool
@@ -53,7 +53,14 @@ struct EventStream: Sendable {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
             body: ResponseBody { writer in
                 defer { streams.leave(client) }
-                try await stream(id, after: resumeAfter, to: &writer)
+                // A client that goes away ends its stream at once, not at the next write.
+                do {
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        try await stream(id, after: resumeAfter, to: &writer)
+                    }
+                } catch is CancellationError {
+                    return
+                }
                 try await writer.finish(nil)
             })
     }

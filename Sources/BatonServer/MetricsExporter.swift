@@ -28,6 +28,20 @@ struct MetricsExporter: Sendable {
         }
         registry.makeGauge(descriptor: Self.name("runs_in_progress", help: "Runs this server is carrying out now."))
             .set(Double(coordinator.activeCount))
+        let heartbeats = coordinator.service.heartbeats.counts
+        registry.makeCounter(
+            descriptor: Self.name("lease_renewals", unit: "total", help: "Lease renewals of the runs this server drove.")
+        ).increment(by: Int64(heartbeats.renewals))
+        registry.makeCounter(
+            descriptor: Self.name(
+                "lease_renewals_late", unit: "total",
+                help: "Lease renewals that came more than a third of the lease's expiry after they were due.")
+        ).increment(by: Int64(heartbeats.late))
+        registry.makeGauge(
+            descriptor: Self.name(
+                "lease_renewal_worst_delay", unit: "seconds",
+                help: "The longest a lease renewal came after it was due since the server started.")
+        ).set(heartbeats.worstDelay)
 
         var actions: [RunID: [StepID: String]] = [:]
         var counts: [[String]: Int] = [:]

@@ -46,6 +46,12 @@ public final class RunCoordinator: Service, Sendable {
         self.logger = logger
         self.adopt = adopt
         (jobs, queue) = AsyncStream.makeStream()
+        let expiry = service.leaseExpiry
+        service.heartbeats.onLate { run, delay in
+            logger.warning(
+                "the lease of run \(run) was renewed \(Int(delay.rounded())) s late (more than a third of its \(Int(expiry)) s expiry): another controller could have taken it over"
+            )
+        }
     }
 
     public var journal: any Journal { service.journal }
@@ -72,17 +78,16 @@ public final class RunCoordinator: Service, Sendable {
         }
     }
 
-    /// Plans `inventory` for `packageID` and starts the run: on its real hosts when it has
+    /// Starts the run of `plan` (made by `plan(_:_:)`): on its real hosts when it has
     /// `hosts:` and `lab` is false (after the same preflight as `baton check`), else on the
     /// lab twin. Throws `APIError` for bad input (400, every problem located), a refusal or a
     /// failed preflight (422), machines another run holds (409).
     public func start(
-        inventory: Inventory, inlineText: String?, packageID: String, name: RunID?, lab: Bool,
+        inventory: Inventory, inlineText: String?, package: Package, plan: Plan, name: RunID?, lab: Bool,
         twin: TwinName = .standard, freshLab: Bool,
         releaseNotes: String?, settings: RunSettings, by caller: Caller
     ) async throws -> RunID {
-        let (package, plan) = try Self.plan(inventory, packageID)
-        let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+        let target = Self.target(inventory, lab: lab)
         try refuseWhileStopping()
         let owned: RunService.OwnedRun
         do {
@@ -97,6 +102,12 @@ public final class RunCoordinator: Service, Sendable {
         }
         await enqueue(owned, settings, by: caller.name)
         return owned.id
+    }
+
+    /// Where a run of `inventory` goes: its real hosts when it has `hosts:` and the caller did
+    /// not ask for the lab, else the lab twin.
+    public static func target(_ inventory: Inventory, lab: Bool) -> RunTarget {
+        !inventory.hosts.isEmpty && !lab ? .hosts : .lab
     }
 
     /// Continues a halted or interrupted run, as `baton resume` does.

@@ -25,7 +25,8 @@ public enum JournalLocation: Sendable, Hashable {
             return .postgres(try PostgresAddress(text))
         }
         throw .badLocation(
-            text, reason: "use sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require|verify-full]")
+            PostgresAddress.redacted(text),
+            reason: "use sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require|verify-full]")
     }
 
     /// Whether controllers on several machines share it (PostgreSQL), so that a standby may
@@ -127,9 +128,11 @@ public struct PostgresAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// The address with any password replaced, for an error about the address itself.
     static func redacted(_ text: String) -> String {
-        guard let at = text.range(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound < at.lowerBound
-        else { return text }
-        let credentials = text[scheme.upperBound..<at.lowerBound]
+        // The last @ ends the credentials (a password may hold one); they begin after the scheme.
+        guard let at = text.range(of: "@", options: .backwards) else { return text }
+        let start = text.range(of: "://").map(\.upperBound) ?? text.startIndex
+        guard start < at.lowerBound else { return text }
+        let credentials = text[start..<at.lowerBound]
         guard let colon = credentials.firstIndex(of: ":") else { return text }
         return String(text[..<colon]) + ":***" + String(text[at.lowerBound...])
     }

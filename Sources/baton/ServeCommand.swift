@@ -71,7 +71,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event streams open at once; more get 503 (a client may hold an eighth of them, at least 4).")
     var maxStreams = 512
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a request's body may take to arrive whole; a slower one gets 408 and its connection closed.",
+            valueName: "seconds"))
+    var bodyTimeout = 30
+
     func validate() throws {
+        guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout takes 1 to 3600 seconds") }
         guard (0...65535).contains(port) else { throw ValidationError("--port takes 0 to 65535") }
         guard maxPlans >= 1, maxMachines >= 1, maxStreams >= 1 else {
             throw ValidationError("--max-plans, --max-machines and --max-streams take 1 or more")
@@ -98,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requireTokenForReads = requireTokenForReads
         configuration.limits = ServerLimits(
             concurrentPlans: maxPlans, machines: maxMachines, streams: maxStreams,
-            streamsPerClient: max(4, maxStreams / 8))
+            streamsPerClient: max(4, maxStreams / 8), bodyTime: .seconds(bodyTimeout))
         let server = BatonHTTPServer(configuration: configuration)
         let place = state.runsPlace
         do {

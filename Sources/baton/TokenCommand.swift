@@ -10,7 +10,9 @@ struct TokenCommand: AsyncParsableCommand {
         commandName: "token",
         abstract: "Makes, lists and revokes the bearer tokens of 'baton serve'.",
         discussion: """
-            Roles: viewer (plans), operator (starts, resumes and aborts runs), approver (approves gates). The state \
+            Roles: viewer (plans), operator (starts, resumes and aborts runs), approver (approves gates), admin (an \
+            operator who may also give inline inventories that run commands on the controller: 'via: local' hosts, \
+            profiles of their own, an ssh_config file). The state \
             store keeps only a token's SHA-256; the token is printed once, when made.
             """,
         subcommands: [Create.self, List.self, Revoke.self])
@@ -18,7 +20,7 @@ struct TokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Makes a token and prints it, once.")
 
-        @Option(help: "viewer, operator or approver")
+        @Option(help: "viewer, operator, approver or admin")
         var role: AccessRole
 
         @Option(help: "Who holds it: the audit trail names them.")
@@ -32,6 +34,11 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var state: LabCommand.StateOption
 
         func validate() throws {
+            if !AccessTokens.isValidName(name) {
+                throw ValidationError(
+                    "--name takes 1 to 64 letters, digits, spaces, '.', '_', '-' or '@', starting with a letter or digit: it names the holder in the audit trail"
+                )
+            }
             if let expires, Self.seconds(expires) == nil {
                 throw ValidationError("--expires takes a number and d, h, m or s, such as 30d")
             }

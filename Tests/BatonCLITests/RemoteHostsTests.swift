@@ -346,18 +346,19 @@ struct RemoteHostsTests {
 @Suite("Real hosts through the API", .serialized)
 struct RemoteHostsAPITests {
     /// Test hosts named `names`, the standalone example's inventory reaching them, a server
-    /// over a fresh state directory and an operator's token.
+    /// over a fresh state directory and an admin's token: the inventory brings its own shell
+    /// profile and ssh_config, which only an admin may give the server inline.
     static func serve(_ names: [String]) async throws -> (TestHosts, String, ServeProcess, String) {
         let hosts = try TestHosts(names)
         let inventory = try String(
             contentsOfFile: try hosts.inventory(from: "e2003-standalone.yaml"), encoding: .utf8)
         let server = try await ServeProcess(state: BatonProcess.temporaryPath("remote-api"))
-        return (hosts, inventory, server, try server.token("operator", name: "olga"))
+        return (hosts, inventory, server, try server.token("admin", name: "adam"))
     }
 
     @Test("a run started through the API goes to the inventory's real hosts; its gate is approved through the API")
     func runThroughTheAPI() async throws {
-        let (hosts, inventory, server, operatorToken) = try await Self.serve(["DC1", "MAIL"])
+        let (hosts, inventory, server, adminToken) = try await Self.serve(["DC1", "MAIL"])
         defer {
             server.stop()
             hosts.stop()
@@ -365,7 +366,7 @@ struct RemoteHostsAPITests {
         let approver = try server.token("approver", name: "anna")
 
         let started = try await server.call(
-            .POST, "/api/runs", token: operatorToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
+            .POST, "/api/runs", token: adminToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
         #expect(started.status == 201, "\(started.body)")
         #expect(started.object["target"] as? String == "hosts", "\(started.body)")
         try await server.waitForGate("release-notes", of: "run-1")
@@ -385,17 +386,17 @@ struct RemoteHostsAPITests {
 
     @Test("a run through the API on hosts that cannot carry it out is refused before anything runs")
     func refusedBeforeAnythingRuns() async throws {
-        let (hosts, inventory, server, operatorToken) = try await Self.serve(["MAIL"])
+        let (hosts, inventory, server, adminToken) = try await Self.serve(["MAIL"])
         defer {
             server.stop()
             hosts.stop()
         }
         let refused = try await server.call(
-            .POST, "/api/runs", token: operatorToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
+            .POST, "/api/runs", token: adminToken, body: ["package": "exchange-2003-sp2", "inventory": inventory])
         #expect(refused.status == 400, "\(refused.body)")
         #expect(refused.body.contains("no hosts: entry for DC1"), "\(refused.body)")
         let rehearsal = try await server.call(
-            .POST, "/api/runs", token: operatorToken,
+            .POST, "/api/runs", token: adminToken,
             body: ["package": "exchange-2003-sp2", "inventory": inventory, "lab": true, "approveAll": true])
         #expect(rehearsal.status == 201, "\(rehearsal.body)")
         #expect(rehearsal.object["target"] as? String == "lab")

@@ -1,0 +1,61 @@
+/// What in an inventory makes the controller (the machine Baton runs on) run commands of the
+/// inventory's own choosing, beyond Baton's built-in profiles over OpenSSH. Whoever may hand
+/// Baton such an inventory owns the controller: `baton serve` takes one only from its
+/// `--inventories` folder (files an administrator placed) or from an `admin` token.
+public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        /// `hosts: X: {via: local}`: commands run in the controller's own shell.
+        case localHost
+        /// A `profiles:` entry: commands written in the inventory, not Baton's.
+        case customProfile
+        /// `ssh: {config: FILE}`: an ssh_config file runs commands on the controller
+        /// (`ProxyCommand`, `LocalCommand`, `Match exec`) and is read by ssh as the server's user.
+        case sshConfig
+
+        /// How it is written in an inventory.
+        public var written: String {
+            switch self {
+            case .localHost: "via: local"
+            case .customProfile: "profiles"
+            case .sshConfig: "ssh: config"
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// The key as it is written, such as `hosts.CTRL.via`.
+    public var key: String
+    public var location: SourceLocation?
+
+    public var why: String {
+        switch kind {
+        case .localHost: "'via: local' runs the host's commands in the controller's own shell"
+        case .customProfile: "a profile's templates are commands of the inventory's own, run as they are written"
+        case .sshConfig:
+            "an ssh_config file can run commands on the controller (ProxyCommand, LocalCommand, Match exec) and is read as the server's user"
+        }
+    }
+
+    public var description: String {
+        "\(location.map { "\($0): " } ?? "")'\(key)': \(why)"
+    }
+}
+
+extension Inventory {
+    /// Every key of this inventory that makes the controller run commands of its own choosing,
+    /// in the order they are written.
+    public var controllerPowers: [ControllerPower] {
+        var powers: [ControllerPower] = []
+        if ssh.config != nil {
+            powers.append(ControllerPower(kind: .sshConfig, key: "ssh.config", location: ssh.configLocation))
+        }
+        for host in hosts where host.via == .local {
+            powers.append(ControllerPower(kind: .localHost, key: "hosts.\(host.host).via", location: host.location))
+        }
+        for profile in profiles {
+            powers.append(
+                ControllerPower(kind: .customProfile, key: "profiles.\(profile.name)", location: profile.location))
+        }
+        return powers.sorted { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
+    }
+}
