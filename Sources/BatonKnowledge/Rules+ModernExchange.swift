@@ -17,6 +17,7 @@ extension Rule.ID {
     public static let mxOneMemberAtATime = Self(rawValue: "mx-one-member-at-a-time")
     public static let mxCopiesHealthy = Self(rawValue: "mx-copies-healthy")
     public static let mxQuorum = Self(rawValue: "mx-quorum")
+    public static let mxWitnessRestart = Self(rawValue: "mx-witness-restart")
     public static let mxStartDagTwoCopies = Self(rawValue: "mx-startdag-two-copies")
     public static let mxCUUpdateRebootBefore = Self(rawValue: "mx-cu-reboot-before")
     public static let mxCUUpdateRebootAfter = Self(rawValue: "mx-cu-reboot-after")
@@ -54,6 +55,8 @@ extension Rule {
     static let prepareAD = "Microsoft: Prepare Active Directory and domains for Exchange Server"
     static let fixUpdates = "Microsoft: Fix failed Exchange Server updates"
     static let upgradeToSE = "Microsoft: Upgrade to Exchange Server SE"
+    static let witnessServer =
+        "Microsoft: Database availability groups › Witness server; Plan for high availability and site resilience › Witness server requirements"
     static let startDagScript = "Microsoft: StartDagServerMaintenance.ps1 as Exchange ships it"
     static let community = "Administrators' common practice (Baton's default; the inventory may change it)"
     static let inferred = "Baton (inferred where Microsoft is silent; the inventory may change it)"
@@ -153,6 +156,15 @@ extension Rule {
             A member is taken out only if the rest of the DAG keeps a majority of votes: with an even number of \
             members the file share witness votes and must be reachable throughout (check-witness); a DAG whose \
             members could not keep quorum is refused.
+            """),
+        Rule(
+            .mxWitnessRestart, .order, source: .microsoft, section: witnessServer,
+            """
+            A DAG with an even number of members counts its file share witness as a vote. When the witness is on \
+            an Exchange server that is itself updated (Microsoft recommends an Exchange server outside the DAG), \
+            that server restarts; while it does, a DAG of two members with one member out holds one vote of three \
+            and loses quorum: every database dismounts. The witness server's update goes wholly before that DAG's \
+            first member leaves service, or wholly after its last member is back.
             """),
         Rule(
             .mxStartDagTwoCopies, .step, source: .microsoft, section: startDagScript,

@@ -15,6 +15,13 @@ public struct LabModernState: Sendable, Codable, Hashable {
     public var packageAD: [String: LabADVersions] = [:]
     /// Security updates' short names, by package id.
     public var packageUpdates: [String: String] = [:]
+    /// File share witnesses that do not answer (fault `witness-down`); nil for none.
+    public var witnessesDown: Set<HostName>?
+    /// DAGs without a majority of votes now; nil for none.
+    public var withoutQuorum: Set<HostName>?
+    /// Databases a loss of quorum dismounted, and where they were mounted: they mount there
+    /// again once the DAG has its majority back; nil for none.
+    public var dismountedByQuorum: [String: HostName]?
 }
 
 public struct LabADVersions: Sendable, Codable, Hashable {
@@ -113,6 +120,62 @@ extension LabModernState {
 }
 
 extension LabTwin {
+    /// Counts each DAG's votes after a step (rules `mx-quorum`, `mx-witness-restart`): one per
+    /// member in service (a member in maintenance counts as out, since its own restarts fall
+    /// in that time), and for an even number of members one for the witness unless it does not
+    /// answer or its server is the one restarting now. A DAG left with no majority dismounts
+    /// every database, and the twin records the outage as a violation, whatever caused it.
+    mutating func countVotes(restarting: HostName?) {
+        guard var state = modern else { return }
+        defer { modern = state }
+        for dag in state.dags.values.sorted(by: { $0.name < $1.name }) where dag.members.count > 1 {
+            let voting = dag.members.filter { member in
+                hosts[member]?.up == true && member != restarting
+                    && state.servers[member].map { !$0.inDAGMaintenance && !$0.offline } ?? true
+            }
+            var votes = dag.members.count
+            var up = voting.count
+            var witnessState = ""
+            if dag.members.count % 2 == 0, let witness = dag.witness {
+                votes += 1
+                let down = state.witnessesDown?.contains(witness) == true
+                let restartingNow = witness == restarting
+                let hostDown = hosts[witness].map { !$0.up } ?? false
+                if down || restartingNow || hostDown {
+                    witnessState = restartingNow ? ", its witness \(witness) restarting" : ", its witness \(witness) not answering"
+                } else {
+                    up += 1
+                }
+            }
+            guard up <= votes / 2 else {
+                if state.withoutQuorum?.remove(dag.name) != nil {
+                    // The majority is back: the databases mount again where they were.
+                    for (name, host) in state.dismountedByQuorum ?? [:] where state.databases[name]?.dag == dag.name {
+                        state.databases[name]?.mounted = host
+                        state.dismountedByQuorum?[name] = nil
+                    }
+                    if state.dismountedByQuorum?.isEmpty == true { state.dismountedByQuorum = nil }
+                    if state.withoutQuorum?.isEmpty == true { state.withoutQuorum = nil }
+                }
+                continue
+            }
+            guard state.withoutQuorum?.contains(dag.name) != true else { continue }
+            state.withoutQuorum = (state.withoutQuorum ?? []).union([dag.name])
+            var dismounted: [String] = []
+            for (name, database) in state.databases where database.dag == dag.name {
+                guard let mounted = database.mounted else { continue }
+                state.dismountedByQuorum = (state.dismountedByQuorum ?? [:]).merging([name: mounted]) { $1 }
+                state.databases[name]?.mounted = nil
+                dismounted.append(name)
+            }
+            let outMembers = dag.members.filter { !voting.contains($0) }.map(\.spelling).joined(separator: ", ")
+            violate(
+                restarting != nil && restarting == dag.witness ? .mxWitnessRestart : .mxQuorum,
+                "\(dag.name) lost quorum (\(up) of \(votes) votes: \(outMembers) out\(witnessState)): \(dismounted.sorted().joined(separator: ", ")) dismounted"
+            )
+        }
+    }
+
     /// Whether `step` is one of the actions of Exchange 2013 and later, or acts on such a server.
     func isModern(_ step: Step) -> Bool {
         guard modern != nil else { return false }
@@ -192,6 +255,11 @@ extension LabTwin {
         case .checkWitness(let dag):
             guard let witness = state.dags[dag]?.witness else {
                 return .failure("\(dag) has no file share witness", rule: .mxQuorum)
+            }
+            if state.witnessesDown?.contains(witness) == true || hosts[witness].map({ !$0.up }) == true {
+                return .failure(
+                    "Test-ReplicationHealth: FileShareQuorum failed: the file share witness \(witness) of \(dag) does not answer; with a member out, \(dag) would lose quorum. Bring the witness back, then resume",
+                    rule: .mxQuorum)
             }
             return .ok("the file share witness \(witness) answers", applied: false)
         case .rebalanceDatabases(let dag):

@@ -45,9 +45,13 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// media's. It says it succeeded and upgrades nothing; the version check finds the old
         /// build until the media's setup is run (`baton lab fix`).
         case bareSetup = "bare-setup"
+        /// Exchange 2013 and later: a DAG's file share witness does not answer (its server is down
+        /// or unreachable) until fixed. The DAG's `check-witness` fails; a DAG that loses its
+        /// majority meanwhile dismounts every database.
+        case witnessDown = "witness-down"
 
         /// What a kind of fault names.
-        public enum Target: Sendable { case host, virtualServer, modernServer }
+        public enum Target: Sendable { case host, virtualServer, modernServer, witness }
         /// How long it lasts: until fixed, once, or once with damage that stays until fixed.
         public enum Duration: Sendable { case condition, event, eventLeavingDamage }
 
@@ -59,6 +63,7 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
             case .moveFails, .moveHangs, .evsUpgradeFails: (.virtualServer, .event)
             case .evicted, .installerRunning, .diskFull: (.host, .condition)
             case .servicesDisabled: (.modernServer, .condition)
+            case .witnessDown: (.witness, .condition)
             case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending: (.modernServer, .event)
             case .suNotElevated, .bareSetup: (.modernServer, .eventLeavingDamage)
             }
@@ -69,7 +74,7 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// Whether it happens once rather than holding until fixed.
         public var isEvent: Bool { shape.lasts != .condition }
         /// Whether it concerns servers of Exchange 2013 and later only.
-        public var isModernOnly: Bool { shape.target == .modernServer }
+        public var isModernOnly: Bool { shape.target == .modernServer || shape.target == .witness }
         /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
         /// event whose damage stays: a host that did not come back, an update to install again).
         public var needsOperator: Bool { shape.lasts != .event }

@@ -145,6 +145,14 @@ public struct LabTwin: Sendable, Codable, Hashable {
     /// Injects a fault: a condition takes hold now, an event waits for its action.
     public mutating func inject(_ fault: LabFault) throws(LabError) {
         let key = fault.target
+        if fault.kind == .witnessDown {
+            guard modern?.dags.values.contains(where: { $0.witness == key }) == true else {
+                throw LabError.notWitness(fault.target)
+            }
+            let down = (modern?.witnessesDown ?? []).union([key])
+            modern?.witnessesDown = down
+            return
+        }
         if fault.kind.isModernOnly, modern?.servers[key] == nil {
             throw LabError.notModern(kind: fault.kind.rawValue, host: fault.target)
         }
@@ -167,6 +175,10 @@ public struct LabTwin: Sendable, Codable, Hashable {
     public mutating func fix(_ fault: LabFault) throws(LabError) {
         let key = fault.target
         switch fault.kind {
+        case .witnessDown:
+            guard modern?.witnessesDown?.contains(key) == true else { throw LabError.notWitness(fault.target) }
+            modern?.witnessesDown?.remove(key)
+            if modern?.witnessesDown?.isEmpty == true { modern?.witnessesDown = nil }
         case .servicesDisabled:
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
             modern?.servers[key]?.servicesDisabled = nil
@@ -260,9 +272,12 @@ public struct LabTwin: Sendable, Codable, Hashable {
         if case .install(let host, _) = step.detail, hosts[host]?.product == .exchange55 {
             ownerBefore = groupsOwned(by: host).filter { groups[$0]?.isVirtualServer == true }
         }
+        // Before the step: a fault injected or fixed since the last one changes the votes.
+        countVotes(restarting: nil)
         var outcome = act(step)
         if outcome.duration == 0 { outcome.duration = jittered(baseDuration(step)) }
         refresh(after: step)
+        countVotes(restarting: step.action == .reboot && outcome.succeeded ? step.host : nil)
         account(
             step, duration: outcome.duration, offlineBefore: offlineBefore, mixedBefore: mixedBefore,
             brokenBefore: brokenBefore, exchange55OnHost: ownerBefore)
@@ -419,6 +434,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     case unknownVirtualServer(HostName)
     /// A fault of Exchange 2013 and later named for another machine.
     case notModern(kind: String, host: HostName)
+    /// `witness-down` names a server that is no DAG's file share witness.
+    case notWitness(HostName)
     /// Rule `no-uninstall`: a service pack cannot be removed.
     case cannotUninstall(package: String, host: HostName)
 
@@ -433,6 +450,7 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
         case .unknownVirtualServer(let name): "no virtual server '\(name)' in the twin"
         case .notModern(let kind, let host):
             "\(kind) is a fault of Exchange 2013 and later servers; \(host) is not one in the twin"
+        case .notWitness(let name): "\(name) is not the file share witness of any DAG in the twin"
         case .cannotUninstall(let package, let host):
             """
             \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \

@@ -138,11 +138,50 @@ struct ModernPlanner {
                     why: "Edge servers go after every mailbox server they are subscribed to.")
             _ = updateEdges(edges, after: after, &builder)
         }
+        orderWitnessRestarts(inScope: inScope, &builder)
         let steps = builder.steps
         return Plan(
             organization: inventory.organization, package: .init(package), steps: steps, warnings: builder.warnings,
             estimate: ModernEstimate.compute(plan: steps, inventory: inventory, package: package, durations: durations)
         )
+    }
+
+    /// Rule `mx-witness-restart`: a DAG whose file share witness is on an Exchange server this
+    /// plan updates (and so restarts) must not lose its witness's vote while one of its members
+    /// is out, when the members left could not keep a majority without it (two members, two
+    /// votes of three). The witness server's whole update goes before the DAG's first member
+    /// leaves service, or after its last member is back: whichever the plan already built
+    /// first. Blocks of different DAGs, and of stand-alone and Client Access servers, are built
+    /// one after another, so the witness's block lies wholly before or wholly after the DAG's.
+    func orderWitnessRestarts(inScope: Set<HostName>, _ builder: inout PlanBuilder) {
+        let out: Set<Action> = [.backup, .prepareSchema, .prepareAD, .prepareDomains]
+        var blocks: [HostName: ClosedRange<Int>] = [:]
+        for (index, step) in builder.steps.enumerated() where !out.contains(step.action) {
+            guard let host = step.host, inScope.contains(host) else { continue }
+            let number = index + 1
+            blocks[host] = blocks[host].map { min($0.lowerBound, number)...max($0.upperBound, number) } ?? number...number
+        }
+        for dag in inventory.dags where dag.usesWitness {
+            guard let witness = dag.witness?.server, let restarts = blocks[witness] else { continue }
+            let votes = dag.members.count + 1
+            // With one member out and the witness restarting: does the rest keep a majority?
+            guard dag.members.count - 1 <= votes / 2 else { continue }
+            let members = dag.members.compactMap { blocks[$0] }
+            guard let first = members.map(\.lowerBound).min(), let last = members.map(\.upperBound).max() else {
+                continue
+            }
+            if restarts.lowerBound > last {
+                builder.order(
+                    restarts.lowerBound, after: last, rule: .mxWitnessRestart,
+                    why:
+                        "It waits for the last member of \(dag.name) to be back: \(witness) holds \(dag.name)'s file share witness, and its restart while a member is out would leave \(dag.name) with \(dag.members.count - 1) of \(votes) votes, no quorum.")
+            } else if restarts.upperBound < first {
+                builder.order(
+                    first, after: restarts.upperBound, rule: .mxWitnessRestart,
+                    why:
+                        "It waits for \(witness) to be updated and back: \(witness) holds \(dag.name)'s file share witness, and its restart while a member is out would leave \(dag.name) with \(dag.members.count - 1) of \(votes) votes, no quorum.")
+            }
+        }
     }
 
     /// Rule `mx-se-coexistence-block`: SE setup refuses an organization with Exchange 2013.

@@ -49,6 +49,18 @@ struct PlanBuilder {
         return [add(Step(.milestone(name: name), rules: rules, why: why), after: ids)]
     }
 
+    /// Makes the step numbered `step` wait for the one numbered `predecessor` as well, with a
+    /// rule and a sentence of why. `predecessor` comes first in creation order, so the creation
+    /// order stays a topological order.
+    mutating func order(_ step: Int, after predecessor: Int, rule: Rule.ID, why: String) {
+        precondition(predecessor < step, "an order between steps goes from an earlier step to a later one")
+        var changed = steps[step - 1]
+        changed.after = (changed.after + [steps[predecessor - 1].id]).sorted { Self.number($0) < Self.number($1) }
+        if !changed.rules.contains(rule) { changed.rules = Self.interned(changed.rules + [rule], in: &ruleLists) }
+        changed.why += " " + why
+        steps[step - 1] = changed
+    }
+
     mutating func warn(_ rule: Rule.ID, _ message: String) {
         warnings.append(Plan.Warning(rule: rule, message: message))
     }

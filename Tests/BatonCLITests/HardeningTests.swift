@@ -387,7 +387,10 @@ struct HardeningTests {
         let gate: [String: Any] = ["gate": "release-notes"]
         #expect(try await server.call(.POST, "/api/runs/run-1/approvals", token: anna, body: gate).status == 201)
         let again = try await server.call(.POST, "/api/runs/run-1/approvals", token: max, body: gate)
-        #expect(again.status == 409 && again.body.contains("anna"), "\(again.body)")
+        // The run may have completed in between (the twin at instant speed): refused all the same.
+        #expect(
+            again.status == 409 && (again.body.contains("anna") || again.body.contains("completed already")),
+            "\(again.body)")
         let detail = try await server.call(.GET, "/api/runs/run-1")
         let gates = detail.object["gates"] as? [[String: Any]] ?? []
         #expect(gates.first?["by"] as? String == "anna")

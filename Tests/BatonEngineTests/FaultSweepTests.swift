@@ -44,10 +44,11 @@ struct FaultSweepTests {
         let pristine = LabTwin(inventory: inventory)
         let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()
         let groups = pristine.groups.values.filter(\.isVirtualServer).map(\.name).sorted()
+        let witnesses = Set(pristine.modern?.dags.values.compactMap(\.witness) ?? []).sorted()
         var runs = 0, halted = 0
         // Faults of Exchange 2013 and later go to those servers only.
         for kind in LabFault.Kind.allCases where !kind.isModernOnly || modern[example] != nil {
-            for target in kind.targetsGroup ? groups : hosts {
+            for target in kind.targetsGroup ? groups : kind.shape.target == .witness ? witnesses : hosts {
                 runs += 1
                 let directory = NSTemporaryDirectory() + "baton-sweep-\(UUID().uuidString)"
                 defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -202,6 +202,7 @@ struct ModernSimulation {
             if service[host] != .offline {
                 fail(step, "restarts \(host) while it is in service (mx-dag-shutdown-not-lossless)")
             }
+            witnessRestarts(step, host)
             if installedHere.contains(host) {
                 rebootedAfterInstall.insert(host)
             } else {
@@ -286,6 +287,25 @@ struct ModernSimulation {
             fail(step, "a KB 328839 action in a plan for \(package.id)")
         }
         if let host, step.action != .milestone { lastHostAction[host] = step.action }
+    }
+
+    /// A restart of the server that holds a DAG's file share witness takes the witness's vote
+    /// away: a DAG that counts on it (an even number of members) must then keep a majority
+    /// with the members it has in service. Worked out here from the votes alone: members plus
+    /// the witness, a majority more than half, a member out of service from its drain to its
+    /// transport's resumption.
+    mutating func witnessRestarts(_ step: Step, _ host: String) {
+        for dag in inventory.dags where dag.witness.map({ key($0.server) }) == host && dag.members.count % 2 == 0 {
+            let votes = dag.members.count + 1
+            let inService = dag.members.filter { service[key($0)] == .inService }.count
+            if inService <= votes / 2 {
+                let out = dag.members.filter { service[key($0)] != .inService }.map(key)
+                fail(
+                    step,
+                    "restarts \(host), the witness of \(dag.name), while \(out) of it are out: \(inService) of \(votes) votes, no majority (mx-witness-restart)"
+                )
+            }
+        }
     }
 
     mutating func drain(_ step: Step) {

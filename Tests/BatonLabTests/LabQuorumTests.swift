@@ -1,0 +1,97 @@
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import Foundation
+import Testing
+
+/// The twin counts each DAG's votes: a DAG left without a majority dismounts its databases,
+/// and the outage is a violation, whatever caused it.
+@Suite("The twin counts votes")
+struct LabQuorumTests {
+    typealias F = LabFixture
+
+    /// A topological order that takes the ready step of the phase least advanced so far:
+    /// side-by-side chains advance in step, as the engine runs them.
+    static func interleaved(_ plan: Plan) -> [Step] {
+        var done = Set<StepID>(), order: [Step] = [], perPhase: [String: Int] = [:]
+        var left = plan.steps
+        while !left.isEmpty {
+            let ready = left.indices.filter { left[$0].after.allSatisfy(done.contains) }
+            guard let pick = ready.min(by: { (perPhase[left[$0].phase, default: 0], $0) < (perPhase[left[$1].phase, default: 0], $1) })
+            else { break }
+            let step = left.remove(at: pick)
+            perPhase[step.phase, default: 0] += 1
+            done.insert(step.id)
+            order.append(step)
+        }
+        return order
+    }
+
+    static func rehearse(_ steps: [Step], on twin: inout LabTwin) -> (Step, LabOutcome)? {
+        for step in steps {
+            let outcome = twin.perform(step)
+            if !outcome.succeeded { return (step, outcome) }
+        }
+        return nil
+    }
+
+    @Test("crossed witnesses rehearse with no dismount; without the plan's order a DAG loses quorum")
+    func crossed() throws {
+        let inventory = try F.inventory("mx-crossed-witnesses.yaml")
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        var twin = LabTwin(inventory: inventory, seed: 7)
+        #expect(Self.rehearse(Self.interleaved(plan), on: &twin) == nil)
+        #expect(twin.accounting.violations.isEmpty, "\(twin.accounting.violations)")
+        #expect(twin.modern?.databases.values.allSatisfy { $0.mounted != nil } == true)
+
+        // The same plan with the order taken out by hand, run with the DAGs side by side.
+        let phases = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, ($0.phase, $0.action)) })
+        var unsafe = plan
+        unsafe.steps = plan.steps.map { step in
+            guard step.rules.contains(.mxWitnessRestart) else { return step }
+            var step = step
+            step.after = step.after.filter { id in phases[id].map { $0.0 == step.phase || $0.1 == .milestone } ?? true }
+            return step
+        }
+        var broken = LabTwin(inventory: inventory, seed: 7)
+        _ = Self.rehearse(Self.interleaved(unsafe), on: &broken)
+        let lost = broken.accounting.violations.filter { $0.rule == Rule.ID.mxWitnessRestart.rawValue }
+        #expect(!lost.isEmpty, "\(broken.accounting.violations)")
+        #expect(lost.first?.message.contains("lost quorum") == true && lost.first?.message.contains("dismounted") == true)
+    }
+
+    @Test("witness-down: check-witness stops the run before a member goes out; a member out meanwhile dismounts")
+    func witnessDown() throws {
+        let inventory = try F.inventory("mx-two-member-dag.yaml")
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        var twin = LabTwin(inventory: inventory, seed: 7)
+        #expect(throws: LabError.self) { try twin.inject(LabFault(.witnessDown, "NW-EX1")) }
+        try twin.inject(LabFault(.witnessDown, "NW-FS1"))
+        let stopped = try #require(Self.rehearse(plan.steps, on: &twin))
+        #expect(stopped.0.action == .checkWitness, "\(stopped.0.summary)")
+        #expect(stopped.1.message.contains("NW-FS1") && stopped.1.rule == .mxQuorum, "\(stopped.1.message)")
+        #expect(twin.accounting.violations.isEmpty)
+
+        // The witness goes down after its check passed: the member out leaves 1 of 3 votes.
+        var late = LabTwin(inventory: inventory, seed: 7)
+        var failed: (Step, LabOutcome)?
+        for step in plan.steps {
+            if step.action == .startDagMaintenance { try late.inject(LabFault(.witnessDown, "NW-FS1")) }
+            let outcome = late.perform(step)
+            if !outcome.succeeded {
+                failed = (step, outcome)
+                break
+            }
+            if step.action == .startDagMaintenance { break }
+        }
+        #expect(failed == nil)
+        #expect(late.accounting.violations.contains { $0.rule == Rule.ID.mxQuorum.rawValue && $0.message.contains("NW-DAG lost quorum") })
+        #expect(late.modern?.databases.values.allSatisfy { $0.mounted == nil } == true)
+        try late.fix(LabFault(.witnessDown, "NW-FS1"))
+        _ = late.perform(plan.steps.first { $0.action == .checkCopies }!)
+        #expect(late.modern?.databases.values.allSatisfy { $0.mounted != nil } == true, "mounted again with quorum back")
+    }
+}

@@ -1,0 +1,88 @@
+import BatonKnowledge
+import BatonModel
+import BatonPlanner
+import Foundation
+import Testing
+
+/// Rule `mx-witness-restart`: a server that holds a two-member DAG's file share witness and is
+/// itself updated never restarts while a member of that DAG is out.
+@Suite("Quorum across DAGs")
+struct WitnessQuorumTests {
+    /// A two-member Exchange 2019 DAG whose witness is `witness`, plus `extra` servers.
+    static func inventory(witness: String, extra: String) throws -> Inventory {
+        let text = """
+            organization: litware
+            domain-controllers: [LDC1]
+            active-directory: {schema-master-site: HQ, domains: [litware.local], schema-version: 17003, organization-version: 16762, domain-version: 13243}
+            sites:
+              - {name: HQ, internet-facing: true}
+            servers:
+              - {name: M1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}
+              - {name: M2, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}
+            \(extra)
+            dags:
+              - name: DAG1
+                members: [M1, M2]
+                witness: {server: \(witness), site: HQ}
+                databases:
+                  - {name: DB1, copies: [M1, M2]}
+                  - {name: DB2, copies: [M2, M1]}
+            """
+        return try InventoryLoader.parse(text: text, file: "litware.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+    }
+
+    /// The plan with the orders rule `mx-witness-restart` added taken out again by hand: each
+    /// step's predecessors from another phase that are not milestones.
+    static func withoutWitnessOrder(_ plan: Plan) -> Plan {
+        let phases = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, ($0.phase, $0.action)) })
+        var changed = plan
+        changed.steps = plan.steps.map { step in
+            guard step.rules.contains(.mxWitnessRestart) else { return step }
+            var step = step
+            step.after = step.after.filter { id in phases[id].map { $0.0 == step.phase || $0.1 == .milestone } ?? true }
+            return step
+        }
+        return changed
+    }
+
+    @Test("crossed witnesses: each DAG's witness server is updated wholly before or after that DAG, in every order")
+    func crossed() throws {
+        let (inventory, package, plan) = try Examples.plan("mx-crossed-witnesses.yaml", "exchange-2019-cu15")
+        let ordered = plan.steps.filter { $0.rules.contains(.mxWitnessRestart) }
+        // B1's drain waits for DAGA's last member (B1 holds DAGA's witness) and for A1's update
+        // (A1 holds DAGB's witness, and B1 is DAGB's first member): one step, both reasons.
+        #expect(ordered.map(\.summary) == ["drain-transport on B1"], "\(ordered.map(\.summary))")
+        let why = ordered.first?.why ?? ""
+        #expect(why.contains("B1 holds DAGA's file share witness") && why.contains("A1 holds DAGB's file share witness"), "\(why)")
+        let checker = PlanChecker(inventory: inventory, package: package, plan: plan)
+        #expect(checker.violations(orders: 60, seed: 11).isEmpty)
+
+        let unsafe = Self.withoutWitnessOrder(plan)
+        #expect(unsafe.steps.map(\.after) != plan.steps.map(\.after), "the order was taken out")
+        let problems = PlanChecker(inventory: inventory, package: package, plan: unsafe).violations(
+            orders: 60, seed: 11)
+        #expect(problems.contains { $0.contains("mx-witness-restart") }, "\(problems.prefix(5))")
+    }
+
+    @Test("a witness on a stand-alone mailbox server that is updated")
+    func standaloneWitness() throws {
+        let inventory = try Self.inventory(
+            witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}")
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        #expect(plan.steps.contains { $0.rules.contains(.mxWitnessRestart) })
+        let checker = PlanChecker(inventory: inventory, package: package, plan: plan)
+        #expect(checker.violations(orders: 60, seed: 3).isEmpty)
+        let unsafe = PlanChecker(inventory: inventory, package: package, plan: Self.withoutWitnessOrder(plan))
+        #expect(unsafe.violations(orders: 60, seed: 3).contains { $0.contains("mx-witness-restart") })
+    }
+
+    @Test("a witness on a server the plan leaves alone, or on a four-member DAG, adds no order")
+    func noOrderNeeded() throws {
+        let untouched = try Self.inventory(
+            witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu15, os: windows-2022, site: HQ}")
+        let package = try #require(PackageCatalogue(inventory: untouched).package("exchange-2019-cu15"))
+        let plan = try Planner(inventory: untouched, package: package).plan()
+        #expect(!plan.steps.contains { $0.rules.contains(.mxWitnessRestart) })
+    }
+}
