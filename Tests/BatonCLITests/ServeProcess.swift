@@ -50,11 +50,21 @@ final class ServeProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM, then waits for the process to end; returns its exit status.
+    /// SIGTERM, then waits for the process to end; returns its exit status. A server still
+    /// running three minutes after SIGTERM (its lab runs' steps take seconds) is killed, its
+    /// log's end is printed, and the status is -1, so a stuck shutdown fails a test instead of
+    /// holding the whole suite.
     @discardableResult
     func stop() -> Int32 {
         if process.ending == nil { kill(process.processIdentifier, SIGTERM) }
-        return process.waitForEnding().status
+        for _ in 0..<36_000 {
+            if let ending = process.ending { return ending.status }
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        _ = process.waitForEnding()
+        print("baton serve over \(state) did not stop within 3 minutes of SIGTERM; killed. Its log ends:\n\(log.suffix(3000))")
+        return -1
     }
 
     /// Makes a token with the real command line.
