@@ -259,3 +259,21 @@ struct Graph {
         }
     }
 }
+
+extension PlanQuality {
+    /// What rule `mx-witness-restart`'s orders cost: this plan's makespan less that of the same
+    /// organization planned as if each DAG's file share witness were on a server the plan does
+    /// not restart. Nil when the plan has no such order.
+    public static func witnessOrderCost(
+        plan: Plan, inventory: Inventory, package: Package, parallel: Int, makespan: Int
+    ) -> Int? {
+        guard plan.steps.contains(where: { $0.rules.contains(.mxWitnessRestart) }) else { return nil }
+        var elsewhere = inventory
+        for index in elsewhere.dags.indices {
+            guard let witness = elsewhere.dags[index].witness else { continue }
+            elsewhere.dags[index].witness?.server = HostName("\(witness.server.spelling)-share-elsewhere")
+        }
+        guard let free = try? Planner(inventory: elsewhere, package: package).plan() else { return nil }
+        return makespan - PlanQuality(plan: free, inventory: elsewhere, parallel: parallel, batchSizes: []).makespan
+    }
+}

@@ -43,12 +43,15 @@ struct QualityCommand: ParsableCommand {
         let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
         let quality = PlanQuality(
             plan: plan, inventory: inventory, parallel: parallel, batchSizes: sizes)
+        let witnessCost = PlanQuality.witnessOrderCost(
+            plan: plan, inventory: inventory, package: package, parallel: parallel, makespan: quality.makespan)
         if json {
             let batches = quality.batches.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
             Terminal.out(
                 "{\"parallel\":\(quality.parallel),\"makespan\":\(quality.makespan),\"lower-bound\":\(quality.lowerBound),"
                     + "\"ratio\":\((quality.ratio * 1000).rounded() / 1000),\"one-at-a-time\":\(quality.oneAtATime),"
-                    + "\"batches\":{\(batches.joined(separator: ","))}}\n")
+                    + "\"batches\":{\(batches.joined(separator: ","))}"
+                    + (witnessCost.map { ",\"witness-order-cost\":\($0)" } ?? "") + "}\n")
             return
         }
         func time(_ seconds: Int) -> String { humanDuration(seconds).padded(12) }
@@ -59,6 +62,10 @@ struct QualityCommand: ParsableCommand {
         out += "  one at a time       \(time(quality.oneAtATime))\n"
         for (size, seconds) in quality.batches.sorted(by: { $0.key < $1.key }) {
             out += "  batches of \(String(size).padded(8)) \(time(seconds))\n"
+        }
+        if let witnessCost {
+            out +=
+                "  witness orders      \(time(witnessCost)) (what keeping each DAG's quorum while its witness server restarts adds: mx-witness-restart)\n"
         }
         Terminal.out(out)
     }

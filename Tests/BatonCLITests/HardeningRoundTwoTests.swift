@@ -154,6 +154,14 @@ struct HardeningRoundTwoTests {
         let big = try BatonProcess.run(["generate-inventory", "--servers", "19000", "--clusters", "100"]).stdout
 
         let clock = ContinuousClock()
+        // Reads before the flood, on this machine as busy as it is now (every suite runs at once).
+        var quiet: [Duration] = []
+        for _ in 0..<15 {
+            let before = clock.now
+            #expect(try await server.call(.GET, "/api/runs").status == 200)
+            quiet.append(clock.now - before)
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let start = clock.now
         var statuses: [Int: Int] = [:]
         var retryAfter = true
@@ -193,9 +201,14 @@ struct HardeningRoundTwoTests {
         #expect(statuses[503, default: 0] > 0 && statuses[200, default: 0] > 0, "\(statuses)")
         #expect(Set(statuses.keys).isSubset(of: [200, 503]), "\(statuses)")
         #expect(retryAfter)
+        // Planning adds less than 100 ms to a read (before planning had threads of its own, the
+        // median read took 4.5 s under the same flood).
         let sorted = reads.sorted()
         let median = sorted[sorted.count / 2]
-        #expect(median < .milliseconds(100), "reads: median \(median), slowest \(sorted.last!)")
+        let baseline = quiet.sorted()[quiet.count / 2]
+        #expect(
+            median < baseline + .milliseconds(100),
+            "reads: median \(median) under the flood, \(baseline) before it; slowest \(sorted.last!)")
 
         let metrics = try await server.call(.GET, "/metrics").body
         func value(_ name: String) -> Double? {

@@ -77,6 +77,52 @@ struct WitnessQuorumTests {
         #expect(unsafe.violations(orders: 60, seed: 3).contains { $0.contains("mx-witness-restart") })
     }
 
+    @Test("a witness on an Exchange 2013 Client Access server that is updated")
+    func clientAccessWitness() throws {
+        let text = """
+            organization: adatum
+            domain-controllers: [ADC1]
+            active-directory: {schema-master-site: LONDON, domains: [adatum.com], schema-version: 15312, organization-version: 16131, domain-version: 13236}
+            sites:
+              - {name: LONDON, internet-facing: true}
+            servers:
+              - {name: CAS1, product: exchange-2013, level: cu22, os: windows-2012-r2, role: client-access, site: LONDON}
+              - {name: MBX1, product: exchange-2013, level: cu22, os: windows-2012-r2, site: LONDON}
+              - {name: MBX2, product: exchange-2013, level: cu22, os: windows-2012-r2, site: LONDON}
+            dags:
+              - name: DAG-A
+                members: [MBX1, MBX2]
+                witness: {server: CAS1, site: LONDON}
+                databases:
+                  - {name: DB-A1, copies: [MBX1, MBX2]}
+            """
+        let inventory = try InventoryLoader.parse(
+            text: text, file: "adatum.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2013-cu23"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        // Client Access servers go after the site's mailbox servers: CAS1 restarts once the
+        // whole DAG is back, by the order the plan already has.
+        let checker = PlanChecker(inventory: inventory, package: package, plan: plan)
+        #expect(checker.violations(orders: 60, seed: 5).isEmpty)
+        let casReboot = try #require(plan.steps.firstIndex { $0.action == .reboot && $0.host == "CAS1" })
+        let lastMember = try #require(plan.steps.lastIndex { $0.action == .resumeTransport && $0.host?.spelling.hasPrefix("MBX") == true })
+        #expect(lastMember < casReboot)
+    }
+
+    @Test("baton quality's figure for what the orders cost: the crossed DAGs, no longer side by side")
+    func orderCost() throws {
+        let (inventory, package, plan) = try Examples.plan("mx-crossed-witnesses.yaml", "exchange-2019-cu15")
+        let quality = PlanQuality(plan: plan, inventory: inventory, parallel: 4, batchSizes: [])
+        let cost = try #require(
+            PlanQuality.witnessOrderCost(
+                plan: plan, inventory: inventory, package: package, parallel: 4, makespan: quality.makespan))
+        #expect(cost > 0, "\(cost)")
+        let (plain, plainPackage, plainPlan) = try Examples.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        #expect(
+            PlanQuality.witnessOrderCost(
+                plan: plainPlan, inventory: plain, package: plainPackage, parallel: 4, makespan: 0) == nil)
+    }
+
     @Test("a witness on a server the plan leaves alone, or on a four-member DAG, adds no order")
     func noOrderNeeded() throws {
         let untouched = try Self.inventory(
