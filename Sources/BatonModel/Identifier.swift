@@ -45,6 +45,9 @@ extension Identifier {
     /// Whether `name` may name a run or a twin: 1 to 64 letters, digits, `.`, `_` or `-`,
     /// starting with a letter or digit (it appears in commands, file names and addresses, so
     /// neither `..` nor an option such as `-rf`).
+    /// What `isValidName` takes, as messages say it.
+    public static var nameRule: String { "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit" }
+
     public static func isValidName(_ name: String) -> Bool {
         guard (1...64).contains(name.count), let first = name.unicodeScalars.first,
             first.isNameCharacter, first != ".", first != "_", first != "-"

@@ -3,7 +3,7 @@
 /// Baton such an inventory owns the controller: `baton serve` takes one only from its
 /// `--inventories` folder (files an administrator placed) or from an `admin` token.
 public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
         /// `hosts: X: {via: local}`: commands run in the controller's own shell.
         case localHost
         /// A `profiles:` entry: commands written in the inventory, not Baton's.
@@ -36,8 +36,9 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// As the inventory's other problems are written: `FILE:LINE:COLUMN: error: 'KEY': why`.
     public var description: String {
-        "\(location.map { "\($0): " } ?? "")'\(key)': \(why)"
+        "\(location.map { "\($0): " } ?? "")error: '\(key)': \(why)"
     }
 }
 
@@ -56,6 +57,7 @@ extension Inventory {
             powers.append(
                 ControllerPower(kind: .customProfile, key: "profiles.\(profile.name)", location: profile.location))
         }
-        return powers.sorted { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
+        let place = { (power: ControllerPower) in (power.location?.line ?? 0, power.location?.column ?? 0) }
+        return powers.sorted { place($0) < place($1) }
     }
 }

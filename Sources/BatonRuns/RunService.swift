@@ -14,6 +14,12 @@ public enum RunTarget: String, Sendable, Codable {
     case lab
     /// The real hosts of the inventory's `hosts:` section.
     case hosts
+
+    /// Where a run of `inventory` goes: its real hosts when it has `hosts:` and the caller did
+    /// not ask for the lab, else the lab twin.
+    public init(_ inventory: Inventory, lab: Bool) {
+        self = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+    }
 }
 
 /// Starting, resuming, driving, approving, aborting and reporting runs: one place for the
@@ -582,7 +588,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let run): "no run '\(run)'"
         case .exists(let run): "a run named \(run) exists already; resume it or choose another name"
-        case .badName(let name): "'\(name.prefix(80))' cannot name a run: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        case .badName(let name): "'\(name.prefix(80))' cannot name a run: use \(RunID.nameRule)"
         case .finished(let run, let state): "run \(run) is \(state.rawValue) already; nothing more can change it"
         case .owned(let reason): reason.description
         case .noGate(let run, let gate, let gates):

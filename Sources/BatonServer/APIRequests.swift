@@ -79,7 +79,9 @@ extension APIRoutes.InventorySource {
     /// The validated inventory: 400 with every located problem when it is not one. A path is
     /// read only inside `folder`, never through a link out of it; without a folder only inline
     /// inventories are taken, and an error never quotes a file the server was not asked to read.
-    func loadInventory(from folder: String?) throws -> Inventory {
+    /// Problems name the file as the caller named it; with `keepingWhereRead`, the inventory
+    /// then records where it was read (a run reads it there again), else the caller's name.
+    func loadInventory(from folder: String?, keepingWhereRead: Bool = false) throws -> Inventory {
         let reserved = PackageCatalogue.builtInIDs
         do {
             switch (inventory, inventoryPath) {
@@ -99,7 +101,9 @@ extension APIRoutes.InventorySource {
                 }
                 defer { try? handle.close() }
                 let data = (try? handle.read(upToCount: InventoryLoader.maximumSize + 1)) ?? Data()
-                return try InventoryLoader.parse(bytes: Array(data), file: path, reservedPackageIDs: reserved)
+                var inventory = try InventoryLoader.parse(bytes: Array(data), file: path, reservedPackageIDs: reserved)
+                if keepingWhereRead { inventory.file = resolved }
+                return inventory
             default:
                 throw APIError(.badRequest, "give either 'inventory' (YAML text) or 'inventoryPath', not both")
             }

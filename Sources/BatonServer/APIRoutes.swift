@@ -155,10 +155,10 @@ struct APIRoutes: Sendable {
         let caller = try await authorize(request, .operator)
         let body = try await decode(RunRequest.self, request, context)
         if let name = body.name, !RunService.isRunName(name) {
-            throw APIError(.badRequest, "a run's name has 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw APIError(.badRequest, "a run's name has \(RunID.nameRule)")
         }
         if let twin = body.twin, !TwinName.isValidName(twin) {
-            throw APIError(.badRequest, "a twin's name has 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw APIError(.badRequest, "a twin's name has \(TwinName.nameRule)")
         }
         if let link = body.releaseNotes { try Self.checkLink(link) }
         let settings = RunSettings(
@@ -166,13 +166,9 @@ struct APIRoutes: Sendable {
             approveAll: body.approveAll ?? false)
         let id = try await planning.counted {
             let (inventory, package, plan) = try await planner.run {
-                var inventory = try limited(try body.loadInventory(from: inventories))
-                // A run reads its file again (to resume, to reach its hosts): where it is, not
-                // as the caller named it inside the server's folder.
-                if let path = body.inventoryPath, let inventories {
-                    inventory.file = try RunRequest.resolve(path, inside: inventories)
-                }
-                if body.inventory != nil, RunCoordinator.target(inventory, lab: body.lab ?? false) == .hosts {
+                // A run reads its file again (to resume, to reach its hosts): where it is.
+                let inventory = try limited(try body.loadInventory(from: inventories, keepingWhereRead: true))
+                if body.inventory != nil, RunTarget(inventory, lab: body.lab ?? false) == .hosts {
                     try Self.refuseControllerPowers(inventory, for: caller)
                 }
                 let (package, plan) = try RunCoordinator.plan(inventory, body.package)
@@ -200,7 +196,7 @@ struct APIRoutes: Sendable {
         throw APIError(
             .forbidden,
             "\(caller.name) has the \(caller.role.rawValue) role, and this inventory would run commands of its own on the machine that runs baton serve; an inventory with \(Set(powers.map(\.kind.written)).sorted().map { "'\($0)'" }.joined(separator: ", ")) is taken from the server's --inventories folder, or inline from an admin token ('baton token create --role admin')",
-            problems: powers.map { "\($0.location.map { "\($0): " } ?? "")error: '\($0.key)': \($0.why)" })
+            problems: powers.map(\.description))
     }
 
     /// The dashboard with the newest run and the twin in it, so the page shows them at once.
@@ -316,7 +312,8 @@ struct APIRoutes: Sendable {
 
     /// The request's body, read whole within `time`: 413 past 16 MiB, 408 when it has not all
     /// arrived in time (a body trickled in a byte at a time must not hold the connection), 400
-    /// when it is not well-formed HTTP (a broken chunked encoding). Each closes the connection.
+    /// when it is not well-formed HTTP (a broken chunked encoding). Each closes the connection
+    /// (`APIError.response`).
     static func body(of request: Request, within time: Duration) async throws -> ByteBuffer {
         let limit = InventoryLoader.maximumSize + 65536
         let outcome = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
@@ -335,10 +332,7 @@ struct APIRoutes: Sendable {
         switch outcome {
         case .success(let buffer)?: return buffer
         case nil:
-            var error = APIError(
-                .requestTimeout, "the body did not arrive within \(time.components.seconds) seconds")
-            error.closesConnection = true
-            throw error
+            throw APIError(.requestTimeout, "the body did not arrive within \(time.components.seconds) seconds")
         case .failure(let failure)? where failure is NIOTooManyBytesError:
             throw APIError(.contentTooLarge, "the body is larger than \(InventoryLoader.maximumSize >> 20) MiB")
         case .failure?:

@@ -48,6 +48,8 @@ public struct AccessTokens: Sendable {
     /// A holder's name as the audit trail shows it: 1 to 64 letters, digits, spaces, `.`, `_`,
     /// `-` or `@`, starting with a letter or digit and not ending with a space (no markup, no
     /// line breaks, nothing that reads as another entry).
+    public static let nameRule = "1 to 64 letters, digits, spaces, '.', '_', '-' or '@', starting with a letter or digit"
+
     public static func isValidName(_ name: String) -> Bool {
         guard (1...64).contains(name.count), let first = name.unicodeScalars.first, name.last != " ",
             first.properties.isAlphabetic || ("0"..."9").contains(first)
@@ -69,6 +71,6 @@ public struct AccessTokens: Sendable {
 public struct InvalidTokenName: Error, CustomStringConvertible {
     public var name: String
     public var description: String {
-        "a token's name has 1 to 64 letters, digits, spaces, '.', '_', '-' or '@', starting with a letter or digit"
+        "a token's name has \(AccessTokens.nameRule)"
     }
 }

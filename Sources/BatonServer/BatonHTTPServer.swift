@@ -98,18 +98,13 @@ public struct BatonHTTPServer: Sendable {
                 onListening("\(scheme)://\(configuration.host):\(port)")
             },
             logger: logger)
-        // Shut down in reverse order: the runs drain first while the API still answers.
+        // Shut down in reverse order: the runs drain first while the API still answers; the
+        // planning threads go last.
         let group = ServiceGroup(
             configuration: .init(
-                services: [application, coordinator, feed], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                services: [planner, application, coordinator, feed], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             ))
-        do {
-            try await group.run()
-        } catch {
-            await planner.shutdown()
-            throw error
-        }
-        await planner.shutdown()
+        try await group.run()
     }
 
     /// A connection that sends no complete request head within this time, or stays idle

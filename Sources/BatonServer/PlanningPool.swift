@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import ServiceLifecycle
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +10,8 @@ import NIOPosix
 /// priority than the rest of the server. Reading, planning and rendering an organization of
 /// thousands of servers takes seconds of processor time; on the cooperative threads it would
 /// hold up what must stay prompt (a live run's lease heartbeat, the engine, cheap reads).
-final class PlanningPool: Sendable {
+/// A service of the server's group, listed before the application so that it stops after it.
+final class PlanningPool: Service, Sendable {
     let pool: NIOThreadPool
     /// Added to the server's nice value on the planning threads (Linux keeps it per thread).
     static let niceness: Int32 = 10
@@ -27,8 +29,10 @@ final class PlanningPool: Sendable {
         }
     }
 
-    func shutdown() async {
-        try? await pool.shutdownGracefully()
+    /// Holds the threads until the server shuts down, then lets them finish and go.
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await pool.shutdownGracefully()
     }
 
     /// The calling thread at `niceness` (once per thread: the value is only ever raised).

@@ -87,7 +87,7 @@ public final class RunCoordinator: Service, Sendable {
         twin: TwinName = .standard, freshLab: Bool,
         releaseNotes: String?, settings: RunSettings, by caller: Caller
     ) async throws -> RunID {
-        let target = Self.target(inventory, lab: lab)
+        let target = RunTarget(inventory, lab: lab)
         try refuseWhileStopping()
         let owned: RunService.OwnedRun
         do {
@@ -102,12 +102,6 @@ public final class RunCoordinator: Service, Sendable {
         }
         await enqueue(owned, settings, by: caller.name)
         return owned.id
-    }
-
-    /// Where a run of `inventory` goes: its real hosts when it has `hosts:` and the caller did
-    /// not ask for the lab, else the lab twin.
-    public static func target(_ inventory: Inventory, lab: Bool) -> RunTarget {
-        !inventory.hosts.isEmpty && !lab ? .hosts : .lab
     }
 
     /// Continues a halted or interrupted run, as `baton resume` does.

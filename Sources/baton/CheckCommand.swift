@@ -5,6 +5,7 @@ import BatonLab
 import BatonModel
 import BatonPlanner
 import BatonRemote
+import BatonRuns
 import Foundation
 
 /// `baton check`: preflight before a rollout, against the inventory's real hosts when it
@@ -40,7 +41,7 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
         let results: [CheckResult]
-        if !inventory.hosts.isEmpty, !lab {
+        if RunTarget(inventory, lab: lab) == .hosts {
             let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
             results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
         } else {

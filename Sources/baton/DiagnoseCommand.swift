@@ -5,7 +5,7 @@ import Foundation
 /// `baton diagnose`: recognises KB 328839's known failures in installer and hotfix logs,
 /// event log exports (text or CSV) or pasted error text, and says the rule, cause and remedy.
 /// Any input is read in bounded memory and time: a line at a time, each looked at up to
-/// `Diagnosis.Scanner.lineLimit` characters, at most `--max-size` of each input.
+/// `Diagnosis.Scanner.lineLimit` bytes, at most `--max-size` of each input.
 struct DiagnoseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diagnose",
@@ -13,7 +13,7 @@ struct DiagnoseCommand: ParsableCommand {
         discussion: """
             Exit code 1 when a known failure is found, 0 when none is, 2 when a file cannot be read. Each input is \
             read up to --max-size (a note on standard error says when one was longer); a line is looked at up to \
-            its first \(Diagnosis.Scanner.lineLimit) characters; at most \(findingLimit) findings are listed, with \
+            its first \(Diagnosis.Scanner.lineLimit) bytes; at most \(findingLimit) findings are listed, with \
             a count of the rest.
             """)
 
@@ -109,8 +109,8 @@ struct DiagnoseCommand: ParsableCommand {
 
 /// Reads a log a block at a time and hands it on a line at a time: UTF-16 (event log exports,
 /// with their byte-order mark), else UTF-8 (Latin-1 bytes read as replacement characters).
-/// A line break is LF, CRLF or CR. A line's code units past `Diagnosis.Scanner.lineLimit`
-/// characters' worth are skipped, and nothing past `limit` bytes is read.
+/// A line break is LF, CRLF or CR. A line's bytes past what the scanner looks at
+/// (`Line.cap`) are skipped, and nothing past `limit` bytes is read.
 struct LogReader {
     let limit: Int
     private(set) var stoppedEarly = false
@@ -131,13 +131,14 @@ struct LogReader {
         /// Whether anything has been read since the last line ended.
         var open = false
 
-        /// Code units of one line kept: four bytes for each character looked at.
-        static let cap = Diagnosis.Scanner.lineLimit * 4
+        /// Bytes of one line kept: what the scanner looks at (UTF-8 bytes; a UTF-16 unit
+        /// makes at least one).
+        var cap: Int { Diagnosis.Scanner.lineLimit * (encoding == .utf8 ? 1 : 2) }
 
         mutating func take(_ bytes: UnsafeRawBufferPointer) {
             guard !bytes.isEmpty else { return }
             open = true
-            let room = Self.cap - units.count
+            let room = cap - units.count
             if room > 0 { units.append(contentsOf: bytes.prefix(room)) }
         }
 

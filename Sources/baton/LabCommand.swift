@@ -94,7 +94,7 @@ struct LabCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard TwinName.isValidName(twin.rawValue) else {
-                throw ValidationError("--twin takes a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+                throw ValidationError("--twin takes a name of \(TwinName.nameRule)")
             }
         }
     }

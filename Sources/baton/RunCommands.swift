@@ -210,7 +210,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.badInput)
             }
         }
-        let target: RunTarget = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+        let target = RunTarget(inventory, lab: lab)
         if target == .hosts, !faultList.isEmpty || freshLab || which.twin != .standard {
             Terminal.error("error: --faults, --fresh-lab and --twin are for the lab twin; add --lab to rehearse there")
             throw ExitCode(ExitStatus.badInput)

@@ -36,7 +36,7 @@ struct TokenCommand: AsyncParsableCommand {
         func validate() throws {
             if !AccessTokens.isValidName(name) {
                 throw ValidationError(
-                    "--name takes 1 to 64 letters, digits, spaces, '.', '_', '-' or '@', starting with a letter or digit: it names the holder in the audit trail"
+                    "--name takes \(AccessTokens.nameRule): it names the holder in the audit trail"
                 )
             }
             if let expires, Self.seconds(expires) == nil {
