@@ -52,13 +52,32 @@ struct PlanBuilder {
     /// Makes the step numbered `step` wait for the one numbered `predecessor` as well, with a
     /// rule and a sentence of why. `predecessor` comes first in creation order, so the creation
     /// order stays a topological order.
+    /// When the plan already has `step` wait for `predecessor`, however indirectly, no edge is
+    /// added; the rule and the reason are, so the step says every reason it waits.
     mutating func order(_ step: Int, after predecessor: Int, rule: Rule.ID, why: String) {
         precondition(predecessor < step, "an order between steps goes from an earlier step to a later one")
         var changed = steps[step - 1]
-        changed.after = (changed.after + [steps[predecessor - 1].id]).sorted { Self.number($0) < Self.number($1) }
+        if !waits(step, for: predecessor) {
+            changed.after = (changed.after + [steps[predecessor - 1].id]).sorted { Self.number($0) < Self.number($1) }
+        }
         if !changed.rules.contains(rule) { changed.rules = Self.interned(changed.rules + [rule], in: &ruleLists) }
         changed.why += " " + why
         steps[step - 1] = changed
+    }
+
+    /// Whether the step numbered `later` waits, through its predecessors, for the one numbered
+    /// `earlier`. Predecessors are numbered lower, so the walk stops below `earlier`.
+    func waits(_ later: Int, for earlier: Int) -> Bool {
+        var seen = Set<Int>()
+        var stack = [later]
+        while let number = stack.popLast() {
+            for id in steps[number - 1].after {
+                let predecessor = Self.number(id)
+                if predecessor == earlier { return true }
+                if predecessor > earlier, seen.insert(predecessor).inserted { stack.append(predecessor) }
+            }
+        }
+        return false
     }
 
     mutating func warn(_ rule: Rule.ID, _ message: String) {

@@ -8,8 +8,9 @@ import Testing
 /// itself updated never restarts while a member of that DAG is out.
 @Suite("Quorum across DAGs")
 struct WitnessQuorumTests {
-    /// A two-member Exchange 2019 DAG whose witness is `witness`, plus `extra` servers.
-    static func inventory(witness: String, extra: String) throws -> Inventory {
+    /// An Exchange 2019 DAG of `members` members whose witness is `witness`, plus `extra` servers.
+    static func inventory(witness: String, extra: String, members: Int = 2) throws -> Inventory {
+        let names = (1...members).map { "M\($0)" }
         let text = """
             organization: litware
             domain-controllers: [LDC1]
@@ -17,12 +18,11 @@ struct WitnessQuorumTests {
             sites:
               - {name: HQ, internet-facing: true}
             servers:
-              - {name: M1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}
-              - {name: M2, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}
+            \(names.map { "  - {name: \($0), product: exchange-2019, level: cu14, os: windows-2022, site: HQ}" }.joined(separator: "\n"))
             \(extra)
             dags:
               - name: DAG1
-                members: [M1, M2]
+                members: [\(names.joined(separator: ", "))]
                 witness: {server: \(witness), site: HQ}
                 databases:
                   - {name: DB1, copies: [M1, M2]}
@@ -31,18 +31,16 @@ struct WitnessQuorumTests {
         return try InventoryLoader.parse(text: text, file: "litware.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
     }
 
-    /// The plan with the orders rule `mx-witness-restart` added taken out again by hand: each
-    /// step's predecessors from another phase that are not milestones.
-    static func withoutWitnessOrder(_ plan: Plan) -> Plan {
-        let phases = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, ($0.phase, $0.action)) })
-        var changed = plan
-        changed.steps = plan.steps.map { step in
-            guard step.rules.contains(.mxWitnessRestart) else { return step }
-            var step = step
-            step.after = step.after.filter { id in phases[id].map { $0.0 == step.phase || $0.1 == .milestone } ?? true }
-            return step
+    /// The same organization's plan without the orders of rule `mx-witness-restart`: the
+    /// witnesses moved to servers no plan updates. Only the steps that carried the rule differ.
+    static func withoutWitnessOrder(_ plan: Plan, _ inventory: Inventory, _ package: Package) throws -> Plan {
+        let unsafe = try Planner(inventory: inventory.witnessesElsewhere, package: package).plan()
+        #expect(unsafe.steps.count == plan.steps.count)
+        for (safe, other) in zip(plan.steps, unsafe.steps) where safe.after != other.after {
+            #expect(safe.rules.contains(.mxWitnessRestart), "\(safe.id) \(safe.summary)")
+            #expect(Set(other.after).isStrictSubset(of: Set(safe.after)), "\(safe.id)")
         }
-        return changed
+        return unsafe
     }
 
     @Test("crossed witnesses: each DAG's witness server is updated wholly before or after that DAG, in every order")
@@ -57,7 +55,7 @@ struct WitnessQuorumTests {
         let checker = PlanChecker(inventory: inventory, package: package, plan: plan)
         #expect(checker.violations(orders: 60, seed: 11).isEmpty)
 
-        let unsafe = Self.withoutWitnessOrder(plan)
+        let unsafe = try Self.withoutWitnessOrder(plan, inventory, package)
         #expect(unsafe.steps.map(\.after) != plan.steps.map(\.after), "the order was taken out")
         let problems = PlanChecker(inventory: inventory, package: package, plan: unsafe).violations(
             orders: 60, seed: 11)
@@ -66,14 +64,20 @@ struct WitnessQuorumTests {
 
     @Test("a witness on a stand-alone mailbox server that is updated")
     func standaloneWitness() throws {
+        // U1, already at CU15, takes S1's mail, so S1 need not wait for the DAG: side by side
+        // but for the witness.
         let inventory = try Self.inventory(
-            witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}")
+            witness: "S1",
+            extra: """
+                  - {name: S1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}
+                  - {name: U1, product: exchange-2019, level: cu15, os: windows-2022, site: HQ}
+                """)
         let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
         let plan = try Planner(inventory: inventory, package: package).plan()
         #expect(plan.steps.contains { $0.rules.contains(.mxWitnessRestart) })
         let checker = PlanChecker(inventory: inventory, package: package, plan: plan)
         #expect(checker.violations(orders: 60, seed: 3).isEmpty)
-        let unsafe = PlanChecker(inventory: inventory, package: package, plan: Self.withoutWitnessOrder(plan))
+        let unsafe = PlanChecker(inventory: inventory, package: package, plan: try Self.withoutWitnessOrder(plan, inventory, package))
         #expect(unsafe.violations(orders: 60, seed: 3).contains { $0.contains("mx-witness-restart") })
     }
 
@@ -123,12 +127,38 @@ struct WitnessQuorumTests {
                 plan: plainPlan, inventory: plain, package: plainPackage, parallel: 4, makespan: 0) == nil)
     }
 
+    @Test("a stand-alone witness that already waits for the DAG (its mail goes to a member): the reason, no extra edge")
+    func alreadyOrdered() throws {
+        let inventory = try Self.inventory(
+            witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}")
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        let ordered = plan.steps.filter { $0.rules.contains(.mxWitnessRestart) }
+        #expect(ordered.map(\.summary) == ["drain-transport on S1"], "\(ordered.map(\.summary))")
+        let elsewhere = try Planner(inventory: inventory.witnessesElsewhere, package: package).plan()
+        #expect(plan.steps.map(\.after) == elsewhere.steps.map(\.after), "no edge the plan did not have")
+        #expect(PlanChecker(inventory: inventory, package: package, plan: plan).violations(orders: 60, seed: 3).isEmpty)
+    }
+
     @Test("a witness on a server the plan leaves alone, or on a four-member DAG, adds no order")
     func noOrderNeeded() throws {
         let untouched = try Self.inventory(
             witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu15, os: windows-2022, site: HQ}")
-        let package = try #require(PackageCatalogue(inventory: untouched).package("exchange-2019-cu15"))
-        let plan = try Planner(inventory: untouched, package: package).plan()
-        #expect(!plan.steps.contains { $0.rules.contains(.mxWitnessRestart) })
+        let fourMembers = try Self.inventory(
+            witness: "S1", extra: "  - {name: S1, product: exchange-2019, level: cu14, os: windows-2022, site: HQ}",
+            members: 4)
+        for inventory in [untouched, fourMembers] {
+            let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+            let plan = try Planner(inventory: inventory, package: package).plan()
+            #expect(!plan.steps.contains { $0.rules.contains(.mxWitnessRestart) })
+            #expect(PlanChecker(inventory: inventory, package: package, plan: plan).violations(orders: 30, seed: 9).isEmpty)
+        }
+        // The four-member DAG's witness restarts, with the DAG side by side: three of five votes
+        // remain while a member is out, and the checker, which counts votes, agrees.
+        let plan = try Planner(
+            inventory: fourMembers,
+            package: try #require(PackageCatalogue(inventory: fourMembers).package("exchange-2019-cu15"))
+        ).plan()
+        #expect(plan.steps.contains { $0.action == .reboot && $0.host == "S1" })
     }
 }
