@@ -9,34 +9,6 @@ import Testing
 /// nobody can starve, and what an error may show.
 @Suite("Hardened entrances, round two", .serialized, .timeLimit(.minutes(10)))
 struct HardeningRoundTwoTests {
-    /// e2003-standalone with its two machines run by a shell profile on the controller, each
-    /// command writing a line to `folder/log`.
-    static func localInventory(_ folder: String) throws -> String {
-        var text = try String(
-            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/e2003-standalone.yaml"),
-            encoding: .utf8)
-        text += """
-
-            profiles:
-              files:
-                kind: shell
-                commands:
-                  probe: 'echo probe {{host}} >> \(folder)/log'
-                  restart: 'true'
-                  backup: 'echo backup {{host}} >> \(folder)/log'
-                  quiesce: 'echo quiesce {{host}} >> \(folder)/log'
-                  check-installers: 'true'
-                  install: 'echo install {{host}} >> \(folder)/log'
-                  restore-services: 'true'
-                  verify-version: 'true'
-            hosts:
-              DC1: {via: local, profile: files}
-              MAIL: {via: local, profile: files}
-
-            """
-        return text
-    }
-
     /// The run's state once it no longer runs (up to two minutes).
     static func finished(_ run: String, on server: ServeProcess) async throws -> String {
         for _ in 0..<1200 {
@@ -53,7 +25,7 @@ struct HardeningRoundTwoTests {
         let inventories = folder + "/inventories"
         try FileManager.default.createDirectory(atPath: inventories, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let text = try Self.localInventory(folder)
+        let text = try HardeningTests.shellInventory(logTo: folder)
         try text.write(toFile: inventories + "/local.yaml", atomically: true, encoding: .utf8)
         let server = try await ServeProcess(state: folder + "/state", inventories: inventories)
         defer { server.stop() }
@@ -393,21 +365,12 @@ struct HardeningRoundTwoTests {
         let operatorToken = try server.token("operator", name: "olga")
         let port = Int(server.url.split(separator: ":").last ?? "") ?? 0
 
-        func raw(_ request: String) -> String {
-            let descriptor = RawHTTP.connect(port: port)
-            defer { close(descriptor) }
-            _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
-            var timeout = timeval(tv_sec: 30, tv_usec: 0)
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 8192)
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
-        }
-        let twoHosts = raw("GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\n\r\n")
+        let twoHosts = RawHTTP.exchange(
+            "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\n\r\n", port: port)
         #expect(twoHosts.hasPrefix("HTTP/1.1 400") && twoHosts.contains("more than one Host"), "\(twoHosts.prefix(300))")
-        let chunked = raw(
-            "POST /api/plans HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(operatorToken)\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n0\r\n\r\n"
-        )
+        let chunked = RawHTTP.exchange(
+            "POST /api/plans HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(operatorToken)\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n0\r\n\r\n",
+            port: port)
         #expect(chunked.hasPrefix("HTTP/1.1 400") && !chunked.contains("16 MiB"), "\(chunked.prefix(400))")
 
         // An inventory with 5,000 problems: 200 listed and a count of the rest.

@@ -16,6 +16,34 @@ struct HardeningTests {
         return path
     }
 
+    /// e2003-standalone with its two machines run by a shell profile on the controller, each
+    /// command writing a line to `folder/log`; `mail` is MAIL's `hosts:` entry.
+    static func shellInventory(logTo folder: String, mail: String = "{via: local, profile: files}") throws -> String {
+        var text = try String(
+            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/e2003-standalone.yaml"),
+            encoding: .utf8)
+        text += """
+
+            profiles:
+              files:
+                kind: shell
+                commands:
+                  probe: 'echo probe {{address}} >> \(folder)/log'
+                  restart: 'true'
+                  backup: 'echo backup {{address}} >> \(folder)/log'
+                  quiesce: 'echo quiesce {{address}} >> \(folder)/log'
+                  check-installers: 'true'
+                  install: 'echo install {{address}} >> \(folder)/log'
+                  restore-services: 'true'
+                  verify-version: 'true'
+            hosts:
+              DC1: {via: local, profile: files}
+              MAIL: \(mail)
+
+            """
+        return text
+    }
+
     /// The alias bomb of nine levels used as a flow mapping's key.
     static var flowKeyBomb: String {
         var text = "organization: x\nservers:\n  - &x0 [a,a,a,a,a,a,a,a,a,a]\n"
@@ -226,28 +254,8 @@ struct HardeningTests {
         let folder = BatonProcess.temporaryPath("injection")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var text = try String(
-            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/e2003-standalone.yaml"),
-            encoding: .utf8)
-        text += """
-
-            profiles:
-              files:
-                kind: shell
-                commands:
-                  probe: 'true'
-                  restart: 'true'
-                  backup: 'echo backup {{address}} >> \(folder)/log'
-                  quiesce: 'echo quiesce {{address}} >> \(folder)/log'
-                  check-installers: 'true'
-                  install: 'echo install {{address}} >> \(folder)/log'
-                  restore-services: 'true'
-                  verify-version: 'true'
-            hosts:
-              DC1: {via: local, profile: files}
-              MAIL: {address: "a -x --flag, b: c", via: local, profile: files}
-
-            """
+        let text = try Self.shellInventory(
+            logTo: folder, mail: #"{address: "a -x --flag, b: c", via: local, profile: files}"#)
         let inventory = folder + "/inventory.yaml"
         try text.write(toFile: inventory, atomically: true, encoding: .utf8)
         let run = try BatonProcess.run([
@@ -418,6 +426,19 @@ enum RawHTTP {
             return -1
         }
         return descriptor
+    }
+
+    /// Sends `request` as it is on a connection of its own and returns the first answer read
+    /// (up to 8 KiB, waiting at most 30 s), or "" when none came.
+    static func exchange(_ request: String, port: Int) -> String {
+        let descriptor = connect(port: port)
+        defer { close(descriptor) }
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 
     static func get(_ path: String, port: Int, keepOpen: Bool = true) -> (Int32, String) {
