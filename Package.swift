@@ -65,6 +65,8 @@ let package = Package(
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(
             name: "BatonRuns",
@@ -75,6 +77,7 @@ let package = Package(
             name: "BatonServer",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonRuns",
+                "BatonRemote",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Test hosts for Baton's real-host tests: one OpenSSH server per host on a loopback port,
 # each with its own host key and working folder ($HOST_ROOT), all trusting one test client
-# key. Needs Debian's openssh-server and openssh-client; run as root (tests do).
+# key. Each also takes password logons, and tells a session how it logged on
+# (ExposeAuthInfo: $SSH_USER_AUTH names the method), as Windows sessions differ by their
+# logon. Needs Debian's openssh-server and openssh-client; run as root (tests do).
 #
 #   scripts/test-hosts.sh start DIR NAME...   start a host per NAME; prints "NAME PORT" lines;
 #                                             writes DIR/ssh_config and DIR/known_hosts
 #   scripts/test-hosts.sh restart DIR NAME    stop and start NAME's sshd, as a restart would
 #   scripts/test-hosts.sh stop DIR [NAME]     stop every host (or one) and leave it stopped
+#   scripts/test-hosts.sh user DIR USER       make USER (a local account) with the password on
+#                                             standard input, owning every host's folder
 set -euo pipefail
 
-command=${1:?usage: test-hosts.sh start|restart|stop DIR [NAME...]}
-dir=${2:?usage: test-hosts.sh start|restart|stop DIR [NAME...]}
+command=${1:?usage: test-hosts.sh start|restart|stop|user DIR [NAME...]}
+dir=${2:?usage: test-hosts.sh start|restart|stop|user DIR [NAME...]}
 shift 2
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 
@@ -69,8 +73,9 @@ HostKey $host/host_key
 PidFile $host/sshd.pid
 AuthorizedKeysFile $dir/authorized_keys
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
+ExposeAuthInfo yes
 PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
@@ -96,8 +101,16 @@ stop)
     for host in "$dir"/*/; do [ -f "$host/sshd_config" ] && stop_one "$(basename "$host")"; done
   fi
   ;;
+user)
+  user=${1:?usage: test-hosts.sh user DIR USER < password}
+  id -u "$user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$user"
+  { printf '%s:' "$user"; head -n 1; } | chpasswd
+  for host in "$dir"/*/; do [ -d "$host/root" ] && chown -R "$user" "$host/root"; done
+  touch "$dir/all.log"
+  chown "$user" "$dir/all.log"
+  ;;
 *)
-  echo "usage: test-hosts.sh start|restart|stop DIR [NAME...]" >&2
+  echo "usage: test-hosts.sh start|restart|stop|user DIR [NAME...]" >&2
   exit 2
   ;;
 esac

@@ -47,6 +47,9 @@ extension Rule.ID {
     public static let mxSUNonElevatedHTTP500 = Self(rawValue: "mx-su-nonelevated-owa500")
     public static let mxExecutionPolicyGPO = Self(rawValue: "mx-exec-policy-gpo")
     public static let mxMoveBlackout = Self(rawValue: "mx-startdag-move-blackout")
+
+    // How Baton logs on to Windows.
+    public static let windowsNetworkLogon = Self(rawValue: "windows-network-logon")
 }
 
 extension Rule {
@@ -58,6 +61,8 @@ extension Rule {
     static let witnessServer =
         "Microsoft: Database availability groups › Witness server; Plan for high availability and site resilience › Witness server requirements"
     static let startDagScript = "Microsoft: StartDagServerMaintenance.ps1 as Exchange ships it"
+    static let win32OpenSSH =
+        "Microsoft's OpenSSH for Windows (PowerShell/Win32-OpenSSH): issue #518, a key logon has no network credentials by design; #1047; #2202, Kerberos with delegation"
     static let community = "Administrators' common practice (Baton's default; the inventory may change it)"
     static let inferred = "Baton (inferred where Microsoft is silent; the inventory may change it)"
 
@@ -149,6 +154,15 @@ extension Rule {
             Before a member enters maintenance, and after it leaves, every database copy of its DAG is healthy: \
             status Healthy or Mounted, copy and replay queues near zero, content index healthy \
             (Get-MailboxDatabaseCopyStatus). The next member waits for that.
+            """),
+        Rule(
+            .windowsNetworkLogon, .check, source: .microsoft, section: win32OpenSSH,
+            """
+            A logon to Windows OpenSSH with a key carries no network credentials: the session cannot read Active \
+            Directory or reach the other DAG members, so setup's /PrepareAD and /Mode:Upgrade, \
+            StartDagServerMaintenance.ps1 and Move-ActiveMailboxDatabase fail once a server is half out of \
+            service. Log on with the account's password (or Kerberos with delegation), and prove, before anything \
+            changes, that each session reads Active Directory and another DAG member.
             """),
         Rule(
             .mxQuorum, .check, source: .microsoft, section: manageDAGs,

@@ -23,12 +23,15 @@ public struct CommandProfileSpec: Sendable, Hashable {
     public var checks: [String: String]
     /// How long a restarted host may take to come back, in seconds.
     public var restartTimeout: Int
+    /// The entry of `logons:` its hosts log on with, unless a host names its own.
+    public var logon: String?
     public var location: SourceLocation
 
     public init(
         name: String, kind: Kind, commands: [String: String] = [:], checks: [String: String] = [:],
-        restartTimeout: Int = 900, location: SourceLocation
+        restartTimeout: Int = 900, logon: String? = nil, location: SourceLocation
     ) {
+        self.logon = logon
         self.name = name
         self.kind = kind
         self.commands = commands
@@ -50,13 +53,18 @@ public struct CommandProfileSpec: Sendable, Hashable {
         "probe-execution-policy",
     ]
 
+    /// The probe that shows a host's session can reach the network (Active Directory, the
+    /// other DAG members): `baton check` and every run ask it of each host whose profile has it
+    /// before anything changes (rule `windows-network-logon`).
+    public static let networkProbe = "probe-network"
+
     /// Command names besides the actions.
-    public static let extraCommands = ["restart", "probe"] + readinessProbes
+    public static let extraCommands = ["restart", "probe", networkProbe] + readinessProbes
 
     /// What a template may name, as `{{name}}`: the step's fields and the host's address.
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
-        "run", "dag", "domains", "files", "override", "product", "kind", "installer",
+        "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer",
     ]
 
     /// The `{{name}}` placeholders of a template, in order.
@@ -79,8 +87,14 @@ public struct SSHSettings: Sendable, Hashable {
     public var connectTimeout: Int
     /// Where `config` was given, for messages.
     public var configLocation: SourceLocation?
+    /// The entry of `logons:` every ssh host logs on with, unless its own entry or its
+    /// profile names another.
+    public var logon: String?
 
-    public init(config: String? = nil, connectTimeout: Int = 10, configLocation: SourceLocation? = nil) {
+    public init(
+        config: String? = nil, connectTimeout: Int = 10, configLocation: SourceLocation? = nil, logon: String? = nil
+    ) {
+        self.logon = logon
         self.config = config
         self.connectTimeout = connectTimeout
         self.configLocation = configLocation

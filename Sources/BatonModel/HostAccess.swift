@@ -10,12 +10,15 @@ public struct HostAccess: Sendable, Hashable {
     public var user: String?
     public var port: Int?
     public var profile: String?
+    /// The entry of `logons:` to log on with, when not a key.
+    public var logon: String?
     public var location: SourceLocation
 
     public init(
         host: HostName, address: String? = nil, via: Transport, user: String? = nil, port: Int? = nil,
-        profile: String? = nil, location: SourceLocation
+        profile: String? = nil, logon: String? = nil, location: SourceLocation
     ) {
+        self.logon = logon
         self.host = host
         self.address = address
         self.via = via

@@ -11,6 +11,9 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
         /// `ssh: {config: FILE}`: an ssh_config file runs commands on the controller
         /// (`ProxyCommand`, `LocalCommand`, `Match exec`) and is read by ssh as the server's user.
         case sshConfig
+        /// A `logons:` entry: reads a file or an environment variable of the controller, or
+        /// runs a command there, and sends what it read to the hosts the inventory names.
+        case logon
 
         /// How it is written in an inventory.
         public var written: String {
@@ -18,6 +21,7 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
             case .localHost: "via: local"
             case .customProfile: "profiles"
             case .sshConfig: "ssh: config"
+            case .logon: "logons"
             }
         }
     }
@@ -33,6 +37,8 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
         case .customProfile: "a profile's templates are commands of the inventory's own, run as they are written"
         case .sshConfig:
             "an ssh_config file can run commands on the controller (ProxyCommand, LocalCommand, Match exec) and is read as the server's user"
+        case .logon:
+            "a logon's password is read on the controller (a file, an environment variable, a command it runs) and sent to the hosts the inventory names"
         }
     }
 
@@ -56,6 +62,9 @@ extension Inventory {
         for profile in profiles {
             powers.append(
                 ControllerPower(kind: .customProfile, key: "profiles.\(profile.name)", location: profile.location))
+        }
+        for logon in logons {
+            powers.append(ControllerPower(kind: .logon, key: "logons.\(logon.name)", location: logon.location))
         }
         let place = { (power: ControllerPower) in (power.location?.line ?? 0, power.location?.column ?? 0) }
         return powers.sorted { place($0) < place($1) }

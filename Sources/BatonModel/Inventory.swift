@@ -20,6 +20,9 @@ public struct Inventory: Sendable, Hashable {
     public var profiles: [CommandProfileSpec] = []
     /// Options for OpenSSH connections (an addition to the inventory format).
     public var ssh = SSHSettings()
+    /// Accounts whose password logon carries network credentials (an addition to the
+    /// inventory format): hosts, profiles and `ssh:` name them.
+    public var logons: [LogonSpec] = []
     /// The file it was read from, for messages.
     public var file: String
 

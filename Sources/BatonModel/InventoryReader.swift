@@ -31,11 +31,11 @@ struct InventoryReader {
 
     static let topLevelKeys = [
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
-        "ssh", "active-directory", "sites", "dags", "order",
+        "ssh", "active-directory", "sites", "dags", "order", "logons",
     ]
-    static let profileKeys = ["kind", "commands", "checks", "restart-timeout"]
+    static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
-    static let sshKeys = ["config", "connect-timeout"]
+    static let sshKeys = ["config", "connect-timeout", "logon"]
     static let serverKeys = [
         "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
         "installed", "site", "update", "custom-config",
@@ -46,7 +46,7 @@ struct InventoryReader {
     static let packageKeys = [
         "id", "product", "kind", "requires", "level", "restart", "changes-store", "build", "update", "ad-versions",
     ]
-    static let hostKeys = ["address", "via", "user", "port", "profile"]
+    static let hostKeys = ["address", "via", "user", "port", "profile", "logon"]
     /// Keys of `durations:`: every action, and the two kinds of install separately.
     static let durationKeys =
         Action.allCases.map(\.rawValue) + [
@@ -73,13 +73,18 @@ struct InventoryReader {
         let durations = top["durations"].map { readDurations($0) } ?? [:]
         let profiles = top["profiles"].map { readProfiles($0) } ?? []
         let ssh = top["ssh"].map { readSSH($0) } ?? SSHSettings()
+        let logons = top["logons"].map { readLogons($0) } ?? []
         checkProfilesNamed(hosts, profiles)
+        var sshLogon: YAMLNode?
+        if case .mapping(let map)? = top["ssh"] { sshLogon = map["logon"] }
+        checkLogonsNamed(hosts, profiles, (ssh.logon, sshLogon), logons)
         guard let organization, fields.errors.isEmpty else { return nil }
         var inventory = Inventory(
             organization: organization, domainControllers: domainControllers, servers: servers, clusters: clusters,
             packages: packages, hosts: hosts, durations: durations, file: fields.file)
         inventory.profiles = profiles
         inventory.ssh = ssh
+        inventory.logons = logons
         inventory.activeDirectory = activeDirectory ?? nil
         inventory.sites = sites
         inventory.dags = dags
@@ -458,9 +463,13 @@ struct InventoryReader {
             let user = map["user"].flatMap { fields.string($0, "user") }
             let port = map["port"].flatMap { fields.integer($0, "port", in: 1...65535) }
             let profile = map["profile"].flatMap { fields.name($0, "profile") }
+            let logon = map["logon"].flatMap { fields.name($0, "logon") }
+            if logon != nil, via == .local, let node = map["logon"] {
+                fields.fail(node, "host \(name) runs its commands on the controller (via: local): it has no logon")
+            }
             hosts.append(
                 HostAccess(
-                    host: name, address: address, via: via, user: user, port: port, profile: profile,
+                    host: name, address: address, via: via, user: user, port: port, profile: profile, logon: logon,
                     location: fields.location(keyNode)))
         }
         return hosts
@@ -496,7 +505,7 @@ struct InventoryReader {
             profiles.append(
                 CommandProfileSpec(
                     name: name, kind: kind, commands: commands, checks: checks, restartTimeout: timeout ?? 900,
-                    location: fields.location(keyNode)))
+                    logon: map["logon"].flatMap { fields.name($0, "logon") }, location: fields.location(keyNode)))
         }
         return profiles
     }
@@ -524,7 +533,8 @@ struct InventoryReader {
         return SSHSettings(
             config: map["config"].flatMap { fields.string($0, "config") },
             connectTimeout: map["connect-timeout"].flatMap { fields.integer($0, "connect-timeout", in: 1...600) } ?? 10,
-            configLocation: map["config"].map { fields.location($0) })
+            configLocation: map["config"].map { fields.location($0) },
+            logon: map["logon"].flatMap { fields.name($0, "logon") })
     }
 
     /// A host's profile is Baton's built-in one or one of `profiles:`.

@@ -1,3 +1,5 @@
+import BatonModel
+
 /// Baton's built-in commands for Exchange 2013, 2016, 2019 and Subscription Edition on Windows
 /// Server 2012 R2 to 2025, reached through the OpenSSH server Windows ships. Each is
 /// PowerShell run on the server itself, with the Exchange Management Shell's snap-in and the
@@ -195,6 +197,27 @@ enum ExchangePowerShell {
         if ($set) { "Group Policy sets the execution policy: " + (($set | ForEach-Object { "$($_.Scope) $($_.ExecutionPolicy)" }) -join ', ') + "; setup's readiness check fails until it is Undefined"; exit 1 }
         "no execution policy set by Group Policy"
         """,
+        // Rule windows-network-logon: a key logon on Windows OpenSSH has no network
+        // credentials. Reading the Exchange schema's version object needs an authenticated
+        // LDAP bind (RootDSE alone does not); a DAG member also reads another member's copies
+        // through its Replication service, as check-copies and StartDagServerMaintenance.ps1 do.
+        CommandProfileSpec.networkProbe: #"""
+        $who = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+        try {
+            $schema = [string]([ADSI]'LDAP://RootDSE').schemaNamingContext
+            $version = ([ADSI]"LDAP://CN=ms-Exch-Schema-Version-Pt,$schema").Properties['rangeUpper'].Value
+            if ($null -eq $version) { throw 'the Exchange schema version object cannot be read' }
+            "Active Directory read as ${who}: Exchange schema version $version"
+        } catch { "$who cannot read Active Directory from this session: $($_.Exception.Message)"; exit 1 }
+        $peer = '{{peer}}'
+        if ($peer -ne '') {
+            try {
+                Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
+                $copies = @(Get-MailboxDatabaseCopyStatus -Server $peer -ErrorAction Stop)
+                "the DAG member $peer read as ${who}: $($copies.Count) database copies"
+            } catch { "$who cannot read the DAG member $peer from this session: $($_.Exception.Message)"; exit 1 }
+        }
+        """#,
     ]
 
     /// Asked on resume for a step that was in flight: each succeeds when the action already

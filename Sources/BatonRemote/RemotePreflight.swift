@@ -29,24 +29,72 @@ public struct RemotePreflight: Sendable {
                 CheckResult(status: .fail, check: "configuration", subject: inventory.file, detail: $0)
             }
         }
-        var hosts: [HostName] = []
-        for step in plan.steps {
-            guard let host = RemoteTarget.hostName(for: step, in: inventory), inventory.access(host) != nil,
-                !hosts.contains(host)
-            else { continue }
-            hosts.append(host)
-        }
-        let targets = hosts
-        let checked = await withTaskGroup(of: (Int, [CheckResult]).self) { group in
-            var found: [(Int, [CheckResult])] = []
-            for (index, host) in targets.enumerated() {
-                if index >= width, let done = await group.next() { found.append(done) }
-                group.addTask { (index, await self.check(host)) }
+        return results + (await eachHost(RemoteTarget.hosts(of: plan, in: inventory)) { await self.check($0) })
+    }
+
+    /// Before a run's first step (and its resumption): the network probe of every host the
+    /// plan acts on whose profile has one. Only its failures.
+    public func proveNetwork() async -> [CheckResult] {
+        await eachHost(RemoteTarget.hosts(of: plan, in: inventory)) { host in
+            guard let access = inventory.access(host) else { return Checked([]) }
+            let profile = RemoteTarget.profile(for: access, in: inventory)
+            do { return try await network(host, access, profile, values(host, access)) } catch {
+                return Checked([CheckResult(status: .fail, check: "network", subject: host, detail: "\(error)")])
             }
-            for await done in group { found.append(done) }
-            return found.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }.filter { $0.status == .fail }
+    }
+
+    /// `check` on every host, `width` at a time, results in host order. A password logon is
+    /// tried on one host alone first: when that host refuses it, the logon's other hosts are
+    /// not tried, since a wrong password tried on every server locks the account out.
+    func eachHost(_ hosts: [HostName], _ check: @escaping @Sendable (HostName) async -> Checked) async
+        -> [CheckResult]
+    {
+        var found: [HostName: [CheckResult]] = [:]
+        var firsts: [HostName] = []
+        var seen = Set<String>()
+        for host in hosts {
+            guard let logon = inventory.access(host).flatMap(inventory.logon(for:)) else { continue }
+            if seen.insert(logon.name.lowercased()).inserted { firsts.append(host) }
         }
-        return results + checked
+        var refused: [String: HostName] = [:]
+        for host in firsts {
+            let checked = await check(host)
+            found[host] = checked.results
+            if checked.refused, let access = inventory.access(host),
+                let logon = inventory.logon(for: access)
+            {
+                refused[logon.name.lowercased()] = host
+            }
+        }
+        var rest: [HostName] = []
+        for host in hosts where found[host] == nil {
+            if let access = inventory.access(host), let logon = inventory.logon(for: access),
+                let first = refused[logon.name.lowercased()]
+            {
+                found[host] = [
+                    CheckResult(
+                        status: .fail, check: "reachable", subject: host,
+                        detail:
+                            "not tried: \(first) refused the password of logon \(logon.name), and trying it on more servers could lock \(logon.user) out"
+                    )
+                ]
+            } else {
+                rest.append(host)
+            }
+        }
+        let width = width
+        let checked = await withTaskGroup(of: (HostName, [CheckResult]).self) { group in
+            var done: [(HostName, [CheckResult])] = []
+            for (index, host) in rest.enumerated() {
+                if index >= width, let next = await group.next() { done.append(next) }
+                group.addTask { (host, await check(host).results) }
+            }
+            for await next in group { done.append(next) }
+            return done
+        }
+        for (host, results) in checked { found[host] = results }
+        return hosts.flatMap { found[$0] ?? [] }
     }
 
     /// A readiness probe: the profile's command of that name succeeds when the host is ready,
@@ -78,33 +126,79 @@ public struct RemotePreflight: Sendable {
         return Builds.build(install.product, install.level) ?? ""
     }
 
-    func check(_ host: HostName) async -> [CheckResult] {
-        guard let access = inventory.access(host) else { return [] }
-        let profile = RemoteTarget.profile(for: access, in: inventory)
-        let values = [
+    /// What a probe's template is filled with.
+    func values(_ host: HostName, _ access: HostAccess) -> [String: String] {
+        [
             "host": host.spelling, "address": access.destination, "step": "check", "run": "check",
-            "build": currentBuild(host),
+            "build": currentBuild(host), "peer": RemoteTarget.peer(of: host, in: inventory),
         ]
+    }
+
+    /// The profile's network probe (rule `windows-network-logon`): the session reads Active
+    /// Directory and, on a DAG member, another member. Nothing when the profile has none.
+    func network(_ host: HostName, _ access: HostAccess, _ profile: CommandProfile, _ values: [String: String])
+        async throws -> Checked
+    {
+        guard let command = try profile.command(CommandProfileSpec.networkProbe, values) else { return Checked([]) }
+        let outcome = try await runner.run(command, on: access)
+        if let reason = outcome.unreachable {
+            return Checked(
+                [CheckResult(status: .fail, check: "network", subject: host, detail: reason)],
+                refused: outcome.passwordRefused)
+        }
+        let said = outcome.output.tail
+        guard outcome.exitCode != 0 else {
+            return Checked([
+                CheckResult(
+                    status: .pass, check: "network", subject: host, detail: said.isEmpty ? "reaches the network" : said)
+            ])
+        }
+        let detail =
+            inventory.logon(for: access) == nil
+            ? "an SSH key logon on Windows carries no network credentials: Active Directory and the other DAG members cannot be reached from \(host). Give it a logon with the account's password (logons:, docs/remote.md, Logging on to Windows), or use Kerberos with delegation. The probe said: \(said.isEmpty ? "exit \(outcome.exitCode ?? -1)" : said)"
+            : "the session of logon \(inventory.logon(for: access)?.name ?? "") cannot reach the network from \(host): \(said.isEmpty ? "exit \(outcome.exitCode ?? -1)" : said)"
+        return Checked([
+            CheckResult(status: .fail, check: "network", subject: host, detail: detail, rule: .windowsNetworkLogon)
+        ])
+    }
+
+    /// One host's results, and whether it refused its logon's password.
+    struct Checked: Sendable {
+        var results: [CheckResult]
+        var refused = false
+        init(_ results: [CheckResult], refused: Bool = false) {
+            self.results = results
+            self.refused = refused
+        }
+    }
+
+    func check(_ host: HostName) async -> Checked {
+        guard let access = inventory.access(host) else { return Checked([]) }
+        let profile = RemoteTarget.profile(for: access, in: inventory)
+        let values = values(host, access)
         do {
             guard let probe = try profile.command("probe", values) else {
-                return [
+                return Checked([
                     CheckResult(
                         status: .fail, check: "reachable", subject: host,
                         detail: "profile \(profile.name) has no probe command")
-                ]
+                ])
             }
             let answer = try await runner.run(probe, on: access)
             if let reason = answer.unreachable {
-                return [CheckResult(status: .fail, check: "reachable", subject: host, detail: reason)]
+                return Checked(
+                    [CheckResult(status: .fail, check: "reachable", subject: host, detail: reason)],
+                    refused: answer.passwordRefused)
             }
             guard answer.exitCode == 0 else {
-                return [
+                return Checked([
                     CheckResult(
                         status: .fail, check: "reachable", subject: host,
                         detail: "the probe failed (exit \(answer.exitCode ?? -1)): \(answer.output.tail)")
-                ]
+                ])
             }
             var results = [CheckResult(status: .pass, check: "reachable", subject: host, detail: "answers")]
+            results += try await network(host, access, profile, values).results
             if let installers = try profile.command(Action.checkInstallers.rawValue, values) {
                 let outcome = try await runner.run(installers, on: access)
                 results.append(
@@ -129,9 +223,9 @@ public struct RemotePreflight: Sendable {
                         detail: detail.isEmpty ? "exit \(outcome.exitCode ?? -1)" : detail,
                         rule: outcome.exitCode == 0 ? nil : probe.rule))
             }
-            return results
+            return Checked(results)
         } catch {
-            return [CheckResult(status: .fail, check: "reachable", subject: host, detail: "\(error)")]
+            return Checked([CheckResult(status: .fail, check: "reachable", subject: host, detail: "\(error)")])
         }
     }
 }

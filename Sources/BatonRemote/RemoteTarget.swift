@@ -59,8 +59,8 @@ public actor RemoteTarget: Target {
             }
             // Every command this step may run, rendered now: a value that cannot stand in a
             // command is found before the first step, not when its host's turn comes.
-            let values = Self.values(step, "run-1", access, profile, package: plan.package)
-            for command in [name, "probe", "restart"] {
+            let values = Self.values(step, "run-1", access, profile, package: plan.package, inventory: inventory)
+            for command in [name, "probe", "restart", CommandProfileSpec.networkProbe] {
                 do { _ = try profile.command(command, values) } catch {
                     problems.append("\(step.id) on \(host): \(error)")
                 }
@@ -100,11 +100,56 @@ public actor RemoteTarget: Target {
     }
 
     /// Hosts with a shell profile get a long-lived shell session each; the others (PowerShell
-    /// through cmd.exe) an ssh per command, over a shared connection.
-    public static func runner(for inventory: Inventory, stateDirectory: String) -> any CommandRunner {
-        let ssh = OpenSSHRunner(settings: inventory.ssh, controlDirectory: controlDirectory(for: stateDirectory))
+    /// through cmd.exe) an ssh per command, over a shared connection. Hosts with a password
+    /// logon ask `askpass` for it; every password of `secrets` is masked in what commands say.
+    public static func runner(
+        for inventory: Inventory, stateDirectory: String, secrets: LogonSecrets = .none, askpass: Askpass = .none
+    ) -> any CommandRunner {
+        var logons: [HostName: LogonSpec] = [:]
+        for access in inventory.hosts { logons[access.host] = inventory.logon(for: access) }
+        let ssh = OpenSSHRunner(
+            settings: inventory.ssh, controlDirectory: controlDirectory(for: stateDirectory), logons: logons,
+            askpass: askpass, hiddenVariables: secrets.hiddenVariables)
         let shellHosts = inventory.hosts.filter { profile(for: $0, in: inventory).kind == .shell }.map(\.host)
-        return ShellSessions(fallback: ssh, shellHosts: Set(shellHosts))
+        return MaskingRunner(ShellSessions(fallback: ssh, shellHosts: Set(shellHosts)), secrets: secrets)
+    }
+
+    /// Runs `body` with a runner for `inventory`'s hosts, the passwords of `secrets` served to
+    /// ssh for exactly as long as `body` runs.
+    public static func withRunner<T>(
+        for inventory: Inventory, stateDirectory: String, secrets: LogonSecrets,
+        _ body: (any CommandRunner) async throws -> T
+    ) async throws -> T {
+        try await Askpass.serving(secrets, in: controlDirectory(for: stateDirectory)) { askpass in
+            let runner = runner(for: inventory, stateDirectory: stateDirectory, secrets: secrets, askpass: askpass)
+            do {
+                let result = try await body(runner)
+                await (runner as? MaskingRunner)?.close()
+                return result
+            } catch {
+                await (runner as? MaskingRunner)?.close()
+                throw error
+            }
+        }
+    }
+
+    /// The machines `plan` acts on that the inventory says how to reach, in plan order.
+    public static func hosts(of plan: Plan, in inventory: Inventory) -> [HostName] {
+        var hosts: [HostName] = []
+        for step in plan.steps {
+            guard let host = hostName(for: step, in: inventory), inventory.access(host) != nil, !hosts.contains(host)
+            else { continue }
+            hosts.append(host)
+        }
+        return hosts
+    }
+
+    /// Another member of `host`'s DAG, preferably one Baton reaches, for the network probe to
+    /// read; empty for a host in no DAG.
+    static func peer(of host: HostName, in inventory: Inventory) -> String {
+        guard let dag = inventory.dags.first(where: { $0.members.contains(host) }) else { return "" }
+        let others = dag.members.filter { $0 != host }
+        return (others.first { inventory.access($0) != nil } ?? others.first)?.spelling ?? ""
     }
 
     /// The host's profile: one of the inventory's, a built-in one it names, or by default
@@ -251,13 +296,14 @@ public actor RemoteTarget: Target {
     }
 
     func values(_ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
-        Self.values(step, run, access, profile, package: package)
+        Self.values(step, run, access, profile, package: package, inventory: inventory)
     }
 
     /// What a step's templates are filled with: the step's fields, the host it runs on, and
     /// the plan's package (its build for an install; its media, product and kind for setup).
     static func values(
-        _ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile, package: Plan.PackageSummary
+        _ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile, package: Plan.PackageSummary,
+        inventory: Inventory
     ) -> [String: String] {
         var values = profile.values(for: step, run: run, address: access.destination)
         if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
@@ -265,6 +311,7 @@ public actor RemoteTarget: Target {
         if values["package"] == nil { values["package"] = package.id }
         values["product"] = package.product
         values["kind"] = package.kind.rawValue
+        values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         let ownPackage = step.package == nil || step.package == package.id
         values["installer"] =
             ownPackage && package.kind == .securityUpdate ? "\(values["package"] ?? package.id).msp" : "Setup.exe"
@@ -312,4 +359,26 @@ extension String {
         let lines = split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return lines.suffix(3).joined(separator: " / ")
     }
+}
+
+/// Masks every password of a run in what its commands say (their output and why they could
+/// not run), before anything keeps or shows it.
+struct MaskingRunner: CommandRunner {
+    let base: any CommandRunner
+    let secrets: LogonSecrets
+
+    init(_ base: any CommandRunner, secrets: LogonSecrets) {
+        self.base = base
+        self.secrets = secrets
+    }
+
+    func run(_ command: String, on access: HostAccess) async throws -> CommandOutcome {
+        var outcome = try await base.run(command, on: access)
+        outcome.output = secrets.masked(outcome.output)
+        outcome.unreachable = outcome.unreachable.map(secrets.masked)
+        return outcome
+    }
+
+    /// Ends the shell sessions the run opened.
+    func close() async { await (base as? ShellSessions)?.close() }
 }

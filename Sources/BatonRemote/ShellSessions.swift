@@ -32,21 +32,24 @@ public actor ShellSessions: CommandRunner {
         guard access.via == .ssh, shellHosts.contains(key) else { return try await fallback.run(command, on: access) }
         var session = sessions[key]
         if await session?.isClosed ?? true {
-            try? FileManager.default.createDirectory(
-                atPath: fallback.controlDirectory, withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700])
+            do { try OpenSSHRunner.privateDirectory(fallback.controlDirectory) } catch {
+                return CommandOutcome(exitCode: nil, output: "", unreachable: error.description)
+            }
             let opened = ShellSession(access: access)
-            await opened.start(arguments: fallback.arguments("exec /bin/sh", on: access))
+            await opened.start(
+                arguments: fallback.arguments("exec /bin/sh", on: access), environment: fallback.environment(for: access))
             sessions[key] = opened
             session = opened
         }
         let outcome = await session!.run(command)
         guard let reason = outcome.unreachable else { return outcome }
         let target = "\(access.host) (\(access.destination)\(access.port.map { ":\($0)" } ?? ""))"
+        let logon = fallback.logons[access.host]
         return CommandOutcome(
             exitCode: nil, output: outcome.output,
-            unreachable: OpenSSHRunner.connectionFailure(reason, access)
-                ?? "the connection to \(target) ended (\(reason.split(separator: "\n").last ?? "")). Check the host, then resume the run"
+            unreachable: OpenSSHRunner.connectionFailure(reason, access, logon: logon)
+                ?? "the connection to \(target) ended (\(reason.split(separator: "\n").last ?? "")). Check the host, then resume the run",
+            passwordRefused: logon != nil && OpenSSHRunner.refusedLogon(reason)
         )
     }
 
@@ -80,10 +83,12 @@ actor ShellSession {
     }
 
     /// Starts the ssh client; the session's task owns it until the session ends.
-    func start(arguments: [String]) {
+    func start(arguments: [String], environment: Environment) {
         let requests = requests
         owner = Task {
-            await Self.serve(arguments: arguments, requests: requests) { pid in await self.started(pid) }
+            await Self.serve(arguments: arguments, environment: environment, requests: requests) { pid in
+                await self.started(pid)
+            }
             self.ended()
         }
     }
@@ -141,13 +146,15 @@ actor ShellSession {
     /// the session ends. The request being served then is answered as unreachable with what
     /// ssh said (a session serves one request at a time, so there is no other).
     static func serve(
-        arguments: [String], requests: AsyncStream<Request>, started: @escaping @Sendable (Int32) async -> Void
+        arguments: [String], environment: Environment, requests: AsyncStream<Request>,
+        started: @escaping @Sendable (Int32) async -> Void
     ) async {
         let pending = PendingReply()
         var reason = "the session ended"
         do {
             let result = try await Subprocess.run(
-                .name(arguments[0]), arguments: Arguments(Array(arguments.dropFirst())), input: .inputWriter,
+                .name(arguments[0]), arguments: Arguments(Array(arguments.dropFirst())), environment: environment,
+                input: .inputWriter,
                 output: .sequence, error: .string(limit: 16 * 1024)
             ) { execution in
                 await started(execution.processIdentifier.value)

@@ -83,12 +83,16 @@ public struct RunService: Sendable {
         public var inlineInventory: String?
         /// Who starts it (the audit trail).
         public var by: String
+        /// The passwords of its hosts' logons, when they were read for its preflight: a run
+        /// reads them once.
+        public var secrets: LogonSecrets?
 
         public init(
             inventory: Inventory, package: Package, plan: Plan, id: RunID? = nil, target: RunTarget,
             twin: TwinName = .standard, freshLab: Bool = false, faults: [LabFault] = [], releaseNotes: String? = nil,
-            inlineInventory: String? = nil, by: String
+            inlineInventory: String? = nil, by: String, secrets: LogonSecrets? = nil
         ) {
+            self.secrets = secrets
             self.inlineInventory = inlineInventory
             self.inventory = inventory
             self.package = package
@@ -112,6 +116,8 @@ public struct RunService: Sendable {
         public let lease: Lease
         /// The journal, fenced by the lease.
         public let journal: any Journal
+        /// The passwords of its hosts' logons, when the run was started with them read.
+        public var secrets: LogonSecrets? = nil
     }
 
     /// Records a new run, owned by this process, with the machines it acts on claimed. On the
@@ -163,7 +169,8 @@ public struct RunService: Sendable {
             throw RunServiceError(error)
         }
         let run = OwnedRun(
-            id: lease.run, target: new.target, twin: new.twin, lease: lease, journal: journal.fenced(by: lease))
+            id: lease.run, target: new.target, twin: new.twin, lease: lease, journal: journal.fenced(by: lease),
+            secrets: new.secrets)
         do {
             if let releaseNotes = new.releaseNotes {
                 try await journal.setReleaseNotes(run: run.id, link: releaseNotes)
@@ -193,15 +200,34 @@ public struct RunService: Sendable {
         }
     }
 
+    /// The passwords of the logons of the hosts `plan` acts on, read once for a run
+    /// (`.logons` when one cannot be read: every problem, located).
+    public func secrets(for inventory: Inventory, plan: Plan) async throws(RunServiceError) -> LogonSecrets {
+        do {
+            return try await LogonSecrets.read(for: inventory, hosts: RemoteTarget.hosts(of: plan, in: inventory))
+        } catch {
+            throw .logons(problems: error.problems)
+        }
+    }
+
     /// Before a run on real hosts: every gap in the configuration (`.badInventory`), then the
     /// same checks as `baton check` against the hosts (`.preflightFailed`, every failure).
-    public func preflight(_ inventory: Inventory, _ plan: Plan) async throws(RunServiceError) {
+    public func preflight(_ inventory: Inventory, _ plan: Plan, secrets: LogonSecrets) async throws(RunServiceError)
+    {
         do { try RemoteTarget.validate(inventory, plan) } catch {
             throw .badInventory(file: inventory.file, problems: error.problems)
         }
-        let runner = RemoteTarget.runner(for: inventory, stateDirectory: stateDirectory)
-        let failed = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run().filter {
-            $0.status == .fail
+        let failed: [CheckResult]
+        do {
+            failed = try await RemoteTarget.withRunner(
+                for: inventory, stateDirectory: stateDirectory, secrets: secrets
+            ) { runner in
+                await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run().filter {
+                    $0.status == .fail
+                }
+            }
+        } catch {
+            throw RunServiceError(error)
         }
         guard failed.isEmpty else {
             throw .preflightFailed(problems: failed.map { "\($0.check) \($0.subject): \($0.detail)" })
@@ -296,41 +322,65 @@ public struct RunService: Sendable {
                 lost.value != nil ? "this controller lost the run" : external()
             }
             engineOptions.confirmOwnership = { try await fenced.confirmLease() }
-            let target: any Target
+            // The engine, with the lease renewed beside it for as long as `work` runs.
+            @Sendable func heartbeating(_ work: @escaping @Sendable () async throws -> RunState) async throws -> RunState {
+                try await withThrowingTaskGroup(of: RunState?.self) { group in
+                    group.addTask {
+                        await heartbeat(run.lease, lost: lost)
+                        return nil
+                    }
+                    group.addTask { try await work() }
+                    var final: RunState?
+                    while let result = try await group.next() {
+                        if let result {
+                            final = result
+                            group.cancelAll()
+                        }
+                    }
+                    return final ?? .halted
+                }
+            }
             var lab: LabTarget?
+            let final: RunState
             switch run.target {
             case .lab:
                 let store = store.named(run.twin)
                 let twin = LabTarget(
                     twin: try await store.load(), store: store, speed: speed, fence: fenced.confirmLease)
                 lab = twin
-                target = twin
+                let engine = Engine(journal: fenced, target: twin, options: engineOptions, onEvent: onEvent)
+                final = try await heartbeating { try await engine.execute(run: run.id) }
             case .hosts:
                 guard let record = try await journal.run(run.id), let plan = try await journal.plan(of: run.id) else {
                     throw RunServiceError.notFound(run.id)
                 }
-                do {
-                    target = try RemoteTarget(
-                        inventory: try await inventory(of: record), plan: plan, stateDirectory: stateDirectory)
-                } catch let error as RemoteError {
+                let inventory = try await inventory(of: record)
+                var secrets = run.secrets
+                if secrets == nil { secrets = try await self.secrets(for: inventory, plan: plan) }
+                do { try RemoteTarget.validate(inventory, plan) } catch {
                     throw RunServiceError.badInventory(file: record.inventory, problems: error.problems)
                 }
-            }
-            let engine = Engine(journal: fenced, target: target, options: engineOptions, onEvent: onEvent)
-            let final = try await withThrowingTaskGroup(of: RunState?.self) { group in
-                group.addTask {
-                    await heartbeat(run.lease, lost: lost)
-                    return nil
-                }
-                group.addTask { try await engine.execute(run: run.id) }
-                var final: RunState?
-                while let result = try await group.next() {
-                    if let result {
-                        final = result
-                        group.cancelAll()
+                final = try await RemoteTarget.withRunner(
+                    for: inventory, stateDirectory: stateDirectory, secrets: secrets ?? .none
+                ) { runner in
+                    let target = try RemoteTarget(
+                        inventory: inventory, plan: plan, stateDirectory: stateDirectory, runner: runner)
+                    let engine = Engine(journal: fenced, target: target, options: engineOptions, onEvent: onEvent)
+                    return try await heartbeating {
+                        // Before anything changes, every session proves it reaches the network
+                        // (rule windows-network-logon); a host that cannot halts the run here.
+                        let unproven = await RemotePreflight(inventory: inventory, plan: plan, runner: runner)
+                            .proveNetwork()
+                        guard unproven.isEmpty else {
+                            let problems = unproven.map { "\($0.check) \($0.subject): \($0.detail)" }
+                            try await fenced.setState(
+                                run: run.id, .halted,
+                                reason: "nothing was run: " + problems.joined(separator: "; "))
+                            throw RunServiceError.preflightFailed(problems: problems)
+                        }
+                        return try await engine.execute(run: run.id)
                     }
                 }
-                return final ?? .halted
             }
             if let reason = lost.value { throw reason }
             try await journal.release(run.lease)
@@ -561,6 +611,8 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
     case alreadyApproved(JournalError)
     /// The inventory cannot be carried out as it stands: every problem.
     case badInventory(file: String, problems: [String])
+    /// A logon's password cannot be read: every problem, each located in the inventory.
+    case logons(problems: [String])
     /// The real hosts' preflight failed: every failure, nothing started.
     case preflightFailed(problems: [String])
     /// The lab twin or a fault cannot be used.
@@ -597,6 +649,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
         case .badInventory(let file, let problems):
             problems.map { "\(file): error: \($0)" }.joined(separator: "\n")
         case .preflightFailed(let problems): "the preflight failed: " + problems.joined(separator: "; ")
+        case .logons(let problems): problems.joined(separator: "\n")
         case .lab(let message): message
         case .storage(let message): message
         }

@@ -91,12 +91,17 @@ public final class RunCoordinator: Service, Sendable {
         try refuseWhileStopping()
         let owned: RunService.OwnedRun
         do {
-            if target == .hosts { try await service.preflight(inventory, plan) }
+            var secrets: LogonSecrets?
+            if target == .hosts {
+                let read = try await service.secrets(for: inventory, plan: plan)
+                try await service.preflight(inventory, plan, secrets: read)
+                secrets = read
+            }
             owned = try await service.start(
                 .init(
                     inventory: inventory, package: package, plan: plan, id: name, target: target, twin: twin,
                     freshLab: freshLab,
-                    releaseNotes: releaseNotes, inlineInventory: inlineText, by: caller.name))
+                    releaseNotes: releaseNotes, inlineInventory: inlineText, by: caller.name, secrets: secrets))
         } catch {
             throw APIError(error)
         }
@@ -211,6 +216,8 @@ extension APIError {
                 .badRequest, "the inventory cannot be carried out as it stands",
                 problems: problems.map { "\(file): error: \($0)" })
         case .exists, .finished, .owned, .alreadyApproved: self.init(.conflict, error.description)
+        case .logons(let problems):
+            self.init(.badRequest, "a logon's password cannot be read; nothing was started", problems: problems)
         case .preflightFailed(let problems):
             self.init(
                 .unprocessableContent, "the preflight found \(problems.count) problem(s); nothing was started",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonRemote
 import Foundation
 
 /// Baton plans and runs Exchange service-pack and hotfix rollouts in the order KB 328839
@@ -25,6 +26,10 @@ struct Baton: AsyncParsableCommand {
     /// Exit codes: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
     /// and nothing prints a stack trace.
     static func main() async {
+        // Started by ssh as its askpass program (a password logon): answer it and nothing else.
+        if let socket = ProcessInfo.processInfo.environment[Askpass.socketVariable], !socket.isEmpty {
+            Foundation.exit(await Askpass.answer(prompt: CommandLine.arguments.dropFirst().first ?? "", socket: socket))
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -42,8 +42,18 @@ struct CheckCommand: AsyncParsableCommand {
         let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
         let results: [CheckResult]
         if RunTarget(inventory, lab: lab) == .hosts {
-            let runner = RemoteTarget.runner(for: inventory, stateDirectory: state.state)
-            results = await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
+            let secrets: LogonSecrets
+            do {
+                secrets = try await LogonSecrets.read(for: inventory, hosts: RemoteTarget.hosts(of: plan, in: inventory))
+            } catch {
+                Terminal.error(error.description + "\n")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            results = try await RemoteTarget.withRunner(
+                for: inventory, stateDirectory: state.state, secrets: secrets
+            ) { runner in
+                await RemotePreflight(inventory: inventory, plan: plan, runner: runner).run()
+            }
         } else {
             let lab = try await state.lab(which)
             let twin = try await lab.exists() ? try await lab.load() : LabTwin(inventory: inventory)

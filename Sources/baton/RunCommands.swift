@@ -70,7 +70,7 @@ enum Runs {
     /// run or gate, an inventory the hosts cannot carry out), 1 for everything else.
     static func exit(_ error: RunServiceError, state: LabCommand.StateOption) -> ExitCode {
         switch error {
-        case .badInventory:
+        case .badInventory, .logons:
             Terminal.error(error.description)
             return ExitCode(ExitStatus.badInput)
         case .notFound(let run):
@@ -216,9 +216,17 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.badInput)
         }
         let service = try await Runs.service(state, leaseExpiry: options.leaseExpiry)
+        // The hosts' passwords, read once, before the run is recorded: a source that cannot be
+        // read is bad input, and nothing starts.
+        var secrets: LogonSecrets?
+        if target == .hosts {
+            do { secrets = try await service.secrets(for: inventory, plan: plan) } catch {
+                throw Runs.exit(error, state: state)
+            }
+        }
         let new = RunService.NewRun(
             inventory: inventory, package: package, plan: plan, id: runName, target: target, twin: which.twin,
-            freshLab: freshLab, faults: faultList, by: Runs.operatorName)
+            freshLab: freshLab, faults: faultList, by: Runs.operatorName, secrets: secrets)
         let owned: RunService.OwnedRun
         do {
             owned =
