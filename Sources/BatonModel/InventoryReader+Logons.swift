@@ -1,18 +1,30 @@
 extension InventoryReader {
     static let logonKeys = ["user", "password-file", "password-env", "password-command"]
+    /// Sources of a password, as an inventory writes them.
+    static let passwordKeys = ["password-file", "password-env", "password-command"]
 
     /// `logons:`: name → the account and exactly one place its password is read from. The
     /// password itself is never in the inventory.
-    mutating func readLogons(_ node: YAMLNode) -> [LogonSpec] {
+    /// Returns the logons that can be used and the names of all (an unusable one's name is
+    /// still known: hosts naming it get no second error).
+    mutating func readLogons(_ node: YAMLNode) -> (logons: [LogonSpec], names: Set<String>) {
         guard case .mapping(let mapping) = node else {
             fields.fail(node, "logons must be a mapping from a logon's name to its account and password source")
-            return []
+            return ([], [])
         }
         var logons: [LogonSpec] = []
+        var names = Set<String>()
         for (keyNode, value) in mapping.pairs {
             guard let name = fields.name(keyNode, "a logon name") else { continue }
-            if logons.contains(where: { $0.name.lowercased() == name.lowercased() }) {
+            guard names.insert(name.lowercased()).inserted else {
                 fields.fail(keyNode, "logon '\(name)' is listed twice")
+                continue
+            }
+            if case .mapping(let raw) = value, let written = raw["password"] {
+                fields.fail(
+                    written,
+                    "logon \(name): a password is never written in the inventory; use password-file, password-env or password-command"
+                )
                 continue
             }
             guard let map = fields.mapping(value, "logon \(name)", allowed: Self.logonKeys) else { continue }
@@ -36,7 +48,7 @@ extension InventoryReader {
             if let node = map["password-command"], let command = fields.string(node, "password-command") {
                 sources.append(.command(command))
             }
-            let given = Self.logonKeys.dropFirst().filter { map[$0] != nil }
+            let given = Self.passwordKeys.filter { map[$0] != nil }
             if given.count != 1 {
                 fields.fail(
                     value,
@@ -47,26 +59,27 @@ extension InventoryReader {
             guard let user, let source = sources.first else { continue }
             logons.append(LogonSpec(name: name, user: user, password: source, location: fields.location(keyNode)))
         }
-        return logons
+        return (logons, names)
     }
 
     /// Every logon a host, a profile or `ssh:` names is in `logons:`, and a host that names a
     /// user names the logon's own.
     mutating func checkLogonsNamed(
         _ hosts: [HostAccess], _ profiles: [CommandProfileSpec], _ ssh: (name: String?, node: YAMLNode?),
-        _ logons: [LogonSpec]
+        _ logons: (logons: [LogonSpec], names: Set<String>)
     ) {
-        func find(_ name: String) -> LogonSpec? { logons.first { $0.name.lowercased() == name.lowercased() } }
+        func known(_ name: String) -> Bool { logons.names.contains(name.lowercased()) }
         func unknown(_ what: String, _ name: String) -> String {
             "\(what) names logon '\(name)', which is not in logons:"
-                + (logons.isEmpty ? "" : " (\(logons.map(\.name).joined(separator: ", ")))")
+                + (logons.names.isEmpty ? "" : " (\(logons.names.sorted().joined(separator: ", ")))")
         }
         for host in hosts {
             guard let name = host.logon else { continue }
-            guard let logon = find(name) else {
+            guard known(name) else {
                 fields.fail(host.location, unknown("host \(host.host)", name))
                 continue
             }
+            guard let logon = logons.logons.first(where: { $0.name.lowercased() == name.lowercased() }) else { continue }
             if let user = host.user, user.lowercased() != logon.user.lowercased() {
                 fields.fail(
                     host.location,
@@ -74,8 +87,8 @@ extension InventoryReader {
             }
         }
         for profile in profiles {
-            if let name = profile.logon, find(name) == nil { fields.fail(profile.location, unknown("profile \(profile.name)", name)) }
+            if let name = profile.logon, !known(name) { fields.fail(profile.location, unknown("profile \(profile.name)", name)) }
         }
-        if let name = ssh.name, let node = ssh.node, find(name) == nil { fields.fail(node, unknown("ssh", name)) }
+        if let name = ssh.name, let node = ssh.node, !known(name) { fields.fail(node, unknown("ssh", name)) }
     }
 }

@@ -73,7 +73,7 @@ struct InventoryReader {
         let durations = top["durations"].map { readDurations($0) } ?? [:]
         let profiles = top["profiles"].map { readProfiles($0) } ?? []
         let ssh = top["ssh"].map { readSSH($0) } ?? SSHSettings()
-        let logons = top["logons"].map { readLogons($0) } ?? []
+        let logons = top["logons"].map { readLogons($0) } ?? (logons: [], names: [])
         checkProfilesNamed(hosts, profiles)
         var sshLogon: YAMLNode?
         if case .mapping(let map)? = top["ssh"] { sshLogon = map["logon"] }
@@ -84,7 +84,7 @@ struct InventoryReader {
             packages: packages, hosts: hosts, durations: durations, file: fields.file)
         inventory.profiles = profiles
         inventory.ssh = ssh
-        inventory.logons = logons
+        inventory.logons = logons.logons
         inventory.activeDirectory = activeDirectory ?? nil
         inventory.sites = sites
         inventory.dags = dags

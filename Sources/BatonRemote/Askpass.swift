@@ -103,6 +103,16 @@ public struct Askpass: Sendable {
             FileHandle.standardError.write(Data("baton: not answering ssh's question '\(prompt.prefix(120))'\n".utf8))
             return 1
         }
+        guard let password = await fetch(socket) else {
+            FileHandle.standardError.write(Data("baton: the run that asked for this logon's password is gone\n".utf8))
+            return 1
+        }
+        FileHandle.standardOutput.write(Data(password + [0x0A]))
+        return 0
+    }
+
+    /// The password served on `socket`; nil when nothing serves one there.
+    static func fetch(_ socket: String) async -> [UInt8]? {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
                 unixDomainSocketPath: socket
@@ -118,12 +128,9 @@ public struct Askpass: Sendable {
                     if bytes.count > LogonSecrets.sizeLimit { break }
                 }
             }
-            guard !bytes.isEmpty, bytes.count <= LogonSecrets.sizeLimit else { return 1 }
-            FileHandle.standardOutput.write(Data(bytes + [0x0A]))
-            return 0
+            return bytes.isEmpty || bytes.count > LogonSecrets.sizeLimit ? nil : bytes
         } catch {
-            FileHandle.standardError.write(Data("baton: the run that asked for this logon is gone (\(error))\n".utf8))
-            return 1
+            return nil
         }
     }
 }

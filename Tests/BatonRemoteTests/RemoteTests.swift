@@ -372,7 +372,7 @@ struct ShellSessionTests {
     @Test("a session whose program cannot start answers its command as unreachable")
     func programMissing() async {
         let session = ShellSession(access: Self.access)
-        await session.start(arguments: ["/nonexistent/ssh-client"])
+        await session.start(arguments: ["/nonexistent/ssh-client"], environment: .inherit)
         let outcome = await Self.within(.seconds(90)) { await session.run("true") }
         #expect(outcome?.unreachable != nil)
     }
@@ -383,7 +383,7 @@ struct ShellSessionTests {
     func callerGivesUp() async {
         let session = ShellSession(access: Self.access)
         // A "shell" that reads nothing and never answers.
-        await session.start(arguments: ["sleep", "30"])
+        await session.start(arguments: ["sleep", "30"], environment: .inherit)
         let outcome = await Self.within(.seconds(90)) {
             let running = Task { await session.run("true") }
             try? await Task.sleep(for: .milliseconds(200))
@@ -419,7 +419,7 @@ struct ExchangePowerShellTests {
         let profile = RemoteTarget.profile(for: access, in: inventory)
         #expect(profile.kind == .exchangePowerShell)
         let name = step.action == .reboot ? "restart" : step.action.rawValue
-        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package)
+        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package, inventory: inventory)
         let command = try #require(try profile.command(name, values))
         return try CommandProfileTests.decode(command)
     }
@@ -487,7 +487,7 @@ struct ExchangePowerShellTests {
         let host = try #require(step.host)
         let access = try #require(inventory.access(host))
         let profile = RemoteTarget.profile(for: access, in: inventory)
-        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package)
+        let values = RemoteTarget.values(step, "run-1", access, profile, package: plan.package, inventory: inventory)
         let rendered = try #require(try profile.check("start-dag-maintenance", values))
         let check = try CommandProfileTests.decode(rendered)
         #expect(check.contains("DatabaseCopyAutoActivationPolicy -ne 'Blocked'"))
