@@ -24,14 +24,20 @@ struct BatonProcess {
     }()
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-        let started = try start(arguments)
+        let started = try start(arguments, stdin: stdin)
         return started.result(started.process.waitForEnding())
     }
 
     /// Runs a command and waits for it without holding a thread of the test process's shared
     /// pool: a long run waited for with `run` blocks a thread other suites' tasks need.
-    static func finish(_ arguments: [String]) async throws -> Result {
-        try await runTogether([arguments])[0]
+    static func finish(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        try await ended(try start(arguments, environment: environment))
+    }
+
+    /// Waits for a started command without holding a thread, and gives what it printed.
+    static func ended(_ started: Started) async throws -> Result {
+        while started.process.ending == nil { try await Task.sleep(for: .milliseconds(100)) }
+        return started.result(started.process.ending!)
     }
 
     /// Runs several commands at once and waits for them all.
@@ -63,7 +69,10 @@ struct BatonProcess {
         }
     }
 
-    static func start(_ arguments: [String]) throws -> Started {
+    /// Starts a command; `environment` is added to the test's own, `stdin` is its input.
+    static func start(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws
+        -> Started
+    {
         let process = Process()
         // "__exec PROGRAM ARGS…" runs another program (a pseudo-terminal wrapper) instead.
         if arguments.first == "__exec", arguments.count > 1 {
@@ -81,8 +90,16 @@ struct BatonProcess {
         _ = FileManager.default.createFile(atPath: started.err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: started.out)
         process.standardError = try FileHandle(forWritingTo: started.err)
-        process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let input = stdin.map { _ in Pipe() }
+        process.standardInput = input ?? FileHandle.nullDevice
         try process.run()
+        if let input, let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         return started
     }
 

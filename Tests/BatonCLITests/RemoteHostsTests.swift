@@ -45,27 +45,55 @@ struct TestHosts {
         (try? String(contentsOfFile: "\(directory)/\(name)/sshd.pid", encoding: .utf8)) ?? ""
     }
 
+    /// A password logon of the test hosts: a local account and where its password is read
+    /// (a line of YAML, such as `password-env: VAR`).
+    struct Logon {
+        var user: String
+        var source: String
+    }
+
+    /// The profile's network probe, standing for Windows's: a session reaches the network only
+    /// when it logged on with a password (sshd's ExposeAuthInfo names the method), as a key
+    /// logon on Windows OpenSSH carries no network credentials.
+    static let networkProbe =
+        #"probe-network: 'if grep -Eq "^(password|keyboard-interactive)" "$SSH_USER_AUTH" 2>/dev/null; then echo "logged on as $(id -un) with a password: Active Directory answers"; else echo "logged on with $(cut -d " " -f 1 "$SSH_USER_AUTH" 2>/dev/null): Active Directory refuses the session"; exit 1; fi'"#
+
     /// `example` with the test hosts' ssh configuration, a shell profile `files` whose
     /// commands are `commands` (with the probe and a restart that really restarts the host's
-    /// sshd) and whose checks are `checks`, and a `hosts:` entry per test host.
-    func inventory(example: String, commands: String, checks: String, file: String) throws -> String {
+    /// sshd; with `network`, the network probe) and whose checks are `checks`, and a `hosts:`
+    /// entry per test host. With `logon`, the hosts log on with that account's password (a
+    /// restart is then asked of `watchRestarts`: the account cannot stop a root sshd).
+    func inventory(
+        example: String, commands: String, checks: String, file: String, network: Bool = false, logon: Logon? = nil
+    ) throws -> String {
         let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
         var text = try String(
             contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/\(example)"), encoding: .utf8)
+        let restart =
+            logon == nil
+            ? "\"setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &\""
+            : "'touch \"$HOST_ROOT/.restart\"'"
         text += """
 
             ssh:
               config: \(directory)/ssh_config
               connect-timeout: 5
+
+            """
+        if let logon {
+            text += "logons:\n  corp:\n    user: \(logon.user)\n    \(logon.source)\n"
+        }
+        text += """
             profiles:
               files:
                 kind: shell
                 restart-timeout: 60
-                commands:
+            \(logon == nil ? "" : "    logon: corp\n")    commands:
                   probe: 'test -d "$HOST_ROOT"'
-                  restart: "setsid sh -c 'sleep 1; exec \(script) restart \(directory) {{host}}' >/dev/null 2>&1 </dev/null &"
+                  restart: \(restart)
 
             """
+        if network { text += "      \(Self.networkProbe)\n" }
         text += commands + "    checks:\n" + checks + "hosts:\n"
         for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
             text += "  \(name): {address: 127.0.0.1, port: \(port), via: ssh, profile: files}\n"
@@ -108,11 +136,40 @@ struct TestHosts {
                 """, file: "inventory.yaml")
     }
 
+    /// A local account `user` with a fresh password (set through standard input, never an
+    /// argument), owning every host's folder; returns the password.
+    func logonUser(_ user: String) throws -> String {
+        let password = "Pw-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20)
+        let made = try BatonProcess.run(
+            ["__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path, "user", directory, user],
+            stdin: password + "\n")
+        guard made.status == 0 else { throw ServeError(description: "no test account \(user): \(made.stderr)") }
+        return String(password)
+    }
+
+    /// Restarts each host whose folder asks for it (`.restart`), as root, until cancelled.
+    func watchRestarts() -> Task<Void, Never> {
+        let names = Array(ports.keys)
+        return Task {
+            while !Task.isCancelled {
+                for name in names where FileManager.default.fileExists(atPath: root(name) + "/.restart") {
+                    try? FileManager.default.removeItem(atPath: root(name) + "/.restart")
+                    _ = try? await BatonProcess.finish([
+                        "__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path,
+                        "restart", directory, name,
+                    ])
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
     /// `mx-two-member-dag.yaml` with a shell profile that keeps each server's maintenance state
     /// as files (draining, in DAG maintenance, offline), refuses setup on a server still in
     /// service, and logs every action of every host in order to one file (`all.log`) so that
-    /// the test can see what happened before what.
-    func dagInventory() throws -> String {
+    /// the test can see what happened before what. `save-config` also prints the host's
+    /// `said` file, as a command that echoes what it was given would.
+    func dagInventory(network: Bool = false, logon: Logon? = nil) throws -> String {
         func log(_ action: String, _ then: String = "") -> String {
             "'echo \"{{host}} \(action)\" >> \"\(directory)/all.log\"\(then)'"
         }
@@ -133,7 +190,7 @@ struct TestHosts {
                       start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
                       redirect-messages: \(log("redirect-messages {{to}}"))
                       server-offline: \(mark("server-offline", "offline", set: true))
-                      save-config: \(log("save-config {{files}}", "; echo saved > \"$HOST_ROOT/config-saved\""))
+                      save-config: \(log("save-config {{files}}", "; echo saved > \"$HOST_ROOT/config-saved\"; cat \"$HOST_ROOT/said\" 2>/dev/null; true"))
                       quiesce: \(log("quiesce"))
                       check-installers: \(log("check-installers"))
                       check-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending"; exit 1; fi'
@@ -150,7 +207,7 @@ struct TestHosts {
             checks: """
                       install: 'grep -qx "{{package}}" "$HOST_ROOT/package"'
 
-                """, file: "dag-inventory.yaml")
+                """, file: "dag-inventory.yaml", network: network, logon: logon)
     }
 }
 
@@ -217,22 +274,48 @@ struct RemoteHostsTests {
         #expect(report.stdout.contains("real hosts"))
     }
 
-    @Test("a DAG rollout through the shell profile: one member at a time in maintenance, every install once, none left")
+    @Test(
+        "a DAG rollout logged on with a password: one member at a time in maintenance, every install once, none left, the password nowhere"
+    )
     func dagRollout() async throws {
         let hosts = try TestHosts(["NWDC1", "NW-EX1", "NW-EX2", "NW-EDGE"])
         defer { hosts.stop() }
-        let inventory = try hosts.dagInventory()
+        let password = try hosts.logonUser("baton-dag")
+        let inventory = try hosts.dagInventory(
+            network: true, logon: .init(user: "baton-dag", source: "password-env: BATON_TEST_DAG_PASSWORD"))
         let state = BatonProcess.temporaryPath("remote-dag-state")
         let servers = ["NW-EX1", "NW-EX2", "NW-EDGE"]
         let pids = servers.map { hosts.sshdPID($0) }
+        let restarts = hosts.watchRestarts()
+        defer { restarts.cancel() }
+        // A command that prints what it was given: NW-EX1's save-config says the password.
+        try (password + "\n").write(toFile: hosts.root("NW-EX1") + "/said", atomically: true, encoding: .utf8)
 
-        let run = try await BatonProcess.finish([
-            "run", inventory, "--package", "exchange-2016-cu23", "--state", state, "--yes",
-        ])
+        let started = try BatonProcess.start(
+            ["run", inventory, "--package", "exchange-2016-cu23", "--state", state, "--yes"],
+            environment: ["BATON_TEST_DAG_PASSWORD": password])
+        // While it runs: no process's command line holds the password, nor the environment of
+        // any process but Baton's own (whose administrator put it there).
+        var seen: [String] = []
+        while started.process.ending == nil {
+            seen += LeakScan.processes(holding: password, except: started.process.processIdentifier)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let run = started.result(started.process.ending!)
+        #expect(seen.isEmpty, "\(Set(seen))")
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\(run.stderr)")
         #expect(
             run.stdout.contains("on its real hosts") && run.stdout.contains("completed"), "\(run.stdout.suffix(2000))")
 
+        // The password is in no output, report, JSON document or journal file.
+        let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
+        #expect(status.stdout.contains("********"), "the echoed password is kept masked: \(status.stdout.prefix(500))")
+        var outputs = [run.stdout, run.stderr, status.stdout]
+        for format in ["text", "json", "html"] {
+            outputs.append(try await BatonProcess.finish(["report", "run-1", "--state", state, "--format", format]).stdout)
+        }
+        #expect(outputs.allSatisfy { !$0.contains(password) })
+        #expect(LeakScan.files(under: state, holding: password).isEmpty)
         let log =
             (try? String(contentsOfFile: hosts.directory + "/all.log", encoding: .utf8))?.split(separator: "\n")
             .map(String.init) ?? []
@@ -400,5 +483,40 @@ struct RemoteHostsAPITests {
             body: ["package": "exchange-2003-sp2", "inventory": inventory, "lab": true, "approveAll": true])
         #expect(rehearsal.status == 201, "\(rehearsal.body)")
         #expect(rehearsal.object["target"] as? String == "lab")
+    }
+}
+
+/// Looks for a password where it must never be.
+enum LeakScan {
+    /// Processes whose command line, or whose environment (but `except`'s), holds `secret`.
+    static func processes(holding secret: String, except: Int32) -> [String] {
+        let needle = Array(secret.utf8)
+        var found: [String] = []
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for pid in entries where Int32(pid) != nil {
+            if let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), contains(Array(line), needle) {
+                found.append("/proc/\(pid)/cmdline")
+            }
+            if Int32(pid) != except, let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                contains(Array(environment), needle)
+            {
+                found.append("/proc/\(pid)/environ")
+            }
+        }
+        return found
+    }
+
+    /// Files under `directory` (the journal, the state) that hold `secret`.
+    static func files(under directory: String, holding secret: String) -> [String] {
+        let needle = Array(secret.utf8)
+        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
+        return files.filter { file in
+            FileManager.default.contents(atPath: directory + "/" + file).map { contains(Array($0), needle) } ?? false
+        }
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 }

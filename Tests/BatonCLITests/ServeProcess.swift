@@ -18,7 +18,9 @@ final class ServeProcess: @unchecked Sendable {
     /// Starts the server over `state` and waits until it says where it listens.
     /// `inventories` is the server's inventories folder: the package, whose examples the tests
     /// name by their path; nil starts it without one.
-    init(state: String, extraArguments: [String] = [], inventories: String? = ".") async throws {
+    init(
+        state: String, extraArguments: [String] = [], inventories: String? = ".", environment: [String: String] = [:]
+    ) async throws {
         self.state = state
         output = URL(fileURLWithPath: state + "-serve.log")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -32,6 +34,9 @@ final class ServeProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
         for _ in 0..<600 {
             let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
