@@ -104,15 +104,16 @@ struct TestHosts {
     }
 
     /// The example inventory with a shell profile whose commands change files in each host's
-    /// folder.
-    func inventory(from example: String) throws -> String {
+    /// folder (`quiesce` also prints the host's `said` file, as a command that echoes what it
+    /// was given would).
+    func inventory(from example: String, network: Bool = false, logon: Logon? = nil) throws -> String {
         func log(_ line: String) -> String { "'echo \"\(line)\" >> \"$HOST_ROOT/actions.log\"'" }
         return try inventory(
             example: example,
             commands: """
                       backup: \(log("backup {{what}} {{group}}"))
                       export-schema-map: \(log("export-schema-map"))
-                      quiesce: \(log("quiesce"))
+                      quiesce: 'echo quiesce >> "$HOST_ROOT/actions.log"; cat "$HOST_ROOT/said" 2>/dev/null; true'
                       check-installers: 'if [ -e "$HOST_ROOT/installer-running" ]; then echo "setup.exe is running"; exit 1; fi'
                       probe-pending-reboot: 'if [ -e "$HOST_ROOT/reboot-pending" ]; then echo "a restart is pending: component servicing"; exit 1; fi; echo "no restart pending"'
                       leave-pool: \(log("leave-pool {{pool}}"))
@@ -133,7 +134,7 @@ struct TestHosts {
             checks: """
                       install: 'grep -qx "{{build}}" "$HOST_ROOT/version"'
 
-                """, file: "inventory.yaml")
+                """, file: "inventory.yaml", network: network, logon: logon)
     }
 
     /// A local account `user` with a fresh password (set through standard input, never an
