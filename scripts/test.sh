@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the suites drive: Graphviz (`baton plan --format dot` must draw), Chromium
 # (the dashboard in a real browser), OpenSSL (a certificate for HTTPS), OpenSSH (real test
-# hosts on loopback), util-linux's `script` (a pseudo-terminal for the progress display).
+# hosts on loopback), util-linux's `script` (a pseudo-terminal for the progress display),
+# passwd (a local account for the test hosts' password logons).
 missing=()
 command -v dot >/dev/null || missing+=(graphviz)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
@@ -20,6 +21,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v script >/dev/null || missing+=(bsdutils)
+# useradd and chpasswd: the test hosts' password logons use a local account.
+command -v useradd >/dev/null && command -v chpasswd >/dev/null || missing+=(passwd)
 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,3 +1,4 @@
+import BatonEngine
 import BatonModel
 import Foundation
 import Subprocess
@@ -145,32 +146,20 @@ public struct LogonSecrets: Sendable {
     /// A password command: `/bin/sh -c COMMAND` in a session of its own, its first line of
     /// output the password; killed with everything it started after `limit`.
     static func run(_ command: String, limit: Duration) async throws(Failure) -> String {
-        let outcome: Result<(TerminationStatus, String, String), any Error>? = await withTaskGroup(
-            of: Result<(TerminationStatus, String, String), any Error>?.self
-        ) { group in
-            group.addTask {
-                var options = PlatformOptions()
-                options.createSession = true
-                options.teardownSequence = [
-                    .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1))
-                ]
-                do {
-                    let result = try await Subprocess.run(
-                        .path("/bin/sh"), arguments: ["-c", command], platformOptions: options, input: .none,
-                        output: .string(limit: sizeLimit), error: .string(limit: sizeLimit))
-                    return .success(
-                        (result.terminationStatus, result.standardOutput, result.standardError))
-                } catch {
-                    return .failure(error)
-                }
+        let outcome: Result<(TerminationStatus, String, String), any Error>? = await within(limit) {
+            var options = PlatformOptions()
+            options.createSession = true
+            options.teardownSequence = [
+                .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1))
+            ]
+            do {
+                let result = try await Subprocess.run(
+                    .path("/bin/sh"), arguments: ["-c", command], platformOptions: options, input: .none,
+                    output: .string(limit: sizeLimit), error: .string(limit: sizeLimit))
+                return .success((result.terminationStatus, result.standardOutput, result.standardError))
+            } catch {
+                return .failure(error)
             }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
         let what = "the password command '\(command.prefix(80))' (password-command)"
         switch outcome {

@@ -273,16 +273,9 @@ public actor RemoteTarget: Target {
     /// cannot be reached), or nil (no answer in time: a session to a host that went away can
     /// hang; it is ended, and the next probe opens a new one).
     func answers(_ probe: String, on access: HostAccess) async -> Bool? {
-        let (runner, limit) = (self.runner, probeTimeout)
-        return await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { (try? await runner.run(probe, on: access)).map { $0.exitCode == 0 } ?? false }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let runner = runner
+        return await within(probeTimeout) {
+            (try? await runner.run(probe, on: access)).map { $0.exitCode == 0 } ?? false
         }
     }
 

@@ -316,18 +316,9 @@ struct APIRoutes: Sendable {
     /// (`APIError.response`).
     static func body(of request: Request, within time: Duration) async throws -> ByteBuffer {
         let limit = InventoryLoader.maximumSize + 65536
-        let outcome = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
-            group.addTask {
-                var request = request
-                do { return .success(try await request.collectBody(upTo: limit)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: time)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let outcome: Result<ByteBuffer, any Error>? = await within(time) {
+            var request = request
+            do { return .success(try await request.collectBody(upTo: limit)) } catch { return .failure(error) }
         }
         switch outcome {
         case .success(let buffer)?: return buffer
