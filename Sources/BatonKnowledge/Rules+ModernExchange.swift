@@ -53,6 +53,12 @@ extension Rule.ID {
 }
 
 extension Rule {
+    /// What Baton says of a Windows host whose session cannot reach the network after a key
+    /// logon (rule `windows-network-logon`), on real hosts and on the twin alike.
+    public static func keyLogonFinding(_ host: String) -> String {
+        "an SSH key logon on Windows carries no network credentials: Active Directory and the other DAG members cannot be reached from \(host). Give it a logon with the account's password (logons:, docs/remote.md, Logging on to Windows), or use Kerberos with delegation"
+    }
+
     static let installCU = "Microsoft: Install the latest Cumulative Update for Exchange Server"
     static let manageDAGs = "Microsoft: Manage database availability groups › Performing maintenance on DAG members"
     static let prepareAD = "Microsoft: Prepare Active Directory and domains for Exchange Server"

@@ -58,6 +58,9 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     public var site: String?
     /// A failed update left the Exchange services stopped and disabled (fault `services-disabled`).
     public var servicesDisabled: Bool?
+    /// Reached with an SSH key logon, whose session has no network credentials (fault
+    /// `key-logon`, rule `windows-network-logon`).
+    public var keyLogon: Bool?
     /// A security update installed without elevation: Outlook on the web and the ECP answer
     /// HTTP 500 (fault `su-not-elevated`).
     public var webError500: Bool?
@@ -196,11 +199,22 @@ extension LabTwin {
         return wanted
     }
 
+    /// Actions whose commands reach Active Directory or another server: setup's Active
+    /// Directory work, the replication check, the maintenance scripts (they move databases and
+    /// pause the cluster node), Redirect-Message and the copy checks.
+    static let leavesTheServer: Set<Action> = [
+        .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .startDagMaintenance, .stopDagMaintenance,
+        .redirectMessages, .checkCopies, .rebalanceDatabases,
+    ]
+
     /// The actions of Exchange 2013 and later, with the preconditions and messages an
     /// administrator would meet.
     mutating func actModern(_ step: Step) -> LabOutcome? {
         guard var state = modern else { return nil }
         defer { modern = state }
+        if let host = step.host, state.servers[host]?.keyLogon == true, Self.leavesTheServer.contains(step.action) {
+            return .failure(Rule.keyLogonFinding(host.spelling), rule: .windowsNetworkLogon)
+        }
         switch step.detail {
         case .approve(let gate) where gate == Gate.activeDirectoryPreparation:
             // An operator prepared Active Directory by hand where setup must run.

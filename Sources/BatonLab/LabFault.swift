@@ -49,6 +49,12 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// or unreachable) until fixed. The DAG's `check-witness` fails; a DAG that loses its
         /// majority meanwhile dismounts every database.
         case witnessDown = "witness-down"
+        /// Exchange 2013 and later: the server is reached with an SSH key logon, which on
+        /// Windows OpenSSH carries no network credentials, until fixed (a logon with the
+        /// account's password): its session cannot read Active Directory or another DAG member,
+        /// so the network probe fails before a run's first step, and setup's Active Directory
+        /// work, the maintenance scripts and Redirect-Message fail on it.
+        case keyLogon = "key-logon"
 
         /// What a kind of fault names.
         public enum Target: Sendable { case host, virtualServer, modernServer, witness }
@@ -62,7 +68,7 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
             case .noReturnAfterRestart: (.host, .eventLeavingDamage)
             case .moveFails, .moveHangs, .evsUpgradeFails: (.virtualServer, .event)
             case .evicted, .installerRunning, .diskFull: (.host, .condition)
-            case .servicesDisabled: (.modernServer, .condition)
+            case .servicesDisabled, .keyLogon: (.modernServer, .condition)
             case .witnessDown: (.witness, .condition)
             case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending: (.modernServer, .event)
             case .suNotElevated, .bareSetup: (.modernServer, .eventLeavingDamage)

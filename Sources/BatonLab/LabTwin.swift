@@ -166,6 +166,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .installerRunning: hosts[key]?.installerRunning = true
         case .diskFull: hosts[key]?.freeDiskMB = 20
         case .servicesDisabled: modern?.servers[key]?.servicesDisabled = true
+        case .keyLogon: modern?.servers[key]?.keyLogon = true
         default: armedFaults.append(fault)
         }
     }
@@ -182,6 +183,9 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .servicesDisabled:
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
             modern?.servers[key]?.servicesDisabled = nil
+        case .keyLogon:
+            guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
+            modern?.servers[key]?.keyLogon = nil
         case .suNotElevated:
             // Installed again from an elevated prompt (or, not met yet, disarmed).
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }

@@ -46,7 +46,21 @@ public struct Preflight: Sendable {
                             "offline (\(offline.joined(separator: ", "))) on \(group.owner): bring it online first; look for event 1025",
                         rule: .e2003Event1025))
         }
-        return results + modernChecks(installing: installing)
+        return results + modernChecks(installing: installing) + Self.network(twin, plan)
+    }
+
+    /// The twin's answer to the network probe: a server the plan acts on that is reached with
+    /// a key logon (fault `key-logon`) fails it, as a Windows session without network
+    /// credentials does (rule `windows-network-logon`). Only failures.
+    public static func network(_ twin: LabTwin, _ plan: Plan) -> [CheckResult] {
+        var seen = Set<HostName>()
+        return plan.steps.compactMap(\.host).filter { seen.insert($0).inserted }.compactMap { host in
+            guard twin.modern?.servers[host]?.keyLogon == true else { return nil }
+            return CheckResult(
+                status: .fail, check: "network", subject: host,
+                detail: "\(Rule.keyLogonFinding(host.spelling)). The probe said: Active Directory refused the session",
+                rule: .windowsNetworkLogon)
+        }
     }
 
     /// Exchange 2013 and later: each server to update in service with no restart pending and

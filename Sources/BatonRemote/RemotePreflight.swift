@@ -155,7 +155,7 @@ public struct RemotePreflight: Sendable {
         }
         let detail =
             inventory.logon(for: access) == nil
-            ? "an SSH key logon on Windows carries no network credentials: Active Directory and the other DAG members cannot be reached from \(host). Give it a logon with the account's password (logons:, docs/remote.md, Logging on to Windows), or use Kerberos with delegation. The probe said: \(said.isEmpty ? "exit \(outcome.exitCode ?? -1)" : said)"
+            ? "\(Rule.keyLogonFinding(host.spelling)). The probe said: \(said.isEmpty ? "exit \(outcome.exitCode ?? -1)" : said)"
             : "the session of logon \(inventory.logon(for: access)?.name ?? "") cannot reach the network from \(host): \(said.isEmpty ? "exit \(outcome.exitCode ?? -1)" : said)"
         return Checked([
             CheckResult(status: .fail, check: "network", subject: host, detail: detail, rule: .windowsNetworkLogon)

@@ -345,11 +345,16 @@ public struct RunService: Sendable {
             switch run.target {
             case .lab:
                 let store = store.named(run.twin)
-                let twin = LabTarget(
-                    twin: try await store.load(), store: store, speed: speed, fence: fenced.confirmLease)
+                let loaded = try await store.load()
+                let twin = LabTarget(twin: loaded, store: store, speed: speed, fence: fenced.confirmLease)
                 lab = twin
                 let engine = Engine(journal: fenced, target: twin, options: engineOptions, onEvent: onEvent)
-                final = try await heartbeating { try await engine.execute(run: run.id) }
+                let plan = try await journal.plan(of: run.id)
+                final = try await heartbeating {
+                    // The twin's sessions prove themselves as real ones do (fault key-logon).
+                    try await Self.halt(run, unlessProven: plan.map { Preflight.network(loaded, $0) } ?? [])
+                    return try await engine.execute(run: run.id)
+                }
             case .hosts:
                 guard let record = try await journal.run(run.id), let plan = try await journal.plan(of: run.id) else {
                     throw RunServiceError.notFound(run.id)
@@ -369,15 +374,10 @@ public struct RunService: Sendable {
                     return try await heartbeating {
                         // Before anything changes, every session proves it reaches the network
                         // (rule windows-network-logon); a host that cannot halts the run here.
-                        let unproven = await RemotePreflight(inventory: inventory, plan: plan, runner: runner)
-                            .proveNetwork()
-                        guard unproven.isEmpty else {
-                            let problems = unproven.map { "\($0.check) \($0.subject): \($0.detail)" }
-                            try await fenced.setState(
-                                run: run.id, .halted,
-                                reason: "nothing was run: " + problems.joined(separator: "; "))
-                            throw RunServiceError.preflightFailed(problems: problems)
-                        }
+                        try await Self.halt(
+                            run,
+                            unlessProven: await RemotePreflight(inventory: inventory, plan: plan, runner: runner)
+                                .proveNetwork())
                         return try await engine.execute(run: run.id)
                     }
                 }
@@ -392,6 +392,16 @@ public struct RunService: Sendable {
             await release(run)
             throw failure
         }
+    }
+
+    /// Before a run's first step (and its resumption): when a host's session cannot reach the
+    /// network, the run halts with nothing done (`.preflightFailed`, every host).
+    static func halt(_ run: OwnedRun, unlessProven unproven: [CheckResult]) async throws {
+        guard !unproven.isEmpty else { return }
+        let problems = unproven.map { "\($0.check) \($0.subject): \($0.detail)" }
+        try await run.journal.setState(
+            run: run.id, .halted, reason: "nothing was run: " + problems.joined(separator: "; "))
+        throw RunServiceError.preflightFailed(problems: problems)
     }
 
     /// Set once the heartbeat finds the lease taken over.

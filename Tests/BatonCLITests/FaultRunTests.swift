@@ -37,4 +37,30 @@ struct FaultRunTests {
         #expect(resumed.status == 0, "\(kind): \(resumed.stdout.suffix(800))")
         #expect(resumed.stdout.contains("no rule of KB 328839 was violated"), "\(kind): \(resumed.stdout.suffix(800))")
     }
+
+    /// A server reached with a key logon: its session cannot reach the network. The twin fails
+    /// where a real rollout would, before anything changes: check names it, the run halts before
+    /// its first step, and once the logon is fixed the same run completes.
+    @Test("key-logon: baton check and the run's first step stop on it; fixed, the run completes")
+    func keyLogon() async throws {
+        let example = "examples/mx-two-member-dag.yaml"
+        let state = BatonProcess.temporaryPath("baton-key-logon")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let package = ["--package", "exchange-2016-cu23", "--state", state]
+        _ = try await BatonProcess.finish(["lab", "init", example, "--state", state])
+        #expect(try await BatonProcess.finish(["lab", "fault", "key-logon", "NW-EX2", "--state", state]).status == 0)
+        let check = try await BatonProcess.finish(["check", example] + package)
+        #expect(check.status == 1)
+        #expect(
+            check.stdout.contains("FAIL    network") && check.stdout.contains("an SSH key logon on Windows"),
+            "\(check.stdout.suffix(800))")
+        let first = try await BatonProcess.finish(["run", example] + package + ["--yes"])
+        #expect(first.status == 1, "\(first.stdout.suffix(400))")
+        #expect(first.stderr.contains("network NW-EX2: an SSH key logon on Windows carries no network credentials"))
+        let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
+        #expect(status.stdout.contains("\"state\" : \"halted\"") && !status.stdout.contains("\"succeeded\""))
+        #expect(try await BatonProcess.finish(["lab", "fix", "key-logon", "NW-EX2", "--state", state]).status == 0)
+        let resumed = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
+        #expect(resumed.status == 0, "\(resumed.stdout.suffix(800))")
+    }
 }

@@ -82,4 +82,34 @@ struct LabQuorumTests {
         _ = late.perform(plan.steps.first { $0.action == .checkCopies }!)
         #expect(late.modern?.databases.values.allSatisfy { $0.mounted != nil } == true, "mounted again with quorum back")
     }
+
+    @Test("key-logon: the twin's network probe fails for that server, and its steps that leave it fail; fixed, it passes")
+    func keyLogon() throws {
+        let inventory = try F.inventory("mx-two-member-dag.yaml")
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        var twin = LabTwin(inventory: inventory, seed: 7)
+        #expect(Preflight.network(twin, plan).isEmpty)
+        #expect(throws: LabError.self) { try twin.inject(LabFault(.keyLogon, "NWDC1")) }
+        try twin.inject(LabFault(.keyLogon, "NW-EX2"))
+
+        let failed = Preflight.network(twin, plan)
+        #expect(failed.map(\.subject) == ["NW-EX2"])
+        #expect(failed.first?.rule == .windowsNetworkLogon)
+        #expect(failed.first?.detail.hasPrefix("an SSH key logon on Windows carries no network credentials") == true)
+        let checked = Preflight(twin: twin, plan: plan, maximumBackupAge: 86400).run()
+        #expect(checked.contains { $0.check == "network" && $0.subject == "NW-EX2" && $0.status == .fail })
+
+        // Past the probe, the first step that leaves NW-EX2 fails as the real one would, with
+        // NW-EX1's maintenance done: StartDagServerMaintenance.ps1 cannot reach the DAG.
+        var rehearsed = twin
+        let (step, outcome) = try #require(F.rehearse(plan, on: &rehearsed))
+        #expect(step.host == "NW-EX2" && step.action == .startDagMaintenance, "\(step.summary)")
+        #expect(outcome.rule == .windowsNetworkLogon)
+        #expect(rehearsed.modern?.servers["NW-EX2"]?.inDAGMaintenance == false)
+
+        try twin.fix(LabFault(.keyLogon, "NW-EX2"))
+        #expect(Preflight.network(twin, plan).isEmpty)
+        #expect(F.rehearse(plan, on: &twin) == nil)
+    }
 }
