@@ -374,9 +374,14 @@ public struct RunService: Sendable {
                     return try await heartbeating {
                         // Before anything changes, every session proves it reaches the network
                         // (rule windows-network-logon); a host that cannot halts the run here.
+                        // The hosts with steps still to do: a resumed run does not wait on a
+                        // host it has finished with.
+                        let done = Set(try await fenced.steps(of: run.id).filter { $0.state == .succeeded }.map(\.id))
+                        var remaining = plan
+                        remaining.steps = plan.steps.filter { !done.contains($0.id) }
                         try await Self.halt(
                             run,
-                            unlessProven: await RemotePreflight(inventory: inventory, plan: plan, runner: runner)
+                            unlessProven: await RemotePreflight(inventory: inventory, plan: remaining, runner: runner)
                                 .proveNetwork())
                         return try await engine.execute(run: run.id)
                     }
