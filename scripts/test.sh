@@ -46,6 +46,16 @@ if ! command -v schemathesis >/dev/null; then
     exit 1
   fi
 fi
+# The tree-sitter PowerShell grammar (PyPI) parses every PowerShell command Baton renders.
+if ! python3 -c 'import tree_sitter, tree_sitter_powershell' 2>/dev/null; then
+  echo "Installing tree-sitter and tree-sitter-powershell (pip)…"
+  python3 -m pip install -q tree-sitter tree-sitter-powershell || true
+  if ! python3 -c 'import tree_sitter, tree_sitter_powershell' 2>/dev/null; then
+    echo "The tests need the tree-sitter PowerShell grammar. Install it, then run this again:" >&2
+    echo "  python3 -m pip install tree-sitter tree-sitter-powershell" >&2
+    exit 1
+  fi
+fi
 [ "${1:-}" = --setup ] && exit 0
 
 # A warning in Baton's own sources or tests fails the run; the packages it uses are theirs.

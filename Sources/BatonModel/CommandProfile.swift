@@ -64,7 +64,8 @@ public struct CommandProfileSpec: Sendable, Hashable {
     /// What a template may name, as `{{name}}`: the step's fields and the host's address.
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
-        "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer",
+        "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer", "schema-version",
+        "organization-version", "domain-version",
     ]
 
     /// The `{{name}}` placeholders of a template, in order.

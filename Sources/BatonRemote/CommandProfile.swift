@@ -50,7 +50,7 @@ public struct CommandProfile: Sendable {
         values["package"] = step.package
         values["component"] = step.component?.rawValue
         values["build"] = step.expect
-        values["what"] = step.what?.map(\.rawValue).joined(separator: ",")
+        values["what"] = step.what?.map(\.rawValue).joined(separator: ",") ?? step.replication?.rawValue
         values["keep"] = step.keep?.map(\.rawValue).joined(separator: ",")
         values["when"] = step.when?.rawValue
         values["dag"] = step.dag?.spelling

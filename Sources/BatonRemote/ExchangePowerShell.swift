@@ -13,34 +13,76 @@ enum ExchangePowerShell {
     static let shell = "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop"
 
     /// The media's own setup (never a bare setup.exe, which can be the installed copy: rule
-    /// `mx-cu-run-dot-setup`) and the licence switch the product's setup takes.
+    /// `mx-cu-run-dot-setup`) and the licence switch that build's setup takes: the
+    /// `_DiagnosticDataON`/`_DiagnosticDataOFF` forms came with Exchange 2016 CU22 (15.1.2375)
+    /// and 2019 CU11 (15.2.986) (Microsoft Learn, "Use unattended Setup mode in Exchange
+    /// Server"); earlier setups, and every Exchange 2013 setup, take the plain switch. Chosen by
+    /// the package's build (`{{build}}`), not its product: a custom package of an older CU
+    /// gets the switch its setup knows.
     static let setup = #"""
         $setup = 'C:\Baton\packages\{{package}}\Setup.exe'
         if (-not (Test-Path $setup)) { "no media: $setup is missing"; exit 2 }
-        $license = if ('{{product}}' -eq 'exchange-2013') { '/IAcceptExchangeServerLicenseTerms' } else { '/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF' }
+        $media = if ('{{build}}' -ne '') { [version]'{{build}}' } else { [version]'0.0' }
+        $diagnosticData = ($media.Minor -eq 1 -and $media.Build -ge 2375) -or ($media.Minor -eq 2 -and $media.Build -ge 986)
+        $license = if ($diagnosticData) { '/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF' } else { '/IAcceptExchangeServerLicenseTerms' }
         """#
 
+    /// The database copies configured with a replay lag (`ReplayLagTimes` of each database,
+    /// "[SERVER, 7.00:00:00]"), by copy name (`DB01\\MBX2`): a lagged copy holds its replay
+    /// queue by design (Microsoft Learn, "Manage mailbox database copies", ReplayLagTime).
+    static let lagged = #"""
+        $lagged = @{}
+        foreach ($database in Get-MailboxDatabase -ErrorAction Stop) {
+            foreach ($entry in $database.ReplayLagTimes) {
+                if ("$entry" -match '^\[([^,]+), (.+)\]$' -and $Matches[2] -ne '00:00:00') { $lagged["$($database.Name)\$($Matches[1])"] = $true }
+            }
+        }
+        """#
+
+    /// A copy that is not ready: not Healthy or Mounted, a copy queue over 10, a replay queue
+    /// over 100 (but on a lagged copy), its content index unhealthy.
+    static let unhealthy =
+        "$_.Status -notin 'Healthy','Mounted' -or $_.CopyQueueLength -gt 10 -or ($_.ReplayQueueLength -gt 100 -and -not $lagged[$_.Name]) -or $_.ContentIndexState -notin 'Healthy','NotApplicable'"
+
     static let commands: [String: String] = [
+        // Microsoft Learn, "Manage database availability groups" (performing maintenance on DAG
+        // members): HubTransport Draining, and on Exchange 2013 and 2016, whose Unified
+        // Messaging 2019 removed, UMCallRouter Draining.
         "drain-transport": """
         \(shell)
         Set-ServerComponentState $env:COMPUTERNAME -Component HubTransport -State Draining -Requester Maintenance
+        if ('{{product}}' -in 'exchange-2013','exchange-2016') { Set-ServerComponentState $env:COMPUTERNAME -Component UMCallRouter -State Draining -Requester Maintenance }
         Restart-Service MSExchangeTransport -ErrorAction Stop
         if ((Get-ServerComponentState $env:COMPUTERNAME -Component HubTransport).State -ne 'Draining') { exit 1 }
         """,
         "start-dag-maintenance": """
         \(shell)
         $script = Join-Path $env:ExchangeInstallPath 'Scripts\\StartDagServerMaintenance.ps1'
-        if ('{{override}}' -eq 'true') { & $script -ServerName $env:COMPUTERNAME -MoveComment Maintenance -PauseClusterNode -overrideMinimumTwoCopies:$true }
-        else { & $script -ServerName $env:COMPUTERNAME -MoveComment Maintenance -PauseClusterNode }
+        $parameters = @{ ServerName = $env:COMPUTERNAME; MoveComment = 'Maintenance' }
+        if ('{{product}}' -ne 'exchange-2013') { $parameters.PauseClusterNode = $true }
+        if ('{{override}}' -eq 'true') { $parameters.overrideMinimumTwoCopies = $true }
+        & $script @parameters
         $policy = (Get-MailboxServer $env:COMPUTERNAME).DatabaseCopyAutoActivationPolicy
         if ($policy -ne 'Blocked') { "activation is $policy after StartDagServerMaintenance.ps1, not Blocked"; exit 1 }
         $active = Get-MailboxDatabaseCopyStatus -Server $env:COMPUTERNAME | Where-Object { $_.Status -eq 'Mounted' }
         if ($active) { "still mounted here: " + (($active | ForEach-Object { $_.DatabaseName }) -join ', ') }
         """,
-        "redirect-messages": """
-        \(shell)
-        Redirect-Message -Server $env:COMPUTERNAME -Target '{{to}}' -Confirm:$false -ErrorAction Stop
-        """,
+        // Redirect-Message takes the target's FQDN (Microsoft Learn, Redirect-Message); then the
+        // queues drain before setup: only Shadow and Poison queues may keep messages ("Manage
+        // database availability groups"), within 15 minutes.
+        "redirect-messages": #"""
+        \#(shell)
+        $target = (Get-ExchangeServer '{{to}}' -ErrorAction Stop).Fqdn
+        Redirect-Message -Server $env:COMPUTERNAME -Target $target -Confirm:$false -ErrorAction Stop
+        $deadline = (Get-Date).AddMinutes(15)
+        do {
+            $left = @(Get-Queue -Server $env:COMPUTERNAME -ErrorAction Stop | Where-Object { $_.MessageCount -gt 0 -and $_.DeliveryType -notin 'ShadowRedundancy','Undefined' -and $_.Identity -notlike '*\Poison' })
+            if ($left.Count -eq 0) { "redirected to $target; the queues are drained"; exit 0 }
+            Start-Sleep -Seconds 15
+        } while ((Get-Date) -lt $deadline)
+        "the queues did not drain within 15 minutes: " + (($left | ForEach-Object { "$($_.Identity) $($_.MessageCount)" }) -join ', ')
+        exit 1
+        """#,
         "server-offline": """
         \(shell)
         Set-ServerComponentState $env:COMPUTERNAME -Component ServerWideOffline -State Inactive -Requester Maintenance
@@ -60,6 +102,7 @@ enum ExchangePowerShell {
         "resume-transport": """
         \(shell)
         Set-ServerComponentState $env:COMPUTERNAME -Component HubTransport -State Active -Requester Maintenance
+        if ('{{product}}' -in 'exchange-2013','exchange-2016') { Set-ServerComponentState $env:COMPUTERNAME -Component UMCallRouter -State Active -Requester Maintenance }
         Restart-Service MSExchangeTransport -ErrorAction Stop
         $inactive = Get-ServerComponentState $env:COMPUTERNAME | Where-Object { $_.State -ne 'Active' -and $_.Component -notin 'ForwardSyncDaemon','ProvisioningRps' }
         if ($inactive) { "components not Active: " + (($inactive | ForEach-Object { $_.Component }) -join ', '); exit 1 }
@@ -67,16 +110,20 @@ enum ExchangePowerShell {
         "check-copies": """
         \(shell)
         $servers = (Get-DatabaseAvailabilityGroup '{{dag}}' -ErrorAction Stop).Servers
-        $bad = $servers | ForEach-Object { Get-MailboxDatabaseCopyStatus -Server $_ } | Where-Object {
-            $_.Status -notin 'Healthy','Mounted' -or $_.CopyQueueLength -gt 10 -or $_.ReplayQueueLength -gt 100 -or $_.ContentIndexState -notin 'Healthy','NotApplicable' }
-        if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength), index $($_.ContentIndexState)" }; exit 1 }
+        \(lagged)
+        $bad = $servers | ForEach-Object { Get-MailboxDatabaseCopyStatus -Server $_ } | Where-Object { \(unhealthy) }
+        if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength)$(if ($lagged[$_.Name]) { ' (lagged copy)' }), index $($_.ContentIndexState)" }; exit 1 }
         "every copy of {{dag}} is healthy"
         """,
+        // The quorum as the DAG sees it, not a ping (ICMP is often blocked): Test-ReplicationHealth's
+        // ClusterService, QuorumGroup and FileShareQuorum checks on this member (Microsoft Learn,
+        // Test-ReplicationHealth).
         "check-witness": """
         \(shell)
-        $witness = (Get-DatabaseAvailabilityGroup '{{dag}}' -ErrorAction Stop).WitnessServer
-        if (-not (Test-Connection -ComputerName $witness -Count 2 -Quiet)) { "the witness $witness does not answer"; exit 1 }
-        "the witness $witness answers"
+        $checks = @(Test-ReplicationHealth -Identity $env:COMPUTERNAME -ErrorAction Stop | Where-Object { $_.Check -in 'ClusterService','QuorumGroup','FileShareQuorum' })
+        $failed = @($checks | Where-Object { "$($_.Result)" -ne 'Passed' })
+        if ($checks.Count -lt 3 -or $failed) { "the DAG's quorum is not healthy: " + (($checks | ForEach-Object { "$($_.Check) $($_.Result) $($_.Error)" }) -join '; '); exit 1 }
+        "ClusterService, QuorumGroup and FileShareQuorum pass on $env:COMPUTERNAME"
         """,
         "check-pending-reboot": #"""
         $pending = @()
@@ -126,10 +173,45 @@ enum ExchangePowerShell {
             & $setup /PrepareAllDomains $license
             exit $LASTEXITCODE
             """,
+        // Whether the change setup made reached every domain controller, read on each one (every
+        // domain's, through System.DirectoryServices): the schema's rangeUpper
+        // (ms-Exch-Schema-Version-Pt), the organization's objectVersion, each domain's Microsoft
+        // Exchange System Objects objectVersion, against the package's (Microsoft Learn,
+        // "Prepare Active Directory and domains": Exchange Active Directory versions). A domain
+        // controller that does not answer is named; polled every 30 s for 30 minutes.
         "wait-replication": #"""
-        $failing = repadmin /replsummary | Select-String -Pattern '\s[1-9]\d*\s*/\s*\d+'
-        if ($failing) { "replication is not complete yet:"; $failing; exit 1 }
-        "replication complete"
+        $scope = '{{what}}'
+        $want = @{ schema = '{{schema-version}}'; organization = '{{organization-version}}'; domains = '{{domain-version}}' }[$scope]
+        if ($want -eq '') { "the package names no Active Directory version for $scope; nothing to wait for"; exit 0 }
+        $root = [ADSI]'LDAP://RootDSE'
+        $schemaNC = [string]$root.schemaNamingContext
+        $configNC = [string]$root.configurationNamingContext
+        $forest = [System.DirectoryServices.ActiveDirectory.Forest]::GetCurrentForest()
+        $deadline = (Get-Date).AddMinutes(30)
+        do {
+            $behind = @()
+            foreach ($domain in $forest.Domains) {
+                $domainNC = [string]$domain.GetDirectoryEntry().distinguishedName
+                foreach ($controller in $domain.DomainControllers) {
+                    $name = $controller.Name
+                    try {
+                        $have = switch ($scope) {
+                            'schema' { ([ADSI]"LDAP://$name/CN=ms-Exch-Schema-Version-Pt,$schemaNC").Properties['rangeUpper'].Value }
+                            'organization' {
+                                $searcher = New-Object System.DirectoryServices.DirectorySearcher([ADSI]"LDAP://$name/CN=Microsoft Exchange,CN=Services,$configNC", '(objectClass=msExchOrganizationContainer)')
+                                $searcher.FindOne().Properties['objectversion'][0]
+                            }
+                            default { ([ADSI]"LDAP://$name/CN=Microsoft Exchange System Objects,$domainNC").Properties['objectVersion'].Value }
+                        }
+                        if ($null -eq $have -or [int]$have -lt [int]$want) { $behind += "$name has $scope version $have, not yet $want" }
+                    } catch { $behind += "$name does not answer: $($_.Exception.Message)" }
+                }
+            }
+            if (-not $behind) { "every domain controller has $scope version $want or later"; exit 0 }
+            Start-Sleep -Seconds 30
+        } while ((Get-Date) -lt $deadline)
+        "replication has not reached every domain controller within 30 minutes: " + ($behind -join '; ')
+        exit 1
         """#,
         "install": setup.replacingOccurrences(of: "Setup.exe", with: "{{installer}}") + #"""
 
@@ -174,7 +256,7 @@ enum ExchangePowerShell {
         """#,
         "probe-pending-reboot": commands["check-pending-reboot"]!,
         "probe-services": """
-        $disabled = Get-Service MSExchange*, FMS, HostControllerService, W3SVC -ErrorAction SilentlyContinue | Where-Object { $_.StartType -eq 'Disabled' }
+        $disabled = Get-Service 'MSExchange*','FMS','HostControllerService','W3SVC' -ErrorAction SilentlyContinue | Where-Object { $_.StartType -eq 'Disabled' }
         if ($disabled) { "disabled, as a failed update leaves them: " + (($disabled | ForEach-Object { $_.Name }) -join ', '); exit 1 }
         "no Exchange service is disabled"
         """,
@@ -187,8 +269,8 @@ enum ExchangePowerShell {
         "probe-copies": """
         \(shell)
         if (-not (Get-MailboxServer $env:COMPUTERNAME).DatabaseAvailabilityGroup) { "not a DAG member"; exit 0 }
-        $bad = Get-MailboxDatabaseCopyStatus -Server $env:COMPUTERNAME | Where-Object {
-            $_.Status -notin 'Healthy','Mounted' -or $_.CopyQueueLength -gt 10 -or $_.ReplayQueueLength -gt 100 -or $_.ContentIndexState -notin 'Healthy','NotApplicable' }
+        \(lagged)
+        $bad = Get-MailboxDatabaseCopyStatus -Server $env:COMPUTERNAME | Where-Object { \(unhealthy) }
         if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength), index $($_.ContentIndexState)" }; exit 1 }
         "every copy on this server is healthy"
         """,

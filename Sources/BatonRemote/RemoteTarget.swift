@@ -305,6 +305,17 @@ public actor RemoteTarget: Target {
         values["product"] = package.product
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
+        // Setup's steps know the package's build (the licence switch its setup takes), and the
+        // replication wait the Active Directory versions it brings.
+        if [.prepareSchema, .prepareAD, .prepareDomains].contains(step.action), values["build"] == nil {
+            values["build"] = package.build
+        }
+        let versions =
+            step.action == .waitReplication
+            ? PackageCatalogue(inventory: inventory).package(package.id)?.adVersions : nil
+        values["schema-version"] = versions?.schema.map(String.init) ?? ""
+        values["organization-version"] = versions?.organization.map(String.init) ?? ""
+        values["domain-version"] = versions?.domain.map(String.init) ?? ""
         let ownPackage = step.package == nil || step.package == package.id
         values["installer"] =
             ownPackage && package.kind == .securityUpdate ? "\(values["package"] ?? package.id).msp" : "Setup.exe"

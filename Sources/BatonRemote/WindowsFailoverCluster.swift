@@ -33,10 +33,11 @@ enum WindowsFailoverCluster {
         $stopped = Get-Service | Where-Object { $_.Status -eq 'Running' -and $_.Name -match '\#(interfering)' }
         $stopped | ForEach-Object { Stop-Service -Name $_.Name -Force -ErrorAction Stop }
         $stopped | ForEach-Object { $_.Name } | Set-Content C:\Baton\stopped-services.txt
-        "stopped: " + (($stopped | ForEach-Object { $_.Name }) -join ', ')
+        if ($stopped) { "stopped: " + (($stopped | ForEach-Object { $_.Name }) -join ', ') }
+        else { "stopped nothing: none of these services runs here (name them in the profile's quiesce if yours differ): \#(interfering.replacingOccurrences(of: "|", with: ", "))" }
         """#,
         "check-installers": #"""
-        $running = Get-Process -Name setup,update,xcopy,msiexec -ErrorAction SilentlyContinue
+        $running = Get-Process -Name 'setup','update','xcopy','msiexec' -ErrorAction SilentlyContinue
         if ($running) { "another installer is running: " + (($running | ForEach-Object { $_.Name }) -join ', '); exit 1 }
         "no other installer runs"
         """#,
@@ -61,7 +62,7 @@ enum WindowsFailoverCluster {
         if ($LASTEXITCODE -and (Get-Service clussvc).Status -ne 'Running') { exit $LASTEXITCODE }
         """#,
         "install": #"""
-        $setup = Get-ChildItem 'C:\Baton\packages\{{package}}' -Recurse -Include update.exe,*.msi,*.exe | Select-Object -First 1
+        $setup = Get-ChildItem 'C:\Baton\packages\{{package}}' -Recurse -Include 'update.exe','*.msi','*.exe' | Select-Object -First 1
         if (-not $setup) { "no installer under C:\Baton\packages\{{package}}"; exit 2 }
         $process = Start-Process -FilePath $setup.FullName -ArgumentList '/quiet','/norestart' -Wait -PassThru
         exit $process.ExitCode

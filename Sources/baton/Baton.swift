@@ -19,7 +19,7 @@ struct Baton: AsyncParsableCommand {
             PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
             DiagnoseCommand.self, CheckCommand.self, RunCommand.self, ResumeCommand.self, StatusCommand.self,
             ApproveCommand.self, AbortCommand.self, ReportCommand.self, ServeCommand.self, TokenCommand.self,
-            QualityCommand.self,
+            QualityCommand.self, CommandsCommand.self,
         ]
     )
 

@@ -450,17 +450,23 @@ struct ExchangePowerShellTests {
         #expect(try script(.drainTransport).contains("-Component HubTransport -State Draining -Requester Maintenance"))
         let start = try script(.startDagMaintenance)
         #expect(start.contains("StartDagServerMaintenance.ps1") && start.contains("'true' -eq 'true'"))
-        #expect(start.contains("-overrideMinimumTwoCopies:$true") && start.contains("DatabaseCopyAutoActivationPolicy"))
-        #expect(try script(.redirectMessages).contains("Redirect-Message -Server $env:COMPUTERNAME -Target 'NW-EX2'"))
+        #expect(
+            start.contains("$parameters.overrideMinimumTwoCopies = $true")
+                && start.contains("DatabaseCopyAutoActivationPolicy"))
+        #expect(start.contains("if ('exchange-2016' -ne 'exchange-2013') { $parameters.PauseClusterNode = $true }"))
+        let redirect = try script(.redirectMessages)
+        #expect(redirect.contains("$target = (Get-ExchangeServer 'NW-EX2' -ErrorAction Stop).Fqdn"))
+        #expect(redirect.contains("Redirect-Message -Server $env:COMPUTERNAME -Target $target"))
         #expect(try script(.serverOffline).contains("ServerWideOffline -State Inactive -Requester Maintenance"))
         #expect(try script(.checkCopies).contains("Get-MailboxDatabaseCopyStatus"))
-        #expect(try script(.checkWitness).contains("WitnessServer"))
+        #expect(try script(.checkWitness).contains("Test-ReplicationHealth -Identity $env:COMPUTERNAME"))
         #expect(try script(.stopDagMaintenance).contains("StopDagServerMaintenance.ps1"))
         #expect(try script(.rebalanceDatabases).contains("-DagName 'NW-DAG' -BalanceDbsByActivationPreference"))
         #expect(try script(.saveConfig).contains("'web.config'.Split(',')"))
         let install = try script(.install)
         #expect(install.contains(#"C:\Baton\packages\exchange-2016-cu23\Setup.exe"#))
         #expect(install.contains("/Mode:Upgrade $license") && install.contains("_DiagnosticDataOFF"))
+        #expect(install.contains("$media = if ('15.1.2507.6' -ne '') { [version]'15.1.2507.6' }"))
         #expect(try script(.prepareSchema).contains("/PrepareSchema $license"))
         #expect(
             try script(.verifyVersion).contains(
@@ -477,7 +483,83 @@ struct ExchangePowerShellTests {
         let (oldInventory, oldPlan) = try Self.plan("mx-2013-split-roles.yaml", "exchange-2013-cu23")
         let oldInstall = try #require(oldPlan.steps.first { $0.action == .install })
         let old = try Self.script(oldInstall, oldInventory, oldPlan)
-        #expect(old.contains("'exchange-2013' -eq 'exchange-2013'"))
+        #expect(old.contains("[version]'15.0.1497.2'"), "an Exchange 2013 setup takes the plain switch by its build")
+    }
+
+    @Test(
+        "what the expert found, as rendered: -PauseClusterNode from 2016 on, lagged copies, the target's FQDN, the quorum, UMCallRouter, replication read per domain controller"
+    )
+    func expertFindings() throws {
+        func script(_ example: String, _ package: String, _ action: Action, _ nth: Int = 0) throws -> String {
+            let (inventory, plan) = try Self.plan(example, package)
+            let steps = plan.steps.filter { $0.action == action }
+            return try Self.script(try #require(steps.dropFirst(nth).first), inventory, plan)
+        }
+        // StartDagServerMaintenance.ps1 of Exchange 2013 has no -PauseClusterNode.
+        let start2013 = try script("mx-2013-split-roles.yaml", "exchange-2013-cu23", .startDagMaintenance)
+        #expect(start2013.contains("if ('exchange-2013' -ne 'exchange-2013') { $parameters.PauseClusterNode = $true }"))
+        #expect(!start2013.contains("-PauseClusterNode"), "never passed as a literal switch")
+        let start2019 = try script("mx-stretched-dag.yaml", "exchange-2019-cu15", .startDagMaintenance)
+        #expect(start2019.contains("if ('exchange-2019' -ne 'exchange-2013') { $parameters.PauseClusterNode = $true }"))
+
+        // A lagged copy's replay queue is not a failure; its status and copy queue still are.
+        for action in [Action.checkCopies] {
+            let copies = try script("mx-stretched-dag.yaml", "exchange-2019-cu15", action)
+            #expect(copies.contains("$database.ReplayLagTimes"))
+            #expect(copies.contains("($_.ReplayQueueLength -gt 100 -and -not $lagged[$_.Name])"))
+            #expect(copies.contains("$_.CopyQueueLength -gt 10"))
+        }
+        #expect(ExchangePowerShell.probes["probe-copies"]?.contains("-and -not $lagged[$_.Name]") == true)
+
+        // Unified Messaging's call router drains on 2013 and 2016; 2019 has none.
+        let drain2016 = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .drainTransport)
+        #expect(drain2016.contains("if ('exchange-2016' -in 'exchange-2013','exchange-2016') { Set-ServerComponentState $env:COMPUTERNAME -Component UMCallRouter -State Draining"))
+        let resume2016 = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .resumeTransport)
+        #expect(resume2016.contains("-Component UMCallRouter -State Active"))
+
+        // The quorum as the DAG sees it, not a ping.
+        let witness = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .checkWitness)
+        #expect(witness.contains("'ClusterService','QuorumGroup','FileShareQuorum'") && !witness.contains("Test-Connection"))
+
+        // Replication: each scope read on every domain controller against the package's version.
+        for (nth, scope, version) in [(0, "schema", "15334"), (1, "organization", "16223"), (2, "domains", "13243")] {
+            let wait = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .waitReplication, nth)
+            #expect(wait.contains("$scope = '\(scope)'"), "\(scope)")
+            #expect(wait.contains("schema = '15334'; organization = '16223'; domains = '13243'"))
+            #expect(wait.contains("foreach ($controller in $domain.DomainControllers)") && wait.contains("does not answer"))
+            #expect(!wait.contains("repadmin"), "\(version)")
+        }
+        // The queues drain before setup: only shadow and poison queues may hold messages.
+        let redirect = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .redirectMessages)
+        #expect(redirect.contains("Get-Queue -Server $env:COMPUTERNAME") && redirect.contains("AddMinutes(15)"))
+    }
+
+    @Test("the licence switch follows the package's build: a custom Exchange 2016 CU21 gets the plain switch's build")
+    func licenceByBuild() throws {
+        let text = """
+            organization: litware
+            domain-controllers: [DC1]
+            active-directory: {schema-master-site: HQ, domains: [litware.com], schema-version: 15333, organization-version: 16222, domain-version: 13242}
+            sites: [{name: HQ, internet-facing: true}]
+            servers:
+              - {name: EX1, product: exchange-2016, level: cu20, os: windows-2016, site: HQ}
+            packages:
+              - {id: cu21, product: exchange-2016, kind: cumulative-update, level: cu21, build: 15.1.2308.8,
+                 ad-versions: {schema: 15334, organization: 16222, domain: 13242}}
+            hosts:
+              EX1: {address: ex1.litware.com}
+              DC1: {address: dc1.litware.com}
+            """
+        let inventory = try InventoryLoader.parse(
+            text: text, file: "cu21.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let package = try #require(PackageCatalogue(inventory: inventory).package("cu21"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        let install = try Self.script(try #require(plan.steps.first { $0.action == .install }), inventory, plan)
+        // 15.1.2308 is below CU22's 15.1.2375, where the _DiagnosticData switches begin.
+        #expect(install.contains("$media = if ('15.1.2308.8' -ne '') { [version]'15.1.2308.8' }"))
+        #expect(install.contains("($media.Minor -eq 1 -and $media.Build -ge 2375)"))
+        let prepare = try Self.script(try #require(plan.steps.first { $0.action == .prepareSchema }), inventory, plan)
+        #expect(prepare.contains("[version]'15.1.2308.8'"), "setup's Active Directory steps know the build too")
     }
 
     @Test("on resume, a check per maintenance step says whether it took effect")
