@@ -224,6 +224,7 @@ public struct Engine: Sendable {
         if step.action == .approve {
             return Ended(id: step.id, state: .succeeded, message: "gate \(step.gate ?? "?") approved")
         }
+        if let settle = target.settle(for: step) { return try await wait(step, run: run, settle) }
         let tries = EngineOptions.repeatable.contains(step.action) ? options.attempts : 1
         var last = StepResult(succeeded: false, message: "not attempted")
         for index in 0..<tries {
@@ -245,6 +246,49 @@ public struct Engine: Sendable {
 }
 
 extension Engine {
+    /// A check of a state that settles, asked every `settle.interval` until it passes or
+    /// `settle.timeout` has passed: the journal keeps the last answer (with how long the wait
+    /// has been), not every poll. A stop request ends the wait with the step failed; a resume
+    /// waits again from the start.
+    func wait(_ step: Step, run: RunID, _ settle: Settle) async throws -> Ended {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var polls = 0
+        onEvent(.started(step: step, attempt: 1))
+        while true {
+            try await options.confirmOwnership()
+            let answer = try await performWithinLimit(step, run: run)
+            polls += 1
+            let waited = clock.now - started
+            if answer.succeeded {
+                if let output = answer.output, !output.isEmpty {
+                    try await journal.recordOutput(run: run, step: step.id, output: output)
+                }
+                let after = polls > 1 ? " (settled after \(Self.words(waited)), \(polls) checks)" : ""
+                return Ended(id: step.id, state: .succeeded, message: answer.message + after)
+            }
+            try await journal.recordOutput(
+                run: run, step: step.id,
+                output: "still waiting after \(Self.words(waited)) (check \(polls)): \(answer.output ?? answer.message)")
+            if waited + settle.interval > settle.timeout {
+                return Ended(
+                    id: step.id, state: .failed,
+                    message: "did not settle within \(Self.words(settle.timeout)); the last answer: \(answer.message)",
+                    rule: answer.rule)
+            }
+            if let reason = options.stopRequested() {
+                return Ended(id: step.id, state: .failed, message: "the wait was stopped (\(reason)); the last answer: \(answer.message)")
+            }
+            try await Task.sleep(for: settle.interval)
+        }
+    }
+
+    /// A duration as an administrator says it: "90 s", "12 min".
+    static func words(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"
+    }
+
     /// The target's answer, or a failure when the action's time limit passes first.
     func performWithinLimit(_ step: Step, run: RunID) async throws -> StepResult {
         let limit = options.timeout(for: step.action)

@@ -25,6 +25,10 @@ public struct CommandProfileSpec: Sendable, Hashable {
     public var restartTimeout: Int
     /// The entry of `logons:` its hosts log on with, unless a host names its own.
     public var logon: String?
+    /// Per check of a state that settles (`check-copies`, `wait-replication`,
+    /// `check-witness`): how often it is asked again and for how long, in seconds, replacing
+    /// Baton's defaults.
+    public var settle: [String: SettleSpec] = [:]
     public var location: SourceLocation
 
     public init(
@@ -79,6 +83,27 @@ public struct CommandProfileSpec: Sendable, Hashable {
         }
         return names
     }
+}
+
+/// How a check of a state that settles is waited on, in seconds (a profile's `settle:`).
+public struct SettleSpec: Sendable, Hashable {
+    public var interval: Int
+    public var timeout: Int
+
+    public init(interval: Int, timeout: Int) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+
+    /// The checks whose state settles, and Baton's defaults for them: a DAG's copies
+    /// resynchronizing after a member returns, Active Directory replicating setup's change,
+    /// the quorum after a member rejoins. Microsoft gives no figures; these are Baton's, and a
+    /// profile's `settle:` replaces them.
+    public static let defaults: [String: SettleSpec] = [
+        "check-copies": SettleSpec(interval: 30, timeout: 1800),
+        "wait-replication": SettleSpec(interval: 30, timeout: 3600),
+        "check-witness": SettleSpec(interval: 30, timeout: 600),
+    ]
 }
 
 /// Options for every OpenSSH connection (the inventory's `ssh:` section, an addition).

@@ -33,7 +33,7 @@ struct InventoryReader {
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
         "ssh", "active-directory", "sites", "dags", "order", "logons",
     ]
-    static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon"]
+    static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon", "settle"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
     static let sshKeys = ["config", "connect-timeout", "logon"]
     static let serverKeys = [
@@ -502,12 +502,42 @@ struct InventoryReader {
                 fields.fail(value, "a shell profile needs 'commands': a template for each action its hosts perform")
             }
             let timeout = map["restart-timeout"].flatMap { fields.integer($0, "restart-timeout", in: 1...86400) }
-            profiles.append(
-                CommandProfileSpec(
-                    name: name, kind: kind, commands: commands, checks: checks, restartTimeout: timeout ?? 900,
-                    logon: map["logon"].flatMap { fields.name($0, "logon") }, location: fields.location(keyNode)))
+            var profile = CommandProfileSpec(
+                name: name, kind: kind, commands: commands, checks: checks, restartTimeout: timeout ?? 900,
+                logon: map["logon"].flatMap { fields.name($0, "logon") }, location: fields.location(keyNode))
+            profile.settle = map["settle"].map { readSettle($0, profile: name) } ?? [:]
+            profiles.append(profile)
         }
         return profiles
+    }
+
+    /// A profile's `settle:`: per check whose state settles, `interval` and `timeout` as
+    /// durations (30s, 10m, 1h).
+    mutating func readSettle(_ node: YAMLNode, profile: String) -> [String: SettleSpec] {
+        let checks = SettleSpec.defaults.keys.sorted()
+        guard let map = fields.mapping(node, "settle of profile \(profile)", allowed: checks) else { return [:] }
+        var settle: [String: SettleSpec] = [:]
+        for entry in map.entries {
+            guard let values = fields.mapping(entry.value, "settle of \(entry.name)", allowed: ["interval", "timeout"])
+            else { continue }
+            let standard = SettleSpec.defaults[entry.name]!
+            func seconds(_ key: String, _ fallback: Int) -> Int {
+                guard let node = values[key] else { return fallback }
+                guard let text = fields.string(node, key) else { return fallback }
+                guard let seconds = DurationText.seconds(text), seconds >= 1, seconds <= 86400 else {
+                    fields.fail(node, "\(key) of \(entry.name) '\(text.prefix(40))' is not a duration from 1s to 24h, such as 30s or 10m")
+                    return fallback
+                }
+                return seconds
+            }
+            let spec = SettleSpec(
+                interval: seconds("interval", standard.interval), timeout: seconds("timeout", standard.timeout))
+            if spec.interval > spec.timeout {
+                fields.fail(entry.value, "the interval of \(entry.name) is longer than its timeout")
+            }
+            settle[entry.name] = spec
+        }
+        return settle
     }
 
     mutating func templates(_ node: YAMLNode, _ what: String) -> [String: String] {

@@ -32,6 +32,15 @@ public struct RenderedCommand: Sendable, Hashable, Codable {
     /// The command as the host's shell reads it (PowerShell is sent as `-EncodedCommand`; this
     /// is the script it carries).
     public var text: String
+    /// For a check of a state that settles: asked again every `interval` seconds for up to
+    /// `timeout` seconds until it passes.
+    public var settle: Wait?
+
+    /// How a command is asked again, in seconds.
+    public struct Wait: Sendable, Hashable, Codable {
+        public var interval: Int
+        public var timeout: Int
+    }
 }
 
 extension RemoteTarget {
@@ -87,6 +96,12 @@ extension RemoteTarget {
                 render("probe", .probe, step: step.id.rawValue, values)
             } else {
                 render(step.action.rawValue, .command, step: step.id.rawValue, values)
+                if let spec = profile.settle[step.action.rawValue], var last = byHost[host]?.popLast(),
+                    last.role == .command
+                {
+                    last.settle = RenderedCommand.Wait(interval: spec.interval, timeout: spec.timeout)
+                    byHost[host]?.append(last)
+                }
                 render(step.action.rawValue, .check, step: step.id.rawValue, check: true, values)
             }
         }

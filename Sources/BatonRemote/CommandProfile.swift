@@ -11,6 +11,9 @@ public struct CommandProfile: Sendable {
     public let commands: [String: String]
     public let checks: [String: String]
     public let restartTimeout: Int
+    /// How each check of a state that settles is waited on: Baton's defaults, replaced by the
+    /// profile's `settle:`.
+    public let settle: [String: SettleSpec]
 
     /// The profile of an inventory's `profiles:` entry, or Baton's built-in Windows one
     /// (whose commands an entry of kind windows-failover-cluster may override one by one).
@@ -18,6 +21,7 @@ public struct CommandProfile: Sendable {
         name = spec?.name ?? builtIn.rawValue
         kind = spec?.kind ?? builtIn
         restartTimeout = spec?.restartTimeout ?? 900
+        settle = SettleSpec.defaults.merging(spec?.settle ?? [:]) { $1 }
         switch kind {
         case .shell:
             commands = spec?.commands ?? [:]

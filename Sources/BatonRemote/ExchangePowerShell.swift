@@ -178,7 +178,8 @@ enum ExchangePowerShell {
         // (ms-Exch-Schema-Version-Pt), the organization's objectVersion, each domain's Microsoft
         // Exchange System Objects objectVersion, against the package's (Microsoft Learn,
         // "Prepare Active Directory and domains": Exchange Active Directory versions). A domain
-        // controller that does not answer is named; polled every 30 s for 30 minutes.
+        // controller that does not answer is named. One reading: the run asks again until it
+        // passes (the profile's settle: for wait-replication).
         "wait-replication": #"""
         $scope = '{{what}}'
         $want = @{ schema = '{{schema-version}}'; organization = '{{organization-version}}'; domains = '{{domain-version}}' }[$scope]
@@ -187,31 +188,26 @@ enum ExchangePowerShell {
         $schemaNC = [string]$root.schemaNamingContext
         $configNC = [string]$root.configurationNamingContext
         $forest = [System.DirectoryServices.ActiveDirectory.Forest]::GetCurrentForest()
-        $deadline = (Get-Date).AddMinutes(30)
-        do {
-            $behind = @()
-            foreach ($domain in $forest.Domains) {
-                $domainNC = [string]$domain.GetDirectoryEntry().distinguishedName
-                foreach ($controller in $domain.DomainControllers) {
-                    $name = $controller.Name
-                    try {
-                        $have = switch ($scope) {
-                            'schema' { ([ADSI]"LDAP://$name/CN=ms-Exch-Schema-Version-Pt,$schemaNC").Properties['rangeUpper'].Value }
-                            'organization' {
-                                $searcher = New-Object System.DirectoryServices.DirectorySearcher([ADSI]"LDAP://$name/CN=Microsoft Exchange,CN=Services,$configNC", '(objectClass=msExchOrganizationContainer)')
-                                $searcher.FindOne().Properties['objectversion'][0]
-                            }
-                            default { ([ADSI]"LDAP://$name/CN=Microsoft Exchange System Objects,$domainNC").Properties['objectVersion'].Value }
+        $behind = @()
+        foreach ($domain in $forest.Domains) {
+            $domainNC = [string]$domain.GetDirectoryEntry().distinguishedName
+            foreach ($controller in $domain.DomainControllers) {
+                $name = $controller.Name
+                try {
+                    $have = switch ($scope) {
+                        'schema' { ([ADSI]"LDAP://$name/CN=ms-Exch-Schema-Version-Pt,$schemaNC").Properties['rangeUpper'].Value }
+                        'organization' {
+                            $searcher = New-Object System.DirectoryServices.DirectorySearcher([ADSI]"LDAP://$name/CN=Microsoft Exchange,CN=Services,$configNC", '(objectClass=msExchOrganizationContainer)')
+                            $searcher.FindOne().Properties['objectversion'][0]
                         }
-                        if ($null -eq $have -or [int]$have -lt [int]$want) { $behind += "$name has $scope version $have, not yet $want" }
-                    } catch { $behind += "$name does not answer: $($_.Exception.Message)" }
-                }
+                        default { ([ADSI]"LDAP://$name/CN=Microsoft Exchange System Objects,$domainNC").Properties['objectVersion'].Value }
+                    }
+                    if ($null -eq $have -or [int]$have -lt [int]$want) { $behind += "$name has $scope version $have, not yet $want" }
+                } catch { $behind += "$name does not answer: $($_.Exception.Message)" }
             }
-            if (-not $behind) { "every domain controller has $scope version $want or later"; exit 0 }
-            Start-Sleep -Seconds 30
-        } while ((Get-Date) -lt $deadline)
-        "replication has not reached every domain controller within 30 minutes: " + ($behind -join '; ')
-        exit 1
+        }
+        if ($behind) { "replication has not reached every domain controller: " + ($behind -join '; '); exit 1 }
+        "every domain controller has $scope version $want or later"
         """#,
         "install": setup.replacingOccurrences(of: "Setup.exe", with: "{{installer}}") + #"""
 

@@ -200,6 +200,15 @@ public actor RemoteTarget: Target {
         }
     }
 
+    /// How a check of a state that settles is waited on: the host's profile says (Baton's
+    /// defaults unless its `settle:` replaces them).
+    public nonisolated func settle(for step: Step) -> Settle? {
+        guard let host = Self.hostName(for: step, in: inventory), let access = inventory.access(host),
+            let spec = Self.profile(for: access, in: inventory).settle[step.action.rawValue]
+        else { return nil }
+        return Settle(interval: .seconds(spec.interval), timeout: .seconds(spec.timeout))
+    }
+
     /// On resume, for a step that was in flight: a profile's check says whether it took
     /// effect; without one, only actions that change nothing count as done (they are simply
     /// run again), and anything else is run again only if its profile can tell.

@@ -68,7 +68,9 @@ struct CommandsCommand: ParsableCommand {
                     Terminal.out("\(last == nil ? "" : "\n")# \(command.host) (profile \(command.profile))\n")
                     last = command.host
                 }
-                Terminal.out("\n## \(command.step) \(command.action): \(command.role.rawValue) (\(command.language.rawValue))\n")
+                let wait = command.settle.map { ", asked every \($0.interval) s for up to \($0.timeout) s until it passes" } ?? ""
+                Terminal.out(
+                    "\n## \(command.step) \(command.action): \(command.role.rawValue) (\(command.language.rawValue))\(wait)\n")
                 Terminal.out(command.text.split(separator: "\n", omittingEmptySubsequences: false).map { "    \($0)" }
                     .joined(separator: "\n") + "\n")
             }

@@ -141,8 +141,14 @@ struct CommandsTests {
         ])
         #expect(json.status == 0, "\(json.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
-        let commands = try #require(object?["commands"] as? [[String: String]])
-        #expect(commands.allSatisfy { Set($0.keys) == ["step", "action", "host", "profile", "role", "language", "text"] })
+        let listed = try #require(object?["commands"] as? [[String: Any]])
+        let commands = listed.map { $0.compactMapValues { $0 as? String } }
+        let fields: Set<String> = ["step", "action", "host", "profile", "role", "language", "text"]
+        #expect(commands.allSatisfy { Set($0.keys) == fields })
+        // A check of a state that settles says how it is waited on: Baton's defaults here.
+        let waits = listed.filter { $0["settle"] != nil }
+        #expect(!waits.isEmpty && waits.allSatisfy { ["check-copies", "wait-replication", "check-witness"].contains($0["action"] as? String) })
+        #expect((waits.first { $0["action"] as? String == "check-copies" }?["settle"] as? [String: Int]) == ["interval": 30, "timeout": 1800])
         #expect(Set(commands.map { $0["role"]! }) == ["command", "check", "probe", "restart"])
         #expect(Set(commands.map { $0["profile"]! }) == ["exchange-powershell"])
         #expect(Set(commands.map { $0["language"]! }) == ["powershell"])

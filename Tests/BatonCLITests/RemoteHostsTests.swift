@@ -64,7 +64,8 @@ struct TestHosts {
     /// entry per test host. With `logon`, the hosts log on with that account's password (a
     /// restart is then asked of `watchRestarts`: the account cannot stop a root sshd).
     func inventory(
-        example: String, commands: String, checks: String, file: String, network: Bool = false, logon: Logon? = nil
+        example: String, commands: String, checks: String, file: String, network: Bool = false, logon: Logon? = nil,
+        settle: String = ""
     ) throws -> String {
         let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
         var text = try String(
@@ -88,7 +89,7 @@ struct TestHosts {
               files:
                 kind: shell
                 restart-timeout: 60
-            \(logon == nil ? "" : "    logon: corp\n")    commands:
+            \(logon == nil ? "" : "    logon: corp\n")\(settle)    commands:
                   probe: 'test -d "$HOST_ROOT"'
                   restart: \(restart)
 
@@ -170,7 +171,9 @@ struct TestHosts {
     /// service, and logs every action of every host in order to one file (`all.log`) so that
     /// the test can see what happened before what. `save-config` also prints the host's
     /// `said` file, as a command that echoes what it was given would.
-    func dagInventory(network: Bool = false, logon: Logon? = nil) throws -> String {
+    func dagInventory(network: Bool = false, logon: Logon? = nil, checkCopies: String? = nil, settle: String = "")
+        throws -> String
+    {
         func log(_ action: String, _ then: String = "") -> String {
             "'echo \"{{host}} \(action)\" >> \"\(directory)/all.log\"\(then)'"
         }
@@ -185,7 +188,7 @@ struct TestHosts {
                       prepare-ad: \(log("prepare-ad"))
                       prepare-domains: \(log("prepare-domains {{domains}}"))
                       wait-replication: \(log("wait-replication"))
-                      check-copies: \(log("check-copies {{dag}}"))
+                      check-copies: \(checkCopies ?? log("check-copies {{dag}}"))
                       check-witness: \(log("check-witness {{dag}}"))
                       drain-transport: \(mark("drain-transport", "draining", set: true))
                       start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
@@ -208,7 +211,7 @@ struct TestHosts {
             checks: """
                       install: 'grep -qx "{{package}}" "$HOST_ROOT/package"'
 
-                """, file: "dag-inventory.yaml", network: network, logon: logon)
+                """, file: "dag-inventory.yaml", network: network, logon: logon, settle: settle)
     }
 }
 
@@ -350,6 +353,41 @@ struct RemoteHostsTests {
         #expect(again.status == 1, "a completed run is not resumed: \(again.stdout)\(again.stderr)")
         let after = (try? String(contentsOfFile: hosts.directory + "/all.log", encoding: .utf8)) ?? ""
         #expect(after.split(separator: "\n").count == log.count)
+    }
+
+    @Test(
+        "copies that settle: each copy check answers 'initializing' twice, then healthy, and the run waits; one that never settles fails after its timeout, and resume waits again"
+    )
+    func copiesSettle() async throws {
+        let hosts = try TestHosts(["NWDC1", "NW-EX1", "NW-EX2", "NW-EDGE"])
+        defer { hosts.stop() }
+        // Per step: two answers of "initializing", then healthy, unless the host says never.
+        let check =
+            #"'n=$(cat "$HOST_ROOT/checks-{{step}}" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$HOST_ROOT/checks-{{step}}"; if [ -e "$HOST_ROOT/never-settles" ] || [ $n -le 2 ]; then echo "MBXDB1\{{host}}: Initializing, copy queue 12"; exit 1; fi; echo "every copy of {{dag}} is healthy"'"#
+        let inventory = try hosts.dagInventory(
+            checkCopies: check, settle: "    settle:\n      check-copies: {interval: 1s, timeout: 5s}\n")
+        let state = BatonProcess.temporaryPath("remote-settle")
+        let arguments = ["--package", "exchange-2016-cu23", "--state", state, "--yes"]
+
+        let commands = try await BatonProcess.finish(["commands", inventory, "--package", "exchange-2016-cu23", "--step", "s13"])
+        #expect(commands.stdout.contains("## s13 check-copies: command (sh), asked every 1 s for up to 5 s until it passes"), "\(commands.stdout.prefix(400))")
+
+        hosts.touch("NW-EX1", "never-settles")
+        let stuck = try await BatonProcess.finish(["run", inventory] + arguments)
+        #expect(stuck.status == 1, "\(stuck.stdout.suffix(1500))")
+        #expect(stuck.stdout.contains("did not settle within 5 s; the last answer: exit 1: MBXDB1\\NW-EX1: Initializing"), "\(stuck.stdout.suffix(1500))")
+        let asked = Int(hosts.file("NW-EX1", "checks-s13").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect((4...6).contains(asked), "asked every second for five seconds: \(asked)")
+
+        // The copies settle; the resumed run waits again, and goes on.
+        try FileManager.default.removeItem(atPath: hosts.root("NW-EX1") + "/never-settles")
+        try FileManager.default.removeItem(atPath: hosts.root("NW-EX1") + "/checks-s13")
+        let resumed = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
+        #expect(resumed.status == 0, "\(resumed.stdout.suffix(1500))")
+        let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
+        let settled = status.stdout.components(separatedBy: "settled after").count - 1
+        let copySteps = status.stdout.components(separatedBy: "\"action\" : \"check-copies\"").count - 1
+        #expect(copySteps >= 4 && settled == copySteps, "every copy check waited: \(settled) of \(copySteps)")
     }
 
     @Test("an unreachable host, a wrong host key and a failing command each halt the run cleanly; resume goes on")
