@@ -401,14 +401,19 @@ struct ModernPlanner {
         _ dag: DatabaseAvailabilityGroup, inScope: Set<HostName>, after start: [StepID], _ builder: inout PlanBuilder
     ) -> [StepID] {
         var chain = Chain(after: start)
+        var checked = false
         for member in orderedMembers(dag) where inScope.contains(member) {
             guard let server = server(member) else { continue }
-            chain.then(
-                Step(
-                    .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy],
-                    why:
-                        "Every copy in \(dag.name) is healthy (queues near zero, content index healthy) before \(member) goes into maintenance."
-                ), in: &builder)
+            // The copy check after the previous member is the check before this one: once
+            // between two members is enough.
+            if !checked {
+                chain.then(
+                    Step(
+                        .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy],
+                        why:
+                            "Every copy in \(dag.name) is healthy (queues near zero, content index healthy) before \(member) goes into maintenance."
+                    ), in: &builder)
+            }
             if dag.usesWitness, let witness = dag.witness {
                 chain.then(
                     Step(
@@ -476,6 +481,7 @@ struct ModernPlanner {
                         "\(member)'s copies have caught up (queues near zero) before anything else in \(dag.name) moves."
                 ),
                 in: &builder)
+            checked = true
         }
         if !dag.autoRebalance {
             chain.then(

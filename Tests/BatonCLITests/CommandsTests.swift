@@ -160,13 +160,13 @@ struct CommandsTests {
 
         let one = try await BatonProcess.finish([
             "commands", "examples/mx-two-member-dag.yaml", "--package", "exchange-2016-cu23", "--host", "nw-ex2",
-            "--step", "s35",
+            "--step", "s34",
         ])
         #expect(one.status == 0, "\(one.stderr)")
         #expect(one.stdout.hasPrefix("# NW-EX2 (profile exchange-powershell)"), "\(one.stdout.prefix(200))")
-        #expect(one.stdout.contains("## s35 drain-transport: command (powershell)"))
+        #expect(one.stdout.contains("## s34 drain-transport: command (powershell)"))
         #expect(one.stdout.contains("    Set-ServerComponentState $env:COMPUTERNAME -Component HubTransport"))
-        #expect(one.stdout.contains("## s35 drain-transport: check (powershell)"))
+        #expect(one.stdout.contains("## s34 drain-transport: check (powershell)"))
 
         let shell = try await BatonProcess.finish([
             "commands", "examples/pacemaker-shell-profile.yaml", "--package", "exchange-2003-sp2", "--format", "json",
