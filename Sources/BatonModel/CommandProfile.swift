@@ -69,7 +69,13 @@ public struct CommandProfileSpec: Sendable, Hashable {
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
         "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer", "schema-version",
-        "organization-version", "domain-version",
+        "organization-version", "domain-version", "backup-target",
+    ]
+
+    /// Placeholders a command cannot run without: a host that lacks one is named before the
+    /// first step.
+    public static let required: [String: String] = [
+        "backup-target": "say where its backups go: hosts: HOST: {backup-target: 'E:'} or a share, \\\\backup01\\exchange"
     ]
 
     /// The `{{name}}` placeholders of a template, in order.

@@ -12,6 +12,9 @@ public struct HostAccess: Sendable, Hashable {
     public var profile: String?
     /// The entry of `logons:` to log on with, when not a key.
     public var logon: String?
+    /// Where Windows Server Backup writes this host's backups: a volume (`E:`) or a share
+    /// (`\\backup01\exchange`).
+    public var backupTarget: String?
     public var location: SourceLocation
 
     public init(

@@ -46,7 +46,7 @@ struct InventoryReader {
     static let packageKeys = [
         "id", "product", "kind", "requires", "level", "restart", "changes-store", "build", "update", "ad-versions",
     ]
-    static let hostKeys = ["address", "via", "user", "port", "profile", "logon"]
+    static let hostKeys = ["address", "via", "user", "port", "profile", "logon", "backup-target"]
     /// Keys of `durations:`: every action, and the two kinds of install separately.
     static let durationKeys =
         Action.allCases.map(\.rawValue) + [
@@ -467,10 +467,11 @@ struct InventoryReader {
             if logon != nil, via == .local, let node = map["logon"] {
                 fields.fail(node, "host \(name) runs its commands on the controller (via: local): it has no logon")
             }
-            hosts.append(
-                HostAccess(
-                    host: name, address: address, via: via, user: user, port: port, profile: profile, logon: logon,
-                    location: fields.location(keyNode)))
+            var access = HostAccess(
+                host: name, address: address, via: via, user: user, port: port, profile: profile, logon: logon,
+                location: fields.location(keyNode))
+            access.backupTarget = map["backup-target"].flatMap { fields.string($0, "backup-target") }
+            hosts.append(access)
         }
         return hosts
     }

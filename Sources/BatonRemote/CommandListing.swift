@@ -118,7 +118,9 @@ extension RemoteTarget {
             + inventory.clusters.flatMap { $0.nodes.map(\.name) }
         var seen = Set<HostName>()
         copy.hosts = names.filter { seen.insert($0).inserted }.map {
-            HostAccess(host: $0, via: .ssh, location: SourceLocation(file: inventory.file, line: 1, column: 1))
+            var access = HostAccess(host: $0, via: .ssh, location: SourceLocation(file: inventory.file, line: 1, column: 1))
+            access.backupTarget = "BACKUP_TARGET"
+            return access
         }
         return copy
     }

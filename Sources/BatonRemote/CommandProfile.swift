@@ -98,6 +98,7 @@ public struct CommandProfile: Sendable {
         let extra: Set<Unicode.Scalar> =
             switch placeholder {
             case "address": [":", "[", "]"]
+            case "backup-target": ["\\", ":"]
             case "what", "keep", "domains", "files": [","]
             default: []
             }

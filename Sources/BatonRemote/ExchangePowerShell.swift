@@ -224,11 +224,25 @@ enum ExchangePowerShell {
         if ([version]$build -ne [version]'{{build}}') { "{{host}} reports build $build, not {{build}}"; exit 1 }
         "reports build $build"
         """#,
+        // Windows Server Backup, as Microsoft documents it for Exchange ("Using Windows Server
+        // Backup to back up and restore Exchange data"): a VSS full backup of the folders that
+        // hold each database and its logs (-allCritical alone covers only the system's
+        // volumes), to the host's backup-target; Exchange records LastFullBackup, which is read
+        // back for every database of the server.
         "backup": #"""
-        $target = if (Test-Path C:\Baton\backup-target.txt) { (Get-Content C:\Baton\backup-target.txt -First 1).Trim() } else { 'E:' }
-        if ('{{what}}'.Split(',') -contains 'databases') { wbadmin start backup "-backupTarget:$target" -allCritical -vssFull -quiet }
-        else { wbadmin start systemstatebackup "-backupTarget:$target" -quiet }
-        exit $LASTEXITCODE
+        $target = '{{backup-target}}'
+        if ('{{what}}'.Split(',') -contains 'databases') {
+            \#(shell)
+            $started = Get-Date
+            $databases = @(Get-MailboxDatabase -Server $env:COMPUTERNAME -ErrorAction Stop)
+            $folders = @($databases | ForEach-Object { Split-Path ([string]$_.EdbFilePath); [string]$_.LogFolderPath } | Sort-Object -Unique)
+            wbadmin start backup "-backupTarget:$target" "-include:$($folders -join ',')" -allCritical -vssFull -quiet
+            if ($LASTEXITCODE) { exit $LASTEXITCODE }
+            $stale = @(Get-MailboxDatabase -Server $env:COMPUTERNAME -Status -ErrorAction Stop | Where-Object { -not $_.LastFullBackup -or $_.LastFullBackup -lt $started })
+            if ($stale) { "Exchange records no new full backup for: " + (($stale | ForEach-Object { $_.Name }) -join ', '); exit 1 }
+            "backed up $($databases.Count) databases ($($folders -join ', ')) and the system to $target"
+        }
+        else { wbadmin start systemstatebackup "-backupTarget:$target" -quiet; exit $LASTEXITCODE }
         """#,
         "leave-pool": """
         \(shell)

@@ -68,6 +68,12 @@ public actor RemoteTarget: Target {
             do { _ = try profile.check(step.action.rawValue, values) } catch {
                 problems.append("\(step.id) on \(host): \(error)")
             }
+            for (placeholder, advice) in CommandProfileSpec.required
+            where values[placeholder]?.isEmpty ?? true
+                && CommandProfileSpec.placeholders(in: profile.commands[name] ?? "").contains(placeholder)
+            {
+                problems.append("\(host) has no \(placeholder), which \(step.id) \(step.action.rawValue) needs: \(advice)")
+            }
         }
         if !missingHosts.isEmpty {
             problems.insert(
@@ -314,6 +320,7 @@ public actor RemoteTarget: Target {
         values["product"] = package.product
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
+        values["backup-target"] = access.backupTarget ?? ""
         // Setup's steps know the package's build (the licence switch its setup takes), and the
         // replication wait the Active Directory versions it brings.
         if [.prepareSchema, .prepareAD, .prepareDomains].contains(step.action), values["build"] == nil {

@@ -114,10 +114,10 @@ struct CommandsTests {
                     commands:
                       drain-transport: "\(broken.replacingOccurrences(of: "\"", with: "\\\""))"
                 hosts:
-                  NW-EX1: {address: nw-ex1.example, profile: broken}
-                  NW-EX2: {address: nw-ex2.example}
-                  NW-EDGE: {address: nw-edge.example}
-                  NWDC1: {address: nwdc1.example}
+                  NW-EX1: {address: nw-ex1.example, profile: broken, backup-target: 'E:'}
+                  NW-EX2: {address: nw-ex2.example, backup-target: 'E:'}
+                  NW-EDGE: {address: nw-edge.example, backup-target: 'E:'}
+                  NWDC1: {address: nwdc1.example, backup-target: '\\\\backup01\\dc'}
 
                 """).write(toFile: path, atomically: true, encoding: .utf8)
             let listed = try await BatonProcess.finish([

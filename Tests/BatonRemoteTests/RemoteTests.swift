@@ -406,7 +406,7 @@ struct ExchangePowerShellTests {
         var text = try String(contentsOfFile: path, encoding: .utf8)
         let loaded = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
         let names = loaded.servers.map(\.name) + loaded.domainControllers
-        text += "\nhosts:\n" + names.map { "  \($0): {address: \($0.key).example, user: administrator}\n" }.joined()
+        text += "\nhosts:\n" + names.map { "  \($0): {address: \($0.key).example, user: administrator, backup-target: 'E:'}\n" }.joined()
         let inventory = try InventoryLoader.parse(
             bytes: Array(text.utf8), file: example, reservedPackageIDs: PackageCatalogue.builtInIDs)
         let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
@@ -529,9 +529,48 @@ struct ExchangePowerShellTests {
             #expect(wait.contains("foreach ($controller in $domain.DomainControllers)") && wait.contains("does not answer"))
             #expect(!wait.contains("repadmin"), "\(version)")
         }
+        // The databases' own folders are backed up, to the host's target, and Exchange's record
+        // of the full backup is read back.
+        let backup = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .backup, 1)
+        #expect(backup.contains("$target = 'E:'") && !backup.contains("backup-target.txt"))
+        #expect(backup.contains("Split-Path ([string]$_.EdbFilePath); [string]$_.LogFolderPath"))
+        #expect(backup.contains(#""-include:$($folders -join ',')" -allCritical -vssFull"#))
+        #expect(backup.contains("$_.LastFullBackup -lt $started"))
         // The queues drain before setup: only shadow and poison queues may hold messages.
         let redirect = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .redirectMessages)
         #expect(redirect.contains("Get-Queue -Server $env:COMPUTERNAME") && redirect.contains("AddMinutes(15)"))
+    }
+
+    @Test("a host without a backup-target is named before anything runs; a target that is not a volume or a share is refused")
+    func backupTarget() throws {
+        let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        var without = inventory
+        without.hosts = inventory.hosts.map { access in
+            var access = access
+            if access.host == "NW-EX2" { access.backupTarget = nil }
+            return access
+        }
+        do {
+            try RemoteTarget.validate(without, plan)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.problems.contains { $0.hasPrefix("NW-EX2 has no backup-target, which s4 backup needs") }, "\(error.problems)")
+            #expect(error.problems.count == 1)
+        }
+        var quoted = inventory
+        quoted.hosts = inventory.hosts.map { access in
+            var access = access
+            access.backupTarget = "E:'; Remove-Item C:\\ -Recurse; '"
+            return access
+        }
+        #expect(throws: RemoteError.self) { try RemoteTarget.validate(quoted, plan) }
+        var share = inventory
+        share.hosts = inventory.hosts.map { access in
+            var access = access
+            access.backupTarget = #"\\backup01\exchange$"#.replacingOccurrences(of: "$", with: "")
+            return access
+        }
+        try RemoteTarget.validate(share, plan)
     }
 
     @Test("the licence switch follows the package's build: a custom Exchange 2016 CU21 gets the plain switch's build")
