@@ -9,19 +9,51 @@ extension InventoryReader {
     static let witnessKeys = ["server", "site"]
     static let databaseKeys = ["name", "copies", "active", "lagged"]
     static let adVersionKeys = ["schema", "organization", "domain"]
+    static let customFileKeys = ["file", "settings"]
+    static let settingKeys = ["app-setting", "xpath", "value"]
 
     /// `site`, `update` and `custom-config` of a server; they exist from Exchange 2013 on.
     mutating func readModernServerKeys(_ map: Mapping, what: String, product: Product?)
-        -> (site: String?, update: String?, customConfig: [String])
+        -> (site: String?, update: String?, customConfig: [String], settings: [ConfigSetting])
     {
         var site: String?
         if let siteNode = map["site"], let name = fields.name(siteNode, "site") {
             site = self.site(name, at: siteNode, in: sites, for: what)
         }
         let update = map["update"].flatMap { fields.name($0, "update") }
-        let customConfig =
-            map["custom-config"].flatMap { fields.list($0, "custom-config") }?
-            .compactMap { fields.string($0, "a customised file") } ?? []
+        var customConfig: [String] = []
+        var settings: [ConfigSetting] = []
+        for item in map["custom-config"].flatMap({ fields.list($0, "custom-config") }) ?? [] {
+            guard case .mapping = item else {
+                if let name = fields.string(item, "a customised file") { customConfig.append(name) }
+                continue
+            }
+            guard let entry = fields.mapping(item, "a customised file", allowed: Self.customFileKeys),
+                let path = entry["file"].flatMap({ fields.string($0, "file") })
+            else {
+                if case .mapping(let raw) = item, raw["file"] == nil { fields.fail(item, "a customised file needs 'file': its path under the Exchange install folder") }
+                continue
+            }
+            // The saved copy is found by the file's name; its settings by its whole path.
+            let name = String(path.split(whereSeparator: { $0 == "\\" || $0 == "/" }).last ?? Substring(path))
+            if !customConfig.contains(name) { customConfig.append(name) }
+            for node in entry["settings"].flatMap({ fields.list($0, "settings") }) ?? [] {
+                guard let setting = fields.mapping(node, "a setting of \(path)", allowed: Self.settingKeys) else { continue }
+                let value = setting["value"].flatMap { fields.string($0, "value") }
+                if setting["value"] == nil { fields.fail(node, "a setting of \(path) needs 'value': what to apply again") }
+                let key = setting["app-setting"].flatMap { fields.string($0, "app-setting") }
+                let xpath = setting["xpath"].flatMap { fields.string($0, "xpath") }
+                guard (key == nil) != (xpath == nil) else {
+                    fields.fail(node, "a setting of \(path) names exactly one of app-setting (an appSettings key) or xpath")
+                    continue
+                }
+                guard let value else { continue }
+                settings.append(
+                    ConfigSetting(
+                        file: path, target: key.map { .appSetting($0) } ?? .xpath(xpath ?? ""), value: value,
+                        location: fields.location(node)))
+            }
+        }
         if let product, !product.isModern {
             for key in ["site", "update", "custom-config"] {
                 if let node = map.keyNode(key) {
@@ -32,7 +64,7 @@ extension InventoryReader {
         if update != nil, let product, product.isModern, map["level"] == nil, let node = map.keyNode("update") {
             fields.fail(node, "\(what): an update is installed on a cumulative update; give 'level' too")
         }
-        return (site, update, customConfig)
+        return (site, update, customConfig, settings)
     }
 
     mutating func readSites(_ node: YAMLNode) -> [Site] {

@@ -164,7 +164,7 @@ struct InventoryReader {
         guard let install else { return nil }
         var server = Server(
             name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
-        (server.site, server.update, server.customConfig) = modernKeys
+        (server.site, server.update, server.customConfig, server.customSettings) = modernKeys
         return server
     }
 

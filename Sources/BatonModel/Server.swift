@@ -83,6 +83,9 @@ public struct Server: Sendable, Hashable {
     public var update: String?
     /// Customised files a cumulative update overwrites (web.config, EdgeTransport.exe.config…).
     public var customConfig: [String] = []
+    /// The settings of those files to apply again after the update, each named (an
+    /// appSettings key, or an XPath) with the value to carry.
+    public var customSettings: [ConfigSetting] = []
     public var location: SourceLocation
 
     public init(
@@ -94,6 +97,33 @@ public struct Server: Sendable, Hashable {
         self.role = role
         self.pool = pool
         self.edition = edition
+        self.location = location
+    }
+}
+
+/// One customised setting of a configuration file that a cumulative update rewrites: applied
+/// again after the update, never by copying the old file back (Microsoft Learn, "Install the
+/// latest Cumulative Update": the update replaces these files; customizations must be
+/// re-applied).
+public struct ConfigSetting: Sendable, Hashable {
+    /// What in the file the setting is.
+    public enum Target: Sendable, Hashable {
+        /// `<appSettings><add key="KEY" value="…"/>`.
+        case appSetting(String)
+        /// An element's text or an attribute (`/configuration/system.web/httpRuntime/@maxRequestLength`).
+        case xpath(String)
+    }
+
+    /// The file, by its path under the Exchange install folder (`FrontEnd\HttpProxy\owa\web.config`).
+    public var file: String
+    public var target: Target
+    public var value: String
+    public var location: SourceLocation?
+
+    public init(file: String, target: Target, value: String, location: SourceLocation? = nil) {
+        self.file = file
+        self.target = target
+        self.value = value
         self.location = location
     }
 }

@@ -99,6 +99,7 @@ public struct CommandProfile: Sendable {
             switch placeholder {
             case "address": [":", "[", "]"]
             case "backup-target": ["\\", ":"]
+            case "settings": ["+", "/", "="]
             case "what", "keep", "domains", "files": [","]
             default: []
             }

@@ -145,14 +145,51 @@ enum ExchangePowerShell {
             "saved $relative"
         }
         """#,
+        // The update rewrote these files; their customisations are applied again setting by
+        // setting, never by copying the old file back (Microsoft Learn, "Install the latest
+        // Cumulative Update"; "Fix failed Exchange Server updates"). Each named setting (an
+        // appSettings key or an XPath, from the inventory, base64 JSON in {{settings}}) is read,
+        // shown and set; one whose element the update removed fails the step. A saved file
+        // with no named settings is compared with the new one and the difference reported.
         "restore-config": #"""
         $saved = 'C:\Baton\config\{{host}}'
-        if (-not (Test-Path $saved)) { "nothing saved in $saved"; exit 1 }
-        Get-ChildItem $saved -Recurse -File | ForEach-Object {
-            $relative = $_.FullName.Substring($saved.Length)
-            Copy-Item $_.FullName (Join-Path $env:ExchangeInstallPath $relative) -Force
-            "restored $relative"
+        $encoded = '{{settings}}'
+        $settings = @()
+        if ($encoded -ne '') { $settings = @([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($encoded)) | ConvertFrom-Json) }
+        $failed = @()
+        foreach ($setting in $settings) {
+            $path = Join-Path $env:ExchangeInstallPath $setting.file
+            if (-not (Test-Path $path)) { $failed += "$($setting.file): the update left no such file"; continue }
+            $xml = New-Object System.Xml.XmlDocument
+            $xml.PreserveWhitespace = $true
+            $xml.Load($path)
+            if ($setting.appSetting) {
+                $name = "appSettings key $($setting.appSetting)"
+                $element = @($xml.SelectNodes('/configuration/appSettings/add') | Where-Object { $_.GetAttribute('key') -eq $setting.appSetting })[0]
+                $node = if ($element) { $element.Attributes['value'] } else { $null }
+            } else {
+                $name = $setting.xpath
+                $node = $xml.SelectSingleNode($setting.xpath)
+            }
+            if ($null -eq $node) { $failed += "$($setting.file): $name is gone after the update (it was to be '$($setting.value)')"; continue }
+            $current = if ($node -is [System.Xml.XmlAttribute]) { $node.Value } else { $node.InnerText }
+            if ($current -eq $setting.value) { "$($setting.file): $name is '$current' already"; continue }
+            "$($setting.file): $name reads '$current' after the update; set to '$($setting.value)' again"
+            if ($node -is [System.Xml.XmlAttribute]) { $node.Value = $setting.value } else { $node.InnerText = $setting.value }
+            $xml.Save($path)
         }
+        $named = @($settings | ForEach-Object { Split-Path $_.file -Leaf })
+        if (Test-Path $saved) {
+            Get-ChildItem $saved -Recurse -File | Where-Object { $named -notcontains $_.Name } | ForEach-Object {
+                $relative = $_.FullName.Substring($saved.Length)
+                $current = Join-Path $env:ExchangeInstallPath $relative
+                if (Test-Path $current) {
+                    $changes = @(Compare-Object (Get-Content $_.FullName) (Get-Content $current)).Count
+                    if ($changes) { "$relative differs in $changes lines from the copy saved before the update ($($_.FullName)); name its settings in custom-config to have them applied again" }
+                }
+            }
+        }
+        if ($failed) { $failed; exit 1 }
         """#,
         "rebalance-databases": """
         \(shell)

@@ -139,6 +139,26 @@ public actor RemoteTarget: Target {
         }
     }
 
+    /// The customised settings of `host` to apply again after its update, for
+    /// `restore-config`: JSON in base64, so that any value stands in a command as one word.
+    static func settings(of host: HostName, in inventory: Inventory) -> String {
+        struct Entry: Encodable {
+            var file: String
+            var appSetting: String?
+            var xpath: String?
+            var value: String
+        }
+        let settings = inventory.servers.first { $0.name == host }?.customSettings ?? []
+        guard !settings.isEmpty else { return "" }
+        let entries = settings.map { setting -> Entry in
+            switch setting.target {
+            case .appSetting(let key): Entry(file: setting.file, appSetting: key, value: setting.value)
+            case .xpath(let path): Entry(file: setting.file, xpath: path, value: setting.value)
+            }
+        }
+        return ((try? JSONEncoder().encode(entries)) ?? Data()).base64EncodedString()
+    }
+
     /// The machines `plan` acts on that the inventory says how to reach, in plan order.
     public static func hosts(of plan: Plan, in inventory: Inventory) -> [HostName] {
         var hosts: [HostName] = []
@@ -321,6 +341,7 @@ public actor RemoteTarget: Target {
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         values["backup-target"] = access.backupTarget ?? ""
+        values["settings"] = step.action == .restoreConfig ? settings(of: access.host, in: inventory) : ""
         // Setup's steps know the package's build (the licence switch its setup takes), and the
         // replication wait the Active Directory versions it brings.
         if [.prepareSchema, .prepareAD, .prepareDomains].contains(step.action), values["build"] == nil {

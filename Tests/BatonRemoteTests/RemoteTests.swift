@@ -541,6 +541,49 @@ struct ExchangePowerShellTests {
         #expect(redirect.contains("Get-Queue -Server $env:COMPUTERNAME") && redirect.contains("AddMinutes(15)"))
     }
 
+    @Test("restore-config applies the named settings again, never the old file: each read, shown and set; a setting the update removed fails")
+    func restoreSettings() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/mx-two-member-dag.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+            of: "custom-config: [web.config]",
+            with: #"custom-config: [EdgeTransport.exe.config, {file: 'FrontEnd\HttpProxy\owa\web.config', settings: [{app-setting: LogonFormat, value: 'CORP\user'}, {xpath: '/configuration/system.web/httpRuntime/@maxRequestLength', value: "65536 'quoted'"}]}]"#)
+            + "\nhosts:\n" + ["NWDC1", "NW-EX1", "NW-EX2", "NW-EDGE"].map { "  \($0): {address: \($0).example, backup-target: 'E:'}\n" }.joined()
+        let inventory = try InventoryLoader.parse(
+            bytes: Array(text.utf8), file: "settings.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let server = try #require(inventory.servers.first { $0.name == "NW-EX1" })
+        #expect(server.customConfig == ["EdgeTransport.exe.config", "web.config"])
+        #expect(server.customSettings.count == 2)
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        try RemoteTarget.validate(inventory, plan)
+        let step = try #require(plan.steps.first { $0.action == .restoreConfig })
+        let restore = try Self.script(step, inventory, plan)
+        #expect(!restore.contains("Copy-Item"), "the old file is never copied over the new one")
+        let encoded = try #require(restore.split(separator: "\n").first { $0.hasPrefix("$encoded = '") })
+            .dropFirst("$encoded = '".count).dropLast()
+        let decoded = try JSONSerialization.jsonObject(with: try #require(Data(base64Encoded: String(encoded))))
+        let settings = try #require(decoded as? [[String: String]])
+        #expect(settings.first == ["file": #"FrontEnd\HttpProxy\owa\web.config"#, "appSetting": "LogonFormat", "value": #"CORP\user"#])
+        #expect(settings.last?["xpath"] == "/configuration/system.web/httpRuntime/@maxRequestLength")
+        #expect(settings.last?["value"] == "65536 'quoted'", "any value travels, as base64")
+        #expect(restore.contains("is gone after the update") && restore.contains("$xml.Save($path)"))
+        #expect(restore.contains("Compare-Object"), "a saved file without named settings is compared")
+
+        for (bad, says) in [
+            ("{file: web.config, settings: [{app-setting: A}]}", "needs 'value'"),
+            ("{file: web.config, settings: [{app-setting: A, xpath: /a, value: b}]}", "exactly one of app-setting"),
+            ("{settings: []}", "needs 'file'"),
+        ] {
+            let broken = text.replacingOccurrences(of: "EdgeTransport.exe.config, {file", with: "\(bad), {file")
+            do {
+                _ = try InventoryLoader.parse(
+                    bytes: Array(broken.utf8), file: "settings.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+                Issue.record("\(bad) was accepted")
+            } catch { #expect("\(error)".contains("settings.yaml:15:") && "\(error)".contains(says), "\(bad): \(error)") }
+        }
+    }
+
     @Test("a host without a backup-target is named before anything runs; a target that is not a volume or a share is refused")
     func backupTarget() throws {
         let (inventory, plan) = try Self.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
