@@ -69,7 +69,7 @@ public struct CommandProfileSpec: Sendable, Hashable {
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
         "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer", "schema-version",
-        "organization-version", "domain-version", "backup-target", "settings",
+        "organization-version", "domain-version", "backup-target", "settings", "services",
     ]
 
     /// Placeholders a command cannot run without: a host that lacks one is named before the
@@ -99,6 +99,13 @@ public struct SettleSpec: Sendable, Hashable {
     public init(interval: Int, timeout: Int) {
         self.interval = interval
         self.timeout = timeout
+    }
+
+    /// How a plan says it: "Asked again every 30 s until it passes, for up to 30 min (a
+    /// profile's settle: changes this)."
+    public var sentence: String {
+        func words(_ seconds: Int) -> String { seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min" }
+        return "Asked again every \(words(interval)) until it passes, for up to \(words(timeout)) (a profile's settle: changes this)."
     }
 
     /// The checks whose state settles, and Baton's defaults for them: a DAG's copies

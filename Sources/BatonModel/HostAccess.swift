@@ -15,6 +15,8 @@ public struct HostAccess: Sendable, Hashable {
     /// Where Windows Server Backup writes this host's backups: a volume (`E:`) or a share
     /// (`\\backup01\exchange`).
     public var backupTarget: String?
+    /// The services `quiesce` stops on this host (names, `*` wildcards), instead of Baton's list.
+    public var quiesceServices: [String] = []
     public var location: SourceLocation
 
     public init(

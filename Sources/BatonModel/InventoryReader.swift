@@ -46,7 +46,9 @@ struct InventoryReader {
     static let packageKeys = [
         "id", "product", "kind", "requires", "level", "restart", "changes-store", "build", "update", "ad-versions",
     ]
-    static let hostKeys = ["address", "via", "user", "port", "profile", "logon", "backup-target"]
+    static let hostKeys = [
+        "address", "via", "user", "port", "profile", "logon", "backup-target", "quiesce-services",
+    ]
     /// Keys of `durations:`: every action, and the two kinds of install separately.
     static let durationKeys =
         Action.allCases.map(\.rawValue) + [
@@ -471,6 +473,15 @@ struct InventoryReader {
                 host: name, address: address, via: via, user: user, port: port, profile: profile, logon: logon,
                 location: fields.location(keyNode))
             access.backupTarget = map["backup-target"].flatMap { fields.string($0, "backup-target") }
+            access.quiesceServices =
+                map["quiesce-services"].flatMap { fields.list($0, "quiesce-services") }?.compactMap { node in
+                    guard let name = fields.string(node, "a service name") else { return nil }
+                    guard name.unicodeScalars.allSatisfy({ $0.isNameCharacter || $0 == "*" }), !name.hasPrefix("-") else {
+                        fields.fail(node, "'\(name.prefix(40))' is not a service name: letters, digits, '.', '_', '-' and '*'")
+                        return nil
+                    }
+                    return name
+                } ?? []
             hosts.append(access)
         }
         return hosts

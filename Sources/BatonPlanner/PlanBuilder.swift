@@ -37,6 +37,7 @@ struct PlanBuilder {
         }
         step.phase = phase
         step.rules = Self.interned(step.rules, in: &ruleLists)
+        if let wait = SettleSpec.defaults[step.action.rawValue] { step.why += " " + wait.sentence }
         steps.append(step)
         return step.id
     }

@@ -32,7 +32,7 @@ public struct CommandProfile: Sendable {
         case .exchangePowerShell:
             // Quiescing, the installer check, restarts and the probe are Windows's own.
             let shared = WindowsFailoverCluster.commands.filter {
-                ["quiesce", "check-installers", "restore-services", "restart", "probe"].contains($0.key)
+                ["check-installers", "restore-services", "restart", "probe"].contains($0.key)
             }
             commands = shared.merging(ExchangePowerShell.commands) { $1 }.merging(ExchangePowerShell.probes) { $1 }
                 .merging(spec?.commands ?? [:]) { $1 }
@@ -100,6 +100,7 @@ public struct CommandProfile: Sendable {
             case "address": [":", "[", "]"]
             case "backup-target": ["\\", ":"]
             case "settings": ["+", "/", "="]
+            case "services": [",", "*"]
             case "what", "keep", "domains", "files": [","]
             default: []
             }

@@ -125,6 +125,33 @@ enum ExchangePowerShell {
         if ($checks.Count -lt 3 -or $failed) { "the DAG's quorum is not healthy: " + (($checks | ForEach-Object { "$($_.Check) $($_.Result) $($_.Error)" }) -join '; '); exit 1 }
         "ClusterService, QuorumGroup and FileShareQuorum pass on $env:COMPUTERNAME"
         """,
+        // Rule quiesce (KB 328839) and mx-cu-av-disable: the services the host's quiesce-services
+        // names (wildcards allowed), or Baton's list of common antivirus, backup and monitoring
+        // agents, stopped and remembered for restore-services; then Microsoft's antivirus
+        // exclusions for Exchange ("Running Windows antivirus software on Exchange servers"),
+        // checked where Microsoft Defender runs (its exclusions are readable), or said to be
+        // unchecked.
+        "quiesce": #"""
+        New-Item -ItemType Directory -Force C:\Baton | Out-Null
+        $named = '{{services}}'
+        $running = @(Get-Service | Where-Object { $_.Status -eq 'Running' })
+        $stopped = if ($named -ne '') { @($running | Where-Object { $service = $_.Name; @($named.Split(',') | Where-Object { $service -like $_ }).Count -gt 0 }) } else { @($running | Where-Object { $_.Name -match '\#(WindowsFailoverCluster.interfering)' }) }
+        $stopped | ForEach-Object { Stop-Service -Name $_.Name -Force -ErrorAction Stop }
+        $stopped | ForEach-Object { $_.Name } | Set-Content C:\Baton\stopped-services.txt
+        if ($stopped) { "stopped: " + (($stopped | ForEach-Object { $_.Name }) -join ', ') }
+        elseif ($named -ne '') { "stopped nothing: none of $named runs here" }
+        else { "stopped nothing: none of Baton's list runs here (name yours in the host's quiesce-services)" }
+        if (Get-Command Get-MpPreference -ErrorAction SilentlyContinue) {
+            $preference = Get-MpPreference
+            $missing = @()
+            if (-not @($preference.ExclusionPath | Where-Object { $_ -and $env:ExchangeInstallPath -like "$($_.TrimEnd('\'))*" })) { $missing += "the folder $env:ExchangeInstallPath" }
+            foreach ($process in 'EdgeTransport.exe','Microsoft.Exchange.Store.Worker.exe','MSExchangeFrontendTransport.exe','MSExchangeTransport.exe') {
+                if (-not @($preference.ExclusionProcess | Where-Object { $_ -like "*$process" })) { $missing += "the process $process" }
+            }
+            if ($missing) { "Microsoft Defender does not exclude what Microsoft lists for Exchange: " + ($missing -join ', ') }
+            else { "Microsoft Defender excludes the Exchange folder and processes Microsoft lists" }
+        } else { "antivirus exclusions not checked: Microsoft Defender does not run here; check your antivirus against Microsoft's list for Exchange" }
+        """#,
         "check-pending-reboot": #"""
         $pending = @()
         if (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $pending += 'component servicing' }

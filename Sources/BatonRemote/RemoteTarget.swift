@@ -341,6 +341,7 @@ public actor RemoteTarget: Target {
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         values["backup-target"] = access.backupTarget ?? ""
+        values["services"] = access.quiesceServices.joined(separator: ",")
         values["settings"] = step.action == .restoreConfig ? settings(of: access.host, in: inventory) : ""
         // Setup's steps know the package's build (the licence switch its setup takes), and the
         // replication wait the Active Directory versions it brings.

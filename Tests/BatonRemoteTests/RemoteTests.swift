@@ -536,6 +536,12 @@ struct ExchangePowerShellTests {
         #expect(backup.contains("Split-Path ([string]$_.EdbFilePath); [string]$_.LogFolderPath"))
         #expect(backup.contains(#""-include:$($folders -join ',')" -allCritical -vssFull"#))
         #expect(backup.contains("$_.LastFullBackup -lt $started"))
+        // Quiesce stops the host's named services (or Baton's list) and says what it stopped,
+        // then checks Microsoft's antivirus exclusions where Defender can tell.
+        let quiesce = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .quiesce)
+        #expect(quiesce.contains("$named = ''") && quiesce.contains("McShield|"))
+        #expect(quiesce.contains("stopped nothing: none of Baton's list runs here"))
+        #expect(quiesce.contains("Get-MpPreference") && quiesce.contains("antivirus exclusions not checked"))
         // The queues drain before setup: only shadow and poison queues may hold messages.
         let redirect = try script("mx-two-member-dag.yaml", "exchange-2016-cu23", .redirectMessages)
         #expect(redirect.contains("Get-Queue -Server $env:COMPUTERNAME") && redirect.contains("AddMinutes(15)"))
