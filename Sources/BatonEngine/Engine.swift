@@ -246,11 +246,12 @@ public struct Engine: Sendable {
 }
 
 extension Engine {
-    /// A check of a state that settles, asked every `settle.interval` until it passes or
-    /// `settle.timeout` has passed: the journal keeps the last answer (with how long the wait
+    /// A check of a state that settles, asked every `interval` until it passes or
+    /// `timeout` has passed: the journal keeps the last answer (with how long the wait
     /// has been), not every poll. A stop request ends the wait with the step failed; a resume
     /// waits again from the start.
-    func wait(_ step: Step, run: RunID, _ settle: Settle) async throws -> Ended {
+    func wait(_ step: Step, run: RunID, _ spec: SettleSpec) async throws -> Ended {
+        let (interval, timeout) = (Duration.seconds(spec.interval), Duration.seconds(spec.timeout))
         let clock = ContinuousClock()
         let started = clock.now
         var polls = 0
@@ -270,16 +271,16 @@ extension Engine {
             try await journal.recordOutput(
                 run: run, step: step.id,
                 output: "still waiting after \(Self.words(waited)) (check \(polls)): \(answer.output ?? answer.message)")
-            if waited + settle.interval > settle.timeout {
+            if waited + interval > timeout {
                 return Ended(
                     id: step.id, state: .failed,
-                    message: "did not settle within \(Self.words(settle.timeout)); the last answer: \(answer.message)",
+                    message: "did not settle within \(Self.words(timeout)); the last answer: \(answer.message)",
                     rule: answer.rule)
             }
             if let reason = options.stopRequested() {
                 return Ended(id: step.id, state: .failed, message: "the wait was stopped (\(reason)); the last answer: \(answer.message)")
             }
-            try await Task.sleep(for: settle.interval)
+            try await Task.sleep(for: interval)
         }
     }
 

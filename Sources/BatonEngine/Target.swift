@@ -19,25 +19,13 @@ public struct StepResult: Sendable, Hashable {
     }
 }
 
-/// How a check of a state that settles is waited on: asked again every `interval` until it
-/// passes or `timeout` has passed since the first answer (a DAG's copies resynchronizing after
-/// a member returns, Active Directory replicating, the quorum coming back).
-public struct Settle: Sendable, Hashable {
-    public var interval: Duration
-    public var timeout: Duration
-
-    public init(interval: Duration, timeout: Duration) {
-        self.interval = interval
-        self.timeout = timeout
-    }
-}
-
 /// Where a plan's actions happen: the lab twin, or real hosts. A target performs one action
 /// and says what happened; it knows nothing of plans, order or journals.
 public protocol Target: Sendable {
-    /// How `step` is waited on when it checks a state that settles; nil: its first answer
-    /// stands.
-    func settle(for step: Step) -> Settle?
+    /// How `step` is waited on when it checks a state that settles (asked again every
+    /// `interval` seconds until it passes or `timeout` seconds have passed since its first
+    /// answer); nil: its first answer stands.
+    func settle(for step: Step) -> SettleSpec?
     /// Performs `step` and returns what happened. `run` names the run, so a target can tell
     /// the same step of two runs apart.
     func perform(_ step: Step, run: RunID) async throws -> StepResult
@@ -47,5 +35,5 @@ public protocol Target: Sendable {
 }
 
 extension Target {
-    public func settle(for step: Step) -> Settle? { nil }
+    public func settle(for step: Step) -> SettleSpec? { nil }
 }

@@ -92,7 +92,7 @@ public struct CommandProfileSpec: Sendable, Hashable {
 }
 
 /// How a check of a state that settles is waited on, in seconds (a profile's `settle:`).
-public struct SettleSpec: Sendable, Hashable {
+public struct SettleSpec: Sendable, Hashable, Codable {
     public var interval: Int
     public var timeout: Int
 

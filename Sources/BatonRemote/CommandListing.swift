@@ -34,13 +34,7 @@ public struct RenderedCommand: Sendable, Hashable, Codable {
     public var text: String
     /// For a check of a state that settles: asked again every `interval` seconds for up to
     /// `timeout` seconds until it passes.
-    public var settle: Wait?
-
-    /// How a command is asked again, in seconds.
-    public struct Wait: Sendable, Hashable, Codable {
-        public var interval: Int
-        public var timeout: Int
-    }
+    public var settle: SettleSpec?
 }
 
 extension RemoteTarget {
@@ -99,7 +93,7 @@ extension RemoteTarget {
                 if let spec = profile.settle[step.action.rawValue], var last = byHost[host]?.popLast(),
                     last.role == .command
                 {
-                    last.settle = RenderedCommand.Wait(interval: spec.interval, timeout: spec.timeout)
+                    last.settle = spec
                     byHost[host]?.append(last)
                 }
                 render(step.action.rawValue, .check, step: step.id.rawValue, check: true, values)

@@ -228,11 +228,11 @@ public actor RemoteTarget: Target {
 
     /// How a check of a state that settles is waited on: the host's profile says (Baton's
     /// defaults unless its `settle:` replaces them).
-    public nonisolated func settle(for step: Step) -> Settle? {
-        guard let host = Self.hostName(for: step, in: inventory), let access = inventory.access(host),
-            let spec = Self.profile(for: access, in: inventory).settle[step.action.rawValue]
-        else { return nil }
-        return Settle(interval: .seconds(spec.interval), timeout: .seconds(spec.timeout))
+    public nonisolated func settle(for step: Step) -> SettleSpec? {
+        guard let host = Self.hostName(for: step, in: inventory), let access = inventory.access(host) else {
+            return nil
+        }
+        return Self.profile(for: access, in: inventory).settle[step.action.rawValue]
     }
 
     /// On resume, for a step that was in flight: a profile's check says whether it took
