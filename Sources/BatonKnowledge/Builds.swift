@@ -32,3 +32,16 @@ public enum Builds {
         return "Version \(version) (Build \(number)\(suffix))"
     }
 }
+
+extension Builds {
+    /// Whether build `a` ("15.2.1748.10") is lower than `b`, part by part as numbers; false
+    /// when either is not a dotted build.
+    public static func isLower(_ a: String, than b: String) -> Bool {
+        let parts = { (text: String) -> [Int]? in
+            let numbers = text.split(separator: ".").map { Int($0) }
+            return numbers.contains(nil) || numbers.isEmpty ? nil : numbers.compactMap { $0 }
+        }
+        guard let left = parts(a), let right = parts(b) else { return false }
+        return left.lexicographicallyPrecedes(right)
+    }
+}

@@ -50,6 +50,9 @@ extension Rule.ID {
 
     // How Baton logs on to Windows.
     public static let windowsNetworkLogon = Self(rawValue: "windows-network-logon")
+    // What runs against what the inventory says.
+    public static let mxNoDowngrade = Self(rawValue: "mx-no-downgrade")
+    public static let inventoryDrift = Self(rawValue: "inventory-drift")
 }
 
 extension Rule {
@@ -160,6 +163,20 @@ extension Rule {
             Before a member enters maintenance, and after it leaves, every database copy of its DAG is healthy: \
             status Healthy or Mounted, copy and replay queues near zero, content index healthy \
             (Get-MailboxDatabaseCopyStatus). The next member waits for that.
+            """),
+        Rule(
+            .mxNoDowngrade, .check, source: .baton, section: inferred,
+            """
+            Exchange setup upgrades a server; it never takes one back to an earlier build. A package whose build \
+            is lower than the server's fails there, whatever the inventory says: Microsoft documents no way back \
+            but removing Exchange and installing the earlier build (and restoring the databases).
+            """),
+        Rule(
+            .inventoryDrift, .check, source: .baton, section: inferred,
+            """
+            Before a rollout, each server runs the build the inventory says. A difference (a server updated by \
+            hand, a rehearsal twin left at a later build) means the plan was made for an organization that no \
+            longer exists: update the inventory, or start the rehearsal from a fresh twin.
             """),
         Rule(
             .windowsNetworkLogon, .check, source: .microsoft, section: win32OpenSSH,

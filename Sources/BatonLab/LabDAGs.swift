@@ -446,6 +446,11 @@ extension LabTwin {
                 "setup stopped: Active Directory is not prepared for \(package.id) (schema \(state.activeDirectory.schema), organization \(state.activeDirectory.organization)); run /PrepareSchema and /PrepareAD first",
                 rule: .mxADPrepWhen)
         }
+        if let running = machine.build, let media = package.build, Builds.isLower(media, than: running) {
+            return .failure(
+                "setup stopped on \(host): it runs \(machine.product?.rawValue ?? "?") \(machine.level?.rawValue ?? "?") (build \(running)), newer than \(package.id)'s \(media); setup does not take a server back to an earlier build",
+                rule: .mxNoDowngrade)
+        }
         var applied = "installed \(package.id) on \(host)"
         switch package.kind {
         case .cumulativeUpdate:

@@ -12,11 +12,35 @@ public struct Preflight: Sendable {
     public let plan: Plan
     /// Backups older than this (virtual seconds) do not count as fresh.
     public let maximumBackupAge: Double
+    /// The inventory the plan was made from: each server the plan updates must run what it
+    /// says (rule `inventory-drift`). Nil skips that check.
+    public let inventory: Inventory?
 
-    public init(twin: LabTwin, plan: Plan, maximumBackupAge: Double = 24 * 3600) {
+    public init(twin: LabTwin, plan: Plan, maximumBackupAge: Double = 24 * 3600, inventory: Inventory? = nil) {
         self.twin = twin
         self.plan = plan
         self.maximumBackupAge = maximumBackupAge
+        self.inventory = inventory
+    }
+
+    /// Each server the plan installs on runs, in the twin, the product and level the inventory
+    /// says; a difference is named, machine by machine (rule `inventory-drift`).
+    func drift(installing: Set<HostName>) -> [CheckResult] {
+        guard let inventory else { return [] }
+        var said: [HostName: ExchangeInstall] = [:]
+        for server in inventory.servers { said[server.name] = server.install }
+        for cluster in inventory.clusters { for node in cluster.nodes { said[node.name] = node.install } }
+        return installing.sorted().compactMap { name in
+            guard let install = said[name], let host = twin.hosts[name] else { return nil }
+            guard host.product != install.product || host.level != install.level else { return nil }
+            let runs = "\(host.product?.rawValue ?? "?") \(host.level?.rawValue ?? "?")\(host.build.map { " (\($0))" } ?? "")"
+            let says = "\(install.product.rawValue) \(install.level.rawValue)\(Builds.build(install.product, install.level).map { " (\($0))" } ?? "")"
+            return CheckResult(
+                status: .fail, check: "drift", subject: name,
+                detail:
+                    "runs \(runs); the inventory says \(says): update the inventory, or rehearse on a fresh twin (--fresh-lab)",
+                rule: .inventoryDrift)
+        }
     }
 
     public func run() -> [CheckResult] {
@@ -46,7 +70,8 @@ public struct Preflight: Sendable {
                             "offline (\(offline.joined(separator: ", "))) on \(group.owner): bring it online first; look for event 1025",
                         rule: .e2003Event1025))
         }
-        return results + modernChecks(installing: installing) + Self.network(twin, plan)
+        return drift(installing: installing) + results + modernChecks(installing: installing)
+            + Self.network(twin, plan)
     }
 
     /// The twin's answer to the network probe: a server the plan acts on that is reached with

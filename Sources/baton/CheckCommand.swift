@@ -61,7 +61,9 @@ struct CheckCommand: AsyncParsableCommand {
                 Terminal.error("error: \(refusal). Nothing was checked.\n")
                 throw ExitCode(ExitStatus.badInput)
             }
-            results = Preflight(twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600).run()
+            results = Preflight(
+                twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600, inventory: inventory
+            ).run()
         }
         let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)
         Terminal.out("\("STATUS".padded(7)) \("CHECK".padded(widths.0)) \("SUBJECT".padded(widths.1)) DETAIL\n")

@@ -63,4 +63,32 @@ struct FaultRunTests {
         let resumed = try await BatonProcess.finish(["resume", "run-1", "--state", state, "--yes"])
         #expect(resumed.status == 0, "\(resumed.stdout.suffix(800))")
     }
+
+    /// A twin taken to Exchange SE, then asked for 2019 CU15's security update: setup refuses
+    /// to go back, and baton check says the twin no longer runs what the inventory says.
+    @Test("a downgrade is refused on the twin, and baton check names each machine that drifted from the inventory")
+    func downgradeAndDrift() async throws {
+        let example = "examples/mx-standalone-to-se.yaml"
+        let state = BatonProcess.temporaryPath("baton-downgrade")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let se = try await BatonProcess.finish(["run", example, "--package", "exchange-se-rtm", "--state", state, "--yes"])
+        #expect(se.status == 0, "\(se.stdout.suffix(600))")
+
+        let su = "exchange-2019-cu15-feb26-su"
+        let check = try await BatonProcess.finish(["check", example, "--package", su, "--state", state])
+        #expect(check.status == 1, "\(check.stdout)")
+        let drift = check.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") && $0.contains(" drift ") }
+        #expect(!drift.isEmpty, "\(check.stdout)")
+        #expect(
+            drift.allSatisfy {
+                $0.contains("runs exchange-se rtm (15.2.2562.17); the inventory says exchange-2019 cu15 (15.2.1748.10)")
+            }, "\(drift)")
+
+        let back = try await BatonProcess.finish(["run", example, "--package", su, "--state", state, "--yes"])
+        #expect(back.status == 1, "\(back.stdout.suffix(600))")
+        #expect(back.stdout.contains("newer than \(su)'s 15.2.1748.43; setup does not take a server back to an earlier build"), "\(back.stdout.suffix(1200))")
+        #expect(back.stdout.contains("mx-no-downgrade"), "the rule is named")
+        let shown = try await BatonProcess.finish(["lab", "show", "--state", state])
+        #expect(shown.stdout.contains("TS-EX1         up   exchange-se rtm (build 15.2.2562.17)"), "nothing went back: \(shown.stdout.prefix(600))")
+    }
 }
