@@ -38,6 +38,7 @@ public struct PackageCatalogue: Sendable {
         securityUpdate("exchange-2016-cu23-feb26-su", .exchange2016, for: .cu23, "feb26-su", build: "15.1.2507.66"),
         cumulativeUpdate("exchange-2019-cu14", .exchange2019, .cu14, ad: ad2019CU14),
         cumulativeUpdate("exchange-2019-cu15", .exchange2019, .cu15, ad: ad2019CU15),
+        securityUpdate("exchange-2019-cu14-feb26-su", .exchange2019, for: .cu14, "feb26-su", build: "15.2.1544.39"),
         securityUpdate("exchange-2019-cu15-feb26-su", .exchange2019, for: .cu15, "feb26-su", build: "15.2.1748.43"),
         cumulativeUpdate("exchange-se-rtm", .exchangeSE, .rtm, ad: ad2019CU15),
         securityUpdate("exchange-se-rtm-feb26-su", .exchangeSE, for: .rtm, "feb26-su", build: "15.2.2562.37"),
@@ -74,4 +75,24 @@ public struct PackageCatalogue: Sendable {
     public func package(_ id: String) -> Package? {
         packages.first { $0.id.lowercased() == id.lowercased() }
     }
+}
+
+/// Where each product stands in Microsoft's lifecycle (Microsoft Learn, the products'
+/// lifecycle pages): what `baton packages` shows, and why a plan for a product past its end of
+/// support says so.
+public enum Support {
+    /// The product's status in a few words.
+    public static func status(_ product: Product) -> String {
+        switch product {
+        case .exchange55: "out of support since 2006-01-10"
+        case .exchange2000: "out of support since 2011-01-11"
+        case .exchange2003: "out of support since 2014-04-08"
+        case .exchange2013: "out of support since 2023-04-11"
+        case .exchange2016, .exchange2019: "past extended support since 2025-10-14: updates only through the Extended Security Update program"
+        case .exchangeSE: "supported (Modern Lifecycle Policy)"
+        }
+    }
+
+    /// Whether Microsoft still supports the product.
+    public static func isSupported(_ product: Product) -> Bool { product == .exchangeSE }
 }

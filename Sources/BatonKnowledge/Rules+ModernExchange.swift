@@ -53,6 +53,7 @@ extension Rule.ID {
     // What runs against what the inventory says.
     public static let mxNoDowngrade = Self(rawValue: "mx-no-downgrade")
     public static let inventoryDrift = Self(rawValue: "inventory-drift")
+    public static let mxSupportStatus = Self(rawValue: "mx-support-status")
 }
 
 extension Rule {
@@ -163,6 +164,13 @@ extension Rule {
             Before a member enters maintenance, and after it leaves, every database copy of its DAG is healthy: \
             status Healthy or Mounted, copy and replay queues near zero, content index healthy \
             (Get-MailboxDatabaseCopyStatus). The next member waits for that.
+            """),
+        Rule(
+            .mxSupportStatus, .fact, source: .microsoft, section: "Microsoft: the lifecycle pages of Exchange Server 2013, 2016, 2019 and Subscription Edition",
+            """
+            Exchange 2013 left support on 2023-04-11; Exchange 2016 and 2019 left extended support on 2025-10-14, \
+            after which their updates come only through the Extended Security Update program; Exchange Server \
+            Subscription Edition follows the Modern Lifecycle Policy. A plan for an unsupported product says so.
             """),
         Rule(
             .mxNoDowngrade, .check, source: .baton, section: inferred,

@@ -74,6 +74,12 @@ struct ModernPlanner {
         let durations = ActionDurations(overrides: inventory.durations)
         let servers = inventory.servers.filter { verdict($0) == .applies }
         warnLeftAlone(&builder)
+        if let product = Product(rawValue: package.target.rawValue), product.isModern, !Support.isSupported(product) {
+            builder.warn(
+                .mxSupportStatus,
+                "\(product.rawValue) is \(Support.status(product)); Microsoft's path forward is Exchange Server Subscription Edition."
+            )
+        }
         guard !servers.isEmpty else {
             builder.warn(
                 .packageApplicability,
@@ -247,8 +253,10 @@ struct ModernPlanner {
                 builder.add(
                     Step(
                         .backup(host: server.name, what: what), rules: [.mxCUBackupFirst],
-                        why:
-                            "\(server.name)'s system state\(databases), tested, before anything changes: a cumulative update has no undo."
+                        why: "\(server.name)'s system state\(databases), tested, before anything changes: "
+                            + (package.kind == .securityUpdate
+                                ? "a security update can be uninstalled, but one that fails midway can leave the server unable to start its services, and the backup is the way back."
+                                : "a cumulative update has no undo.")
                     ), after: []))
         }
         return builder.join(

@@ -23,7 +23,7 @@ struct PackagesCommand: ParsableCommand {
             }
         }
         Terminal.out(
-            "\("id".padded(28)) \("for".padded(14)) \("kind".padded(18)) \("level".padded(9)) \("build".padded(13)) \("restart".padded(11)) AD schema/org/domain\n"
+            "\("id".padded(28)) \("for".padded(14)) \("kind".padded(18)) \("level".padded(9)) \("build".padded(13)) \("restart".padded(11)) \("AD schema/org/domain".padded(21)) support\n"
         )
         for package in catalogue.packages {
             let level =
@@ -35,7 +35,7 @@ struct PackagesCommand: ParsableCommand {
                     .joined(separator: "/")
             }
             Terminal.out(
-                "\(package.id.padded(28)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(18)) \(level.padded(9)) \((package.build ?? "-").padded(13)) \(package.restart.rawValue.padded(11)) \(ad ?? "-")\n"
+                "\(package.id.padded(28)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(18)) \(level.padded(9)) \((package.build ?? "-").padded(13)) \(package.restart.rawValue.padded(11)) \((ad ?? "-").padded(21)) \(Product(rawValue: package.target.rawValue).map(Support.status) ?? "-")\n"
             )
         }
     }
