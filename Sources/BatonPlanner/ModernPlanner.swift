@@ -645,12 +645,24 @@ struct ModernPlanner {
         for (site, members) in Self.grouped(servers, by: { $0.site ?? "-" }) {
             builder.phase = site == "-" ? "edge" : "edge \(site)"
             var chain = Chain(after: start)
+            // The site's Edge servers as the inventory has them, updated or not: with one, the
+            // site takes no Internet mail while it is out.
+            let siteEdges = inventory.servers.filter { $0.role == .edge && ($0.site ?? "-") == site }
             for server in members {
                 let host = server.name
+                let alone = siteEdges.count == 1
+                if alone {
+                    builder.warn(
+                        .mxEdgeMaintenance,
+                        "\(host) is the only Edge server\(site == "-" ? "" : " of site \(site)"): Internet mail that comes in through it stops from its drain to its resume (sending servers queue and retry); schedule it in a quiet hour, or point MX at another site meanwhile."
+                    )
+                }
                 chain.then(
                     Step(
                         .drainTransport(host: host), rules: [.mxEdgeMaintenance],
-                        why: "\(host) stops accepting mail; the site's other Edge servers take it meanwhile."),
+                        why: alone
+                            ? "\(host) stops accepting mail; it is the only Edge server\(site == "-" ? "" : " of \(site)"), so Internet mail through it waits in the senders' queues until it resumes."
+                            : "\(host) stops accepting mail; the site's other Edge servers take it meanwhile."),
                     in: &builder)
                 chain.then(
                     Step(

@@ -26,3 +26,17 @@ struct SupportTests {
         #expect(cu.steps.contains { $0.action == .backup && $0.why.contains("a cumulative update has no undo") })
     }
 }
+
+@Suite("A site's only Edge server")
+struct LoneEdgeTests {
+    @Test("a site whose only Edge server is updated gets a warning, and the drain says what really happens; two Edge servers cover each other")
+    func loneEdge() throws {
+        let (_, _, lone) = try Examples.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
+        #expect(lone.warnings.contains { $0.rule == .mxEdgeMaintenance && $0.message.hasPrefix("NW-EDGE is the only Edge server of site MAIN") })
+        let drain = try #require(lone.steps.first { $0.action == .drainTransport && $0.host == "NW-EDGE" })
+        #expect(drain.why.contains("waits in the senders' queues") && !drain.why.contains("other Edge servers take it"))
+        let (_, _, pair) = try Examples.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        #expect(!pair.warnings.contains { $0.message.contains("only Edge server") })
+        #expect(pair.steps.filter { $0.action == .drainTransport && ["EDGE1", "EDGE2"].contains($0.host?.spelling ?? "") }.allSatisfy { $0.why.contains("other Edge servers take it") })
+    }
+}
