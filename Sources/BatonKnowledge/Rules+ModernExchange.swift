@@ -54,6 +54,7 @@ extension Rule.ID {
     public static let mxNoDowngrade = Self(rawValue: "mx-no-downgrade")
     public static let inventoryDrift = Self(rawValue: "inventory-drift")
     public static let mxSupportStatus = Self(rawValue: "mx-support-status")
+    public static let mxExtendedProtection = Self(rawValue: "mx-extended-protection")
 }
 
 extension Rule {
@@ -164,6 +165,15 @@ extension Rule {
             Before a member enters maintenance, and after it leaves, every database copy of its DAG is healthy: \
             status Healthy or Mounted, copy and replay queues near zero, content index healthy \
             (Get-MailboxDatabaseCopyStatus). The next member waits for that.
+            """),
+        Rule(
+            .mxExtendedProtection, .gate, source: .microsoft,
+            section: "Microsoft: Configure Windows Extended Protection in Exchange Server",
+            """
+            Exchange Server 2019 CU14 and later (and SE) switch Extended Protection on during setup. Before a \
+            server below CU14 takes it, confirm that no load balancer offloads or bridges TLS for it, that hybrid \
+            and the documented configurations are supported, or keep it off for that server \
+            (extended-protection: skip, setup's /DoNotEnableEP; front-end-ews-only, /DoNotEnableEP_FEEWS).
             """),
         Rule(
             .mxSupportStatus, .fact, source: .microsoft, section: "Microsoft: the lifecycle pages of Exchange Server 2013, 2016, 2019 and Subscription Edition",

@@ -69,7 +69,7 @@ public struct CommandProfileSpec: Sendable, Hashable {
     public static let placeholders: Set<String> = [
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
         "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer", "schema-version",
-        "organization-version", "domain-version", "backup-target", "settings", "services",
+        "organization-version", "domain-version", "backup-target", "settings", "services", "setup-switches",
     ]
 
     /// Placeholders a command cannot run without: a host that lacks one is named before the

@@ -38,7 +38,7 @@ struct InventoryReader {
     static let sshKeys = ["config", "connect-timeout", "logon"]
     static let serverKeys = [
         "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
-        "installed", "site", "update", "custom-config",
+        "installed", "site", "update", "custom-config", "extended-protection",
     ]
     static let clusterKeys = ["name", "product", "level", "os", "mode", "nodes", "cluster-group", "virtual-servers"]
     static let nodeKeys = ["name", "product", "level", "os", "components", "adc-custom-maps", "running", "installed"]
@@ -167,6 +167,13 @@ struct InventoryReader {
         var server = Server(
             name: name, install: install, role: role, pool: pool, edition: edition, location: fields.location(node))
         (server.site, server.update, server.customConfig, server.customSettings) = modernKeys
+        if let choice = map["extended-protection"] {
+            if install.product.isModern {
+                server.extendedProtection = fields.choice(choice, "extended-protection")
+            } else {
+                fields.fail(choice, "\(what): 'extended-protection' is for Exchange 2013 and later, not \(install.product.rawValue)")
+            }
+        }
         return server
     }
 

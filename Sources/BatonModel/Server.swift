@@ -86,6 +86,9 @@ public struct Server: Sendable, Hashable {
     /// The settings of those files to apply again after the update, each named (an
     /// appSettings key, or an XPath) with the value to carry.
     public var customSettings: [ConfigSetting] = []
+    /// Exchange 2019 CU14 and later switch Extended Protection on during setup; an
+    /// administrator whose load balancer offloads TLS keeps it off (`extended-protection`).
+    public var extendedProtection: ExtendedProtectionChoice?
     public var location: SourceLocation
 
     public init(
@@ -125,5 +128,22 @@ public struct ConfigSetting: Sendable, Hashable {
         self.target = target
         self.value = value
         self.location = location
+    }
+}
+
+/// What setup does with Extended Protection on a server going to Exchange 2019 CU14 or later
+/// (Microsoft Learn, "Configure Windows Extended Protection in Exchange Server").
+public enum ExtendedProtectionChoice: String, Sendable, Hashable, CaseIterable {
+    /// Leave it off: setup gets `/DoNotEnableEP`.
+    case skip
+    /// Only for Exchange Web Services on the front end: `/DoNotEnableEP_FEEWS`.
+    case frontEndEWSOnly = "front-end-ews-only"
+
+    /// The switch setup takes for it.
+    public var setupSwitch: String {
+        switch self {
+        case .skip: "/DoNotEnableEP"
+        case .frontEndEWSOnly: "/DoNotEnableEP_FEEWS"
+        }
     }
 }

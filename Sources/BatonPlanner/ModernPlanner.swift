@@ -222,6 +222,19 @@ struct ModernPlanner {
 
     // MARK: Prepare
 
+    /// Servers that this cumulative update takes from below Exchange 2019 CU14 to CU14 or
+    /// later (or SE), where setup switches Extended Protection on, and for which the inventory
+    /// did not choose (`extended-protection`). Edge servers have no client access to protect.
+    func extendedProtectionServers() -> [HostName] {
+        guard package.kind == .cumulativeUpdate, let target = package.product else { return [] }
+        let landsOnEP = target == .exchangeSE || (target == .exchange2019 && (package.level ?? .rtm) >= .cu14)
+        guard landsOnEP else { return [] }
+        return inventory.servers.filter { server in
+            verdict(server) == .applies && server.role != .edge && server.extendedProtection == nil
+                && server.install.product == .exchange2019 && server.install.level < .cu14
+        }.map(\.name)
+    }
+
     /// The release-notes gate and rule `mx-cu-backup-first`: domain controllers, then every
     /// Exchange server of the product line with the databases whose active copy it holds.
     func prepare(_ builder: inout PlanBuilder) -> [StepID] {
@@ -259,8 +272,19 @@ struct ModernPlanner {
                                 : "a cumulative update has no undo.")
                     ), after: []))
         }
+        var gates = [gate]
+        let protected = extendedProtectionServers()
+        if !protected.isEmpty {
+            gates.append(
+                builder.add(
+                    Step(
+                        .approve(gate: Gate.extendedProtection), rules: [.mxExtendedProtection],
+                        why:
+                            "\(package.id) switches Extended Protection on for \(protected.map(\.spelling).joined(separator: ", ")) (Exchange 2019 CU14 and later do). Confirm that no load balancer offloads or bridges TLS for them and that hybrid and your other configurations support it (Microsoft Learn, Configure Windows Extended Protection in Exchange Server), or set extended-protection: skip on a server to keep it off."
+                    ), after: []))
+        }
         return builder.join(
-            "ready to update", [gate] + backups, rules: [.mxCUBackupFirst, .releaseNotes],
+            "ready to update", gates + backups, rules: [.mxCUBackupFirst, .releaseNotes],
             why: "Nothing changes anywhere before the release notes are read and every backup is taken.")
     }
 

@@ -21,6 +21,8 @@ public enum Gate {
     public static let activeDirectoryVersions = "active-directory-versions"
     /// Exchange 2013 and later: an operator prepares Active Directory where setup must run.
     public static let activeDirectoryPreparation = "active-directory-preparation"
+    /// Exchange 2019 CU14 and later: Extended Protection is switched on by setup.
+    public static let extendedProtection = "extended-protection"
 }
 
 /// The cluster group's name in `move-group` steps, as opposed to an EVS's name.

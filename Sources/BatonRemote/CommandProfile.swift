@@ -101,6 +101,7 @@ public struct CommandProfile: Sendable {
             case "backup-target": ["\\", ":"]
             case "settings": ["+", "/", "="]
             case "services": [",", "*"]
+            case "setup-switches": ["/"]
             case "what", "keep", "domains", "files": [","]
             default: []
             }

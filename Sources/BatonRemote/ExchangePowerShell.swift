@@ -276,7 +276,10 @@ enum ExchangePowerShell {
         "install": setup.replacingOccurrences(of: "Setup.exe", with: "{{installer}}") + #"""
 
             if ('{{kind}}' -eq 'cumulative-update') {
-                & $setup /Mode:Upgrade $license
+                # Extended Protection kept off where the inventory says (extended-protection).
+                $extendedProtection = '{{setup-switches}}'
+                if ($extendedProtection -ne '') { & $setup /Mode:Upgrade $license $extendedProtection }
+                else { & $setup /Mode:Upgrade $license }
                 exit $LASTEXITCODE
             }
             $process = Start-Process msiexec.exe -ArgumentList '/update', "`"$setup`"", '/quiet', '/norestart' -Wait -PassThru

@@ -342,6 +342,9 @@ public actor RemoteTarget: Target {
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         values["backup-target"] = access.backupTarget ?? ""
         values["services"] = access.quiesceServices.joined(separator: ",")
+        values["setup-switches"] =
+            step.action == .install && package.kind == .cumulativeUpdate
+            ? inventory.servers.first { $0.name == access.host }?.extendedProtection?.setupSwitch ?? "" : ""
         values["settings"] = step.action == .restoreConfig ? settings(of: access.host, in: inventory) : ""
         // Setup's steps know the package's build (the licence switch its setup takes), and the
         // replication wait the Active Directory versions it brings.

@@ -40,3 +40,58 @@ struct LoneEdgeTests {
         #expect(pair.steps.filter { $0.action == .drainTransport && ["EDGE1", "EDGE2"].contains($0.host?.spelling ?? "") }.allSatisfy { $0.why.contains("other Edge servers take it") })
     }
 }
+
+@Suite("Extended Protection on the way to Exchange 2019 CU14 and later")
+struct ExtendedProtectionTests {
+    static func inventory(_ edit: (String) -> String = { $0 }) throws -> Inventory {
+        let text = try String(contentsOf: Examples.directory.appendingPathComponent("mx-stretched-dag.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "level: cu14", with: "level: cu13")
+        return try InventoryLoader.parse(
+            bytes: Array(edit(text).utf8), file: "ep.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+    }
+
+    static func plan(_ inventory: Inventory, _ id: String = "exchange-2019-cu15") throws -> Plan {
+        let package = try #require(PackageCatalogue(inventory: inventory).package(id))
+        return try Planner(inventory: inventory, package: package).plan()
+    }
+
+    @Test("CU13 to CU15: a gate names the servers and what to confirm; Edge servers are not among them")
+    func gate() throws {
+        let plan = try Self.plan(try Self.inventory())
+        let gate = try #require(plan.steps.first { $0.gate == Gate.extendedProtection })
+        #expect(gate.rules == [.mxExtendedProtection])
+        #expect(gate.why.contains("MBX1, MBX2, MBX3, MBX4") && !gate.why.contains("EDGE"))
+        #expect(gate.why.contains("offloads or bridges TLS"))
+        // Nothing changes before it is approved: it joins the release notes and the backups.
+        #expect(plan.steps.contains { $0.action == .milestone && $0.after.contains(gate.id) })
+        // From CU14 on, setup has already switched it on: no gate.
+        let (_, _, fromCU14) = try Examples.plan("mx-stretched-dag.yaml", "exchange-2019-cu15")
+        #expect(!fromCU14.steps.contains { $0.gate == Gate.extendedProtection })
+    }
+
+    @Test("extended-protection: skip on every server removes the gate; an Exchange 2003 server cannot say it")
+    func skip() throws {
+        let skipped = try Self.inventory {
+            $0.replacingOccurrences(of: "site: HQ, custom-config", with: "site: HQ, extended-protection: skip, custom-config")
+                .replacingOccurrences(of: "site: HQ, running", with: "site: HQ, extended-protection: skip, running")
+                .replacingOccurrences(of: "site: DR, running", with: "site: DR, extended-protection: front-end-ews-only, running")
+        }
+        #expect(skipped.servers.filter { $0.role != .edge }.allSatisfy { $0.extendedProtection != nil })
+        #expect(!(try Self.plan(skipped)).steps.contains { $0.gate == Gate.extendedProtection })
+        #expect(ExtendedProtectionChoice.frontEndEWSOnly.setupSwitch == "/DoNotEnableEP_FEEWS")
+
+        let text = """
+            organization: o
+            servers:
+              - {name: A, product: exchange-2003, level: sp1, os: windows-2003, extended-protection: skip}
+              - {name: B, product: exchange-2019, level: cu13, os: windows-2022, extended-protection: sometimes}
+            """
+        do {
+            _ = try InventoryLoader.parse(text: text, file: "bad.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+            Issue.record("accepted")
+        } catch {
+            #expect("\(error)".contains("bad.yaml:3:") && "\(error)".contains("is for Exchange 2013 and later"))
+            #expect("\(error)".contains("bad.yaml:4:") && "\(error)".contains("'sometimes' is not one of: skip, front-end-ews-only"))
+        }
+    }
+}

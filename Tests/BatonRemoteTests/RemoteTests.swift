@@ -622,6 +622,28 @@ struct ExchangePowerShellTests {
         try RemoteTarget.validate(share, plan)
     }
 
+    @Test("extended-protection: skip puts /DoNotEnableEP on that server's setup, and only there")
+    func extendedProtectionSwitch() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/mx-stretched-dag.yaml").path
+        let names = ["DC1", "DC2", "MBX1", "MBX2", "MBX3", "MBX4", "EDGE1", "EDGE2"]
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "level: cu14", with: "level: cu13")
+            .replacingOccurrences(
+                of: "{name: MBX2, product: exchange-2019, level: cu13,",
+                with: "{name: MBX2, product: exchange-2019, level: cu13, extended-protection: skip,")
+            + "\nhosts:\n" + names.map { "  \($0): {address: \($0).example, backup-target: 'E:'}\n" }.joined()
+        let inventory = try InventoryLoader.parse(
+            bytes: Array(text.utf8), file: "ep.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+        let plan = try Planner(inventory: inventory, package: package).plan()
+        func install(_ host: HostName) throws -> String {
+            try Self.script(try #require(plan.steps.first { $0.action == .install && $0.host == host }), inventory, plan)
+        }
+        #expect(try install("MBX2").contains("$extendedProtection = '/DoNotEnableEP'"))
+        #expect(try install("MBX1").contains("$extendedProtection = ''"))
+    }
+
     @Test("the licence switch follows the package's build: a custom Exchange 2016 CU21 gets the plain switch's build")
     func licenceByBuild() throws {
         let text = """
