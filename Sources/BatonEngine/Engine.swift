@@ -255,12 +255,14 @@ extension Engine {
         let clock = ContinuousClock()
         let started = clock.now
         var polls = 0
+        // The time waited: the wall clock's, or the pauses' on a target whose clock is its own.
+        var paused = Duration.zero
         onEvent(.started(step: step, attempt: 1))
         while true {
             try await options.confirmOwnership()
             let answer = try await performWithinLimit(step, run: run)
             polls += 1
-            let waited = clock.now - started
+            let waited = max(clock.now - started, paused)
             if answer.succeeded {
                 if let output = answer.output, !output.isEmpty {
                     try await journal.recordOutput(run: run, step: step.id, output: output)
@@ -280,7 +282,8 @@ extension Engine {
             if let reason = options.stopRequested() {
                 return Ended(id: step.id, state: .failed, message: "the wait was stopped (\(reason)); the last answer: \(answer.message)")
             }
-            try await Task.sleep(for: interval)
+            try await target.pause(seconds: spec.interval)
+            paused += interval
         }
     }
 

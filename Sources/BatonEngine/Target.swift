@@ -26,6 +26,9 @@ public protocol Target: Sendable {
     /// `interval` seconds until it passes or `timeout` seconds have passed since its first
     /// answer); nil: its first answer stands.
     func settle(for step: Step) -> SettleSpec?
+    /// Lets `seconds` pass before a settling check is asked again: the wall clock for real
+    /// hosts, the twin's own clock (at its speed) for the lab.
+    func pause(seconds: Int) async throws
     /// Performs `step` and returns what happened. `run` names the run, so a target can tell
     /// the same step of two runs apart.
     func perform(_ step: Step, run: RunID) async throws -> StepResult
@@ -36,4 +39,5 @@ public protocol Target: Sendable {
 
 extension Target {
     public func settle(for step: Step) -> SettleSpec? { nil }
+    public func pause(seconds: Int) async throws { try await Task.sleep(for: .seconds(seconds)) }
 }

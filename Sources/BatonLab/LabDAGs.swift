@@ -61,6 +61,9 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     /// Reached with an SSH key logon, whose session has no network credentials (fault
     /// `key-logon`, rule `windows-network-logon`).
     public var keyLogon: Bool?
+    /// The twin's clock when this member's copies, Initializing then Resynchronizing since it
+    /// left DAG maintenance, are healthy again; nil when they are.
+    public var resynchronizedAt: Double?
     /// A security update installed without elevation: Outlook on the web and the ECP answer
     /// HTTP 500 (fault `su-not-elevated`).
     public var webError500: Bool?
@@ -253,9 +256,14 @@ extension LabTwin {
             }
             return .ok("the \(scope.rawValue) change reached every domain controller")
         case .checkCopies(let dag):
+            let now = clock
             let unhealthy = state.databases.values.filter { $0.dag == dag }.sorted { $0.name < $1.name }.compactMap {
                 database -> String? in
                 guard let mounted = database.mounted else { return "\(database.name) is dismounted" }
+                if let catching = database.copies.first(where: { (state.servers[$0]?.resynchronizedAt ?? 0) > now }) {
+                    let left = Int((state.servers[catching]?.resynchronizedAt ?? now) - now)
+                    return "\(database.name)\\\(catching) is \(left > 240 ? "Initializing" : "Resynchronizing") (about \(left) s of logs to replay)"
+                }
                 if hosts[mounted]?.up != true { return "\(database.name)'s mounted copy on \(mounted) does not answer" }
                 let down = database.copies.filter { hosts[$0]?.up != true }
                 return down.isEmpty ? nil : "\(database.name)'s copy on \(down[0]) is not healthy (its server is down)"
@@ -349,6 +357,11 @@ extension LabTwin {
             return .ok("ServerWideOffline is Active on \(host)")
         case .stopDagMaintenance:
             server.inDAGMaintenance = false
+            // Its copies catch up on the logs they missed: five to seven minutes here (fault
+            // slow-resync: four hours), as a real member's copies are Initializing, then
+            // Resynchronizing, for a while after it returns.
+            let catchUp = consume(.slowResync, host) ? 4 * 3600.0 : 300 + Double(nextRandom() % 121)
+            server.resynchronizedAt = clock + catchUp
             // A database nothing could take over mounts again on its own server.
             for (name, database) in state.databases where database.mounted == nil && database.copies.contains(host) {
                 state.databases[name]?.mounted = host

@@ -55,6 +55,9 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// so the network probe fails before a run's first step, and setup's Active Directory
         /// work, the maintenance scripts and Redirect-Message fail on it.
         case keyLogon = "key-logon"
+        /// Exchange 2013 and later: when the host next leaves DAG maintenance, its copies take
+        /// four hours to resynchronize, longer than the copy check waits.
+        case slowResync = "slow-resync"
 
         /// What a kind of fault names.
         public enum Target: Sendable { case host, virtualServer, modernServer, witness }
@@ -70,7 +73,8 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
             case .evicted, .installerRunning, .diskFull: (.host, .condition)
             case .servicesDisabled, .keyLogon: (.modernServer, .condition)
             case .witnessDown: (.witness, .condition)
-            case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending: (.modernServer, .event)
+            case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending, .slowResync:
+                (.modernServer, .event)
             case .suNotElevated, .bareSetup: (.modernServer, .eventLeavingDamage)
             }
         }

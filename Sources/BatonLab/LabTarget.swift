@@ -12,8 +12,10 @@ public actor LabTarget: Target {
     let fence: @Sendable () async throws -> Void
 
     public init(
-        twin: LabTwin, store: LabStore, speed: LabSpeed, fence: @escaping @Sendable () async throws -> Void = {}
+        twin: LabTwin, store: LabStore, speed: LabSpeed, fence: @escaping @Sendable () async throws -> Void = {},
+        settles: [String: SettleSpec] = SettleSpec.defaults
     ) {
+        self.settles = settles
         self.twin = twin
         self.store = store
         self.speed = speed
@@ -40,6 +42,18 @@ public actor LabTarget: Target {
     }
 
     public var snapshot: LabTwin { twin }
+
+    /// How the twin's settling checks are waited on: Baton's defaults (as a profile's are),
+    /// or, for a test, none.
+    nonisolated let settles: [String: SettleSpec]
+
+    public nonisolated func settle(for step: Step) -> SettleSpec? { settles[step.action.rawValue] }
+
+    /// A wait between two asks of a settling check passes on the twin's clock, at its speed.
+    public func pause(seconds: Int) async throws {
+        twin.pass(Double(seconds))
+        try await speed.wait(Double(seconds))
+    }
 
     /// The actions performed and not yet written.
     var changes: TwinChanges

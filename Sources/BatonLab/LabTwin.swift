@@ -297,6 +297,13 @@ public struct LabTwin: Sendable, Codable, Hashable {
         return outcome
     }
 
+    /// Time passing with nothing done (a wait for copies to settle): databases down meanwhile
+    /// are accounted for as during an action.
+    public mutating func pass(_ seconds: Double) {
+        accountDatabases(duration: seconds)
+        clock += seconds
+    }
+
     mutating func violate(_ rule: Rule.ID, _ message: String) {
         accounting.violations.append(LabViolation(rule: rule.rawValue, message: message, at: clock))
     }

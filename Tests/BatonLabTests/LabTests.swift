@@ -24,9 +24,20 @@ enum LabFixture {
     /// Performs the plan's steps in creation order (a topological order), stopping at the
     /// first failure; returns the failed step and outcome, if any.
     @discardableResult
-    static func rehearse(_ plan: Plan, on twin: inout LabTwin) -> (Step, LabOutcome)? {
+    /// Performs the plan's steps in order as the engine would: a check of a state that settles
+    /// is asked again, the twin's clock passing, until it passes or its timeout (Baton's
+    /// defaults; `waiting: false` asks once). The first failure, or nil.
+    static func rehearse(_ plan: Plan, on twin: inout LabTwin, waiting: Bool = true) -> (Step, LabOutcome)? {
         for step in plan.steps {
-            let outcome = twin.perform(step)
+            var outcome = twin.perform(step)
+            if waiting, let wait = SettleSpec.defaults[step.action.rawValue] {
+                var waited = 0
+                while !outcome.succeeded, waited + wait.interval <= wait.timeout {
+                    twin.pass(Double(wait.interval))
+                    waited += wait.interval
+                    outcome = twin.perform(step)
+                }
+            }
             if !outcome.succeeded { return (step, outcome) }
         }
         return nil
