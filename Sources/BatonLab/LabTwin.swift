@@ -297,6 +297,25 @@ public struct LabTwin: Sendable, Codable, Hashable {
         return outcome
     }
 
+    /// Performs `steps` in order as the engine would, without a journal: a check of a state
+    /// that settles is asked again, the twin's clock passing, until it passes or its timeout
+    /// (Baton's defaults; `waiting: false` asks once). The first failure, or nil.
+    public mutating func rehearse(_ steps: [Step], waiting: Bool = true) -> (Step, LabOutcome)? {
+        for step in steps {
+            var outcome = perform(step)
+            if waiting, let wait = SettleSpec.defaults[step.action.rawValue] {
+                var waited = 0
+                while !outcome.succeeded, waited + wait.interval <= wait.timeout {
+                    pass(Double(wait.interval))
+                    waited += wait.interval
+                    outcome = perform(step)
+                }
+            }
+            if !outcome.succeeded { return (step, outcome) }
+        }
+        return nil
+    }
+
     /// Time passing with nothing done (a wait for copies to settle): databases down meanwhile
     /// are accounted for as during an action.
     public mutating func pass(_ seconds: Double) {

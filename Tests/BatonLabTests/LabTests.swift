@@ -28,19 +28,7 @@ enum LabFixture {
     /// is asked again, the twin's clock passing, until it passes or its timeout (Baton's
     /// defaults; `waiting: false` asks once). The first failure, or nil.
     static func rehearse(_ plan: Plan, on twin: inout LabTwin, waiting: Bool = true) -> (Step, LabOutcome)? {
-        for step in plan.steps {
-            var outcome = twin.perform(step)
-            if waiting, let wait = SettleSpec.defaults[step.action.rawValue] {
-                var waited = 0
-                while !outcome.succeeded, waited + wait.interval <= wait.timeout {
-                    twin.pass(Double(wait.interval))
-                    waited += wait.interval
-                    outcome = twin.perform(step)
-                }
-            }
-            if !outcome.succeeded { return (step, outcome) }
-        }
-        return nil
+        twin.rehearse(plan.steps, waiting: waiting)
     }
 
     static func step(

@@ -367,12 +367,8 @@ struct ModernPlannerTests {
                 #expect(problems.isEmpty, "\(package.id) seed \(seed): \(problems.prefix(3))")
                 // The lab twin, a second model, agrees: the plan runs through and breaks nothing.
                 var twin = LabTwin(inventory: inventory, seed: UInt64(seed))
-                for step in plan.steps {
-                    let outcome = twin.perform(step)
-                    guard outcome.succeeded else {
-                        Issue.record("\(package.id) seed \(seed): \(step.id) \(step.summary): \(outcome.message)")
-                        break
-                    }
+                if let (step, outcome) = twin.rehearse(plan.steps) {
+                    Issue.record("\(package.id) seed \(seed): \(step.id) \(step.summary): \(outcome.message)")
                 }
                 #expect(twin.accounting.violations.isEmpty, "\(package.id) seed \(seed): \(twin.accounting.violations)")
             }
