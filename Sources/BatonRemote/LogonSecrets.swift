@@ -143,10 +143,14 @@ public struct LogonSecrets: Sendable {
         return text
     }
 
-    /// A password command: `/bin/sh -c COMMAND` in a session of its own, its first line of
-    /// output the password; killed with everything it started after `limit`.
+    /// A password command: `/bin/sh -c COMMAND` under coreutils' `timeout`, which stops it,
+    /// with everything it started (its process group), after `limit` of wall-clock time:
+    /// the bound holds however busy this process is. The first line of its output is the
+    /// password.
     static func run(_ command: String, limit: Duration) async throws(Failure) -> String {
-        let outcome: Result<(TerminationStatus, String, String), any Error>? = await within(limit) {
+        let seconds = String(max(1, limit.components.seconds))
+        // A last resort, should `timeout` itself never end: well past its own limit.
+        let outcome: Result<(TerminationStatus, String, String), any Error>? = await within(limit * 4 + .seconds(300)) {
             var options = PlatformOptions()
             options.createSession = true
             options.teardownSequence = [
@@ -154,8 +158,9 @@ public struct LogonSecrets: Sendable {
             ]
             do {
                 let result = try await Subprocess.run(
-                    .path("/bin/sh"), arguments: ["-c", command], platformOptions: options, input: .none,
-                    output: .string(limit: sizeLimit), error: .string(limit: sizeLimit))
+                    .name("timeout"), arguments: ["--kill-after=2", seconds, "/bin/sh", "-c", command],
+                    platformOptions: options, input: .none, output: .string(limit: sizeLimit),
+                    error: .string(limit: sizeLimit))
                 return .success((result.terminationStatus, result.standardOutput, result.standardError))
             } catch {
                 return .failure(error)
@@ -163,7 +168,8 @@ public struct LogonSecrets: Sendable {
         }
         let what = "the password command '\(command.prefix(80))' (password-command)"
         switch outcome {
-        case nil:
+        case nil, .success((.exited(124), _, _)), .success((.exited(137), _, _)):
+            // timeout(1) exits 124 when it stopped the command, 137 when it had to kill it.
             throw Failure("\(what) gave no password within \(limit.components.seconds) s and was stopped")
         case .failure(let error):
             throw Failure("\(what) could not be run: \(error)")
