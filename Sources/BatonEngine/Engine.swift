@@ -288,10 +288,7 @@ extension Engine {
     }
 
     /// A duration as an administrator says it: "90 s", "12 min".
-    static func words(_ duration: Duration) -> String {
-        let seconds = duration.components.seconds
-        return seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"
-    }
+    static func words(_ duration: Duration) -> String { SettleSpec.words(Int(duration.components.seconds)) }
 
     /// The target's answer, or a failure when the action's time limit passes first.
     func performWithinLimit(_ step: Step, run: RunID) async throws -> StepResult {

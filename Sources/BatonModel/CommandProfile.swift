@@ -104,9 +104,12 @@ public struct SettleSpec: Sendable, Hashable, Codable {
     /// How a plan says it: "Asked again every 30 s until it passes, for up to 30 min (a
     /// profile's settle: changes this)."
     public var sentence: String {
-        func words(_ seconds: Int) -> String { seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min" }
+        let words = Self.words
         return "Asked again every \(words(interval)) until it passes, for up to \(words(timeout)) (a profile's settle: changes this)."
     }
+
+    /// A wait as an administrator says it: "90 s", "12 min".
+    public static func words(_ seconds: Int) -> String { seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min" }
 
     /// The checks whose state settles, and Baton's defaults for them: a DAG's copies
     /// resynchronizing after a member returns, Active Directory replicating setup's change,

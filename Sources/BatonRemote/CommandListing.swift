@@ -74,10 +74,7 @@ extension RemoteTarget {
             }
             if byHost[host] == nil {
                 let values = preflight.values(host, access)
-                // Readiness is asked of Exchange servers, not of domain controllers.
-                let exchange =
-                    inventory.servers.contains { $0.name == host }
-                    || inventory.clusters.contains { $0.nodes.contains { $0.name == host } }
+                let exchange = RemotePreflight.runsExchange(host, in: inventory)
                 for name in ["probe", CommandProfileSpec.networkProbe, Action.checkInstallers.rawValue]
                     + (exchange ? CommandProfileSpec.readinessProbes : [])
                 {

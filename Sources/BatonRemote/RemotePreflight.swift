@@ -126,6 +126,13 @@ public struct RemotePreflight: Sendable {
         return Builds.build(install.product, install.level) ?? ""
     }
 
+    /// Whether `host` runs Exchange: readiness is asked of Exchange servers, not of domain
+    /// controllers.
+    static func runsExchange(_ host: HostName, in inventory: Inventory) -> Bool {
+        inventory.servers.contains { $0.name == host }
+            || inventory.clusters.contains { $0.nodes.contains { $0.name == host } }
+    }
+
     /// What a probe's template is filled with.
     func values(_ host: HostName, _ access: HostAccess) -> [String: String] {
         [
@@ -209,11 +216,7 @@ public struct RemotePreflight: Sendable {
                             status: .fail, check: "installers", subject: host,
                             detail: outcome.unreachable ?? outcome.output.tail, rule: .noConcurrentInstallers))
             }
-            // Readiness is asked of Exchange servers, not of domain controllers.
-            let exchange =
-                inventory.servers.contains { $0.name == host }
-                || inventory.clusters.contains { $0.nodes.contains { $0.name == host } }
-            for probe in Self.probes where exchange {
+            for probe in Self.probes where Self.runsExchange(host, in: inventory) {
                 guard let command = try profile.command(probe.command, values) else { continue }
                 let outcome = try await runner.run(command, on: access)
                 let detail = outcome.unreachable ?? outcome.output.tail

@@ -23,9 +23,11 @@ struct TestHosts {
         }
     }
 
+    static let scriptPath = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
+
     func script(_ arguments: [String]) throws -> BatonProcess.Result {
         try BatonProcess.run(
-            ["__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path] + arguments)
+            ["__exec", Self.scriptPath] + arguments)
     }
 
     func stop(_ name: String? = nil) { _ = try? script(["stop", directory] + (name.map { [$0] } ?? [])) }
@@ -67,7 +69,7 @@ struct TestHosts {
         example: String, commands: String, checks: String, file: String, network: Bool = false, logon: Logon? = nil,
         settle: String = ""
     ) throws -> String {
-        let script = BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path
+        let script = Self.scriptPath
         var text = try String(
             contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/\(example)"), encoding: .utf8)
         let restart =
@@ -142,9 +144,7 @@ struct TestHosts {
     /// argument), owning every host's folder; returns the password.
     func logonUser(_ user: String) throws -> String {
         let password = "Pw-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20)
-        let made = try BatonProcess.run(
-            ["__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path, "user", directory, user],
-            stdin: password + "\n")
+        let made = try BatonProcess.run(["__exec", Self.scriptPath, "user", directory, user], stdin: password + "\n")
         guard made.status == 0 else { throw ServeError(description: "no test account \(user): \(made.stderr)") }
         return String(password)
     }
@@ -157,7 +157,7 @@ struct TestHosts {
                 for name in names where FileManager.default.fileExists(atPath: root(name) + "/.restart") {
                     try? FileManager.default.removeItem(atPath: root(name) + "/.restart")
                     _ = try? await BatonProcess.finish([
-                        "__exec", BatonProcess.packageRoot.appendingPathComponent("scripts/test-hosts.sh").path,
+                        "__exec", Self.scriptPath,
                         "restart", directory, name,
                     ])
                 }
