@@ -37,6 +37,8 @@ extension Rule.ID {
     public static let mxCUNoUninstall = Self(rawValue: "mx-cu-no-uninstall")
     public static let mxSUUninstall = Self(rawValue: "mx-su-uninstall")
     public static let mxHealthCheckerPrePost = Self(rawValue: "mx-healthchecker-pre-post")
+    public static let mxDotNetFirst = Self(rawValue: "mx-dotnet-first")
+    public static let mxPrerequisites = Self(rawValue: "mx-prerequisites")
     // Failures recognised in setup logs and error text (`baton diagnose`).
     public static let mxServicesDisabled = Self(rawValue: "mx-services-disabled-after-failure")
     public static let mxFailedUpdateComponents = Self(rawValue: "mx-failed-update-components")
@@ -393,6 +395,21 @@ extension Rule {
             """
             Run HealthChecker before (supportability, .NET, pending restart, maintenance state) and after (the build \
             is the package's, no server left in maintenance).
+            """),
+        Rule(
+            .mxDotNetFirst, .order, source: .microsoft, section: "Microsoft: Exchange Server supportability matrix; Fix failed Exchange Server updates",
+            """
+            When the cumulative update needs a newer .NET Framework than the server runs, install that .NET \
+            Framework first, with the server in maintenance mode, restart it, then install the cumulative update; \
+            only the versions the supportability matrix lists for the update are supported.
+            """),
+        Rule(
+            .mxPrerequisites, .check, source: .microsoft, section: "Microsoft: Exchange Server prerequisites; Exchange Server supportability matrix",
+            """
+            Setup's prerequisite analysis stops on a server without the .NET Framework its cumulative update \
+            needs (MinimumFrameworkNotInstalled) or without the Visual C++ 2012 runtime (every server) and 2013 \
+            runtime (Mailbox servers); it stops after the server was drained and taken offline. Check them \
+            before the rollout.
             """),
     ]
 }

@@ -22,6 +22,11 @@ public struct LabModernState: Sendable, Codable, Hashable {
     /// Databases a loss of quorum dismounted, and where they were mounted: they mount there
     /// again once the DAG has its majority back; nil for none.
     public var dismountedByQuorum: [String: HostName]?
+    /// When the last Active Directory preparation's change reaches each domain controller, on
+    /// the twin's clock (one to five minutes after it, each its own); nil when nothing waits.
+    public var replicationArrives: [HostName: Double]?
+    /// Domain controllers that do not answer (fault `dc-unreachable`); nil for none.
+    public var unreachableControllers: Set<HostName>?
 }
 
 public struct LabADVersions: Sendable, Codable, Hashable {
@@ -70,6 +75,14 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     /// A cumulative update started as a bare `setup.exe`, which ran the installed copy and
     /// upgraded nothing (fault `bare-setup`): what the media would have installed.
     public var upgradeNotRun: LabUpgrade?
+    /// The .NET Framework it runs and the Visual C++ runtimes it has, as the inventory says;
+    /// nil for what it does not say (then the twin takes it as what any update needs).
+    public var dotnet: DotNetFramework?
+    public var visualCRuntimes: Set<VisualCRuntime>?
+    /// Messages in its transport queues when it was drained, still to leave; nil when empty.
+    public var queued: Int?
+    /// A message that never leaves its queue (fault `queue-stuck`).
+    public var queueStuck: Bool?
 
     /// Serving clients and taking mail.
     public var inService: Bool { !draining && !offline && !inDAGMaintenance }
@@ -93,7 +106,10 @@ extension LabModernState {
         let modern = inventory.servers.filter { $0.install.product.isModern }
         guard !modern.isEmpty else { return nil }
         for server in modern {
-            servers[server.name] = LabModernServer(update: server.update, site: server.site)
+            var modern = LabModernServer(update: server.update, site: server.site)
+            modern.dotnet = server.dotnet
+            modern.visualCRuntimes = server.visualCRuntimes
+            servers[server.name] = modern
         }
         for dag in inventory.dags {
             dags[dag.name] = LabDAG(name: dag.name, members: dag.members, witness: dag.witness?.server)
@@ -240,9 +256,18 @@ extension LabTwin {
                 state.activeDirectory.domain = max(state.activeDirectory.domain, wanted.domain)
             default: state.activeDirectory.domain = max(state.activeDirectory.domain, wanted.domain)
             }
-            return .ok(
+            // The change reaches each domain controller a while after setup ends: one to five
+            // minutes here, each controller its own (real forests take minutes to hours).
+            var outcome = LabOutcome.ok(
                 "setup \(step.action == .prepareSchema ? "/PrepareSchema" : step.action == .prepareAD ? "/PrepareAD" : "/PrepareAllDomains") completed on \(host)"
             )
+            outcome.duration = jittered(baseDuration(step))
+            var arrives: [HostName: Double] = [:]
+            for controller in domainControllers {
+                arrives[controller] = clock + outcome.duration + 60 + Double(nextRandom() % 241)
+            }
+            state.replicationArrives = arrives.isEmpty ? nil : arrives
+            return outcome
         case .waitReplication(let scope):
             // Armed on the server that prepares Active Directory; met at the next wait.
             if let index = armedFaults.firstIndex(where: { $0.kind == .replicationPending }) {
@@ -254,7 +279,20 @@ extension LabTwin {
                     "repadmin /replsummary: \(controller) has not received the \(scope.rawValue) change yet (largest delta over 15 minutes); wait, then resume",
                     rule: .mxADPrepReplication)
             }
-            return .ok("the \(scope.rawValue) change reached every domain controller")
+            let now = clock
+            let unreachable = (state.unreachableControllers ?? []).sorted()
+            if let controller = unreachable.first {
+                return .failure(
+                    "repadmin /replsummary: \(controller) does not answer (1722: The RPC server is unavailable); the \(scope.rawValue) change cannot reach it. Bring it back or remove it from the forest, then resume",
+                    rule: .mxADPrepReplication)
+            }
+            let waiting = (state.replicationArrives ?? [:]).filter { $0.value > now }.sorted { $0.key < $1.key }
+            if let (controller, at) = waiting.first {
+                return .failure(
+                    "\(controller) has not received the \(scope.rawValue) change yet (about \(Int(at - now)) s to go)\(waiting.count > 1 ? ", nor have \(waiting.count - 1) other domain controller(s)" : "")",
+                    rule: .mxADPrepReplication)
+            }
+            return .ok("the \(scope.rawValue) change reached every domain controller", applied: false)
         case .checkCopies(let dag):
             let now = clock
             let unhealthy = state.databases.values.filter { $0.dag == dag }.sorted { $0.name < $1.name }.compactMap {
@@ -273,7 +311,17 @@ extension LabTwin {
                     "Get-MailboxDatabaseCopyStatus: \(unhealthy.joined(separator: "; ")); wait for the copies to catch up",
                     rule: .mxCopiesHealthy)
             }
-            return .ok("every copy in \(dag) is healthy; copy and replay queues are empty", applied: false)
+            // A lagged copy holds its replay queue by design (ReplayLagTime): thousands of logs,
+            // which the check must not count against it.
+            let lagged = state.databases.values.filter { $0.dag == dag }.sorted { $0.name < $1.name }.flatMap {
+                database in database.lagged.map { "\(database.name)\\\($0) \(Self.laggedReplayQueue(database.name, $0)) logs" }
+            }
+            return .ok(
+                "every copy in \(dag) is healthy; copy queues are empty"
+                    + (lagged.isEmpty
+                        ? " and replay queues near zero"
+                        : "; replay queues near zero but on the lagged copies (\(lagged.joined(separator: ", ")), held by their lag)"),
+                applied: false)
         case .checkWitness(let dag):
             guard let witness = state.dags[dag]?.witness else {
                 return .failure("\(dag) has no file share witness", rule: .mxQuorum)
@@ -306,6 +354,7 @@ extension LabTwin {
         switch step.detail {
         case .drainTransport:
             server.draining = true
+            server.queued = 20 + Int(nextRandom() % 181)
             return .ok("HubTransport on \(host) is draining; the transport service restarted")
         case .startDagMaintenance(_, let dag, let override):
             if consume(.moveBlackout, host) {
@@ -343,7 +392,20 @@ extension LabTwin {
             guard let target = state.servers[to], hosts[to]?.up == true, target.inService else {
                 return .failure("Redirect-Message: \(to) is not a mailbox server in service")
             }
-            return .ok("messages queued on \(host) handed to \(to)")
+            let queued = server.queued ?? 0
+            if server.queueStuck == true {
+                var outcome = LabOutcome.failure(
+                    "the queues did not drain within 15 minutes: \(host)\\Submission 1 (a message whose next hop does not answer); look at Get-Queue and Get-Message on \(host), then resume",
+                    rule: .mxDAGUpdateProcedure)
+                outcome.duration = 15 * 60
+                return outcome
+            }
+            // The queues drain at a few messages a second once redirected.
+            var outcome = LabOutcome.ok(
+                "redirected to \(to); the \(queued) message(s) queued on \(host) left in \(queued / 3 + 15) s")
+            outcome.duration = Double(queued / 3 + 15)
+            server.queued = nil
+            return outcome
         case .serverOffline:
             server.offline = true
             return .ok("ServerWideOffline is Inactive on \(host) (requester Maintenance)")
@@ -385,6 +447,40 @@ extension LabTwin {
             return .ok("re-applied \(files.joined(separator: ", ")) on \(host)")
         case .install(_, let id):
             return installModern(id, on: host, server: &server, state: &state)
+        case .installDotNet(_, let version):
+            if server.inService {
+                violate(.mxDotNetFirst, ".NET Framework \(version.rawValue) was installed on \(host) while it was in service")
+            }
+            guard server.dotnet.map({ $0 < version }) ?? false else {
+                return .ok(".NET Framework \(version.rawValue) or later is already installed on \(host)", applied: false)
+            }
+            server.dotnet = version
+            hosts[host]?.pendingRestart = true
+            return .ok(".NET Framework \(version.rawValue) installed on \(host); the restart finishes it")
+        case .healthCheck:
+            var found: [String] = []
+            if machine.pendingRestart { found.append("Server Pending Reboot: True") }
+            if !server.inService { found.append("Component: \(server.offline ? "ServerWideOffline" : server.inDAGMaintenance ? "HighAvailability" : "HubTransport") Inactive (\(server.state))") }
+            if let media = packages.first(where: { $0.kind == .cumulativeUpdate && $0.product == machine.product?.rawValue }),
+                let needs = PrerequisiteNeeds.of(
+                    media.kind, machine.product, role: machine.role ?? .mailbox, os: machine.os),
+                let have = server.dotnet, have < needs.dotnet
+            {
+                found.append(".NET Framework: \(have.rawValue), not supported by the next cumulative update (\(needs.dotnet.rawValue))")
+            }
+            guard found.isEmpty else {
+                return .failure("HealthChecker on \(host): \(found.joined(separator: "; "))", rule: .mxHealthCheckerPrePost)
+            }
+            return .ok(
+                "HealthChecker finds no pending restart, no inactive component and no unsupported .NET Framework on \(host)",
+                applied: false)
+        case .checkEdgeSync(_, let edge):
+            guard let target = state.servers[edge], hosts[edge]?.up == true, target.inService else {
+                return .failure(
+                    "Test-EdgeSynchronization on \(host): \(edge) is not synchronized (\(hosts[edge]?.up == true ? state.servers[edge]?.state ?? "unknown" : "it does not answer"))",
+                    rule: .mxEdgeMaintenance)
+            }
+            return .ok("Test-EdgeSynchronization on \(host): \(edge) SyncStatus Normal", applied: false)
         case .reboot(_, let when):
             let mounted = state.databases.values.filter { $0.mounted == host && movable($0, from: host) }
             if !mounted.isEmpty, state.dags.values.contains(where: { $0.members.contains(host) }),
@@ -404,6 +500,32 @@ extension LabTwin {
         default:
             return nil
         }
+    }
+
+    /// The organization's domain controllers: the twin's machines that run no Exchange.
+    var domainControllers: [HostName] { hosts.values.filter { $0.product == nil }.map(\.name).sorted() }
+
+    /// A lagged copy's replay queue: the logs its lag holds back, steady for a given copy.
+    static func laggedReplayQueue(_ database: String, _ host: HostName) -> Int {
+        let sum = (database + host.spelling).unicodeScalars.reduce(0) { $0 &* 31 &+ Int($1.value) }
+        return 2_000 + abs(sum % 4_000)
+    }
+
+    /// Rule `mx-prerequisites`: what setup's prerequisite analysis says of a server that lacks
+    /// what `package` needs, in setup's words (MinimumFrameworkNotInstalled); nil when it has
+    /// it all, or the inventory did not say.
+    func missingPrerequisites(_ package: Plan.PackageSummary, on host: LabHost, _ server: LabModernServer) -> String? {
+        guard
+            let needs = PrerequisiteNeeds.of(
+                package.kind, Product(rawValue: package.product), role: host.role ?? .mailbox, os: host.os)
+        else { return nil }
+        if let have = server.dotnet, have < needs.dotnet {
+            return "Prerequisite Analysis FAILED on \(host.name): This computer requires .NET Framework \(needs.dotnet.rawValue) (it runs \(have.rawValue); readiness check MinimumFrameworkNotInstalled). Install it, restart, then run setup again"
+        }
+        if let runtimes = server.visualCRuntimes, let missing = needs.runtimes.first(where: { !runtimes.contains($0) }) {
+            return "Prerequisite Analysis FAILED on \(host.name): the Visual C++ \(missing.rawValue) Redistributable Package (x64) is not installed. Install it, then run setup again"
+        }
+        return nil
     }
 
     /// Whether `database` has a copy other than on `host` that may be activated.
@@ -458,6 +580,9 @@ extension LabTwin {
             return .failure(
                 "setup stopped: Active Directory is not prepared for \(package.id) (schema \(state.activeDirectory.schema), organization \(state.activeDirectory.organization)); run /PrepareSchema and /PrepareAD first",
                 rule: .mxADPrepWhen)
+        }
+        if package.kind == .cumulativeUpdate, let missing = missingPrerequisites(package, on: machine, server) {
+            return .failure(missing, rule: .mxPrerequisites)
         }
         if let running = machine.build, let media = package.build, Builds.isLower(media, than: running) {
             return .failure(

@@ -58,9 +58,15 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// Exchange 2013 and later: when the host next leaves DAG maintenance, its copies take
         /// four hours to resynchronize, longer than the copy check waits.
         case slowResync = "slow-resync"
+        /// Exchange 2013 and later: a domain controller does not answer until fixed; Active
+        /// Directory changes never reach it, so the wait for replication fails, naming it.
+        case dcUnreachable = "dc-unreachable"
+        /// Exchange 2013 and later: a message stays in the host's queue until fixed (a
+        /// destination that does not answer): Redirect-Message cannot drain it within 15 minutes.
+        case queueStuck = "queue-stuck"
 
         /// What a kind of fault names.
-        public enum Target: Sendable { case host, virtualServer, modernServer, witness }
+        public enum Target: Sendable { case host, virtualServer, modernServer, witness, domainController }
         /// How long it lasts: until fixed, once, or once with damage that stays until fixed.
         public enum Duration: Sendable { case condition, event, eventLeavingDamage }
 
@@ -73,6 +79,8 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
             case .evicted, .installerRunning, .diskFull: (.host, .condition)
             case .servicesDisabled, .keyLogon: (.modernServer, .condition)
             case .witnessDown: (.witness, .condition)
+            case .dcUnreachable: (.domainController, .condition)
+            case .queueStuck: (.modernServer, .condition)
             case .moveBlackout, .functionalRequester, .prepareADWrongSite, .replicationPending, .slowResync:
                 (.modernServer, .event)
             case .suNotElevated, .bareSetup: (.modernServer, .eventLeavingDamage)
@@ -84,7 +92,7 @@ public struct LabFault: Sendable, Codable, Hashable, CustomStringConvertible {
         /// Whether it happens once rather than holding until fixed.
         public var isEvent: Bool { shape.lasts != .condition }
         /// Whether it concerns servers of Exchange 2013 and later only.
-        public var isModernOnly: Bool { shape.target == .modernServer || shape.target == .witness }
+        public var isModernOnly: Bool { [.modernServer, .witness, .domainController].contains(shape.target) }
         /// Whether what it leaves behind lasts until an operator fixes it (a condition, or an
         /// event whose damage stays: a host that did not come back, an update to install again).
         public var needsOperator: Bool { shape.lasts != .event }

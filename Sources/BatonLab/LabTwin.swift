@@ -153,6 +153,14 @@ public struct LabTwin: Sendable, Codable, Hashable {
             modern?.witnessesDown = down
             return
         }
+        if fault.kind == .dcUnreachable {
+            guard modern != nil, let host = hosts[key], host.product == nil else {
+                throw LabError.notDomainController(fault.target)
+            }
+            let unreachable = (modern?.unreachableControllers ?? []).union([key])
+            modern?.unreachableControllers = unreachable
+            return
+        }
         if fault.kind.isModernOnly, modern?.servers[key] == nil {
             throw LabError.notModern(kind: fault.kind.rawValue, host: fault.target)
         }
@@ -167,6 +175,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .diskFull: hosts[key]?.freeDiskMB = 20
         case .servicesDisabled: modern?.servers[key]?.servicesDisabled = true
         case .keyLogon: modern?.servers[key]?.keyLogon = true
+        case .queueStuck: modern?.servers[key]?.queueStuck = true
         default: armedFaults.append(fault)
         }
     }
@@ -186,6 +195,15 @@ public struct LabTwin: Sendable, Codable, Hashable {
         case .keyLogon:
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
             modern?.servers[key]?.keyLogon = nil
+        case .queueStuck:
+            guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
+            modern?.servers[key]?.queueStuck = nil
+        case .dcUnreachable:
+            guard modern?.unreachableControllers?.contains(key) == true else {
+                throw LabError.notDomainController(fault.target)
+            }
+            modern?.unreachableControllers?.remove(key)
+            if modern?.unreachableControllers?.isEmpty == true { modern?.unreachableControllers = nil }
         case .suNotElevated:
             // Installed again from an elevated prompt (or, not met yet, disarmed).
             guard modern?.servers[key] != nil else { throw LabError.unknownHost(fault.target) }
@@ -466,6 +484,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     case notModern(kind: String, host: HostName)
     /// `witness-down` names a server that is no DAG's file share witness.
     case notWitness(HostName)
+    /// `dc-unreachable` names a machine that is not a domain controller of a modern organization.
+    case notDomainController(HostName)
     /// Rule `no-uninstall`: a service pack cannot be removed.
     case cannotUninstall(package: String, host: HostName)
 
@@ -481,6 +501,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
         case .notModern(let kind, let host):
             "\(kind) is a fault of Exchange 2013 and later servers; \(host) is not one in the twin"
         case .notWitness(let name): "\(name) is not the file share witness of any DAG in the twin"
+        case .notDomainController(let name):
+            "\(name) is not a domain controller of an organization of Exchange 2013 or later in the twin"
         case .cannotUninstall(let package, let host):
             """
             \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \

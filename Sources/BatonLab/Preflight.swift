@@ -105,6 +105,7 @@ public struct Preflight: Sendable {
                     : CheckResult(
                         status: .pass, check: "pending restart", subject: host.name, detail: "none",
                         rule: .mxReadinessRebootPending))
+            if let result = prerequisites(host, server) { results.append(result) }
             if server.servicesDisabled == true {
                 results.append(
                     CheckResult(
@@ -158,6 +159,37 @@ public struct Preflight: Sendable {
                     rule: .mxADPrepWhen))
         }
         return results
+    }
+
+    /// Rule `mx-prerequisites`: the .NET Framework and Visual C++ runtimes the plan's
+    /// cumulative update needs on `host`; a .NET Framework the plan raises first only warns.
+    func prerequisites(_ host: LabHost, _ server: LabModernServer) -> CheckResult? {
+        let package = plan.package
+        guard
+            let needs = PrerequisiteNeeds.of(
+                package.kind, Product(rawValue: package.product), role: host.role ?? .mailbox, os: host.os)
+        else { return nil }
+        let missing = server.visualCRuntimes.map { runtimes in needs.runtimes.filter { !runtimes.contains($0) } } ?? []
+        let raised = plan.steps.contains { $0.action == .installDotNet && $0.host == host.name }
+        let behind = server.dotnet.map { $0 < needs.dotnet } ?? false
+        var problems: [String] = []
+        if !missing.isEmpty {
+            problems.append("no Visual C++ \(missing.map(\.rawValue).joined(separator: " or ")) runtime: install it before the rollout")
+        }
+        if behind, !raised {
+            problems.append(".NET Framework \(server.dotnet?.rawValue ?? "?"), below the \(needs.dotnet.rawValue) that \(package.id) needs")
+        }
+        if !problems.isEmpty {
+            return CheckResult(
+                status: .fail, check: "prerequisites", subject: host.name, detail: problems.joined(separator: "; "),
+                rule: .mxPrerequisites)
+        }
+        return CheckResult(
+            status: behind ? .warn : .pass, check: "prerequisites", subject: host.name,
+            detail: behind
+                ? ".NET Framework \(server.dotnet?.rawValue ?? "?"), below \(needs.dotnet.rawValue): the plan installs \(needs.dotnetToInstall.rawValue) first"
+                : ".NET Framework \(server.dotnet?.rawValue ?? "at or above \(needs.dotnet.rawValue)") and the Visual C++ \(needs.runtimes.map(\.rawValue).joined(separator: " and ")) runtimes",
+            rule: behind ? .mxDotNetFirst : .mxPrerequisites)
     }
 
     func checks(_ host: LabHost, installs: Bool) -> [CheckResult] {

@@ -39,6 +39,12 @@ public enum Action: String, Sendable, Hashable, CaseIterable, Codable {
     case saveConfig = "save-config"
     case restoreConfig = "restore-config"
     case rebalanceDatabases = "rebalance-databases"
+    /// Raises the .NET Framework to what the cumulative update needs (rule `mx-dotnet-first`).
+    case installDotNet = "install-dotnet"
+    /// CSS-Exchange's HealthChecker.ps1 on the server (rule `mx-healthchecker-pre-post`).
+    case healthCheck = "health-check"
+    /// Test-EdgeSynchronization from a Mailbox server for an updated Edge server (rule `mx-edge-maint`).
+    case checkEdgeSync = "check-edge-sync"
 }
 
 extension Action {
@@ -47,7 +53,8 @@ extension Action {
         switch self {
         case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
             .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
-            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases:
+            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet,
+            .healthCheck, .checkEdgeSync:
             true
         default: false
         }

@@ -54,7 +54,7 @@ public struct CommandProfileSpec: Sendable, Hashable {
     /// Readiness probes `baton check` runs on each Exchange server whose profile has them.
     public static let readinessProbes = [
         "probe-build", "probe-pending-reboot", "probe-services", "probe-components", "probe-copies",
-        "probe-execution-policy",
+        "probe-execution-policy", "probe-prerequisites",
     ]
 
     /// The probe that shows a host's session can reach the network (Active Directory, the
@@ -70,12 +70,15 @@ public struct CommandProfileSpec: Sendable, Hashable {
         "host", "address", "group", "to", "pool", "package", "component", "build", "what", "keep", "when", "step",
         "run", "dag", "domains", "files", "override", "product", "kind", "installer", "peer", "schema-version",
         "organization-version", "domain-version", "backup-target", "settings", "services", "setup-switches",
+        "dotnet", "dotnet-release", "runtimes", "edge", "health-checker", "prerequisites",
     ]
 
     /// Placeholders a command cannot run without: a host that lacks one is named before the
     /// first step.
     public static let required: [String: String] = [
-        "backup-target": "say where its backups go: hosts: HOST: {backup-target: 'E:'} or a share, \\\\backup01\\exchange"
+        "backup-target": "say where its backups go: hosts: HOST: {backup-target: 'E:'} or a share, \\\\backup01\\exchange",
+        "prerequisites":
+            "say where the .NET Framework offline installers are: hosts: HOST: {prerequisites: '\\\\files01\\exchange\\prereqs'}",
     ]
 
     /// The `{{name}}` placeholders of a template, in order.

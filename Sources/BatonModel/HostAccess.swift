@@ -15,6 +15,9 @@ public struct HostAccess: Sendable, Hashable {
     /// Where Windows Server Backup writes this host's backups: a volume (`E:`) or a share
     /// (`\\backup01\exchange`).
     public var backupTarget: String?
+    /// Where the .NET Framework offline installers are, as the host sees it (a folder or a
+    /// share), for `install-dotnet`.
+    public var prerequisites: String?
     /// The services `quiesce` stops on this host (names, `*` wildcards), instead of Baton's list.
     public var quiesceServices: [String] = []
     public var location: SourceLocation

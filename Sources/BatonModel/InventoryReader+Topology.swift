@@ -67,6 +67,27 @@ extension InventoryReader {
         return (site, update, customConfig, settings)
     }
 
+    /// `dotnet`, `visual-c++` and `health-checker` of a server of Exchange 2013 and later: what
+    /// it has of setup's prerequisites (absent: probed on a real host), and where
+    /// CSS-Exchange's HealthChecker.ps1 is on it.
+    mutating func readPrerequisites(_ map: Mapping, what: String, into server: inout Server) {
+        let keys = ["dotnet", "visual-c++", "health-checker"]
+        guard server.install.product.isModern else {
+            for key in keys {
+                if let node = map.keyNode(key) {
+                    fields.fail(node, "\(what): '\(key)' is for Exchange 2013 and later, not \(server.install.product.rawValue)")
+                }
+            }
+            return
+        }
+        server.dotnet = map["dotnet"].flatMap { fields.choice($0, "dotnet") }
+        if let node = map["visual-c++"] {
+            let runtimes: [VisualCRuntime] = readList(node, "visual-c++")
+            server.visualCRuntimes = Set(runtimes)
+        }
+        server.healthChecker = map["health-checker"].flatMap { fields.string($0, "health-checker") }
+    }
+
     mutating func readSites(_ node: YAMLNode) -> [Site] {
         guard let items = fields.list(node, "sites") else { return [] }
         var sites: [Site] = []

@@ -38,7 +38,7 @@ struct InventoryReader {
     static let sshKeys = ["config", "connect-timeout", "logon"]
     static let serverKeys = [
         "name", "product", "level", "os", "role", "pool", "edition", "components", "adc-custom-maps", "running",
-        "installed", "site", "update", "custom-config", "extended-protection",
+        "installed", "site", "update", "custom-config", "extended-protection", "dotnet", "visual-c++", "health-checker",
     ]
     static let clusterKeys = ["name", "product", "level", "os", "mode", "nodes", "cluster-group", "virtual-servers"]
     static let nodeKeys = ["name", "product", "level", "os", "components", "adc-custom-maps", "running", "installed"]
@@ -47,7 +47,7 @@ struct InventoryReader {
         "id", "product", "kind", "requires", "level", "restart", "changes-store", "build", "update", "ad-versions",
     ]
     static let hostKeys = [
-        "address", "via", "user", "port", "profile", "logon", "backup-target", "quiesce-services",
+        "address", "via", "user", "port", "profile", "logon", "backup-target", "quiesce-services", "prerequisites",
     ]
     /// Keys of `durations:`: every action, and the two kinds of install separately.
     static let durationKeys =
@@ -174,6 +174,7 @@ struct InventoryReader {
                 fields.fail(choice, "\(what): 'extended-protection' is for Exchange 2013 and later, not \(install.product.rawValue)")
             }
         }
+        readPrerequisites(map, what: what, into: &server)
         return server
     }
 
@@ -480,6 +481,7 @@ struct InventoryReader {
                 host: name, address: address, via: via, user: user, port: port, profile: profile, logon: logon,
                 location: fields.location(keyNode))
             access.backupTarget = map["backup-target"].flatMap { fields.string($0, "backup-target") }
+            access.prerequisites = map["prerequisites"].flatMap { fields.string($0, "prerequisites") }
             access.quiesceServices =
                 map["quiesce-services"].flatMap { fields.list($0, "quiesce-services") }?.compactMap { node in
                     guard let name = fields.string(node, "a service name") else { return nil }

@@ -89,6 +89,13 @@ public struct Server: Sendable, Hashable {
     /// Exchange 2019 CU14 and later switch Extended Protection on during setup; an
     /// administrator whose load balancer offloads TLS keeps it off (`extended-protection`).
     public var extendedProtection: ExtendedProtectionChoice?
+    /// The .NET Framework it runs (`dotnet`); nil when the inventory does not say.
+    public var dotnet: DotNetFramework?
+    /// The Visual C++ runtimes installed (`visual-c++`); nil when the inventory does not say.
+    public var visualCRuntimes: Set<VisualCRuntime>?
+    /// Where CSS-Exchange's HealthChecker.ps1 is on the server (`health-checker`): the plan
+    /// runs it before the first server and after each one.
+    public var healthChecker: String?
     public var location: SourceLocation
 
     public init(

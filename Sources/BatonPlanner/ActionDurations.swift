@@ -17,6 +17,7 @@ public struct ActionDurations: Sendable, Hashable {
         "start-dag-maintenance": 5 * 60, "redirect-messages": 2 * 60, "server-offline": 60, "server-online": 60,
         "stop-dag-maintenance": 3 * 60, "resume-transport": 2 * 60, "check-copies": 2 * 60, "check-witness": 60,
         "check-pending-reboot": 60, "save-config": 2 * 60, "restore-config": 2 * 60, "rebalance-databases": 5 * 60,
+        "install-dotnet": 15 * 60, "health-check": 5 * 60, "check-edge-sync": 60,
     ]
 
     /// The duration key of an install of a package of `kind`.

@@ -273,6 +273,17 @@ struct ModernPlanner {
                     ), after: []))
         }
         var gates = [gate]
+        // After the server's backup, which runs on it too.
+        for server in inventory.servers where server.healthChecker != nil && verdict(server) == .applies {
+            let backup = builder.steps.last { $0.action == .backup && $0.host == server.name }.map { [$0.id] } ?? []
+            gates.append(
+                builder.add(
+                    Step(
+                        .healthCheck(host: server.name), rules: [.mxHealthCheckerPrePost],
+                        why:
+                            "HealthChecker on \(server.name) before anything changes: no restart pending, a supported .NET Framework, not in maintenance."
+                    ), after: backup))
+        }
         let protected = extendedProtectionServers()
         if !protected.isEmpty {
             gates.append(
@@ -506,6 +517,7 @@ struct ModernPlanner {
                     rules: [.mxDAGUpdateProcedure, .mxDAGExitOrder, .mxOneMemberAtATime],
                     why: "HubTransport active and the transport service restarted: \(member) takes mail again."),
                 in: &builder)
+            checkHealth(server, chain: &chain, &builder)
             chain.then(
                 Step(
                     .checkCopies(dag: dag.name), rules: [.mxCopiesHealthy],
@@ -609,6 +621,7 @@ struct ModernPlanner {
             Step(
                 .resumeTransport(host: host), rules: [.mxStandaloneMailbox],
                 why: "\(host) takes mail again."), in: &builder)
+        checkHealth(server, chain: &chain, &builder)
         let databases = inventory.dags.isEmpty ? "" : " (it is in no DAG)"
         builder.warn(
             .mxStandaloneMailbox,
@@ -657,6 +670,7 @@ struct ModernPlanner {
                             .rejoinPool(host: host, pool: name), rules: [.mx2013CASMaintenance],
                             why: "\(host) serves \(name) again before the next member leaves."), in: &builder)
                 }
+                checkHealth(server, chain: &chain, &builder)
             }
             ends += chain.tail
         }
@@ -701,10 +715,24 @@ struct ModernPlanner {
                     Step(
                         .resumeTransport(host: host), rules: [.mxEdgeMaintenance],
                         why: "\(host) accepts mail again before the next Edge server of its site goes."), in: &builder)
+                checkHealth(server, chain: &chain, &builder)
             }
             ends += chain.tail
         }
-        return ends
+        // Test-EdgeSynchronization runs on a Mailbox server: one Edge server after another, so
+        // that sites updated side by side do not test from the same server at once.
+        var sync = Chain(after: ends)
+        builder.phase = "edge"
+        for server in servers {
+            guard let mailbox = Self.nearest(mailboxServers, to: server) else { continue }
+            sync.then(
+                Step(
+                    .checkEdgeSync(host: mailbox, edge: server.name), rules: [.mxEdgeMaintenance],
+                    why:
+                        "Test-EdgeSynchronization on \(mailbox): \(server.name)'s subscription synchronizes again (recipients, connectors, configuration) after its update."
+                ), in: &builder)
+        }
+        return sync.tail
     }
 
     /// The update itself, between entering and leaving maintenance: restarts, saved
@@ -717,6 +745,7 @@ struct ModernPlanner {
                 Step(
                     .reboot(host: host, when: .always), rules: [.mxCUUpdateRebootBefore],
                     why: "A restart before the cumulative update clears any restart still pending."), in: &builder)
+            raiseDotNet(server, chain: &chain, &builder)
             if !server.customConfig.isEmpty {
                 chain.then(
                     Step(
@@ -773,6 +802,44 @@ struct ModernPlanner {
             Step(
                 .restoreServices(host: host), rules: [.mxCUAVDisable],
                 why: "Start again the agents paused for setup."), in: &builder)
+    }
+
+    /// Rule `mx-dotnet-first`: where the inventory says the server runs a .NET Framework older
+    /// than the cumulative update needs, the newer one goes in first, inside the maintenance
+    /// window, with its restart. Missing Visual C++ runtimes are named (rule `mx-prerequisites`):
+    /// setup would stop on them only after the server was taken out of service.
+    func raiseDotNet(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
+        guard let needs = PrerequisiteNeeds.of(package, role: server.role, os: server.install.os) else { return }
+        let host = server.name
+        if let missing = server.visualCRuntimes.map({ Set(needs.runtimes).subtracting($0).sorted() }), !missing.isEmpty {
+            builder.warn(
+                .mxPrerequisites,
+                "\(host) lacks the Visual C++ \(missing.map(\.rawValue).joined(separator: " and ")) runtime\(missing.count > 1 ? "s" : "") that \(package.id) needs: install \(missing.count > 1 ? "them" : "it") before the rollout, or setup's prerequisite analysis stops after \(host) was taken out of service."
+            )
+        }
+        guard let have = server.dotnet, have < needs.dotnet else { return }
+        chain.then(
+            Step(
+                .installDotNet(host: host, version: needs.dotnetToInstall), rules: [.mxDotNetFirst],
+                why:
+                    "\(host) runs .NET Framework \(have.rawValue); \(package.id) needs \(needs.dotnet.rawValue) or later: install \(needs.dotnetToInstall.rawValue) first, in maintenance mode."
+            ), in: &builder)
+        chain.then(
+            Step(
+                .reboot(host: host, when: .always), rules: [.mxDotNetFirst],
+                why: "The .NET Framework finishes installing at the restart, before setup runs."), in: &builder)
+    }
+
+    /// Rule `mx-healthchecker-pre-post`: HealthChecker on a server the inventory gives its path
+    /// for, once the server is back in service.
+    func checkHealth(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
+        guard server.healthChecker != nil else { return }
+        chain.then(
+            Step(
+                .healthCheck(host: server.name), rules: [.mxHealthCheckerPrePost],
+                why:
+                    "HealthChecker on \(server.name) after its update: the package's build, no restart pending, no component left in maintenance."
+            ), in: &builder)
     }
 
     // MARK: Warnings

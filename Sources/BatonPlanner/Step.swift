@@ -79,6 +79,11 @@ public enum StepDetail: Sendable, Hashable {
     case saveConfig(host: HostName, files: [String])
     case restoreConfig(host: HostName, files: [String])
     case rebalanceDatabases(dag: HostName)
+    /// Installs `version` of the .NET Framework on `host`, in maintenance, before setup.
+    case installDotNet(host: HostName, version: DotNetFramework)
+    case healthCheck(host: HostName)
+    /// Test-EdgeSynchronization, run on the Mailbox server `host`, for the Edge server `edge`.
+    case checkEdgeSync(host: HostName, edge: HostName)
 
     public var action: Action {
         switch self {
@@ -120,6 +125,9 @@ public enum StepDetail: Sendable, Hashable {
         case .saveConfig: .saveConfig
         case .restoreConfig: .restoreConfig
         case .rebalanceDatabases: .rebalanceDatabases
+        case .installDotNet: .installDotNet
+        case .healthCheck: .healthCheck
+        case .checkEdgeSync: .checkEdgeSync
         }
     }
 
@@ -135,7 +143,8 @@ public enum StepDetail: Sendable, Hashable {
             .prepareAD(let host), .prepareDomains(let host, _), .drainTransport(let host),
             .startDagMaintenance(let host, _, _), .redirectMessages(let host, _), .serverOffline(let host),
             .serverOnline(let host), .stopDagMaintenance(let host, _), .resumeTransport(let host),
-            .checkPendingReboot(let host), .saveConfig(let host, _), .restoreConfig(let host, _):
+            .checkPendingReboot(let host), .saveConfig(let host, _), .restoreConfig(let host, _),
+            .installDotNet(let host, _), .healthCheck(let host), .checkEdgeSync(let host, _):
             host
         case .approve, .verifyVersion(.virtualServer, _), .failoverTest, .milestone, .waitReplication, .checkCopies,
             .checkWitness, .rebalanceDatabases:
@@ -163,7 +172,7 @@ extension StepDetail {
         what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
         keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil,
         dag: HostName? = nil, domains: [String]? = nil, files: [String]? = nil, overrideTwoCopies: Bool? = nil,
-        replication: ReplicationScope? = nil
+        replication: ReplicationScope? = nil, dotnet: DotNetFramework? = nil, edge: HostName? = nil
     ) {
         switch action {
         case .waitReplication:
@@ -246,6 +255,13 @@ extension StepDetail {
             case .serverOnline: self = .serverOnline(host: host)
             case .resumeTransport: self = .resumeTransport(host: host)
             case .checkPendingReboot: self = .checkPendingReboot(host: host)
+            case .installDotNet:
+                guard let dotnet else { return nil }
+                self = .installDotNet(host: host, version: dotnet)
+            case .healthCheck: self = .healthCheck(host: host)
+            case .checkEdgeSync:
+                guard let edge else { return nil }
+                self = .checkEdgeSync(host: host, edge: edge)
             case .saveConfig, .restoreConfig:
                 guard let files else { return nil }
                 self =
@@ -374,6 +390,18 @@ public struct Step: Sendable, Hashable, Identifiable {
         return nil
     }
 
+    /// The .NET Framework `install-dotnet` installs.
+    public var dotnet: DotNetFramework? {
+        if case .installDotNet(_, let version) = detail { return version }
+        return nil
+    }
+
+    /// The Edge server `check-edge-sync` tests.
+    public var edge: HostName? {
+        if case .checkEdgeSync(_, let edge) = detail { return edge }
+        return nil
+    }
+
     /// Where `redirect-messages` hands the queued mail (the plan format's `to`).
     public var redirectTo: HostName? {
         if case .redirectMessages(_, let to) = detail { return to }
@@ -401,6 +429,8 @@ public struct Step: Sendable, Hashable, Identifiable {
         if let dag { parts.append("DAG \(dag)") }
         if let domains { parts.append(domains.joined(separator: ", ")) }
         if let files { parts.append(files.joined(separator: ", ")) }
+        if let dotnet { parts.append(".NET Framework \(dotnet.rawValue)") }
+        if let edge { parts.append("for \(edge)") }
         if let host { parts.append(action == .moveGroup ? host.spelling : "on \(host)") }
         if let to { parts.append("→ \(to)") }
         if let pool { parts.append("pool \(pool)") }
@@ -414,7 +444,7 @@ public struct Step: Sendable, Hashable, Identifiable {
 extension Step: Codable {
     enum CodingKeys: String, CodingKey {
         case id, action, after, rules, why, phase, host, group, to, package, what, gate, pool, component, keep, when,
-            expect, name, dag, domains, files
+            expect, name, dag, domains, files, dotnet, edge
         case overrideTwoCopies = "override-two-copies"
     }
 
@@ -436,7 +466,8 @@ extension Step: Codable {
                 dag: try optional(HostName.self, .dag), domains: try optional([String].self, .domains),
                 files: try optional([String].self, .files),
                 overrideTwoCopies: try optional(Bool.self, .overrideTwoCopies),
-                replication: action == .waitReplication ? try optional(ReplicationScope.self, .what) : nil)
+                replication: action == .waitReplication ? try optional(ReplicationScope.self, .what) : nil,
+                dotnet: try optional(DotNetFramework.self, .dotnet), edge: try optional(HostName.self, .edge))
         else {
             throw DecodingError.dataCorruptedError(
                 forKey: .action, in: container,
@@ -475,5 +506,7 @@ extension Step: Codable {
         try container.encodeIfPresent(when, forKey: .when)
         try container.encodeIfPresent(expect, forKey: .expect)
         try container.encodeIfPresent(name, forKey: .name)
+        try container.encodeIfPresent(dotnet, forKey: .dotnet)
+        try container.encodeIfPresent(edge, forKey: .edge)
     }
 }

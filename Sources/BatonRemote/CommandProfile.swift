@@ -61,6 +61,9 @@ public struct CommandProfile: Sendable {
         values["domains"] = step.domains?.joined(separator: ",")
         values["files"] = step.files?.joined(separator: ",")
         values["override"] = step.overrideTwoCopies == true ? "true" : "false"
+        values["dotnet"] = step.dotnet?.rawValue
+        values["dotnet-release"] = step.dotnet.map { String($0.release) }
+        values["edge"] = step.edge?.spelling
         return values
     }
 
@@ -98,11 +101,11 @@ public struct CommandProfile: Sendable {
         let extra: Set<Unicode.Scalar> =
             switch placeholder {
             case "address": [":", "[", "]"]
-            case "backup-target": ["\\", ":"]
+            case "backup-target", "prerequisites", "health-checker": ["\\", ":"]
             case "settings": ["+", "/", "="]
             case "services": [",", "*"]
             case "setup-switches": ["/"]
-            case "what", "keep", "domains", "files": [","]
+            case "what", "keep", "domains", "files", "runtimes": [","]
             default: []
             }
         return value.unicodeScalars.allSatisfy { $0.isNameCharacter || extra.contains($0) }

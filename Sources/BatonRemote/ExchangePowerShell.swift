@@ -115,6 +115,56 @@ enum ExchangePowerShell {
         if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength)$(if ($lagged[$_.Name]) { ' (lagged copy)' }), index $($_.ContentIndexState)" }; exit 1 }
         "every copy of {{dag}} is healthy"
         """,
+        // Rule mx-dotnet-first: the .NET Framework offline installer from the host's
+        // prerequisites folder, quiet and without its own restart (Microsoft Learn, ".NET
+        // Framework deployment guide for administrators": /q /norestart; 0 done, 1641 and 3010
+        // done once restarted); the plan restarts next. Skipped when the Release value already
+        // reaches the version (CSS-Exchange, Shared/Get-NETFrameworkVersion.ps1).
+        "install-dotnet": #"""
+        $installers = @{ '4.8' = 'ndp48-x86-x64-allos-enu.exe'; '4.8.1' = 'ndp481-x86-x64-allos-enu.exe' }
+        $installer = Join-Path '{{prerequisites}}' $installers['{{dotnet}}']
+        $release = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction SilentlyContinue).Release
+        if ($release -ge [int]'{{dotnet-release}}') { ".NET Framework {{dotnet}} or later is installed (release $release)"; exit 0 }
+        if (-not (Test-Path -LiteralPath $installer)) { "no installer: $installer is missing"; exit 2 }
+        $process = Start-Process -FilePath $installer -ArgumentList '/q','/norestart' -Wait -PassThru
+        if ($process.ExitCode -notin 0,1641,3010) { "the .NET Framework installer exited with $($process.ExitCode)"; exit 1 }
+        ".NET Framework {{dotnet}} installed (exit $($process.ExitCode)); the restart finishes it"
+        """#,
+        // Rule mx-healthchecker-pre-post: CSS-Exchange's HealthChecker.ps1 where the inventory
+        // says it is, its results exported as XML (Features/Invoke-HealthCheckerMainReport.ps1:
+        // HealthChecker-SERVER-*.xml, DisplayResults by section, each line with Name,
+        // DisplayValue, WriteType and TestingValue). What stops an update fails the step: a
+        // pending restart ("Server Pending Reboot", TestingValue true), a component left
+        // inactive ("Component", Red), a .NET Framework it reports in Red.
+        "health-check": #"""
+        $script = '{{health-checker}}'
+        if (-not (Test-Path -LiteralPath $script)) { "HealthChecker.ps1 is not at $script"; exit 2 }
+        $out = Join-Path $env:TEMP 'baton-health-{{run}}-{{step}}'
+        New-Item -ItemType Directory -Force -Path $out | Out-Null
+        & $script -Server $env:COMPUTERNAME -OutputFilePath $out -SkipVersionCheck *> $null
+        $xml = Get-ChildItem -Path $out -Filter 'HealthChecker-*.xml' | Sort-Object LastWriteTime | Select-Object -Last 1
+        if (-not $xml) { "HealthChecker wrote no results to $out"; exit 1 }
+        $results = Import-Clixml -Path $xml.FullName
+        $found = foreach ($section in $results.DisplayResults.Keys) {
+            foreach ($line in $results.DisplayResults[$section]) {
+                $pending = $line.Name -eq 'Server Pending Reboot' -and $line.TestingValue -eq $true
+                $red = $line.WriteType -eq 'Red' -and $line.Name -in 'Component','.NET Framework'
+                if ($pending -or $red) { "$($line.Name): $($line.DisplayValue)" }
+            }
+        }
+        if ($found) { "HealthChecker on {{host}}: " + ($found -join '; '); exit 1 }
+        "HealthChecker finds no pending restart, no inactive component and no unsupported .NET Framework on {{host}}"
+        """#,
+        // Rule mx-edge-maint: the Edge subscription synchronizes again (Microsoft Learn,
+        // Test-EdgeSynchronization, run on a Mailbox server; its SyncStatus is Normal when
+        // Active Directory and the Edge server's AD LDS agree).
+        "check-edge-sync": """
+        \(shell)
+        $results = @(Test-EdgeSynchronization -TargetServer '{{edge}}' -ExcludeRecipientTest -ErrorAction Stop)
+        $bad = @($results | Where-Object { "$($_.SyncStatus)" -ne 'Normal' })
+        if ($results.Count -eq 0 -or $bad) { "EdgeSync with {{edge}} is not current: " + (($results | ForEach-Object { "$($_.Name) $($_.SyncStatus) $($_.FailureDetail)" }) -join '; '); exit 1 }
+        "EdgeSync with {{edge}} is Normal"
+        """,
         // The quorum as the DAG sees it, not a ping (ICMP is often blocked): Test-ReplicationHealth's
         // ClusterService, QuorumGroup and FileShareQuorum checks on this member (Microsoft Learn,
         // Test-ReplicationHealth).
@@ -351,6 +401,20 @@ enum ExchangePowerShell {
         if ($bad) { $bad | ForEach-Object { "$($_.Name): $($_.Status), copy queue $($_.CopyQueueLength), replay queue $($_.ReplayQueueLength), index $($_.ContentIndexState)" }; exit 1 }
         "every copy on this server is healthy"
         """,
+        // Rule mx-prerequisites: the .NET Framework's Release value and the Visual C++
+        // runtimes setup checks for, found as HealthChecker finds them (CSS-Exchange,
+        // Shared/VisualCRedistributableVersionFunctions.ps1: the Uninstall key's DisplayName).
+        "probe-prerequisites": #"""
+        if ('{{dotnet-release}}' -eq '') { "the package needs no prerequisite checked"; exit 0 }
+        $release = (Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction SilentlyContinue).Release
+        $names = @(Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' -ErrorAction SilentlyContinue | ForEach-Object { $_.DisplayName })
+        $missing = @('{{runtimes}}' -split ',' | Where-Object { $_ -ne '' -and -not ($names -like "Microsoft Visual C++ $_*") })
+        $problems = @()
+        if (-not $release -or $release -lt [int]'{{dotnet-release}}') { $problems += ".NET Framework release $release, below the {{dotnet-release}} that {{package}} needs (the plan installs it first when the inventory's dotnet says so)" }
+        if ($missing) { $problems += "no Visual C++ " + ($missing -join ' or ') + " runtime" }
+        if ($problems) { $problems -join '; '; exit 1 }
+        ".NET Framework release $release and the Visual C++ {{runtimes}} runtimes are installed"
+        """#,
         "probe-execution-policy": """
         $set = Get-ExecutionPolicy -List | Where-Object { $_.Scope -in 'MachinePolicy','UserPolicy' -and $_.ExecutionPolicy -ne 'Undefined' }
         if ($set) { "Group Policy sets the execution policy: " + (($set | ForEach-Object { "$($_.Scope) $($_.ExecutionPolicy)" }) -join ', ') + "; setup's readiness check fails until it is Undefined"; exit 1 }

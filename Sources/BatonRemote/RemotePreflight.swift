@@ -115,6 +115,7 @@ public struct RemotePreflight: Sendable {
         Probe(command: "probe-components", check: "components", rule: .mxFailedUpdateComponents),
         Probe(command: "probe-copies", check: "copies", rule: .mxCopiesHealthy),
         Probe(command: "probe-execution-policy", check: "execution-policy", rule: .mxExecutionPolicyGPO),
+        Probe(command: "probe-prerequisites", check: "prerequisites", rule: .mxPrerequisites),
     ]
 
     /// The build the inventory says a modern server is at now, for `probe-build`.
@@ -138,7 +139,18 @@ public struct RemotePreflight: Sendable {
         [
             "host": host.spelling, "address": access.destination, "step": "check", "run": "check",
             "build": currentBuild(host), "peer": RemoteTarget.peer(of: host, in: inventory),
+            "package": plan.package.id,
+            "dotnet-release": needs(host).map { String($0.dotnet.release) } ?? "",
+            "runtimes": needs(host)?.runtimes.map(\.rawValue).joined(separator: ",") ?? "",
         ]
+    }
+
+    /// What the plan's package needs on `host` before setup (rule `mx-prerequisites`).
+    func needs(_ host: HostName) -> PrerequisiteNeeds? {
+        guard let server = inventory.servers.first(where: { $0.name == host }),
+            let package = PackageCatalogue(inventory: inventory).package(plan.package.id)
+        else { return nil }
+        return PrerequisiteNeeds.of(package, role: server.role, os: server.install.os)
     }
 
     /// The profile's network probe (rule `windows-network-logon`): the session reads Active

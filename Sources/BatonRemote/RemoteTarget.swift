@@ -341,6 +341,8 @@ public actor RemoteTarget: Target {
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         values["backup-target"] = access.backupTarget ?? ""
+        values["prerequisites"] = access.prerequisites ?? ""
+        values["health-checker"] = inventory.servers.first { $0.name == access.host }?.healthChecker ?? ""
         values["services"] = access.quiesceServices.joined(separator: ",")
         values["setup-switches"] =
             step.action == .install && package.kind == .cumulativeUpdate

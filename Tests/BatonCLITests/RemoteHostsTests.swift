@@ -190,6 +190,7 @@ struct TestHosts {
                       wait-replication: \(log("wait-replication"))
                       check-copies: \(checkCopies ?? log("check-copies {{dag}}"))
                       check-witness: \(log("check-witness {{dag}}"))
+                      check-edge-sync: \(log("check-edge-sync {{edge}}"))
                       drain-transport: \(mark("drain-transport", "draining", set: true))
                       start-dag-maintenance: \(mark("start-dag-maintenance {{dag}}", "dag-maintenance", set: true))
                       redirect-messages: \(log("redirect-messages {{to}}"))

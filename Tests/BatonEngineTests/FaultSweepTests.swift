@@ -45,10 +45,18 @@ struct FaultSweepTests {
         let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()
         let groups = pristine.groups.values.filter(\.isVirtualServer).map(\.name).sorted()
         let witnesses = Set(pristine.modern?.dags.values.compactMap(\.witness) ?? []).sorted()
+        let controllers = pristine.hosts.values.filter { $0.product == nil }.map(\.name).sorted()
         var runs = 0, halted = 0
         // Faults of Exchange 2013 and later go to those servers only.
         for kind in LabFault.Kind.allCases where !kind.isModernOnly || modern[example] != nil {
-            for target in kind.targetsGroup ? groups : kind.shape.target == .witness ? witnesses : hosts {
+            let targets =
+                switch kind.shape.target {
+                case .virtualServer: groups
+                case .witness: witnesses
+                case .domainController: controllers
+                case .host, .modernServer: hosts
+                }
+            for target in targets {
                 runs += 1
                 let directory = NSTemporaryDirectory() + "baton-sweep-\(UUID().uuidString)"
                 defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -65,17 +65,11 @@ struct LabQuorumTests {
 
         // The witness goes down after its check passed: the member out leaves 1 of 3 votes.
         var late = LabTwin(inventory: inventory, seed: 7)
-        var failed: (Step, LabOutcome)?
-        for step in plan.steps {
-            if step.action == .startDagMaintenance { try late.inject(LabFault(.witnessDown, "NW-FS1")) }
-            let outcome = late.perform(step)
-            if !outcome.succeeded {
-                failed = (step, outcome)
-                break
-            }
-            if step.action == .startDagMaintenance { break }
-        }
-        #expect(failed == nil)
+        let entering = try #require(plan.steps.firstIndex { $0.action == .startDagMaintenance })
+        let failed = late.rehearse(Array(plan.steps[..<entering]))
+        #expect(failed == nil, "\(failed.map { "\($0.0.summary): \($0.1.message)" } ?? "")")
+        try late.inject(LabFault(.witnessDown, "NW-FS1"))
+        #expect(late.perform(plan.steps[entering]).succeeded)
         #expect(late.accounting.violations.contains { $0.rule == Rule.ID.mxQuorum.rawValue && $0.message.contains("NW-DAG lost quorum") })
         #expect(late.modern?.databases.values.allSatisfy { $0.mounted == nil } == true)
         try late.fix(LabFault(.witnessDown, "NW-FS1"))

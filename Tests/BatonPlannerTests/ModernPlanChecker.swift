@@ -36,6 +36,17 @@ struct ModernSimulation {
     var mounted: [String: String?] = [:]
     var rebalanced = Set<String>()
     var checkedAfterRebalance = Set<String>()
+    var dotnetRaised = Set<String>()
+    var dotnetAwaitingRestart = Set<String>()
+    var healthBefore = Set<String>()
+    var healthAfter = Set<String>()
+    var edgeSynced = Set<String>()
+
+    /// The lowest .NET Framework each product line's cumulative update in the catalogue takes
+    /// (Microsoft's supportability matrix), kept here apart from the planner's table.
+    static let dotnetNeeded: [Product: DotNetFramework] = [
+        .exchange2013: .v472, .exchange2016: .v48, .exchange2019: .v48, .exchangeSE: .v48,
+    ]
 
     init(checker: PlanChecker) {
         self.checker = checker
@@ -203,6 +214,7 @@ struct ModernSimulation {
                 fail(step, "restarts \(host) while it is in service (mx-dag-shutdown-not-lossless)")
             }
             witnessRestarts(step, host)
+            dotnetAwaitingRestart.remove(host)
             if installedHere.contains(host) {
                 rebootedAfterInstall.insert(host)
             } else {
@@ -231,6 +243,36 @@ struct ModernSimulation {
             if !installedHere.contains(host) { fail(step, "starts the agents again before the update") }
             quiesced.remove(host)
         case .checkInstallers, .checkPendingReboot: break
+        case .installDotNet:
+            guard let host else { return }
+            if service[host] != .offline { fail(step, "the .NET Framework installed while \(host) is in service (mx-dotnet-first)") }
+            if installedHere.contains(host) { fail(step, "the .NET Framework installed after setup (mx-dotnet-first)") }
+            if let version = step.dotnet, let product = package.product, let needed = Self.dotnetNeeded[product],
+                version < needed
+            {
+                fail(step, "installs .NET Framework \(version.rawValue), below the \(needed.rawValue) setup needs")
+            }
+            dotnetRaised.insert(host)
+            dotnetAwaitingRestart.insert(host)
+        case .healthCheck:
+            guard let host else { return }
+            if server(host)?.healthChecker == nil { fail(step, "HealthChecker on \(host), whose path the inventory does not give") }
+            if !anyChange {
+                healthBefore.insert(host)
+            } else if installedHere.contains(host) {
+                if service[host] != .inService { fail(step, "HealthChecker after the update while \(host) is still out of service") }
+                healthAfter.insert(host)
+            } else {
+                fail(step, "HealthChecker on \(host) after changes began but before its update")
+            }
+        case .checkEdgeSync:
+            guard let edge = step.edge.map(key) else { return }
+            if server(edge)?.role != .edge { fail(step, "tests EdgeSync for \(edge), which is not an Edge server") }
+            if let host, server(host)?.role != .mailbox { fail(step, "Test-EdgeSynchronization runs on \(host), not a Mailbox server") }
+            if !installedHere.contains(edge) || service[edge] != .inService {
+                fail(step, "tests EdgeSync before \(edge) is updated and back in service")
+            }
+            edgeSynced.insert(edge)
         case .install: install(step)
         case .verifyVersion:
             guard let host else { return }
@@ -390,6 +432,14 @@ struct ModernSimulation {
             fail(step, "install with the forest's versions unknown and unconfirmed (mx-ad-prep-when)")
         }
         if service[host] != .offline { fail(step, "setup runs while \(host) is in service (mx-dag-update-procedure)") }
+        if isCU, let have = server(host)?.dotnet, let product = package.product,
+            let needed = Self.dotnetNeeded[product], have < needed, !dotnetRaised.contains(host)
+        {
+            fail(step, "setup on .NET Framework \(have.rawValue), below \(needed.rawValue), with nothing raising it first (mx-dotnet-first)")
+        }
+        if dotnetAwaitingRestart.contains(host) {
+            fail(step, "setup before the restart that finishes the .NET Framework (mx-dotnet-first)")
+        }
         for database in inventory.dags.flatMap(\.databases) where mounted[database.name] == .some(host) {
             fail(step, "setup runs while \(database.name) is mounted on \(host)")
         }
@@ -427,6 +477,14 @@ struct ModernSimulation {
             problems.append("end: \(host) left out of service (\(state))")
         }
         if !quiesced.isEmpty { problems.append("end: agents left paused on \(quiesced.sorted())") }
+        for host in targets.sorted() where server(host)?.healthChecker != nil {
+            if !healthBefore.contains(host) { problems.append("end: \(host) had no HealthChecker before the first change (mx-healthchecker-pre-post)") }
+            if !healthAfter.contains(host) { problems.append("end: \(host) had no HealthChecker after its update (mx-healthchecker-pre-post)") }
+        }
+        let mailboxes = inventory.servers.contains { $0.role == .mailbox && $0.install.product.isModern }
+        for host in targets.sorted() where server(host)?.role == .edge && mailboxes && !edgeSynced.contains(host) {
+            problems.append("end: \(host)'s EdgeSync never tested after its update (mx-edge-maint)")
+        }
         if !outOfPool.isEmpty { problems.append("end: \(outOfPool.sorted()) left out of their pool") }
         for (database, host) in mounted where host == nil {
             problems.append("end: database \(database) is not mounted")

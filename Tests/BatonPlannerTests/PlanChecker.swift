@@ -72,6 +72,8 @@ struct PlanChecker {
                 case .redirectMessages: ["host": step.host != nil, "to": step.to != nil]
                 case .prepareDomains: ["host": step.host != nil, "domains": step.domains != nil]
                 case .saveConfig, .restoreConfig: ["host": step.host != nil, "files": step.files != nil]
+                case .installDotNet: ["host": step.host != nil, "dotnet": step.dotnet != nil]
+                case .checkEdgeSync: ["host": step.host != nil, "edge": step.edge != nil]
                 default: ["host": step.host != nil]
                 }
             for (field, present) in required where !present {
@@ -418,7 +420,8 @@ struct Simulation {
             failoverTested.insert(key)
         case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
             .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
-            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases:
+            .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet,
+            .healthCheck, .checkEdgeSync:
             fail(step, "an action of Exchange 2013 and later in a plan for \(package.id)")
         }
         if let host, step.action != .milestone { lastHostAction[host] = step.action }

@@ -152,6 +152,8 @@ struct JSONWriter: ~Copyable {
         field("component", step.component?.rawValue)
         field("dag", step.dag?.spelling)
         if let domains = step.domains { field("domains", list: domains) }
+        field("dotnet", step.dotnet?.rawValue)
+        field("edge", step.edge?.spelling)
         field("expect", step.expect)
         if let files = step.files { field("files", list: files) }
         field("gate", step.gate)
