@@ -461,18 +461,13 @@ extension LabTwin {
             var found: [String] = []
             if machine.pendingRestart { found.append("Server Pending Reboot: True") }
             if !server.inService { found.append("Component: \(server.offline ? "ServerWideOffline" : server.inDAGMaintenance ? "HighAvailability" : "HubTransport") Inactive (\(server.state))") }
-            if let media = packages.first(where: { $0.kind == .cumulativeUpdate && $0.product == machine.product?.rawValue }),
-                let needs = PrerequisiteNeeds.of(
-                    media.kind, machine.product, role: machine.role ?? .mailbox, os: machine.os),
-                let have = server.dotnet, have < needs.dotnet
-            {
-                found.append(".NET Framework: \(have.rawValue), not supported by the next cumulative update (\(needs.dotnet.rawValue))")
-            }
+            // HealthChecker shows a .NET Framework other than the recommended one in yellow, a
+            // warning: the prerequisites probe and setup are what stop on it.
             guard found.isEmpty else {
                 return .failure("HealthChecker on \(host): \(found.joined(separator: "; "))", rule: .mxHealthCheckerPrePost)
             }
             return .ok(
-                "HealthChecker finds no pending restart, no inactive component and no unsupported .NET Framework on \(host)",
+                "HealthChecker finds no pending restart and no inactive component on \(host)",
                 applied: false)
         case .checkEdgeSync(_, let edge):
             guard let target = state.servers[edge], hosts[edge]?.up == true, target.inService else {

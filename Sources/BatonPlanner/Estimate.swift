@@ -13,6 +13,9 @@ public struct Estimate: Sendable, Hashable, Codable {
     /// healthy copy elsewhere takes over) and each DAG's maintenance window.
     public var databases: [Downtime]?
     public var dags: [DAGWindow]?
+    /// Exchange 2013 and later: how long Internet mail through a site's only Edge server stops
+    /// (from its drain to its resume), by Edge server; nil when no site has only one.
+    public var inboundMail: [Downtime]? = nil
     public var assumptions: String
     /// The inventory's own durations (`durations:`) the estimate used, when it has any: a run
     /// orders its ready steps on them too (`StartOrder`), long after the inventory is gone.
@@ -62,6 +65,7 @@ public struct Estimate: Sendable, Hashable, Codable {
         case workSeconds = "work-seconds"
         case virtualServers = "virtual-servers"
         case pools, assumptions, databases, dags, durations
+        case inboundMail = "inbound-mail"
     }
 
     /// Earliest start and end of every step by its position in the plan, each step as soon as

@@ -10,6 +10,11 @@ enum ModernEstimate {
 
         // Each server's time out of service: from server-offline to server-online.
         var offlineSince: [HostName: Int] = [:]
+        var drainedSince: [HostName: Int] = [:]
+        var inbound: [HostName: [(Int, Int)]] = [:]
+        // A site whose only Edge server is out takes no Internet mail (rule mx-edge-maint).
+        let edges = inventory.servers.filter { $0.role == .edge }
+        let lone = Set(edges.filter { edge in edges.filter { $0.site == edge.site }.count == 1 }.map(\.name))
         var outOfService: [HostName: [(Int, Int)]] = [:]
         var window: [HostName: (start: Int, end: Int)] = [:]
         var dagOf: [HostName: HostName] = [:]
@@ -20,6 +25,9 @@ enum ModernEstimate {
             case .serverOffline(let host): offlineSince[host] = time.start
             case .serverOnline(let host):
                 outOfService[host, default: []].append((offlineSince.removeValue(forKey: host) ?? time.start, time.end))
+            case .drainTransport(let host) where lone.contains(host): drainedSince[host] = time.start
+            case .resumeTransport(let host) where lone.contains(host):
+                inbound[host, default: []].append((drainedSince.removeValue(forKey: host) ?? time.start, time.end))
             default: break
             }
             if let dag = step.dag ?? step.host.flatMap({ dagOf[$0] }) {
@@ -49,12 +57,18 @@ enum ModernEstimate {
             return Estimate.DAGWindow(
                 name: dag.name.spelling, members: dag.members.count, windowSeconds: span.end - span.start)
         }
-        return Estimate(
+        let inboundMail = edges.compactMap { edge -> Estimate.Downtime? in
+            guard let intervals = inbound[edge.name] else { return nil }
+            return Estimate.Downtime(name: edge.name.spelling, downtimeSeconds: Estimate.unionLength(intervals))
+        }
+        var estimate = Estimate(
             makespanSeconds: times.makespan, workSeconds: times.work, virtualServers: [], pools: [],
             databases: databases,
             dags: dags,
             assumptions:
                 "Steps start as soon as their predecessors end; approvals take no time; every restart happens; a database with another healthy copy moves without an outage.",
             durations: durations.own)
+        estimate.inboundMail = inboundMail.isEmpty ? nil : inboundMail
+        return estimate
     }
 }

@@ -111,6 +111,7 @@ extension RemoteTarget {
         copy.hosts = names.filter { seen.insert($0).inserted }.map {
             var access = HostAccess(host: $0, via: .ssh, location: SourceLocation(file: inventory.file, line: 1, column: 1))
             access.backupTarget = "BACKUP_TARGET"
+            access.prerequisites = "PREREQUISITES"
             return access
         }
         return copy

@@ -69,6 +69,7 @@ struct CommandsTests {
         "Get-ExchangeServer": (["-Identity", "-Domain", "-DomainController", "-Status"], "get-exchangeserver"),
         "Redirect-Message": (["-Server", "-Target", "-Confirm", "-DomainController", "-WhatIf"], "redirect-message"),
         "Get-Queue": (["-Identity", "-Server", "-Filter", "-Exclude", "-Include", "-ResultSize", "-SortOrder", "-BookmarkIndex", "-BookmarkObject", "-IncludeBookmark", "-ReturnPageInfo", "-SearchForward"], "get-queue"),
+        "Test-EdgeSynchronization": (["-ExcludeRecipientTest", "-FullCompareMode", "-MaxReportSize", "-MonitoringContext", "-TargetServer", "-VerifyRecipient", "-Confirm", "-DomainController", "-WhatIf"], "test-edgesynchronization"),
         "Test-ReplicationHealth": (["-Identity", "-ActiveDirectoryTimeout", "-DatabaseAvailabilityGroup", "-DomainController", "-MonitoringContext", "-OutputObjects", "-TransientEventSuppressionWindow"], "test-replicationhealth"),
     ]
 
@@ -97,6 +98,7 @@ struct CommandsTests {
             #expect(unknown.isEmpty, "\(cmdlet) given \(unknown.sorted()), not in \(documented.source)")
         }
         #expect(called["Redirect-Message"] != nil && called["Test-ReplicationHealth"] != nil)
+        #expect(called["Test-EdgeSynchronization"] != nil && called["Import-Clixml"] != nil && called["Start-Process"] != nil)
     }
 
     @Test("a template with an unclosed brace or quote fails the grammar")

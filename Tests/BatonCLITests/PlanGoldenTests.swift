@@ -15,6 +15,7 @@ struct PlanGoldenTests {
         "mx-2013-split-roles.yaml": "exchange-2013-cu23", "mx-standalone-to-se.yaml": "exchange-se-rtm",
         "mx-multi-dag-monthly-su.yaml": "exchange-2019-cu15-feb26-su",
         "mx-se-with-2013-left.yaml": "exchange-2019-cu15-feb26-su", "mx-crossed-witnesses.yaml": "exchange-2019-cu15",
+        "mx-cu13-to-cu15.yaml": "exchange-2019-cu15",
     ]
 
     static func package(for example: String) -> String {

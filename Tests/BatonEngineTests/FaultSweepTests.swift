@@ -33,7 +33,8 @@ struct FaultSweepTests {
             "mx-stretched-dag.yaml": "exchange-2019-cu15", "mx-two-member-dag.yaml": "exchange-2016-cu23",
             "mx-2013-split-roles.yaml": "exchange-2013-cu23", "mx-standalone-to-se.yaml": "exchange-se-rtm",
             "mx-multi-dag-monthly-su.yaml": "exchange-2019-cu15-feb26-su",
-            "mx-se-with-2013-left.yaml": "exchange-2019-cu15-feb26-su",
+            "mx-se-with-2013-left.yaml": "exchange-2019-cu15-feb26-su", "mx-cu13-to-cu15.yaml": "exchange-2019-cu15",
+            "mx-crossed-witnesses.yaml": "exchange-2019-cu15",
         ]
         let packageID =
             modern[example]

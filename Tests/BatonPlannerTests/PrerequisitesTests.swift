@@ -88,6 +88,15 @@ struct PrerequisitesTests {
         #expect(problems.contains { $0.contains("no HealthChecker after its update") })
     }
 
+    @Test("the site's only Edge server: Internet mail stops from its drain to its resume, in the estimate")
+    func loneEdgeOutage() throws {
+        let (plan, _) = try Self.plan(try Self.inventory())
+        let inbound = try #require(plan.estimate?.inboundMail)
+        #expect(inbound.map(\.name) == ["FB-EDGE"] && inbound[0].downtimeSeconds > 60 * 60)
+        #expect(PlanFormat.text.render(plan).contains("Internet mail through FB-EDGE, its site's only Edge server, stops: "))
+        #expect(PlanFormat.json.render(plan).contains("\"inbound-mail\""))
+    }
+
     @Test("the Extended Protection gate for CU13 to CU15; extended-protection: skip on both removes it")
     func extendedProtection() throws {
         let (plan, _) = try Self.plan(try Self.inventory())

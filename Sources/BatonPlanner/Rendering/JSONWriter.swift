@@ -199,6 +199,12 @@ struct JSONWriter: ~Copyable {
             }
             end()
         }
+        if let inbound = estimate.inboundMail {
+            field("inbound-mail", objects: inbound) { writer, edge in
+                writer.field("downtime-seconds", edge.downtimeSeconds)
+                writer.field("name", edge.name)
+            }
+        }
         field("makespan-seconds", estimate.makespanSeconds)
         field("pools", objects: estimate.pools) { writer, pool in
             writer.field("fully-out-seconds", pool.fullyOutSeconds)

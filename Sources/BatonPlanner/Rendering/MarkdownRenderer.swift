@@ -24,6 +24,10 @@ struct MarkdownRenderer {
                     out += "| \(evs.name) | \(humanDuration(evs.downtimeSeconds)) |\n"
                 }
             }
+            if let inbound = estimate.inboundMail {
+                out += "\n| only Edge server of its site | Internet mail stops |\n|---|---|\n"
+                for edge in inbound { out += "| \(edge.name) | \(humanDuration(edge.downtimeSeconds)) |\n" }
+            }
             let pools = estimate.pools.filter { $0.membersOut > 0 }
             if !pools.isEmpty {
                 out += "\n| pool | members out | window | no member serving |\n|---|---|---|---|\n"

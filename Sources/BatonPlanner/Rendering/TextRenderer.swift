@@ -25,6 +25,9 @@ struct TextRenderer {
             for evs in estimate.virtualServers {
                 out += "Virtual server \(evs.name) offline: \(humanDuration(evs.downtimeSeconds))\n"
             }
+            for edge in estimate.inboundMail ?? [] {
+                out += "Internet mail through \(edge.name), its site's only Edge server, stops: \(humanDuration(edge.downtimeSeconds))\n"
+            }
             for pool in estimate.pools where pool.membersOut > 0 {
                 out +=
                     "Pool \(pool.name): \(pool.membersOut) of \(pool.members) members out over \(humanDuration(pool.windowSeconds)); no member serving for \(humanDuration(pool.fullyOutSeconds))\n"
