@@ -78,13 +78,15 @@ public struct EngineOptions: Sendable {
 /// at most `parallel` at once; intent is journaled before a step acts and its result after.
 /// A failure blocks everything that depends on it and, by default, halts new work.
 public struct Engine: Sendable {
-    public let journal: any Journal
+    /// Only what the engine writes and reads about its run (`RunProgress`), fenced by the run's
+    /// lease when a run service drives it.
+    public let journal: any RunProgress
     public let target: any Target
     public let options: EngineOptions
     public let onEvent: @Sendable (EngineEvent) -> Void
 
     public init(
-        journal: any Journal, target: any Target, options: EngineOptions,
+        journal: any RunProgress, target: any Target, options: EngineOptions,
         onEvent: @escaping @Sendable (EngineEvent) -> Void
     ) {
         self.journal = journal

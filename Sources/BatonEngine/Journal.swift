@@ -100,47 +100,22 @@ public struct ApprovalRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// Where a run is made durable: intent is written before a step acts and its result after,
-/// so that a controller that dies at any instant can resume exactly where it stopped.
-///
-/// Everything the command line and the server keep goes through this protocol: runs, plans,
-/// steps and their transitions, approvals, outputs, the audit trail, access tokens, leases
-/// and claims. Two backends implement it: `SQLiteJournal` (a file in the state directory)
-/// and `PostgresJournal` (a database server a team shares); one conformance suite runs
-/// unchanged against both.
-public protocol Journal: Sendable {
+/// What the engine reads and writes about the run it drives: the run's state and plan, its
+/// approvals, and each step's intent, result and output. Fenced: once the lease the journal
+/// is fenced by is lost, every write is refused.
+public protocol RunProgress: Sendable {
     /// Where it is, for messages: a path, or a PostgreSQL address without its password.
     var location: String { get }
-
-    // MARK: Runs
-    /// Records a run with no owner (tests and benchmarks; `createOwnedRun` is what runs use).
-    func createRun(_ run: RunRecord, plan: Plan) async throws
-    /// Records a new run, its lease and its claims in one transaction: two processes starting
-    /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
-    /// Throws `RunExists` for a name taken, `OwnershipError` for a claim held by a live run.
-    func createOwnedRun(
-        _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
-        target: String, inventoryText: String?
-    ) async throws -> Lease
     func run(_ id: RunID) async throws -> RunRecord?
     /// The run's state alone, which the engine reads between steps (the record carries every
     /// machine's build, thousands of them in a large organization).
     func state(of run: RunID) async throws -> RunState?
-    func runs() async throws -> [RunRecord]
     func plan(of run: RunID) async throws -> Plan?
     func steps(of run: RunID) async throws -> [StepRecord]
     /// What driving the run needs of its plan (`UnfinishedPart`): for a run resumed near its
     /// end, a small part of a large plan, read without the rest.
     func unfinishedPart(of run: RunID) async throws -> UnfinishedPart?
-    /// Where the run acts (`lab` or `hosts`).
-    func target(of run: RunID) async throws -> String
-    /// The inventory's text when the run was started with it inline.
-    func inventoryText(of run: RunID) async throws -> String?
-    /// Where the approvers of a run read the package's release notes (rule `release-notes`).
-    func setReleaseNotes(run: RunID, link: String) async throws
-    func releaseNotes(of run: RunID) async throws -> String?
-
-    // MARK: Progress (fenced: refused once the lease this journal is fenced by is lost)
+    func approvals(of run: RunID) async throws -> [String]
     /// Records the intent to perform `step` (state `running`, one more attempt).
     func begin(run: RunID, step: StepID) async throws
     func finish(run: RunID, step: StepID, state: StepState, message: String) async throws
@@ -149,11 +124,34 @@ public protocol Journal: Sendable {
     func record(run: RunID, _ changes: [StepChange]) async throws
     /// Sets the run's state; `reason` is kept with the transition (why it halted).
     func setState(run: RunID, _ state: RunState, reason: String) async throws
+    /// Keeps what a step's action printed (its end), for the operator to read later.
+    func recordOutput(run: RunID, step: StepID, output: String) async throws
+}
+
+/// The runs a journal keeps, as the run service, the command line and the server list, start
+/// and read them.
+public protocol RunCatalogue: RunProgress {
+    /// Records a run with no owner (tests and benchmarks; `createOwnedRun` is what runs use).
+    func createRun(_ run: RunRecord, plan: Plan) async throws
+    /// Records a new run, its lease and its claims in one transaction: two processes starting
+    /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …,
+    /// `OwnershipDecision.nextRunName`). Throws `RunExists` for a name taken, `OwnershipError`
+    /// for a claim held by a live run.
+    func createOwnedRun(
+        _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
+        target: RunTarget, inventoryText: String?
+    ) async throws -> Lease
+    func runs() async throws -> [RunRecord]
+    /// Where the run acts. A value this version does not know is an error, never the lab.
+    func target(of run: RunID) async throws -> RunTarget
+    /// The inventory's text when the run was started with it inline.
+    func inventoryText(of run: RunID) async throws -> String?
+    /// Where the approvers of a run read the package's release notes (rule `release-notes`).
+    func setReleaseNotes(run: RunID, link: String) async throws
+    func releaseNotes(of run: RunID) async throws -> String?
     /// Marks a run aborted unless it is finished already, in one transaction with the check;
     /// returns the state it had (nil: no such run).
     func requestAbort(run: RunID) async throws -> RunState?
-    /// Keeps what a step's action printed (its end), for the operator to read later.
-    func recordOutput(run: RunID, step: StepID, output: String) async throws
     /// What each step's action printed last, by step id.
     func outputs(of run: RunID) async throws -> [StepID: String]
     /// Every run's transitions, oldest first (`after` skips those already seen): what the
@@ -161,18 +159,21 @@ public protocol Journal: Sendable {
     func transitions(after sequence: Int64, run: RunID?) async throws -> [Transition]
     /// Sets every step of a run to `state` in one transaction (benchmarks and tests).
     func markAll(run: RunID, _ state: StepState) async throws
+}
 
-    // MARK: Approvals and the audit trail
+/// Who approved which gate, and every other action on a run: append-only.
+public protocol AuditTrail: Sendable {
     /// Records an approval. Approvals are append-only: a gate approved already throws
     /// `JournalError.alreadyApproved` with the first approval, which stays.
     func approve(run: RunID, _ approval: ApprovalRecord) async throws
-    func approvals(of run: RunID) async throws -> [String]
     /// Who approved which gate, how and when: the audit trail.
     func approvalRecords(of run: RunID) async throws -> [ApprovalRecord]
     func audit(run: RunID, action: String, by: String) async throws
     func auditRecords(of run: RunID) async throws -> [AuditRecord]
+}
 
-    // MARK: Access tokens (only their SHA-256)
+/// The server's access tokens, kept as their SHA-256 only.
+public protocol TokenStore: Sendable {
     /// Fails when the name is taken.
     func addToken(_ token: AccessTokenRecord) async throws
     func token(hash: String) async throws -> AccessTokenRecord?
@@ -180,8 +181,11 @@ public protocol Journal: Sendable {
     /// Notes that the token was accepted now (to the minute).
     func touchToken(hash: String) async throws
     func revokeToken(name: String) async throws -> Bool
+}
 
-    // MARK: Leases, fencing and claims
+/// Leases, fencing and claims: one owner per run, one run per target. Both backends decide
+/// with `OwnershipDecision` inside their own transactions.
+public protocol Ownership: Sendable {
     /// The run's lease as last written, live or not; nil for a run never driven under one.
     func lease(of run: RunID) async throws -> Lease?
     /// Takes the lease of `run` for `owner` (epoch one more than before) and claims `claims`,
@@ -201,10 +205,16 @@ public protocol Journal: Sendable {
     func confirmLease() async throws
 }
 
-/// The part of a run's plan that driving it acts on: every step not yet succeeded, with its
-/// state, and every step that takes a virtual server's resources offline or brings them online
-/// (an aborted run finds from them which virtual servers to bring back online). The steps keep
-/// the plan's order; a step named in an `after` but absent has succeeded.
+/// Where a run is made durable: intent is written before a step acts and its result after,
+/// so that a controller that dies at any instant can resume exactly where it stopped.
+///
+/// A backend keeps every role: the engine's `RunProgress`, the `RunCatalogue`, the
+/// `AuditTrail`, the `TokenStore` and `Ownership`; each user depends on the role it uses.
+/// Two backends implement them: `SQLiteJournal` (a file in the state directory) and
+/// `PostgresJournal` (a database server a team shares); one conformance suite runs unchanged
+/// against both.
+public protocol Journal: RunCatalogue, AuditTrail, TokenStore, Ownership {}
+
 public struct UnfinishedPart: Sendable {
     public var plan: Plan
     public var state: [StepID: StepState]
@@ -245,7 +255,7 @@ public struct UnfinishedPart: Sendable {
     }
 }
 
-extension Journal {
+extension RunProgress {
     /// From the whole plan, for a journal that cannot read a part alone.
     public func unfinishedPart(of run: RunID) async throws -> UnfinishedPart? {
         guard let plan = try await plan(of: run) else { return nil }
@@ -255,7 +265,9 @@ extension Journal {
     public func setState(run: RunID, _ state: RunState) async throws {
         try await setState(run: run, state, reason: "")
     }
+}
 
+extension RunCatalogue {
     public func transitions(after sequence: Int64 = 0) async throws -> [Transition] {
         try await transitions(after: sequence, run: nil)
     }

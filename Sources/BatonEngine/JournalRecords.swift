@@ -100,3 +100,29 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         self.at = at
     }
 }
+
+/// Where a run acts.
+public enum RunTarget: String, Sendable, Codable {
+    /// The lab twin of the state directory: a rehearsal.
+    case lab
+    /// The real hosts of the inventory's `hosts:` section.
+    case hosts
+
+    /// Where a run of `inventory` goes: its real hosts when it has `hosts:` and the caller did
+    /// not ask for the lab, else the lab twin.
+    public init(_ inventory: Inventory, lab: Bool) {
+        self = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
+    }
+
+    /// The target a journal read for `run`: none recorded (a run older than the column) is the
+    /// lab, as it was then; a value this version does not know is an error, never the lab.
+    public static func stored(_ value: String?, run: RunID, location: String) throws(JournalError) -> RunTarget {
+        guard let value else { return .lab }
+        guard let target = RunTarget(rawValue: value) else {
+            throw .unusable(
+                path: location,
+                reason: "run \(run) acts on '\(value.prefix(40))', which this version of Baton does not know; use the version that started it")
+        }
+        return target
+    }
+}

@@ -108,3 +108,43 @@ public enum OwnershipError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Who may drive a run: the one decision both journals make, inside their own transactions,
+/// from what they read there. A live lease of another instance keeps the run; a claim held by
+/// another live run keeps its target; otherwise the lease is granted with the epoch one more
+/// than before (fencing: every write of the previous owner carries the old epoch and is
+/// refused). It reads nothing and writes nothing, so it is tested by itself.
+public enum OwnershipDecision {
+    /// The lease to write for `owner`, or why not.
+    /// - Parameters:
+    ///   - previous: the run's lease as stored, live or not.
+    ///   - claims: each claim the run makes, with the live lease of the run holding it now.
+    public static func grant(
+        run: RunID, to owner: LeaseOwner, expiry: Double, previous: Lease?, claims: [(claim: Claim, holder: Lease?)],
+        now: Double
+    ) throws(OwnershipError) -> Lease {
+        if let previous, previous.isLive(at: now), previous.owner.instance != owner.instance {
+            throw .runOwned(previous)
+        }
+        for (claim, holder) in claims {
+            if let holder, holder.run != run, holder.isLive(at: now) {
+                throw .targetBusy(what: claim.label, run: holder.run, lease: holder)
+            }
+        }
+        return Lease(
+            run: run, owner: owner, epoch: (previous?.epoch ?? 0) + 1, heartbeat: now, acquired: now, expiry: expiry)
+    }
+
+    /// The next free run name: `run-N`, N one more than the runs there are, or the first free
+    /// after it.
+    public static func nextRunName(existing: Set<String>) -> RunID {
+        var number = existing.count + 1
+        while existing.contains("run-\(number)") { number += 1 }
+        return RunID("run-\(number)")
+    }
+
+    /// A process start time as both journals store it (a signed 64-bit column) and back: the
+    /// same bits, so no value traps.
+    public static func stored(processStart: UInt64) -> Int64 { Int64(bitPattern: processStart) }
+    public static func processStart(stored: Int64) -> UInt64 { UInt64(bitPattern: stored) }
+}

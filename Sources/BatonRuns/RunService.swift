@@ -8,20 +8,6 @@ import BatonStore
 import Foundation
 import Synchronization
 
-/// Where a run acts.
-public enum RunTarget: String, Sendable, Codable {
-    /// The lab twin of the state directory: a rehearsal.
-    case lab
-    /// The real hosts of the inventory's `hosts:` section.
-    case hosts
-
-    /// Where a run of `inventory` goes: its real hosts when it has `hosts:` and the caller did
-    /// not ask for the lab, else the lab twin.
-    public init(_ inventory: Inventory, lab: Bool) {
-        self = !inventory.hosts.isEmpty && !lab ? .hosts : .lab
-    }
-}
-
 /// Starting, resuming, driving, approving, aborting and reporting runs: one place for the
 /// command line and the server alike. Whoever drives a run holds its lease in the journal
 /// (owner, epoch, heartbeat); every write it makes is fenced by that lease, and the machines
@@ -140,7 +126,7 @@ public struct RunService: Sendable {
         let create = { @Sendable (record: RunRecord) async throws -> Lease in
             try await journal.createOwnedRun(
                 record, id: new.id, plan: new.plan, owner: owner, expiry: leaseExpiry, claims: claims,
-                target: new.target.rawValue, inventoryText: new.inlineInventory)
+                target: new.target, inventoryText: new.inlineInventory)
         }
         let lease: Lease
         do {
@@ -531,7 +517,7 @@ public struct RunService: Sendable {
             for var record in try await journal.runs() {
                 let lease = try await journal.lease(of: record.id)
                 record.state = Self.effectiveState(record.state, lease: lease)
-                let target = RunTarget(rawValue: try await journal.target(of: record.id)) ?? .lab
+                let target = try await journal.target(of: record.id)
                 statuses.append(Status(record: record, lease: lease, target: target))
             }
             return statuses
@@ -572,7 +558,7 @@ public struct RunService: Sendable {
     }
 
     func target(of id: RunID) async throws(RunServiceError) -> RunTarget {
-        RunTarget(rawValue: try await wrap { try await journal.target(of: id) }) ?? .lab
+        try await wrap { try await journal.target(of: id) }
     }
 
     /// The run's inventory: its file read again (a fix made there counts), or the text the

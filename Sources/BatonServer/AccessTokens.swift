@@ -13,9 +13,9 @@ public struct Caller: Sendable, Hashable {
 /// store keeps only its SHA-256, so a copy of the store lets nobody act, and no log ever holds
 /// a token. Random tokens need no salt or slow hash: there is nothing to guess from a hash.
 public struct AccessTokens: Sendable {
-    public let journal: any Journal
+    public let journal: any TokenStore
 
-    public init(journal: any Journal) {
+    public init(journal: any TokenStore) {
         self.journal = journal
     }
 

@@ -386,7 +386,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
 
     public func createOwnedRun(
         _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
-        target: String, inventoryText: String?
+        target: RunTarget, inventoryText: String?
     ) async throws -> Lease {
         let stored = StoredPlan(plan)
         return try await transaction { connection in
@@ -400,18 +400,15 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             }
             try await Self.insert(record, plan: plan, stored: stored, connection)
             try await connection.query(
-                "UPDATE run SET target = \(target), inventory_text = \(inventoryText) WHERE id = \(record.id.rawValue)",
+                "UPDATE run SET target = \(target.rawValue), inventory_text = \(inventoryText) WHERE id = \(record.id.rawValue)",
                 logger: logger)
             return try await Self.acquire(run: record.id, owner: owner, expiry: expiry, claims: claims, connection)
         }
     }
 
     static func nextRunName(_ connection: PostgresConnection) async throws -> RunID {
-        let existing = Set(
-            try await rows("SELECT id FROM run", on: connection).map { try $0["id"].decode(String.self) })
-        var number = existing.count + 1
-        while existing.contains("run-\(number)") { number += 1 }
-        return RunID("run-\(number)")
+        OwnershipDecision.nextRunName(
+            existing: Set(try await rows("SELECT id FROM run", on: connection).map { try $0["id"].decode(String.self) }))
     }
 
     public func run(_ id: RunID) async throws -> RunRecord? {
@@ -492,7 +489,9 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         return binds
     }
 
-    public func target(of run: RunID) async throws -> String { try await column("target", of: run) ?? "lab" }
+    public func target(of run: RunID) async throws -> RunTarget {
+        try RunTarget.stored(try await column("target", of: run), run: run, location: location)
+    }
 
     public func inventoryText(of run: RunID) async throws -> String? { try await column("inventory_text", of: run) }
 
@@ -768,7 +767,7 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
             run: RunID(try row["run"].decode(String.self)),
             owner: LeaseOwner(
                 host: try row["host"].decode(String.self), pid: try row["pid"].decode(Int32.self),
-                processStart: UInt64(bitPattern: try row["process_start"].decode(Int64.self)),
+                processStart: OwnershipDecision.processStart(stored: try row["process_start"].decode(Int64.self)),
                 instance: try row["instance"].decode(String.self)),
             epoch: try row["epoch"].decode(Int64.self), heartbeat: try row["heartbeat"].decode(Double.self) + skew,
             acquired: try row["acquired"].decode(Double.self) + skew, expiry: try row["expiry"].decode(Double.self))
@@ -792,20 +791,15 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         run: RunID, owner: LeaseOwner, expiry: Double, claims: [Claim], _ connection: PostgresConnection
     ) async throws -> Lease {
         let previous = try await lease(run, connection, lock: "FOR UPDATE")
-        let now = Date().timeIntervalSince1970
-        if let previous, previous.isLive(at: now), previous.owner.instance != owner.instance {
-            throw OwnershipError.runOwned(previous)
-        }
-        for claim in claims {
-            if let holder = try await liveClaim(claim.resource, connection), holder.run != run {
-                throw OwnershipError.targetBusy(what: claim.label, run: holder.run, lease: holder)
-            }
-        }
-        let epoch = (previous?.epoch ?? 0) + 1
+        var holders: [(claim: Claim, holder: Lease?)] = []
+        for claim in claims { holders.append((claim, try await liveClaim(claim.resource, connection))) }
+        let epoch = try OwnershipDecision.grant(
+            run: run, to: owner, expiry: expiry, previous: previous, claims: holders, now: Date().timeIntervalSince1970
+        ).epoch
         let row = try await rows(
             """
             INSERT INTO lease (run, host, pid, process_start, instance, epoch, heartbeat, acquired, expiry)
-            VALUES (\(run.rawValue), \(owner.host), \(owner.pid), \(Int64(bitPattern: owner.processStart)),
+            VALUES (\(run.rawValue), \(owner.host), \(owner.pid), \(OwnershipDecision.stored(processStart: owner.processStart)),
                 \(owner.instance), \(epoch), extract(epoch from clock_timestamp()),
                 extract(epoch from clock_timestamp()), \(expiry))
             ON CONFLICT (run) DO UPDATE SET host = excluded.host, pid = excluded.pid,

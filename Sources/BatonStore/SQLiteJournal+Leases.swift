@@ -10,7 +10,8 @@ extension SQLiteJournal {
             Lease(
                 run: row["run"],
                 owner: LeaseOwner(
-                    host: row["host"], pid: row["pid"], processStart: UInt64(row["process_start"] as Int64),
+                    host: row["host"], pid: row["pid"],
+                    processStart: OwnershipDecision.processStart(stored: row["process_start"] as Int64),
                     instance: row["instance"]),
                 epoch: row["epoch"], heartbeat: row["heartbeat"], acquired: row["acquired"], expiry: row["expiry"])
         }
@@ -32,7 +33,7 @@ extension SQLiteJournal {
     /// runs together never both act. `id` nil takes the next free name (run-1, run-2, …).
     public func createOwnedRun(
         _ record: RunRecord, id: RunID?, plan: Plan, owner: LeaseOwner, expiry: Double, claims: [Claim],
-        target: String, inventoryText: String?
+        target: RunTarget, inventoryText: String?
     ) throws -> Lease {
         let stored = StoredPlan(plan)
         return try immediate { db in
@@ -43,40 +44,30 @@ extension SQLiteJournal {
             // killed right after never leaves a run that would resume elsewhere.
             try db.execute(
                 sql: "UPDATE run SET target = ?, inventory_text = ? WHERE id = ?",
-                arguments: [target, inventoryText, record.id])
+                arguments: [target.rawValue, inventoryText, record.id])
             return try Self.acquire(run: record.id, owner: owner, expiry: expiry, claims: claims, db)
         }
     }
 
     static func nextRunName(_ db: Database) throws -> RunID {
-        let existing = Set(try String.fetchAll(db, sql: "SELECT id FROM run"))
-        var number = existing.count + 1
-        while existing.contains("run-\(number)") { number += 1 }
-        return RunID("run-\(number)")
+        OwnershipDecision.nextRunName(existing: Set(try String.fetchAll(db, sql: "SELECT id FROM run")))
     }
 
     static func acquire(run: RunID, owner: LeaseOwner, expiry: Double, claims: [Claim], _ db: Database) throws
         -> Lease
     {
         let now = Date().timeIntervalSince1970
-        let previous = try lease(run, db)
-        if let previous, previous.isLive(at: now), previous.owner.instance != owner.instance {
-            throw OwnershipError.runOwned(previous)
-        }
-        for claim in claims {
-            if let holder = try liveClaim(claim.resource, db), holder.run != run {
-                throw OwnershipError.targetBusy(what: claim.label, run: holder.run, lease: holder)
-            }
-        }
-        let lease = Lease(
-            run: run, owner: owner, epoch: (previous?.epoch ?? 0) + 1, heartbeat: now, acquired: now, expiry: expiry)
+        let lease = try OwnershipDecision.grant(
+            run: run, to: owner, expiry: expiry, previous: try Self.lease(run, db),
+            claims: try claims.map { ($0, try Self.liveClaim($0.resource, db)) }, now: now)
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO lease (run, host, pid, process_start, instance, epoch, heartbeat, acquired, expiry)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                run, owner.host, owner.pid, Int64(owner.processStart), owner.instance, lease.epoch, now, now, expiry,
+                run, owner.host, owner.pid, OwnershipDecision.stored(processStart: owner.processStart), owner.instance,
+                lease.epoch, now, now, expiry,
             ])
         for claim in claims {
             try db.execute(

@@ -75,10 +75,11 @@ extension SQLiteJournal {
         }
     }
 
-    public func target(of run: RunID) throws -> String {
-        try database.read { db in
-            try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run]) ?? "lab"
+    public func target(of run: RunID) throws -> RunTarget {
+        let stored = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT target FROM run WHERE id = ?", arguments: [run])
         }
+        return try RunTarget.stored(stored, run: run, location: location)
     }
 
     public func inventoryText(of run: RunID) throws -> String? {

@@ -1,8 +1,20 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
+
+extension Process {
+    /// Foundation's `Process.run()` on Linux is not safe to call from several threads at once
+    /// (a crash copying the child's environment was seen under the full suite): every test
+    /// starts its processes through this one lock.
+    func launchSerially() throws {
+        try launching.withLock { _ in try run() }
+    }
+}
+
+private let launching = Mutex(())
 
 /// Runs the real `baton` executable, as a user would, and captures what it prints.
 struct BatonProcess {
@@ -95,7 +107,7 @@ struct BatonProcess {
         }
         let input = stdin.map { _ in Pipe() }
         process.standardInput = input ?? FileHandle.nullDevice
-        try process.run()
+        try process.launchSerially()
         if let input, let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()
@@ -127,7 +139,7 @@ struct BatonProcess {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.launchSerially()
         // The wait and the kill are a process of their own: this test process, busy with every
         // other suite at once, could wake from a sleep seconds late, after the run had ended.
         let (seconds, attoseconds) = delay.components
@@ -138,7 +150,7 @@ struct BatonProcess {
             #"i=0; while [ ! -e "$1" ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done; sleep "$2"; kill -KILL "$3" 2>/dev/null; true"#,
             "kill", file, String(Double(seconds) + Double(attoseconds) / 1e18), String(process.processIdentifier),
         ]
-        try killer.run()
+        try killer.launchSerially()
         while killer.ending == nil || process.ending == nil { try await Task.sleep(for: .milliseconds(50)) }
         return process.ending?.signalled == true
     }

@@ -82,7 +82,7 @@ struct CommandLineTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: dot)
         process.arguments = ["-Tsvg", "-o", "/dev/null", file.path]
-        try process.run()
+        try process.launchSerially()
         #expect(process.waitForEnding().status == 0)
     }
 

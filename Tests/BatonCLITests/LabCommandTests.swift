@@ -132,7 +132,7 @@ struct CheckCommandTests {
             "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag == 'testsuite' else 1)",
             junit,
         ]
-        try parse.run()
+        try parse.launchSerially()
         #expect(parse.waitForEnding().status == 0)
     }
 

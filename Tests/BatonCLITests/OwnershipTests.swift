@@ -265,7 +265,7 @@ final class BackgroundBaton: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.launchSerially()
     }
 
     deinit {

@@ -37,7 +37,7 @@ final class ServeProcess: @unchecked Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        try process.run()
+        try process.launchSerially()
         for _ in 0..<600 {
             let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("Baton serves ") }),

@@ -69,7 +69,7 @@ func samplePlan(servers: Int = 6, clusters: Int = 1) throws -> Plan {
 extension Journal {
     /// A new run owned by `owner` (a 30 s lease), with the parts a test cares about.
     func start(
-        _ id: RunID?, plan: Plan, owner name: String = "a", claims: [Claim] = [], target: String = "lab",
+        _ id: RunID?, plan: Plan, owner name: String = "a", claims: [Claim] = [], target: RunTarget = .lab,
         inventoryText: String? = nil
     ) async throws -> Lease {
         try await createOwnedRun(
@@ -101,7 +101,7 @@ struct JournalConformanceTests {
             let plan = try samplePlan()
             let first = try await journal.start(nil, plan: plan)
             let second = try await journal.start(
-                nil, plan: plan, target: "hosts", inventoryText: "organization: Contoso\n")
+                nil, plan: plan, target: .hosts, inventoryText: "organization: Contoso\n")
             #expect(first.run == "run-1" && second.run == "run-2")
             await #expect(throws: RunExists.self) {
                 _ = try await journal.start("run-1", plan: plan)
@@ -115,8 +115,8 @@ struct JournalConformanceTests {
             let steps = try await journal.steps(of: "run-1")
             #expect(steps.map(\.id) == plan.steps.map(\.id))
             #expect(steps.allSatisfy { $0.state == .pending && $0.attempts == 0 })
-            #expect(try await journal.target(of: "run-1") == "lab")
-            #expect(try await journal.target(of: "run-2") == "hosts")
+            #expect(try await journal.target(of: "run-1") == .lab)
+            #expect(try await journal.target(of: "run-2") == .hosts)
             #expect(try await journal.inventoryText(of: "run-2") == "organization: Contoso\n")
             #expect(try await journal.inventoryText(of: "run-1") == nil)
             try await journal.setReleaseNotes(run: "run-1", link: "https://support.example/kb/836993")
@@ -291,7 +291,7 @@ struct JournalConformanceTests {
                         do {
                             _ = try await journal.start(
                                 nil, plan: plan, owner: "\(index)",
-                                claims: [Claim(resource: "host:mail1", label: "host MAIL1")], target: "hosts")
+                                claims: [Claim(resource: "host:mail1", label: "host MAIL1")], target: .hosts)
                             return true
                         } catch is OwnershipError {
                             return false
