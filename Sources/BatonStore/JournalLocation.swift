@@ -50,7 +50,7 @@ public enum JournalLocation: Sendable, Hashable {
     /// `timeout` bounds the wait for a PostgreSQL server's first answer.
     public func open(timeout: Duration = .seconds(10)) async throws -> any Journal {
         switch self {
-        case .sqlite(let path): return try SQLiteJournal(path: path)
+        case .sqlite(let path): return QueuedSQLiteJournal(try SQLiteJournal(path: path))
         case .postgres(let address): return try await PostgresJournal(address, timeout: timeout)
         }
     }
