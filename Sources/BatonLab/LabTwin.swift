@@ -486,8 +486,6 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     case notWitness(HostName)
     /// `dc-unreachable` names a machine that is not a domain controller of a modern organization.
     case notDomainController(HostName)
-    /// Rule `no-uninstall`: a service pack cannot be removed.
-    case cannotUninstall(package: String, host: HostName)
 
     public var description: String {
         switch self {
@@ -503,32 +501,11 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
         case .notWitness(let name): "\(name) is not the file share witness of any DAG in the twin"
         case .notDomainController(let name):
             "\(name) is not a domain controller of an organization of Exchange 2013 or later in the twin"
-        case .cannotUninstall(let package, let host):
-            """
-            \(package) cannot be uninstalled from \(host) (rule no-uninstall): uninstall Exchange, reinstall it at the \
-            original level and restore the databases and system state from the backups taken before.
-            """
         }
     }
 }
 
 extension LabTwin {
-    /// A service pack cannot be uninstalled (rule `no-uninstall`): the twin refuses, as
-    /// setup would, and says what the way back is.
-    public func uninstall(_ package: String, on host: HostName) throws(LabError) {
-        throw .cannotUninstall(package: package, host: host)
-    }
-
-    /// Whether the action of `step` has already taken effect, so that a resumed run does not
-    /// apply it twice: an install whose level or hotfix the host already reports.
-    public func alreadyDone(_ step: Step) -> Bool {
-        guard case .install(let name, let id) = step.detail, let host = hosts[name],
-            let package = packages.first(where: { $0.id == id })
-        else { return false }
-        if package.kind == .servicePack, let target = package.level { return (host.level ?? .rtm) >= target }
-        return host.installed.contains(package.id)
-    }
-
     /// Every install the twin applied, per host and package: the crash tests' exactly-once proof.
     public var appliedInstalls: [String: Int] {
         history.filter { $0.action == "install" && $0.applied }.reduce(into: [:]) { $0[$1.summary, default: 0] += 1 }

@@ -4,21 +4,46 @@ import BatonModel
 /// administrator's rule of thumb for the era's hardware; an inventory overrides them under
 /// `durations:`.
 public struct ActionDurations: Sendable, Hashable {
-    public static let defaults: [String: Int] = [
-        "approve": 0, "backup": 45 * 60, "export-schema-map": 5 * 60, "quiesce": 3 * 60, "check-installers": 60,
-        "leave-pool": 60, "rejoin-pool": 60, "move-group": 2 * 60, "stop-cluster-service": 60,
-        "start-cluster-service": 60, "install-service-pack": 40 * 60, "install-hotfix": 10 * 60, "reboot": 8 * 60,
-        "resources-offline": 60, "upgrade-virtual-server": 10 * 60, "resources-online": 3 * 60,
-        "update-component": 15 * 60, "performance-optimizer": 10 * 60, "restore-services": 2 * 60,
-        "verify-version": 60, "failover-test": 6 * 60, "milestone": 0,
-        // Exchange 2013 and later.
-        "install-cumulative-update": 90 * 60, "install-security-update": 25 * 60, "prepare-schema": 15 * 60,
-        "prepare-ad": 10 * 60, "prepare-domains": 10 * 60, "wait-replication": 30 * 60, "drain-transport": 5 * 60,
-        "start-dag-maintenance": 5 * 60, "redirect-messages": 2 * 60, "server-offline": 60, "server-online": 60,
-        "stop-dag-maintenance": 3 * 60, "resume-transport": 2 * 60, "check-copies": 2 * 60, "check-witness": 60,
-        "check-pending-reboot": 60, "save-config": 2 * 60, "restore-config": 2 * 60, "rebalance-databases": 5 * 60,
-        "install-dotnet": 15 * 60, "health-check": 5 * 60, "check-edge-sync": 60,
-    ]
+    public static let defaults: [String: Int] = {
+        var table = Dictionary(
+            uniqueKeysWithValues: Action.allCases.filter { $0 != .install }.map { ($0.rawValue, seconds(of: $0)) })
+        for kind in PackageKind.allCases { table[installKey(kind)] = installSeconds(kind) }
+        return table
+    }()
+
+    /// An action's default seconds: a switch without `default:`, so that a new action does not
+    /// compile without its duration. An install's depends on the package's kind.
+    static func seconds(of action: Action) -> Int {
+        switch action {
+        case .approve, .milestone: 0
+        case .backup: 45 * 60
+        case .quiesce, .resourcesOnline, .stopDagMaintenance: 3 * 60
+        case .checkInstallers, .leavePool, .rejoinPool, .stopClusterService, .startClusterService, .resourcesOffline,
+            .verifyVersion, .serverOffline, .serverOnline, .checkWitness, .checkPendingReboot, .checkEdgeSync:
+            60
+        case .moveGroup, .restoreServices, .redirectMessages, .resumeTransport, .checkCopies, .saveConfig,
+            .restoreConfig:
+            2 * 60
+        case .reboot: 8 * 60
+        case .upgradeVirtualServer, .performanceOptimizer: 10 * 60
+        case .updateComponent, .prepareSchema, .installDotNet: 15 * 60
+        case .failoverTest: 6 * 60
+        case .prepareAD, .prepareDomains: 10 * 60
+        case .waitReplication: 30 * 60
+        case .exportSchemaMap, .drainTransport, .startDagMaintenance, .rebalanceDatabases, .healthCheck: 5 * 60
+        case .install: installSeconds(.hotfix)
+        }
+    }
+
+    /// An install's default seconds by the package's kind.
+    static func installSeconds(_ kind: PackageKind) -> Int {
+        switch kind {
+        case .servicePack: 40 * 60
+        case .hotfix: 10 * 60
+        case .cumulativeUpdate: 90 * 60
+        case .securityUpdate: 25 * 60
+        }
+    }
 
     /// The duration key of an install of a package of `kind`.
     static func installKey(_ kind: PackageKind) -> String {

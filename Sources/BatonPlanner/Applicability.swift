@@ -49,11 +49,6 @@ struct Applicability {
     var isServicePack: Bool { package.kind == .servicePack }
     var isExchangePackage: Bool { package.product != nil }
 
-    /// The level a machine reports after the package: a service pack's level, or unchanged.
-    func levelAfter(_ level: Level) -> Level {
-        isServicePack ? max(level, package.level ?? level) : level
-    }
-
     /// The build `verify-version` expects afterwards, when one is known.
     func expectedBuild(_ product: Product, from level: Level) -> String? {
         if isServicePack, let target = package.level { return Builds.build(product, target) ?? package.build }

@@ -360,12 +360,6 @@ struct LabFailureTests {
         #expect(twin.perform(F.step(.upgradeVirtualServer, host: "NODE1", group: "EVS1")).succeeded)
     }
 
-    @Test("a service pack cannot be uninstalled")
-    func noUninstall() throws {
-        let twin = try twoNode()
-        #expect(throws: LabError.self) { try twin.uninstall("exchange-2003-sp1", on: "NODE1") }
-    }
-
     @Test("fault files are read with located errors")
     func faultFile() throws {
         let faults = try LabFaultFile.parse(
