@@ -484,6 +484,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
     case notModern(kind: String, host: HostName)
     /// `witness-down` names a server that is no DAG's file share witness.
     case notWitness(HostName)
+    /// The twin was made from another inventory: why, and what to do.
+    case otherInventory(String)
     /// `dc-unreachable` names a machine that is not a domain controller of a modern organization.
     case notDomainController(HostName)
 
@@ -499,6 +501,7 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
         case .notModern(let kind, let host):
             "\(kind) is a fault of Exchange 2013 and later servers; \(host) is not one in the twin"
         case .notWitness(let name): "\(name) is not the file share witness of any DAG in the twin"
+        case .otherInventory(let reason): reason
         case .notDomainController(let name):
             "\(name) is not a domain controller of an organization of Exchange 2013 or later in the twin"
         }

@@ -174,15 +174,13 @@ public struct RunService: Sendable {
     /// or the run asks for a fresh one, with the run's faults armed. Refused when it is a twin
     /// of another inventory.
     func prepareTwin(_ new: NewRun, current: LabTwin?, store: LabStore) throws(RunServiceError) -> LabTwin {
-        do {
+        do throws(LabError) {
             var twin = current.flatMap { new.freshLab ? nil : $0 } ?? LabTwin(inventory: new.inventory)
-            if let refusal = twin.refusal(for: new.inventory, in: store) { throw RunServiceError.lab(refusal) }
+            if let refusal = twin.refusal(for: new.inventory, in: store) { throw LabError.otherInventory(refusal) }
             for fault in new.faults { try twin.inject(fault) }
             return twin
-        } catch let error as RunServiceError {
-            throw error
         } catch {
-            throw .lab("\(error)")
+            throw .lab(error)
         }
     }
 
@@ -616,10 +614,12 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
     case logons(problems: [String])
     /// The real hosts' preflight failed: every failure, nothing started.
     case preflightFailed(problems: [String])
-    /// The lab twin or a fault cannot be used.
-    case lab(String)
-    /// The journal or a file failed.
-    case storage(String)
+    /// The lab twin or a fault cannot be used, as the twin said.
+    case lab(LabError)
+    /// The journal failed (it cannot be reached, is damaged or newer), as it said.
+    case journal(JournalError)
+    /// Anything else that failed (a file, the system), as it was thrown.
+    case storage(any Error)
 
     init(_ error: any Error) {
         switch error {
@@ -629,11 +629,11 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
             if case .alreadyApproved = error {
                 self = .alreadyApproved(error)
             } else {
-                self = .storage(error.description)
+                self = .journal(error)
             }
-        case let error as LabError: self = .lab(error.description)
+        case let error as LabError: self = .lab(error)
         case let error as RunExists: self = .exists(error.run)
-        default: self = .storage("\(error)")
+        default: self = .storage(error)
         }
     }
 
@@ -651,8 +651,9 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
             problems.map { "\(file): error: \($0)" }.joined(separator: "\n")
         case .preflightFailed(let problems): "the preflight failed: " + problems.joined(separator: "; ")
         case .logons(let problems): problems.joined(separator: "\n")
-        case .lab(let message): message
-        case .storage(let message): message
+        case .lab(let error): error.description
+        case .journal(let error): error.description
+        case .storage(let error): "\(error)"
         }
     }
 }

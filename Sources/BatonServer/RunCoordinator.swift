@@ -222,7 +222,8 @@ extension APIError {
             self.init(
                 .unprocessableContent, "the preflight found \(problems.count) problem(s); nothing was started",
                 problems: problems)
-        case .storage: self.init(.internalServerError, error.description)
+        case .journal(.unreachable): self.init(.serviceUnavailable, error.description)
+        case .journal, .storage: self.init(.internalServerError, error.description)
         }
     }
 }

@@ -90,7 +90,7 @@ enum Runs {
             }
             Terminal.error(text)
             return ExitCode(ExitStatus.failed)
-        case .finished, .alreadyApproved, .storage, .preflightFailed:
+        case .finished, .alreadyApproved, .journal, .storage, .preflightFailed:
             Terminal.error("error: \(error)")
             return ExitCode(ExitStatus.failed)
         }
