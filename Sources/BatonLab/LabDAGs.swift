@@ -234,6 +234,13 @@ extension LabTwin {
         if let host = step.host, state.servers[host]?.keyLogon == true, Self.leavesTheServer.contains(step.action) {
             return .failure(Rule.keyLogonFinding(host.spelling), rule: .windowsNetworkLogon)
         }
+        if let outcome = actOnOrganization(step, &state) { return outcome }
+        return actOnServer(step, &state)
+    }
+
+    /// The steps of Exchange 2013 and later that concern the organization rather than one
+    /// server: Active Directory, replication, a DAG's copies, witness and balance.
+    mutating func actOnOrganization(_ step: Step, _ state: inout LabModernState) -> LabOutcome? {
         switch step.detail {
         case .approve(let gate) where gate == Gate.activeDirectoryPreparation:
             // An operator prepared Active Directory by hand where setup must run.
@@ -344,8 +351,12 @@ extension LabTwin {
             }
             return .ok("RedistributeActiveDatabases.ps1 moved \(moved) database(s) of \(dag) to their preferred copies")
         default:
-            break
+            return nil
         }
+    }
+
+    /// The steps of Exchange 2013 and later that act on one server.
+    mutating func actOnServer(_ step: Step, _ state: inout LabModernState) -> LabOutcome? {
         guard let host = step.host, var server = state.servers[host], let machine = hosts[host] else {
             return nil
         }
