@@ -1,0 +1,120 @@
+import BatonEngine
+import BatonKnowledge
+import BatonLab
+import BatonModel
+import BatonPlanner
+import BatonRemote
+import BatonStore
+import Foundation
+import Synchronization
+
+/// Approving, aborting and reading runs.
+extension RunService {
+    // MARK: Approving and aborting
+
+    /// Records an approval of `gate`. Refused for a finished run, an unknown gate, or a gate
+    /// approved already (the first approver stays).
+    @discardableResult
+    public func approve(_ id: RunID, gate: String, by: String, how: ApprovalMethod) async throws(RunServiceError)
+        -> ApprovalRecord
+    {
+        let record = try await existing(id)
+        guard !record.state.isFinished else { throw .finished(id, record.state) }
+        let gates = try await wrap { try await journal.plan(of: id)?.steps.compactMap(\.gate) ?? [] }
+        guard gates.contains(gate) else { throw .noGate(run: id, gate: gate, gates: gates) }
+        let approval = ApprovalRecord(
+            gate: gate, by: by, how: how, user: Self.systemUser, at: Date().timeIntervalSince1970)
+        do {
+            try await journal.approve(run: id, approval)
+        } catch {
+            throw RunServiceError(error)
+        }
+        return approval
+    }
+
+    /// What `abort` did.
+    public enum AbortOutcome: Sendable {
+        /// The run's live owner stops scheduling and brings any virtual server caught offline back.
+        case requested(owner: Lease)
+        /// Nobody drove the run: this process brought its virtual servers back online, if any
+        /// were offline, and recorded it aborted.
+        case aborted
+    }
+
+    /// Aborts a run: no new step starts. A live owner sees it and finishes; a run nobody
+    /// drives is taken by this process just long enough to bring every virtual server caught
+    /// offline back online. Refused for a finished run.
+    public func abort(_ id: RunID, by: String, speed: LabSpeed = .instant) async throws(RunServiceError)
+        -> AbortOutcome
+    {
+        let record = try await existing(id)
+        guard !record.state.isFinished else { throw .finished(id, record.state) }
+        let now = Date().timeIntervalSince1970
+        if let lease = try await wrap({ try await journal.lease(of: id) }), lease.isLive(at: now) {
+            let previous = try await wrap { try await journal.requestAbort(run: id) }
+            if let previous, previous.isFinished { throw .finished(id, previous) }
+            try await wrap { try await journal.audit(run: id, action: "aborted", by: by) }
+            return .requested(owner: lease)
+        }
+        let run = try await take(id, by: by, action: "aborted") { run in
+            try await run.journal.setState(run: id, .aborted, reason: "aborted by \(by)")
+        }
+        _ = try await drive(run, speed: speed, options: EngineOptions(parallel: 4), approvedBy: by)
+        return .aborted
+    }
+
+    // MARK: Reading
+
+    /// A run with the state a person should see: `interrupted` for one the journal says is
+    /// running whose owner is gone.
+    public struct Status: Sendable {
+        public var record: RunRecord
+        /// The owner's lease as last written, live or not.
+        public var lease: Lease?
+        public var target: RunTarget
+
+        public var state: RunState { record.state }
+    }
+
+    public func status(_ id: RunID) async throws(RunServiceError) -> Status {
+        var record = try await existing(id)
+        let lease = try await wrap { try await journal.lease(of: id) }
+        record.state = Self.effectiveState(record.state, lease: lease)
+        return Status(record: record, lease: lease, target: try await target(of: id))
+    }
+
+    public func statuses() async throws(RunServiceError) -> [Status] {
+        try await wrap {
+            var statuses: [Status] = []
+            for var record in try await journal.runs() {
+                let lease = try await journal.lease(of: record.id)
+                record.state = Self.effectiveState(record.state, lease: lease)
+                let target = try await journal.target(of: record.id)
+                statuses.append(Status(record: record, lease: lease, target: target))
+            }
+            return statuses
+        }
+    }
+
+    static func effectiveState(_ stored: RunState, lease: Lease?) -> RunState {
+        guard stored == .running else { return stored }
+        return lease?.isLive(at: Date().timeIntervalSince1970) == true ? .running : .interrupted
+    }
+
+    /// The run's report, from the journal and (on the lab twin) the twin now.
+    public func report(_ id: RunID) async throws(RunServiceError) -> RunReport {
+        let status = try await status(id)
+        do {
+            guard let plan = try await journal.plan(of: id) else { throw RunServiceError.notFound(id) }
+            return RunReport(
+                record: status.record, plan: plan, steps: try await journal.steps(of: id),
+                approvals: try await journal.approvalRecords(of: id),
+                audit: try await journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
+                twin: status.target == .hosts ? nil : try await store.named(status.record.twin ?? .standard).load())
+        } catch let error as RunServiceError {
+            throw error
+        } catch {
+            throw RunServiceError(error)
+        }
+    }
+}
