@@ -116,7 +116,7 @@ let benchmarks: @Sendable () -> Void = {
                 let lease = try await journal.createOwnedRun(
                     RunRecord(
                         id: run, organization: "o", package: package.id, inventory: "i", state: .running, created: 0),
-                    id: run, plan: journalPlan, owner: .current, expiry: 15, claims: [], target: "lab",
+                    id: run, plan: journalPlan, owner: .current, expiry: 15, claims: [], target: .lab,
                     inventoryText: nil)
                 if fenced { journal = journal.fenced(by: lease) }
                 benchmark.startMeasurement()
