@@ -48,10 +48,15 @@ public enum JournalLocation: Sendable, Hashable {
     /// tables on first use and is migrated in place. A journal newer than this Baton is refused,
     /// never changed.
     /// `timeout` bounds the wait for a PostgreSQL server's first answer.
-    public func open(timeout: Duration = .seconds(10)) async throws -> any Journal {
+    /// A PostgreSQL journal's connection pool runs in `background` (the process's own, which
+    /// `baton`'s main runs).
+    public func open(timeout: Duration = .seconds(10), background: BackgroundWork = .process) async throws
+        -> any Journal
+    {
         switch self {
         case .sqlite(let path): return QueuedSQLiteJournal(try SQLiteJournal(path: path))
-        case .postgres(let address): return try await PostgresJournal(address, timeout: timeout)
+        case .postgres(let address):
+            return try await PostgresJournal(address, timeout: timeout, background: background)
         }
     }
 }

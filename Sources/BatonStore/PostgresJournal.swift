@@ -17,25 +17,23 @@ import PostgresNIO
 /// run's lease row `FOR SHARE` in its own transaction, so it either commits before a takeover
 /// or sees the new epoch and changes nothing. Heartbeats and expiries are on the database
 /// server's clock, so controllers whose clocks differ still agree on who is live.
-public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked Sendable {
+public final class PostgresJournal: LabTwinKeeper, JournalNotifier {
     let connections: Connections
     var client: PostgresClient { connections.client }
     let address: PostgresAddress
     /// The lease every write for its run must still hold; nil for a journal that drives no run.
     public let fence: Lease?
 
-    /// The connection pool and the task running it, stopped when the last journal using it
-    /// (the one opened, and every fenced copy) is gone.
+    /// The connection pool, shared by the journal opened and every fenced copy. Its `run()`
+    /// is a child task of the `BackgroundWork` the journal was opened with (postgres-nio asks
+    /// for it in a long-running task of the application's own): it ends with that task.
     final class Connections: Sendable {
         let client: PostgresClient
-        let runner: Task<Void, Never>
 
-        init(_ client: PostgresClient) {
+        init(_ client: PostgresClient, background: BackgroundWork) {
             self.client = client
-            self.runner = Task { await client.run() }
+            background.add { await client.run() }
         }
-
-        deinit { runner.cancel() }
     }
 
     /// The schema this Baton writes; a database at a higher one is refused.
@@ -56,7 +54,10 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
     /// Connects and makes or migrates Baton's tables. Throws `JournalError.unreachable` when the
     /// server refuses the connection or does not answer within `timeout`, `.newer` for a
     /// journal of a newer Baton.
-    public init(_ address: PostgresAddress, timeout: Duration = .seconds(10)) async throws {
+    /// `background` runs the connection pool; it must be running (`BackgroundWork.run()`).
+    public init(_ address: PostgresAddress, timeout: Duration = .seconds(10), background: BackgroundWork = .process)
+        async throws
+    {
         self.address = address
         self.fence = nil
         var configuration = PostgresClient.Configuration(
@@ -65,7 +66,12 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier, @unchecked S
         configuration.options.maximumConnections = 8
         configuration.options.connectTimeout = timeout
         configuration.options.additionalStartupParameters = [("search_path", "baton"), ("application_name", "baton")]
-        let connections = Connections(PostgresClient(configuration: configuration, backgroundLogger: Self.logger))
+        guard background.isRunning else {
+            throw JournalError.failed(
+                location: address.description, reason: "nothing runs its connection pool (BackgroundWork.run())")
+        }
+        let connections = Connections(
+            PostgresClient(configuration: configuration, backgroundLogger: Self.logger), background: background)
         self.connections = connections
         do {
             // The first connection within `timeout` (a server that does not answer); the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonRemote
+import BatonStore
 import Foundation
 
 /// Baton plans and runs Exchange service-pack and hotfix rollouts in the order KB 328839
@@ -30,6 +31,16 @@ struct Baton: AsyncParsableCommand {
         if let socket = ProcessInfo.processInfo.environment[Askpass.socketVariable], !socket.isEmpty {
             Foundation.exit(await Askpass.answer(prompt: CommandLine.arguments.dropFirst().first ?? "", socket: socket))
         }
+        // The process's long-running work (a PostgreSQL journal's connection pool) runs beside
+        // the command, as a child of this task, and ends with it.
+        await withDiscardingTaskGroup { group in
+            BackgroundWork.process.start(in: &group)
+            await runCommand()
+            group.cancelAll()
+        }
+    }
+
+    static func runCommand() async {
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -45,7 +45,8 @@ struct Fixture: Sendable {
 
     /// Opens a journal, waiting as long as a test machine busy with every other suite needs.
     static func open(_ address: String) async throws -> any Journal {
-        try await JournalLocation.parse(address).open(timeout: .seconds(120))
+        BackgroundWork.process.startForHarness()
+        return try await JournalLocation.parse(address).open(timeout: .seconds(120))
     }
 
     func tearDown() {

@@ -99,6 +99,8 @@ let benchmarks: @Sendable () -> Void = {
     // writer makes them, and as a run's owner does (each write checks the run's lease); and
     // resuming a 100,000-step run whose steps all succeeded. On SQLite, and on PostgreSQL when
     // BATON_BENCH_POSTGRES names a database (scripts/bench-journal.sh starts one), side by side.
+    // A PostgreSQL journal's connection pool runs in the process's background work.
+    BackgroundWork.process.startForHarness()
     var backends = [("SQLite", "sqlite:" + NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)/journal.sqlite")]
     if let address = ProcessInfo.processInfo.environment["BATON_BENCH_POSTGRES"] {
         backends.append(("PostgreSQL", address))
