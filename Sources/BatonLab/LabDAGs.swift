@@ -95,6 +95,26 @@ public struct LabModernServer: Sendable, Codable, Hashable {
     }
 }
 
+/// What a package needs on a server of the twin and what it lacks of it (rule
+/// `mx-prerequisites`): what setup refuses and `baton check` reports, worked out once.
+struct PrerequisiteGaps {
+    var needs: PrerequisiteNeeds
+    /// The .NET Framework the server runs, when below the need.
+    var dotnetBelow: DotNetFramework?
+    var missingRuntimes: [VisualCRuntime]
+
+    /// Nil for a package that needs nothing checked.
+    init?(_ package: Plan.PackageSummary, _ host: LabHost, _ server: LabModernServer) {
+        guard
+            let needs = PrerequisiteNeeds.of(
+                package.kind, Product(rawValue: package.product), role: host.role ?? .mailbox, os: host.os)
+        else { return nil }
+        self.needs = needs
+        dotnetBelow = server.dotnet.flatMap { $0 < needs.dotnet ? $0 : nil }
+        missingRuntimes = server.visualCRuntimes.map { have in needs.runtimes.filter { !have.contains($0) } } ?? []
+    }
+}
+
 /// A product at a level: what a cumulative update brings.
 public struct LabUpgrade: Sendable, Codable, Hashable {
     public var product: Product
@@ -521,14 +541,11 @@ extension LabTwin {
     /// what `package` needs, in setup's words (MinimumFrameworkNotInstalled); nil when it has
     /// it all, or the inventory did not say.
     func missingPrerequisites(_ package: Plan.PackageSummary, on host: LabHost, _ server: LabModernServer) -> String? {
-        guard
-            let needs = PrerequisiteNeeds.of(
-                package.kind, Product(rawValue: package.product), role: host.role ?? .mailbox, os: host.os)
-        else { return nil }
-        if let have = server.dotnet, have < needs.dotnet {
-            return "Prerequisite Analysis FAILED on \(host.name): This computer requires .NET Framework \(needs.dotnet.rawValue) (it runs \(have.rawValue); readiness check MinimumFrameworkNotInstalled). Install it, restart, then run setup again"
+        guard let gaps = PrerequisiteGaps(package, host, server) else { return nil }
+        if let have = gaps.dotnetBelow {
+            return "Prerequisite Analysis FAILED on \(host.name): This computer requires .NET Framework \(gaps.needs.dotnet.rawValue) (it runs \(have.rawValue); readiness check MinimumFrameworkNotInstalled). Install it, restart, then run setup again"
         }
-        if let runtimes = server.visualCRuntimes, let missing = needs.runtimes.first(where: { !runtimes.contains($0) }) {
+        if let missing = gaps.missingRuntimes.first {
             return "Prerequisite Analysis FAILED on \(host.name): the Visual C++ \(missing.rawValue) Redistributable Package (x64) is not installed. Install it, then run setup again"
         }
         return nil

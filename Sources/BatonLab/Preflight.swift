@@ -165,13 +165,11 @@ public struct Preflight: Sendable {
     /// cumulative update needs on `host`; a .NET Framework the plan raises first only warns.
     func prerequisites(_ host: LabHost, _ server: LabModernServer) -> CheckResult? {
         let package = plan.package
-        guard
-            let needs = PrerequisiteNeeds.of(
-                package.kind, Product(rawValue: package.product), role: host.role ?? .mailbox, os: host.os)
-        else { return nil }
-        let missing = server.visualCRuntimes.map { runtimes in needs.runtimes.filter { !runtimes.contains($0) } } ?? []
+        guard let gaps = PrerequisiteGaps(package, host, server) else { return nil }
+        let needs = gaps.needs
+        let missing = gaps.missingRuntimes
         let raised = plan.steps.contains { $0.action == .installDotNet && $0.host == host.name }
-        let behind = server.dotnet.map { $0 < needs.dotnet } ?? false
+        let behind = gaps.dotnetBelow != nil
         var problems: [String] = []
         if !missing.isEmpty {
             problems.append("no Visual C++ \(missing.map(\.rawValue).joined(separator: " or ")) runtime: install it before the rollout")

@@ -745,7 +745,7 @@ struct ModernPlanner {
                 Step(
                     .reboot(host: host, when: .always), rules: [.mxCUUpdateRebootBefore],
                     why: "A restart before the cumulative update clears any restart still pending."), in: &builder)
-            raiseDotNet(server, chain: &chain, &builder)
+            prerequisites(server, chain: &chain, &builder)
             if !server.customConfig.isEmpty {
                 chain.then(
                     Step(
@@ -808,7 +808,7 @@ struct ModernPlanner {
     /// than the cumulative update needs, the newer one goes in first, inside the maintenance
     /// window, with its restart. Missing Visual C++ runtimes are named (rule `mx-prerequisites`):
     /// setup would stop on them only after the server was taken out of service.
-    func raiseDotNet(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
+    func prerequisites(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
         guard let needs = PrerequisiteNeeds.of(package, role: server.role, os: server.install.os) else { return }
         let host = server.name
         if let missing = server.visualCRuntimes.map({ Set(needs.runtimes).subtracting($0).sorted() }), !missing.isEmpty {

@@ -134,8 +134,9 @@ enum ExchangePowerShell {
         // says it is, its results exported as XML (Features/Invoke-HealthCheckerMainReport.ps1:
         // HealthChecker-SERVER-*.xml, DisplayResults by section, each line with Name,
         // DisplayValue, WriteType and TestingValue). What stops an update fails the step: a
-        // pending restart ("Server Pending Reboot", TestingValue true), a component left
-        // inactive ("Component", Red), a .NET Framework it reports in Red.
+        // pending restart ("Server Pending Reboot", TestingValue true) and a component left
+        // inactive ("Component", Red). HealthChecker shows a .NET Framework other than the
+        // recommended one in yellow only; probe-prerequisites is what checks it.
         "health-check": #"""
         $script = '{{health-checker}}'
         if (-not (Test-Path -LiteralPath $script)) { "HealthChecker.ps1 is not at $script"; exit 2 }
@@ -148,12 +149,12 @@ enum ExchangePowerShell {
         $found = foreach ($section in $results.DisplayResults.Keys) {
             foreach ($line in $results.DisplayResults[$section]) {
                 $pending = $line.Name -eq 'Server Pending Reboot' -and $line.TestingValue -eq $true
-                $red = $line.WriteType -eq 'Red' -and $line.Name -in 'Component','.NET Framework'
+                $red = $line.WriteType -eq 'Red' -and $line.Name -eq 'Component'
                 if ($pending -or $red) { "$($line.Name): $($line.DisplayValue)" }
             }
         }
         if ($found) { "HealthChecker on {{host}}: " + ($found -join '; '); exit 1 }
-        "HealthChecker finds no pending restart, no inactive component and no unsupported .NET Framework on {{host}}"
+        "HealthChecker finds no pending restart and no inactive component on {{host}}"
         """#,
         // Rule mx-edge-maint: the Edge subscription synchronizes again (Microsoft Learn,
         // Test-EdgeSynchronization, run on a Mailbox server; its SyncStatus is Normal when

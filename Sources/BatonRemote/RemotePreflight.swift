@@ -136,21 +136,21 @@ public struct RemotePreflight: Sendable {
 
     /// What a probe's template is filled with.
     func values(_ host: HostName, _ access: HostAccess) -> [String: String] {
-        [
+        let needs = needs(host)
+        return [
             "host": host.spelling, "address": access.destination, "step": "check", "run": "check",
             "build": currentBuild(host), "peer": RemoteTarget.peer(of: host, in: inventory),
             "package": plan.package.id,
-            "dotnet-release": needs(host).map { String($0.dotnet.release) } ?? "",
-            "runtimes": needs(host)?.runtimes.map(\.rawValue).joined(separator: ",") ?? "",
+            "dotnet-release": needs.map { String($0.dotnet.release) } ?? "",
+            "runtimes": needs?.runtimes.map(\.rawValue).joined(separator: ",") ?? "",
         ]
     }
 
     /// What the plan's package needs on `host` before setup (rule `mx-prerequisites`).
     func needs(_ host: HostName) -> PrerequisiteNeeds? {
-        guard let server = inventory.servers.first(where: { $0.name == host }),
-            let package = PackageCatalogue(inventory: inventory).package(plan.package.id)
-        else { return nil }
-        return PrerequisiteNeeds.of(package, role: server.role, os: server.install.os)
+        guard let server = inventory.servers.first(where: { $0.name == host }) else { return nil }
+        return PrerequisiteNeeds.of(
+            plan.package.kind, Product(rawValue: plan.package.product), role: server.role, os: server.install.os)
     }
 
     /// The profile's network probe (rule `windows-network-logon`): the session reads Active
