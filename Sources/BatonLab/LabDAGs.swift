@@ -461,7 +461,10 @@ extension LabTwin {
             }
             return .ok("StopDagServerMaintenance.ps1: \(host)'s cluster node resumed and its copies may activate")
         case .resumeTransport:
+            // Taking mail again, nothing is held back: an Edge server's queue, never redirected,
+            // delivers on its own.
             server.draining = false
+            server.queued = nil
             return .ok("HubTransport on \(host) is Active; the transport service restarted")
         case .checkPendingReboot:
             guard !machine.pendingRestart else {

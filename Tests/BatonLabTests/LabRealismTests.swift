@@ -71,6 +71,7 @@ struct LabRealismTests {
         #expect(F.rehearse(plan, on: &twin) == nil)
         let redirects = twin.history.filter { $0.action == "redirect-messages" }
         #expect(!redirects.isEmpty && redirects.allSatisfy { $0.succeeded && $0.message.contains("message(s) queued on") && $0.end > $0.start + 15 })
+        #expect(twin.modern?.servers.values.allSatisfy { $0.queued == nil } == true, "a queue left behind after the rollout")
         var stuck = LabTwin(inventory: inventory, seed: 11)
         try stuck.inject(LabFault(.queueStuck, "FB-EX1"))
         let stopped = try #require(F.rehearse(plan, on: &stuck))
