@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
+        .library(name: "BatonPlan", targets: ["BatonPlan"]),
         .library(name: "BatonPlanner", targets: ["BatonPlanner"]),
         .library(name: "BatonLab", targets: ["BatonLab"]),
         .library(name: "BatonEngine", targets: ["BatonEngine"]),
@@ -36,21 +37,23 @@ let package = Package(
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "CAllocator"),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
+        .target(name: "BatonPlan", dependencies: ["BatonModel", "BatonKnowledge"]),
         .target(
             name: "BatonPlanner",
             dependencies: [
-                "BatonModel", "BatonKnowledge", .product(name: "Collections", package: "swift-collections"),
+                "BatonModel", "BatonKnowledge", "BatonPlan",
+                .product(name: "Collections", package: "swift-collections"),
             ]),
         .target(
             name: "BatonEngine",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner",
                 .product(name: "Collections", package: "swift-collections"),
             ]),
         .target(
             name: "BatonStore",
             dependencies: [
-                "BatonEngine", "BatonPlanner", .product(name: "GRDB", package: "GRDB.swift"),
+                "BatonEngine", "BatonPlan", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -58,12 +61,12 @@ let package = Package(
         .target(
             name: "BatonLab",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonEngine",
             ]),
         .target(
             name: "BatonRemote",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonEngine",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -71,12 +74,13 @@ let package = Package(
         .target(
             name: "BatonRuns",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
             ]),
         .target(
             name: "BatonServer",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonRuns",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore",
+                "BatonRuns",
                 "BatonRemote",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -94,7 +98,8 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "CAllocator", "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine", "BatonStore", "BatonServer",
+                "CAllocator", "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab", "BatonEngine",
+                "BatonStore", "BatonServer",
                 "BatonRemote", "BatonRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -107,18 +112,19 @@ let package = Package(
         .testTarget(
             name: "BatonPlannerTests",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "BatonLabTests",
-            dependencies: ["BatonModel", "BatonKnowledge", "BatonPlanner", "BatonLab", "BatonEngine"],
+            dependencies: ["BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab", "BatonEngine"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BatonEngineTests",
             dependencies: [
-                "BatonEngine", "BatonStore", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab", "BatonRuns",
+                "BatonEngine", "BatonStore", "BatonPlan", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab",
+                "BatonRuns",
                 .product(name: "Collections", package: "swift-collections"),
             ]),
         .testTarget(
@@ -136,14 +142,17 @@ let package = Package(
         .testTarget(
             name: "BatonStoreTests",
             dependencies: [
-                "BatonStore", "BatonEngine", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab",
+                "BatonStore", "BatonEngine", "BatonPlan", "BatonPlanner", "BatonModel", "BatonKnowledge", "BatonLab",
                 "BatonTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
-            name: "BatonServerTests", dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab", "BatonRuns"]),
+            name: "BatonServerTests",
+            dependencies: ["BatonServer", "BatonStore", "BatonEngine", "BatonLab", "BatonRuns"]),
         .testTarget(
             name: "BatonRemoteTests",
-            dependencies: ["BatonRemote", "BatonModel", "BatonPlanner", "BatonEngine", "BatonStore", "BatonKnowledge"],
+            dependencies: [
+                "BatonRemote", "BatonModel", "BatonPlan", "BatonPlanner", "BatonEngine", "BatonStore", "BatonKnowledge",
+            ],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,7 @@ let package = Package(
             name: "PlannerBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BatonPlan", package: "baton"),
                 .product(name: "BatonPlanner", package: "baton"),
                 .product(name: "BatonLab", package: "baton"),
                 .product(name: "BatonEngine", package: "baton"),

@@ -1,6 +1,6 @@
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 import Synchronization
 

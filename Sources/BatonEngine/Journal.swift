@@ -1,5 +1,5 @@
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 
 /// The states a step goes through in a run.

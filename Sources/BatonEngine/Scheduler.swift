@@ -1,4 +1,5 @@
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import HeapModule
 

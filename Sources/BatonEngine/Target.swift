@@ -1,6 +1,6 @@
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// What a target says of one action.
 public struct StepResult: Sendable, Hashable {

@@ -1,6 +1,6 @@
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 extension LabTwin {
     mutating func backup(_ step: Step, _ key: HostName) -> LabOutcome {

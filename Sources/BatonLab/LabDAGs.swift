@@ -1,6 +1,6 @@
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// The twin's model of Exchange 2013 and later: database availability groups and where each
 /// database is mounted, each server's transport, ServerWideOffline and DAG maintenance state,

@@ -1,6 +1,6 @@
 import BatonEngine
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 
 /// Keeps one lab twin: in Baton's state directory (`DirectoryTwins`), or, when the journal is

@@ -1,6 +1,6 @@
 import BatonEngine
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// The lab twin as a run's target: each action is performed on the twin and the twin saved
 /// before the engine is told, then the wall clock waits as the chosen speed says.

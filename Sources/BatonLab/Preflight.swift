@@ -1,7 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// Checks, before a rollout, what KB 328839 says must hold, against the twin: machines
 /// answering, no other installer running, disk space, virtual servers online, no node that

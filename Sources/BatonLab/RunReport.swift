@@ -1,7 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 
 /// What happened in a run, for the change record: versions before and after, downtime,

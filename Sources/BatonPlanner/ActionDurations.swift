@@ -1,3 +1,4 @@
+import BatonPlan
 import BatonModel
 
 /// How long each action usually takes, for the plan's estimate. Defaults are an

@@ -1,73 +1,8 @@
 import BatonModel
+import BatonPlan
 
-/// How long a plan should take and what users notice while it runs: the makespan with
-/// unlimited parallelism, each virtual server's downtime and each pool's time out of
-/// service. An addition to the plan format (which allows added optional fields).
-public struct Estimate: Sendable, Hashable, Codable {
-    public var makespanSeconds: Int
-    /// The sum of all steps' durations: the work, however it is spread.
-    public var workSeconds: Int
-    public var virtualServers: [Downtime]
-    public var pools: [PoolWindow]
-    /// Exchange 2013 and later: each database's time without a mounted copy (zero when a
-    /// healthy copy elsewhere takes over) and each DAG's maintenance window.
-    public var databases: [Downtime]?
-    public var dags: [DAGWindow]?
-    /// Exchange 2013 and later: how long Internet mail through a site's only Edge server stops
-    /// (from its drain to its resume), by Edge server; nil when no site has only one.
-    public var inboundMail: [Downtime]? = nil
-    public var assumptions: String
-    /// The inventory's own durations (`durations:`) the estimate used, when it has any: a run
-    /// orders its ready steps on them too (`StartOrder`), long after the inventory is gone.
-    public var durations: [String: Int]? = nil
-
-    public struct DAGWindow: Sendable, Hashable, Codable {
-        public var name: String
-        public var members: Int
-        /// From the first member's maintenance to the last check of its copies.
-        public var windowSeconds: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name, members
-            case windowSeconds = "window-seconds"
-        }
-    }
-
-    public struct Downtime: Sendable, Hashable, Codable {
-        public var name: String
-        public var downtimeSeconds: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name
-            case downtimeSeconds = "downtime-seconds"
-        }
-    }
-
-    public struct PoolWindow: Sendable, Hashable, Codable {
-        public var name: String
-        public var members: Int
-        public var membersOut: Int
-        /// From the first member leaving to the last rejoining.
-        public var windowSeconds: Int
-        /// How long no member at all served users.
-        public var fullyOutSeconds: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name, members
-            case membersOut = "members-out"
-            case windowSeconds = "window-seconds"
-            case fullyOutSeconds = "fully-out-seconds"
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case makespanSeconds = "makespan-seconds"
-        case workSeconds = "work-seconds"
-        case virtualServers = "virtual-servers"
-        case pools, assumptions, databases, dags, durations
-        case inboundMail = "inbound-mail"
-    }
-
+/// How an estimate is worked out from a plan's steps (the figures are `Estimate`'s, in BatonPlan).
+extension Estimate {
     /// Earliest start and end of every step by its position in the plan, each step as soon as
     /// its predecessors end, with the plan's makespan and total work.
     struct Timeline {

@@ -1,3 +1,4 @@
+import BatonPlan
 import BatonKnowledge
 import BatonModel
 

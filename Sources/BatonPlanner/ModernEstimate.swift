@@ -1,3 +1,4 @@
+import BatonPlan
 import BatonModel
 
 /// The estimate of a plan for Exchange 2013 and later: the makespan and work as for any plan,

@@ -1,3 +1,4 @@
+import BatonPlan
 import BatonModel
 import HeapModule
 

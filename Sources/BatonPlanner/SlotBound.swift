@@ -1,3 +1,5 @@
+import BatonPlan
+
 /// No schedule on `parallel` slots beats how one slot can run its share of the longest steps.
 /// Of any k·slots + 1 steps, some slot runs k + 1 of them one after another: each no earlier
 /// than its head (the least time before it can start), the last followed by its tail (the

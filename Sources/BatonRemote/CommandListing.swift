@@ -1,5 +1,5 @@
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// One command Baton would type on a host, shown before anything runs (`baton commands`):
 /// the review an administrator brings to a change board.

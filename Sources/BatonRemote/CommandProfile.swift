@@ -1,5 +1,5 @@
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 
 /// Turns a plan step into the command a host runs: a template per action with `{{name}}`

@@ -1,7 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 
 /// `baton check` against real hosts: the configuration is complete (every machine the plan
 /// acts on has a way in and a command for each of its actions), each host answers over its

@@ -1,7 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 
 /// Real hosts as a run's target: each step becomes a command of the host's profile, run over

@@ -2,7 +2,7 @@ import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import BatonRemote
 import BatonStore
 import Foundation

@@ -1,7 +1,7 @@
 import BatonEngine
 import BatonLab
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import BatonRuns
 import BatonStore
 import Foundation

@@ -1,6 +1,6 @@
 import BatonEngine
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Dispatch
 
 /// The SQLite journal as the command line, the server and the engine use it

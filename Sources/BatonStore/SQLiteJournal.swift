@@ -1,6 +1,6 @@
 import BatonEngine
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import Foundation
 import GRDB
 

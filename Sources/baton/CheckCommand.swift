@@ -3,7 +3,7 @@ import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import BatonRemote
 import BatonRuns
 import Foundation

@@ -1,6 +1,6 @@
 import ArgumentParser
 import BatonModel
-import BatonPlanner
+import BatonPlan
 import BatonRemote
 import Foundation
 

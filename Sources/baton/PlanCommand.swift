@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import CAllocator
 

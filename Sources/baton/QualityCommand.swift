@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import Foundation
 

@@ -1,5 +1,6 @@
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 import BatonPlanner
 
 /// The independent checker's model of an Exchange 2013-and-later organization: it executes a

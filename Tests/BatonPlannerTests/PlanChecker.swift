@@ -1,5 +1,6 @@
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 import BatonPlanner
 
 /// An independent checker of plans: it does not share the planner's code. It keeps its own

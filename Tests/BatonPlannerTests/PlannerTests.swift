@@ -1,5 +1,6 @@
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import Foundation
 import PropertyBased

@@ -1,6 +1,7 @@
 import BatonKnowledge
 import BatonLab
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import Foundation
 import PropertyBased

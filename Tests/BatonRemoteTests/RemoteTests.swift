@@ -1,6 +1,7 @@
 import BatonEngine
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import Foundation
 import Synchronization

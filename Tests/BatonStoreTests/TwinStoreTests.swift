@@ -2,6 +2,7 @@ import BatonEngine
 import BatonKnowledge
 import BatonLab
 import BatonModel
+import BatonPlan
 import BatonPlanner
 import BatonStore
 import BatonTestSupport

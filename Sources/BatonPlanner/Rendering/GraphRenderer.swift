@@ -1,3 +1,5 @@
+import BatonPlan
+
 /// Pictures of the plan's graph: Graphviz DOT and Mermaid, one box per phase, so a person
 /// can see what waits for what.
 struct GraphRenderer {

@@ -1,3 +1,5 @@
+import BatonPlan
+
 /// `baton plan --format markdown`: the plan as a document for a change ticket.
 struct MarkdownRenderer {
     let plan: Plan

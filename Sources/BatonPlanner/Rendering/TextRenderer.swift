@@ -1,3 +1,5 @@
+import BatonPlan
+
 /// The default output of `baton plan`: phases, each step with why and rules, the estimate,
 /// the rollback path and the warnings, for a person at a terminal.
 struct TextRenderer {

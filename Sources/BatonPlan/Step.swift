@@ -440,13 +440,64 @@ public struct Step: Sendable, Hashable, Identifiable {
     }
 }
 
-/// The plan format's members of a step (docs/plan.md), keys as `JSONWriter` writes them.
-extension Step: Codable {
-    enum CodingKeys: String, CodingKey {
-        case id, action, after, rules, why, phase, host, group, to, package, what, gate, pool, component, keep, when,
-            expect, name, dag, domains, files, dotnet, edge
+/// The plan format's members of a step (docs/plan.md), described once: `forEachMember` names
+/// each member a step has, in the order of its key, and both the plan's JSON writer and
+/// `Codable` (the journal's copy of a step, `JSONRenderer.renderWithFoundation`) write what it
+/// names. Reading a step back goes through `StepDetail`, which checks that its action has
+/// what it needs.
+extension Step {
+    /// A member's key; cases in the sorted order the plan's JSON writes them.
+    public enum Field: String, CodingKey, CaseIterable, Sendable {
+        case action, after, component, dag, domains, dotnet, edge, expect, files, gate, group, host, id, keep, name
         case overrideTwoCopies = "override-two-copies"
+        case package, phase, pool, rules, to, what, when, why
     }
+
+    /// A member's value as the plan format writes it: text, a list of text, or a flag. The
+    /// lists are the step's own (no copy is made to describe them).
+    public enum Member {
+        case text(String)
+        case steps([StepID])
+        case rules([Rule.ID])
+        case texts([String])
+        case backups([BackupItem])
+        case resources([ResourceType])
+        case flag(Bool)
+    }
+
+    /// Every member the step has, in the order of its key (`Field`'s order).
+    @inlinable
+    public func forEachMember(_ body: (Field, Member) throws -> Void) rethrows {
+        try body(.action, .text(action.rawValue))
+        try body(.after, .steps(after))
+        if let component { try body(.component, .text(component.rawValue)) }
+        if let dag { try body(.dag, .text(dag.spelling)) }
+        if let domains { try body(.domains, .texts(domains)) }
+        if let dotnet { try body(.dotnet, .text(dotnet.rawValue)) }
+        if let edge { try body(.edge, .text(edge.spelling)) }
+        if let expect { try body(.expect, .text(expect)) }
+        if let files { try body(.files, .texts(files)) }
+        if let gate { try body(.gate, .text(gate)) }
+        if let group { try body(.group, .text(group.spelling)) }
+        if let host { try body(.host, .text(host.spelling)) }
+        try body(.id, .text(id.rawValue))
+        if let keep { try body(.keep, .resources(keep)) }
+        if let name { try body(.name, .text(name)) }
+        if overrideTwoCopies == true { try body(.overrideTwoCopies, .flag(true)) }
+        if let package { try body(.package, .text(package)) }
+        try body(.phase, .text(phase))
+        if let pool { try body(.pool, .text(pool)) }
+        try body(.rules, .rules(rules))
+        if let to { try body(.to, .text(to.spelling)) }
+        if let what { try body(.what, .backups(what)) }
+        if let replication { try body(.what, .text(replication.rawValue)) }
+        if let when { try body(.when, .text(when.rawValue)) }
+        try body(.why, .text(why))
+    }
+}
+
+extension Step: Codable {
+    typealias CodingKeys = Field
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -482,31 +533,17 @@ extension Step: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(action, forKey: .action)
-        try container.encode(after, forKey: .after)
-        try container.encode(rules, forKey: .rules)
-        try container.encode(why, forKey: .why)
-        try container.encode(phase, forKey: .phase)
-        try container.encodeIfPresent(host, forKey: .host)
-        try container.encodeIfPresent(group, forKey: .group)
-        try container.encodeIfPresent(to, forKey: .to)
-        try container.encodeIfPresent(package, forKey: .package)
-        try container.encodeIfPresent(what, forKey: .what)
-        try container.encodeIfPresent(replication, forKey: .what)
-        try container.encodeIfPresent(dag, forKey: .dag)
-        try container.encodeIfPresent(domains, forKey: .domains)
-        try container.encodeIfPresent(files, forKey: .files)
-        try container.encodeIfPresent(overrideTwoCopies, forKey: .overrideTwoCopies)
-        try container.encodeIfPresent(gate, forKey: .gate)
-        try container.encodeIfPresent(pool, forKey: .pool)
-        try container.encodeIfPresent(component, forKey: .component)
-        try container.encodeIfPresent(keep, forKey: .keep)
-        try container.encodeIfPresent(when, forKey: .when)
-        try container.encodeIfPresent(expect, forKey: .expect)
-        try container.encodeIfPresent(name, forKey: .name)
-        try container.encodeIfPresent(dotnet, forKey: .dotnet)
-        try container.encodeIfPresent(edge, forKey: .edge)
+        var container = encoder.container(keyedBy: Field.self)
+        try forEachMember { field, member in
+            switch member {
+            case .text(let text): try container.encode(text, forKey: field)
+            case .steps(let steps): try container.encode(steps, forKey: field)
+            case .rules(let rules): try container.encode(rules, forKey: field)
+            case .texts(let texts): try container.encode(texts, forKey: field)
+            case .backups(let items): try container.encode(items, forKey: field)
+            case .resources(let types): try container.encode(types, forKey: field)
+            case .flag(let flag): try container.encode(flag, forKey: field)
+            }
+        }
     }
 }

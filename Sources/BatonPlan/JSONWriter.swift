@@ -145,33 +145,20 @@ struct JSONWriter: ~Copyable {
         end()
     }
 
-    /// A step's members; the caller opens and closes the object.
+    /// A step's members as `Step.forEachMember` names them; the caller opens and closes the object.
     mutating func step(_ step: Step) {
-        field("action", step.action.rawValue)
-        field("after", list: step.after.lazy.map(\.rawValue))
-        field("component", step.component?.rawValue)
-        field("dag", step.dag?.spelling)
-        if let domains = step.domains { field("domains", list: domains) }
-        field("dotnet", step.dotnet?.rawValue)
-        field("edge", step.edge?.spelling)
-        field("expect", step.expect)
-        if let files = step.files { field("files", list: files) }
-        field("gate", step.gate)
-        field("group", step.group?.spelling)
-        field("host", step.host?.spelling)
-        field("id", step.id.rawValue)
-        if let keep = step.keep { field("keep", list: keep.lazy.map(\.rawValue)) }
-        field("name", step.name)
-        if step.overrideTwoCopies == true { field("override-two-copies", true) }
-        field("package", step.package)
-        field("phase", step.phase)
-        field("pool", step.pool)
-        field("rules", list: step.rules.lazy.map(\.rawValue))
-        field("to", step.to?.spelling)
-        if let what = step.what { field("what", list: what.lazy.map(\.rawValue)) }
-        field("what", step.replication?.rawValue)
-        field("when", step.when?.rawValue)
-        field("why", step.why)
+        step.forEachMember { name, member in
+            key(name)
+            switch member {
+            case .text(let text): string(text)
+            case .steps(let steps): list(steps.lazy.map(\.rawValue))
+            case .rules(let rules): list(rules.lazy.map(\.rawValue))
+            case .texts(let texts): list(texts)
+            case .backups(let items): list(items.lazy.map(\.rawValue))
+            case .resources(let types): list(types.lazy.map(\.rawValue))
+            case .flag(let flag): raw(flag ? "true" : "false")
+            }
+        }
     }
 
     mutating func estimate(_ estimate: Estimate) {
@@ -252,6 +239,14 @@ struct JSONWriter: ~Copyable {
         raw("\" : ")
     }
 
+    /// Starts a member named by a step's field: the format's own names, which need no escape.
+    mutating func key(_ field: Step.Field) {
+        newMember()
+        bytes.append(0x22)
+        bytes.append(field.rawValue)
+        raw("\" : ")
+    }
+
     /// Starts a member whose name is data (an action's, from an inventory), escaped as any string.
     mutating func key(_ name: String) {
         newMember()
@@ -284,6 +279,11 @@ struct JSONWriter: ~Copyable {
 
     mutating func field(_ name: StaticString, list: some Collection<String>) {
         key(name)
+        self.list(list)
+    }
+
+    /// An array of strings, after its key.
+    mutating func list(_ list: some Collection<String>) {
         beginArray(list.isEmpty)
         for value in list {
             element()
