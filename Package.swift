@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonModelTests",
-            dependencies: ["BatonModel", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["BatonModel", "BatonKnowledge", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -28,7 +28,7 @@ public enum RunState: String, Sendable, Codable, CaseIterable {
 public struct RunRecord: Sendable, Hashable, Codable {
     public var id: RunID
     public var organization: String
-    public var package: String
+    public var package: PackageID
     public var inventory: String
     public var state: RunState
     public var created: Double
@@ -38,7 +38,7 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var twin: TwinName?
 
     public init(
-        id: RunID, organization: String, package: String, inventory: String, state: RunState, created: Double,
+        id: RunID, organization: String, package: PackageID, inventory: String, state: RunState, created: Double,
         before: [String: String] = [:], twin: TwinName? = nil
     ) {
         self.twin = twin

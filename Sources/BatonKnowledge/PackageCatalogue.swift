@@ -44,13 +44,13 @@ public struct PackageCatalogue: Sendable {
         securityUpdate("exchange-se-rtm-feb26-su", .exchangeSE, for: .rtm, "feb26-su", build: "15.2.2562.37"),
     ]
 
-    static func cumulativeUpdate(_ id: String, _ product: Product, _ level: Level, ad: ADVersions) -> Package {
+    static func cumulativeUpdate(_ id: PackageID, _ product: Product, _ level: Level, ad: ADVersions) -> Package {
         Package(
             id: id, target: .exchange(product), kind: .cumulativeUpdate, level: level, restart: .always,
             changesStore: false, build: Builds.build(product, level), adVersions: ad)
     }
 
-    static func securityUpdate(_ id: String, _ product: Product, for level: Level, _ update: String, build: String)
+    static func securityUpdate(_ id: PackageID, _ product: Product, for level: Level, _ update: String, build: String)
         -> Package
     {
         Package(
@@ -65,15 +65,15 @@ public struct PackageCatalogue: Sendable {
         id: "windows-2003-kb831464", target: .windows(.windows2003), kind: .hotfix, requires: nil, restart: .always,
         changesStore: false)
 
-    public static var builtInIDs: Set<String> { Set(builtIn.map { $0.id.lowercased() }) }
+    public static var builtInIDs: Set<PackageID> { Set(builtIn.map(\.id)) }
 
     public init(inventory: Inventory? = nil) {
         packages = Self.builtIn + (inventory?.packages ?? [])
     }
 
     /// Finds a package by id, ignoring case.
-    public func package(_ id: String) -> Package? {
-        packages.first { $0.id.lowercased() == id.lowercased() }
+    public func package(_ id: PackageID) -> Package? {
+        packages.first { $0.id == id }
     }
 }
 

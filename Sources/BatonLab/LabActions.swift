@@ -67,11 +67,11 @@ extension LabTwin {
         groups[group] = moving
     }
 
-    mutating func install(_ id: String, on key: HostName) -> LabOutcome {
+    mutating func install(_ id: PackageID, on key: HostName) -> LabOutcome {
         guard var host = hosts[key] else { return .failure("no host '\(key)' in the twin") }
         defer { hosts[key] = host }
         let name = host.name
-        guard let package = packages.first(where: { $0.id.lowercased() == id.lowercased() }) else {
+        guard let package = packages.first(where: { $0.id == id }) else {
             return .failure("unknown package \(id)")
         }
         guard !host.installerRunning else {

@@ -12,9 +12,9 @@ public struct LabModernState: Sendable, Codable, Hashable {
     public var servers: [HostName: LabModernServer] = [:]
     public var activeDirectory = LabADVersions()
     /// The Active Directory versions each package brings the forest to, by package id.
-    public var packageAD: [String: LabADVersions] = [:]
+    public var packageAD: [PackageID: LabADVersions] = [:]
     /// Security updates' short names, by package id.
-    public var packageUpdates: [String: String] = [:]
+    public var packageUpdates: [PackageID: String] = [:]
     /// File share witnesses that do not answer (fault `witness-down`); nil for none.
     public var witnessesDown: Set<HostName>?
     /// DAGs without a majority of votes now; nil for none.
@@ -565,9 +565,9 @@ extension LabTwin {
     }
 
     mutating func installModern(
-        _ id: String, on host: HostName, server: inout LabModernServer, state: inout LabModernState
+        _ id: PackageID, on host: HostName, server: inout LabModernServer, state: inout LabModernState
     ) -> LabOutcome {
-        guard var machine = hosts[host], let package = packages.first(where: { $0.id.lowercased() == id.lowercased() })
+        guard var machine = hosts[host], let package = packages.first(where: { $0.id == id })
         else { return .failure("unknown package \(id)") }
         defer { hosts[host] = machine }
         guard !machine.installerRunning else {

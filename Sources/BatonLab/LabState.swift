@@ -24,7 +24,7 @@ public struct LabHost: Sendable, Codable, Hashable {
     public var freeDiskMB = 4096
     /// The node was evicted from the cluster and added back (rule `e2003-event-1025`).
     public var evictedAndReadded = false
-    public var installed: [String] = []
+    public var installed: [PackageID] = []
     /// The build a hotfix brought, when its package names one.
     public var hotfixBuild: String?
     public var components: [String: Level] = [:]
@@ -85,7 +85,7 @@ public struct LabHistoryEntry: Sendable, Codable, Hashable {
     /// the same for a person).
     public var host: HostName?
     public var group: HostName?
-    public var package: String?
+    public var package: PackageID?
     public var summary: String
     public var start: Double
     public var end: Double

@@ -65,7 +65,7 @@ public struct RunReport: Sendable, Encodable {
         run = record.id.rawValue
         organization = record.organization
         package = plan.headline
-        packageId = record.package
+        packageId = record.package.spelling
         state = record.state.rawValue
         self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
         let byID = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
@@ -263,7 +263,7 @@ extension RunReport {
     /// Whether the package is one of Exchange 2013 or later, whose rules are not KB 328839's.
     var isModern: Bool {
         let products = ["exchange-2013", "exchange-2016", "exchange-2019", "exchange-se"]
-        return PackageCatalogue.builtIn.first { $0.id == packageId }?.product?.isModern
+        return PackageCatalogue.builtIn.first { $0.id == PackageID(packageId) }?.product?.isModern
             ?? products.contains { packageId.hasPrefix($0) }
     }
 }

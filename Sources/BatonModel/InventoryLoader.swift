@@ -9,7 +9,7 @@ public enum InventoryLoader {
     /// Reads and validates the file at `path`.
     /// - Parameter reservedPackageIDs: the built-in catalogue's ids, which custom packages
     ///   must not reuse.
-    public static func load(path: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors) -> Inventory {
+    public static func load(path: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors) -> Inventory {
         let start = SourceLocation(file: path, line: 1, column: 1)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -32,7 +32,7 @@ public enum InventoryLoader {
     }
 
     /// Validates an inventory given as bytes (a file's contents, or an upload).
-    public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors)
+    public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors)
         -> Inventory
     {
         let start = SourceLocation(file: file, line: 1, column: 1)
@@ -48,7 +48,7 @@ public enum InventoryLoader {
     }
 
     /// Validates an inventory given as text.
-    public static func parse(text: String, file: String, reservedPackageIDs: Set<String> = []) throws(InventoryErrors)
+    public static func parse(text: String, file: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors)
         -> Inventory
     {
         // A byte-order mark, as Notepad writes at the start of UTF-8 files, is not content.

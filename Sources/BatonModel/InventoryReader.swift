@@ -3,7 +3,7 @@
 /// when there was any.
 struct InventoryReader {
     var fields: YAMLFields
-    let reservedPackageIDs: Set<String>
+    let reservedPackageIDs: Set<PackageID>
     /// Where each name was first declared, for duplicate and reference checks.
     var declared: [HostName: (kind: NameKind, location: SourceLocation)] = [:]
     /// The inventory's sites, read before the servers that name them.
@@ -24,7 +24,7 @@ struct InventoryReader {
         }
     }
 
-    init(file: String, reservedPackageIDs: Set<String>) {
+    init(file: String, reservedPackageIDs: Set<PackageID>) {
         fields = YAMLFields(file: file)
         self.reservedPackageIDs = reservedPackageIDs
     }
@@ -191,9 +191,9 @@ struct InventoryReader {
         }
         let components: [Component] = map["components"].map { readList($0, "components") } ?? []
         let running: [InterferingService] = map["running"].map { readList($0, "running") } ?? []
-        let installed: [String] =
+        let installed: [PackageID] =
             map["installed"].flatMap { fields.list($0, "installed") }?
-            .compactMap { fields.name($0, "an installed package id") } ?? []
+            .compactMap { fields.name($0, "an installed package id").map { PackageID($0) } } ?? []
         let customMaps = map["adc-custom-maps"].flatMap { fields.bool($0, "adc-custom-maps") } ?? false
         if customMaps, !components.contains(.adc), let node = map.keyNode("adc-custom-maps") {
             fields.fail(node, "\(what): adc-custom-maps is set but 'adc' is not among its components")
@@ -362,11 +362,11 @@ struct InventoryReader {
 
     mutating func readPackages(_ node: YAMLNode) -> [Package] {
         guard let items = fields.list(node, "packages") else { return [] }
-        var seen: [String: Int] = [:]
+        var seen: [PackageID: Int] = [:]
         var packages: [Package] = []
         for item in items {
             guard let package = readPackage(item) else { continue }
-            let key = package.id.lowercased()
+            let key = package.id
             if reservedPackageIDs.contains(key) {
                 fields.fail(item, "package id '\(package.id)' is a built-in package; choose another id")
             } else if let line = seen[key] {
@@ -381,7 +381,7 @@ struct InventoryReader {
 
     mutating func readPackage(_ node: YAMLNode) -> Package? {
         guard let map = fields.mapping(node, "a package", allowed: Self.packageKeys) else { return nil }
-        let id = required(map, "id", in: "a package").flatMap { fields.name($0, "id") }
+        let id = required(map, "id", in: "a package").flatMap { fields.name($0, "id") }.map { PackageID($0) }
         let what = "package \(id ?? "?")"
         var target: PackageTarget?
         if let productNode = required(map, "product", in: what), let text = fields.string(productNode, "product") {
@@ -409,7 +409,7 @@ struct InventoryReader {
             return Package(
                 id: id, target: target, kind: kind, level: kind == .cumulativeUpdate ? level : nil,
                 requires: kind == .securityUpdate ? requires : nil, restart: .always, changesStore: false,
-                build: build, update: kind == .securityUpdate ? (update ?? id) : nil, adVersions: adVersions,
+                build: build, update: kind == .securityUpdate ? (update ?? id.spelling) : nil, adVersions: adVersions,
                 location: fields.location(node))
         }
         for key in ["update", "ad-versions"] {

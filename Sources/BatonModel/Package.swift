@@ -30,7 +30,7 @@ public enum PackageTarget: Sendable, Hashable {
 
 /// A service pack or hotfix that Baton can plan a rollout of.
 public struct Package: Sendable, Hashable {
-    public var id: String
+    public var id: PackageID
     public var target: PackageTarget
     public var kind: PackageKind
     /// The level a service pack brings servers to.
@@ -52,7 +52,7 @@ public struct Package: Sendable, Hashable {
     public var location: SourceLocation?
 
     public init(
-        id: String, target: PackageTarget, kind: PackageKind, level: Level? = nil, requires: Level? = nil,
+        id: PackageID, target: PackageTarget, kind: PackageKind, level: Level? = nil, requires: Level? = nil,
         restart: RestartPolicy, changesStore: Bool, build: String? = nil, update: String? = nil,
         adVersions: ADVersions? = nil, location: SourceLocation? = nil
     ) {

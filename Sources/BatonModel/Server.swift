@@ -53,11 +53,11 @@ public struct ExchangeInstall: Sendable, Hashable {
     public var running: [InterferingService]
     /// Package ids already installed (for example `windows-2003-kb831464`), so a prerequisite
     /// is not planned twice. An addition to the inventory format.
-    public var installed: [String]
+    public var installed: [PackageID]
 
     public init(
         product: Product, level: Level, os: OperatingSystem, components: [Component] = [],
-        adcCustomMaps: Bool = false, running: [InterferingService] = [], installed: [String] = []
+        adcCustomMaps: Bool = false, running: [InterferingService] = [], installed: [PackageID] = []
     ) {
         self.product = product
         self.level = level

@@ -136,7 +136,7 @@ struct JSONWriter: ~Copyable {
     mutating func package(_ package: Plan.PackageSummary) {
         begin()
         field("build", package.build)
-        field("id", package.id)
+        field("id", package.id.spelling)
         field("kind", package.kind.rawValue)
         field("level", package.level?.rawValue)
         field("product", package.product)

@@ -25,7 +25,7 @@ public struct Plan: Sendable, Hashable, Codable {
 
     /// The package as the plan names it.
     public struct PackageSummary: Sendable, Hashable, Codable {
-        public var id: String
+        public var id: PackageID
         public var product: String
         public var kind: PackageKind
         public var level: Level?

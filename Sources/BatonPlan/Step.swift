@@ -49,7 +49,7 @@ public enum StepDetail: Sendable, Hashable {
     case moveGroup(group: HostName, from: HostName, to: HostName)
     case stopClusterService(host: HostName)
     case startClusterService(host: HostName)
-    case install(host: HostName, package: String)
+    case install(host: HostName, package: PackageID)
     case reboot(host: HostName, when: RestartPolicy)
     case resourcesOffline(host: HostName, group: HostName, keep: [ResourceType])
     case upgradeVirtualServer(host: HostName, group: HostName)
@@ -168,7 +168,7 @@ extension StepDetail {
     /// The payload of `action` from the plan format's flat fields, or nil when a field the
     /// action needs is missing. Fields the action does not carry are ignored.
     public init?(
-        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: String? = nil,
+        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: PackageID? = nil,
         what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
         keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil,
         dag: HostName? = nil, domains: [String]? = nil, files: [String]? = nil, overrideTwoCopies: Bool? = nil,
@@ -309,7 +309,7 @@ public struct Step: Sendable, Hashable, Identifiable {
         }
     }
 
-    public var package: String? {
+    public var package: PackageID? {
         if case .install(_, let package) = detail { return package }
         return nil
     }
@@ -422,7 +422,7 @@ public struct Step: Sendable, Hashable, Identifiable {
         if let gate { parts.append(gate) }
         if let name { parts.append(name) }
         if let component { parts.append(component.rawValue) }
-        if let package { parts.append(package) }
+        if let package { parts.append(package.spelling) }
         if let group { parts.append(group.spelling) }
         if let what { parts.append("(\(what.map(\.rawValue).joined(separator: ", ")))") }
         if let replication { parts.append(replication.rawValue) }
@@ -484,7 +484,7 @@ extension Step {
         if let keep { try body(.keep, .resources(keep)) }
         if let name { try body(.name, .text(name)) }
         if overrideTwoCopies == true { try body(.overrideTwoCopies, .flag(true)) }
-        if let package { try body(.package, .text(package)) }
+        if let package { try body(.package, .text(package.spelling)) }
         try body(.phase, .text(phase))
         if let pool { try body(.pool, .text(pool)) }
         try body(.rules, .rules(rules))
@@ -508,7 +508,7 @@ extension Step: Codable {
         guard
             let detail = StepDetail(
                 action, host: try optional(HostName.self, .host), group: try optional(HostName.self, .group),
-                to: try optional(HostName.self, .to), package: try optional(String.self, .package),
+                to: try optional(HostName.self, .to), package: try optional(PackageID.self, .package),
                 what: action == .backup ? try optional([BackupItem].self, .what) : nil,
                 gate: try optional(String.self, .gate),
                 pool: try optional(String.self, .pool), component: try optional(Component.self, .component),

@@ -95,7 +95,7 @@ public struct ActionDurations: Sendable, Hashable {
 
     /// Seconds for `step` of a plan for the package `packageID` of `kind`. A gate or a
     /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
-    public func seconds(for step: Step, packageID: String, kind packageKind: PackageKind) -> Int {
+    public func seconds(for step: Step, packageID: PackageID, kind packageKind: PackageKind) -> Int {
         let action = step.action
         guard Step.takesSlot(action) else { return 0 }
         guard case .install(_, let package) = step.detail else { return byAction[action] ?? 0 }

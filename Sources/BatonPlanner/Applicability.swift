@@ -18,7 +18,7 @@ struct Applicability {
 
     /// Whether the package installs on a stand-alone server or cluster node.
     func verdict(_ install: ExchangeInstall, clustered: Bool) -> Verdict {
-        if install.installed.contains(where: { $0.lowercased() == package.id.lowercased() }) {
+        if install.installed.contains(package.id) {
             return .alreadyInstalled
         }
         switch package.target {

@@ -855,7 +855,7 @@ struct ModernPlanner {
             case .otherProduct:
                 reason = "run \(server.install.product.rawValue), which \(package.id) is not for"
             case .alreadyAtLevel(let level): reason = "already run \(level.rawValue), at or above \(package.id)"
-            case .alreadyInstalled: reason = "already have \(package.update ?? package.id) installed"
+            case .alreadyInstalled: reason = "already have \(package.update ?? package.id.spelling) installed"
             case .otherCumulativeUpdate(let level):
                 let suited = PackageCatalogue.modern.first {
                     $0.kind == .securityUpdate && $0.product == product && $0.requires == level
@@ -869,7 +869,7 @@ struct ModernPlanner {
                         && $0.product == (product == .exchangeSE ? .exchange2019 : product)
                 }
                 reason =
-                    "run \(server.install.level.rawValue), below \(level.rawValue), which \(package.id) needs; they need \(first?.id ?? level.rawValue) first"
+                    "run \(server.install.level.rawValue), below \(level.rawValue), which \(package.id) needs; they need \(first?.id.spelling ?? level.rawValue) first"
             }
             if groups[reason] == nil { order.append(reason) }
             groups[reason, default: []].append(server.name)

@@ -51,7 +51,7 @@ public struct CommandProfile: Sendable {
         }
         values["to"] = step.to?.spelling
         values["pool"] = step.pool
-        values["package"] = step.package
+        values["package"] = step.package?.spelling
         values["component"] = step.component?.rawValue
         values["build"] = step.expect
         values["what"] = step.what?.map(\.rawValue).joined(separator: ",") ?? step.replication?.rawValue

@@ -140,7 +140,7 @@ public struct RemotePreflight: Sendable {
         return [
             "host": host.spelling, "address": access.destination, "step": "check", "run": "check",
             "build": currentBuild(host), "peer": RemoteTarget.peer(of: host, in: inventory),
-            "package": plan.package.id,
+            "package": plan.package.id.spelling,
             "dotnet-release": needs.map { String($0.dotnet.release) } ?? "",
             "runtimes": needs?.runtimes.map(\.rawValue).joined(separator: ",") ?? "",
         ]

@@ -336,7 +336,7 @@ public actor RemoteTarget: Target {
         var values = profile.values(for: step, run: run, address: access.destination)
         if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
         if step.action == .install, values["build"] == nil { values["build"] = package.build }
-        if values["package"] == nil { values["package"] = package.id }
+        if values["package"] == nil { values["package"] = package.id.spelling }
         values["product"] = package.product
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
@@ -361,7 +361,7 @@ public actor RemoteTarget: Target {
         values["domain-version"] = versions?.domain.map(String.init) ?? ""
         let ownPackage = step.package == nil || step.package == package.id
         values["installer"] =
-            ownPackage && package.kind == .securityUpdate ? "\(values["package"] ?? package.id).msp" : "Setup.exe"
+            ownPackage && package.kind == .securityUpdate ? "\(values["package"] ?? package.id.spelling).msp" : "Setup.exe"
         return values
     }
 

@@ -34,7 +34,7 @@ extension APIRoutes {
 
     struct PlanRequest: Body, InventorySource {
         static let keys: Set<String> = ["package", "inventory", "inventoryPath", "format"]
-        var package: String
+        var package: PackageID
         var inventory: String?
         var inventoryPath: String?
         var format: String?
@@ -45,7 +45,7 @@ extension APIRoutes {
             "package", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll", "freshLab",
             "releaseNotes", "lab", "twin",
         ]
-        var package: String
+        var package: PackageID
         var inventory: String?
         var inventoryPath: String?
         var name: String?

@@ -141,12 +141,12 @@ public final class RunCoordinator: Service, Sendable {
 
     /// The plan of `inventory` for a package, or the API's error for an unknown package or a
     /// refusal (Baton's exit codes).
-    public static func plan(_ inventory: Inventory, _ packageID: String) throws -> (Package, Plan) {
+    public static func plan(_ inventory: Inventory, _ packageID: PackageID) throws -> (Package, Plan) {
         let catalogue = PackageCatalogue(inventory: inventory)
         guard let package = catalogue.package(packageID) else {
             throw APIError(
                 .badRequest,
-                "unknown package '\(packageID)'; known packages: \(catalogue.packages.map(\.id).joined(separator: ", "))"
+                "unknown package '\(packageID)'; known packages: \(catalogue.packages.map(\.id.spelling).joined(separator: ", "))"
             )
         }
         do {

@@ -32,7 +32,7 @@ struct RunSummary: Encodable, Sendable {
         twin = record.twin
         owner = status.lease.map(OwnerView.init)
         organization = record.organization
-        package = record.package
+        package = record.package.spelling
         created = Self.time(record.created)
         self.active = active
         self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
@@ -108,7 +108,7 @@ struct RunDetail: Encodable, Sendable {
         run = record.id
         state = record.state.rawValue
         organization = record.organization
-        package = record.package
+        package = record.package.spelling
         headline = plan.headline
         created = RunSummary.time(record.created)
         self.active = active

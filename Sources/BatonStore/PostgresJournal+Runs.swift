@@ -21,7 +21,7 @@ extension PostgresJournal {
         let inserted = try await rows(
             """
             INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin)
-            VALUES (\(run.id.rawValue), \(run.organization), \(run.package), \(run.inventory), \(run.state.rawValue),
+            VALUES (\(run.id.rawValue), \(run.organization), \(run.package.spelling), \(run.inventory), \(run.state.rawValue),
                 \(run.created), \(stored.header), \(before), \(run.twin?.rawValue))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, on: connection)
@@ -88,7 +88,7 @@ extension PostgresJournal {
     static func record(_ row: PostgresRandomAccessRow) throws -> RunRecord {
         RunRecord(
             id: RunID(try row["id"].decode(String.self)), organization: try row["organization"].decode(String.self),
-            package: try row["package"].decode(String.self), inventory: try row["inventory"].decode(String.self),
+            package: PackageID(try row["package"].decode(String.self)), inventory: try row["inventory"].decode(String.self),
             state: RunState(rawValue: try row["state"].decode(String.self)) ?? .halted,
             created: try row["created"].decode(Double.self),
             before: (try? JSONDecoder().decode(

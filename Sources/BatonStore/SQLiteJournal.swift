@@ -242,7 +242,7 @@ public final class SQLiteJournal: Journal {
                 sql:
                     "INSERT INTO run (id, organization, package, inventory, state, created, plan, before, twin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
-                    run.id, run.organization, run.package, run.inventory, run.state.rawValue, run.created,
+                    run.id, run.organization, run.package.spelling, run.inventory, run.state.rawValue, run.created,
                     stored.header,
                     String(decoding: try JSONEncoder().encode(run.before), as: UTF8.self), run.twin?.rawValue,
                 ])
@@ -288,7 +288,7 @@ public final class SQLiteJournal: Journal {
 
     static func record(_ row: Row) -> RunRecord {
         RunRecord(
-            id: row["id"], organization: row["organization"], package: row["package"], inventory: row["inventory"],
+            id: row["id"], organization: row["organization"], package: PackageID(row["package"] as String), inventory: row["inventory"],
             state: RunState(rawValue: row["state"]) ?? .halted, created: row["created"],
             before: (try? JSONDecoder().decode(
                 [String: String].self, from: Data((row["before"] as String? ?? "{}").utf8))) ?? [:],

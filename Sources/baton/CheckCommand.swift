@@ -24,7 +24,7 @@ struct CheckCommand: AsyncParsableCommand {
     var inventory: String
 
     @Option(help: "The package id.")
-    var package: String
+    var package: PackageID
 
     @OptionGroup var state: LabCommand.StateOption
     @OptionGroup var which: LabCommand.TwinOption

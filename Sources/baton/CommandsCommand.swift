@@ -22,7 +22,7 @@ struct CommandsCommand: ParsableCommand {
     var inventory: String
 
     @Option(help: "The package id.")
-    var package: String
+    var package: PackageID
 
     @Option(help: "Only this host's commands.")
     var host: String?

@@ -292,7 +292,7 @@ struct LabCommand: AsyncParsableCommand {
         var inventory: String
 
         @Option(help: "The package id.")
-        var package: String
+        var package: PackageID
 
         @OptionGroup var state: StateOption
         @OptionGroup var which: TwinOption

@@ -35,7 +35,7 @@ struct PackagesCommand: ParsableCommand {
                     .joined(separator: "/")
             }
             Terminal.out(
-                "\(package.id.padded(28)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(18)) \(level.padded(9)) \((package.build ?? "-").padded(13)) \(package.restart.rawValue.padded(11)) \((ad ?? "-").padded(21)) \(Product(rawValue: package.target.rawValue).map(Support.status) ?? "-")\n"
+                "\(package.id.spelling.padded(28)) \(package.target.rawValue.padded(14)) \(package.kind.rawValue.padded(18)) \(level.padded(9)) \((package.build ?? "-").padded(13)) \(package.restart.rawValue.padded(11)) \((ad ?? "-").padded(21)) \(Product(rawValue: package.target.rawValue).map(Support.status) ?? "-")\n"
             )
         }
     }

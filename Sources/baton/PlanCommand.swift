@@ -20,7 +20,7 @@ struct PlanCommand: ParsableCommand {
     var inventory: String
 
     @Option(name: .long, help: "The package id (see 'baton packages').")
-    var package: String
+    var package: PackageID
 
     @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")
     var format: PlanFormat = .text
@@ -53,7 +53,7 @@ enum Loading {
 
     /// The inventory, the package and the plan; a refusal is printed naming its rule and
     /// exits with code 3 (Baton's exit codes).
-    static func plan(path: String, packageID: String) throws -> (Inventory, Package, Plan) {
+    static func plan(path: String, packageID: PackageID) throws -> (Inventory, Package, Plan) {
         let (inventory, package) = try inventoryAndPackage(path: path, packageID: packageID)
         do {
             return (inventory, package, try Planner(inventory: inventory, package: package).plan())
@@ -63,11 +63,11 @@ enum Loading {
         }
     }
 
-    static func inventoryAndPackage(path: String, packageID: String) throws -> (Inventory, Package) {
+    static func inventoryAndPackage(path: String, packageID: PackageID) throws -> (Inventory, Package) {
         let inventory = try inventory(path: path)
         let catalogue = PackageCatalogue(inventory: inventory)
         guard let package = catalogue.package(packageID) else {
-            let known = catalogue.packages.map(\.id).joined(separator: ", ")
+            let known = catalogue.packages.map(\.id.spelling).joined(separator: ", ")
             Terminal.error("error: unknown package '\(packageID)'; known packages: \(known)")
             throw ExitCode(ExitStatus.badInput)
         }

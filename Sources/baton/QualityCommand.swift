@@ -20,7 +20,7 @@ struct QualityCommand: ParsableCommand {
     var inventory: String
 
     @Option(help: "The package id.")
-    var package: String
+    var package: PackageID
 
     @Option(help: "Steps in flight at once.")
     var parallel = 4

@@ -181,7 +181,7 @@ struct RunCommand: AsyncParsableCommand {
     var inventory: String
 
     @Option(help: "The package id.")
-    var package: String
+    var package: PackageID
 
     @OptionGroup var state: LabCommand.StateOption
 

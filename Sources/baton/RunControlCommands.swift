@@ -46,7 +46,7 @@ struct StatusCommand: AsyncParsableCommand {
         if format == .json {
             let list = runs.map {
                 [
-                    "run": $0.record.id.rawValue, "state": $0.state.rawValue, "package": $0.record.package,
+                    "run": $0.record.id.rawValue, "state": $0.state.rawValue, "package": $0.record.package.spelling,
                     "organization": $0.record.organization,
                 ]
             }

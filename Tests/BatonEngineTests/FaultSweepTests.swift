@@ -41,7 +41,7 @@ struct FaultSweepTests {
             modern[example]
             ?? (example.hasPrefix("e2000")
                 ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2")
-        let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
+        let package = try #require(PackageCatalogue(inventory: inventory).package(PackageID(packageID)))
         let plan = try Planner(inventory: inventory, package: package).plan()
         let pristine = LabTwin(inventory: inventory)
         let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()

@@ -59,7 +59,7 @@ struct SchedulerTests {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/\(example)").path
         let inventory = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
-        let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
+        let package = try #require(PackageCatalogue(inventory: inventory).package(PackageID(packageID)))
         let plan = try Planner(inventory: inventory, package: package).plan()
         let durations = ActionDurations(overrides: inventory.durations)
         var scheduler = Self.fresh(plan, parallel: parallel)

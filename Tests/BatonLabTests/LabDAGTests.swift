@@ -9,7 +9,7 @@ import Testing
 struct LabDAGTests {
     typealias F = LabFixture
 
-    static func plan(_ example: String, _ packageID: String) throws -> (Inventory, Plan) {
+    static func plan(_ example: String, _ packageID: PackageID) throws -> (Inventory, Plan) {
         let inventory = try F.inventory(example)
         let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
         return (inventory, try Planner(inventory: inventory, package: package).plan())
@@ -91,7 +91,7 @@ struct LabDAGTests {
         "copies resynchronize after a member returns: the rehearsal completes only because the copy check waits; slow-resync outlasts the wait"
     )
     func copiesSettle() throws {
-        for (example, package) in [
+        for (example, package): (String, PackageID) in [
             ("mx-stretched-dag.yaml", "exchange-2019-cu15"), ("mx-multi-dag-monthly-su.yaml", "exchange-2019-cu15-feb26-su"),
         ] {
             let (inventory, plan) = try Self.plan(example, package)

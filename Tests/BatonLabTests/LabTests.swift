@@ -16,7 +16,7 @@ enum LabFixture {
             path: examples.appendingPathComponent(name).path, reservedPackageIDs: PackageCatalogue.builtInIDs)
     }
 
-    static func plan(_ inventory: Inventory, _ packageID: String) throws -> Plan {
+    static func plan(_ inventory: Inventory, _ packageID: PackageID) throws -> Plan {
         try Planner(
             inventory: inventory, package: try #require(PackageCatalogue(inventory: inventory).package(packageID))
         ).plan()
@@ -33,7 +33,7 @@ enum LabFixture {
     }
 
     static func step(
-        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: String? = nil,
+        _ action: Action, host: HostName? = nil, group: HostName? = nil, to: HostName? = nil, package: PackageID? = nil,
         keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil
     ) -> Step {
         // A backup without `what` covers the system state, as the lab's default.
@@ -110,7 +110,7 @@ struct LabTwinTests {
         ])
     func downtimeAgreesWithEstimate(_ name: String) throws {
         let inventory = try F.inventory(name)
-        let package = name.hasPrefix("e2000") ? "exchange-2000-sp3" : "exchange-2003-sp2"
+        let package: PackageID = name.hasPrefix("e2000") ? "exchange-2000-sp3" : "exchange-2003-sp2"
         let plan = try F.plan(inventory, package)
         var twin = LabTwin(inventory: inventory, seed: 11)
         #expect(F.rehearse(plan, on: &twin) == nil)

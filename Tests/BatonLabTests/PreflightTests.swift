@@ -8,7 +8,7 @@ import Testing
 
 @Suite("Preflight checks")
 struct PreflightTests {
-    func results(_ example: String, _ package: String, prepare: (inout LabTwin) throws -> Void = { _ in }) throws
+    func results(_ example: String, _ package: PackageID, prepare: (inout LabTwin) throws -> Void = { _ in }) throws
         -> [CheckResult]
     {
         let inventory = try LabFixture.inventory(example)

@@ -10,7 +10,7 @@ import Testing
 struct CheckerSelfTests {
     func violations(
         _ mutate: (inout Plan) -> Void, example: String = "e2003-two-node-cluster.yaml",
-        package: String = "exchange-2003-sp2"
+        package: PackageID = "exchange-2003-sp2"
     ) throws -> [String] {
         let (inventory, pkg, plan) = try Examples.plan(example, package)
         var broken = plan

@@ -21,7 +21,7 @@ enum Examples {
             .sorted()
     }
 
-    static func plan(_ name: String, _ packageID: String) throws -> (Inventory, Package, Plan) {
+    static func plan(_ name: String, _ packageID: PackageID) throws -> (Inventory, Package, Plan) {
         let inventory = try load(name)
         let package = try #require(PackageCatalogue(inventory: inventory).package(packageID))
         return (inventory, package, try Planner(inventory: inventory, package: package).plan())

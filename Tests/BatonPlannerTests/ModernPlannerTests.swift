@@ -11,7 +11,7 @@ import Testing
 struct ModernPlannerTests {
     typealias Mutation = (inout Plan) -> Void
 
-    func violations(_ mutate: Mutation, example: String, package: String) throws -> [String] {
+    func violations(_ mutate: Mutation, example: String, package: PackageID) throws -> [String] {
         let (inventory, pkg, plan) = try Examples.plan(example, package)
         var broken = plan
         mutate(&broken)

@@ -221,7 +221,7 @@ struct Simulation {
     /// Hosts restarted since they were last quiesced: their antivirus runs again.
     var restarted = Set<String>()
     var lastHostAction: [String: Action] = [:]
-    var installed: [String: [String]] = [:]
+    var installed: [String: [PackageID]] = [:]
     var outOfPool = Set<String>()
     var owner: [String: String] = [:]
     var evsLevel: [String: Level] = [:]

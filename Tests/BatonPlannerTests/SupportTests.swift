@@ -51,7 +51,7 @@ struct ExtendedProtectionTests {
             bytes: Array(edit(text).utf8), file: "ep.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
     }
 
-    static func plan(_ inventory: Inventory, _ id: String = "exchange-2019-cu15") throws -> Plan {
+    static func plan(_ inventory: Inventory, _ id: PackageID = "exchange-2019-cu15") throws -> Plan {
         let package = try #require(PackageCatalogue(inventory: inventory).package(id))
         return try Planner(inventory: inventory, package: package).plan()
     }
