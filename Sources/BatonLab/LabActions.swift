@@ -5,7 +5,7 @@ import BatonPlan
 extension LabTwin {
     mutating func backup(_ step: Step, _ key: HostName) -> LabOutcome {
         guard let host = hosts[key] else { return .failure("no host '\(key)' in the twin") }
-        if host.stoppedByQuiesce.contains("backup-agent") {
+        if host.stoppedByQuiesce.contains(.interfering(.backupAgent)) {
             return .failure("the backup agent on \(host.name) is stopped (quiesce): start it again first")
         }
         if let group = groupKey(step), let evs = groups[group] {
@@ -32,7 +32,7 @@ extension LabTwin {
             violate(.e55ActiveFirst, "the Cluster service was stopped on Exchange 5.5 node \(key)")
         }
         let owned = groupsOwned(by: key)
-        hosts[key]?.running.remove("cluster")
+        hosts[key]?.running.remove(.cluster)
         for group in owned {
             failOver(group, from: key, reason: "its Cluster service stopped", rule: .clusterStopService)
         }
@@ -45,7 +45,7 @@ extension LabTwin {
         guard var moving = groups[group] else { return }
         let cluster = moving.cluster
         let candidates = hosts.values.filter {
-            $0.cluster == cluster && $0.up && $0.running.contains("cluster") && $0.name != key
+            $0.cluster == cluster && $0.up && $0.running.contains(.cluster) && $0.name != key
         }.sorted { $0.name.spelling < $1.name.spelling }
         let name = moving.name == clusterGroupName ? "the cluster group of \(cluster)" : moving.name.spelling
         let from = hosts[key]?.name ?? key
@@ -101,7 +101,7 @@ extension LabTwin {
                     "setup refuses to run on \(name) while it owns \(owned.map { groups[$0]?.name ?? $0 }.joined(separator: ", ")): move its groups away first",
                     rule: .e2003NodeEmpty)
             }
-            guard !host.running.contains("cluster") else {
+            guard !host.running.contains(.cluster) else {
                 return .failure(
                     "the Cluster service is running on \(name): stop it before installing", rule: .clusterStopService)
             }
@@ -116,9 +116,9 @@ extension LabTwin {
             return .failure(
                 "\(package.id) requires \(requires.rawValue); \(name) runs \(host.level?.rawValue ?? "?")")
         }
-        let interfering = host.running.subtracting(["cluster", "exchange"]).sorted()
+        let interfering = host.running.subtracting([.cluster]).sorted()
         if consume(.fileInUse, key) || !interfering.isEmpty {
-            let holder = interfering.first ?? "a monitoring agent"
+            let holder = interfering.first?.rawValue ?? "a monitoring agent"
             host.installerLog.append(
                 "FileInUse:: Added to Filelist: C:\\Program Files\\Exchsrvr\\bin\\store.exe (held by \(holder))")
             if !interfering.isEmpty {
@@ -184,12 +184,12 @@ extension LabTwin {
         host.pendingRestart = false
         if consume(.noReturnAfterRestart, key) {
             host.up = false
-            host.running.remove("cluster")
+            host.running.remove(.cluster)
             return .failure(
                 "\(name) did not come back within 20 minutes of its restart; check its console", duration: 20 * 60)
         }
         host.running.formUnion(host.stoppedByQuiesce)
-        if host.cluster != nil { host.running.insert("cluster") }
+        if host.cluster != nil { host.running.insert(.cluster) }
         return .ok("\(name) restarted and answers again")
     }
 
@@ -216,7 +216,7 @@ extension LabTwin {
         guard target.cluster == group.cluster else {
             return .failure("\(to) is not a node of cluster \(group.cluster)")
         }
-        guard target.up, target.running.contains("cluster") else {
+        guard target.up, target.running.contains(.cluster) else {
             return .failure("\(to) does not run the Cluster service: it cannot take \(group.name)")
         }
         if consume(.moveFails, group.name) {
@@ -311,7 +311,7 @@ extension LabTwin {
             markBackupsNotRestorable(subject: group.name, below: node.level)
             return .ok("\(group.name) upgraded to \(node.level?.rawValue ?? "?")")
         case .resourcesOnline:
-            guard node.up, node.running.contains("cluster") else {
+            guard node.up, node.running.contains(.cluster) else {
                 return .failure("\(node.name) does not run the Cluster service")
             }
             if mustUpgradeBeforeOnline(group, on: node) {
@@ -332,7 +332,7 @@ extension LabTwin {
         case .failoverTest:
             guard group.isOnline else { return .failure("\(group.name) is not online: nothing to fail over") }
             let partner = hosts.values.filter {
-                $0.cluster == group.cluster && $0.up && $0.running.contains("cluster")
+                $0.cluster == group.cluster && $0.up && $0.running.contains(.cluster)
                     && $0.name != ownerKey
                     && ($0.product != group.product || ($0.level ?? .rtm) >= (group.level ?? .rtm))
             }.min { $0.name.spelling < $1.name.spelling }
@@ -405,7 +405,7 @@ extension LabTwin {
 
     mutating func refreshAvailability(of key: HostName) {
         guard let group = groups[key], group.isVirtualServer else { return }
-        let ownerUp = hosts[group.owner].map { $0.up && $0.running.contains("cluster") } ?? false
+        let ownerUp = hosts[group.owner].map { $0.up && $0.running.contains(.cluster) } ?? false
         if group.isOnline && ownerUp { offlineVirtualServers.remove(key) } else { offlineVirtualServers.insert(key) }
     }
 

@@ -594,7 +594,7 @@ extension LabTwin {
         if server.inService {
             violate(.mxDAGUpdateProcedure, "setup ran on \(host) while it was in service")
         }
-        let interfering = machine.running.subtracting(["cluster", "exchange"]).sorted()
+        let interfering = machine.running.subtracting([.cluster]).sorted()
         if !interfering.isEmpty {
             violate(
                 .mxCUAVDisable,

@@ -14,11 +14,11 @@ public struct LabHost: Sendable, Codable, Hashable {
     public var inPool = true
     public var up = true
     public var pendingRestart = false
-    /// Services and programs running now: the interfering ones of the inventory, plus
-    /// `cluster` (the Cluster service) on nodes.
-    @SortedWhenSaved public var running: Set<String> = []
+    /// Services and programs running now: the interfering ones of the inventory, plus the
+    /// Cluster service on nodes.
+    @SortedWhenSaved public var running: Set<LabService> = []
     /// What `quiesce` stopped, for `restore-services`.
-    public var stoppedByQuiesce: [String] = []
+    public var stoppedByQuiesce: [LabService] = []
     /// Another setup, update or xcopy is running (rule `no-concurrent-installers`).
     public var installerRunning = false
     public var freeDiskMB = 4096
@@ -27,7 +27,7 @@ public struct LabHost: Sendable, Codable, Hashable {
     public var installed: [PackageID] = []
     /// The build a hotfix brought, when its package names one.
     public var hotfixBuild: String?
-    public var components: [String: Level] = [:]
+    public var components: [Component: Level] = [:]
     public var adcCustomMaps = false
     public var schemaMapsExported = false
     /// The Application event log.
@@ -41,6 +41,45 @@ public struct LabHost: Sendable, Codable, Hashable {
         return hotfixBuild ?? Builds.build(product, level)
     }
 }
+
+/// A service or program the twin follows on a machine: the Cluster service, or one the
+/// inventory says interferes with setup (KB 328839's antivirus, backup agent, SNMP,
+/// monitoring). Saved by name ("cluster", "backup-agent"), as the twin's files always were.
+public enum LabService: Sendable, Hashable, Comparable, Codable, RawRepresentable, CustomStringConvertible {
+    case cluster
+    case interfering(InterferingService)
+
+    public init?(rawValue: String) {
+        if rawValue == "cluster" {
+            self = .cluster
+        } else if let service = InterferingService(rawValue: rawValue) {
+            self = .interfering(service)
+        } else {
+            return nil
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .cluster: "cluster"
+        case .interfering(let service): service.rawValue
+        }
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: LabService, rhs: LabService) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension Sequence where Element == LabService {
+    /// The services by name, joined: "antivirus, backup-agent".
+    public func joined(separator: String = "") -> String {
+        map(\.rawValue).joined(separator: separator)
+    }
+}
+
+/// As a dictionary key (a machine's components in the twin's file) a component is its name.
+extension Component: CodingKeyRepresentable {}
 
 /// A cluster group: an Exchange Virtual Server or the cluster group itself.
 public struct LabGroup: Sendable, Codable, Hashable {

@@ -80,7 +80,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
                 host.cluster = cluster.name
                 host.role = .backEnd
                 apply(node.install, to: &host)
-                host.running.insert("cluster")
+                host.running.insert(.cluster)
                 hosts[node.name] = host
             }
             groups[clusterGroupKey(cluster.name)] = LabGroup(
@@ -132,11 +132,11 @@ public struct LabTwin: Sendable, Codable, Hashable {
     }
 
     private func apply(_ install: ExchangeInstall, to host: inout LabHost) {
-        host.running = Set(install.running.filter { $0 != .installer }.map(\.rawValue))
+        host.running = Set(install.running.filter { $0 != .installer }.map(LabService.interfering))
         host.installerRunning = install.running.contains(.installer)
         host.installed = install.installed
         host.adcCustomMaps = install.adcCustomMaps
-        for component in install.components { host.components[component.rawValue] = install.level }
+        for component in install.components { host.components[component] = install.level }
     }
 
     func clusterGroupKey(_ cluster: HostName) -> HostName { "cluster-group@\(cluster.key)" }
@@ -234,7 +234,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
             armedFaults.removeAll { $0 == fault }
             if !host.up {
                 host.up = true
-                if host.cluster != nil { host.running.insert("cluster") }
+                if host.cluster != nil { host.running.insert(.cluster) }
                 hosts[key] = host
                 for group in groups(ofCluster: host.cluster) { refreshAvailability(of: group) }
             }
@@ -396,13 +396,13 @@ public struct LabTwin: Sendable, Codable, Hashable {
         let hostName = host.name
         switch detail {
         case .exportSchemaMap:
-            guard host.components["adc"] != nil else {
+            guard host.components[.adc] != nil else {
                 return .failure("\(hostName) runs no Active Directory Connector")
             }
             host.schemaMapsExported = true
             return .ok("msExchServer1SchemaMap and msExchServer2SchemaMap exported with LDP")
         case .quiesce:
-            let stopping = host.running.subtracting(["cluster", "exchange"]).sorted()
+            let stopping = host.running.subtracting([.cluster]).sorted()
             host.running.subtract(stopping)
             host.stoppedByQuiesce = Array(Set(host.stoppedByQuiesce + stopping)).sorted()
             return .ok(
@@ -423,17 +423,17 @@ public struct LabTwin: Sendable, Codable, Hashable {
             return .ok("\(hostName) serves pool \(pool) again")
         case .startClusterService:
             guard host.cluster != nil else { return .failure("\(hostName) is not a cluster node") }
-            let was = host.running.contains("cluster")
-            host.running.insert("cluster")
+            let was = host.running.contains(.cluster)
+            host.running.insert(.cluster)
             return .ok(was ? "the Cluster service was already running" : "Cluster service started", applied: !was)
         case .updateComponent(_, let component):
-            guard host.components[component.rawValue] != nil else {
+            guard host.components[component] != nil else {
                 return .failure("\(hostName) has no \(component.rawValue)")
             }
             if component == .adc, host.adcCustomMaps, !host.schemaMapsExported {
                 violate(.adcCustomMaps, "the ADC on \(hostName) was upgraded before its schema maps were exported")
             }
-            host.components[component.rawValue] = host.level
+            host.components[component] = host.level
             return .ok("\(component.rawValue) upgraded with its own setup to \(host.level?.rawValue ?? "?")")
         case .performanceOptimizer:
             guard host.product == .exchange55 else {
@@ -518,7 +518,7 @@ extension LabTwin {
     /// Services that `quiesce` stopped and nothing started again.
     public var servicesLeftStopped: [String: [String]] {
         hosts.values.filter { !$0.stoppedByQuiesce.isEmpty }.reduce(into: [:]) {
-            $0[$1.name.spelling] = $1.stoppedByQuiesce
+            $0[$1.name.spelling] = $1.stoppedByQuiesce.map(\.rawValue)
         }
     }
 }

@@ -215,7 +215,7 @@ public struct Preflight: Sendable {
                     status: .fail, check: "disk", subject: name,
                     detail: "\(host.freeDiskMB) MB free; a service pack needs about 600 MB")
                 : CheckResult(status: .pass, check: "disk", subject: name, detail: "\(host.freeDiskMB) MB free"))
-        let interfering = host.running.subtracting(["cluster", "exchange"]).sorted()
+        let interfering = host.running.subtracting([.cluster]).sorted()
         results.append(
             interfering.isEmpty
                 ? CheckResult(
@@ -226,7 +226,7 @@ public struct Preflight: Sendable {
                     rule: .quiesce))
         if host.cluster != nil {
             results.append(
-                host.running.contains("cluster")
+                host.running.contains(.cluster)
                     ? CheckResult(
                         status: .pass, check: "cluster node", subject: name, detail: "Cluster service running")
                     : CheckResult(

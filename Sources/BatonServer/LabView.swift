@@ -72,7 +72,7 @@ struct LabView: Encodable, Sendable {
                 name: $0.name, product: $0.product?.rawValue, level: $0.level?.rawValue, build: $0.build,
                 role: $0.role?.rawValue ?? ($0.product == nil ? "domain-controller" : nil), pool: $0.pool,
                 cluster: $0.cluster, up: $0.up, inPool: $0.inPool, pendingRestart: $0.pendingRestart,
-                running: $0.running.sorted(), service: twin.modern?.servers[$0.name]?.state)
+                running: $0.running.sorted().map(\.rawValue), service: twin.modern?.servers[$0.name]?.state)
         }
         let groups = twin.groups.values.sorted {
             ($0.isVirtualServer ? 1 : 0, $0.name.spelling) < ($1.isVirtualServer ? 1 : 0, $1.name.spelling)

@@ -425,3 +425,22 @@ struct OutageTests {
         }
     }
 }
+
+@Suite("The twin's saved state")
+struct LabStateFileTests {
+    @Test("a machine's services and components are typed and saved by name, as the twin's files always were")
+    func namesOnDisk() throws {
+        var host = LabHost(name: "EX1", product: .exchange2003, level: .sp1, os: .windows2003)
+        host.running = [.cluster, .interfering(.backupAgent), .interfering(.antivirus)]
+        host.stoppedByQuiesce = [.interfering(.snmp)]
+        host.components = [.adc: .sp1]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let text = String(decoding: try encoder.encode(host), as: UTF8.self)
+        #expect(text.contains(#""running":["antivirus","backup-agent","cluster"]"#), "\(text)")
+        #expect(text.contains(#""stoppedByQuiesce":["snmp"]"#) && text.contains(#""components":{"adc":"sp1"}"#), "\(text)")
+        #expect(try JSONDecoder().decode(LabHost.self, from: Data(text.utf8)) == host)
+        let unknown = text.replacingOccurrences(of: #""snmp""#, with: #""telnet""#)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(LabHost.self, from: Data(unknown.utf8)) }
+    }
+}
