@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "BatonRuns",
             dependencies: [
-                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
+                "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
             ]),
         .target(
             name: "BatonServer",

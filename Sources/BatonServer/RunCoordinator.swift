@@ -142,18 +142,13 @@ public final class RunCoordinator: Service, Sendable {
     /// The plan of `inventory` for a package, or the API's error for an unknown package or a
     /// refusal (Baton's exit codes).
     public static func plan(_ inventory: Inventory, _ packageID: PackageID) throws -> (Package, Plan) {
-        let catalogue = PackageCatalogue(inventory: inventory)
-        guard let package = catalogue.package(packageID) else {
-            throw APIError(
-                .badRequest,
-                "unknown package '\(packageID)'; known packages: \(catalogue.packages.map(\.id.spelling).joined(separator: ", "))"
-            )
-        }
         do {
-            return (package, try Planner(inventory: inventory, package: package).plan())
+            return try RunService.plan(inventory, packageID)
         } catch {
-            throw APIError(
-                .unprocessableContent, "refused by rule \(error.rule): \(error.message)", rule: error.rule.rawValue)
+            switch error {
+            case .unknownPackage: throw APIError(.badRequest, "\(error)")
+            case .refused(let refusal): throw APIError(.unprocessableContent, "\(error)", rule: refusal.rule.rawValue)
+            }
         }
     }
 

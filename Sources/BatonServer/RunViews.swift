@@ -126,16 +126,10 @@ struct RunDetail: Encodable, Sendable {
                 summary: step.summary, why: step.why, rules: step.rules.map(\.rawValue), after: step.after,
                 host: step.host, group: step.group, gate: step.gate)
         }
-        let approved = Dictionary(approvals.map { ($0.gate, $0) }, uniquingKeysWith: { first, _ in first })
-        gates = plan.steps.compactMap { step in
-            guard let gate = step.gate else { return nil }
-            let approval = approved[gate]
-            let ready = step.after.allSatisfy { records[$0]?.state == .succeeded }
-            let done = records[step.id]?.state == .succeeded
-            return GateView(
-                gate: gate, step: step.id, state: approval != nil || done ? "approved" : ready ? "waiting" : "pending",
-                why: step.why, releaseNotes: releaseNotes, by: approval?.by, how: approval?.how.rawValue,
-                at: approval.map { RunSummary.time($0.at) })
+        gates = RunService.gates(of: plan, steps: steps, approvals: approvals).map { gate in
+            GateView(
+                gate: gate.gate, step: gate.step, state: gate.state.rawValue, why: gate.why, releaseNotes: releaseNotes,
+                by: gate.approval?.by, how: gate.approval?.how.rawValue, at: gate.approval.map { RunSummary.time($0.at) })
         }
     }
 }

@@ -3,6 +3,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlan
 import BatonPlanner
+import BatonRuns
 import CAllocator
 
 extension PlanFormat: ExpressibleByArgument {}
@@ -54,23 +55,33 @@ enum Loading {
     /// The inventory, the package and the plan; a refusal is printed naming its rule and
     /// exits with code 3 (Baton's exit codes).
     static func plan(path: String, packageID: PackageID) throws -> (Inventory, Package, Plan) {
-        let (inventory, package) = try inventoryAndPackage(path: path, packageID: packageID)
+        let inventory = try inventory(path: path)
         do {
-            return (inventory, package, try Planner(inventory: inventory, package: package).plan())
+            let (package, plan) = try RunService.plan(inventory, packageID)
+            return (inventory, package, plan)
         } catch {
-            Terminal.error("\(inventory.file): error: refused by rule \(error.rule): \(error.message)")
-            throw ExitCode(ExitStatus.refused)
+            throw exit(error, inventory: inventory)
         }
     }
 
     static func inventoryAndPackage(path: String, packageID: PackageID) throws -> (Inventory, Package) {
         let inventory = try inventory(path: path)
-        let catalogue = PackageCatalogue(inventory: inventory)
-        guard let package = catalogue.package(packageID) else {
-            let known = catalogue.packages.map(\.id.spelling).joined(separator: ", ")
-            Terminal.error("error: unknown package '\(packageID)'; known packages: \(known)")
-            throw ExitCode(ExitStatus.badInput)
+        do {
+            return (inventory, try RunService.package(packageID, in: inventory))
+        } catch {
+            throw exit(error, inventory: inventory)
         }
-        return (inventory, package)
+    }
+
+    /// The planning error said on standard error, as the exit code it is (2 or 3).
+    static func exit(_ error: RunService.PlanningError, inventory: Inventory) -> ExitCode {
+        switch error {
+        case .unknownPackage:
+            Terminal.error("error: \(error)")
+            return ExitCode(ExitStatus.badInput)
+        case .refused:
+            Terminal.error("\(inventory.file): error: \(error)")
+            return ExitCode(ExitStatus.refused)
+        }
     }
 }

@@ -102,12 +102,11 @@ enum Runs {
         _ run: RunService.OwnedRun, service: RunService, state: LabCommand.StateOption, options: ExecutionOptions
     ) async throws {
         let journal = service.journal
-        if !options.yes, isatty(STDIN_FILENO) != 0, let plan = try await journal.plan(of: run.id) {
-            let approved = Set(try await journal.approvals(of: run.id))
-            for gate in Set(plan.steps.compactMap(\.gate)).sorted() where !approved.contains(gate) {
-                Terminal.out("Gate \(gate): \(plan.steps.first { $0.gate == gate }?.why ?? "") Approve? [y/N] ")
+        if !options.yes, isatty(STDIN_FILENO) != 0 {
+            for gate in try await service.gates(of: run.id) where gate.state != .approved {
+                Terminal.out("Gate \(gate.gate): \(gate.why) Approve? [y/N] ")
                 if readLine()?.lowercased().hasPrefix("y") == true {
-                    _ = try? await service.approve(run.id, gate: gate, by: operatorName, how: .terminal)
+                    _ = try? await service.approve(run.id, gate: gate.gate, by: operatorName, how: .terminal)
                 }
             }
         }
@@ -151,9 +150,10 @@ enum Runs {
             text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
             if failed.isEmpty, stopped == nil, left.contains(where: { $0.message == "waiting for an approval" }) {
-                let gates = (try await journal.plan(of: run))?.steps.compactMap(\.gate) ?? []
-                text +=
-                    "\n  waiting for approval: baton approve \(run) \(gates.first ?? "release-notes") --state \(state.state)"
+                let waiting = try await service.gates(of: run).filter { $0.state == .waiting }.map(\.gate)
+                for gate in waiting.isEmpty ? ["release-notes"] : waiting {
+                    text += "\n  waiting for approval: baton approve \(run) \(gate) --state \(state.state)"
+                }
             }
             if outcome.state != .aborted {
                 let fix = stopped == nil ? "Fix the cause, then" : "Continue with"

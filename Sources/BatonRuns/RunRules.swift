@@ -1,0 +1,89 @@
+import BatonEngine
+import BatonKnowledge
+import BatonModel
+import BatonPlan
+import BatonPlanner
+
+/// The rules every entrance applies the same way, so that `baton plan`, `baton run`, the API
+/// and the dashboard cannot disagree: which package an id names and the plan for it, and
+/// where a run's gates stand.
+extension RunService {
+    /// Why an inventory has no plan for a package id.
+    public enum PlanningError: Error, Sendable, CustomStringConvertible {
+        /// No package of the built-in catalogue or the inventory has the id (Baton's exit code 2).
+        case unknownPackage(PackageID, known: [PackageID])
+        /// The package cannot be rolled out safely (exit code 3).
+        case refused(PlanRefusal)
+
+        public var description: String {
+            switch self {
+            case .unknownPackage(let id, let known):
+                "unknown package '\(id)'; known packages: \(known.map(\.spelling).joined(separator: ", "))"
+            case .refused(let refusal): "refused by rule \(refusal.rule): \(refusal.message)"
+            }
+        }
+    }
+
+    /// The package `id` names in `inventory`'s catalogue (the built-in packages and its own).
+    public static func package(_ id: PackageID, in inventory: Inventory) throws(PlanningError) -> Package {
+        let catalogue = PackageCatalogue(inventory: inventory)
+        guard let package = catalogue.package(id) else {
+            throw .unknownPackage(id, known: catalogue.packages.map(\.id))
+        }
+        return package
+    }
+
+    /// The package `id` names and `inventory`'s plan for it.
+    public static func plan(_ inventory: Inventory, _ id: PackageID) throws(PlanningError) -> (Package, Plan) {
+        let package = try package(id, in: inventory)
+        do {
+            return (package, try Planner(inventory: inventory, package: package).plan())
+        } catch {
+            throw .refused(error)
+        }
+    }
+
+    /// Where a gate of a run stands.
+    public struct GateStatus: Sendable, Hashable {
+        public enum State: String, Sendable {
+            /// Everything before it succeeded and nobody approved it: the run waits for it.
+            case waiting
+            case approved
+            /// Steps before it are still to run.
+            case pending
+        }
+
+        public var gate: String
+        public var step: StepID
+        public var why: String
+        public var state: State
+        /// The first approval, when there is one.
+        public var approval: ApprovalRecord?
+    }
+
+    /// Each gate of `plan`, in the plan's order: approved when someone approved it or its step
+    /// succeeded, waiting when every step before it succeeded, pending otherwise.
+    public static func gates(of plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord]) -> [GateStatus] {
+        let records = Dictionary(steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let approved = Dictionary(approvals.map { ($0.gate, $0) }, uniquingKeysWith: { first, _ in first })
+        return plan.steps.compactMap { step in
+            guard let gate = step.gate else { return nil }
+            let approval = approved[gate]
+            let state: GateStatus.State =
+                approval != nil || records[step.id]?.state == .succeeded
+                ? .approved : step.after.allSatisfy { records[$0]?.state == .succeeded } ? .waiting : .pending
+            return GateStatus(gate: gate, step: step.id, why: step.why, state: state, approval: approval)
+        }
+    }
+
+    /// The gates of a run as `gates(of:steps:approvals:)` gives them.
+    public func gates(of run: RunID) async throws(RunServiceError) -> [GateStatus] {
+        let journal = self.journal
+        return try await wrap {
+            guard let plan = try await journal.plan(of: run) else { return [] }
+            return Self.gates(
+                of: plan, steps: try await journal.steps(of: run), approvals: try await journal.approvalRecords(of: run)
+            )
+        }
+    }
+}
