@@ -9,7 +9,7 @@ import PostgresNIO
 /// The journal in PostgreSQL (postgres-nio), for a team: several controllers on several
 /// machines share runs, approvals, tokens and the lab twin. Baton's tables live in the schema
 /// `baton` of the database named in the address; they are made on first use and migrated in
-/// place (`baton.schema_version`).
+/// place (named migrations, recorded in `baton.schema_migrations`).
 ///
 /// Ownership is kept as on SQLite (owner, epoch, heartbeat, claims) with PostgreSQL's locks:
 /// every change of ownership (a new run, a takeover) holds one transaction-scoped advisory
@@ -35,9 +35,6 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier {
             background.add { await client.run() }
         }
     }
-
-    /// The schema this Baton writes; a database at a higher one is refused.
-    public static let schemaVersion = 3
 
     public var location: String { address.description }
 

@@ -369,7 +369,9 @@ struct JournalConformanceTests {
             case .postgres:
                 let server = try #require(fixture.server)
                 let database = String(fixture.address.split(separator: "/").last!.split(separator: "?").first!)
-                try server.sql("UPDATE baton.schema_version SET version = 99", database: database)
+                try server.sql(
+                    "INSERT INTO baton.schema_migrations (identifier) VALUES ('v99: from a newer Baton')",
+                    database: database)
             }
             do {
                 _ = try await fixture.reopen()
@@ -377,6 +379,44 @@ struct JournalConformanceTests {
             } catch JournalError.newer(_, let detail) {
                 #expect(!detail.isEmpty)
             }
+        }
+    }
+}
+
+@Suite("The PostgreSQL journal's schema history")
+struct PostgresSchemaHistoryTests {
+    @Test("a journal that kept one schema number has it recorded by name; a number beyond this Baton's is refused")
+    func numberedVersionAdopted() async throws {
+        try await withJournal(.postgres) { fixture in
+            try await fixture.journal.createRun(record("r"), plan: try samplePlan())
+            let server = try #require(fixture.server)
+            let database = String(fixture.address.split(separator: "/").last!.split(separator: "?").first!)
+            func numbered(_ version: Int) throws {
+                try server.sql(
+                    """
+                    DELETE FROM baton.schema_migrations;
+                    CREATE TABLE IF NOT EXISTS baton.schema_version (version INTEGER NOT NULL);
+                    DELETE FROM baton.schema_version;
+                    INSERT INTO baton.schema_version VALUES (\(version));
+                    """, database: database)
+            }
+            try numbered(99)
+            do {
+                _ = try await fixture.reopen()
+                Issue.record("a journal of a newer Baton was opened")
+            } catch JournalError.newer(_, let detail) {
+                #expect(detail.contains("from a newer Baton"), "\(detail)")
+            }
+            // Refused and left as it was.
+            #expect(try server.sql("SELECT version FROM baton.schema_version", database: database) == "99\n")
+            try numbered(3)
+            let reopened = try await fixture.reopen()
+            #expect(try await reopened.run("r") != nil)
+            let names = try server.sql(
+                "SELECT identifier FROM baton.schema_migrations ORDER BY identifier", database: database)
+            #expect(names.split(separator: "\n").count == 3 && names.hasPrefix("v1\nv2: "), "\(names)")
+            #expect(
+                try server.sql("SELECT to_regclass('baton.schema_version') IS NULL", database: database) == "t\n")
         }
     }
 }
