@@ -102,9 +102,20 @@ let benchmarks: @Sendable () -> Void = {
     // BATON_BENCH_POSTGRES names a database (scripts/bench-journal.sh starts one), side by side.
     // A PostgreSQL journal's connection pool runs in the process's background work.
     BackgroundWork.process.startForHarness()
-    var backends = [("SQLite", "sqlite:" + NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)/journal.sqlite")]
+    let sqlite = "sqlite:" + NSTemporaryDirectory() + "baton-bench-\(UUID().uuidString)/journal.sqlite"
+    // "SQLite, on the caller's thread": the plain SQLiteJournal, each call on the task that makes
+    // it, as before the journal had its own thread: the cost of that thread, measured in one run.
+    var backends = [("SQLite", sqlite), ("SQLite, on the caller's thread", sqlite)]
     if let address = ProcessInfo.processInfo.environment["BATON_BENCH_POSTGRES"] {
         backends.append(("PostgreSQL", address))
+    }
+    /// The journal at `address` as Baton opens it, or the plain SQLite journal under it.
+    @Sendable func open(_ backend: String, _ address: String) async throws -> any Journal {
+        let journal = try await JournalLocation.parse(address).open()
+        if backend.hasSuffix("on the caller's thread"), let queued = journal as? QueuedSQLiteJournal {
+            return queued.base
+        }
+        return journal
     }
     let journalPlan = try! Planner(inventory: SyntheticOrganization.make(servers: 100, clusters: 10), package: package)
         .plan()
@@ -114,7 +125,7 @@ let benchmarks: @Sendable () -> Void = {
                 "journal (\(backend)): 1000 steps begun and finished durably\(fenced ? ", fenced by a lease" : "")",
                 configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(30), maxIterations: 5)
             ) { benchmark in
-                var journal = try await JournalLocation.parse(address).open()
+                var journal = try await open(backend, address)
                 let run = RunID("r-\(UUID().uuidString)")
                 let lease = try await journal.createOwnedRun(
                     RunRecord(
@@ -146,7 +157,7 @@ let benchmarks: @Sendable () -> Void = {
                 "engine (\(backend)): a \(journalPlan.steps.count)-step run, 32 in flight, \(grouped ? "group commit" : "a commit per transition")",
                 configuration: .init(metrics: [.wallClock], maxDuration: .seconds(60), maxIterations: 5)
             ) { benchmark in
-                let journal = try await JournalLocation.parse(address).open()
+                let journal = try await open(backend, address)
                 let run = RunID("r-\(UUID().uuidString)")
                 try await journal.createRun(
                     RunRecord(
@@ -174,7 +185,7 @@ let benchmarks: @Sendable () -> Void = {
                 configuration: .init(
                     metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
             ) { benchmark in
-                let journal = try await JournalLocation.parse(address).open()
+                let journal = try await open(backend, address)
                 let run = RunID("r-\(UUID().uuidString)")
                 try await journal.createRun(
                     RunRecord(
