@@ -164,7 +164,7 @@ public struct Engine: Sendable {
                 }
                 // The results of every step that ended meanwhile, durable before anyone hears
                 // of them or anything that waits for them starts.
-                try await commit(run: run, results.map { .finish($0.id, $0.state, message: $0.message) })
+                try await commit(run: run, results.map { .finish($0.id, $0.state, message: $0.message, rule: $0.rule) })
                 for result in results {
                     scheduler.finished(result.id, result.state)
                     onEvent(

@@ -1,3 +1,4 @@
+import BatonKnowledge
 import BatonModel
 import BatonPlan
 import Foundation
@@ -149,6 +150,12 @@ public protocol RunCatalogue: RunProgress {
     /// Where the approvers of a run read the package's release notes (rule `release-notes`).
     func setReleaseNotes(run: RunID, link: String) async throws
     func releaseNotes(of run: RunID) async throws -> String?
+    /// Keeps a finished run's report (its JSON) as it was when the run ended: the change
+    /// record, which later runs on the same twin or hosts must not change.
+    func keepReport(run: RunID, _ json: String) async throws
+    /// The report kept when the run ended; nil for a run not finished (or finished before
+    /// reports were kept).
+    func keptReport(of run: RunID) async throws -> String?
     /// Marks a run aborted unless it is finished already, in one transaction with the check;
     /// returns the state it had (nil: no such run).
     func requestAbort(run: RunID) async throws -> RunState?
@@ -281,8 +288,8 @@ extension RunCatalogue {
 public enum StepChange: Sendable, Hashable {
     /// The intent to perform the step (state `running`, one more attempt).
     case begin(StepID)
-    /// Its result.
-    case finish(StepID, StepState, message: String)
+    /// Its result, with the rule behind a failure when the target named one.
+    case finish(StepID, StepState, message: String, rule: Rule.ID? = nil)
 }
 
 /// A journal that announces its changes, so that readers wait instead of polling (PostgreSQL's

@@ -1,3 +1,4 @@
+import BatonKnowledge
 import BatonModel
 import Foundation
 
@@ -32,14 +33,19 @@ public struct Transition: Sendable, Hashable, Codable {
     public var state: String
     public var at: Double
     public var message: String
+    /// The rule behind a step's failure, when the target named one.
+    public var rule: Rule.ID?
 
-    public init(sequence: Int64, run: RunID, step: StepID?, state: String, at: Double, message: String) {
+    public init(
+        sequence: Int64, run: RunID, step: StepID?, state: String, at: Double, message: String, rule: Rule.ID? = nil
+    ) {
         self.sequence = sequence
         self.run = run
         self.step = step
         self.state = state
         self.at = at
         self.message = message
+        self.rule = rule
     }
 }
 

@@ -6,24 +6,32 @@ import Foundation
 
 /// What happened in a run, for the change record: versions before and after, downtime,
 /// failovers, checks, backups, approvals and the way back.
-public struct RunReport: Sendable, Encodable {
-    public struct Machine: Sendable, Encodable { var name, before, after: String; var up: Bool }
-    public struct VirtualServer: Sendable, Encodable {
+public struct RunReport: Sendable, Codable {
+    public struct Machine: Sendable, Codable { var name, before, after: String; var up: Bool }
+    public struct VirtualServer: Sendable, Codable {
         var name, before, after, owner: String; var online: Bool; var offlineMinutes: Int
     }
-    public struct StepLine: Sendable, Encodable { var step, subject, state, message: String }
-    public struct Backup: Sendable, Encodable { var subject, level, contents: String; var restorable: Bool }
+    public struct StepLine: Sendable, Codable { var step, subject, state, message: String }
+    /// One failed attempt of a step, kept when a later attempt succeeded: when, the message and
+    /// the rule behind it, and what came after (who resumed the run, how the step ended).
+    public struct Failure: Sendable, Codable {
+        var step, subject, state, message, at: String
+        var attempt: Int
+        var rule: String?
+        var then: String
+    }
+    public struct Backup: Sendable, Codable { var subject, level, contents: String; var restorable: Bool }
     /// Exchange 2013 and later: where a database is mounted at the end, its preferred copy
     /// (the same once rebalanced) and its minutes without a mounted copy users could reach.
-    public struct Database: Sendable, Encodable {
+    public struct Database: Sendable, Codable {
         var name, mountedOn, preferred: String
         var offlineMinutes: Int
     }
     /// Who approved a gate (the `--by` or token name, and the operating-system user), how
     /// (`--yes`, `terminal`, `baton approve`, `api`) and when.
-    public struct Approval: Sendable, Encodable { public var gate, by, how, user, at: String }
+    public struct Approval: Sendable, Codable { public var gate, by, how, user, at: String }
     /// Something a person did to the run: started, resumed or aborted it.
-    public struct AuditEntry: Sendable, Encodable { public var action, by, at: String }
+    public struct AuditEntry: Sendable, Codable { public var action, by, at: String }
 
     public var run, organization, package, state: String
     /// The package's id (`package` describes it for a person).
@@ -31,7 +39,11 @@ public struct RunReport: Sendable, Encodable {
     public var steps: [String: Int]
     public var machines: [Machine]
     public var virtualServers: [VirtualServer]
-    public var failures: [StepLine]
+    /// Every failed attempt, in the order they happened, also those a resume got past.
+    public var failures: [Failure]
+    /// The plan's reasons when it had nothing to do (no server needed the package); nil
+    /// otherwise.
+    public var nothingToDo: [String]?
     public var versionChecks: [StepLine]
     public var failoverTests: [StepLine]
     public var unplannedFailovers: [String]
@@ -55,8 +67,8 @@ public struct RunReport: Sendable, Encodable {
     public var target: String
 
     public init(
-        record: RunRecord, plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord],
-        audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin?
+        record: RunRecord, plan: Plan, steps: [StepRecord], transitions: [Transition] = [],
+        approvals: [ApprovalRecord], audit: [(action: String, by: String, at: Double)] = [], twin: LabTwin?
     ) {
         // Real hosts: what the twin would tell (builds, owners, downtime, backups) is known
         // only from the steps' own messages (version checks, failover tests, failures).
@@ -93,7 +105,11 @@ public struct RunReport: Sendable, Encodable {
                     message: record.message)
             }
         }
-        failures = lines(nil, [.failed])
+        let formatter = ISO8601DateFormatter()
+        failures = Self.failures(
+            transitions, steps: steps, plan: byID, audit: audit, formatter: formatter,
+            stillFailed: lines(nil, [.failed]))
+        nothingToDo = plan.steps.contains(where: \.takesSlot) ? nil : plan.warnings.map(\.message)
         versionChecks = lines(.verifyVersion, Set(StepState.allCases))
         failoverTests = lines(.failoverTest, Set(StepState.allCases))
         unplannedFailovers = twin.accounting.unplannedFailovers
@@ -117,7 +133,6 @@ public struct RunReport: Sendable, Encodable {
                 contents: $0.what.joined(separator: ", "),
                 restorable: $0.restorable)
         }
-        let formatter = ISO8601DateFormatter()
         self.approvals = approvals.map {
             Approval(
                 gate: $0.gate, by: $0.by, how: $0.how.rawValue, user: $0.user,
@@ -140,6 +155,49 @@ public struct RunReport: Sendable, Encodable {
         rollback = plan.rollbackPath
     }
 
+    /// Each failed attempt the journal recorded, with what came after it: the next time the
+    /// run was resumed (and by whom) and how the step ended. A run from before failures were
+    /// kept as transitions has only its steps still failed.
+    static func failures(
+        _ transitions: [Transition], steps: [StepRecord], plan: [StepID: Step],
+        audit: [(action: String, by: String, at: Double)], formatter: ISO8601DateFormatter, stillFailed: [StepLine]
+    ) -> [Failure] {
+        let finalState = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
+        var attempts: [StepID: Int] = [:]
+        var failures: [Failure] = []
+        for transition in transitions {
+            guard let id = transition.step else { continue }
+            if transition.state == StepState.running.rawValue { attempts[id, default: 0] += 1 }
+            guard transition.state == StepState.failed.rawValue else { continue }
+            let step = plan[id]
+            var then: [String] = []
+            if let resume = audit.first(where: { $0.action == "resumed" && $0.at >= transition.at }) {
+                then.append(
+                    "resumed by \(resume.by) at \(formatter.string(from: Date(timeIntervalSince1970: resume.at)))")
+            }
+            switch finalState[id] {
+            case .succeeded: then.append("the step succeeded later")
+            case .failed: then.append("the step is still failed")
+            default: break
+            }
+            failures.append(
+                Failure(
+                    step: id.rawValue, subject: (step?.host ?? step?.group)?.spelling ?? step?.summary ?? "",
+                    state: "failed", message: transition.message,
+                    at: formatter.string(from: Date(timeIntervalSince1970: transition.at)),
+                    attempt: max(1, attempts[id] ?? 1), rule: transition.rule?.rawValue,
+                    then: then.joined(separator: "; ")))
+        }
+        if failures.isEmpty {
+            return stillFailed.map {
+                Failure(
+                    step: $0.step, subject: $0.subject, state: $0.state, message: $0.message, at: "", attempt: 1,
+                    rule: nil, then: "the step is still failed")
+            }
+        }
+        return failures
+    }
+
     /// Sections as (title, header, rows), shared by the text, markdown and HTML renderings.
     var sections: [(String, [String], [[String]])] {
         [
@@ -158,7 +216,12 @@ public struct RunReport: Sendable, Encodable {
                 databases.map { [$0.name, $0.mountedOn, $0.preferred, "\($0.offlineMinutes) min"] }
             ),
             ("Left out of service", ["server"], outOfService.map { [$0] }),
-            ("Failures", ["step", "subject", "message"], failures.map { [$0.step, $0.subject, $0.message] }),
+            (
+                "Failures", ["step", "subject", "attempt", "at", "rule", "message", "then"],
+                failures.map {
+                    [$0.step, $0.subject, "\($0.attempt)", $0.at, $0.rule ?? "-", $0.message, $0.then]
+                }
+            ),
             (
                 "Version checks", ["step", "subject", "state", "message"],
                 versionChecks.map { [$0.step, $0.subject, $0.state, $0.message] }
@@ -183,7 +246,11 @@ public struct RunReport: Sendable, Encodable {
     }
 
     public var headline: String {
-        "Run \(run) of \(package) for \(organization): \(state); "
+        if let nothingToDo, state == RunState.completed.rawValue {
+            let reasons = nothingToDo.isEmpty ? "no server needs the package" : nothingToDo.joined(separator: " ")
+            return "Run \(run) of \(package) for \(organization): nothing to do: \(reasons)"
+        }
+        return "Run \(run) of \(package) for \(organization): \(state); "
             + steps.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
     }
 

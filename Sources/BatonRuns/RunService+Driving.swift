@@ -103,8 +103,12 @@ extension RunService {
                 }
             }
             if let reason = lost.value { throw reason }
+            let twin = await lab?.snapshot
+            // A finished run's report is kept as it is now: later runs on the same twin or
+            // hosts do not change it.
+            if final.isFinished { try await keepReport(run.id, twin: twin) }
             try await journal.release(run.lease)
-            return Outcome(state: final, twin: await lab?.snapshot)
+            return Outcome(state: final, twin: twin)
         } catch {
             // A lost lease is not this process's to give up; anything else gives the run up.
             let failure = lost.value.map(RunServiceError.owned) ?? RunServiceError(error)

@@ -101,20 +101,42 @@ extension RunService {
         return lease?.isLive(at: Date().timeIntervalSince1970) == true ? .running : .interrupted
     }
 
-    /// The run's report, from the journal and (on the lab twin) the twin now.
+    /// The run's report. A finished run's is the one kept when it ended, the same however
+    /// often it is asked for; an unfinished run's (or one finished before reports were kept)
+    /// is made from the journal and, on the lab twin, the twin now.
     public func report(_ id: RunID) async throws(RunServiceError) -> RunReport {
         let status = try await status(id)
         do {
-            guard let plan = try await journal.plan(of: id) else { throw RunServiceError.notFound(id) }
-            return RunReport(
-                record: status.record, plan: plan, steps: try await journal.steps(of: id),
-                approvals: try await journal.approvalRecords(of: id),
-                audit: try await journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
-                twin: status.target == .hosts ? nil : try await store.named(status.record.twin ?? .standard).load())
+            if status.state.isFinished, let kept = try await journal.keptReport(of: id) {
+                return try JSONDecoder().decode(RunReport.self, from: Data(kept.utf8))
+            }
+            let twin = status.target == .hosts ? nil : try await store.named(status.record.twin ?? .standard).load()
+            return try await makeReport(id, record: status.record, twin: twin)
         } catch let error as RunServiceError {
             throw error
         } catch {
             throw RunServiceError(error)
         }
+    }
+
+    /// The report of `id` from what the journal recorded of it and the twin it acted on (nil
+    /// for real hosts).
+    func makeReport(_ id: RunID, record: RunRecord, twin: LabTwin?) async throws -> RunReport {
+        guard let plan = try await journal.plan(of: id) else { throw RunServiceError.notFound(id) }
+        return RunReport(
+            record: record, plan: plan, steps: try await journal.steps(of: id),
+            transitions: try await journal.transitions(run: id),
+            approvals: try await journal.approvalRecords(of: id),
+            audit: try await journal.auditRecords(of: id).map { ($0.action, $0.by, $0.at) },
+            twin: twin)
+    }
+
+    /// Keeps the report of a run that just finished, made from the twin as the run left it.
+    func keepReport(_ id: RunID, twin: LabTwin?) async throws {
+        guard let record = try await journal.run(id) else { return }
+        let report = try await makeReport(id, record: record, twin: twin)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try await journal.keepReport(run: id, String(decoding: try encoder.encode(report), as: UTF8.self))
     }
 }

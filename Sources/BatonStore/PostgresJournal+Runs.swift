@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonKnowledge
 import BatonModel
 import BatonPlan
 import Foundation
@@ -157,6 +158,12 @@ extension PostgresJournal {
 
     public func releaseNotes(of run: RunID) async throws -> String? { try await column("release_notes", of: run) }
 
+    public func keepReport(run: RunID, _ json: String) async throws {
+        _ = try await query("UPDATE run SET report = \(json) WHERE id = \(run.rawValue)")
+    }
+
+    public func keptReport(of run: RunID) async throws -> String? { try await column("report", of: run) }
+
     // MARK: Progress
 
     public func begin(run: RunID, step: StepID) async throws {
@@ -176,6 +183,8 @@ extension PostgresJournal {
             return
         }
         var ids: [String] = [], states: [String] = [], messages: [String] = [], begins: [Bool] = []
+        // No rule is the empty string in the array (NULL in the table).
+        var rules: [String] = []
         for change in changes {
             switch change {
             case .begin(let step):
@@ -183,11 +192,13 @@ extension PostgresJournal {
                 states.append(StepState.running.rawValue)
                 messages.append("")
                 begins.append(true)
-            case .finish(let step, let state, let message):
+                rules.append("")
+            case .finish(let step, let state, let message, let rule):
                 ids.append(step.rawValue)
                 states.append(state.rawValue)
                 messages.append(message)
                 begins.append(false)
+                rules.append(rule?.rawValue ?? "")
             }
         }
         let order = (0..<Int64(changes.count)).map { $0 }
@@ -213,10 +224,10 @@ extension PostgresJournal {
                 "SELECT pg_advisory_xact_lock(\(LockKey.transitions.rawValue))", logger: logger)
             try await connection.query(
                 """
-                INSERT INTO transition (run, step, state, at, message)
-                SELECT \(run.rawValue), u.id, u.state, extract(epoch from clock_timestamp()), u.message
-                FROM unnest(\(ids)::text[], \(states)::text[], \(messages)::text[], \(order)::bigint[])
-                    AS u(id, state, message, n)
+                INSERT INTO transition (run, step, state, at, message, rule)
+                SELECT \(run.rawValue), u.id, u.state, extract(epoch from clock_timestamp()), u.message, NULLIF(u.rule, '')
+                FROM unnest(\(ids)::text[], \(states)::text[], \(messages)::text[], \(rules)::text[],
+                    \(order)::bigint[]) AS u(id, state, message, rule, n)
                 ORDER BY u.n
                 """, logger: logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
@@ -233,13 +244,14 @@ extension PostgresJournal {
                 WHERE run = \(run.rawValue) AND id = \(step.rawValue)
                 """, logger: logger)
             try await addTransition(run: run, step: step, state: "running", message: "", on: connection)
-        case .finish(let step, let state, let message):
+        case .finish(let step, let state, let message, let rule):
             try await connection.query(
                 """
                 UPDATE step SET state = \(state.rawValue), message = \(message)
                 WHERE run = \(run.rawValue) AND id = \(step.rawValue)
                 """, logger: logger)
-            try await addTransition(run: run, step: step, state: state.rawValue, message: message, on: connection)
+            try await addTransition(
+                run: run, step: step, state: state.rawValue, message: message, rule: rule, on: connection)
         }
     }
 
@@ -297,7 +309,8 @@ extension PostgresJournal {
                 sequence: try row["sequence"].decode(Int64.self), run: RunID(try row["run"].decode(String.self)),
                 step: try row["step"].decode(String?.self).map { StepID($0) },
                 state: try row["state"].decode(String.self),
-                at: try row["at"].decode(Double.self), message: try row["message"].decode(String.self))
+                at: try row["at"].decode(Double.self), message: try row["message"].decode(String.self),
+                rule: try row["rule"].decode(String?.self).map { Rule.ID(rawValue: $0) })
         }
     }
 

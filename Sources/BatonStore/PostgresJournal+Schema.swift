@@ -73,6 +73,10 @@ extension PostgresJournal {
         // Each step's JSON beside its state, the run's plan without its steps (a resume reads
         // only the steps left to do); runs kept before keep their whole plan.
         ("v3: each step kept on its own", ["ALTER TABLE step ADD COLUMN detail TEXT"]),
+        (
+            "v4: a finished run's report kept, the rule behind each failure",
+            ["ALTER TABLE run ADD COLUMN report TEXT", "ALTER TABLE transition ADD COLUMN rule TEXT"]
+        ),
     ]
 
     static func prepareSchema(_ client: PostgresClient, location: String) async throws {

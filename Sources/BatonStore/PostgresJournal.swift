@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonKnowledge
 import BatonModel
 import BatonPlan
 import Foundation
@@ -244,14 +245,16 @@ public final class PostgresJournal: LabTwinKeeper, JournalNotifier {
     /// Appends a transition. Transitions are numbered in the order they commit (an advisory
     /// lock held to the end of the transaction), so a reader following the sequence misses none.
     static func addTransition(
-        run: RunID, step: StepID?, state: String, message: String, on connection: PostgresConnection
+        run: RunID, step: StepID?, state: String, message: String, rule: Rule.ID? = nil,
+        on connection: PostgresConnection
     ) async throws {
         try await connection.query(
             "SELECT pg_advisory_xact_lock(\(LockKey.transitions.rawValue))", logger: logger)
         try await connection.query(
             """
-            INSERT INTO transition (run, step, state, at, message)
-            VALUES (\(run.rawValue), \(step?.rawValue), \(state), extract(epoch from clock_timestamp()), \(message))
+            INSERT INTO transition (run, step, state, at, message, rule)
+            VALUES (\(run.rawValue), \(step?.rawValue), \(state), extract(epoch from clock_timestamp()), \(message),
+                \(rule?.rawValue))
             """, logger: logger)
         try await connection.query("SELECT pg_notify(\(channel), '')", logger: logger)
     }

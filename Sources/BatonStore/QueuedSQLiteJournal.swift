@@ -84,6 +84,10 @@ public struct QueuedSQLiteJournal: Journal {
         try await onQueue { try $0.setReleaseNotes(run: run, link: link) }
     }
     public func releaseNotes(of run: RunID) async throws -> String? { try await onQueue { try $0.releaseNotes(of: run) } }
+    public func keepReport(run: RunID, _ json: String) async throws {
+        try await onQueue { try $0.keepReport(run: run, json) }
+    }
+    public func keptReport(of run: RunID) async throws -> String? { try await onQueue { try $0.keptReport(of: run) } }
     public func requestAbort(run: RunID) async throws -> RunState? { try await onQueue { try $0.requestAbort(run: run) } }
     public func outputs(of run: RunID) async throws -> [StepID: String] { try await onQueue { try $0.outputs(of: run) } }
     public func transitions(after sequence: Int64, run: RunID?) async throws -> [Transition] {

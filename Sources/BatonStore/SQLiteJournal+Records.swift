@@ -101,6 +101,18 @@ extension SQLiteJournal {
         }
     }
 
+    public func keepReport(run: RunID, _ json: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET report = ? WHERE id = ?", arguments: [json, run])
+        }
+    }
+
+    public func keptReport(of run: RunID) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT report FROM run WHERE id = ?", arguments: [run])
+        }
+    }
+
     public func auditRecords(of run: RunID) throws -> [AuditRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE run = ? ORDER BY sequence", arguments: [run]).map {

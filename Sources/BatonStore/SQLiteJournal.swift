@@ -1,4 +1,5 @@
 import BatonEngine
+import BatonKnowledge
 import BatonModel
 import BatonPlan
 import Foundation
@@ -226,6 +227,10 @@ public final class SQLiteJournal: Journal {
         migrator.registerMigration("v8: each step kept on its own") { db in
             try db.execute(sql: "ALTER TABLE step ADD COLUMN detail TEXT")
         }
+        migrator.registerMigration("v9: a finished run's report kept, the rule behind each failure") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN report TEXT")
+            try db.execute(sql: "ALTER TABLE transition ADD COLUMN rule TEXT")
+        }
         return migrator
     }
 
@@ -393,13 +398,13 @@ public final class SQLiteJournal: Journal {
                     try db.execute(
                         sql: "INSERT INTO transition (run, step, state, at) VALUES (?, ?, 'running', ?)",
                         arguments: [run, step, at])
-                case .finish(let step, let state, let message):
+                case .finish(let step, let state, let message, let rule):
                     try db.execute(
                         sql: "UPDATE step SET state = ?, message = ? WHERE run = ? AND id = ?",
                         arguments: [state.rawValue, message, run, step])
                     try db.execute(
-                        sql: "INSERT INTO transition (run, step, state, at, message) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [run, step, state.rawValue, at, message])
+                        sql: "INSERT INTO transition (run, step, state, at, message, rule) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [run, step, state.rawValue, at, message, rule?.rawValue])
                 }
             }
         }
@@ -485,7 +490,7 @@ public final class SQLiteJournal: Journal {
             return rows.map {
                 Transition(
                     sequence: $0["sequence"], run: $0["run"], step: $0["step"], state: $0["state"], at: $0["at"],
-                    message: $0["message"])
+                    message: $0["message"], rule: ($0["rule"] as String?).map { Rule.ID(rawValue: $0) })
             }
         }
     }

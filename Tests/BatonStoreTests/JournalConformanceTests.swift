@@ -354,6 +354,29 @@ struct JournalConformanceTests {
         }
     }
 
+    @Test(
+        "a failure's rule is kept with its transition, grouped or not; a finished run's report is kept as written",
+        arguments: Backend.allCases)
+    func rulesAndKeptReports(_ backend: Backend) async throws {
+        try await withJournal(backend) { fixture in
+            let journal = fixture.journal
+            let plan = try samplePlan()
+            try await journal.createRun(record("r"), plan: plan)
+            let (first, second) = (plan.steps[0].id, plan.steps[1].id)
+            try await journal.record(run: "r", [.begin(first)])
+            try await journal.record(
+                run: "r", [.finish(first, .failed, message: "setup refused", rule: .mxNoDowngrade), .begin(second)])
+            try await journal.record(run: "r", [.finish(second, .failed, message: "no rule")])
+            let failed = try await journal.transitions(run: "r").filter { $0.state == "failed" }
+            #expect(failed.map(\.rule) == [.mxNoDowngrade, nil], "\(failed)")
+            #expect(failed.map(\.message) == ["setup refused", "no rule"])
+            #expect(try await journal.keptReport(of: "r") == nil)
+            try await journal.keepReport(run: "r", #"{"run":"r"}"#)
+            #expect(try await journal.keptReport(of: "r") == #"{"run":"r"}"#)
+            #expect(try await fixture.reopen().keptReport(of: "r") == #"{"run":"r"}"#)
+        }
+    }
+
     @Test("a journal written by a newer Baton is refused and left unchanged", arguments: Backend.allCases)
     func newerSchema(_ backend: Backend) async throws {
         try await withJournal(backend) { fixture in
@@ -409,12 +432,16 @@ struct PostgresSchemaHistoryTests {
             }
             // Refused and left as it was.
             #expect(try server.sql("SELECT version FROM baton.schema_version", database: database) == "99\n")
+            // A journal of that time: three migrations, without what the fourth adds.
+            try server.sql(
+                "ALTER TABLE baton.run DROP COLUMN report; ALTER TABLE baton.transition DROP COLUMN rule",
+                database: database)
             try numbered(3)
             let reopened = try await fixture.reopen()
             #expect(try await reopened.run("r") != nil)
             let names = try server.sql(
                 "SELECT identifier FROM baton.schema_migrations ORDER BY identifier", database: database)
-            #expect(names.split(separator: "\n").count == 3 && names.hasPrefix("v1\nv2: "), "\(names)")
+            #expect(names.split(separator: "\n").count == 4 && names.hasPrefix("v1\nv2: "), "\(names)")
             #expect(
                 try server.sql("SELECT to_regclass('baton.schema_version') IS NULL", database: database) == "t\n")
         }
