@@ -2,30 +2,17 @@
 /// compares such names case-insensitively, so `node1` and `NODE1` are one machine: equality,
 /// hashing and ordering ignore case, while the spelling the inventory used is kept for
 /// display and output.
-public struct HostName: Sendable, Hashable, Comparable, CustomStringConvertible,
-    ExpressibleByStringInterpolation
-{
-    /// The name as written where it was first read.
+public struct HostName: SpelledName {
     public let spelling: String
 
     public init(_ spelling: String) {
         self.spelling = spelling
     }
 
-    public init(stringLiteral value: String) {
-        self.init(value)
-    }
-
-    public init(stringInterpolation: DefaultStringInterpolation) {
-        self.init(String(stringInterpolation: stringInterpolation))
-    }
-
     /// The form names are compared by: the spelling in lower case. Only the spelling is kept
     /// (a plan of a million steps names machines millions of times); comparing lowers ASCII
     /// letters as it goes, and lowers other names whole.
     public var key: String { spelling.lowercased() }
-
-    public var description: String { spelling }
 
     public static func == (lhs: HostName, rhs: HostName) -> Bool {
         compare(lhs, rhs) == 0
@@ -78,29 +65,13 @@ public struct HostName: Sendable, Hashable, Comparable, CustomStringConvertible,
     }
 }
 
-extension HostName: Codable, CodingKeyRepresentable {
-    public init(from decoder: any Decoder) throws {
-        self.init(try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(spelling)
-    }
-
+extension HostName: CodingKeyRepresentable {
     /// As a dictionary key a name is written in the form it is compared by, so that one
     /// machine is one key whatever its spelling.
-    public var codingKey: any CodingKey { Key(stringValue: key) }
+    public var codingKey: any CodingKey { NameKey(stringValue: key) }
 
     public init?<T: CodingKey>(codingKey: T) {
         self.init(codingKey.stringValue)
-    }
-
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 }
 
