@@ -464,8 +464,16 @@ public struct LabTwin: Sendable, Codable, Hashable {
             }
             let shown = host.product.flatMap { product in host.level.flatMap { Builds.displayVersion(product, $0) } }
             return .ok("\(hostName) reports \(shown ?? build)", applied: false)
-        default:
-            return .failure("\(detail.action.rawValue) is not an action the twin knows")
+        // Every other action is the twin's elsewhere: on a group, across machines (`act(_:)`), or
+        // Exchange 2013 and later's (`actModern`); named here so that a new action does not
+        // compile until the twin says what it does.
+        case .approve, .backup, .moveGroup, .stopClusterService, .install, .reboot, .resourcesOffline,
+            .upgradeVirtualServer, .resourcesOnline, .failoverTest, .milestone, .prepareSchema, .prepareAD,
+            .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance, .redirectMessages,
+            .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies, .checkWitness,
+            .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet, .healthCheck,
+            .checkEdgeSync:
+            return .failure("\(detail.action.rawValue) is not an action the twin performs on \(hostName) alone")
         }
     }
 }
