@@ -71,9 +71,11 @@ public struct LabStore: Sendable {
     /// everything the other saved before it lost the run.
     public func load() async throws -> LabTwin {
         guard let twin = try await exclusively({ try await $0.load() }) else {
+            let others = (try? await twins()) ?? []
             throw LabError.noTwin(
-                what: "\(what) in \(whereKept)", create: "baton lab init INVENTORY\(options)",
-                others: (try? await twins()) ?? [])
+                what: "\(what) in \(whereKept)", create: "baton lab init INVENTORY\(options)", others: others,
+                nearest: twin == .standard
+                    ? nil : Spelling.closest(to: twin.rawValue, among: others.map(\.rawValue)).map { TwinName($0) })
         }
         return twin
     }

@@ -483,7 +483,8 @@ public struct LabTwin: Sendable, Codable, Hashable {
 public enum LabError: Error, Sendable, CustomStringConvertible {
     /// No such twin yet: where it was looked for ("lab twin 'blue' in .baton") and the
     /// command that makes it.
-    case noTwin(what: String, create: String, others: [TwinName] = [])
+    /// `nearest` is the kept twin nearest the name asked for, when one is near (a typo).
+    case noTwin(what: String, create: String, others: [TwinName] = [], nearest: TwinName? = nil)
     /// The twin's file cannot be read, or is not a twin.
     case unreadable(path: String, reason: String)
     case unwritable(directory: String, reason: String)
@@ -500,8 +501,8 @@ public enum LabError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noTwin(let what, let create, let others):
-            "no \(what): create one with '\(create)'"
+        case .noTwin(let what, let create, let others, let nearest):
+            "no \(what)" + (nearest.map { "; did you mean '\($0)'? Or" } ?? ":") + " create one with '\(create)'"
                 + (others.isEmpty ? "" : " (twins kept there: \(others.joined(separator: ", ")); name one with --twin)")
         case .unreadable(let path, let reason): "\(path) is not a lab twin Baton can read: \(reason)"
         case .unwritable(let directory, let reason): "cannot write the lab twin to \(directory): \(reason)"

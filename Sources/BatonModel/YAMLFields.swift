@@ -165,16 +165,24 @@ struct Mapping {
     func keyNode(_ key: String) -> YAMLNode? { entries.first { $0.name == key }?.key }
 }
 
-/// Suggests the nearest allowed word for a typo ("prodcut" → "product").
-enum Spelling {
-    static func closest(to word: String, among candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0)) }
+/// Suggests the nearest allowed word for a typo ("prodcut" → "product", "plna" → "plan"):
+/// inventory keys, commands, package ids, fault kinds, rule ids, runs and twins.
+public enum Spelling {
+    /// The candidate nearest `word` by edit distance (case ignored), if near enough to be
+    /// the word meant: at most two edits, or a third of the word's length.
+    public static func closest(to word: String, among candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
         return best.0
     }
 
+    /// "; did you mean 'plan'?" when a candidate is near `word`, else nothing.
+    public static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        closest(to: word, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
+    }
+
     /// Levenshtein distance; inputs are short keys.
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a.prefix(64)), b = Array(b.prefix(64))
         var previous = Array(0...b.count)
         for (i, x) in a.enumerated() {

@@ -18,7 +18,9 @@ extension RunService {
         public var description: String {
             switch self {
             case .unknownPackage(let id, let known):
-                "unknown package '\(id)'; known packages: \(known.map(\.spelling).joined(separator: ", "))"
+                "unknown package '\(id)'"
+                    + (Spelling.closest(to: id.spelling, among: known.map(\.spelling)).map { "; did you mean '\($0)'?" }
+                        ?? "; known packages: \(known.map(\.spelling).joined(separator: ", "))")
             case .refused(let refusal): "refused by rule \(refusal.rule): \(refusal.message)"
             }
         }
@@ -40,6 +42,15 @@ extension RunService {
             return (package, try Planner(inventory: inventory, package: package).plan())
         } catch {
             throw .refused(error)
+        }
+    }
+
+    /// The packages of `inventory`'s catalogue that would change something in it: their plan
+    /// is not refused and installs on at least one server.
+    public static func packagesThatApply(to inventory: Inventory) -> [Package] {
+        PackageCatalogue(inventory: inventory).packages.filter { package in
+            guard let plan = try? Planner(inventory: inventory, package: package).plan() else { return false }
+            return plan.steps.contains { $0.action == .install }
         }
     }
 

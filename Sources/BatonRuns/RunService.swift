@@ -286,7 +286,10 @@ public struct RunService: Sendable {
     public static func isRunName(_ name: String) -> Bool { RunID.isValidName(name) }
 
     func existing(_ id: RunID) async throws(RunServiceError) -> RunRecord {
-        guard let record = try await wrap({ try await journal.run(id) }) else { throw .notFound(id) }
+        guard let record = try await wrap({ try await journal.run(id) }) else {
+            let names = (try? await journal.runs().map(\.id.rawValue)) ?? []
+            throw .notFound(id, nearest: Spelling.closest(to: id.rawValue, among: names).map { RunID($0) })
+        }
         return record
     }
 

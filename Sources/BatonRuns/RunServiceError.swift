@@ -11,7 +11,8 @@ import Synchronization
 /// Why the run service refused or stopped, for the command line (exit codes) and the API
 /// (HTTP statuses) to tell apart.
 public enum RunServiceError: Error, Sendable, CustomStringConvertible {
-    case notFound(RunID)
+    /// No such run; `nearest` is the run whose name is nearest, when one is near (a typo).
+    case notFound(RunID, nearest: RunID? = nil)
     case exists(RunID)
     case badName(String)
     /// Completed or aborted: nothing more is approved, aborted or resumed.
@@ -51,7 +52,7 @@ public enum RunServiceError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notFound(let run): "no run '\(run)'"
+        case .notFound(let run, let nearest): "no run '\(run)'" + (nearest.map { "; did you mean '\($0)'?" } ?? "")
         case .exists(let run): "a run named \(run) exists already; resume it or choose another name"
         case .badName(let name): "'\(name.prefix(80))' cannot name a run: use \(RunID.nameRule)"
         case .finished(let run, let state): "run \(run) is \(state.rawValue) already; nothing more can change it"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonModel
 import BatonRemote
 import BatonStore
 import Foundation
@@ -45,6 +46,7 @@ struct Baton: AsyncParsableCommand {
         do {
             command = try parseAsRoot()
         } catch {
+            refuseUnknownCommand()
             fail(error)
         }
         do {
@@ -70,6 +72,20 @@ struct Baton: AsyncParsableCommand {
             Terminal.error("error: \(text)")
             Foundation.exit(ExitStatus.failed)
         }
+    }
+
+    /// `baton plna`: a first word that names no command, said as such with the nearest command
+    /// ("did you mean 'plan'?"), exit 2.
+    static func refuseUnknownCommand() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let word = arguments.first, !word.hasPrefix("-") else { return }
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        guard !names.contains(word) else { return }
+        Terminal.error(
+            "error: '\(word)' is not a baton command"
+                + (Spelling.closest(to: word, among: names).map { "; did you mean '\($0)'?" } ?? "")
+                + "\nSee 'baton --help'.")
+        Foundation.exit(ExitStatus.badInput)
     }
 
     /// Bad arguments: the parser's message and the usage hint, exit 2; help and version, exit 0.

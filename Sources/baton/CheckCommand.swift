@@ -23,8 +23,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id.")
-    var package: PackageID
+    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    var package: PackageID?
 
     @OptionGroup var state: LabCommand.StateOption
     @OptionGroup var which: LabCommand.TwinOption

@@ -21,8 +21,8 @@ struct CommandsCommand: ParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id.")
-    var package: PackageID
+    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    var package: PackageID?
 
     @Option(help: "Only this host's commands.")
     var host: String?

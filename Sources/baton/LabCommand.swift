@@ -220,9 +220,7 @@ struct LabCommand: AsyncParsableCommand {
             }
             if let kind {
                 guard let parsed = LabFault.Kind(rawValue: kind), let target else {
-                    Terminal.error(
-                        "error: give a fault kind (\(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))) and its host or virtual server"
-                    )
+                    Terminal.error(Self.unknownKind(kind, target: target))
                     throw ExitCode(ExitStatus.badInput)
                 }
                 faults.append(LabFault(parsed, HostName(target)))
@@ -244,6 +242,18 @@ struct LabCommand: AsyncParsableCommand {
             }
             try await lab.save(twin)
         }
+
+        /// A kind the twin does not know (with the nearest one), or a kind without its target.
+        static func unknownKind(_ kind: String, target: String?) -> String {
+            let kinds = LabFault.Kind.allCases.map(\.rawValue)
+            if LabFault.Kind(rawValue: kind) != nil {
+                return "error: give the host or virtual server of fault \(kind)"
+            }
+            if let nearest = Spelling.closest(to: kind, among: kinds) {
+                return "error: no fault kind '\(kind)'; did you mean '\(nearest)'?"
+            }
+            return "error: no fault kind '\(kind)'; the kinds are \(kinds.joined(separator: ", "))"
+        }
     }
 
     struct Fix: AsyncParsableCommand {
@@ -263,8 +273,7 @@ struct LabCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let parsed = LabFault.Kind(rawValue: kind) else {
-                Terminal.error(
-                    "error: fault kinds are \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                Terminal.error(Fault.unknownKind(kind, target: ""))
                 throw ExitCode(ExitStatus.badInput)
             }
             let lab = try await state.lab(which)
@@ -291,8 +300,8 @@ struct LabCommand: AsyncParsableCommand {
         @Argument(help: "The inventory (YAML).")
         var inventory: String
 
-        @Option(help: "The package id.")
-        var package: PackageID
+        @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+        var package: PackageID?
 
         @OptionGroup var state: StateOption
         @OptionGroup var which: TwinOption

@@ -20,8 +20,8 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "The inventory (YAML) describing the organization.")
     var inventory: String
 
-    @Option(name: .long, help: "The package id (see 'baton packages').")
-    var package: PackageID
+    @Option(name: .long, help: "The package id (see 'baton packages'; without it, Baton says which packages apply to the inventory).")
+    var package: PackageID?
 
     @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")
     var format: PlanFormat = .text
@@ -54,8 +54,9 @@ enum Loading {
 
     /// The inventory, the package and the plan; a refusal is printed naming its rule and
     /// exits with code 3 (Baton's exit codes).
-    static func plan(path: String, packageID: PackageID) throws -> (Inventory, Package, Plan) {
+    static func plan(path: String, packageID: PackageID?) throws -> (Inventory, Package, Plan) {
         let inventory = try inventory(path: path)
+        guard let packageID else { throw missingPackage(inventory) }
         do {
             let (package, plan) = try RunService.plan(inventory, packageID)
             return (inventory, package, plan)
@@ -71,6 +72,16 @@ enum Loading {
         } catch {
             throw exit(error, inventory: inventory)
         }
+    }
+
+    /// No `--package`: which packages apply to the inventory, exit 2.
+    static func missingPackage(_ inventory: Inventory) -> ExitCode {
+        let applying = RunService.packagesThatApply(to: inventory).map(\.id.spelling)
+        Terminal.error(
+            applying.isEmpty
+                ? "error: give --package; no package of 'baton packages' applies to \(inventory.file)"
+                : "error: give --package; these apply to \(inventory.file): \(applying.joined(separator: ", "))")
+        return ExitCode(ExitStatus.badInput)
     }
 
     /// The planning error said on standard error, as the exit code it is (2 or 3).

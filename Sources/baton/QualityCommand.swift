@@ -19,8 +19,8 @@ struct QualityCommand: ParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id.")
-    var package: PackageID
+    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    var package: PackageID?
 
     @Option(help: "Steps in flight at once.")
     var parallel = 4

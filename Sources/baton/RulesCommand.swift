@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonKnowledge
+import BatonModel
 
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +22,9 @@ struct RulesCommand: ParsableCommand {
             return
         }
         guard let rule = Rule.named(Rule.ID(rawValue: id.lowercased())) else {
-            let guess = Rule.catalogue.map(\.id.rawValue).first { $0.contains(id.lowercased()) }
+            let ids = Rule.catalogue.map(\.id.rawValue)
+            let guess =
+                Spelling.closest(to: id, among: ids) ?? ids.first { $0.contains(id.lowercased()) }
             Terminal.error(
                 "error: no rule '\(id)'" + (guess.map { "; did you mean '\($0)'?" } ?? "; 'baton rules' lists them"))
             throw ExitCode(ExitStatus.badInput)

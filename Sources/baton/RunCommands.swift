@@ -73,8 +73,10 @@ enum Runs {
         case .badInventory, .logons:
             Terminal.error(error.description)
             return ExitCode(ExitStatus.badInput)
-        case .notFound(let run):
-            Terminal.error("error: no run '\(run)' in \(state.runsPlace); 'baton status' lists them")
+        case .notFound(let run, let nearest):
+            Terminal.error(
+                "error: no run '\(run)' in \(state.runsPlace)"
+                    + (nearest.map { "; did you mean '\($0)'?" } ?? "; 'baton status' lists them"))
             return ExitCode(ExitStatus.badInput)
         case .noGate, .exists, .lab, .badName:
             Terminal.error("error: \(error)")
@@ -180,8 +182,8 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id.")
-    var package: PackageID
+    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    var package: PackageID?
 
     @OptionGroup var state: LabCommand.StateOption
 
