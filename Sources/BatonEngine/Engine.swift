@@ -8,7 +8,10 @@ import Synchronization
 public enum EngineEvent: Sendable {
     case started(step: Step, attempt: Int)
     case finished(step: Step, state: StepState, message: String, rule: Rule.ID?)
+    /// A step in flight when the controller stopped: whether it had taken effect.
     case recovered(step: Step, tookEffect: Bool)
+    /// A step that failed before and had not taken effect: tried again on resume.
+    case retrying(step: Step)
     case waitingForApproval(step: Step, gate: String)
 }
 
@@ -110,12 +113,15 @@ public struct Engine: Sendable {
         for (id, current) in state where current == .running || current == .failed {
             guard let step = byID[id] else { continue }
             let tookEffect = try await target.hasTakenEffect(step, run: run)
-            onEvent(.recovered(step: step, tookEffect: tookEffect))
+            onEvent(
+                current == .failed && !tookEffect
+                    ? .retrying(step: step) : .recovered(step: step, tookEffect: tookEffect))
             let next: StepState = tookEffect ? .succeeded : .pending
             try await journal.finish(
                 run: run, step: id, state: next,
                 message: tookEffect
-                    ? "took effect before the controller stopped" : "redone after the controller stopped")
+                    ? "took effect before the controller stopped"
+                    : current == .failed ? "tried again after it failed" : "redone after the controller stopped")
             state[id] = next
         }
         // An aborted run driven again only brings its virtual servers back online.

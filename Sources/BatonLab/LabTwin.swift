@@ -462,7 +462,12 @@ public struct LabTwin: Sendable, Codable, Hashable {
                     "\(hostName) reports build \(build), but https://\(hostName)/owa and /ecp answer HTTP 500 (Could not load file or assembly 'Microsoft.Exchange.Common'): the security update was installed without elevation; install it again from an elevated prompt and restart",
                     rule: .mxSUNonElevatedHTTP500)
             }
-            let shown = host.product.flatMap { product in host.level.flatMap { Builds.displayVersion(product, $0) } }
+            // A service pack's or cumulative update's build as Exchange shows it; a security
+            // update's or hotfix's own build as it is (the level's display version would name
+            // the build before it and read like a failure).
+            let shown =
+                host.hotfixBuild == nil
+                ? host.product.flatMap { product in host.level.flatMap { Builds.displayVersion(product, $0) } } : nil
             return .ok("\(hostName) reports \(shown ?? build)", applied: false)
         // Every other action is the twin's elsewhere: on a group, across machines (`act(_:)`), or
         // Exchange 2013 and later's (`actModern`); named here so that a new action does not

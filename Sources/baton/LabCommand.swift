@@ -161,7 +161,11 @@ struct LabCommand: AsyncParsableCommand {
             let twin = LabTwin(inventory: inventory, seed: seed)
             try await lab.save(twin)
             Terminal.out(
-                "Lab twin of \(inventory.organization) created in \(state.runsPlace): \(twin.hosts.count) machines, \(twin.groups.count) cluster groups, seed \(seed).\n"
+                "Lab twin of \(inventory.organization) created in \(state.runsPlace): \(twin.hosts.count) machines, "
+                    + (twin.modern.map {
+                        "\($0.databases.count) databases in \(inventory.dags.count) DAG\(inventory.dags.count == 1 ? "" : "s")"
+                    }
+                        ?? "\(twin.groups.count) cluster groups") + ", seed \(seed).\n"
             )
         }
     }

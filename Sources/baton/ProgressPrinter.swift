@@ -55,6 +55,11 @@ final class ProgressPrinter: Sendable {
                 "event": "recovered", "step": step.id.rawValue, "summary": step.summary,
                 "message": tookEffect ? "had taken effect" : "will be redone",
             ]
+        case .retrying(let step):
+            fields = [
+                "event": "retrying", "step": step.id.rawValue, "summary": step.summary,
+                "message": "failed before; tried again",
+            ]
         case .waitingForApproval(let step, let gate):
             fields = ["event": "waiting", "step": step.id.rawValue, "gate": gate, "summary": step.summary]
         }

@@ -151,14 +151,17 @@ enum Runs {
             var text = "\nRun \(run) \(outcome.state.rawValue)"
             text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
-            if failed.isEmpty, stopped == nil, left.contains(where: { $0.message == "waiting for an approval" }) {
+            let onlyApproval =
+                failed.isEmpty && stopped == nil && left.contains(where: { $0.message == "waiting for an approval" })
+            if onlyApproval {
                 let waiting = try await service.gates(of: run).filter { $0.state == .waiting }.map(\.gate)
                 for gate in waiting.isEmpty ? ["release-notes"] : waiting {
                     text += "\n  waiting for approval: baton approve \(run) \(gate) --state \(state.state)"
                 }
             }
             if outcome.state != .aborted {
-                let fix = stopped == nil ? "Fix the cause, then" : "Continue with"
+                // Nothing to fix when the run only waits for an approval.
+                let fix = stopped != nil ? "Continue with" : onlyApproval ? "Once approved" : "Fix the cause, then"
                 text += "\n  \(left.count) steps not run. \(fix): baton resume \(run) --state \(state.state)\n"
             } else {
                 text += "\n  \(left.count) steps not run.\n"

@@ -44,3 +44,54 @@ struct DidYouMeanTests {
         }
     }
 }
+
+/// Words that fit the organization: a DAG's, a security update's, a gate's.
+@Suite("Words that fit the organization")
+struct OrganizationWordsTests {
+    @Test("a DAG organization's twin counts its databases, not cluster groups; a KB 328839 one its cluster groups")
+    func labInit() throws {
+        let folder = try BatonProcess.UserFolder("words-init")
+        defer { folder.remove() }
+        let dag = try folder.shell("baton lab init examples/mx-two-member-dag.yaml")
+        #expect(dag.stdout.contains("4 machines, 2 databases in 1 DAG, seed 1"), "\(dag.stdout)")
+        let cluster = try folder.shell("baton lab init examples/contoso.yaml --twin old")
+        #expect(cluster.stdout.contains("2 cluster groups"), "\(cluster.stdout)")
+    }
+
+    @Test("a security update's version check names the build it expects and the build it found")
+    func securityUpdateBuild() throws {
+        let folder = try BatonProcess.UserFolder("words-su")
+        defer { folder.remove() }
+        let cu23 = try String(
+            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/mx-two-member-dag.yaml"),
+            encoding: .utf8
+        ).replacingOccurrences(of: "level: cu22", with: "level: cu23")
+        try cu23.write(toFile: folder.path + "/cu23.yaml", atomically: true, encoding: .utf8)
+        let run = try folder.shell("baton run cu23.yaml --package exchange-2016-cu23-feb26-su --yes")
+        #expect(run.status == 0, "\(run.stdout.suffix(500))")
+        let report = try folder.shell("baton report run-1").stdout
+        #expect(report.contains("NW-EX1 reports 15.1.2507.66"), "\(report)")
+        #expect(!report.contains("Build 2507.6: CU23"), "\(report)")
+    }
+
+    @Test("a run that waits only for an approval is not told to fix anything; a failed step is retried, not recovered")
+    func approvalAndRetry() throws {
+        let folder = try BatonProcess.UserFolder("words-gate")
+        defer { folder.remove() }
+        let waiting = try folder.shell("baton run examples/sbs-2003.yaml --package exchange-2003-sp2 < /dev/null")
+        #expect(waiting.status == 1)
+        #expect(waiting.stdout.contains("Once approved: baton resume run-1"), "\(waiting.stdout)")
+        #expect(!waiting.stdout.contains("Fix the cause"))
+        _ = try folder.shell("baton lab init examples/mx-two-member-dag.yaml --twin dag")
+        _ = try folder.shell("baton lab fault bare-setup NW-EX1 --twin dag")
+        #expect(
+            try folder.shell(
+                "baton run examples/mx-two-member-dag.yaml --package exchange-2016-cu23 --twin dag --yes"
+            ).status == 1)
+        _ = try folder.shell("baton lab fix bare-setup NW-EX1 --twin dag")
+        let resumed = try folder.shell("baton resume run-2 --yes --json")
+        #expect(resumed.status == 0, "\(resumed.stdout.suffix(500))")
+        #expect(resumed.stdout.contains(#""event":"retrying""#), "\(resumed.stdout.prefix(800))")
+        #expect(!resumed.stdout.contains(#""event":"recovered""#), "\(resumed.stdout.prefix(800))")
+    }
+}
