@@ -20,8 +20,13 @@ struct DiagnoseCommand: ParsableCommand {
     @Argument(help: "Files to read; '-' or none reads standard input.")
     var files: [String] = []
 
-    @Flag(help: "Print findings as JSON.")
-    var json = false
+    @Flag(name: .customLong("json"), help: "Print findings as JSON (the same as --format json).")
+    var jsonFlag = false
+
+    @Option(help: "text or json.")
+    var format: RunExecutionFormat = .text
+
+    var json: Bool { jsonFlag || format == .json }
 
     @Option(help: ArgumentHelp("How much of each input to read, in MiB.", valueName: "MiB"))
     var maxSize = 2048
@@ -73,10 +78,11 @@ struct DiagnoseCommand: ParsableCommand {
             }
         }
         if json {
-            let objects = all.map { name, finding in
+            let objects = all.map { name, finding -> [String: JSONValue] in
                 [
-                    "file": name, "line": "\(finding.line)", "rule": finding.rule.rawValue, "title": finding.title,
-                    "cause": finding.cause, "remedy": finding.remedy, "excerpt": finding.excerpt,
+                    "file": .text(name), "line": .number(finding.line), "rule": .text(finding.rule.rawValue),
+                    "title": .text(finding.title), "cause": .text(finding.cause), "remedy": .text(finding.remedy),
+                    "excerpt": .text(finding.excerpt),
                 ]
             }
             let encoder = JSONEncoder()

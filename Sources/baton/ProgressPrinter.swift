@@ -64,9 +64,10 @@ final class ProgressPrinter: Sendable {
             fields = ["event": "waiting", "step": step.id.rawValue, "gate": gate, "summary": step.summary]
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            Terminal.out(String(decoding: (try? encoder.encode(fields)) ?? Data(), as: UTF8.self) + "\n")
+            // Numbers as numbers: an attempt is counted.
+            var object = fields.mapValues(JSONValue.text)
+            if let attempt = fields["attempt"].flatMap({ Int($0) }) { object["attempt"] = .number(attempt) }
+            Terminal.out(JSONValue.line(object))
             return
         }
         var line = "\(time)  \(fields["step"]!.padded(6)) \(fields["event"]!.padded(9)) \(fields["summary"]!)"

@@ -28,8 +28,13 @@ struct QualityCommand: ParsableCommand {
     @Option(help: "Batch sizes to compare with (comma-separated).")
     var batches = "1,5,10"
 
-    @Flag(help: "Print one line of JSON.")
-    var json = false
+    @Flag(name: .customLong("json"), help: "Print one line of JSON (the same as --format json).")
+    var jsonFlag = false
+
+    @Option(help: "text or json.")
+    var format: RunExecutionFormat = .text
+
+    var json: Bool { jsonFlag || format == .json }
 
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel takes a number of at least 1") }

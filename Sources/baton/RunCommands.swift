@@ -14,6 +14,9 @@ import Synchronization
     import Glibc
 #endif
 
+/// `--format text|json` of the commands that print text or JSON.
+enum RunExecutionFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
 /// Options shared by `run` and `resume`.
 struct ExecutionOptions: ParsableArguments {
     @Option(help: "How fast the lab twin's virtual time runs: instant, real, or a factor such as 60.")
@@ -28,8 +31,14 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Failed hosts tolerated in independent parts before the run halts.")
     var maxFailedHosts = 0
 
-    @Flag(help: "Print events as JSON lines.")
-    var json = false
+    @Flag(name: .customLong("json"), help: "Print events as JSON lines (the same as --format json).")
+    var jsonFlag = false
+
+    @Option(help: "text, or json: one JSON object a line for each event and the run's end, and nothing else.")
+    var format: RunExecutionFormat = .text
+
+    /// Whether only JSON lines are printed.
+    var json: Bool { jsonFlag || format == .json }
 
     @Option(
         help: ArgumentHelp(
@@ -130,7 +139,39 @@ enum Runs {
             throw exit(error, state: state)
         }
         printer.close()
-        try await printEnd(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
+        if options.json {
+            try await printEndAsJSON(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
+        } else {
+            try await printEnd(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
+        }
+    }
+
+    /// The run's end as the last JSON line: its state, the steps that failed and how many were
+    /// not run, the gates it waits for and the command that continues it; exit as `printEnd`.
+    static func printEndAsJSON(
+        _ run: RunID, outcome: RunService.Outcome, service: RunService, state: LabCommand.StateOption, stopped: String?
+    ) async throws {
+        let steps = try await service.journal.steps(of: run)
+        let failed = steps.filter { $0.state == .failed }
+        let left = steps.filter { $0.state == .blocked || $0.state == .pending }
+        var end: [String: JSONValue] = [
+            "event": .text("end"), "run": .text(run.rawValue), "state": .text(outcome.state.rawValue),
+            "succeeded": .number(steps.filter { $0.state == .succeeded }.count), "notRun": .number(left.count),
+            "failed": .list(
+                failed.map {
+                    .object([
+                        "step": .text($0.id.rawValue), "action": .text($0.action), "message": .text($0.message),
+                    ])
+                }),
+        ]
+        if let stopped { end["stopped"] = .text(stopped) }
+        let waiting = try await service.gates(of: run).filter { $0.state == .waiting }.map(\.gate)
+        if outcome.state != .completed { end["waitingFor"] = .list(waiting.map(JSONValue.text)) }
+        if outcome.state != .completed, outcome.state != .aborted {
+            end["resume"] = .text("baton resume \(run) --state \(state.state)")
+        }
+        Terminal.out(JSONValue.line(end))
+        if outcome.state != .completed { throw ExitCode(ExitStatus.failed) }
     }
 
     static func printEnd(
@@ -243,9 +284,18 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw Runs.exit(error, state: state)
         }
-        Terminal.out(
-            "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : which.twin == .standard ? "the lab twin" : "the lab twin '\(which.twin)'"); state in \(state.runsPlace).\n"
-        )
+        if options.json {
+            Terminal.out(
+                JSONValue.line([
+                    "event": .text("run"), "run": .text(owned.id.rawValue), "steps": .number(plan.steps.count),
+                    "package": .text(package.id.spelling), "organization": .text(inventory.organization),
+                    "target": .text(target.rawValue), "twin": .text(which.twin.rawValue),
+                ]))
+        } else {
+            Terminal.out(
+                "Run \(owned.id): \(plan.steps.count) steps of \(package.id) for \(inventory.organization) on \(target == .hosts ? "its real hosts" : which.twin == .standard ? "the lab twin" : "the lab twin '\(which.twin)'"); state in \(state.runsPlace).\n"
+            )
+        }
         try await Runs.drive(owned, service: service, state: state, options: options)
     }
 }

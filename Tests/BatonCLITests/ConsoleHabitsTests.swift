@@ -95,3 +95,29 @@ struct OrganizationWordsTests {
         #expect(!resumed.stdout.contains(#""event":"recovered""#), "\(resumed.stdout.prefix(800))")
     }
 }
+
+/// JSON as data: what a script reads.
+@Suite("JSON as data")
+struct JSONAsDataTests {
+    @Test("baton run --format json prints only JSON lines, numbers as numbers, and ends with the run's end")
+    func runLines() throws {
+        let folder = try BatonProcess.UserFolder("json-lines")
+        defer { folder.remove() }
+        let halted = try folder.shell(
+            "baton run examples/sbs-2003.yaml --package exchange-2003-sp2 --format json < /dev/null"
+                + " | python3 -c 'import sys,json; [json.loads(l) for l in sys.stdin]; print(\"parsed\")'")
+        #expect(halted.stdout == "parsed\n", "\(halted.stdout) \(halted.stderr)")
+        let run = try folder.shell("baton run examples/contoso.yaml --package exchange-2003-sp2 --yes --twin c --json")
+        #expect(run.status == 0)
+        let lines = try run.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(lines.first?["event"] as? String == "run" && lines.first?["steps"] is Int)
+        #expect(lines.last?["event"] as? String == "end" && lines.last?["state"] as? String == "completed")
+        #expect(lines.contains { $0["event"] as? String == "started" && $0["attempt"] is Int })
+        let diagnose = try folder.shell("baton diagnose examples/logs/KB831464.log --format json")
+        let findings = try #require(
+            try JSONSerialization.jsonObject(with: Data(diagnose.stdout.utf8)) as? [[String: Any]])
+        #expect(findings.first?["line"] as? Int == 5)
+    }
+}
