@@ -19,6 +19,14 @@ enum JSONValue: Encodable, Sendable {
         }
     }
 
+    /// A JSON document as the command line's other JSON outputs print it: indented, keys
+    /// sorted, `/` unescaped.
+    static func pretty(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self) + "\n"
+    }
+
     /// One line of JSON, keys sorted, `/` unescaped.
     static func line(_ object: [String: JSONValue]) -> String {
         let encoder = JSONEncoder()

@@ -10,6 +10,9 @@ struct PackagesCommand: ParsableCommand {
     @Argument(help: "An inventory whose custom packages to list as well.")
     var inventory: String?
 
+    @Option(help: "text or json.")
+    var format: RunExecutionFormat = .text
+
     func run() throws {
         var catalogue = PackageCatalogue()
         if let inventory {
@@ -21,6 +24,32 @@ struct PackagesCommand: ParsableCommand {
                 Terminal.error(error.description)
                 throw ExitCode(ExitStatus.badInput)
             }
+        }
+        if format == .json {
+            Terminal.out(
+                JSONValue.pretty(
+                    .list(
+                        catalogue.packages.map { package in
+                            var object: [String: JSONValue] = [
+                                "id": .text(package.id.spelling), "for": .text(package.target.rawValue),
+                                "kind": .text(package.kind.rawValue), "restart": .text(package.restart.rawValue),
+                            ]
+                            if let level = package.level { object["level"] = .text(level.rawValue) }
+                            if let requires = package.requires { object["requires"] = .text(requires.rawValue) }
+                            if let build = package.build { object["build"] = .text(build) }
+                            if let versions = package.adVersions {
+                                var ad: [String: JSONValue] = [:]
+                                if let schema = versions.schema { ad["schema"] = .number(schema) }
+                                if let organization = versions.organization { ad["organization"] = .number(organization) }
+                                if let domain = versions.domain { ad["domain"] = .number(domain) }
+                                object["activeDirectory"] = .object(ad)
+                            }
+                            if let product = Product(rawValue: package.target.rawValue) {
+                                object["support"] = .text(Support.status(product))
+                            }
+                            return .object(object)
+                        })))
+            return
         }
         Terminal.out(
             "\("id".padded(28)) \("for".padded(14)) \("kind".padded(18)) \("level".padded(9)) \("build".padded(13)) \("restart".padded(11)) \("AD schema/org/domain".padded(21)) support\n"

@@ -12,7 +12,21 @@ struct RulesCommand: ParsableCommand {
     @Argument(help: "A rule id, for example e2003-node-empty.")
     var id: String?
 
+    @Option(help: "text or json.")
+    var format: RunExecutionFormat = .text
+
+    static func json(_ rule: Rule) -> JSONValue {
+        .object([
+            "id": .text(rule.id.rawValue), "kind": .text(rule.kind.rawValue), "source": .text(rule.source.rawValue),
+            "section": .text(rule.section), "text": .text(rule.text),
+        ])
+    }
+
     func run() throws {
+        if id == nil, format == .json {
+            Terminal.out(JSONValue.pretty(.list(Rule.catalogue.map(Self.json))))
+            return
+        }
         guard let id else {
             for rule in Rule.catalogue {
                 Terminal.out(
@@ -28,6 +42,10 @@ struct RulesCommand: ParsableCommand {
             Terminal.error(
                 "error: no rule '\(id)'" + (guess.map { "; did you mean '\($0)'?" } ?? "; 'baton rules' lists them"))
             throw ExitCode(ExitStatus.badInput)
+        }
+        if format == .json {
+            Terminal.out(JSONValue.pretty(Self.json(rule)))
+            return
         }
         Terminal.out(
             """

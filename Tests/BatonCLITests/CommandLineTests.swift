@@ -205,7 +205,7 @@ struct DiagnoseCommandTests {
     @Test("JSON output lists each finding")
     func json() throws {
         let result = try BatonProcess.run(["diagnose", "--json", "Tests/BatonLabTests/Fixtures/application-log.csv"])
-        let list = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]])
-        #expect(list.map { $0["rule"] } == ["e2003-event-1025"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        #expect(list.map { $0["rule"] as? String } == ["e2003-event-1025"] && list.first?["line"] is Int)
     }
 }

@@ -300,8 +300,8 @@ struct HardeningRoundTwoTests {
             let text = try String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)
             let expected = try BatonProcess.run(["diagnose", "--json", fixtures.appendingPathComponent(name).path])
             func lines(_ json: String) -> [String] {
-                let objects = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [[String: String]] ?? []
-                return objects.map { "\($0["line"] ?? ""):\($0["rule"] ?? "")" }
+                let objects = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [[String: Any]] ?? []
+                return objects.map { "\($0["line"] as? Int ?? 0):\($0["rule"] as? String ?? "")" }
             }
             let unix = text.replacingOccurrences(of: "\r\n", with: "\n")
             let variants: [(String, Data)] = [
