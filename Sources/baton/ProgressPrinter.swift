@@ -40,7 +40,11 @@ final class ProgressPrinter: Sendable {
         switch event {
         case .started(let step, let attempt):
             progress.withLock { $0.running[step.id] = (step, Date()) }
-            fields = ["event": "started", "step": step.id.rawValue, "summary": step.summary, "attempt": "\(attempt)"]
+            // A step tried again (a repeatable action that failed) is a retry, not a second start.
+            fields = [
+                "event": attempt > 1 ? "retrying" : "started", "step": step.id.rawValue, "summary": step.summary,
+                "attempt": "\(attempt)",
+            ]
         case .finished(let step, let state, let message, let rule):
             progress.withLock {
                 $0.running[step.id] = nil

@@ -84,10 +84,17 @@ struct OrganizationWordsTests {
         #expect(!waiting.stdout.contains("Fix the cause"))
         _ = try folder.shell("baton lab init examples/mx-two-member-dag.yaml --twin dag")
         _ = try folder.shell("baton lab fault bare-setup NW-EX1 --twin dag")
-        #expect(
-            try folder.shell(
-                "baton run examples/mx-two-member-dag.yaml --package exchange-2016-cu23 --twin dag --yes"
-            ).status == 1)
+        let halted = try folder.shell(
+            "baton run examples/mx-two-member-dag.yaml --package exchange-2016-cu23 --twin dag --yes --json")
+        #expect(halted.status == 1)
+        // The version check that finds the old build is asked again: a retry, started once.
+        let events = halted.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let failedStep = try #require(events.first { $0["event"] as? String == "failed" }?["step"] as? String)
+        let ofIt = events.filter { $0["step"] as? String == failedStep }
+        #expect(ofIt.filter { $0["event"] as? String == "started" }.count == 1, "\(ofIt)")
+        #expect(ofIt.contains { $0["event"] as? String == "retrying" && $0["attempt"] as? Int == 2 }, "\(ofIt)")
         _ = try folder.shell("baton lab fix bare-setup NW-EX1 --twin dag")
         let resumed = try folder.shell("baton resume run-2 --yes --json")
         #expect(resumed.status == 0, "\(resumed.stdout.suffix(500))")
