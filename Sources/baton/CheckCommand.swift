@@ -32,6 +32,9 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Where to write the results as JUnit XML as well.")
     var junit: String?
 
+    @Option(help: "text or json.")
+    var format: RunExecutionFormat = .text
+
     @Option(help: "Backups older than this many hours are not fresh.")
     var maxBackupAge = 24
 
@@ -65,6 +68,22 @@ struct CheckCommand: AsyncParsableCommand {
                 twin: twin, plan: plan, maximumBackupAge: Double(maxBackupAge) * 3600, inventory: inventory
             ).run()
         }
+        let failures = results.filter { $0.status == .fail }.count
+        let warnings = results.filter { $0.status == .warn }.count
+        if format == .json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            struct Checked: Encodable {
+                var results: [CheckResult]
+                var passed, failed, warnings: Int
+            }
+            let checked = Checked(
+                results: results, passed: results.count - failures - warnings, failed: failures, warnings: warnings)
+            Terminal.out(String(decoding: try encoder.encode(checked), as: UTF8.self) + "\n")
+            if let junit { try write(JUnit.document(results), to: junit) }
+            if failures > 0 { throw ExitCode(ExitStatus.failed) }
+            return
+        }
         let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)
         Terminal.out("\("STATUS".padded(7)) \("CHECK".padded(widths.0)) \("SUBJECT".padded(widths.1)) DETAIL\n")
         for result in results {
@@ -72,8 +91,6 @@ struct CheckCommand: AsyncParsableCommand {
                 "\(result.status.rawValue.uppercased().padded(7)) \(result.check.padded(widths.0)) \(result.subject.padded(widths.1)) \(result.detail)\n"
             )
         }
-        let failures = results.filter { $0.status == .fail }.count
-        let warnings = results.filter { $0.status == .warn }.count
         Terminal.out("\n\(results.count - failures - warnings) passed, \(failures) failed, \(warnings) warnings\n")
         if let junit { try write(JUnit.document(results), to: junit) }
         if failures > 0 { throw ExitCode(ExitStatus.failed) }

@@ -74,12 +74,30 @@ struct TokenCommand: AsyncParsableCommand {
 
         @OptionGroup var state: LabCommand.StateOption
 
+        @Option(help: "text or json.")
+        var format: RunExecutionFormat = .text
+
         func run() async throws {
             let formatter = ISO8601DateFormatter()
             func time(_ seconds: Double?, _ none: String) -> String {
                 seconds.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? none
             }
             let tokens = try await Runs.journal(state).tokens()
+            if format == .json {
+                Terminal.out(
+                    JSONValue.pretty(
+                        .list(
+                            tokens.map { token in
+                                var object: [String: JSONValue] = [
+                                    "name": .text(token.name), "role": .text(token.role.rawValue),
+                                    "created": .text(time(token.created, "")),
+                                ]
+                                if let used = token.lastUsed { object["lastUsed"] = .text(time(used, "")) }
+                                if let expires = token.expires { object["expires"] = .text(time(expires, "")) }
+                                return .object(object)
+                            })))
+                return
+            }
             if tokens.isEmpty { Terminal.out("No tokens in \(state.runsPlace).\n") }
             let now = Date().timeIntervalSince1970
             for token in tokens {
