@@ -23,7 +23,9 @@ struct CheckCommand: AsyncParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    @Option(
+        help: "The package id (without it, Baton says which packages apply to the inventory).",
+        completion: Completions.packages)
     var package: PackageID?
 
     @OptionGroup var state: LabCommand.StateOption

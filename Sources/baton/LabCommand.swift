@@ -89,7 +89,8 @@ struct LabCommand: AsyncParsableCommand {
         @Option(
             help: ArgumentHelp(
                 "Which lab twin: a state directory or journal keeps any number, each its own rehearsal, so several can run at once.",
-                valueName: "name"))
+                valueName: "name"),
+            completion: Completions.twins)
         var twin: TwinName = .standard
 
         func validate() throws {
@@ -200,7 +201,7 @@ struct LabCommand: AsyncParsableCommand {
             abstract: "Injects a fault into the twin.",
             discussion: "Kinds: \(LabFault.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
 
-        @Argument(help: "The kind of fault.")
+        @Argument(help: "The kind of fault.", completion: Completions.faultKinds)
         var kind: String?
 
         @Argument(help: "The host (or, for move-fails, move-hangs and evs-upgrade-fails, the virtual server).")
@@ -266,7 +267,7 @@ struct LabCommand: AsyncParsableCommand {
                 "Fixes a fault in the twin, as an operator would: the installer ends, disk is freed, Reinstall runs, the host is started."
         )
 
-        @Argument(help: "The kind of fault.")
+        @Argument(help: "The kind of fault.", completion: Completions.faultKinds)
         var kind: String
 
         @Argument(help: "Its host or virtual server.")
@@ -304,7 +305,9 @@ struct LabCommand: AsyncParsableCommand {
         @Argument(help: "The inventory (YAML).")
         var inventory: String
 
-        @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+        @Option(
+        help: "The package id (without it, Baton says which packages apply to the inventory).",
+        completion: Completions.packages)
         var package: PackageID?
 
         @OptionGroup var state: StateOption

@@ -20,7 +20,10 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "The inventory (YAML) describing the organization.")
     var inventory: String
 
-    @Option(name: .long, help: "The package id (see 'baton packages'; without it, Baton says which packages apply to the inventory).")
+    @Option(
+        name: .long,
+        help: "The package id (see 'baton packages'; without it, Baton says which packages apply to the inventory).",
+        completion: Completions.packages)
     var package: PackageID?
 
     @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")

@@ -19,7 +19,9 @@ struct QualityCommand: ParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    @Option(
+        help: "The package id (without it, Baton says which packages apply to the inventory).",
+        completion: Completions.packages)
     var package: PackageID?
 
     @Option(help: "Steps in flight at once.")

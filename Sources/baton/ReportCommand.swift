@@ -12,7 +12,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Reports a run: versions before and after, downtime, failovers, checks, backups, approvals.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run"))
+    @Argument(help: ArgumentHelp("The run.", valueName: "run"), completion: Completions.runs)
     var name: RunID
 
     @Option(help: "text, markdown, html or json")

@@ -9,7 +9,7 @@ struct RulesCommand: ParsableCommand {
             "Lists the rules Baton carries (KB 328839's, and Exchange 2013 and later's), with where each comes from, or explains one."
     )
 
-    @Argument(help: "A rule id, for example e2003-node-empty.")
+    @Argument(help: "A rule id, for example e2003-node-empty.", completion: Completions.rules)
     var id: String?
 
     @Option(help: "text or json.")

@@ -226,7 +226,9 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The inventory (YAML).")
     var inventory: String
 
-    @Option(help: "The package id (without it, Baton says which packages apply to the inventory).")
+    @Option(
+        help: "The package id (without it, Baton says which packages apply to the inventory).",
+        completion: Completions.packages)
     var package: PackageID?
 
     @OptionGroup var state: LabCommand.StateOption
@@ -306,7 +308,7 @@ struct ResumeCommand: AsyncParsableCommand {
         abstract: "Continues a halted or interrupted run where it stopped; nothing done is done again.",
         discussion: "Refused while another process drives the run, and for a completed or aborted run.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run"))
+    @Argument(help: ArgumentHelp("The run.", valueName: "run"), completion: Completions.runs)
     var name: RunID
 
     @OptionGroup var state: LabCommand.StateOption

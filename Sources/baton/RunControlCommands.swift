@@ -23,7 +23,7 @@ struct StatusCommand: AsyncParsableCommand {
             'interrupted', and 'baton resume' continues it.
             """)
 
-    @Argument(help: ArgumentHelp("A run.", valueName: "run"))
+    @Argument(help: ArgumentHelp("A run.", valueName: "run"), completion: Completions.runs)
     var name: RunID?
 
     @OptionGroup var state: LabCommand.StateOption
@@ -141,7 +141,7 @@ struct ApproveCommand: AsyncParsableCommand {
         abstract: "Approves a run's gate (for example release-notes).",
         discussion: "A gate is approved once; the first approval stays. A completed or aborted run is refused.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: RunID
+    @Argument(help: ArgumentHelp("The run.", valueName: "run"), completion: Completions.runs) var name: RunID
     @Argument(help: "The gate.") var gate: String
     @Option(help: "Who approves.") var by = RunService.systemUser
     @OptionGroup var state: LabCommand.StateOption
@@ -163,7 +163,7 @@ struct AbortCommand: AsyncParsableCommand {
         abstract: "Aborts a run: no new step starts; running steps finish, virtual servers are brought back online.",
         discussion: "A completed or aborted run is refused.")
 
-    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var name: RunID
+    @Argument(help: ArgumentHelp("The run.", valueName: "run"), completion: Completions.runs) var name: RunID
     @OptionGroup var state: LabCommand.StateOption
 
     func run() async throws {

@@ -128,3 +128,47 @@ struct JSONAsDataTests {
         #expect(findings.first?["line"] as? Int == 5)
     }
 }
+
+/// Completion that knows the domain: the generated bash script, run by bash as it completes.
+@Suite("Shell completion")
+struct CompletionTests {
+    @Test("bash completes package ids, fault kinds, rule ids, and the runs and twins of the state directory")
+    func bash() throws {
+        let folder = try BatonProcess.UserFolder("completion")
+        defer { folder.remove() }
+        #expect(
+            try folder.shell("baton run examples/contoso.yaml --package exchange-2003-sp2 --yes --twin blue").status
+                == 0)
+        #expect(try folder.shell("baton --generate-completion-script bash > baton.bash").status == 0)
+        // As bash calls a completion function: the words so far, the word at the cursor, the one before.
+        let script = """
+            source baton.bash
+            complete_line() {
+                local -a words=("$@"); COMP_WORDS=("${words[@]}"); COMP_CWORD=$((${#words[@]} - 1))
+                COMP_LINE="${words[*]}"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
+                _baton baton "${words[-1]}" "${words[-2]}"; echo "${COMPREPLY[*]}"
+            }
+            complete_line baton lab fault bare-se
+            complete_line baton plan examples/contoso.yaml --package exchange-2016
+            complete_line baton status run-
+            complete_line baton rules mx-no-d
+            complete_line baton lab show --twin b
+            complete_line baton pl
+            """
+        try script.write(toFile: folder.path + "/complete.sh", atomically: true, encoding: .utf8)
+        let result = try folder.shell("bash complete.sh")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.count >= 6, "\(result.stdout) \(result.stderr)")
+        guard lines.count >= 6 else { return }
+        #expect(lines[0] == "bare-setup")
+        #expect(lines[1] == "exchange-2016-cu23 exchange-2016-cu23-feb26-su")
+        #expect(lines[2] == "run-1")
+        #expect(lines[3] == "mx-no-downgrade")
+        #expect(lines[4] == "blue")
+        #expect(lines[5] == "plan")
+        for shell in ["zsh", "fish"] {
+            let generated = try folder.shell("baton --generate-completion-script \(shell)")
+            #expect(generated.status == 0 && generated.stdout.contains("exchange-2016-cu23"), "\(shell)")
+        }
+    }
+}
