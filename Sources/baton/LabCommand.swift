@@ -343,7 +343,8 @@ struct LabCommand: AsyncParsableCommand {
                 try changes.performed(step, on: twin)
                 try await pace.wait(outcome.duration)
                 try await lab.write(try changes.take(twin))
-                let clock = LabReport.clock(twin.clock)
+                // When the step started on the twin's clock, as `lab show`'s history gives it.
+                let clock = LabReport.clock(twin.history.last?.start ?? twin.clock)
                 Terminal.out(
                     "\(clock)  \(step.id.rawValue.padded(6))\(outcome.succeeded ? "ok  " : "FAIL")  \(step.summary): \(outcome.message)\n"
                 )

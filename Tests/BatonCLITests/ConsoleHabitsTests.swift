@@ -103,6 +103,28 @@ struct OrganizationWordsTests {
     }
 }
 
+/// The twin's times: a rehearsal and the twin's history say the same start of each step.
+@Suite("The twin's clock")
+struct TwinClockTests {
+    @Test("lab rehearse and lab show give each step the same start")
+    func sameTimes() throws {
+        let folder = try BatonProcess.UserFolder("twin-clock")
+        defer { folder.remove() }
+        let rehearsal = try folder.shell("baton lab rehearse examples/sbs-2003.yaml --package exchange-2003-sp2")
+        #expect(rehearsal.status == 0)
+        let show = try folder.shell("baton lab show").stdout
+        // "+00:41:35  s3    ok  …" against "+00:41:35 s3  ok …": the time and the step.
+        func starts(_ text: String) -> [String] {
+            text.split(separator: "\n").filter { $0.hasPrefix("+") }.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).prefix(2).joined(separator: " ")
+            }
+        }
+        let rehearsed = starts(rehearsal.stdout)
+        #expect(rehearsed.count == 10, "\(rehearsal.stdout)")
+        #expect(rehearsed == starts(show), "\(rehearsal.stdout)\n\(show)")
+    }
+}
+
 /// JSON as data: what a script reads.
 @Suite("JSON as data")
 struct JSONAsDataTests {
