@@ -277,6 +277,17 @@ struct RemoteHostsTests {
             #expect(checks.contains { $0.split(separator: " ").contains(Substring(name)) }, "\(name): \(checks)")
         }
         #expect(report.stdout.contains("real hosts"))
+
+        // A report is evidence: another run on the same hosts leaves run-1's unchanged.
+        let json = try await BatonProcess.finish(["report", "run-1", "--state", state, "--format", "json"])
+        let second = try await BatonProcess.finish([
+            "run", inventory, "--package", "windows-2003-kb831464", "--state", state, "--yes",
+        ])
+        #expect(second.status == 0, "\(second.stdout.suffix(1500))\(second.stderr)")
+        #expect(try await BatonProcess.finish(["report", "run-1", "--state", state]).stdout == report.stdout)
+        #expect(
+            try await BatonProcess.finish(["report", "run-1", "--state", state, "--format", "json"]).stdout
+                == json.stdout)
     }
 
     @Test(
