@@ -20,6 +20,8 @@ final class ProgressPrinter: Sendable {
     let speed: LabSpeed
     let run: RunID
     let stateDirectory: String
+    /// When this process began driving the run: the display says how long it has been.
+    let started = Date()
     /// Steps done, steps running, and how many lines the display took when last drawn.
     let progress = Mutex<(done: Int, running: [StepID: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
 
@@ -98,7 +100,10 @@ final class ProgressPrinter: Sendable {
     /// "[##########----------] 34/74" and a line per running step.
     func display() -> String {
         let (done, running) = progress.withLock { ($0.done, $0.running) }
-        var text = "\u{1B}[2K" + Self.bar(Double(done) / Double(max(total, 1)), width: 30) + " \(done)/\(total) steps"
+        let elapsed = humanDuration(Int(Date().timeIntervalSince(started)))
+        var text =
+            "\u{1B}[2K" + Self.bar(Double(done) / Double(max(total, 1)), width: 30) + " \(done)/\(total) steps, "
+            + "\(elapsed) elapsed"
         for (_, entry) in running.sorted(by: { $0.key < $1.key }) {
             let usual = Double(
                 ActionDurations.defaults[entry.step.action.rawValue] ?? ActionDurations.defaults[

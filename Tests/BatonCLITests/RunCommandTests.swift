@@ -122,7 +122,8 @@ struct ProgressDisplayTests {
         let onTerminal = try BatonProcess.run(["__exec", script, "-qc", command, "/dev/null"])
         #expect(onTerminal.stdout.contains("\u{1B}[2K"))
         // The stand-alone example's plan has 11 steps: the display counts up to all of them.
-        #expect(onTerminal.stdout.contains("] 11/11 steps"), "\(onTerminal.stdout.suffix(300))")
+        #expect(onTerminal.stdout.contains("] 11/11 steps, "), "\(onTerminal.stdout.suffix(300))")
+        #expect(onTerminal.stdout.contains(" s elapsed"), "\(onTerminal.stdout.suffix(300))")
         #expect(onTerminal.stdout.contains("[##############################] "))
         let piped = try BatonProcess.run([
             "run", "examples/e2003-standalone.yaml", "--package", "exchange-2003-sp2", "--yes", "--state", state + "-2",
