@@ -117,13 +117,21 @@ public final class PostgresServer: @unchecked Sendable {
     func run(_ arguments: [String], asServer: Bool) throws -> String {
         let command = asServer && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--"] + arguments : arguments
         let outputPath = NSTemporaryDirectory() + "baton-pg-command-\(UUID().uuidString).out"
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let errorPath = outputPath + ".err"
+        defer {
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: errorPath)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Warnings apart from the answer: a query's answer is what it printed on standard output.
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // From a folder every user can enter: run as nobody from a clone in a private home
+        // folder, psql would warn that it cannot change to the current one.
+        Self.changeDirectory("/", &actions)
         // Nothing else of this process's is inherited: the server outlives the command, and an
         // open socket of another test's held by it would never close (Foundation's `Process`
         // waits for such a socket to learn that a child ended), and a server that inherited
@@ -139,10 +147,20 @@ public final class PostgresServer: @unchecked Sendable {
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let exited = status & 0x7f == 0 && (status >> 8) & 0xff == 0
         guard exited else {
+            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
-            throw Failure("\(arguments.joined(separator: " ")) failed: \(text)\n\(log.suffix(2000))")
+            throw Failure("\(arguments.joined(separator: " ")) failed: \(text)\(errors)\n\(log.suffix(2000))")
         }
         return text
+    }
+
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), which Swift's Glibc
+    /// module does not declare: the child starts in `path`.
+    static func changeDirectory(_ path: String, _ actions: inout posix_spawn_file_actions_t) {
+        typealias AddChdir =
+            @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return }
+        _ = path.withCString { unsafeBitCast(symbol, to: AddChdir.self)(&actions, $0) }
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's
