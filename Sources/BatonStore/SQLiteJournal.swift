@@ -74,9 +74,14 @@ public final class SQLiteJournal: Journal {
         }
         do {
             // Read-only: SQLite is told the file will not change (no locks, no shared-memory
-            // file to create in a folder it may not write).
+            // file to create in a folder it may not write). But when the writer left its
+            // write-ahead log beside the file (a process that ended without closing the journal),
+            // the latest commits are only there: SQLite reads a WAL database read-only when its
+            // `-wal` and `-shm` files exist and can be read, so it is opened that way, commits
+            // included.
+            let leftLog = [path + "-wal", path + "-shm"].allSatisfy { (name: String) in access(name, R_OK) == 0 }
             let location =
-                readOnly
+                readOnly && !leftLog
                 ? "file:\(path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path)?immutable=1"
                 : path
             let database = try DatabaseQueue(path: location, configuration: configuration)

@@ -319,7 +319,9 @@ struct HardeningTests {
         #expect(wrong.status == 2 && wrong.stderr.contains("is a file"), "\(wrong.stderr)")
     }
 
-    func expectReadOnlyInspection(_ state: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectReadOnlyInspection(
+        _ state: String, expecting word: String = "completed", sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         var prefix: [String] = []
         var binary = BatonProcess.executable.path
         let copy = BatonProcess.temporaryPath("readonly-baton")
@@ -356,12 +358,27 @@ struct HardeningTests {
         }
         let status = try BatonProcess.run(prefix + ["status", "run-1", "--state", state])
         #expect(
-            status.status == 0 && status.stdout.contains("completed"), "\(status.stderr)",
+            status.status == 0 && status.stdout.contains(word), "\(status.stdout) \(status.stderr)",
             sourceLocation: sourceLocation)
         let report = try BatonProcess.run(prefix + ["report", "run-1", "--state", state])
         #expect(
-            report.status == 0 && report.stdout.contains("completed"), "\(report.stderr)",
+            report.status == 0 && report.stdout.contains(word), "\(report.stdout.prefix(300)) \(report.stderr)",
             sourceLocation: sourceLocation)
+    }
+
+    @Test("a run still being written is read whole by someone who may only read the state directory")
+    func readOnlyWhileWriting() async throws {
+        let state = BatonProcess.temporaryPath("hardening-live")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        // Slow enough that it is still running, its commits in the write-ahead log, when read.
+        let owner = try BackgroundBaton([
+            "run", "examples/contoso.yaml", "--package", "exchange-2003-sp2", "--state", state, "--yes", "--speed",
+            "20", "--json",
+        ])
+        try await owner.waitFor("\"event\":\"succeeded\"")
+        try expectReadOnlyInspection(state, expecting: "running")
+        kill(owner.pid, SIGKILL)
+        _ = await owner.wait()
     }
 
     @Test("two processes on a fresh state directory never see raw SQLite errors")
