@@ -73,19 +73,24 @@ struct CheckCommand: AsyncParsableCommand {
         let failures = results.filter { $0.status == .fail }.count
         let warnings = results.filter { $0.status == .warn }.count
         if format == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             struct Checked: Encodable {
                 var results: [CheckResult]
                 var passed, failed, warnings: Int
             }
-            let checked = Checked(
-                results: results, passed: results.count - failures - warnings, failed: failures, warnings: warnings)
-            Terminal.out(String(decoding: try encoder.encode(checked), as: UTF8.self) + "\n")
-            if let junit { try write(JUnit.document(results), to: junit) }
-            if failures > 0 { throw ExitCode(ExitStatus.failed) }
-            return
+            Terminal.out(
+                JSONValue.pretty(
+                    encoding: Checked(
+                        results: results, passed: results.count - failures - warnings, failed: failures,
+                        warnings: warnings)))
+        } else {
+            printTable(results, failures: failures, warnings: warnings)
         }
+        if let junit { try write(JUnit.document(results), to: junit) }
+        if failures > 0 { throw ExitCode(ExitStatus.failed) }
+    }
+
+    /// The checks as a table, then the counts.
+    func printTable(_ results: [CheckResult], failures: Int, warnings: Int) {
         let widths = (results.map(\.check.count).max() ?? 5, results.map(\.subject.count).max() ?? 7)
         Terminal.out("\("STATUS".padded(7)) \("CHECK".padded(widths.0)) \("SUBJECT".padded(widths.1)) DETAIL\n")
         for result in results {
@@ -94,8 +99,6 @@ struct CheckCommand: AsyncParsableCommand {
             )
         }
         Terminal.out("\n\(results.count - failures - warnings) passed, \(failures) failed, \(warnings) warnings\n")
-        if let junit { try write(JUnit.document(results), to: junit) }
-        if failures > 0 { throw ExitCode(ExitStatus.failed) }
     }
 
     /// Writes the whole file or nothing: a temporary file renamed into place.

@@ -85,9 +85,7 @@ struct DiagnoseCommand: ParsableCommand {
                     "excerpt": .text(finding.excerpt),
                 ]
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Terminal.out(String(decoding: try encoder.encode(objects), as: UTF8.self) + "\n")
+            Terminal.out(JSONValue.pretty(encoding: objects))
         } else if all.isEmpty, readable > 0 {
             Terminal.out("No known failure recognised.\n")
         } else {

@@ -21,7 +21,10 @@ enum JSONValue: Encodable, Sendable {
 
     /// A JSON document as the command line's other JSON outputs print it: indented, keys
     /// sorted, `/` unescaped.
-    static func pretty(_ value: JSONValue) -> String {
+    static func pretty(_ value: JSONValue) -> String { pretty(encoding: value) }
+
+    /// Any encodable value printed the same way.
+    static func pretty(encoding value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self) + "\n"
