@@ -58,6 +58,14 @@ public final class SQLiteJournal: Journal {
         database = try readOnly ? open() : FileLock.withLock(path + ".lock", open)
     }
 
+    /// Opens an existing journal for reading only, whoever may write it: nothing is created or
+    /// migrated (shell completion reads run names this way).
+    public init(readingOnly path: String) throws {
+        fence = nil
+        location = path
+        database = try Self.open(path, readOnly: true)
+    }
+
     static func open(_ path: String, readOnly: Bool) throws -> DatabaseQueue {
         if !readOnly, !FileManager.default.fileExists(atPath: path) { try create(path) }
         let exists = FileManager.default.fileExists(atPath: path)

@@ -17,7 +17,7 @@ enum Completions {
     static let runs = CompletionKind.custom { words, _, _ in
         let journal = stateDirectory(in: words) + "/journal.sqlite"
         guard FileManager.default.isReadableFile(atPath: journal) else { return [] }
-        return (try? SQLiteJournal(path: journal).runs().map(\.id.rawValue)) ?? []
+        return (try? SQLiteJournal(readingOnly: journal).runs().map(\.id.rawValue)) ?? []
     }
 
     /// The twins kept in the state directory: `lab.json` is the default, `lab-NAME.json` NAME.
