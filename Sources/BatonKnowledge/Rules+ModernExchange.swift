@@ -57,6 +57,10 @@ extension Rule.ID {
     public static let inventoryDrift = Self(rawValue: "inventory-drift")
     public static let mxSupportStatus = Self(rawValue: "mx-support-status")
     public static let mxExtendedProtection = Self(rawValue: "mx-extended-protection")
+    // The monthly job.
+    public static let mxLatestUpdate = Self(rawValue: "mx-latest-update")
+    public static let savedPlan = Self(rawValue: "saved-plan")
+    public static let canary = Self(rawValue: "canary")
 }
 
 extension Rule {
@@ -190,6 +194,32 @@ extension Rule {
             Exchange setup upgrades a server; it never takes one back to an earlier build. A package whose build \
             is lower than the server's fails there, whatever the inventory says: Microsoft documents no way back \
             but removing Exchange and installing the earlier build (and restoring the databases).
+            """),
+        Rule(
+            .mxLatestUpdate, .fact, source: .microsoft, section: installCU,
+            """
+            Security updates are built for one cumulative update each and are cumulative: the newest one built for \
+            a server's product and cumulative update carries the fixes of the earlier ones. With --to latest each \
+            server gets exactly that one; with --to latest-cu it first goes to its product's newest cumulative \
+            update, then that update's newest security update, in one maintenance window. Servers already current, \
+            of a product that no longer gets updates, or at a build no update is built for are left alone, each \
+            named with its reason.
+            """),
+        Rule(
+            .savedPlan, .check, source: .baton, section: inferred,
+            """
+            A saved plan (baton plan --out) runs exactly as reviewed: it carries the SHA-256 of its inventory, its \
+            catalogue and itself, and the builds it was made for. Running it is refused (exit 3) when the inventory, \
+            the catalogue or a server's build found before the first step differs, and (exit 2) when the file was \
+            edited.
+            """),
+        Rule(
+            .canary, .fact, source: .baton, section: inferred,
+            """
+            A canary plan (--limit) updates only the DAGs, sites, roles or servers named and keeps every ordering \
+            rule among them: Active Directory is prepared if any server kept needs it, and an Edge server still \
+            waits for the mailbox servers of its site. A later plan without --limit does what is left, because \
+            servers already current are left alone.
             """),
         Rule(
             .inventoryDrift, .check, source: .baton, section: inferred,

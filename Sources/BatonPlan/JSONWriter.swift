@@ -108,14 +108,39 @@ struct JSONWriter: ~Copyable {
 
     mutating func plan(_ plan: Plan) {
         begin()
+        field("digest", plan.digest)
         if let estimate = plan.estimate {
             key("estimate")
             self.estimate(estimate)
         }
         field("format", plan.format)
+        if let limit = plan.limit { field("limit", list: limit) }
+        if let source = plan.madeFrom {
+            key("made-from")
+            begin()
+            key("builds")
+            begin()
+            for (server, build) in source.builds.sorted(by: { $0.key < $1.key }) {
+                key(server)
+                string(build)
+            }
+            end()
+            field("catalogue", source.catalogue)
+            field("catalogue-sha256", source.catalogueSHA256)
+            field("inventory", source.inventory)
+            field("inventory-sha256", source.inventorySHA256)
+            end()
+        }
         field("organization", plan.organization)
         key("package")
         package(plan.package)
+        if let packages = plan.packages {
+            field("packages", objects: packages) { writer, assignment in
+                writer.key("package")
+                writer.package(assignment.package)
+                writer.field("servers", list: assignment.servers.lazy.map(\.spelling))
+            }
+        }
         if let sink, plan.steps.count >= 2 * batch {
             key("steps")
             beginArray(false)
@@ -126,6 +151,7 @@ struct JSONWriter: ~Copyable {
         } else {
             field("steps", objects: plan.steps) { $0.step($1) }
         }
+        field("target", plan.target)
         field("warnings", objects: plan.warnings) { writer, warning in
             writer.field("message", warning.message)
             writer.field("rule", warning.rule.rawValue)

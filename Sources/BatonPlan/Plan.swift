@@ -13,6 +13,24 @@ public struct Plan: Sendable, Hashable, Codable {
     public var warnings: [Warning]
     /// How long it should take and what users notice. An addition to Baton's formats.
     public var estimate: Estimate?
+    /// What a plan toward a target (`--to latest`) was asked for: "latest", "latest-cu" or a
+    /// monthly release's name; nil for a plan of one package. An addition to Baton's formats.
+    public var target: String?
+    /// Each package a plan toward a target installs and the servers that get it, in the
+    /// catalogue's order; nil for a plan of one package. An addition to Baton's formats.
+    public var packages: [Assignment]?
+    /// The scope a canary plan was limited to (`--limit`), as given; nil for the whole
+    /// organization. An addition to Baton's formats.
+    public var limit: [String]?
+    /// What a saved plan (`baton plan … --out FILE`) was made from. An addition to Baton's formats.
+    public var madeFrom: Source?
+    /// A saved plan's SHA-256 over the rest of its JSON. An addition to Baton's formats.
+    public var digest: String?
+
+    enum CodingKeys: String, CodingKey {
+        case format, organization, package, steps, warnings, estimate, target, packages, limit, digest
+        case madeFrom = "made-from"
+    }
 
     public init(organization: String, package: PackageSummary, steps: [Step], warnings: [Warning], estimate: Estimate?)
     {
@@ -57,6 +75,58 @@ public struct Plan: Sendable, Hashable, Codable {
     }
 
     public func step(_ id: StepID) -> Step? { steps.first { $0.id == id } }
+
+    /// A package a plan toward a target installs, and the servers that get it.
+    public struct Assignment: Sendable, Hashable, Codable {
+        public var package: PackageSummary
+        public var servers: [HostName]
+
+        public init(package: PackageSummary, servers: [HostName]) {
+            self.package = package
+            self.servers = servers
+        }
+    }
+
+    /// The files and builds a saved plan was made from: running it is refused when any of
+    /// them has changed since.
+    public struct Source: Sendable, Hashable, Codable {
+        /// The inventory's path as given, and the SHA-256 of its bytes.
+        public var inventory: String
+        public var inventorySHA256: String
+        /// The added catalogue (`--catalogue`), if one was used.
+        public var catalogue: String?
+        public var catalogueSHA256: String?
+        /// Each server's build as the inventory gives it ("15.2.1544.4"), which the preflight
+        /// must still find.
+        public var builds: [String: String]
+
+        public init(
+            inventory: String, inventorySHA256: String, catalogue: String?, catalogueSHA256: String?,
+            builds: [String: String]
+        ) {
+            self.inventory = inventory
+            self.inventorySHA256 = inventorySHA256
+            self.catalogue = catalogue
+            self.catalogueSHA256 = catalogueSHA256
+            self.builds = builds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case inventory, catalogue, builds
+            case inventorySHA256 = "inventory-sha256"
+            case catalogueSHA256 = "catalogue-sha256"
+        }
+    }
+
+    /// Every package the plan installs: a target's, or its one package.
+    public var installs: [PackageSummary] { packages?.map(\.package) ?? [package] }
+
+    /// The package an install step names, as the plan describes it; the plan's own package for
+    /// any other step or an id the plan does not list.
+    public func package(_ id: PackageID?) -> PackageSummary {
+        guard let id, let packages else { return package }
+        return packages.first { $0.package.id == id }?.package ?? package
+    }
 }
 
 /// A rollout refused because a service pack cannot do what is asked safely (exit code 3).

@@ -85,22 +85,43 @@ public struct ActionDurations: Sendable, Hashable {
     /// Seconds for `step`. An install's kind decides between the service-pack and hotfix
     /// figures; `install` in the overrides sets both.
     public func seconds(for step: Step, package: Package) -> Int {
-        seconds(for: step, packageID: package.id, kind: package.kind)
+        seconds(for: step, kinds: InstallKinds([package.id: package.kind]))
     }
 
-    /// Seconds for each of `steps` (of a plan for `package`), in their order.
-    public func seconds(_ steps: [Step], of package: Plan.PackageSummary) -> [Int] {
-        steps.map { seconds(for: $0, packageID: package.id, kind: package.kind) }
+    /// Seconds for each of `steps` (of `plan`), in their order.
+    public func seconds(_ steps: [Step], of plan: Plan) -> [Int] {
+        let kinds = InstallKinds(plan)
+        return steps.map { seconds(for: $0, kinds: kinds) }
     }
 
-    /// Seconds for `step` of a plan for the package `packageID` of `kind`. A gate or a
-    /// milestone takes none, whatever `durations:` says: it passes as soon as it is ready.
-    public func seconds(for step: Step, packageID: PackageID, kind packageKind: PackageKind) -> Int {
+    /// Seconds for `step` of a plan installing packages of `kinds`. A gate or a milestone
+    /// takes none, whatever `durations:` says: it passes as soon as it is ready.
+    public func seconds(for step: Step, kinds: InstallKinds) -> Int {
         let action = step.action
         guard Step.takesSlot(action) else { return 0 }
         guard case .install(_, let package) = step.detail else { return byAction[action] ?? 0 }
-        return installs[package == packageID ? packageKind : .hotfix] ?? 0
+        return installs[kinds[package]] ?? 0
     }
+}
+
+/// The kind of each package a plan installs, by id; an install of any other package (a
+/// prerequisite hotfix) counts as a hotfix.
+public struct InstallKinds: Sendable {
+    let kinds: [PackageID: PackageKind]
+
+    public init(_ kinds: [PackageID: PackageKind]) {
+        self.kinds = kinds
+    }
+
+    public init(_ plan: Plan) {
+        self.init(Dictionary(plan.installs.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    public init(_ packages: [Package]) {
+        self.init(Dictionary(packages.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    subscript(_ id: PackageID) -> PackageKind { kinds[id] ?? .hotfix }
 }
 
 extension Plan {
@@ -108,6 +129,6 @@ extension Plan {
     /// plan's end. Starting the ready step with the longest chain first is what keeps a
     /// rollout with limited slots close to its shortest possible length.
     public func remainingWork(durations: ActionDurations = ActionDurations()) -> [Int] {
-        Graph(steps).remaining(durations.seconds(steps, of: package))
+        Graph(steps).remaining(durations.seconds(steps, of: self))
     }
 }

@@ -11,7 +11,7 @@ extension Estimate {
         var makespan = 0
         var work = 0
 
-        init(_ steps: [Step], durations: ActionDurations, package: Package) {
+        init(_ steps: [Step], durations: ActionDurations, kinds: InstallKinds) {
             let position = StepPositions(steps)
             start.reserveCapacity(steps.count)
             end.reserveCapacity(steps.count)
@@ -22,7 +22,7 @@ extension Estimate {
                     for before in steps[index].after {
                         if let from = position[before], from < end.count { earliest = max(earliest, end[from]) }
                     }
-                    let seconds = durations.seconds(for: steps[index], package: package)
+                    let seconds = durations.seconds(for: steps[index], kinds: kinds)
                     start.append(earliest)
                     end.append(earliest + seconds)
                     makespan = max(makespan, earliest + seconds)
@@ -37,7 +37,7 @@ extension Estimate {
     static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations)
         -> Estimate
     {
-        let times = Timeline(steps, durations: durations, package: package)
+        let times = Timeline(steps, durations: durations, kinds: InstallKinds([package]))
 
         var offline: [HostName: [(Int, Int)]] = [:]
         var offlineSince: [HostName: Int] = [:]

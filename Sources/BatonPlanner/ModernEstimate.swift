@@ -4,10 +4,10 @@ import BatonModel
 /// The estimate of a plan for Exchange 2013 and later: the makespan and work as for any plan,
 /// each database's time without a mounted copy and each DAG's maintenance window.
 enum ModernEstimate {
-    static func compute(plan steps: [Step], inventory: Inventory, package: Package, durations: ActionDurations)
+    static func compute(plan steps: [Step], inventory: Inventory, packages: [Package], durations: ActionDurations)
         -> Estimate
     {
-        let times = Estimate.Timeline(steps, durations: durations, package: package)
+        let times = Estimate.Timeline(steps, durations: durations, kinds: InstallKinds(packages))
 
         // Each server's time out of service: from server-offline to server-online.
         var offlineSince: [HostName: Int] = [:]

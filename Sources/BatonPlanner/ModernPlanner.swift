@@ -13,24 +13,89 @@ import BatonModel
 /// - Edge servers after every mailbox server, one per site at a time.
 struct ModernPlanner {
     let inventory: Inventory
+    /// The package the plan is named by: its one package, or the target's principal one.
     let package: Package
     let product: Product
     let servers: [HostName: Server]
     let dags: [HostName: DatabaseAvailabilityGroup]
     let tiers: [Tier]
+    /// What each server installs, in order.
+    let installs: [HostName: [Package]]
+    /// Every package the plan installs, in the catalogue's order.
+    let packages: [Package]
+    /// Servers left alone, each with its reason and rule, in the inventory's order.
+    let leftAlone: [(name: HostName, reason: String, rule: Rule.ID)]
+    /// What the plan is for, in its text: the package's id, or the packages of a target.
+    let label: String
+    let target: UpdateTarget?
 
+    /// A plan of one package, on every server it applies to.
     init(inventory: Inventory, package: Package, product: Product) {
         self.inventory = inventory
         self.package = package
         self.product = product
-        servers = Dictionary(inventory.servers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var dags: [HostName: DatabaseAvailabilityGroup] = [:]
-        for dag in inventory.dags { for member in dag.members { dags[member] = dag } }
-        self.dags = dags
+        target = nil
+        servers = Self.byName(inventory)
+        dags = Self.dagsByMember(inventory)
         tiers = Self.tiers(of: inventory)
+        packages = [package]
+        label = package.id.spelling
+        var installs: [HostName: [Package]] = [:]
+        var leftAlone: [(name: HostName, reason: String, rule: Rule.ID)] = []
+        for server in inventory.servers {
+            let verdict = Self.verdict(server, package: package, product: product)
+            if verdict == .applies {
+                installs[server.name] = [package]
+            } else {
+                let (reason, rule) = Self.reason(verdict, server, package: package, product: product)
+                leftAlone.append((server.name, reason, rule))
+            }
+        }
+        self.installs = installs
+        self.leftAlone = leftAlone
     }
 
-    var isCumulativeUpdate: Bool { package.kind == .cumulativeUpdate }
+    /// A plan toward `target`: each server its own packages (rule `mx-latest-update`).
+    init(inventory: Inventory, catalogue: PackageCatalogue, target: UpdateTarget, principal: Package) {
+        self.inventory = inventory
+        self.target = target
+        servers = Self.byName(inventory)
+        dags = Self.dagsByMember(inventory)
+        tiers = Self.tiers(of: inventory)
+        var installs: [HostName: [Package]] = [:]
+        var leftAlone: [(name: HostName, reason: String, rule: Rule.ID)] = []
+        for server in inventory.servers {
+            switch catalogue.route(server, to: target) {
+            case .install(let packages): installs[server.name] = packages
+            case .leftAlone(let reason, let rule): leftAlone.append((server.name, reason, rule))
+            }
+        }
+        let used = Set(installs.values.joined().map(\.id))
+        packages = catalogue.packages.filter { used.contains($0.id) }
+        package = packages.last ?? principal
+        product = package.product ?? .exchangeSE
+        label = packages.isEmpty ? target.description : packages.map(\.id.spelling).joined(separator: ", ")
+        self.installs = installs
+        self.leftAlone = leftAlone
+    }
+
+    static func byName(_ inventory: Inventory) -> [HostName: Server] {
+        Dictionary(inventory.servers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    static func dagsByMember(_ inventory: Inventory) -> [HostName: DatabaseAvailabilityGroup] {
+        var dags: [HostName: DatabaseAvailabilityGroup] = [:]
+        for dag in inventory.dags { for member in dag.members { dags[member] = dag } }
+        return dags
+    }
+
+    /// The packages `server` installs, in order; empty when it is left alone.
+    func packages(of server: Server) -> [Package] { installs[server.name] ?? [] }
+
+    func applies(_ server: Server) -> Bool { installs[server.name] != nil }
+
+    /// Whether the plan brings in a cumulative update anywhere.
+    var hasCumulativeUpdate: Bool { packages.contains { $0.kind == .cumulativeUpdate } }
 
     // MARK: Which servers
 
@@ -45,7 +110,7 @@ struct ModernPlanner {
         case needsCumulativeUpdateFirst(Level)
     }
 
-    func verdict(_ server: Server) -> Verdict {
+    static func verdict(_ server: Server, package: Package, product: Product) -> Verdict {
         let install = server.install
         switch package.kind {
         case .cumulativeUpdate:
@@ -73,9 +138,11 @@ struct ModernPlanner {
         try refuse()
         var builder = PlanBuilder(machines: inventory.servers.count)
         let durations = ActionDurations(overrides: inventory.durations)
-        let servers = inventory.servers.filter { verdict($0) == .applies }
+        let servers = inventory.servers.filter(applies)
         warnLeftAlone(&builder)
-        if let product = Product(rawValue: package.target.rawValue), product.isModern, !Support.isSupported(product) {
+        var products: [Product] = []
+        for product in packages.compactMap(\.product) where !products.contains(product) { products.append(product) }
+        for product in products where product.isModern && !Support.isSupported(product) {
             builder.warn(
                 .mxSupportStatus,
                 "\(product.rawValue) is \(Support.status(product)); Microsoft's path forward is Exchange Server Subscription Edition."
@@ -84,11 +151,8 @@ struct ModernPlanner {
         guard !servers.isEmpty else {
             builder.warn(
                 .packageApplicability,
-                "Nothing in \(inventory.organization) needs \(package.id): the plan has no steps.")
-            return Plan(
-                organization: inventory.organization, package: .init(package), steps: [], warnings: builder.warnings,
-                estimate: ModernEstimate.compute(
-                    plan: [], inventory: inventory, package: package, durations: durations))
+                "Nothing in \(inventory.organization) needs \(target.map { "--to \($0)" } ?? label): the plan has no steps.")
+            return made([], builder, durations)
         }
         try checkQuorum(servers)
         let inScope = Set(servers.map(\.name))
@@ -146,11 +210,37 @@ struct ModernPlanner {
             _ = updateEdges(edges, after: after, &builder)
         }
         orderWitnessRestarts(inScope: inScope, &builder)
-        let steps = builder.steps
-        return Plan(
+        return made(builder.steps, builder, durations)
+    }
+
+    /// The plan of `steps`, with what a plan toward a target adds.
+    func made(_ steps: [Step], _ builder: PlanBuilder, _ durations: ActionDurations) -> Plan {
+        var plan = Plan(
             organization: inventory.organization, package: .init(package), steps: steps, warnings: builder.warnings,
-            estimate: ModernEstimate.compute(plan: steps, inventory: inventory, package: package, durations: durations)
-        )
+            estimate: ModernEstimate.compute(plan: steps, inventory: inventory, packages: packages, durations: durations))
+        guard let target else { return plan }
+        plan.target = target.description
+        plan.package = summary(of: target)
+        plan.packages = packages.map { package in
+            Plan.Assignment(
+                package: .init(package),
+                servers: inventory.servers.filter { server in packages(of: server).contains { $0.id == package.id } }.map(\.name))
+        }
+        return plan
+    }
+
+    /// What a target's plan names as its package: the target, and what its packages share.
+    func summary(of target: UpdateTarget) -> Plan.PackageSummary {
+        var summary = Plan.PackageSummary(package)
+        summary.id = PackageID(target.description)
+        let products = Set(packages.map(\.target.rawValue))
+        summary.product = products.count == 1 ? products.first! : "exchange"
+        summary.kind = hasCumulativeUpdate ? .cumulativeUpdate : .securityUpdate
+        summary.level = nil
+        summary.requires = nil
+        summary.build = nil
+        summary.restart = .always
+        return summary
     }
 
     /// Rule `mx-witness-restart`: a DAG whose file share witness is on an Exchange server this
@@ -193,7 +283,7 @@ struct ModernPlanner {
 
     /// Rule `mx-se-coexistence-block`: SE setup refuses an organization with Exchange 2013.
     func refuse() throws(PlanRefusal) {
-        guard product == .exchangeSE else { return }
+        guard let package = packages.first(where: { $0.product == .exchangeSE }) else { return }
         let old = inventory.servers.filter { $0.install.product == .exchange2013 }.map(\.name)
         guard !old.isEmpty else { return }
         throw PlanRefusal(
@@ -227,13 +317,18 @@ struct ModernPlanner {
     /// later (or SE), where setup switches Extended Protection on, and for which the inventory
     /// did not choose (`extended-protection`). Edge servers have no client access to protect.
     func extendedProtectionServers() -> [HostName] {
-        guard package.kind == .cumulativeUpdate, let target = package.product else { return [] }
-        let landsOnEP = target == .exchangeSE || (target == .exchange2019 && (package.level ?? .rtm) >= .cu14)
-        guard landsOnEP else { return [] }
-        return inventory.servers.filter { server in
-            verdict(server) == .applies && server.role != .edge && server.extendedProtection == nil
+        inventory.servers.filter { server in
+            extendedProtectionPackage(server) != nil && server.role != .edge && server.extendedProtection == nil
                 && server.install.product == .exchange2019 && server.install.level < .cu14
         }.map(\.name)
+    }
+
+    /// The cumulative update that takes `server` to Exchange 2019 CU14 or later, or SE.
+    func extendedProtectionPackage(_ server: Server) -> Package? {
+        packages(of: server).first { package in
+            guard package.kind == .cumulativeUpdate, let target = package.product else { return false }
+            return target == .exchangeSE || (target == .exchange2019 && (package.level ?? .rtm) >= .cu14)
+        }
     }
 
     /// The release-notes gate and rule `mx-cu-backup-first`: domain controllers, then every
@@ -244,7 +339,7 @@ struct ModernPlanner {
             Step(
                 .approve(gate: Gate.releaseNotes), rules: [.releaseNotes],
                 why:
-                    "Read the release notes of \(package.id) before the first change: they may demand changes for this environment."
+                    "Read the release notes of \(label) before the first change: they may demand changes for this environment."
             ), after: [])
         var backups: [StepID] = []
         var mounted: [HostName: [String]] = [:]
@@ -268,14 +363,14 @@ struct ModernPlanner {
                     Step(
                         .backup(host: server.name, what: what), rules: [.mxCUBackupFirst],
                         why: "\(server.name)'s system state\(databases), tested, before anything changes: "
-                            + (package.kind == .securityUpdate
+                            + (!hasCumulativeUpdate
                                 ? "a security update can be uninstalled, but one that fails midway can leave the server unable to start its services, and the backup is the way back."
                                 : "a cumulative update has no undo.")
                     ), after: []))
         }
         var gates = [gate]
         // After the server's backup, which runs on it too.
-        for server in inventory.servers where server.healthChecker != nil && verdict(server) == .applies {
+        for server in inventory.servers where server.healthChecker != nil && applies(server) {
             let backup = builder.steps.last { $0.action == .backup && $0.host == server.name }.map { [$0.id] } ?? []
             gates.append(
                 builder.add(
@@ -287,12 +382,14 @@ struct ModernPlanner {
         }
         let protected = extendedProtectionServers()
         if !protected.isEmpty {
+            let switching = Set(protected.compactMap { servers[$0].flatMap(extendedProtectionPackage)?.id })
+            let names = packages.filter { switching.contains($0.id) }.map(\.id.spelling).joined(separator: ", ")
             gates.append(
                 builder.add(
                     Step(
                         .approve(gate: Gate.extendedProtection), rules: [.mxExtendedProtection],
                         why:
-                            "\(package.id) switches Extended Protection on for \(protected.map(\.spelling).joined(separator: ", ")) (Exchange 2019 CU14 and later do). Confirm that no load balancer offloads or bridges TLS for them and that hybrid and your other configurations support it (Microsoft Learn, Configure Windows Extended Protection in Exchange Server), or set extended-protection: skip on a server to keep it off."
+                            "\(names) switches Extended Protection on for \(protected.map(\.spelling).joined(separator: ", ")) (Exchange 2019 CU14 and later do). Confirm that no load balancer offloads or bridges TLS for them and that hybrid and your other configurations support it (Microsoft Learn, Configure Windows Extended Protection in Exchange Server), or set extended-protection: skip on a server to keep it off."
                     ), after: []))
         }
         return builder.join(
@@ -302,7 +399,21 @@ struct ModernPlanner {
 
     /// Rules `mx-ad-prep-when`, `mx-ad-prep-replication`, `mx-ad-prep-location`.
     func prepareActiveDirectory(after ready: [StepID], servers: [Server], _ builder: inout PlanBuilder) -> [StepID] {
-        guard let wanted = package.adVersions, servers.contains(where: { $0.role != .edge }) else { return ready }
+        // The newest versions any cumulative update of the plan needs, from a server that is
+        // not an Edge server: preparing with the newest media prepares for the older ones too.
+        let preparing = servers.filter { $0.role != .edge }.flatMap(packages(of:)).filter { $0.adVersions != nil }
+        guard
+            let package = preparing.max(by: {
+                ($0.adVersions?.schema ?? 0, $0.adVersions?.organization ?? 0, $0.adVersions?.domain ?? 0)
+                    < ($1.adVersions?.schema ?? 0, $1.adVersions?.organization ?? 0, $1.adVersions?.domain ?? 0)
+            }), var wanted = package.adVersions
+        else { return ready }
+        for other in preparing.compactMap(\.adVersions) {
+            wanted = ADVersions(
+                schema: max(wanted.schema ?? 0, other.schema ?? 0),
+                organization: max(wanted.organization ?? 0, other.organization ?? 0),
+                domain: max(wanted.domain ?? 0, other.domain ?? 0))
+        }
         let forest = inventory.activeDirectory?.versions ?? ADVersions(schema: nil, organization: nil, domain: nil)
         builder.phase = "active directory"
         guard forest.isKnown, let schema = forest.schema, let organization = forest.organization,
@@ -737,63 +848,74 @@ struct ModernPlanner {
     }
 
     /// The update itself, between entering and leaving maintenance: restarts, saved
-    /// configuration, paused antivirus, readiness checks, setup or the .msp, the build check.
+    /// configuration, paused antivirus, readiness checks, setup or the .msp, the build check;
+    /// for a server with two packages (a cumulative update, then its security update), both in
+    /// the one window, each after its own checks and followed by its own restart.
     func update(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
         let host = server.name
-        let cu = isCumulativeUpdate
-        if cu {
-            chain.then(
-                Step(
-                    .reboot(host: host, when: .always), rules: [.mxCUUpdateRebootBefore],
-                    why: "A restart before the cumulative update clears any restart still pending."), in: &builder)
-            prerequisites(server, chain: &chain, &builder)
-            if !server.customConfig.isEmpty {
+        let mine = packages(of: server)
+        let savesConfig = mine.contains { $0.kind == .cumulativeUpdate } && !server.customConfig.isEmpty
+        for (index, package) in mine.enumerated() {
+            let cu = package.kind == .cumulativeUpdate
+            if cu {
                 chain.then(
                     Step(
-                        .saveConfig(host: host, files: server.customConfig), rules: [.mxCUConfigOverwrite],
-                        why:
-                            "The cumulative update overwrites \(server.customConfig.joined(separator: ", ")): keep a copy."
-                    ), in: &builder)
+                        .reboot(host: host, when: .always), rules: [.mxCUUpdateRebootBefore],
+                        why: "A restart before the cumulative update clears any restart still pending."), in: &builder)
+                prerequisites(server, package, chain: &chain, &builder)
+                if !server.customConfig.isEmpty {
+                    chain.then(
+                        Step(
+                            .saveConfig(host: host, files: server.customConfig), rules: [.mxCUConfigOverwrite],
+                            why:
+                                "The cumulative update overwrites \(server.customConfig.joined(separator: ", ")): keep a copy."
+                        ), in: &builder)
+                }
             }
-        }
-        let running = server.install.running.filter { $0 != .installer }.map(\.rawValue)
-        let listed = running.isEmpty ? "" : " (\(running.joined(separator: ", ")) running now)"
-        chain.then(
-            Step(
-                .quiesce(host: host), rules: [.mxCUAVDisable],
-                why: "Antivirus and other agents pause while setup replaces files\(listed)."), in: &builder)
-        chain.then(
-            Step(
-                .checkInstallers(host: host), rules: [.noConcurrentInstallers],
-                why: "Another installer running on \(host) would block setup."), in: &builder)
-        chain.then(
-            Step(
-                .checkPendingReboot(host: host), rules: [.mxReadinessRebootPending],
-                why: "Setup's readiness checks stop on a pending restart."), in: &builder)
-        let inPlace = product == .exchangeSE && server.install.product == .exchange2019
-        let how =
-            cu
-            ? "the media's setup /Mode:Upgrade with the licence switch, elevated\(inPlace ? ", upgrading Exchange 2019 in place to SE" : "")"
-            : "the .msp from an elevated prompt"
-        chain.then(
-            Step(
-                .install(host: host, package: package.id),
-                rules: cu
-                    ? [.mxCUCommandLine, .mxCULicenseSwitch] + (inPlace ? [.mxSEInPlace] : [])
-                    : [.mxSUElevated, .mxSUCUSpecific],
-                why: "\(host) is out of service: install \(package.id) with \(how)."), in: &builder)
-        chain.then(
-            Step(
-                .reboot(host: host, when: .always), rules: cu ? [.mxCUUpdateRebootAfter] : [.mxSUReboot],
-                why: "A restart finishes the update; only in maintenance mode is it safe."), in: &builder)
-        if let build = package.build {
+            let running = server.install.running.filter { $0 != .installer }.map(\.rawValue)
+            let listed = running.isEmpty ? "" : " (\(running.joined(separator: ", ")) running now)"
             chain.then(
                 Step(
-                    .verifyVersion(.host(host), expect: build), rules: [.verifyVersion],
-                    why: "ExSetup.exe on \(host) reports \(build) before the server goes back into service."),
-                in: &builder)
+                    .quiesce(host: host), rules: [.mxCUAVDisable],
+                    why: index == 0
+                        ? "Antivirus and other agents pause while setup replaces files\(listed)."
+                        : "The restart started the agents again: they pause again for \(package.id)."), in: &builder)
+            chain.then(
+                Step(
+                    .checkInstallers(host: host), rules: [.noConcurrentInstallers],
+                    why: "Another installer running on \(host) would block setup."), in: &builder)
+            chain.then(
+                Step(
+                    .checkPendingReboot(host: host), rules: [.mxReadinessRebootPending],
+                    why: "Setup's readiness checks stop on a pending restart."), in: &builder)
+            let inPlace = package.product == .exchangeSE && server.install.product == .exchange2019
+            let how =
+                cu
+                ? "the media's setup /Mode:Upgrade with the licence switch, elevated\(inPlace ? ", upgrading Exchange 2019 in place to SE" : "")"
+                : "the .msp from an elevated prompt"
+            let after = index > 0 ? ", after \(mine[index - 1].id)" : ""
+            chain.then(
+                Step(
+                    .install(host: host, package: package.id),
+                    rules: (cu
+                        ? [.mxCUCommandLine, .mxCULicenseSwitch] + (inPlace ? [.mxSEInPlace] : [])
+                        : [.mxSUElevated, .mxSUCUSpecific]) + (target != nil ? [.mxLatestUpdate] : []),
+                    why: "\(host) is out of service: install \(package.id) with \(how)\(after)."), in: &builder)
+            chain.then(
+                Step(
+                    .reboot(host: host, when: .always), rules: cu ? [.mxCUUpdateRebootAfter] : [.mxSUReboot],
+                    why: "A restart finishes the update; only in maintenance mode is it safe."), in: &builder)
+            if let build = package.build {
+                chain.then(
+                    Step(
+                        .verifyVersion(.host(host), expect: build), rules: [.verifyVersion],
+                        why: index < mine.count - 1
+                            ? "ExSetup.exe on \(host) reports \(build) before \(mine[index + 1].id) goes on."
+                            : "ExSetup.exe on \(host) reports \(build) before the server goes back into service."),
+                    in: &builder)
+            }
         }
-        if cu, !server.customConfig.isEmpty {
+        if savesConfig {
             chain.then(
                 Step(
                     .restoreConfig(host: host, files: server.customConfig), rules: [.mxCUConfigOverwrite],
@@ -809,7 +931,7 @@ struct ModernPlanner {
     /// than the cumulative update needs, the newer one goes in first, inside the maintenance
     /// window, with its restart. Missing Visual C++ runtimes are named (rule `mx-prerequisites`):
     /// setup would stop on them only after the server was taken out of service.
-    func prerequisites(_ server: Server, chain: inout Chain, _ builder: inout PlanBuilder) {
+    func prerequisites(_ server: Server, _ package: Package, chain: inout Chain, _ builder: inout PlanBuilder) {
         guard let needs = PrerequisiteNeeds.of(package, role: server.role, os: server.install.os) else { return }
         let host = server.name
         if let missing = server.visualCRuntimes.map({ Set(needs.runtimes).subtracting($0).sorted() }), !missing.isEmpty {
@@ -846,37 +968,45 @@ struct ModernPlanner {
     // MARK: Warnings
 
     func warnLeftAlone(_ builder: inout PlanBuilder) {
-        var groups: [String: [HostName]] = [:]
+        var groups: [String: (names: [HostName], rule: Rule.ID)] = [:]
         var order: [String] = []
-        for server in inventory.servers {
-            let reason: String
-            switch verdict(server) {
-            case .applies: continue
-            case .otherProduct:
-                reason = "run \(server.install.product.rawValue), which \(package.id) is not for"
-            case .alreadyAtLevel(let level): reason = "already run \(level.rawValue), at or above \(package.id)"
-            case .alreadyInstalled: reason = "already have \(package.update ?? package.id.spelling) installed"
-            case .otherCumulativeUpdate(let level):
-                let suited = PackageCatalogue.modern.first {
-                    $0.kind == .securityUpdate && $0.product == product && $0.requires == level
-                }
-                reason =
-                    "run \(level.rawValue), and \(package.id) installs only on \(package.requires?.rawValue ?? "its cumulative update")"
-                    + (suited.map { "; they need \($0.id)" } ?? "")
-            case .needsCumulativeUpdateFirst(let level):
-                let first = PackageCatalogue.modern.first {
-                    $0.kind == .cumulativeUpdate && $0.level == level
-                        && $0.product == (product == .exchangeSE ? .exchange2019 : product)
-                }
-                reason =
-                    "run \(server.install.level.rawValue), below \(level.rawValue), which \(package.id) needs; they need \(first?.id.spelling ?? level.rawValue) first"
-            }
+        for (name, reason, rule) in leftAlone {
             if groups[reason] == nil { order.append(reason) }
-            groups[reason, default: []].append(server.name)
+            groups[reason, default: ([], rule)].names.append(name)
         }
         for reason in order {
-            let rule: Rule.ID = reason.contains("installs only on") ? .mxSUCUSpecific : .packageApplicability
-            builder.warnLeftAlone(groups[reason] ?? [], reason, rule: rule)
+            guard let group = groups[reason] else { continue }
+            builder.warnLeftAlone(group.names, reason, rule: group.rule)
+        }
+    }
+
+    /// Why a plan of one package leaves a server alone, and the rule that says so.
+    static func reason(_ verdict: Verdict, _ server: Server, package: Package, product: Product) -> (String, Rule.ID) {
+        switch verdict {
+        case .applies: return ("", .packageApplicability)
+        case .otherProduct:
+            return ("run \(server.install.product.rawValue), which \(package.id) is not for", .packageApplicability)
+        case .alreadyAtLevel(let level):
+            return ("already run \(level.rawValue), at or above \(package.id)", .packageApplicability)
+        case .alreadyInstalled:
+            return ("already have \(package.update ?? package.id.spelling) installed", .packageApplicability)
+        case .otherCumulativeUpdate(let level):
+            let suited = PackageCatalogue.modern.first {
+                $0.kind == .securityUpdate && $0.product == product && $0.requires == level
+            }
+            return (
+                "run \(level.rawValue), and \(package.id) installs only on \(package.requires?.rawValue ?? "its cumulative update")"
+                    + (suited.map { "; they need \($0.id)" } ?? ""), .mxSUCUSpecific
+            )
+        case .needsCumulativeUpdateFirst(let level):
+            let first = PackageCatalogue.modern.first {
+                $0.kind == .cumulativeUpdate && $0.level == level
+                    && $0.product == (product == .exchangeSE ? .exchange2019 : product)
+            }
+            return (
+                "run \(server.install.level.rawValue), below \(level.rawValue), which \(package.id) needs; they need \(first?.id.spelling ?? level.rawValue) first",
+                .packageApplicability
+            )
         }
     }
 }

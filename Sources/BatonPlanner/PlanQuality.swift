@@ -27,7 +27,7 @@ public struct PlanQuality: Sendable, Hashable {
     /// On the durations the plan was estimated with (its inventory's own, kept in its estimate), as a run
     /// orders its steps.
     public init(plan: Plan, inventory: Inventory, parallel: Int, batchSizes: [Int]) {
-        let seconds = ActionDurations(of: plan).seconds(plan.steps, of: plan.package)
+        let seconds = ActionDurations(of: plan).seconds(plan.steps, of: plan)
         self.parallel = max(1, parallel)
         let schedule = ListSchedule(steps: plan.steps, seconds: seconds, parallel: self.parallel)
         let order = StartOrder(plan.steps, schedule, positions: Array(plan.steps.indices), of: plan.steps.count)

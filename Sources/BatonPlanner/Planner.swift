@@ -27,6 +27,15 @@ public struct Planner: Sendable {
         }
     }
 
+    /// The plan toward `target`: every server of Exchange 2013 and later to its own newest
+    /// update from `catalogue` (rule `mx-latest-update`).
+    public static func plan(
+        _ inventory: Inventory, to target: UpdateTarget, catalogue: PackageCatalogue
+    ) throws(PlanRefusal) -> Plan {
+        let principal = catalogue.packages.last { $0.product?.isModern == true } ?? PackageCatalogue.modern.last!
+        return try ModernPlanner(inventory: inventory, catalogue: catalogue, target: target, principal: principal).plan()
+    }
+
     public func plan() throws(PlanRefusal) -> Plan {
         if let product = package.product, product.isModern {
             return try ModernPlanner(inventory: inventory, package: package, product: product).plan()

@@ -31,7 +31,7 @@ public struct StartOrder: Sendable {
     public init(plan: Plan, parallel: Int, settled: Set<StepID> = []) {
         let open = plan.steps.indices.filter { !settled.contains(plan.steps[$0].id) }
         let steps = open.map { plan.steps[$0] }
-        let seconds = ActionDurations(of: plan).seconds(steps, of: plan.package)
+        let seconds = ActionDurations(of: plan).seconds(steps, of: plan)
         let schedule = ListSchedule(steps: steps, seconds: seconds, parallel: parallel)
         self.init(steps, schedule, positions: open, of: plan.steps.count)
     }
