@@ -1,5 +1,6 @@
 import BatonKnowledge
 import BatonModel
+import BatonPlan
 
 extension LabTwin {
     /// Every machine's and virtual server's build now.
@@ -51,5 +52,23 @@ extension LabTwin {
         return "\(store.place) was made from another inventory: "
             + differences.joined(separator: "; ")
             + ". Make it anew with 'baton lab init \(inventory.file) --force\(store.options)' (or 'baton run … --fresh-lab')"
+    }
+}
+
+extension LabTwin {
+    /// Adds the packages of `catalogue` this twin does not know yet (a catalogue file's, added
+    /// since the twin was made): a package is knowledge, not the twin's state, so a rehearsal of
+    /// a new security update needs no fresh twin.
+    public mutating func learn(_ catalogue: PackageCatalogue) {
+        let known = Set(packages.map(\.id))
+        for package in catalogue.packages where !known.contains(package.id) {
+            packages.append(Plan.PackageSummary(package))
+            guard package.product?.isModern == true else { continue }
+            if let ad = package.adVersions {
+                modern?.packageAD[package.id] = LabADVersions(
+                    schema: ad.schema ?? 0, organization: ad.organization ?? 0, domain: ad.domain ?? 0)
+            }
+            if let update = package.update { modern?.packageUpdates[package.id] = update }
+        }
     }
 }

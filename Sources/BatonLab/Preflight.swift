@@ -21,7 +21,11 @@ public struct Preflight: Sendable {
         self.plan = plan
         self.maximumBackupAge = maximumBackupAge
         self.inventory = inventory
+        cumulativeUpdates = plan.cumulativeUpdates()
     }
+
+    /// The cumulative update each server gets.
+    let cumulativeUpdates: [HostName: Plan.PackageSummary]
 
     /// Each server the plan installs on runs, in the twin, the product and level the inventory
     /// says; a difference is named, machine by machine (rule `inventory-drift`).
@@ -140,7 +144,8 @@ public struct Preflight: Sendable {
                     detail: problems.isEmpty ? "every copy healthy" : problems.joined(separator: "; "),
                     rule: .mxCopiesHealthy))
         }
-        if let wanted = state.packageAD[plan.package.id],
+        let preparing = PlanPackages(plan)[Step(.waitReplication(.schema), rules: [], why: "")].id
+        if let wanted = state.packageAD[preparing],
             installing.contains(where: { twin.hosts[$0]?.role != .edge })
         {
             let have = state.activeDirectory
@@ -153,9 +158,9 @@ public struct Preflight: Sendable {
                     status: behind && !prepares ? .fail : behind ? .warn : .pass, check: "Active Directory",
                     subject: HostName(twin.organization),
                     detail: behind
-                        ? "at \(have.schema)/\(have.organization)/\(have.domain), \(plan.package.id) needs \(wanted.schema)/\(wanted.organization)/\(wanted.domain)"
+                        ? "at \(have.schema)/\(have.organization)/\(have.domain), \(preparing) needs \(wanted.schema)/\(wanted.organization)/\(wanted.domain)"
                             + (prepares ? ": the plan prepares it first" : "")
-                        : "at \(have.schema)/\(have.organization)/\(have.domain): prepared for \(plan.package.id)",
+                        : "at \(have.schema)/\(have.organization)/\(have.domain): prepared for \(preparing)",
                     rule: .mxADPrepWhen))
         }
         return results
@@ -164,7 +169,7 @@ public struct Preflight: Sendable {
     /// Rule `mx-prerequisites`: the .NET Framework and Visual C++ runtimes the plan's
     /// cumulative update needs on `host`; a .NET Framework the plan raises first only warns.
     func prerequisites(_ host: LabHost, _ server: LabModernServer) -> CheckResult? {
-        let package = plan.package
+        let package = cumulativeUpdates[host.name] ?? plan.package
         guard let gaps = PrerequisiteGaps(package, host, server) else { return nil }
         let needs = gaps.needs
         let missing = gaps.missingRuntimes

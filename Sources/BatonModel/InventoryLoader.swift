@@ -10,25 +10,59 @@ public enum InventoryLoader {
     /// - Parameter reservedPackageIDs: the built-in catalogue's ids, which custom packages
     ///   must not reuse.
     public static func load(path: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors) -> Inventory {
+        try parse(bytes: read(path, what: "the inventory"), file: path, reservedPackageIDs: reservedPackageIDs)
+    }
+
+    /// The bytes of the file at `path` (at most one more than `maximumSize`), or the located
+    /// error saying why `what` cannot be read.
+    static func read(_ path: String, what: String) throws(InventoryErrors) -> [UInt8] {
         let start = SourceLocation(file: path, line: 1, column: 1)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw InventoryErrors([InventoryError(start, "cannot read the inventory: no such file")])
+            throw InventoryErrors([InventoryError(start, "cannot read \(what): no such file")])
         }
         guard !isDirectory.boolValue else {
-            throw InventoryErrors([InventoryError(start, "cannot read the inventory: it is a directory")])
+            throw InventoryErrors([InventoryError(start, "cannot read \(what): it is a directory")])
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw InventoryErrors([InventoryError(start, "cannot read the inventory: permission denied")])
+            throw InventoryErrors([InventoryError(start, "cannot read \(what): permission denied")])
         }
         defer { try? handle.close() }
-        let data: Data
         do {
-            data = try handle.read(upToCount: maximumSize + 1) ?? Data()
+            return Array(try handle.read(upToCount: maximumSize + 1) ?? Data())
         } catch {
-            throw InventoryErrors([InventoryError(start, "cannot read the inventory: \(error)")])
+            throw InventoryErrors([InventoryError(start, "cannot read \(what): \(error)")])
         }
-        return try parse(bytes: Array(data), file: path, reservedPackageIDs: reservedPackageIDs)
+    }
+
+    /// Reads and validates a catalogue file (`--catalogue`, docs/modern-exchange.md): a
+    /// `packages:` list in the inventory's package format, every problem located.
+    public static func loadCatalogue(path: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors)
+        -> [Package]
+    {
+        let bytes = try read(path, what: "the catalogue")
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        guard bytes.count <= maximumSize else {
+            throw InventoryErrors([InventoryError(start, "the catalogue is larger than \(maximumSize >> 20) MiB")])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw InventoryErrors([
+                InventoryError(firstInvalidUTF8(in: bytes, file: path), "the catalogue is not UTF-8 text")
+            ])
+        }
+        let root: YAMLNode?
+        do {
+            root = try YAMLComposer.compose(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, file: path)
+        } catch {
+            throw InventoryErrors([error])
+        }
+        guard let root else {
+            throw InventoryErrors([InventoryError(start, "the catalogue is empty: it needs 'packages:'")])
+        }
+        var reader = InventoryReader(file: path, reservedPackageIDs: reservedPackageIDs)
+        let packages = reader.readCatalogue(root)
+        guard reader.fields.errors.isEmpty else { throw InventoryErrors(reader.fields.errors) }
+        return packages
     }
 
     /// Validates an inventory given as bytes (a file's contents, or an upload).

@@ -360,6 +360,16 @@ struct InventoryReader {
         return nil
     }
 
+    /// A catalogue file: `packages:` and nothing else.
+    mutating func readCatalogue(_ root: YAMLNode) -> [Package] {
+        guard let top = fields.mapping(root, "the catalogue", allowed: ["packages"]) else { return [] }
+        guard let node = top["packages"] else {
+            fields.fail(root, "missing required key 'packages'")
+            return []
+        }
+        return readPackages(node)
+    }
+
     mutating func readPackages(_ node: YAMLNode) -> [Package] {
         guard let items = fields.list(node, "packages") else { return [] }
         var seen: [PackageID: Int] = [:]

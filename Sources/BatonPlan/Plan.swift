@@ -76,6 +76,17 @@ public struct Plan: Sendable, Hashable, Codable {
 
     public func step(_ id: StepID) -> Step? { steps.first { $0.id == id } }
 
+    /// The cumulative update each server installs in this plan, by host, in one pass.
+    public func cumulativeUpdates() -> [HostName: PackageSummary] {
+        var updates: [HostName: PackageSummary] = [:]
+        for step in steps where step.action == .install {
+            guard let host = step.host, let id = step.package else { continue }
+            let package = self.package(id)
+            if package.kind == .cumulativeUpdate { updates[host] = package }
+        }
+        return updates
+    }
+
     /// A package a plan toward a target installs, and the servers that get it.
     public struct Assignment: Sendable, Hashable, Codable {
         public var package: PackageSummary
@@ -140,4 +151,32 @@ public struct PlanRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "refused (rule \(rule)): \(message)" }
+}
+
+/// The package each step of a plan works with: the one an install names; for Active
+/// Directory's preparation, the cumulative update whose media prepares it (the newest the plan
+/// installs); the plan's own package otherwise.
+public struct PlanPackages: Sendable {
+    let main: Plan.PackageSummary
+    let byID: [PackageID: Plan.PackageSummary]
+    let preparing: Plan.PackageSummary
+
+    public init(_ plan: Plan) {
+        main = plan.package
+        byID = Dictionary(plan.installs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let updates = plan.installs.filter { $0.kind == .cumulativeUpdate }
+        preparing =
+            updates.max { a, b in
+                guard let left = a.build, let right = b.build else { return a.build == nil && b.build != nil }
+                return Builds.isLower(left, than: right)
+            } ?? plan.package
+    }
+
+    public subscript(_ step: Step) -> Plan.PackageSummary {
+        if let id = step.package { return byID[id] ?? main }
+        switch step.action {
+        case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication: return preparing
+        default: return main
+        }
+    }
 }

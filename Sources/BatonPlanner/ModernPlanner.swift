@@ -20,13 +20,15 @@ struct ModernPlanner {
     let dags: [HostName: DatabaseAvailabilityGroup]
     let tiers: [Tier]
     /// What each server installs, in order.
-    let installs: [HostName: [Package]]
+    var installs: [HostName: [Package]]
     /// Every package the plan installs, in the catalogue's order.
-    let packages: [Package]
+    var packages: [Package]
     /// Servers left alone, each with its reason and rule, in the inventory's order.
-    let leftAlone: [(name: HostName, reason: String, rule: Rule.ID)]
+    var leftAlone: [(name: HostName, reason: String, rule: Rule.ID)]
+    /// A canary's scope, when the plan has one.
+    var limit: Limit?
     /// What the plan is for, in its text: the package's id, or the packages of a target.
-    let label: String
+    var label: String
     let target: UpdateTarget?
 
     /// A plan of one package, on every server it applies to.
@@ -87,6 +89,45 @@ struct ModernPlanner {
         var dags: [HostName: DatabaseAvailabilityGroup] = [:]
         for dag in inventory.dags { for member in dag.members { dags[member] = dag } }
         return dags
+    }
+
+    /// Rule `canary`: only the servers `limit` names are updated, and of those an Edge or
+    /// Exchange 2013 Client Access server only when no mailbox server it must wait for is left
+    /// out with an update still to come.
+    mutating func restrict(to limit: Limit) {
+        self.limit = limit
+        var outside: Set<HostName> = []
+        for server in inventory.servers where installs[server.name] != nil && !limit.servers.contains(server.name) {
+            installs[server.name] = nil
+            outside.insert(server.name)
+        }
+        var waiting: [(HostName, [HostName])] = []
+        for server in inventory.servers where installs[server.name] != nil {
+            guard server.role == .edge || server.role == .clientAccess else { continue }
+            let first = inventory.servers.filter {
+                $0.role == .mailbox && outside.contains($0.name)
+                    && (server.site == nil ? server.role == .edge : $0.site == server.site)
+            }.map(\.name)
+            guard !first.isEmpty else { continue }
+            installs[server.name] = nil
+            waiting.append((server.name, first))
+        }
+        let terms = limit.terms.joined(separator: ",")
+        let outsideNames = inventory.servers.map(\.name).filter(outside.contains)
+        var added: [(name: HostName, reason: String, rule: Rule.ID)] = outsideNames.map {
+            ($0, "are outside --limit \(terms): a later run without --limit updates them", .canary)
+        }
+        for (name, first) in waiting {
+            let shown = first.prefix(4).map(\.spelling).joined(separator: ", ") + (first.count > 4 ? " and \(first.count - 4) more" : "")
+            added.append(
+                (name, "must wait for mailbox servers \(shown), which --limit \(terms) leaves out: a later run without --limit updates them in order", .canary))
+        }
+        leftAlone = added + leftAlone
+        let used = Set(installs.values.joined().map(\.id))
+        packages = packages.filter { used.contains($0.id) }
+        if target != nil {
+            label = packages.isEmpty ? (target?.description ?? label) : packages.map(\.id.spelling).joined(separator: ", ")
+        }
     }
 
     /// The packages `server` installs, in order; empty when it is left alone.
@@ -218,6 +259,7 @@ struct ModernPlanner {
         var plan = Plan(
             organization: inventory.organization, package: .init(package), steps: steps, warnings: builder.warnings,
             estimate: ModernEstimate.compute(plan: steps, inventory: inventory, packages: packages, durations: durations))
+        plan.limit = limit?.terms
         guard let target else { return plan }
         plan.target = target.description
         plan.package = summary(of: target)

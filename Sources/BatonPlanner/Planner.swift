@@ -30,15 +30,28 @@ public struct Planner: Sendable {
     /// The plan toward `target`: every server of Exchange 2013 and later to its own newest
     /// update from `catalogue` (rule `mx-latest-update`).
     public static func plan(
-        _ inventory: Inventory, to target: UpdateTarget, catalogue: PackageCatalogue
+        _ inventory: Inventory, to target: UpdateTarget, catalogue: PackageCatalogue, limit: Limit? = nil
     ) throws(PlanRefusal) -> Plan {
         let principal = catalogue.packages.last { $0.product?.isModern == true } ?? PackageCatalogue.modern.last!
-        return try ModernPlanner(inventory: inventory, catalogue: catalogue, target: target, principal: principal).plan()
+        var planner = ModernPlanner(inventory: inventory, catalogue: catalogue, target: target, principal: principal)
+        if let limit { planner.restrict(to: limit) }
+        return try planner.plan()
     }
 
-    public func plan() throws(PlanRefusal) -> Plan {
+    public func plan() throws(PlanRefusal) -> Plan { try plan(limit: nil) }
+
+    /// The plan, limited to a canary's scope when `limit` is given (Exchange 2013 and later).
+    public func plan(limit: Limit?) throws(PlanRefusal) -> Plan {
         if let product = package.product, product.isModern {
-            return try ModernPlanner(inventory: inventory, package: package, product: product).plan()
+            var planner = ModernPlanner(inventory: inventory, package: package, product: product)
+            if let limit { planner.restrict(to: limit) }
+            return try planner.plan()
+        }
+        if limit != nil {
+            throw PlanRefusal(
+                rule: .canary,
+                message:
+                    "--limit is for Exchange 2013 and later; KB 328839's procedures for \(package.id) take the organization as a whole")
         }
         try refuseMigrations()
         let applicability = Applicability(package: package)

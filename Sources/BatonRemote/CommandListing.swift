@@ -54,6 +54,7 @@ extension RemoteTarget {
             byHost[host, default: []].append(rendered)
         }
         let preflight = RemotePreflight(inventory: inventory, plan: plan, runner: NoHosts())
+        let packages = PlanPackages(plan)
         for step in plan.steps where step.action != .approve && step.action != .milestone {
             guard let host = hostName(for: step, in: inventory), let access = inventory.access(host) else { continue }
             let profile = profile(for: access, in: inventory)
@@ -81,7 +82,7 @@ extension RemoteTarget {
                     render(name, .probe, step: "preflight", values)
                 }
             }
-            let values = Self.values(step, "RUN", access, profile, package: plan.package, inventory: inventory)
+            let values = Self.values(step, "RUN", access, profile, package: packages[step], inventory: inventory)
             if step.action == .reboot {
                 render("restart", .restart, step: step.id.rawValue, values)
                 render("probe", .probe, step: step.id.rawValue, values)

@@ -20,7 +20,11 @@ public struct RemotePreflight: Sendable {
         self.inventory = inventory
         self.plan = plan
         self.runner = runner
+        cumulativeUpdates = plan.cumulativeUpdates()
     }
+
+    /// The cumulative update each server gets.
+    let cumulativeUpdates: [HostName: Plan.PackageSummary]
 
     public func run() async -> [CheckResult] {
         var results: [CheckResult] = []
@@ -149,8 +153,10 @@ public struct RemotePreflight: Sendable {
     /// What the plan's package needs on `host` before setup (rule `mx-prerequisites`).
     func needs(_ host: HostName) -> PrerequisiteNeeds? {
         guard let server = inventory.servers.first(where: { $0.name == host }) else { return nil }
+        // The cumulative update the server gets, if any; a plan of one package, that package.
+        let package = cumulativeUpdates[host] ?? plan.package
         return PrerequisiteNeeds.of(
-            plan.package.kind, Product(rawValue: plan.package.product), role: server.role, os: server.install.os)
+            package.kind, Product(rawValue: package.product), role: server.role, os: server.install.os)
     }
 
     /// The profile's network probe (rule `windows-network-logon`): the session reads Active

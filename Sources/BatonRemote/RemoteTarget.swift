@@ -11,7 +11,7 @@ import Foundation
 /// state directory, written durably before the journal hears of the step.
 public actor RemoteTarget: Target {
     let inventory: Inventory
-    let package: Plan.PackageSummary
+    let packages: PlanPackages
     let runner: any CommandRunner
     let statePath: String
     /// Hosts whose installer asked for a restart that has not happened yet.
@@ -28,7 +28,7 @@ public actor RemoteTarget: Target {
         self.probeTimeout = probeTimeout
         try Self.validate(inventory, plan)
         self.inventory = inventory
-        package = plan.package
+        packages = PlanPackages(plan)
         self.runner = runner ?? Self.runner(for: inventory, stateDirectory: stateDirectory)
         statePath = stateDirectory + "/remote.json"
         let saved = FileManager.default.contents(atPath: statePath).flatMap {
@@ -59,7 +59,7 @@ public actor RemoteTarget: Target {
             }
             // Every command this step may run, rendered now: a value that cannot stand in a
             // command is found before the first step, not when its host's turn comes.
-            let values = Self.values(step, "run-1", access, profile, package: plan.package, inventory: inventory)
+            let values = Self.values(step, "run-1", access, profile, package: PlanPackages(plan)[step], inventory: inventory)
             for command in [name, "probe", "restart", CommandProfileSpec.networkProbe] {
                 do { _ = try profile.command(command, values) } catch {
                     problems.append("\(step.id) on \(host): \(error)")
@@ -324,7 +324,7 @@ public actor RemoteTarget: Target {
     }
 
     func values(_ step: Step, _ run: RunID, _ access: HostAccess, _ profile: CommandProfile) -> [String: String] {
-        Self.values(step, run, access, profile, package: package, inventory: inventory)
+        Self.values(step, run, access, profile, package: packages[step], inventory: inventory)
     }
 
     /// What a step's templates are filled with: the step's fields, the host it runs on, and

@@ -14,6 +14,8 @@ extension RunService {
         case unknownPackage(PackageID, known: [PackageID])
         /// The package cannot be rolled out safely (exit code 3).
         case refused(PlanRefusal)
+        /// `--to` or `--limit` names nothing (exit code 2): every problem.
+        case badRequest([String])
 
         public var description: String {
             switch self {
@@ -22,6 +24,7 @@ extension RunService {
                     + (Spelling.closest(to: id.spelling, among: known.map(\.spelling)).map { "; did you mean '\($0)'?" }
                         ?? "; known packages: \(known.map(\.spelling).joined(separator: ", "))")
             case .refused(let refusal): "refused by rule \(refusal.rule): \(refusal.message)"
+            case .badRequest(let problems): problems.joined(separator: "\n")
             }
         }
     }
@@ -42,6 +45,59 @@ extension RunService {
             return (package, try Planner(inventory: inventory, package: package).plan())
         } catch {
             throw .refused(error)
+        }
+    }
+
+    /// What a plan is asked for: one package, or every server toward a target; either limited
+    /// to a canary's scope.
+    public struct PlanRequest: Sendable, Hashable {
+        public enum What: Sendable, Hashable {
+            case package(PackageID)
+            case target(UpdateTarget)
+        }
+
+        public var what: What
+        /// `--limit` as given.
+        public var limit: String?
+
+        public init(_ what: What, limit: String? = nil) {
+            self.what = what
+            self.limit = limit
+        }
+    }
+
+    /// The plan `request` asks of `inventory`, with the package it names (for a target, one
+    /// named by the target: "latest").
+    public static func plan(_ inventory: Inventory, _ request: PlanRequest) throws(PlanningError) -> (Package, Plan) {
+        var limit: Limit?
+        if let text = request.limit {
+            do { limit = try Limit(text, in: inventory) } catch { throw .badRequest(error.messages) }
+        }
+        switch request.what {
+        case .package(let id):
+            let package = try package(id, in: inventory)
+            if limit != nil, package.product?.isModern != true {
+                throw .badRequest([
+                    "--limit is for Exchange 2013 and later; KB 328839's procedures for \(package.id) take the organization as a whole"
+                ])
+            }
+            do {
+                return (package, try Planner(inventory: inventory, package: package).plan(limit: limit))
+            } catch {
+                throw .refused(error)
+            }
+        case .target(let target):
+            let plan: Plan
+            do {
+                plan = try Planner.plan(inventory, to: target, catalogue: PackageCatalogue(inventory: inventory), limit: limit)
+            } catch {
+                throw .refused(error)
+            }
+            let summary = plan.package
+            let package = Package(
+                id: summary.id, target: .exchange(Product(rawValue: summary.product) ?? .exchangeSE), kind: summary.kind,
+                restart: summary.restart, changesStore: false)
+            return (package, plan)
         }
     }
 

@@ -118,7 +118,7 @@ public struct RunService: Sendable {
             }
         }
         let record = RunRecord(
-            id: new.id ?? "", organization: new.inventory.organization, package: new.package.id,
+            id: new.id ?? "", organization: new.inventory.organization, package: new.plan.package.id,
             inventory: new.inventory.file, state: .running, created: Date().timeIntervalSince1970,
             twin: new.target == .lab && new.twin != .standard ? new.twin : nil)
         let store = store.named(new.twin)
@@ -177,6 +177,7 @@ public struct RunService: Sendable {
         do throws(LabError) {
             var twin = current.flatMap { new.freshLab ? nil : $0 } ?? LabTwin(inventory: new.inventory)
             if let refusal = twin.refusal(for: new.inventory, in: store) { throw LabError.otherInventory(refusal) }
+            twin.learn(PackageCatalogue(inventory: new.inventory))
             for fault in new.faults { try twin.inject(fault) }
             return twin
         } catch {

@@ -146,7 +146,7 @@ public final class RunCoordinator: Service, Sendable {
             return try RunService.plan(inventory, packageID)
         } catch {
             switch error {
-            case .unknownPackage: throw APIError(.badRequest, "\(error)")
+            case .unknownPackage, .badRequest: throw APIError(.badRequest, "\(error)")
             case .refused(let refusal): throw APIError(.unprocessableContent, "\(error)", rule: refusal.rule.rawValue)
             }
         }

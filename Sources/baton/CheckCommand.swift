@@ -28,6 +28,7 @@ struct CheckCommand: AsyncParsableCommand {
         completion: Completions.packages)
     var package: PackageID?
 
+    @OptionGroup var choosing: Choosing
     @OptionGroup var state: LabCommand.StateOption
     @OptionGroup var which: LabCommand.TwinOption
 
@@ -44,7 +45,7 @@ struct CheckCommand: AsyncParsableCommand {
     var lab = false
 
     func run() async throws {
-        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
+        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
         let results: [CheckResult]
         if RunTarget(inventory, lab: lab) == .hosts {
             let secrets: LogonSecrets

@@ -6,6 +6,8 @@ import BatonPlanner
 import BatonRuns
 import CAllocator
 
+typealias RunServiceRequest = RunService.PlanRequest
+
 extension PlanFormat: ExpressibleByArgument {}
 
 struct PlanCommand: ParsableCommand {
@@ -26,11 +28,13 @@ struct PlanCommand: ParsableCommand {
         completion: Completions.packages)
     var package: PackageID?
 
+    @OptionGroup var choosing: Choosing
+
     @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")
     var format: PlanFormat = .text
 
     func run() throws {
-        let (_, _, plan) = try Loading.plan(path: inventory, packageID: package)
+        let (_, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
         guard format == .json else { return Terminal.out(format.render(plan)) }
         // Written as it is made: a plan of 100,000 servers is hundreds of megabytes of JSON.
         let output = Terminal.OutputThread()
@@ -42,26 +46,61 @@ struct PlanCommand: ParsableCommand {
 /// Reading what every command that works on an inventory needs, with the exit codes'
 /// errors: located lines on stderr and exit 2.
 enum Loading {
-    static func inventory(path: String) throws -> Inventory {
+    static func inventory(path: String, catalogue: String? = nil) throws -> Inventory {
+        var inventory: Inventory
         do {
-            let inventory = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+            inventory = try InventoryLoader.load(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
             // The YAML tree is gone: its memory goes back to the system rather than waiting in
             // the allocator beside the plan made next (a large organization's peak).
             _ = baton_release_free_memory()
-            return inventory
         } catch {
             Terminal.error(error.description)
             throw ExitCode(ExitStatus.badInput)
         }
+        if let catalogue { inventory.packages += try packages(catalogue, beside: inventory) }
+        return inventory
+    }
+
+    /// The packages of a catalogue file, whose ids may be neither built-in nor the inventory's
+    /// own; every problem located, exit 2.
+    static func packages(_ path: String, beside inventory: Inventory) throws -> [Package] {
+        var problems: [InventoryError] = []
+        var packages: [Package] = []
+        do {
+            packages = try InventoryLoader.loadCatalogue(path: path, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        } catch {
+            problems = error.errors
+        }
+        for package in packages {
+            guard let own = inventory.packages.first(where: { $0.id == package.id }) else { continue }
+            problems.append(
+                InventoryError(
+                    package.location ?? SourceLocation(file: path, line: 1, column: 1),
+                    "package id '\(package.id)' is already declared in \(inventory.file)\(own.location.map { " at line \($0.line)" } ?? "")"
+                ))
+        }
+        guard problems.isEmpty else {
+            Terminal.error(InventoryErrors(problems).description)
+            throw ExitCode(ExitStatus.badInput)
+        }
+        return packages
     }
 
     /// The inventory, the package and the plan; a refusal is printed naming its rule and
     /// exits with code 3 (Baton's exit codes).
-    static func plan(path: String, packageID: PackageID?) throws -> (Inventory, Package, Plan) {
-        let inventory = try inventory(path: path)
-        guard let packageID else { throw missingPackage(inventory) }
+    static func plan(path: String, packageID: PackageID?, choosing: Choosing? = nil) throws -> (
+        Inventory, Package, Plan
+    ) {
+        let inventory = try inventory(path: path, catalogue: choosing?.catalogueFile)
+        let request: RunServiceRequest
+        if let choosing {
+            request = try choosing.request(package: packageID, inventory: inventory)
+        } else {
+            guard let packageID else { throw missingPackage(inventory) }
+            request = .init(.package(packageID))
+        }
         do {
-            let (package, plan) = try RunService.plan(inventory, packageID)
+            let (package, plan) = try RunService.plan(inventory, request)
             return (inventory, package, plan)
         } catch {
             throw exit(error, inventory: inventory)
@@ -82,8 +121,8 @@ enum Loading {
         let applying = RunService.packagesThatApply(to: inventory).map(\.id.spelling)
         Terminal.error(
             applying.isEmpty
-                ? "error: give --package; no package of 'baton packages' applies to \(inventory.file)"
-                : "error: give --package; these apply to \(inventory.file): \(applying.joined(separator: ", "))")
+                ? "error: give --package (or --to latest); no package of 'baton packages' applies to \(inventory.file)"
+                : "error: give --package (or --to latest); these apply to \(inventory.file): \(applying.joined(separator: ", "))")
         return ExitCode(ExitStatus.badInput)
     }
 
@@ -92,6 +131,9 @@ enum Loading {
         switch error {
         case .unknownPackage:
             Terminal.error("error: \(error)")
+            return ExitCode(ExitStatus.badInput)
+        case .badRequest(let problems):
+            for problem in problems { Terminal.error("error: \(problem)") }
             return ExitCode(ExitStatus.badInput)
         case .refused:
             Terminal.error("\(inventory.file): error: \(error)")

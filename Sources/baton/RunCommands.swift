@@ -231,6 +231,8 @@ struct RunCommand: AsyncParsableCommand {
         completion: Completions.packages)
     var package: PackageID?
 
+    @OptionGroup var choosing: Choosing
+
     @OptionGroup var state: LabCommand.StateOption
 
     @Option(name: .customLong("run"), help: "A name for the run (default run-1, run-2, …).")
@@ -250,7 +252,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package)
+        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
         var faultList: [LabFault] = []
         if let faults {
             do { faultList = try LabFaultFile.load(path: faults) } catch {

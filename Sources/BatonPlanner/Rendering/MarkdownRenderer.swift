@@ -10,6 +10,9 @@ struct MarkdownRenderer {
             out +=
                 "**Steps:** \(plan.steps.count) · **Start to end:** \(humanDuration(estimate.makespanSeconds)) · **Work:** \(humanDuration(estimate.workSeconds))\n"
         }
+        if plan.packages != nil {
+            out += "\n## Packages\n\n" + plan.packageLines.map { "- \(escape($0))\n" }.joined()
+        }
         let phases = Phases(plan)
         for name in phases.names {
             out += "\n## \(escape(name))\n\n| id | step | after | why | rules |\n|---|---|---|---|---|\n"

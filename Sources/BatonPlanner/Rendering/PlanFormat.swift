@@ -46,11 +46,26 @@ public func humanDuration(_ seconds: Int) -> String {
 extension Plan {
     /// What the package does, in one line.
     public var headline: String {
+        if let target, let packages {
+            let servers = Set(packages.flatMap(\.servers)).count
+            return "--to \(target): each server its own newest update (\(packages.count) package\(packages.count == 1 ? "" : "s") for \(servers) server\(servers == 1 ? "" : "s"))"
+                + (limit.map { ", limited to \($0.joined(separator: ","))" } ?? "")
+        }
         var text = "\(package.id) (\(package.kind.rawValue) for \(package.product)"
         if let level = package.level { text += ", to \(level.displayName)" }
         if let requires = package.requires { text += ", requires \(requires.rawValue)" }
         if let build = package.build { text += ", build \(build)" }
-        return text + ")"
+        return text + ")" + (limit.map { ", limited to \($0.joined(separator: ","))" } ?? "")
+    }
+
+    /// For a plan toward a target, one line per package: what it is and which servers get it.
+    public var packageLines: [String] {
+        (packages ?? []).map { assignment in
+            let package = assignment.package
+            let shown = assignment.servers.prefix(12).map(\.spelling).joined(separator: ", ")
+                + (assignment.servers.count > 12 ? " and \(assignment.servers.count - 12) more" : "")
+            return "\(package.id) (\(package.kind.rawValue)\(package.build.map { ", build \($0)" } ?? "")): \(shown)"
+        }
     }
 
     /// The way back, as rule `no-uninstall` says it must be printed.

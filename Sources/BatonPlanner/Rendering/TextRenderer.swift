@@ -11,6 +11,10 @@ struct TextRenderer {
             out +=
                 "\(plan.steps.count) steps; about \(humanDuration(estimate.makespanSeconds)) from start to end, \(humanDuration(estimate.workSeconds)) of work.\n"
         }
+        if plan.packages != nil {
+            out += "\n== packages ==\n" + plan.packageLines.map { $0 + "\n" }.joined()
+            out += "Left alone: see the warnings.\n"
+        }
         let phases = Phases(plan)
         for name in phases.names {
             out += "\n== \(name) ==\n"

@@ -1,0 +1,54 @@
+import ArgumentParser
+import BatonKnowledge
+import BatonModel
+import Foundation
+
+/// `--to latest`: a target as typed.
+extension UpdateTarget: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(argument)
+    }
+}
+
+/// What a plan is for beyond `--package`: a target for every server, an added catalogue, a
+/// canary's scope (docs/modern-exchange.md, "The monthly security update").
+struct Choosing: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Instead of --package: every server to its own newest update: latest (its build's newest security update), latest-cu (the newest cumulative update, then its security update) or a monthly release's name (feb26).",
+            valueName: "target"))
+    var to: UpdateTarget?
+
+    @Option(
+        help: ArgumentHelp(
+            "A YAML file of packages beyond the built-in catalogue, in the inventory's package format; also BATON_CATALOGUE.",
+            valueName: "file"),
+        completion: .file(extensions: ["yaml", "yml"]))
+    var catalogue: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A canary: only these DAGs, sites (site:NAME), roles (role:edge) or servers, comma-separated; the rest is left for a later run.",
+            valueName: "names"))
+    var limit: String?
+
+    /// `--catalogue`, else `BATON_CATALOGUE` when set and not empty.
+    var catalogueFile: String? {
+        if let catalogue { return catalogue }
+        guard let file = ProcessInfo.processInfo.environment["BATON_CATALOGUE"], !file.isEmpty else { return nil }
+        return file
+    }
+
+    /// The request for `package`, or this target; exit 2 when both or neither are given.
+    func request(package: PackageID?, inventory: Inventory) throws -> RunServiceRequest {
+        switch (package, to) {
+        case (let package?, nil): return .init(.package(package), limit: limit)
+        case (nil, let target?): return .init(.target(target), limit: limit)
+        case (.some, .some):
+            Terminal.error("error: give --package or --to, not both")
+            throw ExitCode(ExitStatus.badInput)
+        case (nil, nil):
+            throw Loading.missingPackage(inventory)
+        }
+    }
+}
