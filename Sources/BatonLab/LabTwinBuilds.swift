@@ -72,3 +72,29 @@ extension LabTwin {
         }
     }
 }
+
+extension LabTwin {
+    /// `inventory` with each Exchange 2013-and-later server's product, level and security
+    /// update as this twin has them now, and the servers that differ: what earlier rehearsals
+    /// already did counts, so a canary (`--limit`) followed by a run without it installs
+    /// everything once (rule `canary`).
+    public func current(_ inventory: Inventory) -> (inventory: Inventory, updated: [HostName]) {
+        var inventory = inventory
+        var updated: [HostName] = []
+        for index in inventory.servers.indices {
+            let server = inventory.servers[index]
+            guard server.install.product.isModern, let host = hosts[server.name], let product = host.product,
+                let level = host.level, let state = modern?.servers[server.name]
+            else { continue }
+            let update = state.update
+            guard product != server.install.product || level != server.install.level
+                || update?.lowercased() != server.update?.lowercased()
+            else { continue }
+            inventory.servers[index].install.product = product
+            inventory.servers[index].install.level = level
+            inventory.servers[index].update = update
+            updated.append(server.name)
+        }
+        return (inventory, updated)
+    }
+}

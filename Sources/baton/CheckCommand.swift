@@ -45,7 +45,10 @@ struct CheckCommand: AsyncParsableCommand {
     var lab = false
 
     func run() async throws {
-        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
+        let read = try Loading.inventory(path: inventory, catalogue: choosing.catalogueFile)
+        let current = try await choosing.current(
+            read, target: RunTarget(read, lab: lab), freshLab: false, state: state, twin: which, quiet: format == .json)
+        let (inventory, _, plan) = try Loading.plan(current, packageID: package, choosing: choosing)
         let results: [CheckResult]
         if RunTarget(inventory, lab: lab) == .hosts {
             let secrets: LogonSecrets

@@ -1,5 +1,8 @@
 import ArgumentParser
 import BatonKnowledge
+import BatonEngine
+import BatonLab
+import BatonRuns
 import BatonModel
 import Foundation
 
@@ -50,5 +53,27 @@ struct Choosing: ParsableArguments {
         case (nil, nil):
             throw Loading.missingPackage(inventory)
         }
+    }
+
+    /// For a target or a canary on the lab twin: the inventory as the state directory's twin
+    /// has it now, so that what earlier rehearsals did is not done again (rule `canary`), with
+    /// a line saying which servers differ. Unchanged for a plan of one package, a fresh twin,
+    /// real hosts, or a twin of another inventory.
+    func current(
+        _ inventory: Inventory, target: RunTarget, freshLab: Bool, state: LabCommand.StateOption,
+        twin: LabCommand.TwinOption, quiet: Bool
+    ) async throws -> Inventory {
+        guard to != nil || limit != nil, target == .lab, !freshLab else { return inventory }
+        let lab = try await state.lab(twin)
+        guard try await lab.exists() else { return inventory }
+        let twin = try await lab.load()
+        guard twin.refusal(for: inventory, in: lab.store) == nil else { return inventory }
+        let (current, updated) = twin.current(inventory)
+        if !updated.isEmpty, !quiet {
+            let shown = updated.prefix(12).map(\.spelling).joined(separator: ", ") + (updated.count > 12 ? " and \(updated.count - 12) more" : "")
+            Terminal.error(
+                "\(lab.store.place.prefix(1).uppercased() + lab.store.place.dropFirst()) already runs another build than \(inventory.file) says on \(shown): planned as it is now (--fresh-lab starts from the inventory).\n")
+        }
+        return current
     }
 }

@@ -91,7 +91,13 @@ enum Loading {
     static func plan(path: String, packageID: PackageID?, choosing: Choosing? = nil) throws -> (
         Inventory, Package, Plan
     ) {
-        let inventory = try inventory(path: path, catalogue: choosing?.catalogueFile)
+        try plan(try inventory(path: path, catalogue: choosing?.catalogueFile), packageID: packageID, choosing: choosing)
+    }
+
+    /// The package and the plan for an inventory already read.
+    static func plan(_ inventory: Inventory, packageID: PackageID?, choosing: Choosing? = nil) throws -> (
+        Inventory, Package, Plan
+    ) {
         let request: RunServiceRequest
         if let choosing {
             request = try choosing.request(package: packageID, inventory: inventory)

@@ -252,7 +252,10 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let (inventory, package, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
+        let read = try Loading.inventory(path: inventory, catalogue: choosing.catalogueFile)
+        let current = try await choosing.current(
+            read, target: RunTarget(read, lab: lab), freshLab: freshLab, state: state, twin: which, quiet: false)
+        let (inventory, package, plan) = try Loading.plan(current, packageID: package, choosing: choosing)
         var faultList: [LabFault] = []
         if let faults {
             do { faultList = try LabFaultFile.load(path: faults) } catch {
