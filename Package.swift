@@ -75,6 +75,7 @@ let package = Package(
             name: "BatonRuns",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "BatonServer",

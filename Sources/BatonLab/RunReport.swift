@@ -62,6 +62,9 @@ public struct RunReport: Sendable, Codable {
     public var audit: [AuditEntry]
     public var violations: [String]
     public var rollback: [String]
+    /// A saved plan's SHA-256 (`baton plan … --out`): the run ran exactly that plan, and its
+    /// approvals are of it; nil for a plan made when the run started.
+    public var planDigest: String?
     /// `lab` when the lab twin watched the run (and so accounts for machines, downtime and
     /// rule violations), `hosts` when real hosts carried it out.
     public var target: String
@@ -77,6 +80,7 @@ public struct RunReport: Sendable, Codable {
         run = record.id.rawValue
         organization = record.organization
         package = plan.headline
+        planDigest = plan.digest
         packageId = record.package.spelling
         state = record.state.rawValue
         self.steps = Dictionary(grouping: steps, by: \.state.rawValue).mapValues(\.count)
@@ -256,6 +260,9 @@ public struct RunReport: Sendable, Codable {
 
     public func text() -> String {
         var out = headline + "\n"
+        if let planDigest {
+            out += "The saved plan sha256:\(planDigest), as reviewed; its approvals below are of that plan.\n"
+        }
         for (title, header, rows) in sections where !rows.isEmpty {
             out += "\n== \(title.lowercased()) ==\n"
             let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max()!
@@ -276,6 +283,7 @@ public struct RunReport: Sendable, Codable {
 
     public func markdown() -> String {
         var out = "# \(Self.markdownEscaped(headline))\n"
+        if let planDigest { out += "\nThe saved plan `sha256:\(planDigest)`, as reviewed; its approvals are of that plan.\n" }
         for (title, header, rows) in sections where !rows.isEmpty {
             out +=
                 "\n## \(title)\n\n| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined()

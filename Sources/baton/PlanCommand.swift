@@ -33,8 +33,16 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text, json, markdown, dot or mermaid.")
     var format: PlanFormat = .text
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Save the plan as JSON with the SHA-256 of its inventory, its catalogue and itself, for review; 'baton run FILE' runs exactly it.",
+            valueName: "file"))
+    var out: String?
+
     func run() throws {
-        let (_, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
+        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
+        if let out { return try SavedPlanFile.write(plan, inventory: inventory, catalogue: choosing.catalogueFile, to: out) }
         guard format == .json else { return Terminal.out(format.render(plan)) }
         // Written as it is made: a plan of 100,000 servers is hundreds of megabytes of JSON.
         let output = Terminal.OutputThread()

@@ -223,7 +223,7 @@ struct RunCommand: AsyncParsableCommand {
             continues it. Exit 0 completed, 1 halted or refused, 2 bad input, 3 refused as unsafe.
             """)
 
-    @Argument(help: "The inventory (YAML).")
+    @Argument(help: "The inventory (YAML), or a plan saved with baton plan … --out FILE.")
     var inventory: String
 
     @Option(
@@ -252,10 +252,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ExecutionOptions
 
     func run() async throws {
-        let read = try Loading.inventory(path: inventory, catalogue: choosing.catalogueFile)
-        let current = try await choosing.current(
-            read, target: RunTarget(read, lab: lab), freshLab: freshLab, state: state, twin: which, quiet: false)
-        let (inventory, package, plan) = try Loading.plan(current, packageID: package, choosing: choosing)
+        let (inventory, package, plan) = try await planned()
         var faultList: [LabFault] = []
         if let faults {
             do { faultList = try LabFaultFile.load(path: faults) } catch {
@@ -304,6 +301,35 @@ struct RunCommand: AsyncParsableCommand {
             )
         }
         try await Runs.drive(owned, service: service, state: state, options: options)
+    }
+}
+
+extension RunCommand {
+    /// The inventory, package and plan of this run: a saved plan exactly as reviewed (its
+    /// builds checked against the lab twin's now), or a plan made now.
+    func planned() async throws -> (Inventory, Package, Plan) {
+        guard SavedPlanFile.isSavedPlan(inventory) else {
+            let read = try Loading.inventory(path: inventory, catalogue: choosing.catalogueFile)
+            let current = try await choosing.current(
+                read, target: RunTarget(read, lab: lab), freshLab: freshLab, state: state, twin: which, quiet: false)
+            return try Loading.plan(current, packageID: package, choosing: choosing)
+        }
+        if package != nil || choosing.to != nil || choosing.limit != nil || choosing.catalogue != nil {
+            Terminal.error(
+                "error: \(inventory) is a saved plan: it names its own package, target, catalogue and limit; run it without --package, --to, --catalogue and --limit")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        let (inventory, package, plan) = try SavedPlanFile.load(self.inventory)
+        if RunTarget(inventory, lab: lab) == .lab, !freshLab {
+            let lab = try await state.lab(which)
+            if try await lab.exists() {
+                let twin = try await lab.load()
+                if twin.refusal(for: inventory, in: lab.store) == nil {
+                    try SavedPlanFile.checkBuilds(plan, path: self.inventory, now: twin.builds)
+                }
+            }
+        }
+        return (inventory, package, plan)
     }
 }
 
