@@ -338,6 +338,8 @@ extension RunReport {
     /// Whether the package is one of Exchange 2013 or later, whose rules are not KB 328839's.
     var isModern: Bool {
         let products = ["exchange-2013", "exchange-2016", "exchange-2019", "exchange-se"]
+        // A plan toward a target (--to) is always of Exchange 2013 and later.
+        if package.hasPrefix("--to ") { return true }
         return PackageCatalogue.builtIn.first { $0.id == PackageID(packageId) }?.product?.isModern
             ?? products.contains { packageId.hasPrefix($0) }
     }

@@ -20,6 +20,8 @@ struct ModernSimulation {
     var lastHostAction: [String: Action] = [:]
     var rebootedWhileOffline = Set<String>()
     var installedHere = Set<String>()
+    /// How many of its packages each server has installed.
+    var installedCount: [String: Int] = [:]
     var rebootedAfterInstall = Set<String>()
     var verified = Set<String>()
     var configSaved = Set<String>()
@@ -59,7 +61,16 @@ struct ModernSimulation {
 
     var inventory: Inventory { checker.inventory }
     var package: Package { checker.package }
-    var isCU: Bool { package.kind == .cumulativeUpdate }
+
+    /// What `host` must install, in order: the checker's own expectation for a plan toward a
+    /// target, else the one package wherever it applies.
+    func packages(_ host: String) -> [Package] {
+        if let expected = checker.expected { return expected[host] ?? [] }
+        return targets.contains(host) ? [package] : []
+    }
+
+    /// Whether `host` gets a cumulative update.
+    func isCU(_ host: String) -> Bool { packages(host).contains { $0.kind == .cumulativeUpdate } }
 
     func key(_ name: HostName) -> String { name.lowercased() }
 
@@ -73,6 +84,7 @@ struct ModernSimulation {
     /// server of its product below its level (SE: Exchange 2019 at CU14 or CU15 too), a
     /// security update on every server at exactly the level it was built for and without it.
     var targets: Set<String> {
+        if let expected = checker.expected { return Set(expected.keys) }
         var names = Set<String>()
         for server in inventory.servers {
             let install = server.install
@@ -97,9 +109,11 @@ struct ModernSimulation {
 
     /// Active Directory preparation the package needs, from the forest's and its versions.
     var neededPreparation: [ReplicationScope]? {
-        guard let wanted = package.adVersions, targets.contains(where: { server($0)?.role != .edge }) else {
-            return []
-        }
+        let versions = targets.filter { server($0)?.role != .edge }.flatMap(packages).compactMap(\.adVersions)
+        guard !versions.isEmpty else { return [] }
+        let wanted = ADVersions(
+            schema: versions.compactMap(\.schema).max(), organization: versions.compactMap(\.organization).max(),
+            domain: versions.compactMap(\.domain).max())
         guard let forest = inventory.activeDirectory?.versions, let schema = forest.schema,
             let organization = forest.organization, let domain = forest.domain
         else { return nil }
@@ -241,14 +255,18 @@ struct ModernSimulation {
         case .restoreServices:
             guard let host else { return }
             if !quiesced.contains(host) { fail(step, "restores services never stopped") }
-            if !installedHere.contains(host) { fail(step, "starts the agents again before the update") }
+            if installedCount[host, default: 0] < packages(host).count {
+                fail(step, "starts the agents again before the update")
+            }
             quiesced.remove(host)
         case .checkInstallers, .checkPendingReboot: break
         case .installDotNet:
             guard let host else { return }
             if service[host] != .offline { fail(step, "the .NET Framework installed while \(host) is in service (mx-dotnet-first)") }
             if installedHere.contains(host) { fail(step, "the .NET Framework installed after setup (mx-dotnet-first)") }
-            if let version = step.dotnet, let product = package.product, let needed = Self.dotnetNeeded[product],
+            if let version = step.dotnet,
+                let product = packages(host).first(where: { $0.kind == .cumulativeUpdate })?.product,
+                let needed = Self.dotnetNeeded[product],
                 version < needed
             {
                 fail(step, "installs .NET Framework \(version.rawValue), below the \(needed.rawValue) setup needs")
@@ -278,16 +296,18 @@ struct ModernSimulation {
         case .verifyVersion:
             guard let host else { return }
             if !rebootedAfterInstall.contains(host) { fail(step, "checks the build before the restart after setup") }
-            if step.expect != package.build { fail(step, "expects \(step.expect ?? "-"), not \(package.build ?? "-")") }
+            let done = installedCount[host, default: 0]
+            let build = done > 0 && done <= packages(host).count ? packages(host)[done - 1].build : package.build
+            if step.expect != build { fail(step, "expects \(step.expect ?? "-"), not \(build ?? "-")") }
             verified.insert(host)
         case .serverOnline:
             guard let host else { return }
             if service[host] != .offline { fail(step, "ServerWideOffline active on a server that was not offline") }
-            if targets.contains(host), !verified.contains(host) {
+            if targets.contains(host), !verified.contains(host) || installedCount[host, default: 0] < packages(host).count {
                 fail(step, "back in service before its build was verified (verify-version)")
             }
             if quiesced.contains(host) { fail(step, "back in service with its agents still paused") }
-            if let files = server(host)?.customConfig, !files.isEmpty, isCU, !configRestored.contains(host) {
+            if let files = server(host)?.customConfig, !files.isEmpty, isCU(host), !configRestored.contains(host) {
                 fail(step, "back in service without its customised configuration (mx-cu-config-overwrite)")
             }
             service[host] =
@@ -413,10 +433,17 @@ struct ModernSimulation {
     }
 
     mutating func install(_ step: Step) {
-        guard let host = step.host.map(key), step.package == package.id else { return }
+        guard let host = step.host.map(key), checker.expected != nil || step.package == package.id else { return }
         beginChange(step)
         if !targets.contains(host) { fail(step, "\(host) should be left alone") }
-        if installedHere.contains(host) { fail(step, "installed twice on \(host)") }
+        let done = installedCount[host, default: 0]
+        let mine = packages(host)
+        guard done < mine.count else { return fail(step, "installed twice on \(host)") }
+        let package = mine[done]
+        if step.package != package.id {
+            fail(step, "installs \(step.package ?? "-") on \(host), which needs \(package.id) next (mx-latest-update)")
+        }
+        let isCU = package.kind == .cumulativeUpdate
         let prepSite = inventory.activeDirectory?.schemaMasterSite
         let operatorPrepares =
             prepSite != nil
@@ -467,11 +494,17 @@ struct ModernSimulation {
             }
         }
         installedHere.insert(host)
+        installedCount[host] = done + 1
+        rebootedAfterInstall.remove(host)
+        verified.remove(host)
     }
 
     mutating func finalChecks() {
         for host in targets.sorted() {
-            if !installedHere.contains(host) { problems.append("end: \(host) never got \(package.id)") }
+            let mine = packages(host)
+            if installedCount[host, default: 0] < mine.count {
+                problems.append("end: \(host) never got \(mine[installedCount[host, default: 0]].id)")
+            }
             if !verified.contains(host) { problems.append("end: \(host)'s build never verified") }
         }
         for (host, state) in service where state != .inService {

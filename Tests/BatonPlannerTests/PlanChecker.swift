@@ -11,6 +11,9 @@ struct PlanChecker {
     let inventory: Inventory
     let package: Package
     let plan: Plan
+    /// For a plan toward a target: what each server (by lowercased name) must install, in
+    /// order, as the checker works it out itself (`expectedRoutes`).
+    var expected: [String: [Package]]? = nil
 
     /// Every violation found over `orders` random linear extensions, and the structural and
     /// concurrency checks.
