@@ -39,7 +39,7 @@ struct DidYouMeanTests {
             #expect(result.status == 2, "\(command): \(result.stderr)")
             #expect(
                 result.stderr.contains(
-                    "error: give --package; these apply to examples/mx-two-member-dag.yaml: exchange-2016-cu23"),
+                    "error: give --package (or --to latest); these apply to examples/mx-two-member-dag.yaml: exchange-2016-cu23"),
                 "\(command): \(result.stderr)")
         }
     }

@@ -17,11 +17,10 @@ struct RunCommandTests {
         for example in examples.sorted() where example != "e2003-migration.yaml" {
             let state = stateDirectory()
             defer { try? FileManager.default.removeItem(atPath: state) }
-            let package = PlanGoldenTests.package(for: example)
-            let result = try BatonProcess.run([
-                "run", "examples/\(example)", "--package", package, "--state", state, "--yes", "--parallel", "8",
-                "--lab",
-            ])
+            let result = try BatonProcess.run(
+                ["run", "examples/\(example)"] + PlanGoldenTests.request(for: example) + [
+                    "--state", state, "--yes", "--parallel", "8", "--lab",
+                ])
             #expect(result.status == 0, "\(example): \(result.stdout.suffix(500))")
             let clean = example.hasPrefix("mx-") ? "no rule was violated" : "no rule of KB 328839 was violated"
             #expect(result.stdout.contains(clean), "\(example)")

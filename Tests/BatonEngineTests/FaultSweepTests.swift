@@ -35,14 +35,18 @@ struct FaultSweepTests {
             "mx-2013-split-roles.yaml": "exchange-2013-cu23", "mx-standalone-to-se.yaml": "exchange-se-rtm",
             "mx-multi-dag-monthly-su.yaml": "exchange-2019-cu15-feb26-su",
             "mx-se-with-2013-left.yaml": "exchange-2019-cu15-feb26-su", "mx-cu13-to-cu15.yaml": "exchange-2019-cu15",
-            "mx-crossed-witnesses.yaml": "exchange-2019-cu15",
+            "mx-crossed-witnesses.yaml": "exchange-2019-cu15", "mx-monthly-mixed.yaml": "exchange-2019-cu15",
         ]
         let packageID =
             modern[example]
             ?? (example.hasPrefix("e2000")
                 ? "exchange-2000-sp3" : example.hasPrefix("e55") ? "exchange-5.5-sp4" : "exchange-2003-sp2")
         let package = try #require(PackageCatalogue(inventory: inventory).package(PackageID(packageID)))
-        let plan = try Planner(inventory: inventory, package: package).plan()
+        // The monthly example is planned toward a target, as its administrators would.
+        let plan =
+            example == "mx-monthly-mixed.yaml"
+            ? try Planner.plan(inventory, to: .latestCumulativeUpdate, catalogue: PackageCatalogue(inventory: inventory))
+            : try Planner(inventory: inventory, package: package).plan()
         let pristine = LabTwin(inventory: inventory)
         let hosts = pristine.hosts.values.filter { $0.product != nil }.map(\.name).sorted()
         let groups = pristine.groups.values.filter(\.isVirtualServer).map(\.name).sorted()

@@ -2,6 +2,7 @@ import BatonKnowledge
 import BatonModel
 import BatonPlan
 import BatonPlanner
+import Foundation
 import Testing
 
 /// The monthly job (rule `mx-latest-update`, `canary`): every server to its own newest update in
@@ -145,6 +146,25 @@ struct MonthlyJobTests {
         let problems = PlanChecker(inventory: inventory, package: PackageCatalogue.modern.last!, plan: plan, expected: expected)
             .violations(orders: 3, seed: 1)
         #expect(problems.contains { $0.contains("needs exchange-2019-cu15-feb26-su next") })
+    }
+
+    @Test("a target's plan, limited and saved, is written by hand as Foundation writes it, and read back the same")
+    func json() throws {
+        let inventory = try Examples.load(Self.example)
+        var plan = try Planner.plan(
+            inventory, to: .latestCumulativeUpdate, catalogue: PackageCatalogue(inventory: inventory),
+            limit: try Limit("DAG2,role:edge", in: inventory))
+        plan.madeFrom = Plan.Source(
+            inventory: "org.yaml", inventorySHA256: String(repeating: "a", count: 64), catalogue: "march.yaml",
+            catalogueSHA256: String(repeating: "b", count: 64), builds: ["MBX4": "15.2.1748.10", "EDGE1": "15.2.1748.10"])
+        plan.digest = String(repeating: "c", count: 64)
+        let text = JSONRenderer.render(plan)
+        let written = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
+        let reference =
+            try JSONSerialization.jsonObject(with: Data(JSONRenderer.renderWithFoundation(plan).utf8)) as? NSDictionary
+        #expect(written != nil && written == reference)
+        #expect(try JSONRenderer.decode(text) == plan)
+        #expect(text.contains("\"made-from\"") && text.contains("\"inventory-sha256\"") && text.contains("\"limit\""))
     }
 
     @Test("a named release: --to feb26 is February's update for each build; a release the catalogue lacks leaves all alone")

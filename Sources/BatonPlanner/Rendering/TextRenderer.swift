@@ -13,7 +13,9 @@ struct TextRenderer {
         }
         if plan.packages != nil {
             out += "\n== packages ==\n" + plan.packageLines.map { $0 + "\n" }.joined()
-            out += "Left alone: see the warnings.\n"
+            if plan.warnings.contains(where: { $0.message.hasPrefix("Left alone:") }) {
+                out += "Left alone: see the warnings.\n"
+            }
         }
         let phases = Phases(plan)
         for name in phases.names {
