@@ -45,7 +45,7 @@ struct JSONDocumentTests {
     @Test("every documented JSON output has the fields the page shows, and no others at the top")
     func agree() throws {
         let examples = try Self.examples()
-        #expect(examples.count == 10, "\(examples.map(\.0))")
+        #expect(examples.count == 11, "\(examples.map(\.0))")
         let folder = try BatonProcess.UserFolder("json-docs")
         defer { folder.remove() }
         let shell = folder.shell

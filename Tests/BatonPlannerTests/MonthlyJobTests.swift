@@ -113,6 +113,35 @@ struct MonthlyJobTests {
         #expect(plan.warnings.contains { $0.rule == .canary && $0.message.contains("outside --limit dag1") })
     }
 
+    @Test("a canary, then a plan without --limit from the organization as the canary left it: every install once in total, both checked")
+    func canaryThenRest() throws {
+        var inventory = try Examples.load(Self.example)
+        let catalogue = PackageCatalogue(inventory: inventory)
+        let full = Self.expectedRoutes(inventory, catalogue, latestCU: true)
+        let (_, canary, _) = try check(latestCU: true, limit: "DAG1")
+        // What the canary did, applied as the twin (or the servers) would then report it.
+        for index in inventory.servers.indices {
+            for id in Self.installs(canary)[inventory.servers[index].name.lowercased()] ?? [] {
+                let package = try #require(catalogue.package(id))
+                if package.kind == .cumulativeUpdate {
+                    inventory.servers[index].install.level = package.level!
+                    inventory.servers[index].update = nil
+                } else {
+                    inventory.servers[index].update = package.update
+                }
+            }
+        }
+        let rest = try Planner.plan(inventory, to: .latestCumulativeUpdate, catalogue: catalogue)
+        let expected = Self.expectedRoutes(inventory, catalogue, latestCU: true)
+        let problems = PlanChecker(
+            inventory: inventory, package: PackageCatalogue.modern.last!, plan: rest, expected: expected
+        ).violations(orders: 25, seed: 5)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        var total = Self.installs(canary)
+        for (host, ids) in Self.installs(rest) { total[host, default: []] += ids }
+        #expect(total == full.mapValues { $0.map(\.id) })
+    }
+
     @Test("--limit role:edge leaves an Edge server whose site's mailbox servers still wait, saying why")
     func edgeWaits() throws {
         let inventory = try Examples.load(Self.example)

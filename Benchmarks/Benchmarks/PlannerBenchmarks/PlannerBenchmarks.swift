@@ -63,6 +63,29 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(PlanFormat.json.render(plan))
         }
     }
+    // The monthly job: the same 2,000 DAGs at three builds (2019 CU14, 2019 CU15, SE RTM, a
+    // third each), every server to its own build's newest security update in one plan.
+    var mixed = dags
+    for index in mixed.servers.indices where mixed.servers[index].role == .mailbox {
+        let dag = Int(mixed.servers[index].name.spelling.dropFirst(3).prefix { $0 != "M" }) ?? 0
+        if dag % 3 == 1 { mixed.servers[index].install.level = .cu15 }
+        if dag % 3 == 2 {
+            mixed.servers[index].install.product = .exchangeSE
+            mixed.servers[index].install.level = .rtm
+        }
+    }
+    let monthly = mixed
+    Benchmark(
+        "plan --to latest to JSON, 2000 DAGs of four members at three builds",
+        configuration: .init(
+            metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(20),
+            maxIterations: 10)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let plan = try Planner.plan(monthly, to: .latest, catalogue: PackageCatalogue())
+            blackHole(PlanFormat.json.render(plan))
+        }
+    }
     let yaml = SyntheticOrganization.yaml(servers: 10_000, clusters: 1_000)
     Benchmark(
         "load and validate inventory YAML, 10000 servers + 1000 clusters",
