@@ -83,6 +83,58 @@ public enum SavedPlan {
         return []
     }
 
+    /// Checks `saved` against the inventory (and catalogue) it was made from, given as read
+    /// now, and the plan they give now; the package and the plan to run when it holds.
+    /// `.changed` when the inventory's or catalogue's bytes are not those it was made from or
+    /// they no longer give a plan; `.edited` when the file is not as Baton saved it.
+    public static func verify(
+        _ saved: Plan, inventory: Inventory, inventoryBytes: [UInt8], catalogueBytes: [UInt8]?
+    ) throws(Refusal) -> (Package, Plan) {
+        guard saved.digest != nil, let madeFrom = saved.madeFrom else {
+            throw .edited(["not a saved plan: it has no digest; save one with baton plan … --out FILE"])
+        }
+        var changed: [String] = []
+        if sha256(inventoryBytes) != madeFrom.inventorySHA256 {
+            changed.append("the inventory \(madeFrom.inventory) has changed since the plan was made")
+        }
+        if let catalogue = madeFrom.catalogue {
+            if let catalogueBytes {
+                if sha256(catalogueBytes) != madeFrom.catalogueSHA256 {
+                    changed.append("the catalogue \(catalogue) has changed since the plan was made")
+                }
+            } else {
+                changed.append("the catalogue \(catalogue) it was made from cannot be read")
+            }
+        }
+        guard changed.isEmpty else { throw .changed(changed) }
+        let what: RunService.PlanRequest.What
+        if let target = saved.target {
+            guard let parsed = UpdateTarget(target) else {
+                throw .edited(["its target '\(target)' is not one Baton makes plans for"])
+            }
+            what = .target(parsed)
+        } else {
+            what = .package(saved.package.id)
+        }
+        let package: Package
+        var replanned: Plan
+        do {
+            (package, replanned) = try RunService.plan(inventory, .init(what, limit: saved.limit?.joined(separator: ",")))
+        } catch {
+            throw .changed(["its inventory no longer gives a plan: \(error)"])
+        }
+        replanned = seal(
+            replanned, inventory: inventory, inventoryBytes: inventoryBytes,
+            catalogue: madeFrom.catalogue.map { (path: $0, bytes: catalogueBytes ?? []) })
+        // The inventory's path as the plan names it, wherever it was read from now.
+        replanned.madeFrom?.inventory = madeFrom.inventory
+        replanned.digest = nil
+        replanned.digest = digest(of: replanned)
+        let edits = edits(saved, replanned: replanned)
+        guard edits.isEmpty else { throw .edited(edits) }
+        return (package, saved)
+    }
+
     /// How the builds found now differ from those the plan was made for, server by server.
     public static func buildChanges(_ saved: Plan, now builds: [String: String]) -> [String] {
         guard let madeFrom = saved.madeFrom else { return [] }

@@ -48,48 +48,30 @@ enum SavedPlanFile {
         guard saved.digest != nil, let madeFrom = saved.madeFrom else {
             throw refuse(path, .edited(["not a saved plan: it has no digest; save one with baton plan … --out \(path)"]))
         }
-        var changed: [String] = []
-        let inventoryBytes = try? bytes(madeFrom.inventory, what: "the inventory", quiet: true)
-        if let inventoryBytes {
-            if SavedPlan.sha256(inventoryBytes) != madeFrom.inventorySHA256 {
-                changed.append("the inventory \(madeFrom.inventory) has changed since the plan was made")
-            }
-        } else {
-            changed.append("the inventory \(madeFrom.inventory) it was made from cannot be read")
+        guard let inventoryBytes = try? bytes(madeFrom.inventory, what: "the inventory", quiet: true) else {
+            throw refuse(path, .changed(["the inventory \(madeFrom.inventory) it was made from cannot be read"]))
         }
-        if let catalogue = madeFrom.catalogue {
-            if let catalogueBytes = try? bytes(catalogue, what: "the catalogue", quiet: true) {
-                if SavedPlan.sha256(catalogueBytes) != madeFrom.catalogueSHA256 {
-                    changed.append("the catalogue \(catalogue) has changed since the plan was made")
-                }
-            } else {
-                changed.append("the catalogue \(catalogue) it was made from cannot be read")
-            }
+        let catalogueBytes = madeFrom.catalogue.flatMap { try? bytes($0, what: "the catalogue", quiet: true) }
+        // The files as they are now, read once for both the digests and the plan.
+        var inventory: Inventory
+        do {
+            inventory = try InventoryLoader.parse(
+                bytes: inventoryBytes, file: madeFrom.inventory, reservedPackageIDs: PackageCatalogue.builtInIDs)
+        } catch {
+            throw refuse(path, .changed(["the inventory \(madeFrom.inventory) is no longer valid: \(error.description)"]))
         }
-        guard changed.isEmpty else { throw refuse(path, .changed(changed)) }
-        let inventory = try Loading.inventory(path: madeFrom.inventory, catalogue: madeFrom.catalogue)
-        let what: RunServiceRequest.What
-        if let target = saved.target {
-            guard let parsed = UpdateTarget(target) else {
-                throw refuse(path, .edited(["its target '\(target)' is not one Baton makes plans for"]))
-            }
-            what = .target(parsed)
-        } else {
-            what = .package(saved.package.id)
+        if let catalogue = madeFrom.catalogue, catalogueBytes != nil,
+            SavedPlan.sha256(catalogueBytes ?? []) == madeFrom.catalogueSHA256
+        {
+            inventory.packages += try Loading.packages(catalogue, beside: inventory)
         }
         let package: Package
-        var replanned: Plan
         do {
-            (package, replanned) = try RunService.plan(
-                inventory, .init(what, limit: saved.limit?.joined(separator: ",")))
+            (package, _) = try SavedPlan.verify(
+                saved, inventory: inventory, inventoryBytes: inventoryBytes, catalogueBytes: catalogueBytes)
         } catch {
-            throw refuse(path, .changed(["its inventory no longer gives a plan: \(error)"]))
+            throw refuse(path, error)
         }
-        replanned = SavedPlan.seal(
-            replanned, inventory: inventory, inventoryBytes: inventoryBytes ?? [],
-            catalogue: try madeFrom.catalogue.map { (path: $0, bytes: try bytes($0, what: "the catalogue")) })
-        let edits = SavedPlan.edits(saved, replanned: replanned)
-        guard edits.isEmpty else { throw refuse(path, .edited(edits)) }
         return (inventory, package, saved)
     }
 
