@@ -42,10 +42,16 @@ extension APIRoutes {
 
     struct RunRequest: Body, InventorySource {
         static let keys: Set<String> = [
-            "package", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll", "freshLab",
-            "releaseNotes", "lab", "twin",
+            "package", "to", "limit", "plan", "inventory", "inventoryPath", "name", "speed", "parallel", "approveAll",
+            "freshLab", "releaseNotes", "lab", "twin",
         ]
-        var package: PackageID
+        /// Exactly one of `package`, `to` (a target: every server its own newest update) and
+        /// `plan` (a plan saved with `baton plan … --out`, run exactly as saved).
+        var package: PackageID?
+        var to: String?
+        /// A canary's scope, as `--limit` takes it.
+        var limit: String?
+        var plan: String?
         var inventory: String?
         var inventoryPath: String?
         var name: String?

@@ -172,8 +172,11 @@ struct APIRoutes: Sendable {
                 if body.inventory != nil, RunTarget(inventory, lab: body.lab ?? false) == .hosts {
                     try Self.refuseControllerPowers(inventory, for: caller)
                 }
-                let (package, plan) = try RunCoordinator.plan(inventory, body.package)
+                let (package, plan) = try Self.plan(body, inventory: inventory)
                 return (inventory, package, plan)
+            }
+            if body.plan != nil, RunTarget(inventory, lab: body.lab ?? false) == .lab, !(body.freshLab ?? false) {
+                try await coordinator.checkBuilds(plan, twin: body.twin.map { TwinName($0) } ?? .standard)
             }
             return try await coordinator.start(
                 inventory: inventory, inlineText: body.inventory, package: package, plan: plan,
@@ -186,6 +189,50 @@ struct APIRoutes: Sendable {
             from: request, context: context)
         response.headers[.location] = "/api/runs/\(id)"
         return response
+    }
+
+    /// The plan a run request asks for: of one package, toward a target, or a saved plan
+    /// checked against the inventory given with it (rule `saved-plan`: 400 when it was edited,
+    /// 422 when the inventory is not the one it was made from).
+    static func plan(_ body: RunRequest, inventory: Inventory) throws -> (Package, Plan) {
+        switch (body.package, body.to, body.plan) {
+        case (let package?, nil, nil):
+            return try RunCoordinator.plan(inventory, .init(.package(package), limit: body.limit))
+        case (nil, let text?, nil):
+            guard let target = UpdateTarget(text) else {
+                throw APIError(.badRequest, "'to' takes latest, latest-cu or a monthly release's name (feb26)")
+            }
+            return try RunCoordinator.plan(inventory, .init(.target(target), limit: body.limit))
+        case (nil, nil, let text?):
+            guard body.limit == nil else {
+                throw APIError(.badRequest, "a saved plan carries its own limit: give 'plan' without 'limit'")
+            }
+            let saved: Plan
+            do { saved = try JSONRenderer.decode(text) } catch {
+                throw APIError(.badRequest, "'plan' is not a plan Baton saved")
+            }
+            if let catalogue = saved.madeFrom?.catalogue {
+                throw APIError(
+                    .unprocessableContent,
+                    "the plan was made with the catalogue file \(catalogue), which the server does not read: run it with baton run FILE",
+                    rule: Rule.ID.savedPlan.rawValue)
+            }
+            let bytes = Array((body.inventory.map { Data($0.utf8) } ?? FileManager.default.contents(atPath: inventory.file) ?? Data()))
+            do {
+                return try SavedPlan.verify(saved, inventory: inventory, inventoryBytes: bytes, catalogueBytes: nil)
+            } catch {
+                switch error {
+                case .edited(let problems):
+                    throw APIError(.badRequest, "the saved plan was edited (rule saved-plan)", problems: problems)
+                case .changed(let problems):
+                    throw APIError(
+                        .unprocessableContent, "refused: the plan was made from another organization than the one given",
+                        problems: problems, rule: Rule.ID.savedPlan.rawValue)
+                }
+            }
+        default:
+            throw APIError(.badRequest, "give exactly one of 'package', 'to' and 'plan'")
+        }
     }
 
     /// An inventory given inline that would make the controller run commands of its own

@@ -142,13 +142,31 @@ public final class RunCoordinator: Service, Sendable {
     /// The plan of `inventory` for a package, or the API's error for an unknown package or a
     /// refusal (Baton's exit codes).
     public static func plan(_ inventory: Inventory, _ packageID: PackageID) throws -> (Package, Plan) {
+        try plan(inventory, .init(.package(packageID)))
+    }
+
+    /// The plan `request` asks of `inventory`, with the same errors.
+    public static func plan(_ inventory: Inventory, _ request: RunService.PlanRequest) throws -> (Package, Plan) {
         do {
-            return try RunService.plan(inventory, packageID)
+            return try RunService.plan(inventory, request)
         } catch {
             switch error {
             case .unknownPackage, .badRequest: throw APIError(.badRequest, "\(error)")
             case .refused(let refusal): throw APIError(.unprocessableContent, "\(error)", rule: refusal.rule.rawValue)
             }
+        }
+    }
+
+    /// A saved plan on the lab twin: 422 when a server's build there is not the one the plan
+    /// was made for (rule `saved-plan`).
+    func checkBuilds(_ plan: Plan, twin: TwinName) async throws {
+        let store = store.named(twin)
+        guard try await store.exists() else { return }
+        let changes = SavedPlan.buildChanges(plan, now: try await store.load().builds)
+        guard changes.isEmpty else {
+            throw APIError(
+                .unprocessableContent, "refused: servers run other builds than the saved plan was made for",
+                problems: changes, rule: Rule.ID.savedPlan.rawValue)
         }
     }
 

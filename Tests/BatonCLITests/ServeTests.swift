@@ -160,7 +160,7 @@ struct ServeTests {
         #expect(typo.status == 400)
         #expect(
             typo.object["error"] as? String ?? ""
-                == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, lab, name, package, parallel, releaseNotes, speed, twin"
+                == "unknown key 'aproveAll'; this call takes approveAll, freshLab, inventory, inventoryPath, lab, limit, name, package, parallel, plan, releaseNotes, speed, to, twin"
         )
         #expect(try await server.call(.GET, "/api/runs").body == "[]")
 
@@ -248,5 +248,60 @@ struct ServeTests {
         ])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("cannot use the certificate"))
+    }
+
+    @Test("a saved plan through the API: run as saved; refused when edited (400) or made from another inventory (422)")
+    func savedPlanThroughTheAPI() async throws {
+        let state = BatonProcess.temporaryPath("serve-saved")
+        let file = state + "-plan.json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let saved = try await BatonProcess.finish([
+            "plan", "examples/mx-monthly-mixed.yaml", "--to", "latest", "--limit", "DAG2", "--out", file,
+        ])
+        #expect(saved.status == 0, "\(saved.stderr)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let server = try await ServeProcess(state: state)
+        defer { server.stop() }
+        let operatorToken = try server.token("operator", name: "olga")
+
+        let edited = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: [
+                "plan": text.replacingOccurrences(of: "\"drain-transport\"", with: "\"server-offline\""),
+                "inventoryPath": "examples/mx-monthly-mixed.yaml",
+            ])
+        #expect(edited.status == 400, "\(edited.body)")
+        #expect(edited.body.contains("differs from the plan its inventory gives"), "\(edited.body)")
+
+        let inventory = try String(
+            contentsOf: BatonProcess.packageRoot.appendingPathComponent("examples/mx-monthly-mixed.yaml"), encoding: .utf8)
+        let other = try await server.call(
+            .POST, "/api/runs", token: operatorToken, body: ["plan": text, "inventory": inventory + "# changed\n"])
+        #expect(other.status == 422, "\(other.body)")
+        #expect(other.object["rule"] as? String == "saved-plan", "\(other.body)")
+
+        let both = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: ["plan": text, "package": "exchange-2019-cu15", "inventoryPath": "examples/mx-monthly-mixed.yaml"])
+        #expect(both.status == 400, "\(both.body)")
+
+        let created = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: ["plan": text, "inventoryPath": "examples/mx-monthly-mixed.yaml", "approveAll": true])
+        #expect(created.status == 201, "\(created.body)")
+        let events = try await server.events(of: "run-1") { events in events.last?.name == "end" }
+        #expect(events.last?.data.contains("\"completed\"") == true)
+        let report = try await server.call(.GET, "/api/runs/run-1/report")
+        let digest = try #require(text.split(separator: "\"").drop { $0 != "digest" }.dropFirst(2).first)
+        #expect(report.body.contains(String(digest)), "\(report.body.prefix(400))")
+
+        // The same target through the API, planned there, on another twin.
+        let target = try await server.call(
+            .POST, "/api/runs", token: operatorToken,
+            body: [
+                "to": "latest", "limit": "site:branch", "inventoryPath": "examples/mx-monthly-mixed.yaml",
+                "twin": "monthly", "approveAll": true,
+            ])
+        #expect(target.status == 201, "\(target.body)")
     }
 }
