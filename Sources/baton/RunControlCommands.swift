@@ -153,7 +153,10 @@ struct ApproveCommand: AsyncParsableCommand {
         } catch {
             throw Runs.exit(error, state: state)
         }
-        Terminal.out("Gate \(gate) of \(name) approved by \(by). Continue with: baton resume \(name)\n")
+        // A saved plan's approval is of that plan: say which (rule saved-plan).
+        let digest = (try? await service.journal.plan(of: name))??.digest
+        let of = digest.map { ", for the saved plan sha256:\($0)" } ?? ""
+        Terminal.out("Gate \(gate) of \(name) approved by \(by)\(of). Continue with: baton resume \(name)\n")
     }
 }
 

@@ -138,8 +138,13 @@ struct MonthlyJobCLITests {
         #expect(refused.status == 3)
         #expect(refused.stderr.contains("MBX4 runs 15.2.1748.43 now; the plan was made for 15.2.1748.10"), "\(refused.stderr)")
 
-        // As saved, on a fresh twin: it runs, and the report names its digest.
-        let ran = try shell("baton run plan.json --yes --fresh-lab --run reviewed")
+        // As saved, on a fresh twin: it waits at its gate, whose approval names the plan's
+        // digest; it runs, and the report names its digest.
+        let waiting = try shell("baton run plan.json --fresh-lab --run reviewed")
+        #expect(waiting.status == 1, "\(waiting.stdout.suffix(600)) \(waiting.stderr)")
+        let approved = try shell("baton approve reviewed release-notes --by alice")
+        #expect(approved.stdout.contains("approved by alice, for the saved plan sha256:\(digest)"), "\(approved.stdout)")
+        let ran = try shell("baton resume reviewed")
         #expect(ran.status == 0, "\(ran.stdout.suffix(600)) \(ran.stderr)")
         #expect(try shell("baton report reviewed").stdout.contains("The saved plan sha256:\(digest)"))
     }
