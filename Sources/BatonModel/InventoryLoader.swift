@@ -40,16 +40,8 @@ public enum InventoryLoader {
     public static func loadCatalogue(path: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors)
         -> [Package]
     {
-        let bytes = try read(path, what: "the catalogue")
+        let text = try text(of: try read(path, what: "the catalogue"), file: path, what: "the catalogue")
         let start = SourceLocation(file: path, line: 1, column: 1)
-        guard bytes.count <= maximumSize else {
-            throw InventoryErrors([InventoryError(start, "the catalogue is larger than \(maximumSize >> 20) MiB")])
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw InventoryErrors([
-                InventoryError(firstInvalidUTF8(in: bytes, file: path), "the catalogue is not UTF-8 text")
-            ])
-        }
         let root: YAMLNode?
         do {
             root = try YAMLComposer.compose(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, file: path)
@@ -69,16 +61,23 @@ public enum InventoryLoader {
     public static func parse(bytes: [UInt8], file: String, reservedPackageIDs: Set<PackageID> = []) throws(InventoryErrors)
         -> Inventory
     {
-        let start = SourceLocation(file: file, line: 1, column: 1)
+        try parse(
+            text: try text(of: bytes, file: file, what: "the inventory"), file: file,
+            reservedPackageIDs: reservedPackageIDs)
+    }
+
+    /// `bytes` as text: at most `maximumSize` of them, valid UTF-8, else the located error.
+    static func text(of bytes: [UInt8], file: String, what: String) throws(InventoryErrors) -> String {
         guard bytes.count <= maximumSize else {
-            throw InventoryErrors([InventoryError(start, "the inventory is larger than \(maximumSize >> 20) MiB")])
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw InventoryErrors([
-                InventoryError(firstInvalidUTF8(in: bytes, file: file), "the inventory is not UTF-8 text")
+                InventoryError(
+                    SourceLocation(file: file, line: 1, column: 1), "\(what) is larger than \(maximumSize >> 20) MiB")
             ])
         }
-        return try parse(text: text, file: file, reservedPackageIDs: reservedPackageIDs)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw InventoryErrors([InventoryError(firstInvalidUTF8(in: bytes, file: file), "\(what) is not UTF-8 text")])
+        }
+        return text
     }
 
     /// Validates an inventory given as text.

@@ -22,7 +22,9 @@ public struct Limit: Sendable, Hashable {
     /// Resolves `text` against `inventory`; every term that names nothing is a problem.
     public init(_ text: String, in inventory: Inventory) throws(Problems) {
         let terms = text.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
-        guard !terms.isEmpty else { throw Problems(messages: ["--limit: give at least one DAG, site:NAME, role:ROLE or server"]) }
+        guard !terms.isEmpty else {
+            throw Problems(messages: ["--limit: give at least one DAG, site:NAME, role:ROLE or server"])
+        }
         guard terms.count <= Self.maximumTerms else {
             throw Problems(messages: ["--limit: at most \(Self.maximumTerms) names, not \(terms.count)"])
         }

@@ -119,7 +119,8 @@ public enum SavedPlan {
         let package: Package
         var replanned: Plan
         do {
-            (package, replanned) = try RunService.plan(inventory, .init(what, limit: saved.limit?.joined(separator: ",")))
+            (package, replanned) = try RunService.plan(
+                inventory, .init(what, limit: saved.limit?.joined(separator: ",")))
         } catch {
             throw .changed(["its inventory no longer gives a plan: \(error)"])
         }

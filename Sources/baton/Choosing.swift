@@ -1,9 +1,9 @@
 import ArgumentParser
-import BatonKnowledge
 import BatonEngine
+import BatonKnowledge
 import BatonLab
-import BatonRuns
 import BatonModel
+import BatonRuns
 import Foundation
 
 /// `--to latest`: a target as typed.
@@ -70,9 +70,12 @@ struct Choosing: ParsableArguments {
         guard twin.refusal(for: inventory, in: lab.store) == nil else { return inventory }
         let (current, updated) = twin.current(inventory)
         if !updated.isEmpty, !quiet {
-            let shown = updated.prefix(12).map(\.spelling).joined(separator: ", ") + (updated.count > 12 ? " and \(updated.count - 12) more" : "")
+            let shown =
+                updated.prefix(12).map(\.spelling).joined(separator: ", ")
+                + (updated.count > 12 ? " and \(updated.count - 12) more" : "")
             Terminal.error(
-                "\(lab.store.place.prefix(1).uppercased() + lab.store.place.dropFirst()) already runs another build than \(inventory.file) says on \(shown): planned as it is now (--fresh-lab starts from the inventory).\n")
+                "\(lab.store.place.prefix(1).uppercased() + lab.store.place.dropFirst()) already runs another build than \(inventory.file) says on \(shown): planned as it is now (--fresh-lab starts from the inventory).\n"
+            )
         }
         return current
     }

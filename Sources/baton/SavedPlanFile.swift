@@ -16,7 +16,8 @@ enum SavedPlanFile {
     static func write(_ plan: Plan, inventory: Inventory, catalogue: String?, to path: String) throws {
         let inventoryBytes = try bytes(inventory.file, what: "the inventory")
         let catalogueBytes = try catalogue.map { (path: $0, bytes: try bytes($0, what: "the catalogue")) }
-        let sealed = SavedPlan.seal(plan, inventory: inventory, inventoryBytes: inventoryBytes, catalogue: catalogueBytes)
+        let sealed = SavedPlan.seal(
+            plan, inventory: inventory, inventoryBytes: inventoryBytes, catalogue: catalogueBytes)
         guard FileManager.default.createFile(atPath: path, contents: Data(JSONRenderer.render(sealed).utf8)) else {
             Terminal.error("error: cannot write \(path)")
             throw ExitCode(ExitStatus.badInput)
@@ -46,7 +47,8 @@ enum SavedPlanFile {
             throw refuse(path, .edited(["not a plan Baton saved (\(Self.reason(error)))"]))
         }
         guard saved.digest != nil, let madeFrom = saved.madeFrom else {
-            throw refuse(path, .edited(["not a saved plan: it has no digest; save one with baton plan … --out \(path)"]))
+            throw refuse(
+                path, .edited(["not a saved plan: it has no digest; save one with baton plan … --out \(path)"]))
         }
         guard let inventoryBytes = try? bytes(madeFrom.inventory, what: "the inventory", quiet: true) else {
             throw refuse(path, .changed(["the inventory \(madeFrom.inventory) it was made from cannot be read"]))
@@ -58,7 +60,8 @@ enum SavedPlanFile {
             inventory = try InventoryLoader.parse(
                 bytes: inventoryBytes, file: madeFrom.inventory, reservedPackageIDs: PackageCatalogue.builtInIDs)
         } catch {
-            throw refuse(path, .changed(["the inventory \(madeFrom.inventory) is no longer valid: \(error.description)"]))
+            throw refuse(
+                path, .changed(["the inventory \(madeFrom.inventory) is no longer valid: \(error.description)"]))
         }
         if let catalogue = madeFrom.catalogue, catalogueBytes != nil,
             SavedPlan.sha256(catalogueBytes ?? []) == madeFrom.catalogueSHA256
@@ -90,7 +93,8 @@ enum SavedPlanFile {
         case .changed(let problems):
             for problem in problems { Terminal.error("\(path): refused (rule saved-plan): \(problem)") }
             Terminal.error(
-                "Nothing was run: the plan was reviewed for an organization that has changed. Make and review it again (baton plan … --out \(path)).")
+                "Nothing was run: the plan was reviewed for an organization that has changed. Make and review it again (baton plan … --out \(path))."
+            )
             return ExitCode(ExitStatus.refused)
         }
     }

@@ -65,9 +65,12 @@ struct MonthlyJobCLITests {
         try Self.march.write(toFile: folder.path + "/march.yaml", atomically: true, encoding: .utf8)
         let shown = try folder.shell("baton packages \(Self.example) --to latest --catalogue march.yaml")
         #expect(shown.status == 0)
-        #expect(shown.stdout.contains("MBX4") && shown.stdout.contains("exchange-2019-cu15-mar26-su"), "\(shown.stdout)")
+        #expect(
+            shown.stdout.contains("MBX4") && shown.stdout.contains("exchange-2019-cu15-mar26-su"), "\(shown.stdout)")
         let viaEnvironment = try folder.shell("BATON_CATALOGUE=march.yaml baton plan \(Self.example) --to latest")
-        #expect(viaEnvironment.stdout.contains("exchange-2019-cu15-mar26-su (security-update, build 15.2.1748.50): MBX4, MBX5, EDGE1"))
+        #expect(
+            viaEnvironment.stdout.contains(
+                "exchange-2019-cu15-mar26-su (security-update, build 15.2.1748.50): MBX4, MBX5, EDGE1"))
         let broken = """
             packages:
               - id: exchange-2019-cu15-mar26-su
@@ -84,17 +87,22 @@ struct MonthlyJobCLITests {
         let refused = try folder.shell("baton plan \(Self.example) --to latest --catalogue broken.yaml")
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("broken.yaml:3:14: error: product 'exchange-2091'"), "\(refused.stderr)")
-        #expect(refused.stderr.contains("broken.yaml:6:5:") && refused.stderr.contains("built-in package"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("broken.yaml:6:5:") && refused.stderr.contains("built-in package"),
+            "\(refused.stderr)")
         #expect(refused.stderr.contains("broken.yaml:10:5:") && refused.stderr.contains("colour"), "\(refused.stderr)")
     }
 
-    @Test("a saved plan runs as saved, and is refused after a change to the inventory, the catalogue, a build, or a hand edit")
+    @Test(
+        "a saved plan runs as saved, and is refused after a change to the inventory, the catalogue, a build, or a hand edit"
+    )
     func savedPlan() throws {
         let folder = try BatonProcess.UserFolder("monthly-saved")
         defer { folder.remove() }
         let shell = folder.shell
         try FileManager.default.copyItem(
-            atPath: BatonProcess.packageRoot.appendingPathComponent(Self.example).path, toPath: folder.path + "/org.yaml")
+            atPath: BatonProcess.packageRoot.appendingPathComponent(Self.example).path,
+            toPath: folder.path + "/org.yaml")
         try Self.march.write(toFile: folder.path + "/march.yaml", atomically: true, encoding: .utf8)
         let saved = try shell("baton plan org.yaml --to latest --catalogue march.yaml --limit DAG2 --out plan.json")
         #expect(saved.status == 0 && saved.stdout.contains("sha256:"), "\(saved.stderr)")
@@ -106,10 +114,12 @@ struct MonthlyJobCLITests {
             toFile: folder.path + "/org.yaml", atomically: true, encoding: .utf8)
         var refused = try shell("baton run plan.json --yes")
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("the inventory org.yaml has changed since the plan was made"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("the inventory org.yaml has changed since the plan was made"), "\(refused.stderr)")
         try FileManager.default.removeItem(atPath: folder.path + "/org.yaml")
         try FileManager.default.copyItem(
-            atPath: BatonProcess.packageRoot.appendingPathComponent(Self.example).path, toPath: folder.path + "/org.yaml")
+            atPath: BatonProcess.packageRoot.appendingPathComponent(Self.example).path,
+            toPath: folder.path + "/org.yaml")
 
         // The catalogue changed.
         try Self.march.replacingOccurrences(of: "15.2.1748.50", with: "15.2.1748.51").write(
@@ -124,7 +134,9 @@ struct MonthlyJobCLITests {
             toFile: folder.path + "/edited.json", atomically: true, encoding: .utf8)
         refused = try shell("baton run edited.json --yes")
         #expect(refused.status == 2)
-        #expect(refused.stderr.contains("edited.json: error: step s") && refused.stderr.contains("differs"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("edited.json: error: step s") && refused.stderr.contains("differs"),
+            "\(refused.stderr)")
         // Edited by hand: a reason, with the digest left as it was.
         try text.replacingOccurrences(of: "before the first change", with: "whenever").write(
             toFile: folder.path + "/reworded.json", atomically: true, encoding: .utf8)
@@ -136,14 +148,17 @@ struct MonthlyJobCLITests {
         #expect(try shell("baton run org.yaml --to latest --limit MBX4 --yes").status == 0)
         refused = try shell("baton run plan.json --yes")
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("MBX4 runs 15.2.1748.43 now; the plan was made for 15.2.1748.10"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("MBX4 runs 15.2.1748.43 now; the plan was made for 15.2.1748.10"),
+            "\(refused.stderr)")
 
         // As saved, on a fresh twin: it waits at its gate, whose approval names the plan's
         // digest; it runs, and the report names its digest.
         let waiting = try shell("baton run plan.json --fresh-lab --run reviewed")
         #expect(waiting.status == 1, "\(waiting.stdout.suffix(600)) \(waiting.stderr)")
         let approved = try shell("baton approve reviewed release-notes --by alice")
-        #expect(approved.stdout.contains("approved by alice, for the saved plan sha256:\(digest)"), "\(approved.stdout)")
+        #expect(
+            approved.stdout.contains("approved by alice, for the saved plan sha256:\(digest)"), "\(approved.stdout)")
         let ran = try shell("baton resume reviewed")
         #expect(ran.status == 0, "\(ran.stdout.suffix(600)) \(ran.stderr)")
         #expect(try shell("baton report reviewed").stdout.contains("The saved plan sha256:\(digest)"))

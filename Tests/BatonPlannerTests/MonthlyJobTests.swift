@@ -15,12 +15,15 @@ struct MonthlyJobTests {
     /// wording alone: the newest security update (by build) built for the server's product and
     /// cumulative update, unless the server has it; with latest-cu, the product's newest
     /// cumulative update first when the server is below it. Exchange 2013 gets nothing.
-    static func expectedRoutes(_ inventory: Inventory, _ catalogue: PackageCatalogue, latestCU: Bool) -> [String: [Package]] {
+    static func expectedRoutes(_ inventory: Inventory, _ catalogue: PackageCatalogue, latestCU: Bool) -> [String:
+        [Package]]
+    {
         func lower(_ a: String, _ b: String) -> Bool {
             a.split(separator: ".").map { Int($0)! }.lexicographicallyPrecedes(b.split(separator: ".").map { Int($0)! })
         }
         var routes: [String: [Package]] = [:]
-        for server in inventory.servers where [.exchange2016, .exchange2019, .exchangeSE].contains(server.install.product) {
+        for server in inventory.servers
+        where [.exchange2016, .exchange2019, .exchangeSE].contains(server.install.product) {
             var level = server.install.level
             var packages: [Package] = []
             if latestCU {
@@ -73,26 +76,32 @@ struct MonthlyJobTests {
         return (inventory, plan, expected)
     }
 
-    @Test("--to latest: each server of 2016 CU23, 2019 CU14, 2019 CU15 and SE RTM gets exactly its own build's newest security update")
+    @Test(
+        "--to latest: each server of 2016 CU23, 2019 CU14, 2019 CU15 and SE RTM gets exactly its own build's newest security update"
+    )
     func latest() throws {
         let (_, plan, expected) = try check(latestCU: false)
         #expect(expected.count == 9)
-        #expect(Set(expected.values.map { $0.map(\.id.spelling) }) == [
-            ["exchange-2016-cu23-feb26-su"], ["exchange-2019-cu14-feb26-su"], ["exchange-2019-cu15-feb26-su"],
-            ["exchange-se-rtm-feb26-su"],
-        ])
+        #expect(
+            Set(expected.values.map { $0.map(\.id.spelling) }) == [
+                ["exchange-2016-cu23-feb26-su"], ["exchange-2019-cu14-feb26-su"], ["exchange-2019-cu15-feb26-su"],
+                ["exchange-se-rtm-feb26-su"],
+            ])
         #expect(plan.target == "latest")
-        #expect(plan.packages?.map(\.package.id.spelling) == [
-            "exchange-2016-cu23-feb26-su", "exchange-2019-cu14-feb26-su", "exchange-2019-cu15-feb26-su",
-            "exchange-se-rtm-feb26-su",
-        ])
+        #expect(
+            plan.packages?.map(\.package.id.spelling) == [
+                "exchange-2016-cu23-feb26-su", "exchange-2019-cu14-feb26-su", "exchange-2019-cu15-feb26-su",
+                "exchange-se-rtm-feb26-su",
+            ])
         // EDGE2 already has SE's February update: left alone, and the plan says why.
-        #expect(plan.warnings.contains { $0.rule == .mxLatestUpdate && $0.message.contains("EDGE2 already have feb26-su") })
+        #expect(
+            plan.warnings.contains { $0.rule == .mxLatestUpdate && $0.message.contains("EDGE2 already have feb26-su") })
         // Security updates only: Active Directory is not prepared.
         #expect(!plan.steps.contains { $0.action == .prepareAD || $0.action == .prepareSchema })
     }
 
-    @Test("--to latest-cu: CU15 then its security update on the CU14 servers in one maintenance window; AD prepared once")
+    @Test(
+        "--to latest-cu: CU15 then its security update on the CU14 servers in one maintenance window; AD prepared once")
     func latestCumulativeUpdate() throws {
         let (_, plan, expected) = try check(latestCU: true)
         #expect(expected["mbx1"]?.map(\.id.spelling) == ["exchange-2019-cu15", "exchange-2019-cu15-feb26-su"])
@@ -113,7 +122,9 @@ struct MonthlyJobTests {
         #expect(plan.warnings.contains { $0.rule == .canary && $0.message.contains("outside --limit dag1") })
     }
 
-    @Test("a canary, then a plan without --limit from the organization as the canary left it: every install once in total, both checked")
+    @Test(
+        "a canary, then a plan without --limit from the organization as the canary left it: every install once in total, both checked"
+    )
     func canaryThenRest() throws {
         var inventory = try Examples.load(Self.example)
         let catalogue = PackageCatalogue(inventory: inventory)
@@ -149,7 +160,10 @@ struct MonthlyJobTests {
             inventory, to: .latest, catalogue: PackageCatalogue(inventory: inventory),
             limit: try Limit("role:edge", in: inventory))
         #expect(!plan.steps.contains { $0.action == .install })
-        #expect(plan.warnings.contains { $0.rule == .canary && $0.message.contains("EDGE1 must wait for mailbox servers MBX1") })
+        #expect(
+            plan.warnings.contains {
+                $0.rule == .canary && $0.message.contains("EDGE1 must wait for mailbox servers MBX1")
+            })
     }
 
     @Test("--limit: an unknown DAG, site or role is refused with the nearest name")
@@ -172,8 +186,10 @@ struct MonthlyJobTests {
         let plan = try Planner.plan(inventory, to: .latest, catalogue: catalogue)
         var expected = Self.expectedRoutes(inventory, catalogue, latestCU: false)
         expected["mbx1"] = [catalogue.package("exchange-2019-cu15-feb26-su")!]
-        let problems = PlanChecker(inventory: inventory, package: PackageCatalogue.modern.last!, plan: plan, expected: expected)
-            .violations(orders: 3, seed: 1)
+        let problems = PlanChecker(
+            inventory: inventory, package: PackageCatalogue.modern.last!, plan: plan, expected: expected
+        )
+        .violations(orders: 3, seed: 1)
         #expect(problems.contains { $0.contains("needs exchange-2019-cu15-feb26-su next") })
     }
 
@@ -185,7 +201,8 @@ struct MonthlyJobTests {
             limit: try Limit("DAG2,role:edge", in: inventory))
         plan.madeFrom = Plan.Source(
             inventory: "org.yaml", inventorySHA256: String(repeating: "a", count: 64), catalogue: "march.yaml",
-            catalogueSHA256: String(repeating: "b", count: 64), builds: ["MBX4": "15.2.1748.10", "EDGE1": "15.2.1748.10"])
+            catalogueSHA256: String(repeating: "b", count: 64),
+            builds: ["MBX4": "15.2.1748.10", "EDGE1": "15.2.1748.10"])
         plan.digest = String(repeating: "c", count: 64)
         let text = JSONRenderer.render(plan)
         let written = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
@@ -196,12 +213,15 @@ struct MonthlyJobTests {
         #expect(text.contains("\"made-from\"") && text.contains("\"inventory-sha256\"") && text.contains("\"limit\""))
     }
 
-    @Test("a named release: --to feb26 is February's update for each build; a release the catalogue lacks leaves all alone")
+    @Test(
+        "a named release: --to feb26 is February's update for each build; a release the catalogue lacks leaves all alone"
+    )
     func namedRelease() throws {
         let inventory = try Examples.load(Self.example)
         let catalogue = PackageCatalogue(inventory: inventory)
         let february = try Planner.plan(inventory, to: try #require(UpdateTarget("Feb26")), catalogue: catalogue)
-        #expect(Self.installs(february) == Self.installs(try Planner.plan(inventory, to: .latest, catalogue: catalogue)))
+        #expect(
+            Self.installs(february) == Self.installs(try Planner.plan(inventory, to: .latest, catalogue: catalogue)))
         let march = try Planner.plan(inventory, to: try #require(UpdateTarget("mar26")), catalogue: catalogue)
         #expect(march.steps.isEmpty)
         #expect(march.warnings.contains { $0.message.contains("no mar26 security update") })
