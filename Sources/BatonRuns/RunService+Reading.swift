@@ -3,6 +3,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlan
+import BatonPlanner
 import BatonRemote
 import BatonStore
 import Foundation
@@ -81,6 +82,37 @@ extension RunService {
         let lease = try await wrap { try await journal.lease(of: id) }
         record.state = Self.effectiveState(record.state, lease: lease)
         return Status(record: record, lease: lease, target: try await target(of: id))
+    }
+
+    /// When a running run should end (`ExpectedEnd`), from its journal: the steps succeeded,
+    /// the real durations of those whose start and end it recorded, the steps running now, and
+    /// the engine's order on `parallel` slots; nil when it is not running or no step that takes
+    /// time has finished yet.
+    public func expectedEnd(of id: RunID, parallel: Int = 4, now: Date = Date()) async throws(RunServiceError)
+        -> Date?
+    {
+        try await wrap {
+            guard try await journal.state(of: id) == .running, let plan = try await journal.plan(of: id) else {
+                return nil
+            }
+            var started: [StepID: Double] = [:]
+            var actual: [StepID: Double] = [:]
+            var done = Set<StepID>()
+            for transition in try await journal.transitions(run: id) {
+                guard let step = transition.step else { continue }
+                switch transition.state {
+                case StepState.running.rawValue: started[step] = transition.at
+                case StepState.succeeded.rawValue:
+                    done.insert(step)
+                    if let since = started.removeValue(forKey: step) { actual[step] = transition.at - since }
+                default: started[step] = nil
+                }
+            }
+            let clock = ExpectedEnd(plan: plan, parallel: parallel)
+            guard let pace = clock.pace(actual: actual) else { return nil }
+            let running = started.mapValues { now.timeIntervalSince1970 - $0 }
+            return now.addingTimeInterval(clock.remaining(done: done, running: running, pace: pace))
+        }
     }
 
     public func statuses() async throws(RunServiceError) -> [Status] {

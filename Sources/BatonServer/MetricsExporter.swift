@@ -43,6 +43,16 @@ struct MetricsExporter: Sendable {
                 help: "The longest a lease renewal came after it was due since the server started.")
         ).set(heartbeats.worstDelay)
 
+        for run in runs where run.state == .running {
+            guard let end = try? await coordinator.service.expectedEnd(of: run.id) else { continue }
+            registry.makeGauge(
+                descriptor: Self.name(
+                    "run_expected_end", unit: "seconds",
+                    help: "When each running run should end, as seconds since 1970, from its steps' real durations so far."),
+                labels: [("run", run.id.rawValue)]
+            ).set(end.timeIntervalSince1970)
+        }
+
         var actions: [RunID: [StepID: String]] = [:]
         var counts: [[String]: Int] = [:]
         for run in runs {

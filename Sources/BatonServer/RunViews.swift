@@ -96,11 +96,17 @@ struct RunDetail: Encodable, Sendable {
     var gates: [GateView]
     var estimate: Estimate?
     var warnings: [Plan.Warning]
+    /// A running run's expected end (`ExpectedEnd`, from the steps' real durations so far) and
+    /// the seconds to it.
+    var expectedEnd: String?
+    var remainingSeconds: Int?
 
     init(
         status: RunService.Status, plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord],
-        releaseNotes: String?, active: Bool
+        releaseNotes: String?, active: Bool, expectedEnd: Date? = nil
     ) {
+        self.expectedEnd = expectedEnd.map { RunSummary.time($0.timeIntervalSince1970) }
+        remainingSeconds = expectedEnd.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) }
         let record = status.record
         target = status.target.rawValue
         twin = record.twin
@@ -157,6 +163,7 @@ extension RunCoordinator {
         return RunDetail(
             status: status, plan: plan, steps: try await journal.steps(of: id),
             approvals: try await journal.approvalRecords(of: id),
-            releaseNotes: try await journal.releaseNotes(of: id), active: isActive(id))
+            releaseNotes: try await journal.releaseNotes(of: id), active: isActive(id),
+            expectedEnd: status.state == .running ? try? await service.expectedEnd(of: id) : nil)
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 enum JSONValue: Encodable, Sendable {
     case text(String)
     case number(Int)
+    /// A measured quantity (seconds), to the millisecond.
+    case decimal(Double)
     case flag(Bool)
     case list([JSONValue])
     case object([String: JSONValue])
@@ -13,6 +15,7 @@ enum JSONValue: Encodable, Sendable {
         switch self {
         case .text(let text): try container.encode(text)
         case .number(let number): try container.encode(number)
+        case .decimal(let value): try container.encode((value * 1000).rounded() / 1000)
         case .flag(let flag): try container.encode(flag)
         case .list(let list): try container.encode(list)
         case .object(let object): try container.encode(object)

@@ -24,15 +24,98 @@ final class ProgressPrinter: Sendable {
     let started = Date()
     /// Steps done, steps running, and how many lines the display took when last drawn.
     let progress = Mutex<(done: Int, running: [StepID: (step: Step, since: Date)], drawn: Int)>((0, [:], 0))
+    /// The run's expected end (`ExpectedEnd`): what is done, how long the steps seen here took,
+    /// the tenth of the run last announced, and the last estimate with when it was made.
+    let clock: ExpectedEnd?
+    let timing = Mutex<Timing>(Timing())
 
-    init(json: Bool, total: Int, speed: LabSpeed, done: Int, run: RunID, stateDirectory: String) {
+    struct Timing {
+        var done = Set<StepID>()
+        var actual: [StepID: Double] = [:]
+        var announced = 0
+        var estimate: (at: Date, remaining: Double?)?
+    }
+
+    init(
+        json: Bool, total: Int, speed: LabSpeed, done: Set<StepID>, run: RunID, stateDirectory: String,
+        clock: ExpectedEnd? = nil
+    ) {
         self.run = run
         self.stateDirectory = stateDirectory
         self.json = json
         self.total = total
         self.speed = speed
+        self.clock = clock
         live = !json && isatty(STDOUT_FILENO) != 0
-        progress.withLock { $0.done = done }
+        progress.withLock { $0.done = done.count }
+        timing.withLock {
+            $0.done = done
+            $0.announced = total > 0 ? done.count * 10 / total : 0
+        }
+    }
+
+    /// Seconds left, estimated again at most once a second; nil until a step that takes time
+    /// has finished here.
+    func remaining() -> Double? {
+        guard let clock else { return nil }
+        let now = Date()
+        let running = progress.withLock { $0.running.mapValues { now.timeIntervalSince($0.since) } }
+        return timing.withLock { timing in
+            if let estimate = timing.estimate, now.timeIntervalSince(estimate.at) < 1 {
+                return estimate.remaining.map { max(0, $0 - now.timeIntervalSince(estimate.at)) }
+            }
+            let remaining = clock.pace(actual: timing.actual).map {
+                clock.remaining(done: timing.done, running: running, pace: $0)
+            }
+            timing.estimate = (now, remaining)
+            return remaining
+        }
+    }
+
+    /// "3 min elapsed; expected end 04:12, about 1 h 20 min left", or the elapsed time alone.
+    func timeText() -> String {
+        let elapsed = humanDuration(Int(Date().timeIntervalSince(started))) + " elapsed"
+        guard let remaining = remaining() else { return elapsed }
+        let end = ISO8601DateFormatter.string(
+            from: Date().addingTimeInterval(remaining), timeZone: .current,
+            formatOptions: [.withTime, .withColonSeparatorInTime])
+        return "\(elapsed); expected end \(end.prefix(5)), about \(humanDuration(Int(remaining.rounded(.up)))) left"
+    }
+
+    /// A step finished: its real duration counts toward the pace, and each tenth of the run is
+    /// announced once (a line, or a JSON `progress` event).
+    func finished(_ step: Step, since: Date?, succeeded: Bool) {
+        let crossed = timing.withLock { timing -> Bool in
+            guard succeeded else { return false }
+            timing.done.insert(step.id)
+            if let since { timing.actual[step.id] = Date().timeIntervalSince(since) }
+            timing.estimate = nil
+            let tenth = total > 0 ? timing.done.count * 10 / total : 0
+            guard tenth > timing.announced else { return false }
+            timing.announced = tenth
+            return true
+        }
+        guard crossed, !live else { return }
+        let done = timing.withLock { $0.done.count }
+        let elapsed = Date().timeIntervalSince(started)
+        if json {
+            var object: [String: JSONValue] = [
+                "event": .text("progress"), "done": .number(done), "total": .number(total),
+                "elapsedSeconds": .decimal(elapsed),
+                "at": .text(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])),
+            ]
+            if let remaining = remaining() {
+                object["remainingSeconds"] = .decimal(remaining)
+                object["expectedEnd"] = .text(
+                    ISO8601DateFormatter.string(
+                        from: Date().addingTimeInterval(remaining), timeZone: .gmt,
+                        formatOptions: [.withInternetDateTime, .withFractionalSeconds]))
+            }
+            return Terminal.out(JSONValue.line(object))
+        }
+        let time = ISO8601DateFormatter.string(
+            from: Date(), timeZone: .current, formatOptions: [.withTime, .withColonSeparatorInTime])
+        Terminal.out("\(time)  progress  \(done)/\(total) steps, \(timeText())\n")
     }
 
     func print(_ event: EngineEvent) {
@@ -48,10 +131,12 @@ final class ProgressPrinter: Sendable {
                 "attempt": "\(attempt)",
             ]
         case .finished(let step, let state, let message, let rule):
-            progress.withLock {
-                $0.running[step.id] = nil
+            let since = progress.withLock {
+                let since = $0.running.removeValue(forKey: step.id)?.since
                 if state == .succeeded { $0.done += 1 }
+                return since
             }
+            defer { finished(step, since: since, succeeded: state == .succeeded) }
             fields = [
                 "event": state.rawValue, "step": step.id.rawValue, "summary": step.summary, "message": message,
                 "rule": rule?.rawValue ?? "",
@@ -100,10 +185,9 @@ final class ProgressPrinter: Sendable {
     /// "[##########----------] 34/74" and a line per running step.
     func display() -> String {
         let (done, running) = progress.withLock { ($0.done, $0.running) }
-        let elapsed = humanDuration(Int(Date().timeIntervalSince(started)))
         var text =
             "\u{1B}[2K" + Self.bar(Double(done) / Double(max(total, 1)), width: 30) + " \(done)/\(total) steps, "
-            + "\(elapsed) elapsed"
+            + timeText()
         for (_, entry) in running.sorted(by: { $0.key < $1.key }) {
             let usual = Double(
                 ActionDurations.defaults[entry.step.action.rawValue] ?? ActionDurations.defaults[

@@ -4,6 +4,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlan
+import BatonPlanner
 import BatonRemote
 import BatonRuns
 import BatonStore
@@ -123,9 +124,11 @@ enum Runs {
         }
         let steps = try await journal.steps(of: run.id)
         let speed = run.target == .hosts ? LabSpeed.realTime : LabSpeed(options.speed) ?? .instant
+        let clock = try await journal.plan(of: run.id).map { ExpectedEnd(plan: $0, parallel: options.parallel) }
         let printer = ProgressPrinter(
-            json: options.json, total: steps.count, speed: speed, done: steps.filter { $0.state == .succeeded }.count,
-            run: run.id, stateDirectory: state.state)
+            json: options.json, total: steps.count, speed: speed,
+            done: Set(steps.filter { $0.state == .succeeded }.map(\.id)), run: run.id, stateDirectory: state.state,
+            clock: clock)
         let signals = SignalTrap()
         var engineOptions = options.engineOptions
         engineOptions.stopRequested = { signals.reason }

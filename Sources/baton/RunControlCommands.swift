@@ -4,6 +4,7 @@ import BatonKnowledge
 import BatonLab
 import BatonModel
 import BatonPlan
+import BatonPlanner
 import BatonRemote
 import BatonRuns
 import BatonStore
@@ -99,8 +100,12 @@ struct StatusCommand: AsyncParsableCommand {
                 var state, target: String
                 var twin: TwinName?
                 var owner: Owner?
+                /// A running run's expected end and the seconds to it (`ExpectedEnd`).
+                var expectedEnd: String?
+                var remainingSeconds: Int?
                 var steps: [Entry]
             }
+            let end = status.state == .running ? try await service.expectedEnd(of: run) : nil
             let outputs = try await journal.outputs(of: run)
             let now = Date().timeIntervalSince1970
             let document = Document(
@@ -111,6 +116,8 @@ struct StatusCommand: AsyncParsableCommand {
                         heartbeat: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0.heartbeat)),
                         live: $0.isLive(at: now))
                 },
+                expectedEnd: end.map { ISO8601DateFormatter().string(from: $0) },
+                remainingSeconds: end.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) },
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
@@ -125,6 +132,13 @@ struct StatusCommand: AsyncParsableCommand {
         Terminal.out(
             "Run \(run): \(status.state.rawValue); \(status.record.package) for \(status.record.organization)\n")
         if let owner = owner(status) { Terminal.out(owner.prefix(1).uppercased() + owner.dropFirst() + "\n") }
+        if status.state == .running, let end = try await service.expectedEnd(of: run) {
+            let clock = ISO8601DateFormatter.string(
+                from: end, timeZone: .current, formatOptions: [.withFullDate, .withTime, .withColonSeparatorInTime])
+            Terminal.out(
+                "Expected end \(clock) (about \(humanDuration(max(0, Int(end.timeIntervalSinceNow.rounded(.up))))) left), from the steps' real durations so far.\n"
+            )
+        }
         let tally = StepState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
         Terminal.out(tally.joined(separator: ", ") + "\n\n")
         for step in steps {
