@@ -76,6 +76,25 @@ public final class RunCoordinator: Service, Sendable {
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
             self.queue.finish()
+            Task { await self.sayWhatItWaitsFor() }
+        }
+    }
+
+    /// On shutdown: the steps still running in the runs this server drives, on their hosts,
+    /// which it waits for (no new step starts), and how each run continues.
+    func sayWhatItWaitsFor() async {
+        let active = state.withLock { $0.active }.sorted()
+        guard !active.isEmpty else {
+            logger.notice("shutting down: no run is under way")
+            return
+        }
+        for run in active {
+            let plan = try? await journal.plan(of: run)
+            let running = ((try? await journal.steps(of: run)) ?? []).filter { $0.state == .running }
+            let steps = running.map { record in plan?.step(record.id).map { "\(record.id) \($0.summary)" } ?? "\(record.id)" }
+            logger.notice(
+                "shutting down: run \(run) starts no new step and waits for \(steps.isEmpty ? "nothing" : steps.joined(separator: "; ")); 'baton resume \(run)' or the API's resume continues it"
+            )
         }
     }
 

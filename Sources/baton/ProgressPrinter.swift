@@ -54,6 +54,14 @@ final class ProgressPrinter: Sendable {
         }
     }
 
+    /// The steps running now, each with its host and how long it has run: what a stop waits for.
+    func runningSteps() -> [String] {
+        let now = Date()
+        return progress.withLock { $0.running }.sorted { $0.key < $1.key }.map { id, entry in
+            "\(id) \(entry.step.summary), for \(humanDuration(Int(now.timeIntervalSince(entry.since))))"
+        }
+    }
+
     /// Seconds left, estimated again at most once a second; nil until a step that takes time
     /// has finished here.
     func remaining() -> Double? {

@@ -129,7 +129,7 @@ enum Runs {
             json: options.json, total: steps.count, speed: speed,
             done: Set(steps.filter { $0.state == .succeeded }.map(\.id)), run: run.id, stateDirectory: state.state,
             clock: clock)
-        let signals = SignalTrap()
+        let signals = SignalTrap(running: { printer.runningSteps() })
         var engineOptions = options.engineOptions
         engineOptions.stopRequested = { signals.reason }
         let outcome: RunService.Outcome

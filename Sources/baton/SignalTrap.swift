@@ -10,8 +10,11 @@ import Synchronization
 /// the process at once, which the journal's intent and result records keep safe.
 final class SignalTrap: Sendable {
     let state = Mutex<(reason: String?, sources: [any DispatchSourceSignal])>((nil, []))
+    /// What the process waits for once asked to stop: the steps running now, on their hosts.
+    let running: @Sendable () -> [String]
 
-    init() {
+    init(running: @escaping @Sendable () -> [String] = { [] }) {
+        self.running = running
         for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -33,7 +36,14 @@ final class SignalTrap: Sendable {
             Terminal.error("\nStopped at once; the journal knows what was under way. 'baton resume' continues.\n")
             _exit(130)
         }
+        let steps = running()
+        let waiting =
+            steps.isEmpty
+            ? "no step is running"
+            : "waiting for \(steps.count == 1 ? "the step" : "the \(steps.count) steps") still running to finish:\n"
+                + steps.map { "  \($0)\n" }.joined()
         Terminal.error(
-            "\n\(name): no new step starts; running steps finish first. Press Ctrl-C again to stop at once.\n")
+            "\n\(name): no new step starts; \(waiting)\(steps.isEmpty ? ". " : "")Press Ctrl-C again to stop at once (the journal keeps what was under way; 'baton resume' continues).\n"
+        )
     }
 }

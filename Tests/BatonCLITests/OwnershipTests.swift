@@ -90,6 +90,9 @@ struct OwnershipTests {
         kill(owner.pid, SIGINT)
         #expect(await owner.wait() == 1, "\(owner.output)")
         #expect(owner.output.contains("baton resume run-1"), "\(owner.output)")
+        // It says what it waits for: the install under way, on its host.
+        #expect(owner.output.contains("still running to finish:"), "\(owner.output)")
+        #expect(owner.output.contains(" install exchange-2003-sp2 on "), "\(owner.output)")
         let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
         #expect(try Self.state(of: status.stdout) == "halted", "\(status.stdout)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])

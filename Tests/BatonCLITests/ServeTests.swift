@@ -192,6 +192,8 @@ struct ServeTests {
         // most one install, 12 s), so the stop comes mid-run even on a loaded machine.
         try await server.waitForSucceeded(12)
         #expect(server.stop() == 0)
+        // It said what it waited for.
+        #expect(server.log.contains("shutting down: run run-1 starts no new step and waits for"), "\(server.log.suffix(1500))")
         let status = try BatonProcess.run(["status", "run-1", "--state", state, "--format", "json"])
         let document = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let steps = document["steps"] as? [[String: Any]] ?? []
