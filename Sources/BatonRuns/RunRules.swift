@@ -154,3 +154,50 @@ extension RunService {
         }
     }
 }
+
+extension RunService {
+    /// What a run that stopped part way has left out of service, from its plan and its steps'
+    /// states alone (so on real hosts as on the twin): each step that took something out of
+    /// service and succeeded (or was under way) while the step that brings it back has not
+    /// succeeded. In the plan's order, one line each, naming the step that brings it back.
+    public static func outOfService(plan: Plan, steps: [StepRecord]) -> [String] {
+        let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { _, last in last })
+        /// What each action takes out of service, and the action that brings it back.
+        let pairs: [Action: (back: Action, what: (Step) -> String?)] = [
+            .drainTransport: (.resumeTransport, { $0.host.map { "\($0) takes no new mail (HubTransport draining)" } }),
+            .startDagMaintenance: (
+                .stopDagMaintenance,
+                { step in step.host.map { "\($0) is in DAG maintenance mode (activation blocked, cluster node paused)" } }
+            ),
+            .serverOffline: (.serverOnline, { $0.host.map { "\($0) is offline (ServerWideOffline inactive)" } }),
+            .leavePool: (.rejoinPool, { step in step.host.map { "\($0) is out of load-balanced pool \(step.pool ?? "")" } }),
+            .resourcesOffline: (.resourcesOnline, { $0.group.map { "Exchange Virtual Server \($0) is offline" } }),
+            .stopClusterService: (.startClusterService, { $0.host.map { "the Cluster service of node \($0) is stopped" } }),
+            .quiesce: (.restoreServices, { $0.host.map { "antivirus and other agents are paused on \($0)" } }),
+        ]
+        let backActions = Set(pairs.values.map(\.back))
+        // Per thing taken out (action and subject), the step that took it out, in plan order.
+        var open: [String: (step: Step, back: Action)] = [:]
+        var order: [String] = []
+        for step in plan.steps {
+            let subject = (step.group ?? step.host)?.spelling.lowercased() ?? ""
+            let state = states[step.id] ?? .pending
+            let happened = state == .succeeded || state == .running || state == .failed
+            if let pair = pairs[step.action], happened {
+                let key = "\(step.action.rawValue) \(subject)"
+                if open[key] == nil { order.append(key) }
+                open[key] = (step, pair.back)
+            } else if backActions.contains(step.action), state == .succeeded {
+                for (action, pair) in pairs where pair.back == step.action {
+                    open["\(action.rawValue) \(subject)"] = nil
+                }
+            }
+        }
+        return order.compactMap { key in
+            guard let (step, back) = open[key], let what = pairs[step.action]?.what(step) else { return nil }
+            let returning = plan.steps.first { $0.action == back && ($0.group ?? $0.host) == (step.group ?? step.host) }
+            let unsure = states[step.id] != .succeeded ? ", perhaps: \(step.id) did not finish" : ""
+            return what + unsure + (returning.map { " (\($0.id) \($0.action.rawValue) brings it back)" } ?? "")
+        }
+    }
+}

@@ -115,6 +115,31 @@ extension RunService {
         }
     }
 
+    /// What run `id` has left out of service now (`outOfService(plan:steps:)`), and on the lab
+    /// twin also each database without a mounted copy its users can reach.
+    public func outOfService(_ id: RunID) async throws(RunServiceError) -> [String] {
+        try await wrap {
+            guard let plan = try await journal.plan(of: id) else { return [] }
+            var lines = Self.outOfService(plan: plan, steps: try await journal.steps(of: id))
+            let record = try await journal.run(id)
+            if try await journal.target(of: id) == .lab, let record {
+                let store = store.named(record.twin ?? .standard)
+                if try await store.exists(), let modern = try await store.load().modern {
+                    for database in modern.databases.values.sorted(by: { $0.name < $1.name }) {
+                        let reachable =
+                            database.mounted.map { modern.servers[$0].map { !$0.offline } ?? true } ?? false
+                        if !reachable {
+                            lines.append(
+                                "database \(database.name) has no mounted copy its users can reach"
+                                    + (database.mounted.map { " (mounted on \($0), which is offline)" } ?? ""))
+                        }
+                    }
+                }
+            }
+            return lines
+        }
+    }
+
     public func statuses() async throws(RunServiceError) -> [Status] {
         try await wrap {
             var statuses: [Status] = []

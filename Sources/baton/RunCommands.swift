@@ -168,6 +168,9 @@ enum Runs {
                 }),
         ]
         if let stopped { end["stopped"] = .text(stopped) }
+        if outcome.state != .completed {
+            end["outOfService"] = .list(try await service.outOfService(run).map(JSONValue.text))
+        }
         let waiting = try await service.gates(of: run).filter { $0.state == .waiting }.map(\.gate)
         if outcome.state != .completed { end["waitingFor"] = .list(waiting.map(JSONValue.text)) }
         if outcome.state != .completed, outcome.state != .aborted {
@@ -195,6 +198,11 @@ enum Runs {
             var text = "\nRun \(run) \(outcome.state.rawValue)"
             text += stopped.map { ": \($0); running steps finished." } ?? "."
             for step in failed { text += "\n  failed: \(step.id) \(step.action): \(step.message)" }
+            let out = try await service.outOfService(run)
+            if !out.isEmpty {
+                text += "\n  Out of service now, until the run goes on:"
+                for line in out { text += "\n    \(line)" }
+            }
             let onlyApproval =
                 failed.isEmpty && stopped == nil && left.contains(where: { $0.message == "waiting for an approval" })
             if onlyApproval {

@@ -103,8 +103,11 @@ struct StatusCommand: AsyncParsableCommand {
                 /// A running run's expected end and the seconds to it (`ExpectedEnd`).
                 var expectedEnd: String?
                 var remainingSeconds: Int?
+                /// A run not completed: what it has left out of service now.
+                var outOfService: [String]?
                 var steps: [Entry]
             }
+            let out = status.state == .completed ? nil : try await service.outOfService(run)
             let end = status.state == .running ? try await service.expectedEnd(of: run) : nil
             let outputs = try await journal.outputs(of: run)
             let now = Date().timeIntervalSince1970
@@ -118,6 +121,7 @@ struct StatusCommand: AsyncParsableCommand {
                 },
                 expectedEnd: end.map { ISO8601DateFormatter().string(from: $0) },
                 remainingSeconds: end.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) },
+                outOfService: out,
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
@@ -138,6 +142,14 @@ struct StatusCommand: AsyncParsableCommand {
             Terminal.out(
                 "Expected end \(clock) (about \(humanDuration(max(0, Int(end.timeIntervalSinceNow.rounded(.up))))) left), from the steps' real durations so far.\n"
             )
+        }
+        if status.state != .completed {
+            let out = try await service.outOfService(run)
+            if !out.isEmpty {
+                Terminal.out(
+                    "Out of service now\(status.state == .running ? "" : ", until the run goes on (baton resume \(run) --state \(state.state))"):\n"
+                        + out.map { "  \($0)\n" }.joined())
+            }
         }
         let tally = StepState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
         Terminal.out(tally.joined(separator: ", ") + "\n\n")
