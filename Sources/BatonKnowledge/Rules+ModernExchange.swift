@@ -61,6 +61,8 @@ extension Rule.ID {
     public static let mxLatestUpdate = Self(rawValue: "mx-latest-update")
     public static let savedPlan = Self(rawValue: "saved-plan")
     public static let canary = Self(rawValue: "canary")
+    // Overnight runs.
+    public static let mxSettle = Self(rawValue: "mx-settle")
 }
 
 extension Rule {
@@ -343,6 +345,14 @@ extension Rule {
             """
             Internet-facing sites first, then the others; within a site, mailbox servers before Exchange 2013 Client \
             Access servers; Edge servers last. An inventory's order: lists the sites in the order it wants instead.
+            """),
+        Rule(
+            .mxSettle, .order, source: .community, section: community,
+            """
+            After a DAG member is back in service and its copies are healthy, many administrators let it run a \
+            while before the next member leaves (logs replayed, content indexes caught up, clients reconnected, a \
+            problem given time to show). settle: 10m, for the organization or per DAG, makes the next member wait \
+            that long; the plan and its estimate show the wait.
             """),
         Rule(
             .mxDAGRebalance, .step, source: .microsoft, section: manageDAGs,

@@ -1,6 +1,7 @@
 import BatonKnowledge
 import BatonModel
 import BatonPlan
+import BatonPlanner
 
 /// The twin's model of Exchange 2013 and later: database availability groups and where each
 /// database is mounted, each server's transport, ServerWideOffline and DAG maintenance state,
@@ -349,6 +350,12 @@ extension LabTwin {
                         ? " and replay queues near zero"
                         : "; replay queues near zero but on the lagged copies (\(lagged.joined(separator: ", ")), held by their lag)"),
                 applied: false)
+        case .settle(let dag, let seconds):
+            // Time passes: the member just back resynchronizes its copies meanwhile.
+            var outcome = LabOutcome.ok(
+                "\(dag) settled for \(humanDuration(seconds)) before its next member leaves service", applied: false)
+            outcome.duration = Double(seconds)
+            return outcome
         case .checkWitness(let dag):
             guard let witness = state.dags[dag]?.witness else {
                 return .failure("\(dag) has no file share witness", rule: .mxQuorum)

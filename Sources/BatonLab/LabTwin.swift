@@ -477,7 +477,7 @@ public struct LabTwin: Sendable, Codable, Hashable {
             .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance, .redirectMessages,
             .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies, .checkWitness,
             .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet, .healthCheck,
-            .checkEdgeSync:
+            .checkEdgeSync, .settle:
             return .failure("\(detail.action.rawValue) is not an action the twin performs on \(hostName) alone")
         }
     }

@@ -45,6 +45,8 @@ public enum Action: String, Sendable, Hashable, CaseIterable, Codable {
     case healthCheck = "health-check"
     /// Test-EdgeSynchronization from a Mailbox server for an updated Edge server (rule `mx-edge-maint`).
     case checkEdgeSync = "check-edge-sync"
+    /// Waits the DAG's settle time after a member is back, before the next leaves (rule `mx-settle`).
+    case settle
 }
 
 extension Action {
@@ -54,7 +56,7 @@ extension Action {
         case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
             .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
             .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet,
-            .healthCheck, .checkEdgeSync:
+            .healthCheck, .checkEdgeSync, .settle:
             true
         default: false
         }

@@ -16,6 +16,9 @@ public struct Inventory: Sendable, Hashable {
     /// The order of sites the inventory asks for, overriding Baton's default (Internet-facing
     /// sites first, rule `mx-order-sites`).
     public var siteOrder: [String]?
+    /// Seconds each DAG settles after a member is back, before the next leaves (`settle:`),
+    /// unless the DAG says its own.
+    public var settle: Int?
     /// Command profiles named by `hosts:` entries (an addition to the inventory format).
     public var profiles: [CommandProfileSpec] = []
     /// Options for OpenSSH connections (an addition to the inventory format).

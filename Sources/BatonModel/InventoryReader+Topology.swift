@@ -5,7 +5,7 @@ extension InventoryReader {
     static let activeDirectoryKeys = [
         "schema-master-site", "domains", "schema-version", "organization-version", "domain-version",
     ]
-    static let dagKeys = ["name", "members", "witness", "auto-rebalance", "databases"]
+    static let dagKeys = ["name", "members", "witness", "auto-rebalance", "databases", "settle"]
     static let witnessKeys = ["server", "site"]
     static let databaseKeys = ["name", "copies", "active", "lagged"]
     static let adVersionKeys = ["schema", "organization", "domain"]
@@ -244,7 +244,7 @@ extension InventoryReader {
         }
         return DatabaseAvailabilityGroup(
             name: name, members: members, witness: witness, autoRebalance: autoRebalance, databases: databases,
-            location: fields.location(node))
+            location: fields.location(node), settle: map["settle"].flatMap { readSettleTime($0) })
     }
 
     mutating func readDatabase(_ node: YAMLNode, dag: String, members: [HostName]) -> MailboxDatabase? {
@@ -323,5 +323,15 @@ extension InventoryReader {
             fields.fail(
                 map[needed] ?? map.node, "\(what): \(product.rawValue) has no cumulative update '\(value.rawValue)'")
         }
+    }
+
+    /// `settle: 10m`: how long a DAG waits after a member is back before the next leaves.
+    mutating func readSettleTime(_ node: YAMLNode) -> Int? {
+        guard let text = fields.string(node, "settle") else { return nil }
+        guard let seconds = DurationText.seconds(text) else {
+            fields.fail(node, "settle '\(text)' is not a duration such as 10m, 90s, 1h or 20 (minutes)")
+            return nil
+        }
+        return seconds
     }
 }

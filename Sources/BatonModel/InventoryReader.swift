@@ -31,7 +31,7 @@ struct InventoryReader {
 
     static let topLevelKeys = [
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
-        "ssh", "active-directory", "sites", "dags", "order", "logons",
+        "ssh", "active-directory", "sites", "dags", "order", "logons", "settle",
     ]
     static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon", "settle"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
@@ -91,6 +91,7 @@ struct InventoryReader {
         inventory.sites = sites
         inventory.dags = dags
         inventory.siteOrder = siteOrder ?? nil
+        inventory.settle = top["settle"].flatMap { readSettleTime($0) }
         return inventory
     }
 

@@ -56,11 +56,15 @@ public struct DatabaseAvailabilityGroup: Sendable, Hashable {
     public var autoRebalance: Bool
     public var databases: [MailboxDatabase]
     public var location: SourceLocation
+    /// Seconds the DAG settles after a member is back, before the next leaves (`settle:`);
+    /// nil for the organization's.
+    public var settle: Int?
 
     public init(
         name: HostName, members: [HostName], witness: Witness?, autoRebalance: Bool, databases: [MailboxDatabase],
-        location: SourceLocation
+        location: SourceLocation, settle: Int? = nil
     ) {
+        self.settle = settle
         self.name = name
         self.members = members
         self.witness = witness

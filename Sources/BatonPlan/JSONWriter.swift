@@ -183,6 +183,7 @@ struct JSONWriter: ~Copyable {
             case .backups(let items): list(items.lazy.map(\.rawValue))
             case .resources(let types): list(types.lazy.map(\.rawValue))
             case .flag(let flag): raw(flag ? "true" : "false")
+            case .number(let number): raw(number)
             }
         }
     }

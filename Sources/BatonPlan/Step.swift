@@ -84,6 +84,8 @@ public enum StepDetail: Sendable, Hashable {
     case healthCheck(host: HostName)
     /// Test-EdgeSynchronization, run on the Mailbox server `host`, for the Edge server `edge`.
     case checkEdgeSync(host: HostName, edge: HostName)
+    /// `dag` settles for `seconds` after a member is back, before the next one leaves.
+    case settle(dag: HostName, seconds: Int)
 
     public var action: Action {
         switch self {
@@ -128,6 +130,7 @@ public enum StepDetail: Sendable, Hashable {
         case .installDotNet: .installDotNet
         case .healthCheck: .healthCheck
         case .checkEdgeSync: .checkEdgeSync
+        case .settle: .settle
         }
     }
 
@@ -147,7 +150,7 @@ public enum StepDetail: Sendable, Hashable {
             .installDotNet(let host, _), .healthCheck(let host), .checkEdgeSync(let host, _):
             host
         case .approve, .verifyVersion(.virtualServer, _), .failoverTest, .milestone, .waitReplication, .checkCopies,
-            .checkWitness, .rebalanceDatabases:
+            .checkWitness, .rebalanceDatabases, .settle:
             nil
         }
     }
@@ -172,9 +175,13 @@ extension StepDetail {
         what: [BackupItem]? = nil, gate: String? = nil, pool: String? = nil, component: Component? = nil,
         keep: [ResourceType]? = nil, when: RestartPolicy? = nil, expect: String? = nil, name: String? = nil,
         dag: HostName? = nil, domains: [String]? = nil, files: [String]? = nil, overrideTwoCopies: Bool? = nil,
-        replication: ReplicationScope? = nil, dotnet: DotNetFramework? = nil, edge: HostName? = nil
+        replication: ReplicationScope? = nil, dotnet: DotNetFramework? = nil, edge: HostName? = nil,
+        seconds: Int? = nil
     ) {
         switch action {
+        case .settle:
+            guard let dag, let seconds, seconds >= 0 else { return nil }
+            self = .settle(dag: dag, seconds: seconds)
         case .waitReplication:
             guard let replication else { return nil }
             self = .waitReplication(replication)
@@ -268,7 +275,7 @@ extension StepDetail {
                     action == .saveConfig
                     ? .saveConfig(host: host, files: files) : .restoreConfig(host: host, files: files)
             case .approve, .milestone, .failoverTest, .verifyVersion, .waitReplication, .checkCopies, .checkWitness,
-                .rebalanceDatabases:
+                .rebalanceDatabases, .settle:
                 return nil
             }
         }
@@ -360,7 +367,7 @@ public struct Step: Sendable, Hashable, Identifiable {
     public var dag: HostName? {
         switch detail {
         case .startDagMaintenance(_, let dag, _), .stopDagMaintenance(_, let dag), .checkCopies(let dag),
-            .checkWitness(let dag), .rebalanceDatabases(let dag):
+            .checkWitness(let dag), .rebalanceDatabases(let dag), .settle(let dag, _):
             dag
         default: nil
         }
@@ -436,6 +443,7 @@ public struct Step: Sendable, Hashable, Identifiable {
         if let pool { parts.append("pool \(pool)") }
         if let expect { parts.append("expect \(expect)") }
         if overrideTwoCopies == true { parts.append("(two-copy override)") }
+        if case .settle(_, let seconds) = detail { parts.append("for \(seconds / 60) min\(seconds % 60 == 0 ? "" : " \(seconds % 60) s")") }
         return parts.joined(separator: " ")
     }
 }
@@ -450,7 +458,7 @@ extension Step {
     public enum Field: String, CodingKey, CaseIterable, Sendable {
         case action, after, component, dag, domains, dotnet, edge, expect, files, gate, group, host, id, keep, name
         case overrideTwoCopies = "override-two-copies"
-        case package, phase, pool, rules, to, what, when, why
+        case package, phase, pool, rules, seconds, to, what, when, why
     }
 
     /// A member's value as the plan format writes it: text, a list of text, or a flag. The
@@ -463,6 +471,7 @@ extension Step {
         case backups([BackupItem])
         case resources([ResourceType])
         case flag(Bool)
+        case number(Int)
     }
 
     /// Every member the step has, in the order of its key (`Field`'s order).
@@ -488,6 +497,7 @@ extension Step {
         try body(.phase, .text(phase))
         if let pool { try body(.pool, .text(pool)) }
         try body(.rules, .rules(rules))
+        if case .settle(_, let seconds) = detail { try body(.seconds, .number(seconds)) }
         if let to { try body(.to, .text(to.spelling)) }
         if let what { try body(.what, .backups(what)) }
         if let replication { try body(.what, .text(replication.rawValue)) }
@@ -518,7 +528,8 @@ extension Step: Codable {
                 files: try optional([String].self, .files),
                 overrideTwoCopies: try optional(Bool.self, .overrideTwoCopies),
                 replication: action == .waitReplication ? try optional(ReplicationScope.self, .what) : nil,
-                dotnet: try optional(DotNetFramework.self, .dotnet), edge: try optional(HostName.self, .edge))
+                dotnet: try optional(DotNetFramework.self, .dotnet), edge: try optional(HostName.self, .edge),
+                seconds: try optional(Int.self, .seconds))
         else {
             throw DecodingError.dataCorruptedError(
                 forKey: .action, in: container,
@@ -543,6 +554,7 @@ extension Step: Codable {
             case .backups(let items): try container.encode(items, forKey: field)
             case .resources(let types): try container.encode(types, forKey: field)
             case .flag(let flag): try container.encode(flag, forKey: field)
+            case .number(let number): try container.encode(number, forKey: field)
             }
         }
     }

@@ -16,7 +16,8 @@ public struct ActionDurations: Sendable, Hashable {
     /// compile without its duration. An install's depends on the package's kind.
     static func seconds(of action: Action) -> Int {
         switch action {
-        case .approve, .milestone: 0
+        // A settle step lasts its own seconds (the inventory's settle:).
+        case .approve, .milestone, .settle: 0
         case .backup: 45 * 60
         case .quiesce, .resourcesOnline, .stopDagMaintenance: 3 * 60
         case .checkInstallers, .leavePool, .rejoinPool, .stopClusterService, .startClusterService, .resourcesOffline,
@@ -99,8 +100,11 @@ public struct ActionDurations: Sendable, Hashable {
     public func seconds(for step: Step, kinds: InstallKinds) -> Int {
         let action = step.action
         guard Step.takesSlot(action) else { return 0 }
-        guard case .install(_, let package) = step.detail else { return byAction[action] ?? 0 }
-        return installs[kinds[package]] ?? 0
+        switch step.detail {
+        case .install(_, let package): return installs[kinds[package]] ?? 0
+        case .settle(_, let seconds): return seconds
+        default: return byAction[action] ?? 0
+        }
     }
 }
 

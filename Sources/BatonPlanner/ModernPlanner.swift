@@ -599,8 +599,20 @@ struct ModernPlanner {
     ) -> [StepID] {
         var chain = Chain(after: start)
         var checked = false
+        let settle = dag.settle ?? inventory.settle ?? 0
+        var previous: HostName?
         for member in orderedMembers(dag) where inScope.contains(member) {
             guard let server = server(member) else { continue }
+            // Rule `mx-settle`: the member just back runs a while before this one leaves.
+            if let previous, settle > 0 {
+                chain.then(
+                    Step(
+                        .settle(dag: dag.name, seconds: settle), rules: [.mxSettle],
+                        why:
+                            "\(previous) is back and its copies are healthy; \(dag.name) settles for \(humanDuration(settle)) before \(member) leaves service (settle: in the inventory)."
+                    ), in: &builder)
+            }
+            previous = member
             // The copy check after the previous member is the check before this one: once
             // between two members is enough.
             if !checked {

@@ -55,7 +55,7 @@ extension RemoteTarget {
         }
         let preflight = RemotePreflight(inventory: inventory, plan: plan, runner: NoHosts())
         let packages = PlanPackages(plan)
-        for step in plan.steps where step.action != .approve && step.action != .milestone {
+        for step in plan.steps where ![.approve, .milestone, .settle].contains(step.action) {
             guard let host = hostName(for: step, in: inventory), let access = inventory.access(host) else { continue }
             let profile = profile(for: access, in: inventory)
             let language: RenderedCommand.Language = profile.kind == .shell ? .sh : .powershell

@@ -43,7 +43,7 @@ public actor RemoteTarget: Target {
     public static func validate(_ inventory: Inventory, _ plan: Plan) throws(RemoteError) {
         var problems: [String] = []
         var missingHosts = Set<HostName>()
-        for step in plan.steps where step.action != .approve && step.action != .milestone {
+        for step in plan.steps where ![.approve, .milestone, .settle].contains(step.action) {
             guard let host = hostName(for: step, in: inventory) else {
                 problems.append("\(step.id) \(step.summary): no node of its cluster is in hosts:")
                 continue
@@ -162,7 +162,7 @@ public actor RemoteTarget: Target {
     /// The machines `plan` acts on that the inventory says how to reach, in plan order.
     public static func hosts(of plan: Plan, in inventory: Inventory) -> [HostName] {
         var hosts: [HostName] = []
-        for step in plan.steps {
+        for step in plan.steps where step.action != .settle {
             guard let host = hostName(for: step, in: inventory), inventory.access(host) != nil, !hosts.contains(host)
             else { continue }
             hosts.append(host)
@@ -207,6 +207,11 @@ public actor RemoteTarget: Target {
         switch step.action {
         case .approve, .milestone:
             return StepResult(succeeded: true, message: "nothing to run on a host")
+        case .settle:
+            // Time passes on the controller; nothing runs on a host (rule mx-settle).
+            guard case .settle(let dag, let seconds) = step.detail else { return StepResult(succeeded: true, message: "") }
+            try await Task.sleep(for: .seconds(seconds))
+            return StepResult(succeeded: true, message: "\(dag) settled for \(seconds) s")
         case .reboot:
             return try await restart(step, run: run)
         default:
@@ -241,6 +246,8 @@ public actor RemoteTarget: Target {
     public func hasTakenEffect(_ step: Step, run: RunID) async throws -> Bool {
         switch step.action {
         case .approve, .milestone: return true
+        // A settle cut short waits again, all of it.
+        case .settle: return false
         case .reboot: return !pendingRestarts.contains(step.host?.key ?? "")
         default:
             let (_, access, profile) = try resolve(step)

@@ -161,6 +161,14 @@ struct ModernSimulation {
         case .approve:
             if let gate = step.gate { approvedGates.insert(gate) }
         case .milestone: break
+        case .settle:
+            // Rule mx-settle: a wait between members, with every member of the DAG in service.
+            guard let dag = step.dag.map(key), let group = inventory.dags.first(where: { key($0.name) == dag }) else {
+                return fail(step, "settles a DAG the inventory does not have")
+            }
+            if let out = group.members.map(key).first(where: { service[$0] != .inService }) {
+                fail(step, "settles \(dag) while \(out) is out of service (mx-settle)")
+            }
         case .backup:
             guard let host else { return }
             if anyChange { fail(step, "a backup after changes began is not the way back") }

@@ -72,6 +72,12 @@ struct PlanChecker {
                 case .leavePool, .rejoinPool: ["host": step.host != nil, "pool": step.pool != nil]
                 case .waitReplication: ["what": step.replication != nil]
                 case .checkCopies, .checkWitness, .rebalanceDatabases: ["dag": step.dag != nil]
+                case .settle:
+                    if case .settle(_, let seconds) = step.detail {
+                        ["dag": step.dag != nil, "seconds": seconds > 0]
+                    } else {
+                        ["seconds": false]
+                    }
                 case .startDagMaintenance, .stopDagMaintenance: ["host": step.host != nil, "dag": step.dag != nil]
                 case .redirectMessages: ["host": step.host != nil, "to": step.to != nil]
                 case .prepareDomains: ["host": step.host != nil, "domains": step.domains != nil]
@@ -425,7 +431,7 @@ struct Simulation {
         case .prepareSchema, .prepareAD, .prepareDomains, .waitReplication, .drainTransport, .startDagMaintenance,
             .redirectMessages, .serverOffline, .serverOnline, .stopDagMaintenance, .resumeTransport, .checkCopies,
             .checkWitness, .checkPendingReboot, .saveConfig, .restoreConfig, .rebalanceDatabases, .installDotNet,
-            .healthCheck, .checkEdgeSync:
+            .healthCheck, .checkEdgeSync, .settle:
             fail(step, "an action of Exchange 2013 and later in a plan for \(package.id)")
         }
         if let host, step.action != .milestone { lastHostAction[host] = step.action }

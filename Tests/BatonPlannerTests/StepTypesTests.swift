@@ -71,7 +71,7 @@ struct StepTypesTests {
         let complete = StepDetail(
             action, host: "H", group: "G", to: "T", package: "p", what: [.databases], gate: "g", pool: "pool",
             component: .adc, keep: [], when: .always, expect: "1", name: "n", dag: "D", domains: ["d"], files: ["f"],
-            overrideTwoCopies: true, replication: .schema, dotnet: .v48, edge: "E")
+            overrideTwoCopies: true, replication: .schema, dotnet: .v48, edge: "E", seconds: 600)
         #expect(complete?.action == action)
         #expect(StepDetail(action) == nil, "\(action.rawValue) with no fields at all")
     }
