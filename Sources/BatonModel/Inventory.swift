@@ -19,6 +19,10 @@ public struct Inventory: Sendable, Hashable {
     /// Seconds each DAG settles after a member is back, before the next leaves (`settle:`),
     /// unless the DAG says its own.
     public var settle: Int?
+    /// Weekly maintenance windows (`windows:`); empty: any time.
+    public var windows: [MaintenanceWindow] = []
+    /// Seconds a server's update must end before its window closes (`window-margin:`).
+    public var windowMargin: Int?
     /// Command profiles named by `hosts:` entries (an addition to the inventory format).
     public var profiles: [CommandProfileSpec] = []
     /// Options for OpenSSH connections (an addition to the inventory format).

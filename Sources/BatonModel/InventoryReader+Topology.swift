@@ -1,3 +1,4 @@
+import Foundation
 /// Exchange 2013 and later: sites, Active Directory, database availability groups, and what a
 /// server of theirs adds (docs/inventory.md).
 extension InventoryReader {
@@ -333,5 +334,81 @@ extension InventoryReader {
             return nil
         }
         return seconds
+    }
+}
+
+extension InventoryReader {
+    static let windowKeys = ["days", "start", "end", "time-zone", "sites", "dags"]
+
+    /// `windows:`: weekly maintenance windows, each `{days: [sat], start: "22:00", end:
+    /// "04:00", time-zone: Europe/Berlin}`, for the organization or its `sites` and `dags`.
+    mutating func readWindows(_ node: YAMLNode, sites: [Site], dags: [DatabaseAvailabilityGroup])
+        -> [MaintenanceWindow]
+    {
+        guard let items = fields.list(node, "windows") else { return [] }
+        var windows: [MaintenanceWindow] = []
+        for item in items {
+            guard let map = fields.mapping(item, "a maintenance window", allowed: Self.windowKeys) else { continue }
+            var days: [Weekday] = []
+            if let list = required(map, "days", in: "a maintenance window").flatMap({ fields.list($0, "days") }) {
+                for dayNode in list {
+                    guard let text = fields.string(dayNode, "a day") else { continue }
+                    if let day = Weekday(name: text) {
+                        days.append(day)
+                    } else {
+                        fields.fail(dayNode, "'\(text)' is not a day of the week (mon, tue, wed, thu, fri, sat, sun)")
+                    }
+                }
+            }
+            func time(_ key: String) -> Int? {
+                guard let node = required(map, key, in: "a maintenance window"), let text = fields.string(node, key)
+                else { return nil }
+                guard let minutes = MaintenanceWindow.minutes(of: text) else {
+                    fields.fail(node, "\(key) '\(text)' is not a time such as 22:00")
+                    return nil
+                }
+                return minutes
+            }
+            let start = time("start"), end = time("end")
+            var zone: TimeZone?
+            if let node = required(map, "time-zone", in: "a maintenance window"),
+                let name = fields.string(node, "time-zone")
+            {
+                zone = TimeZone(identifier: name)
+                if zone == nil {
+                    fields.fail(node, "time-zone '\(name)' is not an IANA time zone (Europe/Berlin, America/New_York, UTC)")
+                }
+            }
+            var windowSites: [String] = []
+            if let list = map["sites"].flatMap({ fields.list($0, "sites") }) {
+                for siteNode in list {
+                    guard let name = fields.name(siteNode, "a site"),
+                        let found = site(name, at: siteNode, in: sites, for: "a maintenance window")
+                    else { continue }
+                    windowSites.append(found)
+                }
+            }
+            var windowDAGs: [HostName] = []
+            if let list = map["dags"].flatMap({ fields.list($0, "dags") }) {
+                for dagNode in list {
+                    guard let name = fields.name(dagNode, "a DAG") else { continue }
+                    guard let dag = dags.first(where: { $0.name == HostName(name) }) else {
+                        fields.fail(
+                            dagNode,
+                            "a maintenance window names DAG '\(name)', which dags: does not declare"
+                                + Spelling.didYouMean(name, among: dags.map(\.name.spelling)))
+                        continue
+                    }
+                    windowDAGs.append(dag.name)
+                }
+            }
+            guard let start, let end, let zone, !days.isEmpty else { continue }
+            let minutes = end > start ? end - start : end + 1440 - start
+            windows.append(
+                MaintenanceWindow(
+                    days: days, start: start, minutes: minutes, timeZone: zone, sites: windowSites, dags: windowDAGs,
+                    location: fields.location(item)))
+        }
+        return windows
     }
 }

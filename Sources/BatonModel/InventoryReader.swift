@@ -31,7 +31,7 @@ struct InventoryReader {
 
     static let topLevelKeys = [
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
-        "ssh", "active-directory", "sites", "dags", "order", "logons", "settle",
+        "ssh", "active-directory", "sites", "dags", "order", "logons", "settle", "windows", "window-margin",
     ]
     static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon", "settle"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
@@ -92,6 +92,15 @@ struct InventoryReader {
         inventory.dags = dags
         inventory.siteOrder = siteOrder ?? nil
         inventory.settle = top["settle"].flatMap { readSettleTime($0) }
+        inventory.windows = top["windows"].map { readWindows($0, sites: sites, dags: dags) } ?? []
+        inventory.windowMargin = top["window-margin"].flatMap { node -> Int? in
+            guard let text = fields.string(node, "window-margin") else { return nil }
+            guard let seconds = DurationText.seconds(text) else {
+                fields.fail(node, "window-margin '\(text)' is not a duration such as 15m, 90s or 1h")
+                return nil
+            }
+            return seconds
+        }
         return inventory
     }
 
