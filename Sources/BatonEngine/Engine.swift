@@ -13,6 +13,8 @@ public enum EngineEvent: Sendable {
     /// A step that failed before and had not taken effect: tried again on resume.
     case retrying(step: Step)
     case waitingForApproval(step: Step, gate: String)
+    /// Nothing may start before a maintenance window opens at `until`.
+    case waitingForWindow(until: Date, why: String)
 }
 
 /// How a run goes.
@@ -44,6 +46,8 @@ public struct EngineOptions: Sendable {
     /// Steps that start together, or end together, share one durable commit of the journal
     /// (group commit). Off: one commit per transition, as a benchmark's baseline.
     public var groupCommit = true
+    /// Maintenance windows: asked before each step starts; nil, any time.
+    public var gate: (any StartGate)?
 
     public static let standardTimeouts: [Action: Duration] = [
         .install: .seconds(3 * 3600), .backup: .seconds(6 * 3600), .reboot: .seconds(30 * 60),
@@ -145,7 +149,14 @@ public struct Engine: Sendable {
                     scheduler.approvalsChanged(Set(try await journal.approvals(of: run)))
                 }
                 var starting: [Step] = []
-                for decision in scheduler.next() {
+                var held: [Hold] = []
+                let gate = options.gate
+                let decisions = scheduler.next { step in
+                    guard let hold = gate?.hold(step) else { return false }
+                    held.append(hold)
+                    return true
+                }
+                for decision in decisions {
                     switch decision {
                     case .waitForApproval(let step, let gate):
                         onEvent(.waitingForApproval(step: step, gate: gate))
@@ -153,10 +164,22 @@ public struct Engine: Sendable {
                         starting.append(step)
                     }
                 }
+                for step in starting { gate?.started(step) }
                 // The intents of every step starting now, durable before any of them acts.
                 try await commit(run: run, starting.map { .begin($0.id) })
                 for step in starting {
                     group.addTask { ended.append(try await self.attempt(step, run: run)) }
+                }
+                if scheduler.inFlight == 0, let gate, let first = held.min(by: { $0.until < $1.until }) {
+                    // Nothing under way and the next step waits for a window: wait for it, or
+                    // halt when told to (or when no window can ever hold it).
+                    if gate.haltsOutside || first.until == .distantFuture {
+                        scheduler.stop("outside its maintenance window: \(first.why)")
+                        continue
+                    }
+                    onEvent(.waitingForWindow(until: first.until, why: first.why))
+                    try await gate.wait(until: first.until, stop: options.stopRequested)
+                    continue
                 }
                 if scheduler.inFlight == 0 {
                     guard scheduler.isWaitingForApproval, let poll = options.approvalPoll else { break }

@@ -152,7 +152,11 @@ public struct Scheduler: Sendable {
     // MARK: Decisions
 
     /// The steps to start now (as many as free slots allow) and the gates newly waiting.
-    public mutating func next() -> [Decision] {
+    public mutating func next() -> [Decision] { next(hold: { _ in false }) }
+
+    /// As `next()`, but a step that takes a slot and that `hold` holds back stays ready for a
+    /// later call (a maintenance window not open, or too short for it).
+    public mutating func next(hold: (Step) -> Bool) -> [Decision] {
         var decisions: [Decision] = []
         guard !halted else {
             // Halted, nothing new starts; aborting, only steps that bring a virtual server
@@ -184,7 +188,15 @@ public struct Scheduler: Sendable {
         // Gates and milestones in flight pass at once: what they release is weighed with what
         // is ready now before the slots are given out.
         guard inFlight == busy else { return decisions }
-        while busy < settings.parallel, let next = ready.popMax() { start(next, &decisions) }
+        var aside: [ReadyStep] = []
+        while busy < settings.parallel, let next = ready.popMax() {
+            if hold(plan.steps[next.position]) {
+                aside.append(next)
+            } else {
+                start(next, &decisions)
+            }
+        }
+        for step in aside { ready.insert(step) }
         return decisions
     }
 

@@ -12,6 +12,23 @@ import Synchronization
 extension RunService {
     // MARK: Driving
 
+    /// The maintenance windows `run` meets: `settings`' window, else its inventory's; nil when
+    /// there are none. On the lab twin the run's clock is the rehearsal's (`rehearseAt`, at
+    /// the twin's speed); on real hosts, the wall clock.
+    func windowGate(_ run: OwnedRun, _ settings: WindowSettings?, speed: LabSpeed) async throws -> WindowGate? {
+        guard let record = try await journal.run(run.id), let plan = try await journal.plan(of: run.id) else {
+            return nil
+        }
+        let inventory = try await inventory(of: record)
+        let windows = settings?.window.map { [$0] } ?? inventory.windows
+        guard !windows.isEmpty else { return nil }
+        let done = Set(try await journal.steps(of: run.id).filter { $0.state == .succeeded }.map(\.id))
+        return WindowGate(
+            plan: plan, inventory: inventory, windows: windows, margin: inventory.windowMargin ?? 0,
+            clock: RunClock(origin: settings?.rehearseAt ?? Date(), speed: run.target == .lab ? speed : nil),
+            haltsOutside: settings?.haltsOutside ?? false, done: done)
+    }
+
     /// How a run ended for its driver.
     public struct Outcome: Sendable {
         public var state: RunState
@@ -25,13 +42,16 @@ extension RunService {
     /// process then applied nothing more.
     public func drive(
         _ run: OwnedRun, speed: LabSpeed, options: EngineOptions, approvedBy by: String,
-        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+        windows: WindowSettings? = nil, onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
     ) async throws(RunServiceError) -> Outcome {
         let lost = LostLease()
         do {
             if options.approveAll { try await approveEveryGate(run, by: by, how: .yes) }
             let fenced = run.journal
             var engineOptions = options
+            if engineOptions.gate == nil, let gate = try await windowGate(run, windows, speed: speed) {
+                engineOptions.gate = gate
+            }
             let external = options.stopRequested
             engineOptions.stopRequested = {
                 lost.value != nil ? "this controller lost the run" : external()

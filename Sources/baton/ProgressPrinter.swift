@@ -161,6 +161,15 @@ final class ProgressPrinter: Sendable {
             ]
         case .waitingForApproval(let step, let gate):
             fields = ["event": "waiting", "step": step.id.rawValue, "gate": gate, "summary": step.summary]
+        case .waitingForWindow(let until, let why):
+            let at = ISO8601DateFormatter.string(
+                from: until, timeZone: .gmt, formatOptions: [.withInternetDateTime])
+            if json {
+                return Terminal.out(
+                    JSONValue.line(["event": .text("waiting-for-window"), "until": .text(at), "message": .text(why)]))
+            }
+            let line = "\(time)  waiting for a maintenance window until \(at): \(why)"
+            return live ? Terminal.out("\r\u{1B}[2K" + line + "\n" + display()) : Terminal.out(line + "\n")
         }
         if json {
             // Numbers as numbers: an attempt is counted.

@@ -50,12 +50,55 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "When another run holds the same machines, wait for it instead of refusing.")
     var wait = false
 
+    @Option(
+        help: ArgumentHelp(
+            "A maintenance window for this run instead of the inventory's windows:, such as \"Sat 22:00-Sun 04:00 Europe/Berlin\".",
+            valueName: "window"))
+    var window: String?
+
+    @Flag(help: "Halt when the next step must wait for a maintenance window, instead of waiting for it.")
+    var haltOutsideWindow = false
+
+    @Option(
+        help: ArgumentHelp(
+            "On the lab twin: rehearse as if the run started at this instant (ISO 8601, such as 2026-12-05T21:00:00+01:00), its windows met at the twin's speed.",
+            valueName: "instant"))
+    var rehearseAt: String?
+
+    /// The windows settings, or exit 2 naming what is wrong.
+    func windowSettings() throws -> WindowSettings {
+        var settings = WindowSettings(haltsOutside: haltOutsideWindow)
+        if let window {
+            switch MaintenanceWindow.parse(window) {
+            case .success(let parsed): settings.window = parsed
+            case .failure(let error):
+                Terminal.error("error: --window: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+        }
+        if let rehearseAt {
+            guard let date = ISO8601DateFormatter().date(from: rehearseAt) else {
+                Terminal.error("error: --rehearse-at '\(rehearseAt)' is not an ISO 8601 instant such as 2026-12-05T21:00:00+01:00")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            settings.rehearseAt = date
+        }
+        return settings
+    }
+
     func validate() throws {
         guard LabSpeed(speed) != nil else {
             throw ValidationError("--speed takes instant, real or a factor of at least 1")
         }
         guard parallel >= 1 else { throw ValidationError("--parallel takes a number of at least 1") }
         guard (1...3600).contains(leaseExpiry) else { throw ValidationError("--lease-expiry takes 1 to 3600 seconds") }
+        if let window, case .failure(let error) = MaintenanceWindow.parse(window) {
+            throw ValidationError("--window: \(error)")
+        }
+        if let rehearseAt, ISO8601DateFormatter().date(from: rehearseAt) == nil {
+            throw ValidationError(
+                "--rehearse-at '\(rehearseAt)' is not an ISO 8601 instant such as 2026-12-05T21:00:00+01:00")
+        }
     }
 
     var engineOptions: EngineOptions {
@@ -129,14 +172,15 @@ enum Runs {
             json: options.json, total: steps.count, speed: speed,
             done: Set(steps.filter { $0.state == .succeeded }.map(\.id)), run: run.id, stateDirectory: state.state,
             clock: clock)
+        let windows = try options.windowSettings()
         let signals = SignalTrap(running: { printer.runningSteps() })
         var engineOptions = options.engineOptions
         engineOptions.stopRequested = { signals.reason }
         let outcome: RunService.Outcome
         do {
-            outcome = try await service.drive(run, speed: speed, options: engineOptions, approvedBy: operatorName) {
-                printer.print($0)
-            }
+            outcome = try await service.drive(
+                run, speed: speed, options: engineOptions, approvedBy: operatorName, windows: windows
+            ) { printer.print($0) }
         } catch {
             printer.close()
             throw exit(error, state: state)
