@@ -178,7 +178,11 @@ public struct Engine: Sendable {
                         continue
                     }
                     onEvent(.waitingForWindow(until: first.until, why: first.why))
+                    let until = ISO8601DateFormatter().string(from: first.until)
+                    try await journal.setState(
+                        run: run, .running, reason: "\(Self.waitingForWindow) \(until): \(first.why)")
                     try await gate.wait(until: first.until, stop: options.stopRequested)
+                    try await journal.setState(run: run, .running, reason: "a maintenance window is open")
                     continue
                 }
                 if scheduler.inFlight == 0 {
@@ -220,6 +224,9 @@ public struct Engine: Sendable {
             run: run, abortedNow ? .aborted : final, reason: final == .halted ? scheduler.stopReason ?? "" : "")
         return abortedNow ? .aborted : final
     }
+
+    /// How a run's transition says it waits for a maintenance window (then the instant, ISO 8601).
+    public static let waitingForWindow = "waiting for a maintenance window until"
 
     /// Journals changes: all in one commit (group commit), or one commit each.
     func commit(run: RunID, _ changes: [StepChange]) async throws {

@@ -115,6 +115,16 @@ extension RunService {
         }
     }
 
+    /// A running run waiting for a maintenance window: until when, and why; nil otherwise.
+    public func waitingForWindow(_ id: RunID) async throws(RunServiceError) -> String? {
+        try await wrap {
+            guard try await journal.state(of: id) == .running else { return nil }
+            let last = try await journal.transitions(run: id).last { $0.step == nil }
+            guard let message = last?.message, message.hasPrefix(Engine.waitingForWindow) else { return nil }
+            return message
+        }
+    }
+
     /// What run `id` has left out of service now (`outOfService(plan:steps:)`), and on the lab
     /// twin also each database without a mounted copy its users can reach.
     public func outOfService(_ id: RunID) async throws(RunServiceError) -> [String] {

@@ -31,7 +31,7 @@ public final class RunClock: Sendable {
         return origin.addingTimeInterval(waited.withLock { $0 } + (factor.map { seconds * $0 } ?? 0))
     }
 
-    /// Waits until `date` on this clock, a minute of it at a time, ending early when `stop`
+    /// Waits until `date` on this clock, a real second at a time, ending early when `stop`
     /// gives a reason.
     public func wait(until date: Date, stop: @escaping @Sendable () -> String?) async throws {
         while now() < date, stop() == nil {
@@ -40,7 +40,7 @@ public final class RunClock: Sendable {
                 waited.withLock { $0 += left }
                 return
             }
-            let step = min(left, 60 * factor)
+            let step = min(left, factor)
             try await Task.sleep(for: .milliseconds(Int64(max(1, step / factor * 1000))))
         }
     }

@@ -105,6 +105,8 @@ struct StatusCommand: AsyncParsableCommand {
                 var remainingSeconds: Int?
                 /// A run not completed: what it has left out of service now.
                 var outOfService: [String]?
+                /// A running run waiting for a maintenance window: until when, and why.
+                var waitingForWindow: String?
                 var steps: [Entry]
             }
             let out = status.state == .completed ? nil : try await service.outOfService(run)
@@ -122,6 +124,7 @@ struct StatusCommand: AsyncParsableCommand {
                 expectedEnd: end.map { ISO8601DateFormatter().string(from: $0) },
                 remainingSeconds: end.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) },
                 outOfService: out,
+                waitingForWindow: status.state == .running ? try await service.waitingForWindow(run) : nil,
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
@@ -136,6 +139,9 @@ struct StatusCommand: AsyncParsableCommand {
         Terminal.out(
             "Run \(run): \(status.state.rawValue); \(status.record.package) for \(status.record.organization)\n")
         if let owner = owner(status) { Terminal.out(owner.prefix(1).uppercased() + owner.dropFirst() + "\n") }
+        if status.state == .running, let waiting = try await service.waitingForWindow(run) {
+            Terminal.out(waiting.prefix(1).uppercased() + waiting.dropFirst() + "\n")
+        }
         if status.state == .running, let end = try await service.expectedEnd(of: run) {
             let clock = ISO8601DateFormatter.string(
                 from: end, timeZone: .current, formatOptions: [.withFullDate, .withTime, .withColonSeparatorInTime])
