@@ -1,6 +1,7 @@
 import BatonEngine
 import BatonModel
 import BatonPlan
+import Synchronization
 
 /// The lab twin as a run's target: each action is performed on the twin and the twin saved
 /// before the engine is told, then the wall clock waits as the chosen speed says.
@@ -28,10 +29,12 @@ public actor LabTarget: Target {
         qualified.id = "\(run)/\(step.id)"
         // Applied in place (a copy would duplicate the twin's history at every step); when the
         // save is refused, this controller has lost the run and stops, its twin unused.
+        let start = virtualNow.withLock { $0 }
         let outcome = twin.perform(qualified)
         try changes.performed(qualified, on: twin)
         try await save()
         try await speed.wait(outcome.duration)
+        virtualNow.withLock { $0 = max($0, start + outcome.duration) }
         return StepResult(succeeded: outcome.succeeded, message: outcome.message, rule: outcome.rule)
     }
 
@@ -51,9 +54,16 @@ public actor LabTarget: Target {
 
     /// A wait between two asks of a settling check passes on the twin's clock, at its speed.
     public func pause(seconds: Int) async throws {
+        let start = virtualNow.withLock { $0 }
         twin.pass(Double(seconds))
         try await speed.wait(Double(seconds))
+        virtualNow.withLock { $0 = max($0, start + Double(seconds)) }
     }
+
+    /// The run's virtual seconds so far: each step starts at the time the last step to end
+    /// ended, and lasts its duration on the twin; steps side by side overlap. Unlike the wall
+    /// clock at the twin's speed, it does not run ahead while the machine is busy elsewhere.
+    public nonisolated let virtualNow = Mutex<Double>(0)
 
     /// The actions performed and not yet written.
     var changes: TwinChanges

@@ -15,7 +15,9 @@ extension RunService {
     /// The maintenance windows `run` meets: `settings`' window, else its inventory's; nil when
     /// there are none. On the lab twin the run's clock is the rehearsal's (`rehearseAt`, at
     /// the twin's speed); on real hosts, the wall clock.
-    func windowGate(_ run: OwnedRun, _ settings: WindowSettings?, speed: LabSpeed) async throws -> WindowGate? {
+    func windowGate(_ run: OwnedRun, _ settings: WindowSettings?, speed: LabSpeed, lab: LabTarget?) async throws
+        -> WindowGate?
+    {
         guard let record = try await journal.run(run.id), let plan = try await journal.plan(of: run.id) else {
             return nil
         }
@@ -25,8 +27,11 @@ extension RunService {
         let done = Set(try await journal.steps(of: run.id).filter { $0.state == .succeeded }.map(\.id))
         return WindowGate(
             plan: plan, inventory: inventory, windows: windows, margin: inventory.windowMargin ?? 0,
-            clock: RunClock(origin: settings?.rehearseAt ?? Date(), speed: run.target == .lab ? speed : nil),
-            haltsOutside: settings?.haltsOutside ?? false, done: done)
+            clock: lab.map { target in
+                RunClock(
+                    origin: settings?.rehearseAt ?? Date(), virtual: { target.virtualNow.withLock { $0 } }, speed: speed)
+            } ?? RunClock(),
+            haltsOutside: settings?.haltsOutside ?? false, done: done, onStart: settings?.onStart)
     }
 
     /// How a run ended for its driver.
@@ -49,9 +54,6 @@ extension RunService {
             if options.approveAll { try await approveEveryGate(run, by: by, how: .yes) }
             let fenced = run.journal
             var engineOptions = options
-            if engineOptions.gate == nil, let gate = try await windowGate(run, windows, speed: speed) {
-                engineOptions.gate = gate
-            }
             let external = options.stopRequested
             engineOptions.stopRequested = {
                 lost.value != nil ? "this controller lost the run" : external()
@@ -83,6 +85,9 @@ extension RunService {
                 let loaded = try await store.load()
                 let twin = LabTarget(twin: loaded, store: store, speed: speed, fence: fenced.confirmLease)
                 lab = twin
+                if engineOptions.gate == nil, let gate = try await windowGate(run, windows, speed: speed, lab: twin) {
+                    engineOptions.gate = gate
+                }
                 let engine = Engine(journal: fenced, target: twin, options: engineOptions, onEvent: onEvent)
                 let plan = try await journal.plan(of: run.id)
                 final = try await heartbeating {
@@ -100,6 +105,10 @@ extension RunService {
                 do { try RemoteTarget.validate(inventory, plan) } catch {
                     throw RunServiceError.badInventory(file: record.inventory, problems: error.problems)
                 }
+                if engineOptions.gate == nil, let gate = try await windowGate(run, windows, speed: speed, lab: nil) {
+                    engineOptions.gate = gate
+                }
+                let engineOptions = engineOptions
                 final = try await RemoteTarget.withRunner(
                     for: inventory, stateDirectory: stateDirectory, secrets: secrets ?? .none
                 ) { runner in

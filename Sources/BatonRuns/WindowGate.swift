@@ -7,42 +7,62 @@ import Foundation
 import Synchronization
 
 /// A run's clock: the wall clock on real hosts; on the lab twin, the instant a rehearsal is
-/// said to start (`--rehearse-at`, or now) moving at the twin's speed, and at instant speed
-/// moving only when the run waits.
+/// said to start (`--rehearse-at`, or now) plus the twin's virtual time (each step's duration,
+/// steps side by side overlapping) and the waits for windows, so that a busy machine does not
+/// make it run ahead. A wait sleeps as the twin's speed says (not at all at instant speed).
 public final class RunClock: Sendable {
     let origin: Date
-    let started = ContinuousClock.now
-    /// Real seconds per second of the run's clock elapsed; nil at instant speed.
+    /// The twin's virtual seconds so far; nil on real hosts.
+    let virtual: (@Sendable () -> Double)?
+    /// Seconds of the run's clock per real second while waiting; nil: waits take no time.
     let factor: Double?
     let waited = Mutex<Double>(0)
 
-    public init(origin: Date = Date(), speed: LabSpeed?) {
+    /// On real hosts: the wall clock.
+    public init() {
+        origin = Date()
+        virtual = nil
+        factor = 1
+    }
+
+    /// On the lab twin: from `origin`, the twin's virtual seconds and the waits.
+    public init(origin: Date, virtual: @escaping @Sendable () -> Double, speed: LabSpeed) {
         self.origin = origin
+        self.virtual = virtual
         switch speed {
-        case nil: factor = 1
-        case .instant?: factor = nil
-        case .factor(let value)?: factor = value
+        case .instant: factor = nil
+        case .factor(let value): factor = value
         }
     }
 
     public func now() -> Date {
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return origin.addingTimeInterval(waited.withLock { $0 } + (factor.map { seconds * $0 } ?? 0))
+        guard let virtual else { return Date() }
+        return origin.addingTimeInterval(waited.withLock { $0 } + virtual())
     }
 
     /// Waits until `date` on this clock, a real second at a time, ending early when `stop`
     /// gives a reason.
     public func wait(until date: Date, stop: @escaping @Sendable () -> String?) async throws {
-        while now() < date, stop() == nil {
-            let left = date.timeIntervalSince(now())
-            guard let factor else {
-                waited.withLock { $0 += left }
-                return
+        let left = date.timeIntervalSince(now())
+        guard left > 0 else { return }
+        guard virtual != nil else {
+            // The wall clock: sleep until then.
+            while Date() < date, stop() == nil {
+                try await Task.sleep(for: .milliseconds(Int64(min(1000, max(1, date.timeIntervalSinceNow * 1000)))))
             }
-            let step = min(left, factor)
-            try await Task.sleep(for: .milliseconds(Int64(max(1, step / factor * 1000))))
+            return
         }
+        var slept = 0.0
+        if let factor {
+            while slept < left, stop() == nil {
+                let step = min(left - slept, factor)
+                try await Task.sleep(for: .milliseconds(Int64(max(1, step / factor * 1000))))
+                slept += step
+            }
+        } else {
+            slept = left
+        }
+        waited.withLock { $0 += min(left, slept) }
     }
 }
 
@@ -63,12 +83,15 @@ public final class WindowGate: StartGate {
     let updates: [StepID: (host: HostName, seconds: Int)]
     /// Servers whose update has begun.
     let begun: Mutex<Set<HostName>>
+    /// Told of each step started, with the run's clock then.
+    let onStart: (@Sendable (Step, Date) -> Void)?
 
     /// `done`: the steps a resumed run has done (servers part way through go on).
     public init(
         plan: Plan, inventory: Inventory, windows: [MaintenanceWindow], margin: Int, clock: RunClock,
-        haltsOutside: Bool, done: Set<StepID> = []
+        haltsOutside: Bool, done: Set<StepID> = [], onStart: (@Sendable (Step, Date) -> Void)? = nil
     ) {
+        self.onStart = onStart
         self.windows = windows
         self.margin = margin
         self.haltsOutside = haltsOutside
@@ -154,6 +177,7 @@ public final class WindowGate: StartGate {
     }
 
     public func started(_ step: Step) {
+        onStart?(step, clock.now())
         guard let update = updates[step.id] else { return }
         _ = begun.withLock { $0.insert(update.host) }
     }
@@ -169,10 +193,16 @@ public struct WindowSettings: Sendable {
     public var window: MaintenanceWindow?
     public var haltsOutside: Bool
     public var rehearseAt: Date?
+    /// Told of each step started, with the run's clock then (a rehearsal's record of when).
+    public var onStart: (@Sendable (Step, Date) -> Void)?
 
-    public init(window: MaintenanceWindow? = nil, haltsOutside: Bool = false, rehearseAt: Date? = nil) {
+    public init(
+        window: MaintenanceWindow? = nil, haltsOutside: Bool = false, rehearseAt: Date? = nil,
+        onStart: (@Sendable (Step, Date) -> Void)? = nil
+    ) {
         self.window = window
         self.haltsOutside = haltsOutside
         self.rehearseAt = rehearseAt
+        self.onStart = onStart
     }
 }

@@ -71,7 +71,14 @@ struct OwnershipTests {
         kill(owner.pid, SIGSTOP)
         try await Task.sleep(for: .seconds(4))
         let other = try BackgroundBaton(["resume", "run-1", "--state", state, "--yes", "--speed", "400"])
-        try await Task.sleep(for: .seconds(2))
+        // The paused owner wakes once the other has taken the run over, however long that
+        // takes on a busy machine.
+        for _ in 0..<1200 {
+            let status = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
+            let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            if (object?["owner"] as? [String: Any])?["pid"] as? Int == Int(other.pid) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         kill(owner.pid, SIGCONT)
         let paused = await owner.wait()
         #expect(paused == 1, "\(owner.output)")
