@@ -114,7 +114,8 @@ public struct MaintenanceWindow: Sendable, Hashable {
         }
         let zoneName = String(words.last!)
         guard let zone = TimeZone(identifier: zoneName) else {
-            return .failure(WindowError("'\(zoneName)' is not an IANA time zone (Europe/Berlin, America/New_York, UTC)"))
+            return .failure(
+                WindowError("'\(zoneName)' is not an IANA time zone (Europe/Berlin, America/New_York, UTC)"))
         }
         // "Sat 22:00-Sun 04:00" or "Sat 22:00 - Sun 04:00" split on the dash.
         let span = words.dropLast().joined(separator: " ").split(separator: "-").map {

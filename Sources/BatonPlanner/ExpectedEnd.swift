@@ -66,7 +66,9 @@ public struct ExpectedEnd: Sendable {
             inFlight.insert(Timed(end: max(0, left), position: index))
         }
         for index in 0..<count where state[index] == 0 && waiting[index] == 0 { becameReady(index) }
-        var slotsBusy = running.keys.count { id in position[id].map { state[$0] == 2 && schedule.takesSlot[$0] } ?? false }
+        var slotsBusy = running.keys.count { id in
+            position[id].map { state[$0] == 2 && schedule.takesSlot[$0] } ?? false
+        }
         while true {
             while slotsBusy < schedule.parallel, let top = ready.popMax() {
                 inFlight.insert(Timed(end: now + Double(schedule.seconds[top.position]) * pace, position: top.position))

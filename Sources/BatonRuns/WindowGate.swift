@@ -161,7 +161,10 @@ public final class WindowGate: StartGate {
                 from = next.end
             }
         }
-        let subject = update.map { "\($0.host)'s update (about \(humanDuration($0.seconds)) with a margin of \(humanDuration(margin)))" } ?? "\(step.summary)"
+        let subject =
+            update.map {
+                "\($0.host)'s update (about \(humanDuration($0.seconds)) with a margin of \(humanDuration(margin)))"
+            } ?? "\(step.summary)"
         guard let best else {
             return Hold(until: .distantFuture, why: "no maintenance window is long enough for \(subject)")
         }

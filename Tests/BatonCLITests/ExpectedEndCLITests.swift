@@ -28,7 +28,8 @@ struct ExpectedEndCLITests {
         let last = try #require(progress.last)
         #expect(last["done"] as? Int == last["total"] as? Int)
         let realEnd = try #require(last["elapsedSeconds"] as? Double)
-        let expected = try #require(half["elapsedSeconds"] as? Double) + (try #require(half["remainingSeconds"] as? Double))
+        let expected =
+            try #require(half["elapsedSeconds"] as? Double) + (try #require(half["remainingSeconds"] as? Double))
         #expect(abs(expected - realEnd) <= 0.1 * realEnd, "expected \(expected) s, ended at \(realEnd) s: \(progress)")
     }
 }

@@ -5,7 +5,9 @@ import Testing
 /// the JSON end, each with the command that continues.
 @Suite("What a stopped run leaves out of service")
 struct LeftInProductionTests {
-    @Test("a DAG member halted in maintenance: draining, in DAG maintenance, offline, agents paused; each with the step that brings it back")
+    @Test(
+        "a DAG member halted in maintenance: draining, in DAG maintenance, offline, agents paused; each with the step that brings it back"
+    )
     func dagMember() throws {
         let folder = try BatonProcess.UserFolder("left-dag")
         defer { folder.remove() }
@@ -24,7 +26,8 @@ struct LeftInProductionTests {
         for line in expected { #expect(run.stdout.contains(line), "\(line)\n\(run.stdout.suffix(1200))") }
         #expect(run.stdout.contains("brings it back"))
         let status = try folder.shell("baton status run-1")
-        #expect(status.stdout.contains("Out of service now, until the run goes on (baton resume run-1"), "\(status.stdout)")
+        #expect(
+            status.stdout.contains("Out of service now, until the run goes on (baton resume run-1"), "\(status.stdout)")
         for line in expected { #expect(status.stdout.contains(line)) }
         let json = try folder.shell("baton status run-1 --format json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])

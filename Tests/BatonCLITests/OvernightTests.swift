@@ -30,7 +30,9 @@ struct OvernightTests {
             (object["waitingForWindow"] as? String)?.hasPrefix(
                 "waiting for a maintenance window until 2026-12-05T21:00:00Z") == true, "\(status.stdout.prefix(600))")
         let text = try await BatonProcess.finish(["status", "run-1", "--state", state])
-        #expect(text.stdout.contains("Waiting for a maintenance window until 2026-12-05T21:00:00Z"), "\(text.stdout.prefix(600))")
+        #expect(
+            text.stdout.contains("Waiting for a maintenance window until 2026-12-05T21:00:00Z"),
+            "\(text.stdout.prefix(600))")
         kill(owner.pid, SIGINT)
         #expect(await owner.wait() == 1, "\(owner.output.suffix(600))")
         let after = try await BatonProcess.finish(["status", "run-1", "--state", state, "--format", "json"])
@@ -52,7 +54,8 @@ struct OvernightTests {
         #expect(status.stdout.contains("2026-12-05 22:00:00 Europe/Berlin"))
         #expect(!status.stdout.contains("Out of service now"))
         let bad = try await BatonProcess.finish([
-            "run", Self.example, "--package", "exchange-2016-cu23", "--state", state, "--window", "Sat 22:00 Mars/Olympus",
+            "run", Self.example, "--package", "exchange-2016-cu23", "--state", state, "--window",
+            "Sat 22:00 Mars/Olympus",
         ])
         #expect(bad.status != 0 && bad.stderr.contains("--window"), "\(bad.stderr)")
     }

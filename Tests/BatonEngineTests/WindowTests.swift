@@ -16,29 +16,56 @@ import Testing
 /// and the night the clocks go forward.
 @Suite("Maintenance windows, the real engine")
 struct WindowTests {
-    @Test("nightly 01:00-05:00 Berlin with an hour's margin: the spring-forward night (three hours) is skipped, every update fits its night")
+    /// A run of exchange-2016-cu23 on a fresh twin of mx-two-member-dag.yaml with `windows`
+    /// (inventory text) added, named `id`, in a state directory of its own.
+    struct Rehearsal {
+        let directory: String
+        let inventory: Inventory
+        let plan: Plan
+        let journal: SQLiteJournal
+        let service: RunService
+        let owned: RunService.OwnedRun
+
+        init(_ id: RunID, windows: String = "") async throws {
+            directory = NSTemporaryDirectory() + "baton-windows-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("examples")
+            let file = directory + "/org.yaml"
+            try
+                (try String(contentsOf: examples.appendingPathComponent("mx-two-member-dag.yaml"), encoding: .utf8)
+                + windows).write(toFile: file, atomically: true, encoding: .utf8)
+            inventory = try InventoryLoader.load(path: file, reservedPackageIDs: PackageCatalogue.builtInIDs)
+            let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
+            plan = try Planner(inventory: inventory, package: package).plan()
+            journal = try SQLiteJournal(path: directory + "/journal.sqlite")
+            service = RunService(journal: journal, stateDirectory: directory)
+            owned = try await service.start(
+                .init(
+                    inventory: inventory, package: package, plan: plan, id: id, target: .lab, freshLab: true, by: "test"
+                ))
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    @Test(
+        "nightly 01:00-05:00 Berlin with an hour's margin: the spring-forward night (three hours) is skipped, every update fits its night"
+    )
     func nightly() async throws {
-        let directory = NSTemporaryDirectory() + "baton-windows-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples")
-        let file = directory + "/org.yaml"
-        try (try String(contentsOf: examples.appendingPathComponent("mx-two-member-dag.yaml"), encoding: .utf8)
-            + """
+        let rehearsal = try await Rehearsal(
+            "w",
+            windows: """
 
-            window-margin: 1h
-            windows:
-              - {days: [mon, tue, wed, thu, fri, sat, sun], start: "01:00", end: "05:00", time-zone: Europe/Berlin}
+                window-margin: 1h
+                windows:
+                  - {days: [mon, tue, wed, thu, fri, sat, sun], start: "01:00", end: "05:00", time-zone: Europe/Berlin}
 
-            """).write(toFile: file, atomically: true, encoding: .utf8)
-        let inventory = try InventoryLoader.load(path: file, reservedPackageIDs: PackageCatalogue.builtInIDs)
-        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
-        let plan = try Planner(inventory: inventory, package: package).plan()
-        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
-        let service = RunService(journal: journal, stateDirectory: directory)
-        let owned = try await service.start(
-            .init(inventory: inventory, package: package, plan: plan, id: "w", target: .lab, freshLab: true, by: "test"))
+                """)
+        defer { rehearsal.remove() }
+        let (inventory, plan, service, owned) = (
+            rehearsal.inventory, rehearsal.plan, rehearsal.service, rehearsal.owned
+        )
         // Saturday 28 March 2026, 23:00 UTC: midnight in Berlin, an hour before the window;
         // that night the clocks go forward at 02:00, so it is open three hours, not four.
         let origin = ISO8601DateFormatter().date(from: "2026-03-28T23:00:00Z")!
@@ -50,7 +77,8 @@ struct WindowTests {
         let waits = Mutex<[Date]>([])
         let outcome = try await service.drive(
             owned, speed: speed, options: EngineOptions(approveAll: true), approvedBy: "test",
-            windows: WindowSettings(rehearseAt: origin, onStart: { step, at in starts.withLock { $0.append((step, at)) } })
+            windows: WindowSettings(
+                rehearseAt: origin, onStart: { step, at in starts.withLock { $0.append((step, at)) } })
         ) { event in
             if case .waitingForWindow(let until, _) = event { waits.withLock { $0.append(until) } }
         }
@@ -78,7 +106,8 @@ struct WindowTests {
                 #expect(
                     at.addingTimeInterval(Double(updateLength[host]! + 3600) - slack) <= open.end,
                     "\(host)'s update started at \(at) would not end before \(open.end)")
-                #expect(at >= ISO8601DateFormatter().date(from: "2026-03-29T23:00:00Z")!, "an update on the short night")
+                #expect(
+                    at >= ISO8601DateFormatter().date(from: "2026-03-29T23:00:00Z")!, "an update on the short night")
                 begun.insert(host)
             }
         }
@@ -88,20 +117,9 @@ struct WindowTests {
 
     @Test("halt outside the window: the run stops with nothing out of service, naming when the next opens")
     func haltOutside() async throws {
-        let directory = NSTemporaryDirectory() + "baton-windows-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples")
-        let inventory = try InventoryLoader.load(
-            path: examples.appendingPathComponent("mx-two-member-dag.yaml").path,
-            reservedPackageIDs: PackageCatalogue.builtInIDs)
-        let package = try #require(PackageCatalogue(inventory: inventory).package("exchange-2016-cu23"))
-        let plan = try Planner(inventory: inventory, package: package).plan()
-        let journal = try SQLiteJournal(path: directory + "/journal.sqlite")
-        let service = RunService(journal: journal, stateDirectory: directory)
-        let owned = try await service.start(
-            .init(inventory: inventory, package: package, plan: plan, id: "h", target: .lab, freshLab: true, by: "test"))
+        let rehearsal = try await Rehearsal("h")
+        defer { rehearsal.remove() }
+        let (journal, service, owned) = (rehearsal.journal, rehearsal.service, rehearsal.owned)
         let window = try MaintenanceWindow.parse("Sat 22:00-Sun 04:00 Europe/Berlin").get()
         // Friday noon: the window is a day and a half away.
         let outcome = try await service.drive(
@@ -112,7 +130,10 @@ struct WindowTests {
         #expect(outcome.state == .halted)
         let steps = try journal.steps(of: "h")
         #expect(steps.allSatisfy { $0.state == .pending || $0.state == .blocked || $0.action == "approve" })
-        #expect(steps.contains { $0.message.contains("outside its maintenance window") && $0.message.contains("2026-12-05 22:00") })
+        #expect(
+            steps.contains {
+                $0.message.contains("outside its maintenance window") && $0.message.contains("2026-12-05 22:00")
+            })
         #expect(try await service.outOfService("h").isEmpty)
     }
 }

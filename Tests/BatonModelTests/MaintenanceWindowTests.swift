@@ -55,9 +55,10 @@ struct MaintenanceWindowTests {
         let window = try Self.window("Fri 20:00-Mon 06:00 America/New_York")
         #expect(window.days == [.fri] && window.start == 20 * 60 && window.minutes == 58 * 60)
         #expect(try Self.window("sat 23:00-01:00 UTC").minutes == 120)
-        for bad in ["Sat 22:00-Sun 04:00", "Sat 22:00-Sun 04:00 Mars/Olympus", "Caturday 22:00-Sun 04:00 UTC",
-            "Sat 25:00-Sun 04:00 UTC", "Sat 22:00 UTC"]
-        {
+        for bad in [
+            "Sat 22:00-Sun 04:00", "Sat 22:00-Sun 04:00 Mars/Olympus", "Caturday 22:00-Sun 04:00 UTC",
+            "Sat 25:00-Sun 04:00 UTC", "Sat 22:00 UTC",
+        ] {
             #expect(throws: WindowError.self, "\(bad)") { try Self.window(bad) }
         }
     }

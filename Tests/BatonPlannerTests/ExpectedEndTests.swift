@@ -7,7 +7,9 @@ import Testing
 /// The expected end of a run (`ExpectedEnd`): the rest of the plan as the engine runs it.
 @Suite("Expected end")
 struct ExpectedEndTests {
-    @Test("before anything is done, on the estimates, it is the plan carried out on its slots; twice as slow, twice as long")
+    @Test(
+        "before anything is done, on the estimates, it is the plan carried out on its slots; twice as slow, twice as long"
+    )
     func fromTheStart() throws {
         let (inventory, _, plan) = try Examples.plan("mixed.yaml", "exchange-2003-sp2")
         for parallel in [1, 4, 16] {
@@ -19,7 +21,8 @@ struct ExpectedEndTests {
         }
     }
 
-    @Test("done steps take no more time, running ones only what is left of them, and the pace follows the real durations")
+    @Test(
+        "done steps take no more time, running ones only what is left of them, and the pace follows the real durations")
     func partway() throws {
         let (_, _, plan) = try Examples.plan("mx-two-member-dag.yaml", "exchange-2016-cu23")
         let clock = ExpectedEnd(plan: plan, parallel: 4)

@@ -10,15 +10,21 @@ import Testing
 struct SettleTests {
     static func inventory(_ organization: String?, dag: String? = nil) throws -> Inventory {
         var text = try String(contentsOfFile: Examples.path("mx-stretched-dag.yaml"), encoding: .utf8)
-        if let organization { text = text.replacingOccurrences(of: "\ndags:", with: "\nsettle: \(organization)\ndags:") }
+        if let organization {
+            text = text.replacingOccurrences(of: "\ndags:", with: "\nsettle: \(organization)\ndags:")
+        }
         if let dag {
             text = text.replacingOccurrences(of: "  - name: DAG1\n", with: "  - name: DAG1\n    settle: \(dag)\n")
         }
-        return try InventoryLoader.parse(text: text, file: "settle.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
+        return try InventoryLoader.parse(
+            text: text, file: "settle.yaml", reservedPackageIDs: PackageCatalogue.builtInIDs)
     }
 
     static func plan(_ inventory: Inventory) throws -> Plan {
-        try Planner(inventory: inventory, package: try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))).plan()
+        try Planner(
+            inventory: inventory,
+            package: try #require(PackageCatalogue(inventory: inventory).package("exchange-2019-cu15"))
+        ).plan()
     }
 
     @Test("a wait between members, none after the last; the checker passes it; the estimate grows by the waits")
