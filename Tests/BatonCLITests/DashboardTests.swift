@@ -44,6 +44,8 @@ struct DashboardTests {
         #expect(dom.contains("class=\"step succeeded\""))
         #expect(dom.contains("class=\"badge running\""))
         #expect(dom.contains("approved (--yes)"))
+        // The run's expected end, from its steps' real durations so far.
+        #expect(dom.contains(" · expected end "), "\(dom.prefix(2000))")
     }
 
     @Test("a DAG run: the browser shows each DAG's members and every database where it is mounted now")
