@@ -5,17 +5,26 @@ import Testing
 /// the JSON end, each with the command that continues.
 @Suite("What a stopped run leaves out of service")
 struct LeftInProductionTests {
+    /// A fresh folder whose twin of `example` has `fault` armed, and the run that it halts.
+    static func halted(_ prefix: String, _ example: String, fault: String, _ arguments: String) throws -> (
+        BatonProcess.UserFolder, BatonProcess.Result
+    ) {
+        let folder = try BatonProcess.UserFolder(prefix)
+        _ = try folder.shell("baton lab init \(example)")
+        _ = try folder.shell("baton lab fault \(fault)")
+        let run = try folder.shell("baton run \(example) \(arguments)")
+        #expect(run.status == 1)
+        return (folder, run)
+    }
+
     @Test(
         "a DAG member halted in maintenance: draining, in DAG maintenance, offline, agents paused; each with the step that brings it back"
     )
     func dagMember() throws {
-        let folder = try BatonProcess.UserFolder("left-dag")
+        let (folder, run) = try Self.halted(
+            "left-dag", "examples/mx-two-member-dag.yaml", fault: "bare-setup NW-EX1",
+            "--package exchange-2016-cu23 --yes")
         defer { folder.remove() }
-        let example = "examples/mx-two-member-dag.yaml"
-        _ = try folder.shell("baton lab init \(example)")
-        _ = try folder.shell("baton lab fault bare-setup NW-EX1")
-        let run = try folder.shell("baton run \(example) --package exchange-2016-cu23 --yes")
-        #expect(run.status == 1)
         let expected = [
             "NW-EX1 takes no new mail (HubTransport draining)",
             "NW-EX1 is in DAG maintenance mode (activation blocked, cluster node paused)",
@@ -42,13 +51,10 @@ struct LeftInProductionTests {
 
     @Test("an Exchange Virtual Server left offline by a failed upgrade is named, on KB 328839's cluster")
     func virtualServer() throws {
-        let folder = try BatonProcess.UserFolder("left-evs")
+        let (folder, run) = try Self.halted(
+            "left-evs", "examples/e2003-two-node-cluster.yaml", fault: "evs-upgrade-fails EVS1",
+            "--package exchange-2003-sp2 --yes --format json")
         defer { folder.remove() }
-        let example = "examples/e2003-two-node-cluster.yaml"
-        _ = try folder.shell("baton lab init \(example)")
-        _ = try folder.shell("baton lab fault evs-upgrade-fails EVS1")
-        let run = try folder.shell("baton run \(example) --package exchange-2003-sp2 --yes --format json")
-        #expect(run.status == 1)
         let end = try #require(
             run.stdout.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
