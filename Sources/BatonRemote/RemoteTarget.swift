@@ -344,7 +344,11 @@ public actor RemoteTarget: Target {
         if values["host"]?.isEmpty ?? true { values["host"] = access.host.spelling }
         if step.action == .install, values["build"] == nil { values["build"] = package.build }
         if values["package"] == nil { values["package"] = package.id.spelling }
-        values["product"] = package.product
+        // The server's own product (its maintenance differs by version: UMCallRouter on 2013
+        // and 2016, no PauseClusterNode on 2013), which a plan toward a target (`--to`) does
+        // not share across its servers; the package's for a machine outside the inventory.
+        values["product"] =
+            inventory.servers.first { $0.name == access.host }?.install.product.rawValue ?? package.product
         values["kind"] = package.kind.rawValue
         values["peer"] = peer(of: HostName(values["host"] ?? ""), in: inventory)
         values["backup-target"] = access.backupTarget ?? ""

@@ -26,6 +26,8 @@ struct CommandsCommand: ParsableCommand {
         completion: Completions.packages)
     var package: PackageID?
 
+    @OptionGroup var choosing: Choosing
+
     @Option(help: "Only this host's commands.")
     var host: String?
 
@@ -38,7 +40,7 @@ struct CommandsCommand: ParsableCommand {
     var format: Format = .text
 
     func run() throws {
-        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package)
+        let (inventory, _, plan) = try Loading.plan(path: inventory, packageID: package, choosing: choosing)
         var commands: [RenderedCommand]
         do { commands = try RemoteTarget.commands(of: plan, in: inventory) } catch {
             Terminal.error(error.problems.map { "\(inventory.file): error: \($0)" }.joined(separator: "\n") + "\n")

@@ -40,6 +40,21 @@ struct MonthlyJobCLITests {
         #expect(report.contains("no rule was violated"), "\(report.suffix(600))")
     }
 
+    @Test("the commands of a plan toward a target: each server's maintenance for its own version, each install its own package")
+    func commands() throws {
+        let folder = try BatonProcess.UserFolder("monthly-commands")
+        defer { folder.remove() }
+        let legacy = try folder.shell("baton commands \(Self.example) --to latest --host LEGACY16")
+        #expect(legacy.status == 0, "\(legacy.stderr)")
+        // Exchange 2016 drains its UMCallRouter too; 2019 has none.
+        #expect(legacy.stdout.contains("if ('exchange-2016' -in 'exchange-2013','exchange-2016')"))
+        #expect(legacy.stdout.contains(#"C:\Baton\packages\exchange-2016-cu23-feb26-su\exchange-2016-cu23-feb26-su.msp"#))
+        #expect(legacy.stdout.contains("LEGACY16 reports build $build, not 15.1.2507.66"))
+        let mbx1 = try folder.shell("baton commands \(Self.example) --to latest --host MBX1").stdout
+        #expect(mbx1.contains("if ('exchange-2019' -in 'exchange-2013','exchange-2016')"))
+        #expect(mbx1.contains("exchange-2019-cu14-feb26-su.msp") && !mbx1.contains("exchange-2016-cu23-feb26-su"))
+    }
+
     @Test("--limit DAG1, then a run without it: every install once in total, on the twin")
     func canaryThenRest() throws {
         let folder = try BatonProcess.UserFolder("monthly-canary")
