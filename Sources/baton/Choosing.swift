@@ -36,8 +36,11 @@ struct Choosing: ParsableArguments {
     var limit: String?
 
     /// `--catalogue`, else `BATON_CATALOGUE` when set and not empty.
-    var catalogueFile: String? {
-        if let catalogue { return catalogue }
+    var catalogueFile: String? { Self.catalogueFile(catalogue) }
+
+    /// `option` (a `--catalogue`), else `BATON_CATALOGUE` when set and not empty.
+    static func catalogueFile(_ option: String?) -> String? {
+        if let option { return option }
         guard let file = ProcessInfo.processInfo.environment["BATON_CATALOGUE"], !file.isEmpty else { return nil }
         return file
     }

@@ -28,7 +28,7 @@ struct PackagesCommand: ParsableCommand {
 
     func run() throws {
         var catalogue = PackageCatalogue()
-        let file = self.catalogue ?? ProcessInfo.processInfo.environment["BATON_CATALOGUE"].flatMap { $0.isEmpty ? nil : $0 }
+        let file = Choosing.catalogueFile(self.catalogue)
         if let inventory {
             let inventory = try Loading.inventory(path: inventory, catalogue: file)
             catalogue = PackageCatalogue(inventory: inventory)
