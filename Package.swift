@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonRemote", targets: ["BatonRemote"]),
         .library(name: "BatonRuns", targets: ["BatonRuns"]),
+        .library(name: "BatonNotify", targets: ["BatonNotify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +37,8 @@ let package = Package(
         // libyaml (its C module, CYaml) comes with Yams.
         .target(name: "BatonModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "CAllocator"),
+        // The commit a release was built from (scripts/release.sh).
+        .target(name: "CBuildInfo"),
         .target(name: "BatonKnowledge", dependencies: ["BatonModel"]),
         .target(name: "BatonPlan", dependencies: ["BatonModel", "BatonKnowledge"]),
         .target(
@@ -72,9 +75,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(
+            name: "BatonNotify",
+            dependencies: [
+                "BatonModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
+        .target(
             name: "BatonRuns",
             dependencies: [
                 "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonEngine", "BatonStore", "BatonLab", "BatonRemote",
+                "BatonNotify",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
@@ -99,7 +114,8 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "CAllocator", "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab", "BatonEngine",
+                "CAllocator", "CBuildInfo", "BatonModel", "BatonKnowledge", "BatonPlan", "BatonPlanner", "BatonLab",
+                "BatonEngine",
                 "BatonStore", "BatonServer",
                 "BatonRemote", "BatonRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -56,6 +56,16 @@ if ! python3 -c 'import tree_sitter, tree_sitter_powershell' 2>/dev/null; then
     exit 1
   fi
 fi
+# aiosmtpd (PyPI): a real SMTP server with STARTTLS that the email notifications go through.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "Installing aiosmtpd (pip)…"
+  python3 -m pip install -q aiosmtpd || true
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    echo "The tests need aiosmtpd. Install it, then run this again:" >&2
+    echo "  python3 -m pip install aiosmtpd" >&2
+    exit 1
+  fi
+fi
 [ "${1:-}" = --setup ] && exit 0
 
 # A warning in Baton's own sources or tests fails the run; the packages it uses are theirs.

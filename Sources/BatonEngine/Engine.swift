@@ -160,6 +160,7 @@ public struct Engine: Sendable {
                     switch decision {
                     case .waitForApproval(let step, let gate):
                         onEvent(.waitingForApproval(step: step, gate: gate))
+                        try await journal.note(run: run, "\(RunNote.waitingForApproval) \(gate) (step \(step.id))")
                     case .start(let step):
                         starting.append(step)
                     }
@@ -179,10 +180,9 @@ public struct Engine: Sendable {
                     }
                     onEvent(.waitingForWindow(until: first.until, why: first.why))
                     let until = ISO8601DateFormatter().string(from: first.until)
-                    try await journal.setState(
-                        run: run, .running, reason: "\(Self.waitingForWindow) \(until): \(first.why)")
+                    try await journal.note(run: run, "\(Self.waitingForWindow) \(until): \(first.why)")
                     try await gate.wait(until: first.until, stop: options.stopRequested)
-                    try await journal.setState(run: run, .running, reason: "a maintenance window is open")
+                    try await journal.note(run: run, "a maintenance window is open")
                     continue
                 }
                 if scheduler.inFlight == 0 {
@@ -226,7 +226,7 @@ public struct Engine: Sendable {
     }
 
     /// How a run's transition says it waits for a maintenance window (then the instant, ISO 8601).
-    public static let waitingForWindow = "waiting for a maintenance window until"
+    public static let waitingForWindow = RunNote.waitingForWindow
 
     /// Journals changes: all in one commit (group commit), or one commit each.
     func commit(run: RunID, _ changes: [StepChange]) async throws {

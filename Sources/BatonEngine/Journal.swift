@@ -127,6 +127,9 @@ public protocol RunProgress: Sendable {
     func setState(run: RunID, _ state: RunState, reason: String) async throws
     /// Keeps what a step's action printed (its end), for the operator to read later.
     func recordOutput(run: RunID, step: StepID, output: String) async throws
+    /// Journals a transition of the run that changes nothing (`RunNote`): what it waits for,
+    /// that it was taken over. Its state reads `running`.
+    func note(run: RunID, _ message: String) async throws
 }
 
 /// The runs a journal keeps, as the run service, the command line and the server list, start
@@ -216,11 +219,12 @@ public protocol Ownership: Sendable {
 /// so that a controller that dies at any instant can resume exactly where it stopped.
 ///
 /// A backend keeps every role: the engine's `RunProgress`, the `RunCatalogue`, the
-/// `AuditTrail`, the `TokenStore` and `Ownership`; each user depends on the role it uses.
+/// `AuditTrail`, the `TokenStore`, `Ownership` and the `DeliveryLedger`; each user depends on
+/// the role it uses.
 /// Two backends implement them: `SQLiteJournal` (a file in the state directory) and
 /// `PostgresJournal` (a database server a team shares); one conformance suite runs unchanged
 /// against both.
-public protocol Journal: RunCatalogue, AuditTrail, TokenStore, Ownership {}
+public protocol Journal: RunCatalogue, AuditTrail, TokenStore, Ownership, DeliveryLedger {}
 
 public struct UnfinishedPart: Sendable {
     public var plan: Plan

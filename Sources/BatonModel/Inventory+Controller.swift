@@ -14,6 +14,9 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
         /// A `logons:` entry: reads a file or an environment variable of the controller, or
         /// runs a command there, and sends what it read to the hosts the inventory names.
         case logon
+        /// `notify:`: the controller sends messages to addresses the inventory chooses, with
+        /// secrets read from the controller's files or environment.
+        case notify
 
         /// How it is written in an inventory.
         public var written: String {
@@ -22,6 +25,7 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
             case .customProfile: "profiles"
             case .sshConfig: "ssh: config"
             case .logon: "logons"
+            case .notify: "notify"
             }
         }
     }
@@ -39,6 +43,8 @@ public struct ControllerPower: Sendable, Hashable, CustomStringConvertible {
             "an ssh_config file can run commands on the controller (ProxyCommand, LocalCommand, Match exec) and is read as the server's user"
         case .logon:
             "a logon's password is read on the controller (a file, an environment variable, a command it runs) and sent to the hosts the inventory names"
+        case .notify:
+            "notify: makes the controller send messages to addresses the inventory chooses, signed or logged on with secrets read from the controller's files or environment"
         }
     }
 
@@ -65,6 +71,9 @@ extension Inventory {
         }
         for logon in logons {
             powers.append(ControllerPower(kind: .logon, key: "logons.\(logon.name)", location: logon.location))
+        }
+        if !notify.isEmpty {
+            powers.append(ControllerPower(kind: .notify, key: "notify", location: notifyLocation))
         }
         let place = { (power: ControllerPower) in (power.location?.line ?? 0, power.location?.column ?? 0) }
         return powers.sorted { place($0) < place($1) }

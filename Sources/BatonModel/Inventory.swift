@@ -23,6 +23,12 @@ public struct Inventory: Sendable, Hashable {
     public var windows: [MaintenanceWindow] = []
     /// Seconds a server's update must end before its window closes (`window-margin:`).
     public var windowMargin: Int?
+    /// Who hears of its runs (`notify:`).
+    public var notify: [Receiver] = []
+    /// Where `notify:` is written, for messages.
+    public var notifyLocation: SourceLocation?
+    /// The dashboard's address, for the links in notifications (`dashboard:`).
+    public var dashboard: String?
     /// Command profiles named by `hosts:` entries (an addition to the inventory format).
     public var profiles: [CommandProfileSpec] = []
     /// Options for OpenSSH connections (an addition to the inventory format).

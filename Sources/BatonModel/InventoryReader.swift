@@ -32,6 +32,7 @@ struct InventoryReader {
     static let topLevelKeys = [
         "organization", "domain-controllers", "servers", "clusters", "packages", "hosts", "durations", "profiles",
         "ssh", "active-directory", "sites", "dags", "order", "logons", "settle", "windows", "window-margin",
+        "notify", "dashboard",
     ]
     static let profileKeys = ["kind", "commands", "checks", "restart-timeout", "logon", "settle"]
     static let profileCommandKeys = Action.allCases.map(\.rawValue) + CommandProfileSpec.extraCommands
@@ -101,6 +102,10 @@ struct InventoryReader {
             }
             return seconds
         }
+        inventory.notify = top["notify"].map { readNotify($0) } ?? []
+        inventory.notifyLocation = top["notify"].map { fields.location($0) }
+        inventory.dashboard = top["dashboard"].flatMap { readDashboard($0) }
+        guard fields.errors.isEmpty else { return nil }
         return inventory
     }
 

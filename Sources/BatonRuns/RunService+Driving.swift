@@ -44,13 +44,19 @@ extension RunService {
     /// Drives an owned run to its end or a halt, renewing the lease meanwhile. With
     /// `approveAll`, every gate not yet approved is recorded approved (`--yes`) by `by`
     /// first. Throws `.owned(.leaseLost)` when another controller took the run over: this
-    /// process then applied nothing more.
+    /// process then applied nothing more. The run's receivers (`notify:` and `extra`) are
+    /// added to the journal first; sending to them is `Deliverer`'s, beside the run.
     public func drive(
         _ run: OwnedRun, speed: LabSpeed, options: EngineOptions, approvedBy by: String,
-        windows: WindowSettings? = nil, onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+        windows: WindowSettings? = nil, notify extra: [Receiver] = [],
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
     ) async throws(RunServiceError) -> Outcome {
         let lost = LostLease()
         do {
+            // Its inventory's receivers (and `--notify`'s) hear of the run from here on.
+            if let record = try await journal.run(run.id) {
+                try await notify(run.id, ((try? await inventory(of: record))?.notify ?? []) + extra)
+            }
             if options.approveAll { try await approveEveryGate(run, by: by, how: .yes) }
             let fenced = run.journal
             var engineOptions = options

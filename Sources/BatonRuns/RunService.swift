@@ -236,6 +236,7 @@ public struct RunService: Sendable {
         let inventory = target == .hosts ? try await inventory(of: record) : nil
         let twin = record.twin ?? .standard
         let lease: Lease
+        let before = try await wrap { try await journal.lease(of: id) }
         do {
             lease = try await journal.acquire(
                 run: id, owner: owner, expiry: leaseExpiry,
@@ -248,6 +249,14 @@ public struct RunService: Sendable {
         }
         let run = OwnedRun(id: id, target: target, twin: twin, lease: lease, journal: journal.fenced(by: lease))
         do {
+            // The journal says running, yet the lease was free: its controller stopped.
+            if record.state == .running, let before {
+                let at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: before.heartbeat))
+                try await run.journal.note(
+                    run: id,
+                    "\(RunNote.interrupted) its controller (\(before.owner.host), process \(before.owner.pid)) stopped; "
+                        + "last heard of at \(at); \(action) by \(by)")
+            }
             try await prepare(run)
             try await journal.audit(run: id, action: action, by: by)
         } catch {

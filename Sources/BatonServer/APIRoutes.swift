@@ -169,8 +169,10 @@ struct APIRoutes: Sendable {
             let (inventory, package, plan) = try await planner.run {
                 // A run reads its file again (to resume, to reach its hosts): where it is.
                 let inventory = try limited(try body.loadInventory(from: inventories, keepingWhereRead: true))
-                if body.inventory != nil, RunTarget(inventory, lab: body.lab ?? false) == .hosts {
-                    try Self.refuseControllerPowers(inventory, for: caller)
+                if body.inventory != nil {
+                    // A rehearsal runs nothing on the controller, but still sends its notifications.
+                    try Self.refuseControllerPowers(
+                        inventory, for: caller, rehearsal: RunTarget(inventory, lab: body.lab ?? false) == .lab)
                 }
                 let (package, plan) = try Self.plan(body, inventory: inventory)
                 return (inventory, package, plan)
@@ -238,12 +240,12 @@ struct APIRoutes: Sendable {
     /// An inventory given inline that would make the controller run commands of its own
     /// choosing is an administrator's to give: 403 for anyone else, naming each key and why.
     /// Files in the server's `--inventories` folder were placed by an administrator.
-    static func refuseControllerPowers(_ inventory: Inventory, for caller: Caller) throws {
-        let powers = inventory.controllerPowers
+    static func refuseControllerPowers(_ inventory: Inventory, for caller: Caller, rehearsal: Bool = false) throws {
+        let powers = inventory.controllerPowers.filter { !rehearsal || $0.kind == .notify }
         guard caller.role != .admin, !powers.isEmpty else { return }
         throw APIError(
             .forbidden,
-            "\(caller.name) has the \(caller.role.rawValue) role, and this inventory would run commands of its own on the machine that runs baton serve; an inventory with \(Set(powers.map(\.kind.written)).sorted().map { "'\($0)'" }.joined(separator: ", ")) is taken from the server's --inventories folder, or inline from an admin token ('baton token create --role admin')",
+            "\(caller.name) has the \(caller.role.rawValue) role, and this inventory would make the machine that runs baton serve act on its say (run commands of its own, or send messages with the secrets it names); an inventory with \(Set(powers.map(\.kind.written)).sorted().map { "'\($0)'" }.joined(separator: ", ")) is taken from the server's --inventories folder, or inline from an admin token ('baton token create --role admin')",
             problems: powers.map(\.description))
     }
 

@@ -69,6 +69,9 @@ public final class RunCoordinator: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 if adopt { group.addTask { await self.watchForOrphans() } }
+                // Every run's notifications, whoever drives it: the ledger lets one sender
+                // at a time have each receiver.
+                group.addTask { await Deliverer(service: self.service).follow(stop: { self.isStopping }) }
                 for await job in jobs {
                     group.addTask { await self.execute(job.run, job.settings, by: job.by) }
                 }

@@ -77,6 +77,18 @@ extension PostgresJournal {
             "v4: a finished run's report kept, the rule behind each failure",
             ["ALTER TABLE run ADD COLUMN report TEXT", "ALTER TABLE transition ADD COLUMN rule TEXT"]
         ),
+        (
+            "v5: notifications owed to each receiver",
+            [
+                """
+                CREATE TABLE delivery (run TEXT NOT NULL, receiver TEXT NOT NULL, settings TEXT NOT NULL,
+                    delivered BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    next_try DOUBLE PRECISION NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+                    holder_host TEXT, holder_pid INTEGER, holder_start BIGINT, holder_instance TEXT,
+                    held_until DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (run, receiver))
+                """
+            ]
+        ),
     ]
 
     static func prepareSchema(_ client: PostgresClient, location: String) async throws {

@@ -59,6 +59,7 @@ public struct QueuedSQLiteJournal: Journal {
     public func recordOutput(run: RunID, step: StepID, output: String) async throws {
         try await onQueue { try $0.recordOutput(run: run, step: step, output: output) }
     }
+    public func note(run: RunID, _ message: String) async throws { try await onQueue { try $0.note(run: run, message) } }
 
     // MARK: RunCatalogue
 
@@ -129,4 +130,31 @@ public struct QueuedSQLiteJournal: Journal {
     public func release(_ lease: Lease) async throws { try await onQueue { try $0.release(lease) } }
     public func fenced(by lease: Lease) -> any Journal { Self(base.fencedJournal(by: lease), queue: queue) }
     public func confirmLease() async throws { try await onQueue { try $0.confirmLease() } }
+
+    // MARK: DeliveryLedger
+
+    public func addReceivers(run: RunID, _ receivers: [(name: String, settings: String)]) async throws {
+        let receivers = receivers.map { ReceiverRow(name: $0.name, settings: $0.settings) }
+        try await onQueue { try $0.addReceivers(run: run, receivers.map { ($0.name, $0.settings) }) }
+    }
+    public func takeDeliveries(holder: LeaseOwner, until: Double, run: RunID?) async throws -> [DeliveryRecord] {
+        try await onQueue { try $0.takeDeliveries(holder: holder, until: until, run: run) }
+    }
+    public func delivered(run: RunID, receiver: String, through sequence: Int64) async throws {
+        try await onQueue { try $0.delivered(run: run, receiver: receiver, through: sequence) }
+    }
+    public func deliveryFailed(run: RunID, receiver: String, attempts: Int, nextTry: Double, error: String) async throws {
+        try await onQueue {
+            try $0.deliveryFailed(run: run, receiver: receiver, attempts: attempts, nextTry: nextTry, error: error)
+        }
+    }
+    public func deliveries(of run: RunID) async throws -> [DeliveryRecord] {
+        try await onQueue { try $0.deliveries(of: run) }
+    }
+}
+
+/// A receiver to add, carried to the journal's thread.
+struct ReceiverRow: Sendable {
+    var name: String
+    var settings: String
 }

@@ -244,6 +244,9 @@ public final class SQLiteJournal: Journal {
             try db.execute(sql: "ALTER TABLE run ADD COLUMN report TEXT")
             try db.execute(sql: "ALTER TABLE transition ADD COLUMN rule TEXT")
         }
+        migrator.registerMigration("v10: notifications owed to each receiver") { db in
+            try createDeliveries(db)
+        }
         return migrator
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonModel
 import BatonRemote
 import BatonStore
+import CBuildInfo
 import Foundation
 
 /// Baton plans and runs Exchange service-pack and hotfix rollouts in the order KB 328839
@@ -16,14 +17,17 @@ struct Baton: AsyncParsableCommand {
             Start with `baton plan examples/contoso.yaml --package exchange-2003-sp2`.
             Exit codes: 0 done, 1 a check or step failed, 2 bad input, 3 refused as unsafe.
             """,
-        version: "0.1.0",
+        version: Baton.version,
         subcommands: [
             PlanCommand.self, RulesCommand.self, PackagesCommand.self, GenerateInventoryCommand.self, LabCommand.self,
             DiagnoseCommand.self, CheckCommand.self, RunCommand.self, ResumeCommand.self, StatusCommand.self,
             ApproveCommand.self, AbortCommand.self, ReportCommand.self, ServeCommand.self, TokenCommand.self,
-            QualityCommand.self, CommandsCommand.self,
+            QualityCommand.self, CommandsCommand.self, NotifyCommand.self,
         ]
     )
+
+    /// `baton --version`: the release and the commit it was built from.
+    static let version = "0.1.0 (commit \(String(cString: baton_build_commit())))"
 
     /// Exit codes: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
     /// and nothing prints a stack trace.

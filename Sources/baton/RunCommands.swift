@@ -65,6 +65,37 @@ struct ExecutionOptions: ParsableArguments {
             valueName: "instant"))
     var rehearseAt: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Also tell this webhook of the run's events (a Teams or Slack incoming webhook is known by its address).",
+            valueName: "url"))
+    var notify: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "The file holding the HMAC secret that signs --notify's messages (or set BATON_NOTIFY_SECRET).",
+            valueName: "file"))
+    var notifySecretFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "At the end, how long to keep sending notifications the receivers have not taken yet; the rest stay in the journal for baton serve or baton notify send.",
+            valueName: "seconds"))
+    var notifyWait = 10.0
+
+    /// `--notify`'s receivers.
+    var extraReceivers: [Receiver] {
+        let secret: SecretSource? =
+            notifySecretFile.map(SecretSource.file)
+            ?? (ProcessInfo.processInfo.environment["BATON_NOTIFY_SECRET"] != nil
+                ? .environment("BATON_NOTIFY_SECRET") : nil)
+        return notify.enumerated().map { index, url in
+            var receiver = Receiver.fromCommandLine(url, secret: secret)
+            if notify.count > 1 { receiver.name += "-\(index + 1)" }
+            return receiver
+        }
+    }
+
     /// The windows settings, or exit 2 naming what is wrong.
     func windowSettings() throws -> WindowSettings {
         var settings = WindowSettings(haltsOutside: haltOutsideWindow)
@@ -95,6 +126,10 @@ struct ExecutionOptions: ParsableArguments {
         if let window, case .failure(let error) = MaintenanceWindow.parse(window) {
             throw ValidationError("--window: \(error)")
         }
+        for url in notify {
+            if let problem = Receiver.problem(url: url) { throw ValidationError("--notify: \(problem)") }
+        }
+        guard (0...3600).contains(notifyWait) else { throw ValidationError("--notify-wait takes 0 to 3600 seconds") }
         if let rehearseAt, ISO8601DateFormatter().date(from: rehearseAt) == nil {
             throw ValidationError(
                 "--rehearse-at '\(rehearseAt)' is not an ISO 8601 instant such as 2026-12-05T21:00:00+01:00")
@@ -177,15 +212,30 @@ enum Runs {
         var engineOptions = options.engineOptions
         engineOptions.stopRequested = { signals.reason }
         let outcome: RunService.Outcome
+        // The run's notifications go out beside it, never in its way.
+        let deliverer = Deliverer(service: service)
+        let sending = Task { await deliverer.follow(run: run.id) }
         do {
             outcome = try await service.drive(
-                run, speed: speed, options: engineOptions, approvedBy: operatorName, windows: windows
+                run, speed: speed, options: engineOptions, approvedBy: operatorName, windows: windows,
+                notify: options.extraReceivers
             ) { printer.print($0) }
         } catch {
+            sending.cancel()
+            await sending.value
             printer.close()
             throw exit(error, state: state)
         }
+        sending.cancel()
+        await sending.value
         printer.close()
+        let owed = await deliverer.flush(run: run.id, within: .milliseconds(Int64(options.notifyWait * 1000)))
+        for record in owed {
+            Terminal.error(
+                "warning: notifications of \(run.id) to \(record.receiver) are not delivered yet"
+                    + (record.lastError.isEmpty ? "" : " (\(record.lastError))")
+                    + "; the journal keeps them: 'baton notify send' or 'baton serve' delivers them")
+        }
         if options.json {
             try await printEndAsJSON(run.id, outcome: outcome, service: service, state: state, stopped: signals.reason)
         } else {

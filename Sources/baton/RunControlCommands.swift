@@ -107,6 +107,8 @@ struct StatusCommand: AsyncParsableCommand {
                 var outOfService: [String]?
                 /// A running run waiting for a maintenance window: until when, and why.
                 var waitingForWindow: String?
+                /// Receivers that have not taken every notification yet, and why.
+                var undelivered: [String]?
                 var steps: [Entry]
             }
             let out = status.state == .completed ? nil : try await service.outOfService(run)
@@ -125,6 +127,7 @@ struct StatusCommand: AsyncParsableCommand {
                 remainingSeconds: end.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) },
                 outOfService: out,
                 waitingForWindow: status.state == .running ? try await service.waitingForWindow(run) : nil,
+                undelivered: try await Self.undelivered(run, journal: journal).nilIfEmpty,
                 steps: steps.map {
                     .init(
                         id: $0.id, action: $0.action, state: $0.state.rawValue, attempts: $0.attempts,
@@ -156,6 +159,12 @@ struct StatusCommand: AsyncParsableCommand {
                     "Out of service now\(status.state == .running ? "" : ", until the run goes on (baton resume \(run) --state \(state.state))"):\n"
                         + out.map { "  \($0)\n" }.joined())
             }
+        }
+        let undelivered = try await Self.undelivered(run, journal: journal)
+        if !undelivered.isEmpty {
+            Terminal.out(
+                "Notifications not yet delivered ('baton notify send' or 'baton serve' sends them):\n"
+                    + undelivered.map { "  \($0)\n" }.joined())
         }
         let tally = StepState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
         Terminal.out(tally.joined(separator: ", ") + "\n\n")
@@ -233,4 +242,19 @@ struct AbortCommand: AsyncParsableCommand {
 /// A run or a twin named on the command line.
 extension Identifier: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
+}
+
+extension StatusCommand {
+    /// Each receiver still owed notifications of `run`: its name, its tries, the last error.
+    static func undelivered(_ run: RunID, journal: any Journal) async throws -> [String] {
+        try await journal.deliveries(of: run).filter(\.pending).map { record in
+            record.receiver
+                + (record.attempts > 0
+                    ? ": \(record.attempts) tries failed, the last: \(record.lastError.prefix(300))" : ": not tried yet")
+        }
+    }
+}
+
+extension Array {
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
