@@ -27,7 +27,9 @@ struct Baton: AsyncParsableCommand {
     )
 
     /// `baton --version`: the release and the commit it was built from.
-    static let version = "0.1.0 (commit \(String(cString: baton_build_commit())))"
+    static let version = "\(release) (commit \(String(cString: baton_build_commit())))"
+    /// The release's number: scripts/release.sh names its package and tarball with it.
+    static let release = "0.1.0"
 
     /// Exit codes: bad arguments exit 2 (not ArgumentParser's 64), help and version exit 0,
     /// and nothing prints a stack trace.
