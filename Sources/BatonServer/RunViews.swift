@@ -74,6 +74,8 @@ struct RunDetail: Encodable, Sendable {
         var after: [StepID]
         var host, group: HostName?
         var gate: String?
+        /// When its last attempt started and ended (the dashboard's timeline).
+        var started, ended: String?
     }
 
     struct GateView: Encodable, Sendable {
@@ -103,7 +105,7 @@ struct RunDetail: Encodable, Sendable {
 
     init(
         status: RunService.Status, plan: Plan, steps: [StepRecord], approvals: [ApprovalRecord],
-        releaseNotes: String?, active: Bool, expectedEnd: Date? = nil
+        releaseNotes: String?, active: Bool, expectedEnd: Date? = nil, spans: [StepID: StepSpan] = [:]
     ) {
         self.expectedEnd = expectedEnd.map { RunSummary.time($0.timeIntervalSince1970) }
         remainingSeconds = expectedEnd.map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) }
@@ -130,7 +132,9 @@ struct RunDetail: Encodable, Sendable {
                 id: step.id, action: step.action.rawValue, state: record?.state.rawValue ?? "pending",
                 attempts: record?.attempts ?? 0, message: record?.message ?? "", phase: step.phase,
                 summary: step.summary, why: step.why, rules: step.rules.map(\.rawValue), after: step.after,
-                host: step.host, group: step.group, gate: step.gate)
+                host: step.host, group: step.group, gate: step.gate,
+                started: spans[step.id].map { RunSummary.time($0.started) },
+                ended: spans[step.id]?.ended.map(RunSummary.time))
         }
         gates = RunService.gates(of: plan, steps: steps, approvals: approvals).map { gate in
             GateView(
@@ -164,6 +168,26 @@ extension RunCoordinator {
             status: status, plan: plan, steps: try await journal.steps(of: id),
             approvals: try await journal.approvalRecords(of: id),
             releaseNotes: try await journal.releaseNotes(of: id), active: isActive(id),
-            expectedEnd: status.state == .running ? try? await service.expectedEnd(of: id) : nil)
+            expectedEnd: status.state == .running ? try? await service.expectedEnd(of: id) : nil,
+            spans: StepSpan.spans(try await journal.transitions(run: id)))
+    }
+}
+
+/// When a step's last attempt started and ended, from the run's transitions.
+struct StepSpan {
+    var started: Double
+    var ended: Double?
+
+    static func spans(_ transitions: [Transition]) -> [StepID: StepSpan] {
+        var spans: [StepID: StepSpan] = [:]
+        for transition in transitions {
+            guard let step = transition.step else { continue }
+            if transition.state == StepState.running.rawValue {
+                spans[step] = StepSpan(started: transition.at)
+            } else if transition.state != StepState.pending.rawValue, spans[step] != nil {
+                spans[step]?.ended = transition.at
+            }
+        }
+        return spans
     }
 }

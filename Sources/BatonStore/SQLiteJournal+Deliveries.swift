@@ -32,14 +32,13 @@ extension SQLiteJournal {
 
     public func takeDeliveries(holder: LeaseOwner, until: Double, run: RunID?) throws -> [DeliveryRecord] {
         let at = now
+        // Most of the time nothing is owed: found without taking the write lock.
+        let owed = try database.read { db in
+            try Row.fetchAll(db, sql: Self.owedQuery, arguments: [run, run]).contains { Self.delivery($0).pending }
+        }
+        guard owed else { return [] }
         return try immediate { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT d.*, (SELECT COALESCE(MAX(t.sequence), 0) FROM transition t WHERE t.run = d.run) AS last
-                    FROM delivery d WHERE (? IS NULL OR d.run = ?) ORDER BY d.run, d.receiver
-                    """,
-                arguments: [run, run])
+            let rows = try Row.fetchAll(db, sql: Self.owedQuery, arguments: [run, run])
             var taken: [DeliveryRecord] = []
             for row in rows {
                 let record = Self.delivery(row)
@@ -92,6 +91,13 @@ extension SQLiteJournal {
             ).map(Self.delivery)
         }
     }
+
+    /// Every receiver (of one run, when the argument is given twice), with its run's last
+    /// transition.
+    static let owedQuery = """
+        SELECT d.*, (SELECT COALESCE(MAX(t.sequence), 0) FROM transition t WHERE t.run = d.run) AS last
+        FROM delivery d WHERE (? IS NULL OR d.run = ?) ORDER BY d.run, d.receiver
+        """
 
     static func delivery(_ row: Row) -> DeliveryRecord {
         let delivered: Int64 = row["delivered"]

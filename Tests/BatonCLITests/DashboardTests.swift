@@ -46,6 +46,14 @@ struct DashboardTests {
         #expect(dom.contains("approved (--yes)"))
         // The run's expected end, from its steps' real durations so far.
         #expect(dom.contains(" · expected end "), "\(dom.prefix(2000))")
+        // The timeline: what ran, phase by phase, and what is left to the expected end.
+        #expect(dom.contains("aria-label=\"prepare\"") || dom.contains("<svg viewBox=\"0 0 100 14\""), "\(dom.prefix(2000))")
+        #expect(dom.contains("aria-label=\"left\""), "no 'left' row in the timeline")
+        #expect(dom.contains("(expected end)"))
+        // Each step that ran has its start in the API.
+        let detail = try await server.call(.GET, "/api/runs/run-1").object
+        let ran = (detail["steps"] as? [[String: Any]] ?? []).filter { $0["state"] as? String == "succeeded" }
+        #expect(!ran.isEmpty && ran.allSatisfy { $0["started"] is String && $0["ended"] is String })
     }
 
     @Test("a DAG run: the browser shows each DAG's members and every database where it is mounted now")
