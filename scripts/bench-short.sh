@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-swift build -c release --product baton >/dev/null
+swift build -c release --product baton --static-swift-stdlib >/dev/null
 baton=.build/release/baton
 "$baton" generate-inventory --servers 200 --clusters 20 > /tmp/baton-bench-short.yaml
 "$baton" quality /tmp/baton-bench-short.yaml --package exchange-2003-sp2 --parallel 16 --batches 1,16

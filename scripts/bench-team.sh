@@ -14,7 +14,7 @@ servers=${SERVERS:-812}
 clusters=${CLUSTERS:-70}
 [ -x /usr/bin/time ] || { echo "GNU time is not installed: sudo apt-get install -y time" >&2; exit 1; }
 
-swift build -c release --product baton >/dev/null
+swift build -c release --product baton --static-swift-stdlib >/dev/null
 baton=$(swift build -c release --show-bin-path)/baton
 source scripts/postgres-server.sh
 psql=$(command -v psql || echo "$bin/psql")

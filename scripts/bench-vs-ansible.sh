@@ -22,7 +22,7 @@ work=$(mktemp -d /tmp/baton-bench-XXXXXX)
 trap 'scripts/test-hosts.sh stop "$work/hosts" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 baton=${BATON:-.build/release/baton}
-if [ ! -x "$baton" ]; then swift build -c release --product baton >/dev/null; fi
+if [ ! -x "$baton" ]; then swift build -c release --product baton --static-swift-stdlib >/dev/null; fi
 if [ -z "${BATON_ONLY:-}" ] && ! command -v ansible-playbook >/dev/null; then
   python3 -m pip install -q ansible-core
   if command -v pyenv >/dev/null; then pyenv rehash; fi

@@ -27,7 +27,9 @@ fi
 arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 # Whoever publishes the package names themselves (BATON_MAINTAINER="Name <address>").
 maintainer=${BATON_MAINTAINER:-Baton maintainers <baton@example.org>}
-scratch=.build-release
+# The same folder and flags as the benchmarks' release build (scripts/bench-short.sh), so that
+# CI builds release objects once: --static-swift-stdlib changes how every module compiles.
+scratch=.build
 dist=dist
 stage=$dist/stage
 started=$(date +%s)
