@@ -37,6 +37,8 @@ started=$(date +%s)
 # The commit goes into the binary through a header only this build sees.
 trap 'rm -f Sources/CBuildInfo/commit.h' EXIT
 printf '#define BATON_COMMIT "%s"\n' "$commit" > Sources/CBuildInfo/commit.h
+# A build_info.o compiled before commit.h existed does not depend on it: compiled again.
+touch Sources/CBuildInfo/build_info.c
 
 echo "release.sh: baton $version (commit $commit), release build with the Swift runtime linked in…"
 swift build -c release --product baton --static-swift-stdlib --scratch-path "$scratch"
