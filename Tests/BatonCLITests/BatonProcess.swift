@@ -9,12 +9,20 @@ extension Process {
     /// Foundation's `Process.run()` on Linux is not safe to call from several threads at once
     /// (a crash copying the child's environment was seen under the full suite): every test
     /// starts its processes through this one lock.
+    /// A child given no environment of its own gets a copy of the one this test process
+    /// started with, read once: `run()` then never reads the live `environ` while another
+    /// thread may be starting a process (two crashes in `Process.run` copying it were seen under
+    /// the full suite, with the launches already serialised).
     func launchSerially() throws {
-        try launching.withLock { _ in try run() }
+        try launching.withLock { _ in
+            if environment == nil { environment = startingEnvironment }
+            try run()
+        }
     }
 }
 
 private let launching = Mutex(())
+private let startingEnvironment = ProcessInfo.processInfo.environment
 
 /// Runs the real `baton` executable, as a user would, and captures what it prints.
 struct BatonProcess {
