@@ -116,6 +116,20 @@ public struct Receiver: Sendable, Hashable, Codable {
         return Receiver(name: "--notify", kind: kind, url: url, secret: kind == .webhook ? secret : nil)
     }
 
+    /// Every `--notify URL` of a command, signed with `--notify-secret-file` or else
+    /// `BATON_NOTIFY_SECRET` when it is set; named `--notify`, or `--notify-1`, `--notify-2`….
+    public static func fromCommandLine(_ urls: [String], secretFile: String?) -> [Receiver] {
+        let secret: SecretSource? =
+            secretFile.map(SecretSource.file)
+            ?? (ProcessInfo.processInfo.environment["BATON_NOTIFY_SECRET"] != nil
+                ? .environment("BATON_NOTIFY_SECRET") : nil)
+        return urls.enumerated().map { index, url in
+            var receiver = fromCommandLine(url, secret: secret)
+            if urls.count > 1 { receiver.name += "-\(index + 1)" }
+            return receiver
+        }
+    }
+
     /// Why `text` is not a webhook address Baton sends to; nil when it is one.
     public static func problem(url text: String) -> String? {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),

@@ -25,37 +25,21 @@ public struct Deliverer: Sendable {
         self.maxBackoff = maxBackoff
     }
 
-    /// What a pass left undelivered.
-    public struct Pass: Sendable {
-        /// Receivers with messages still owed, and why the last try failed.
-        public var waiting: [DeliveryRecord] = []
-        public var sent = 0
-    }
-
     /// One pass: takes every receiver with something owed (of `run` alone, when given) and
-    /// sends what is due.
-    @discardableResult
-    public func pass(run: RunID? = nil) async -> Pass {
-        var pass = Pass()
+    /// sends what is due; the journal keeps where each got to and why it failed.
+    public func pass(run: RunID? = nil) async {
         let journal = service.journal
         guard
             let taken = try? await journal.takeDeliveries(
                 holder: service.owner, until: Date().timeIntervalSince1970 + hold, run: run)
-        else { return pass }
+        else { return }
         var contexts: [RunID: RunContext] = [:]
-        for record in taken {
-            if record.nextTry > Date().timeIntervalSince1970 {
-                pass.waiting.append(record)
-                continue
-            }
+        for record in taken where record.nextTry <= Date().timeIntervalSince1970 {
             if contexts[record.run] == nil {
                 contexts[record.run] = await RunContext(service: service, run: record.run)
             }
-            let outcome = await deliver(record, context: contexts[record.run]!)
-            pass.sent += outcome.sent
-            if let failed = outcome.failed { pass.waiting.append(failed) }
+            await deliver(record, context: contexts[record.run]!)
         }
-        return pass
     }
 
     /// Passes every `every` until cancelled or `stop` says so.
@@ -72,21 +56,19 @@ public struct Deliverer: Sendable {
     public func flush(run: RunID, within: Duration) async -> [DeliveryRecord] {
         let deadline = ContinuousClock.now + within
         while true {
-            let pass = await pass(run: run)
+            await pass(run: run)
+            // The journal's records carry each receiver's last error.
             let owed = (try? await service.journal.deliveries(of: run).filter(\.pending)) ?? []
-            if owed.isEmpty || ContinuousClock.now >= deadline {
-                return owed.isEmpty ? [] : pass.waiting.isEmpty ? owed : pass.waiting
-            }
+            if owed.isEmpty || ContinuousClock.now >= deadline { return owed }
             try? await Task.sleep(for: .milliseconds(500))
         }
     }
 
-    func deliver(_ record: DeliveryRecord, context: RunContext) async -> (sent: Int, failed: DeliveryRecord?) {
+    func deliver(_ record: DeliveryRecord, context: RunContext) async {
         let journal = service.journal
         guard let receiver = try? JSONDecoder().decode(Receiver.self, from: Data(record.settings.utf8)),
             let transitions = try? await journal.transitions(after: record.delivered, run: record.run)
-        else { return (0, nil) }
-        var sent = 0
+        else { return }
         var handled = record.delivered
         for transition in transitions {
             guard let notification = await context.notification(transition), receiver.hears(notification.event) else {
@@ -101,23 +83,17 @@ public struct Deliverer: Sendable {
                 }
                 let attempts = record.attempts + 1
                 let wait = min(maxBackoff, pow(2, Double(min(attempts - 1, 30))))
-                var failed = record
-                failed.attempts = attempts
-                failed.nextTry = Date().timeIntervalSince1970 + wait
-                failed.lastError = "\(error)"
                 try? await journal.deliveryFailed(
-                    run: record.run, receiver: record.receiver, attempts: attempts, nextTry: failed.nextTry,
-                    error: failed.lastError)
-                return (sent, failed)
+                    run: record.run, receiver: record.receiver, attempts: attempts,
+                    nextTry: Date().timeIntervalSince1970 + wait, error: "\(error)")
+                return
             }
-            sent += 1
             handled = transition.sequence
             try? await journal.delivered(run: record.run, receiver: record.receiver, through: handled)
         }
         if handled > record.delivered || record.attempts > 0 {
             try? await journal.delivered(run: record.run, receiver: record.receiver, through: handled)
         }
-        return (sent, nil)
     }
 }
 
@@ -156,12 +132,13 @@ struct RunContext {
         if event == .runHalted, message.isEmpty {
             // Halted because a step failed: say which.
             let failed = ((try? await service.journal.steps(of: run)) ?? []).filter { $0.state == .failed }
-            message =
-                "It stopped after "
-                + failed.map { record in
-                    "step \(record.id) (\(record.action)\(steps[record.id]?.host.map { " on \($0)" } ?? "")) failed"
-                }.joined(separator: "; ")
-            if failed.isEmpty { message = "" }
+            if !failed.isEmpty {
+                message =
+                    "It stopped after "
+                    + failed.map { record in
+                        "step \(record.id) (\(record.action)\(steps[record.id]?.host.map { " on \($0)" } ?? "")) failed"
+                    }.joined(separator: "; ")
+            }
         }
         return RunNotification(
             id: "\(run)/\(transition.sequence)", event: event, run: run.rawValue, organization: organization,

@@ -84,17 +84,7 @@ struct ExecutionOptions: ParsableArguments {
     var notifyWait = 10.0
 
     /// `--notify`'s receivers.
-    var extraReceivers: [Receiver] {
-        let secret: SecretSource? =
-            notifySecretFile.map(SecretSource.file)
-            ?? (ProcessInfo.processInfo.environment["BATON_NOTIFY_SECRET"] != nil
-                ? .environment("BATON_NOTIFY_SECRET") : nil)
-        return notify.enumerated().map { index, url in
-            var receiver = Receiver.fromCommandLine(url, secret: secret)
-            if notify.count > 1 { receiver.name += "-\(index + 1)" }
-            return receiver
-        }
-    }
+    var extraReceivers: [Receiver] { Receiver.fromCommandLine(notify, secretFile: notifySecretFile) }
 
     /// The windows settings, or exit 2 naming what is wrong.
     func windowSettings() throws -> WindowSettings {
